@@ -1,0 +1,15 @@
+//! Sans-IO consensus cores behind one [`Protocol`] trait (DESIGN.md "One core, three drivers").
+//!
+//! A core is a deterministic state machine: immutable config plus plain-data state, one
+//! [`Input`] in, a list of [`Output`]s back. It does no I/O, reads no clock, draws no random
+//! numbers and never blocks, so the same code runs under the stateright models, the seeded
+//! simulator and the node's tokio driver.
+//!
+//! Cores: [`solo::Solo`] (single sealer: propose, commit; spec/execution.md §5). PBFT and
+//! Raft plug in behind the same trait.
+
+pub mod protocol;
+pub mod solo;
+
+pub use protocol::{Decision, ExecutedRoots, Input, NodeIndex, Output, Proposal, Protocol};
+pub use solo::Solo;

@@ -1,0 +1,139 @@
+//! Deriving a block's [`StateDiff`] from the in-block overlay (spec/execution.md §2.3,
+//! EXEC-R9).
+//!
+//! Before each transaction's changes are committed to the overlay, the tracker remembers the
+//! pre-block value of every account and slot the transaction wrote (the overlay still holds
+//! it then, because it is the first write in the block). After the block, the diff holds the
+//! final value of each remembered entry that differs from its pre-block value.
+
+use crate::db::StateDb;
+use bcos_types::{Account, Address, StateDiff, KECCAK_EMPTY, U256};
+use revm::database::{AccountState, CacheDB, DbAccount};
+use revm::state::{AccountInfo, EvmState};
+use revm::DatabaseRef;
+use std::collections::{BTreeMap, HashMap};
+
+/// What the block did to one account.
+#[derive(Debug)]
+struct Touched {
+    /// The account before the block (None: it did not exist).
+    original: Option<Account>,
+    /// Created or self-destructed in the block: its final storage is complete in the overlay.
+    recreated: bool,
+    /// Pre-block value of each slot written in the block.
+    slots: HashMap<U256, U256>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ChangeTracker {
+    touched: HashMap<Address, Touched>,
+}
+
+fn to_account(info: &AccountInfo) -> Account {
+    Account { nonce: info.nonce, balance: info.balance, code_hash: info.code_hash }
+}
+
+/// The overlay's view of an account, with EIP-161: a touched account left empty is deleted.
+fn final_account(db_account: &DbAccount) -> Option<Account> {
+    let info = db_account.info()?;
+    if info.is_empty() {
+        return None;
+    }
+    Some(to_account(&info))
+}
+
+impl ChangeTracker {
+    /// Called with one transaction's changes before they are committed to `db`.
+    pub(crate) fn record(
+        &mut self,
+        db: &CacheDB<StateDb<'_>>,
+        state: &EvmState,
+    ) -> Result<(), crate::error::DbError> {
+        for (address, account) in state {
+            if !account.is_touched() {
+                continue;
+            }
+            let entry = match self.touched.entry(*address) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    // revm loaded the account through the overlay, so it is cached there;
+                    // the fallback read is for safety only.
+                    let original = match db.cache.accounts.get(address) {
+                        Some(a) => a.info().map(|i| to_account(&i)),
+                        None => db.db.basic_ref(*address)?.map(|i| to_account(&i)),
+                    };
+                    e.insert(Touched { original, recreated: false, slots: HashMap::new() })
+                }
+            };
+            if account.is_created() || account.is_selfdestructed() {
+                entry.recreated = true;
+            }
+            if entry.recreated {
+                continue;
+            }
+            for (slot, value) in account.changed_storage_slots() {
+                // original_value is the value at the start of this transaction; only the first
+                // write in the block sees the pre-block value, so keep the first one.
+                entry.slots.entry(*slot).or_insert(value.original_value);
+            }
+        }
+        Ok(())
+    }
+
+    /// The block's diff, read from the overlay after the last transaction.
+    pub(crate) fn into_diff(self, db: &CacheDB<StateDb<'_>>) -> StateDiff {
+        let mut diff = StateDiff::default();
+        for (address, t) in self.touched {
+            let db_account = db.cache.accounts.get(&address);
+            let fin = db_account.and_then(final_account);
+            if fin != t.original {
+                if let Some(acct) = &fin {
+                    let code_changed =
+                        t.original.as_ref().is_none_or(|o| o.code_hash != acct.code_hash);
+                    if code_changed && acct.code_hash != KECCAK_EMPTY {
+                        if let Some(code) = db.cache.contracts.get(&acct.code_hash) {
+                            diff.codes.insert(acct.code_hash, code.original_bytes());
+                        }
+                    }
+                }
+                diff.accounts.insert(address, fin.clone());
+            }
+            let Some(db_account) = db_account else { continue };
+            if fin.is_none() {
+                // Deleted: only a self-destruct can delete an account with storage.
+                if t.recreated && t.original.is_some() {
+                    diff.wiped_storage.insert(address);
+                }
+                continue;
+            }
+            let slots: BTreeMap<U256, U256> = if t.recreated {
+                if t.original.is_some() {
+                    diff.wiped_storage.insert(address);
+                }
+                debug_assert!(matches!(
+                    db_account.account_state,
+                    AccountState::StorageCleared | AccountState::NotExisting
+                ));
+                // After a wipe the overlay holds the account's whole storage.
+                db_account
+                    .storage
+                    .iter()
+                    .filter(|(_, v)| !v.is_zero())
+                    .map(|(k, v)| (*k, *v))
+                    .collect()
+            } else {
+                t.slots
+                    .into_iter()
+                    .filter_map(|(slot, original)| {
+                        let now = db_account.storage.get(&slot).copied().unwrap_or(original);
+                        (now != original).then_some((slot, now))
+                    })
+                    .collect()
+            };
+            if !slots.is_empty() {
+                diff.storage.insert(address, slots);
+            }
+        }
+        diff
+    }
+}

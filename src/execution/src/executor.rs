@@ -1,0 +1,169 @@
+//! Block execution (spec/execution.md §3, EXEC-R2..R9).
+//!
+//! One revm instance runs a whole block over a `CacheDB` overlay of the committed state, so
+//! transaction k sees the effects of transaction k-1; the block's [`StateDiff`] is then read
+//! off the overlay. Nothing is written to storage here.
+
+use crate::config::ExecConfig;
+use crate::db::{CodeCache, StateDb};
+use crate::diff::ChangeTracker;
+use crate::error::ExecError;
+use bcos_storage::StateReader;
+use bcos_types::{Address, Receipt, RecoveredTx, StateDiff, U256};
+use revm::context::result::{EVMError, ExecutionResult};
+use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, TxEnv};
+use revm::database::CacheDB;
+use revm::{Context, DatabaseCommit, ExecuteEvm, MainBuilder, MainContext};
+
+/// The block-level inputs of execution, taken from the header being built or checked.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BlockEnv {
+    pub number: u64,
+    /// Seconds since the Unix epoch.
+    pub timestamp: u64,
+    pub gas_limit: u64,
+    pub base_fee: u64,
+    /// Receives the priority fees (spec/execution.md §3.3).
+    pub beneficiary: Address,
+}
+
+impl BlockEnv {
+    pub(crate) fn to_revm(&self) -> RevmBlockEnv {
+        RevmBlockEnv {
+            number: U256::from(self.number),
+            timestamp: U256::from(self.timestamp),
+            gas_limit: self.gas_limit,
+            basefee: self.base_fee,
+            beneficiary: self.beneficiary,
+            // PREVRANDAO is 0 and there are no blobs (EXEC-R4); revm's defaults say exactly that.
+            ..RevmBlockEnv::default()
+        }
+    }
+}
+
+/// The result of executing a candidate list of transactions as one block.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecutedBlock {
+    /// Indices into the input of the transactions that are in the block, in order.
+    pub included: Vec<usize>,
+    /// Transactions invalid at their turn (EXEC-R6); they are not in the block.
+    pub rejected: Vec<(usize, String)>,
+    /// One per included transaction.
+    pub receipts: Vec<Receipt>,
+    /// Final values of everything the block changed.
+    pub diff: StateDiff,
+    pub gas_used: u64,
+}
+
+/// Executes blocks and calls. Cheap to share: `&self` methods only.
+#[derive(Debug)]
+pub struct Executor {
+    config: ExecConfig,
+    /// Built once: revm's gas tables for the fork are not free to set up.
+    block_cfg: CfgEnv,
+    pub(crate) codes: CodeCache,
+}
+
+impl Executor {
+    pub fn new(config: ExecConfig) -> Self {
+        let mut block_cfg = CfgEnv::new()
+            .with_spec_and_mainnet_gas_params(config.spec.spec_id())
+            .with_chain_id(config.chain_id);
+        block_cfg.tx_chain_id_check = true;
+        let codes = CodeCache::new(config.code_cache_entries_max);
+        Executor { config, block_cfg, codes }
+    }
+
+    pub fn config(&self) -> &ExecConfig {
+        &self.config
+    }
+
+    pub(crate) fn block_cfg(&self) -> &CfgEnv {
+        &self.block_cfg
+    }
+
+    /// Executes `txs` in order on top of `state` (EXEC-R5..R8). Invalid transactions are
+    /// skipped into `rejected`; the others form the block.
+    pub fn execute_block(
+        &self,
+        state: &dyn StateReader,
+        env: &BlockEnv,
+        txs: &[RecoveredTx],
+    ) -> Result<ExecutedBlock, ExecError> {
+        let db = CacheDB::new(StateDb::new(state, &self.codes));
+        let mut evm = Context::mainnet()
+            .with_db(db)
+            .with_cfg(self.block_cfg.clone())
+            .with_block(env.to_revm())
+            .build_mainnet();
+        let mut tracker = ChangeTracker::default();
+        let mut out = ExecutedBlock {
+            included: Vec::with_capacity(txs.len()),
+            receipts: Vec::with_capacity(txs.len()),
+            ..Default::default()
+        };
+        for (index, tx) in txs.iter().enumerate() {
+            // EXEC-R6: the block's gas limit bounds the sum of the transactions' gas limits
+            // as they are added, as in Ethereum.
+            let remaining = env.gas_limit.saturating_sub(out.gas_used);
+            if tx.gas_limit() > remaining {
+                out.rejected.push((
+                    index,
+                    format!("gas limit {} exceeds remaining block gas {remaining}", tx.gas_limit()),
+                ));
+                continue;
+            }
+            match evm.transact(tx_env(tx)) {
+                Ok(r) => {
+                    tracker.record(&evm.ctx.journaled_state.database, &r.state)?;
+                    evm.ctx.journaled_state.database.commit(r.state);
+                    let gas = r.result.tx_gas_used();
+                    out.gas_used = out.gas_used.saturating_add(gas);
+                    let (success, logs) = match r.result {
+                        ExecutionResult::Success { logs, .. } => (true, logs),
+                        ExecutionResult::Revert { .. } | ExecutionResult::Halt { .. } => {
+                            (false, Vec::new())
+                        }
+                    };
+                    out.receipts.push(Receipt {
+                        tx_type: tx.tx_type(),
+                        success,
+                        cumulative_gas_used: out.gas_used,
+                        logs,
+                    });
+                    out.included.push(index);
+                }
+                Err(EVMError::Transaction(e)) => {
+                    tracing::debug!(index, tx = %tx.hash(), reason = %e, "transaction rejected");
+                    out.rejected.push((index, e.to_string()));
+                }
+                Err(EVMError::Database(e)) => return Err(e.0.into()),
+                Err(e) => return Err(ExecError::Internal(e.to_string())),
+            }
+        }
+        out.diff = tracker.into_diff(&evm.ctx.journaled_state.database);
+        Ok(out)
+    }
+}
+
+/// The revm view of a signed transaction, with the sender recovered at admission.
+pub(crate) fn tx_env(tx: &RecoveredTx) -> TxEnv {
+    use alloy_consensus::Transaction as _;
+    let envelope = tx.envelope();
+    TxEnv {
+        tx_type: tx.tx_type(),
+        caller: tx.sender,
+        gas_limit: tx.gas_limit(),
+        gas_price: tx.max_fee_per_gas(),
+        kind: tx.kind(),
+        value: tx.value(),
+        data: tx.input().clone(),
+        nonce: tx.nonce(),
+        chain_id: tx.chain_id(),
+        access_list: envelope.access_list().cloned().unwrap_or_default(),
+        gas_priority_fee: tx.max_priority_fee_per_gas(),
+        blob_hashes: Vec::new(),
+        max_fee_per_blob_gas: 0,
+        authorization_list: Vec::new(),
+    }
+}

@@ -1,0 +1,22 @@
+//! The EVM executor: runs blocks of transactions and read-only calls on revm over the
+//! committed state, producing receipts and the block's state diff.
+//!
+//! Implements spec/execution.md §3 (execution rules EXEC-R1..R11: fork, fees, rejected versus
+//! included-and-failed transactions, eth_call and eth_estimateGas) and §4 (genesis); the
+//! roots of §2 are computed from its outputs by `bcos_types`.
+
+mod call;
+mod config;
+mod db;
+mod diff;
+mod error;
+mod executor;
+mod genesis;
+
+pub use config::{
+    EvmSpec, ExecConfig, UnknownSpec, DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID,
+    DEFAULT_CODE_CACHE_ENTRIES_MAX,
+};
+pub use error::{DbError, ExecError};
+pub use executor::{BlockEnv, ExecutedBlock, Executor};
+pub use genesis::{genesis_diff, genesis_header, GenesisParams};

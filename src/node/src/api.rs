@@ -1,0 +1,213 @@
+//! The node's side of JSON-RPC: [`bcos_rpc::ChainApi`] over the store, pool and executor.
+
+use crate::config::NodeConfig;
+use crate::metrics::Metrics;
+use crate::pool::{Ingress, Pool};
+use bcos_execution::{BlockEnv, Executor};
+use bcos_rpc::{ApiError, ChainApi, StateAt};
+use bcos_storage::{ChainStore, StateReader};
+use bcos_types::{
+    Account, Address, Bytes, CallOutcome, CallRequest, CommittedBlock, Header, RecoveredTx, Tx, TxError, B256,
+    U256,
+};
+use serde_json::json;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::broadcast;
+
+pub struct NodeApi {
+    pub config: Arc<NodeConfig>,
+    pub store: Arc<dyn ChainStore>,
+    pub pool: Arc<Pool>,
+    pub ingress: Arc<Ingress>,
+    pub executor: Arc<Executor>,
+    pub blocks: broadcast::Sender<Arc<CommittedBlock>>,
+    pub metrics: Arc<Metrics>,
+    pub io_backend: String,
+    pub beneficiary: Address,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+impl NodeApi {
+    fn check_at(&self, at: StateAt) -> Result<(), ApiError> {
+        match at {
+            StateAt::Latest | StateAt::Pending => Ok(()),
+            StateAt::Number(n) if n == self.head_number() => Ok(()),
+            StateAt::Number(n) if n > self.head_number() => {
+                Err(ApiError::InvalidParams(format!("block {n} is not committed yet")))
+            }
+            StateAt::Number(n) => Err(ApiError::Unavailable(format!(
+                "state at block {n} is not kept: this node keeps only the latest state (block {})",
+                self.head_number()
+            ))),
+        }
+    }
+
+    fn next_env(&self) -> BlockEnv {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        BlockEnv {
+            number: self.head_number() + 1,
+            timestamp: now,
+            gas_limit: self.config.sealer.block_gas_limit,
+            base_fee: self.config.chain.base_fee_wei,
+            beneficiary: self.beneficiary,
+        }
+    }
+
+    async fn submit(&self, raw: Bytes) -> Result<B256, ApiError> {
+        let rules = self.pool.rules();
+        if raw.len() > rules.tx_bytes_max {
+            return Err(ApiError::TxRejected(format!(
+                "oversized data: transaction of {} bytes, limit {}",
+                raw.len(),
+                rules.tx_bytes_max
+            )));
+        }
+        let tx = Tx::decode(&raw).map_err(|e| match e {
+            TxError::InvalidSignature => ApiError::TxRejected("invalid signature".into()),
+            other => ApiError::TxRejected(other.to_string()),
+        })?;
+        rules.check(&tx).map_err(|e| ApiError::TxRejected(e.to_string()))?;
+        if self.pool.contains(&tx.hash()) {
+            return Err(ApiError::TxRejected("already known".into()));
+        }
+        self.ingress.submit(Arc::new(tx)).await.map_err(|e| ApiError::TxRejected(e.to_string()))
+    }
+}
+
+impl ChainApi for NodeApi {
+    fn chain_id(&self) -> u64 {
+        self.config.chain.chain_id
+    }
+
+    fn client_version(&self) -> String {
+        format!("bcos/v{}/{}-{}/rust", env!("CARGO_PKG_VERSION"), std::env::consts::OS, std::env::consts::ARCH)
+    }
+
+    fn head_number(&self) -> u64 {
+        self.store.head().map_or(0, |(n, _)| n)
+    }
+
+    fn committed_block(&self, number: u64) -> Result<Option<CommittedBlock>, ApiError> {
+        self.store.committed_block(number).map_err(internal)
+    }
+
+    fn header(&self, number: u64) -> Result<Option<(B256, Header)>, ApiError> {
+        // Recent blocks come from the store's cache; receipts and senders are not read.
+        Ok(self.store.block_by_number(number).map_err(internal)?.map(|b| (b.hash, b.header().clone())))
+    }
+
+    fn block_number_by_hash(&self, hash: &B256) -> Result<Option<u64>, ApiError> {
+        self.store.block_number_by_hash(hash).map_err(internal)
+    }
+
+    fn tx_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, ApiError> {
+        Ok(self.store.tx_location(hash).map_err(internal)?.map(|l| (l.block_number, l.index)))
+    }
+
+    fn pending_tx(&self, hash: &B256) -> Option<RecoveredTx> {
+        self.pool.get(hash)
+    }
+
+    fn account(&self, address: &Address, at: StateAt) -> Result<Option<Account>, ApiError> {
+        self.check_at(at)?;
+        self.store.account(address).map_err(internal)
+    }
+
+    fn storage_at(&self, address: &Address, slot: &U256, at: StateAt) -> Result<U256, ApiError> {
+        self.check_at(at)?;
+        self.store.storage(address, slot).map_err(internal)
+    }
+
+    fn code(&self, address: &Address, at: StateAt) -> Result<Bytes, ApiError> {
+        self.check_at(at)?;
+        let Some(acct) = self.store.account(address).map_err(internal)? else { return Ok(Bytes::new()) };
+        if !acct.has_code() {
+            return Ok(Bytes::new());
+        }
+        Ok(self.store.code(&acct.code_hash).map_err(internal)?.unwrap_or_default())
+    }
+
+    fn pending_nonce(&self, address: &Address) -> Result<u64, ApiError> {
+        self.pool.pending_nonce(address).map_err(internal)
+    }
+
+    fn send_raw_transaction(&self, raw: Bytes) -> Pin<Box<dyn Future<Output = Result<B256, ApiError>> + Send + '_>> {
+        Box::pin(self.submit(raw))
+    }
+
+    fn call(&self, request: CallRequest, at: StateAt) -> Result<CallOutcome, ApiError> {
+        self.check_at(at)?;
+        let state: &dyn StateReader = &*self.store;
+        self.executor.call(state, &self.next_env(), &request).map_err(internal)
+    }
+
+    fn estimate_gas(&self, request: CallRequest, at: StateAt) -> Result<Result<u64, CallOutcome>, ApiError> {
+        self.check_at(at)?;
+        let state: &dyn StateReader = &*self.store;
+        self.executor.estimate_gas(state, &self.next_env(), &request).map_err(internal)
+    }
+
+    fn next_base_fee(&self) -> u64 {
+        self.config.chain.base_fee_wei
+    }
+
+    fn max_priority_fee(&self) -> u128 {
+        self.config.chain.priority_fee_wei
+    }
+
+    fn subscribe_blocks(&self) -> broadcast::Receiver<Arc<CommittedBlock>> {
+        self.blocks.subscribe()
+    }
+
+    fn accounts(&self) -> Vec<Address> {
+        Vec::new()
+    }
+
+    fn syncing(&self) -> bool {
+        false
+    }
+
+    fn pending_tx_count(&self) -> usize {
+        self.pool.len()
+    }
+
+    fn total_tx_count(&self) -> u64 {
+        self.store.total_tx_count()
+    }
+
+    fn node_info(&self) -> serde_json::Value {
+        json!({
+            "version": self.client_version(),
+            "chainId": self.chain_id(),
+            "groups": [1],
+            "consensus": "solo",
+            "blockNumber": self.head_number(),
+            "ioBackend": self.io_backend,
+            "stages": self.metrics.json(),
+        })
+    }
+
+    fn group_list(&self) -> serde_json::Value {
+        json!([{ "groupId": 1, "chainId": self.chain_id(), "consensus": "solo" }])
+    }
+
+    fn consensus_status(&self) -> serde_json::Value {
+        json!({
+            "protocol": "solo",
+            "nodes": 1,
+            "leader": 0,
+            "blockNumber": self.head_number(),
+            "nextHeight": self.head_number() + 1,
+        })
+    }
+
+    fn peer_count(&self) -> usize {
+        0
+    }
+}

@@ -1,0 +1,130 @@
+//! Node configuration (TOML). Every limit is a named setting with a documented default;
+//! `bcos dev` flags override the file.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    pub chain: ChainConfig,
+    pub pool: PoolConfig,
+    pub sealer: SealerConfig,
+    pub rpc: bcos_rpc::RpcConfig,
+    pub storage: bcos_storage::StorageConfig,
+    pub crypto: CryptoConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChainConfig {
+    /// EIP-155 chain id of the group; also prevents replay across groups.
+    pub chain_id: u64,
+    /// Where the chain's data lives.
+    pub data_dir: PathBuf,
+    /// Dev genesis: how many mnemonic accounts to fund.
+    pub dev_accounts: usize,
+    /// Dev genesis: the balance of each, in ether.
+    pub dev_balance_ether: u64,
+    /// Dev genesis mnemonic (BIP-39, path m/44'/60'/0'/0/i).
+    pub dev_mnemonic: String,
+    /// Fixed base fee per gas in wei. A consortium chain has no fee market to clear, so the
+    /// base fee does not float; it only keeps Ethereum tooling's fee arithmetic meaningful.
+    pub base_fee_wei: u64,
+    /// Priority fee suggested by eth_maxPriorityFeePerGas, in wei.
+    pub priority_fee_wei: u128,
+    /// EVM hard fork: "cancun", "prague" or "osaka".
+    pub evm_spec: String,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        ChainConfig {
+            chain_id: 20200,
+            data_dir: PathBuf::from("data/dev"),
+            dev_accounts: 20,
+            dev_balance_ether: 10_000,
+            dev_mnemonic: bcos_crypto::keys::TEST_MNEMONIC.to_string(),
+            base_fee_wei: 1_000_000_000,
+            priority_fee_wei: 1_000_000_000,
+            evm_spec: "osaka".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Transactions the pool holds at most; past it, "pool full".
+    pub txs_max: usize,
+    /// Encoded bytes the pool holds at most; past it, "pool full".
+    pub bytes_max: usize,
+    /// Pending transactions per sender at most.
+    pub per_sender_max: usize,
+    /// Largest accepted encoded transaction.
+    pub tx_bytes_max: usize,
+    /// How far above the account's next nonce a transaction may be.
+    pub nonce_gap_max: u64,
+    /// A replacement (same sender and nonce) must raise the fee cap by this many percent.
+    pub price_bump_percent: u64,
+    /// Accept legacy transactions without an EIP-155 chain id.
+    pub allow_unprotected_txs: bool,
+    /// Raw transactions waiting for sender recovery at most; past it, "pool busy".
+    pub ingress_queue_max: usize,
+    /// Transactions recovered together in one parallel batch at most.
+    pub ingress_batch_max: usize,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            txs_max: 200_000,
+            bytes_max: 128 * 1024 * 1024,
+            per_sender_max: 5_000,
+            tx_bytes_max: 128 * 1024,
+            nonce_gap_max: 5_000,
+            price_bump_percent: 10,
+            allow_unprotected_txs: false,
+            ingress_queue_max: 100_000,
+            ingress_batch_max: 4_096,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SealerConfig {
+    /// Transactions per block at most.
+    pub block_txs_max: usize,
+    /// Block gas limit.
+    pub block_gas_limit: u64,
+}
+
+impl Default for SealerConfig {
+    fn default() -> Self {
+        SealerConfig { block_txs_max: 10_000, block_gas_limit: 300_000_000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CryptoConfig {
+    /// Threads that recover senders (0: one per core).
+    pub recover_threads: usize,
+    /// Senders remembered by transaction hash.
+    pub sender_cache_entries: usize,
+}
+
+impl Default for CryptoConfig {
+    fn default() -> Self {
+        CryptoConfig { recover_threads: 0, sender_cache_entries: 1_000_000 }
+    }
+}
+
+impl NodeConfig {
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))
+    }
+}

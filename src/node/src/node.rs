@@ -1,0 +1,148 @@
+//! Wiring: open storage, write or check genesis, start the pool, sealer and RPC; stop them in
+//! order.
+
+use crate::api::NodeApi;
+use crate::config::NodeConfig;
+use crate::doorbell::Doorbell;
+use crate::genesis::{dev_genesis, ensure_genesis, Genesis};
+use crate::metrics::Metrics;
+use crate::pool::{rules::StaticRules, Ingress, Pool};
+use crate::sealer::{Sealer, SealerContext};
+use anyhow::Context;
+use bcos_consensus::Solo;
+use bcos_crypto::{BatchConfig, BatchRecoverer, SenderCache};
+use bcos_execution::{ExecConfig, Executor};
+use bcos_storage::{ChainStore, DiskStore};
+use bcos_types::Address;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::{broadcast, oneshot};
+
+/// Blocks kept for slow subscribers before they are told they lagged (they then refill from
+/// storage).
+const BLOCK_CHANNEL_CAPACITY: usize = 256;
+
+pub struct Node;
+
+pub struct NodeHandle {
+    pub rpc_addr: SocketAddr,
+    pub genesis: Genesis,
+    pub api: Arc<NodeApi>,
+    rpc: bcos_rpc::RpcHandle,
+    ingress: Arc<Ingress>,
+    doorbell: Doorbell,
+    sealer: Option<std::thread::JoinHandle<()>>,
+    sealer_failed: Option<oneshot::Receiver<String>>,
+}
+
+impl Node {
+    pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
+        let config = Arc::new(config);
+        let data_dir = &config.chain.data_dir;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+        let disk = DiskStore::open(&data_dir.join("chain"), config.storage.clone())
+            .with_context(|| format!("opening the chain store in {}", data_dir.display()))?;
+        let io_backend = format!("{:?}", disk.io_backend_in_use());
+        let store: Arc<dyn ChainStore> = Arc::new(disk);
+
+        let genesis = dev_genesis(&config.chain, &config.sealer)?;
+        ensure_genesis(&*store, &genesis)?;
+
+        let metrics = Arc::new(Metrics::default());
+        let doorbell = Doorbell::new();
+        let rules = StaticRules {
+            chain_id: config.chain.chain_id,
+            allow_unprotected: config.pool.allow_unprotected_txs,
+            tx_bytes_max: config.pool.tx_bytes_max,
+            block_gas_limit: config.sealer.block_gas_limit,
+            base_fee: config.chain.base_fee_wei,
+        };
+        let pool = Arc::new(Pool::new(&config.pool, rules, store.clone(), doorbell.clone(), metrics.clone()));
+        let cache = Arc::new(SenderCache::with_capacity(config.crypto.sender_cache_entries));
+        let batch_config = BatchConfig { thread_count: config.crypto.recover_threads, ..BatchConfig::default() };
+        let recoverer = BatchRecoverer::new(batch_config, cache)
+            .context("starting the signature recovery pool")?;
+        let ingress =
+            Ingress::start(pool.clone(), recoverer, config.pool.ingress_queue_max, config.pool.ingress_batch_max);
+
+        let executor = Arc::new(Executor::new(ExecConfig {
+            chain_id: config.chain.chain_id,
+            spec: config.chain.evm_spec.parse().map_err(|e| anyhow::anyhow!("chain.evm_spec: {e}"))?,
+            block_gas_limit: config.sealer.block_gas_limit,
+            ..ExecConfig::default()
+        }));
+        let (blocks, _) = broadcast::channel(BLOCK_CHANNEL_CAPACITY);
+        let beneficiary = genesis.addresses.first().copied().unwrap_or(Address::ZERO);
+
+        let head = store.head().map_or(0, |(n, _)| n);
+        let sealer = Sealer::new(
+            SealerContext {
+                store: store.clone(),
+                pool: pool.clone(),
+                executor: executor.clone(),
+                doorbell: doorbell.clone(),
+                blocks: blocks.clone(),
+                metrics: metrics.clone(),
+                block_txs_max: config.sealer.block_txs_max,
+                block_gas_limit: config.sealer.block_gas_limit,
+                base_fee: config.chain.base_fee_wei,
+                beneficiary,
+            },
+            Solo::new(head + 1),
+        )?;
+        let (failed_tx, failed_rx) = oneshot::channel();
+        let sealer_thread = std::thread::Builder::new().name("sealer".into()).spawn(move || {
+            if let Err(e) = sealer.run() {
+                tracing::error!("sealer stopped: {e:#}");
+                let _ = failed_tx.send(format!("{e:#}"));
+            }
+        })?;
+        if !pool.is_empty() {
+            doorbell.ring();
+        }
+
+        let api = Arc::new(NodeApi {
+            config: config.clone(),
+            store,
+            pool,
+            ingress: ingress.clone(),
+            executor,
+            blocks,
+            metrics,
+            io_backend,
+            beneficiary,
+        });
+        let rpc = bcos_rpc::start(&config.rpc, api.clone()).await.context("starting JSON-RPC")?;
+        Ok(NodeHandle {
+            rpc_addr: rpc.local_addr(),
+            genesis,
+            api,
+            rpc,
+            ingress,
+            doorbell,
+            sealer: Some(sealer_thread),
+            sealer_failed: Some(failed_rx),
+        })
+    }
+}
+
+impl NodeHandle {
+    /// Resolves when the sealer has failed; the node must then stop.
+    pub fn sealer_failure(&mut self) -> oneshot::Receiver<String> {
+        self.sealer_failed.take().unwrap_or_else(|| oneshot::channel().1)
+    }
+
+    /// Stops RPC, lets queued transactions finish admission, lets the sealer finish its
+    /// block, then closes storage.
+    pub async fn shutdown(mut self) {
+        self.rpc.stop();
+        self.rpc.stopped().await;
+        let ingress = self.ingress.clone();
+        let _ = tokio::task::spawn_blocking(move || ingress.close()).await;
+        self.doorbell.close();
+        if let Some(t) = self.sealer.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}

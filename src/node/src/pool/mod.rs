@@ -1,0 +1,159 @@
+//! The transaction pool: admission (static rules, parallel sender recovery, nonce and balance
+//! against committed state), per-sender nonce queues, and hand-off to the sealer.
+
+pub mod error;
+pub mod ingress;
+pub mod queue;
+pub mod rules;
+
+pub use error::PoolError;
+pub use ingress::Ingress;
+
+use crate::config::PoolConfig;
+use crate::doorbell::Doorbell;
+use crate::metrics::Metrics;
+use bcos_storage::ChainStore;
+use bcos_types::{Address, RecoveredTx, TxError, B256, U256};
+use parking_lot::Mutex;
+use queue::{QueueLimits, TxQueue};
+use rules::StaticRules;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct Pool {
+    queue: Mutex<TxQueue>,
+    rules: StaticRules,
+    store: Arc<dyn ChainStore>,
+    doorbell: Doorbell,
+    metrics: Arc<Metrics>,
+}
+
+impl Pool {
+    pub fn new(
+        config: &PoolConfig,
+        rules: StaticRules,
+        store: Arc<dyn ChainStore>,
+        doorbell: Doorbell,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let limits = QueueLimits {
+            txs_max: config.txs_max,
+            bytes_max: config.bytes_max,
+            per_sender_max: config.per_sender_max,
+            nonce_gap_max: config.nonce_gap_max,
+            price_bump_percent: config.price_bump_percent,
+        };
+        Pool { queue: Mutex::new(TxQueue::new(limits)), rules, store, doorbell, metrics }
+    }
+
+    pub fn rules(&self) -> &StaticRules {
+        &self.rules
+    }
+
+    pub fn contains(&self, hash: &B256) -> bool {
+        self.queue.lock().contains(hash)
+    }
+
+    pub fn get(&self, hash: &B256) -> Option<RecoveredTx> {
+        self.queue.lock().get(hash).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Next nonce for `sender` counting its gap-free pooled transactions.
+    pub fn pending_nonce(&self, sender: &Address) -> Result<u64, PoolError> {
+        if let Some(n) = self.queue.lock().pending_nonce(sender) {
+            return Ok(n);
+        }
+        self.state_nonce(sender)
+    }
+
+    fn state_nonce(&self, sender: &Address) -> Result<u64, PoolError> {
+        let acct = self.store.account(sender).map_err(|e| PoolError::Storage(e.to_string()))?;
+        Ok(acct.map_or(0, |a| a.nonce))
+    }
+
+    fn state_balance(&self, sender: &Address) -> Result<U256, PoolError> {
+        let acct = self.store.account(sender).map_err(|e| PoolError::Storage(e.to_string()))?;
+        Ok(acct.map_or(U256::ZERO, |a| a.balance))
+    }
+
+    /// Admits recovered transactions under one lock; rings the sealer if any became ready.
+    pub fn admit_batch(&self, recovered: Vec<Result<RecoveredTx, TxError>>) -> Vec<Result<B256, PoolError>> {
+        let started = Instant::now();
+        let n = recovered.len();
+        let mut any_ready = false;
+        let mut out = Vec::with_capacity(n);
+        {
+            let mut q = self.queue.lock();
+            for r in recovered {
+                let res = match r {
+                    Err(TxError::InvalidSignature) => Err(PoolError::InvalidSignature),
+                    Err(e) => Err(PoolError::Malformed(e.to_string())),
+                    Ok(tx) => self.admit_one(&mut q, tx).map(|(hash, ready)| {
+                        any_ready |= ready;
+                        hash
+                    }),
+                };
+                out.push(res);
+            }
+        }
+        if any_ready {
+            self.doorbell.ring();
+        }
+        self.metrics.admit.record(n, started.elapsed());
+        out
+    }
+
+    fn admit_one(&self, q: &mut TxQueue, tx: RecoveredTx) -> Result<(B256, bool), PoolError> {
+        let hash = tx.hash();
+        if q.contains(&hash) {
+            return Err(PoolError::AlreadyKnown);
+        }
+        let state_nonce = match q.next_nonce(&tx.sender) {
+            Some(n) => n,
+            None => self.state_nonce(&tx.sender)?,
+        };
+        if tx.nonce() < state_nonce {
+            return Err(PoolError::NonceTooLow { next: state_nonce, got: tx.nonce() });
+        }
+        let balance = self.state_balance(&tx.sender)?;
+        let cost = tx.max_cost();
+        if cost > balance {
+            return Err(PoolError::InsufficientFunds { balance: balance.to_string(), cost: cost.to_string() });
+        }
+        let inserted = q.insert(tx, state_nonce)?;
+        Ok((hash, inserted.ready))
+    }
+
+    /// Ready transactions for the next block (not removed).
+    pub fn take_ready(&self, txs_max: usize, gas_max: u64) -> Vec<RecoveredTx> {
+        self.queue.lock().take_ready(txs_max, gas_max)
+    }
+
+    /// After a block is durable: drop its transactions and those execution refused.
+    pub fn on_block(&self, included: &[RecoveredTx], rejected: &[RecoveredTx]) {
+        let mut q = self.queue.lock();
+        for tx in included {
+            q.remove_committed(&tx.sender, tx.nonce());
+        }
+        for tx in rejected {
+            q.remove_rejected(&tx.sender, tx.nonce());
+        }
+        let more = !q.is_empty();
+        drop(q);
+        if more {
+            // Transactions that were not ready before this block may be now.
+            self.doorbell.ring();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,64 @@
+//! Admission rules that need no state: size, chain id, gas and fee bounds. They run before
+//! sender recovery so a bad transaction costs no signature check.
+
+use super::error::PoolError;
+use alloy_consensus::Transaction as _;
+use bcos_types::{Tx, TxKind};
+
+/// Static limits a transaction is checked against.
+#[derive(Debug, Clone)]
+pub struct StaticRules {
+    pub chain_id: u64,
+    pub allow_unprotected: bool,
+    pub tx_bytes_max: usize,
+    pub block_gas_limit: u64,
+    pub base_fee: u64,
+}
+
+impl StaticRules {
+    pub fn check(&self, tx: &Tx) -> Result<(), PoolError> {
+        if tx.encoded_len() > self.tx_bytes_max {
+            return Err(PoolError::Oversized { size: tx.encoded_len(), limit: self.tx_bytes_max });
+        }
+        match tx.chain_id() {
+            Some(id) if id != self.chain_id => {
+                return Err(PoolError::WrongChainId { got: id, expected: self.chain_id })
+            }
+            None if !self.allow_unprotected => return Err(PoolError::Unprotected),
+            _ => {}
+        }
+        if tx.gas_limit() > self.block_gas_limit {
+            return Err(PoolError::GasLimitExceeded { gas: tx.gas_limit(), limit: self.block_gas_limit });
+        }
+        let needed = intrinsic_gas(tx);
+        if tx.gas_limit() < needed {
+            return Err(PoolError::IntrinsicGasTooLow { gas: tx.gas_limit(), needed });
+        }
+        if tx.max_fee_per_gas() < u128::from(self.base_fee) {
+            return Err(PoolError::FeeCapTooLow { fee_cap: tx.max_fee_per_gas(), base_fee: self.base_fee });
+        }
+        if tx.max_priority_fee_per_gas().is_some_and(|tip| tip > tx.max_fee_per_gas()) {
+            return Err(PoolError::TipAboveFeeCap);
+        }
+        Ok(())
+    }
+}
+
+/// Gas charged before any code runs (Yellow Paper g0, EIP-2028 calldata, EIP-2930 access
+/// lists, EIP-3860 initcode words, and EIP-7623's calldata floor).
+pub fn intrinsic_gas(tx: &Tx) -> u64 {
+    let data = tx.input();
+    let zeros = data.iter().filter(|b| **b == 0).count() as u64;
+    let nonzeros = data.len() as u64 - zeros;
+    let mut gas = 21_000 + zeros * 4 + nonzeros * 16;
+    if tx.kind() == TxKind::Create {
+        gas += 32_000 + 2 * (data.len() as u64).div_ceil(32);
+    }
+    if let Some(list) = tx.envelope().access_list() {
+        for item in list.iter() {
+            gas += 2_400 + 1_900 * item.storage_keys.len() as u64;
+        }
+    }
+    let floor = 21_000 + 10 * (zeros + 4 * nonzeros);
+    gas.max(floor)
+}

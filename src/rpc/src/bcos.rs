@@ -1,0 +1,38 @@
+//! Node-level methods: `web3_*`, `net_*`, the chain facts of `eth_*` (chainId, syncing,
+//! accounts) and the FISCO BCOS `bcos_*` namespace, each mapped to one [`ChainApi`] call.
+//!
+//! [`ChainApi`]: crate::ChainApi
+
+use crate::errors::{ok, RpcResult};
+use crate::server::Ctx;
+use alloy_primitives::{keccak256, Bytes, B256, U64};
+use jsonrpsee::core::RegisterMethodError;
+use jsonrpsee::RpcModule;
+
+pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
+    m.register_method("web3_clientVersion", |_, c, _| ok(c.api.client_version()))?;
+    m.register_method("web3_sha3", |p, _, _| -> RpcResult<B256> {
+        let data: Bytes = p.one()?;
+        Ok(keccak256(&data))
+    })?;
+    // net_version is the chain id as a decimal string (geth, anvil).
+    m.register_method("net_version", |_, c, _| ok(c.api.chain_id().to_string()))?;
+    m.register_method("net_listening", |_, _, _| ok(true))?;
+    m.register_method("net_peerCount", |_, c, _| ok(U64::from(c.api.peer_count())))?;
+    m.register_method("eth_chainId", |_, c, _| ok(U64::from(c.api.chain_id())))?;
+    m.register_method("eth_syncing", |_, c, _| {
+        if !c.api.syncing() {
+            return ok(serde_json::Value::Bool(false));
+        }
+        // geth's progress object; a single BFT node only "syncs" while replaying its own log.
+        let head = U64::from(c.api.head_number());
+        ok(serde_json::json!({ "startingBlock": "0x0", "currentBlock": head, "highestBlock": head }))
+    })?;
+    m.register_method("eth_accounts", |_, c, _| ok(c.api.accounts()))?;
+    m.register_method("bcos_getNodeInfo", |_, c, _| ok(c.api.node_info()))?;
+    m.register_method("bcos_getGroupList", |_, c, _| ok(c.api.group_list()))?;
+    m.register_method("bcos_getConsensusStatus", |_, c, _| ok(c.api.consensus_status()))?;
+    m.register_method("bcos_getPendingTxSize", |_, c, _| ok(U64::from(c.api.pending_tx_count())))?;
+    m.register_method("bcos_getTotalTransactionCount", |_, c, _| ok(U64::from(c.api.total_tx_count())))?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! State queries and read-only execution: eth_getBalance, eth_getCode, eth_getStorageAt,
+//! eth_getTransactionCount, eth_call and eth_estimateGas.
+//!
+//! A revert is reported exactly as geth and anvil do (code 3, "execution reverted[: reason]",
+//! data = revert bytes) so ethers can decode custom errors.
+
+use crate::api::StateAt;
+use crate::eth_block::state_at;
+use crate::errors::{api_error, invalid_params, reverted, server_error, RpcResult};
+use crate::server::Ctx;
+use alloy_eips::BlockId;
+use alloy_primitives::{Address, Bytes, TxKind, B256, U256, U64};
+use alloy_rpc_types_eth::TransactionRequest;
+use bcos_types::{CallOutcome, CallRequest};
+use jsonrpsee::core::RegisterMethodError;
+use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::RpcModule;
+
+pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
+    m.register_method("eth_getBalance", |p, c, _| -> RpcResult<U256> {
+        let (address, at) = address_and_block(&p)?;
+        let at = state_at(c, at)?;
+        Ok(c.api.account(&address, at).map_err(api_error)?.map_or(U256::ZERO, |a| a.balance))
+    })?;
+    m.register_method("eth_getCode", |p, c, _| -> RpcResult<Bytes> {
+        let (address, at) = address_and_block(&p)?;
+        let at = state_at(c, at)?;
+        c.api.code(&address, at).map_err(api_error)
+    })?;
+    m.register_method("eth_getStorageAt", |p, c, _| -> RpcResult<B256> {
+        let mut seq = p.sequence();
+        let address: Address = seq.next()?;
+        let slot: U256 = seq.next()?;
+        let at: Option<BlockId> = seq.optional_next()?;
+        let at = state_at(c, at)?;
+        Ok(B256::from(c.api.storage_at(&address, &slot, at).map_err(api_error)?))
+    })?;
+    m.register_method("eth_getTransactionCount", |p, c, _| -> RpcResult<U64> {
+        let (address, at) = address_and_block(&p)?;
+        let nonce = match state_at(c, at)? {
+            StateAt::Pending => c.api.pending_nonce(&address).map_err(api_error)?,
+            at => c.api.account(&address, at).map_err(api_error)?.map_or(0, |a| a.nonce),
+        };
+        Ok(U64::from(nonce))
+    })?;
+    m.register_blocking_method("eth_call", |p, c, _| -> RpcResult<Bytes> {
+        let (request, at) = call_params(&p)?;
+        let at = state_at(&c, at)?;
+        match c.api.call(request, at).map_err(api_error)? {
+            CallOutcome::Success { output, .. } => Ok(output),
+            failed => Err(call_failed(&failed)),
+        }
+    })?;
+    m.register_blocking_method("eth_estimateGas", |p, c, _| -> RpcResult<U64> {
+        let (request, at) = call_params(&p)?;
+        let at = state_at(&c, at)?;
+        match c.api.estimate_gas(request, at).map_err(api_error)? {
+            Ok(gas) => Ok(U64::from(gas)),
+            Err(failed) => Err(call_failed(&failed)),
+        }
+    })?;
+    Ok(())
+}
+
+fn address_and_block(p: &jsonrpsee::types::Params<'_>) -> RpcResult<(Address, Option<BlockId>)> {
+    let mut seq = p.sequence();
+    let address: Address = seq.next()?;
+    let at: Option<BlockId> = seq.optional_next()?;
+    Ok((address, at))
+}
+
+fn call_params(p: &jsonrpsee::types::Params<'_>) -> RpcResult<(CallRequest, Option<BlockId>)> {
+    let mut seq = p.sequence();
+    let request: TransactionRequest = seq.next()?;
+    // A third parameter (state overrides) is not supported; it is ignored rather than
+    // rejected so clients that always send `{}` keep working.
+    let at: Option<BlockId> = seq.optional_next()?;
+    Ok((to_call_request(request)?, at))
+}
+
+pub fn to_call_request(r: TransactionRequest) -> RpcResult<CallRequest> {
+    let input = r.input.try_into_unique_input().map_err(|e| invalid_params(e.to_string()))?.unwrap_or_default();
+    let to = match r.to {
+        Some(TxKind::Call(a)) => Some(a),
+        Some(TxKind::Create) | None => None,
+    };
+    let access_list = r
+        .access_list
+        .map(|al| {
+            al.0.into_iter()
+                .map(|item| (item.address, item.storage_keys.into_iter().map(|k| U256::from_be_bytes(k.0)).collect()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(CallRequest {
+        from: r.from,
+        to,
+        gas: r.gas,
+        gas_price: r.gas_price,
+        max_fee_per_gas: r.max_fee_per_gas,
+        max_priority_fee_per_gas: r.max_priority_fee_per_gas,
+        value: r.value,
+        input,
+        nonce: r.nonce,
+        access_list,
+    })
+}
+
+/// A failed call as geth reports it: revert → code 3 with data; halt → -32000 with the reason.
+pub fn call_failed(outcome: &CallOutcome) -> ErrorObjectOwned {
+    match outcome {
+        CallOutcome::Revert { output, .. } => reverted(output),
+        CallOutcome::Halt { reason, .. } => server_error(reason.clone()),
+        CallOutcome::Success { .. } => server_error("call succeeded but was reported as failed"),
+    }
+}

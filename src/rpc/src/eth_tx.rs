@@ -1,0 +1,46 @@
+//! Transactions: eth_sendRawTransaction, eth_getTransactionByHash (committed or pending),
+//! eth_getTransactionReceipt, and the fee suggestions eth_gasPrice and
+//! eth_maxPriorityFeePerGas.
+
+use crate::convert::{pending_rpc_tx, rpc_receipt, rpc_tx};
+use crate::errors::{ok, api_error, RpcResult};
+use crate::server::Ctx;
+use alloy_primitives::{Bytes, B256, U256};
+use alloy_rpc_types_eth::{Transaction, TransactionReceipt};
+use bcos_types::CommittedBlock;
+use jsonrpsee::core::RegisterMethodError;
+use jsonrpsee::RpcModule;
+
+pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
+    // Async so admission (signature recovery, pool insert) can run on the node's own
+    // executor; each call of a batch gets its own task (see server.rs).
+    m.register_async_method("eth_sendRawTransaction", |p, c, _| async move {
+        let raw: Bytes = p.one()?;
+        c.api.send_raw_transaction(raw).await.map_err(api_error)
+    })?;
+    m.register_method("eth_getTransactionByHash", |p, c, _| -> RpcResult<Option<Transaction>> {
+        let hash: B256 = p.one()?;
+        if let Some((block, index)) = locate(c, &hash)? {
+            return Ok(rpc_tx(&block, index));
+        }
+        Ok(c.api.pending_tx(&hash).map(|tx| pending_rpc_tx(&tx)))
+    })?;
+    m.register_method("eth_getTransactionReceipt", |p, c, _| -> RpcResult<Option<TransactionReceipt>> {
+        let hash: B256 = p.one()?;
+        Ok(locate(c, &hash)?.and_then(|(block, index)| rpc_receipt(&block, index)))
+    })?;
+    m.register_method("eth_gasPrice", |_, c, _| {
+        ok(U256::from(c.api.next_base_fee()) + U256::from(c.api.max_priority_fee()))
+    })?;
+    m.register_method("eth_maxPriorityFeePerGas", |_, c, _| ok(U256::from(c.api.max_priority_fee())))?;
+    Ok(())
+}
+
+/// The committed block holding `hash` and the transaction's index in it.
+fn locate(c: &Ctx, hash: &B256) -> RpcResult<Option<(CommittedBlock, usize)>> {
+    let Some((number, index)) = c.api.tx_location(hash).map_err(api_error)? else {
+        return Ok(None);
+    };
+    let block = c.api.committed_block(number).map_err(api_error)?;
+    Ok(block.map(|b| (b, index as usize)))
+}

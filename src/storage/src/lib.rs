@@ -1,0 +1,23 @@
+//! Storage: the traits the node and the executor program against, an in-memory store for
+//! tests and models, and the durable store (RocksDB for state and indexes, block segment
+//! files appended through io_uring with a std::fs fallback).
+//!
+//! Implements spec/durability.md: the commit checks (DUR-0), the commit order (DUR-1 ...
+//! DUR-3: block durable, then state, then the head published), what is durable before a
+//! receipt is visible, and recovery after a crash (DUR-R1 ... DUR-R6).
+
+mod cache;
+pub mod config;
+mod disk;
+mod io_backend;
+pub mod mem;
+mod recovery;
+pub mod rocks;
+mod rules;
+pub mod segment;
+pub mod traits;
+
+pub use config::{IoBackend, StorageConfig};
+pub use disk::{DiskStore, BLOCKS_DIR, STATE_DIR};
+pub use mem::MemStore;
+pub use traits::{BlockCommit, ChainStore, StateReader, StorageError, TxLocation};
