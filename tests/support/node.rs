@@ -130,6 +130,7 @@ impl Node {
         if !self.args.iter().any(|a| a == "--rpc-addr") {
             cmd.args(["--rpc-addr", "127.0.0.1:0"]);
         }
+        cmd.env("NO_COLOR", "1");
         cmd.args(&self.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child =
             cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));

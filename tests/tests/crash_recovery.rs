@@ -5,12 +5,14 @@
 
 use bcos_tests::*;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Dev accounts 1..=SENDERS send; account 0 stays out of the closed set.
 const SENDERS: usize = 4;
-/// Pre-signed transfers per sender (the load stops at `KILL_AFTER_SENT`, the rest is for after
-/// the restart).
+/// Pre-signed transfers per sender (more than the load reaches before the kill; the rest is for
+/// after the restart).
 const PER_SENDER: u64 = 750;
 /// Fresh addresses that only ever receive.
 const RECEIVERS: u8 = 8;
@@ -18,12 +20,12 @@ const RECEIVERS: u8 = 8;
 const BATCH_TXS: usize = 100;
 /// Sent transactions without a receipt at most, so the pool never fills.
 const IN_FLIGHT_MAX: usize = 400;
-/// The node is killed right after this many transactions have been admitted.
-const KILL_AFTER_SENT: usize = 1_600;
+/// The node is killed once this many receipts have been seen, while the sender streams on.
+const KILL_AFTER_SEEN: usize = 1_200;
 /// Transactions per sender sent after the restart.
 const AFTER_RESTART: u64 = 40;
-/// Receipt polls while throttled before the test gives up.
-const THROTTLE_POLLS_MAX: u32 = 2_400;
+/// Receipt polls (and sender waits) before the test gives up on progress.
+const POLLS_MAX: u32 = 2_400;
 
 struct Planned {
     sender: usize,
@@ -63,6 +65,46 @@ fn send_batch(rpc: &Rpc, txs: &[&Planned]) {
             Ok(h) => assert_eq!(h, json!(p.hash), "admitted under another hash"),
             Err(e) => panic!("transfer sender {} nonce {} refused: {e}", p.sender, p.nonce),
         }
+    }
+}
+
+/// The streaming sender: batches in plan order, throttled to `IN_FLIGHT_MAX` unseen
+/// transactions, until the plan ends, `stop` is set, or the node stops answering (the kill).
+/// Admitted plan indices are appended to `admitted`.
+fn stream(rpc: Rpc, plan: Arc<Vec<Planned>>, admitted: Arc<Mutex<Vec<usize>>>, seen: Arc<AtomicUsize>, stop: Arc<AtomicBool>) {
+    let mut next = 0;
+    let mut waits = 0;
+    while next < plan.len() && !stop.load(Ordering::SeqCst) {
+        let in_flight = admitted.lock().expect("lock").len() - seen.load(Ordering::SeqCst);
+        if in_flight >= IN_FLIGHT_MAX {
+            waits += 1;
+            if waits > POLLS_MAX * 10 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        let end = (next + BATCH_TXS).min(plan.len());
+        let body: Vec<Value> = (next..end)
+            .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [plan[i].raw]}))
+            .collect();
+        // Transport failures and garbled answers mean the node was killed mid-request.
+        let Ok((_, bytes)) = rpc.post_raw(Value::Array(body).to_string().as_bytes()) else { return };
+        let Ok(answers) = serde_json::from_slice::<Vec<Value>>(&bytes) else { return };
+        let mut ok = Vec::new();
+        for a in &answers {
+            let i = a["id"].as_u64().expect("id") as usize;
+            match a.get("result") {
+                Some(h) => {
+                    assert_eq!(h, &json!(plan[i].hash), "admitted under another hash");
+                    ok.push(i);
+                }
+                None => panic!("transfer sender {} nonce {} refused: {a}", plan[i].sender, plan[i].nonce),
+            }
+        }
+        assert_eq!(ok.len(), end - next, "one answer per transaction");
+        admitted.lock().expect("lock").extend(ok);
+        next = end;
     }
 }
 
@@ -174,40 +216,57 @@ fn kill_9_mid_load_then_recover() {
     let senders: Vec<Address> = keys.iter().map(address_of).collect();
     let receivers: Vec<Address> = (0..RECEIVERS).map(|i| Address::repeat_byte(0xc0 + i)).collect();
     let closed: HashSet<Address> = senders.iter().chain(&receivers).copied().collect();
-    let plan = plan(&keys, &receivers);
-    let order: Vec<usize> = (0..plan.len()).collect();
+    let plan = Arc::new(plan(&keys, &receivers));
 
     let mut node = Node::start(&[]);
     let rpc = node.rpc.clone();
 
-    // Stream the load, collecting every receipt a client would have seen.
+    // A sender thread streams the load; this thread collects every receipt a client would
+    // have seen and kills the node while the stream is still going.
+    let admitted = Arc::new(Mutex::new(Vec::new()));
+    let seen_count = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let (rpc, plan, admitted, seen, stop) =
+            (rpc.clone(), plan.clone(), admitted.clone(), seen_count.clone(), stop.clone());
+        std::thread::spawn(move || stream(rpc, plan, admitted, seen, stop))
+    };
     let mut seen: HashMap<usize, Value> = HashMap::new();
     let mut outstanding: Vec<usize> = Vec::new();
-    let mut next = 0;
-    let mut throttled_polls = 0;
-    while next < KILL_AFTER_SENT {
-        if outstanding.len() >= IN_FLIGHT_MAX {
-            if collect(&rpc, &plan, &mut outstanding, &mut seen) == 0 {
-                throttled_polls += 1;
-                assert!(throttled_polls < THROTTLE_POLLS_MAX, "no progress: {}", node.log_tail());
-                std::thread::sleep(Duration::from_millis(RECEIPT_POLL_MS));
-            }
-            continue;
+    let mut taken = 0;
+    let mut idle_polls = 0;
+    while seen.len() < KILL_AFTER_SEEN {
+        {
+            let a = admitted.lock().expect("lock");
+            outstanding.extend_from_slice(&a[taken..]);
+            taken = a.len();
         }
-        let end = (next + BATCH_TXS).min(KILL_AFTER_SENT);
-        let batch: Vec<&Planned> = order[next..end].iter().map(|&i| &plan[i]).collect();
-        send_batch(&rpc, &batch);
-        outstanding.extend(next..end);
-        next = end;
-        collect(&rpc, &plan, &mut outstanding, &mut seen);
+        assert!(!sender.is_finished() || !outstanding.is_empty(), "the load ended before the kill");
+        if collect(&rpc, &plan, &mut outstanding, &mut seen) == 0 {
+            idle_polls += 1;
+            assert!(idle_polls < POLLS_MAX, "no progress under load\n{}", node.log_tail());
+            std::thread::sleep(Duration::from_millis(RECEIPT_POLL_MS));
+        }
+        seen_count.store(seen.len(), Ordering::SeqCst);
     }
-    assert!(!seen.is_empty(), "the load produced no receipt before the kill");
-    let head_seen = seen.values().map(|r| as_u64(&r["blockNumber"])).max().unwrap_or(0);
+    // Kill right after the sender's next batch is admitted, so the node holds work the client
+    // has no receipt for (the sealer is typically mid-block).
+    for _ in 0..POLLS_MAX * 10 {
+        if admitted.lock().expect("lock").len() > taken || sender.is_finished() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
     node.kill9();
+    stop.store(true, Ordering::SeqCst);
+    sender.join().expect("the sender thread ends cleanly");
+    let admitted_n = admitted.lock().expect("lock").len();
+    let head_seen = seen.values().map(|r| as_u64(&r["blockNumber"])).max().unwrap_or(0);
     eprintln!(
-        "killed with {} receipts seen (head >= {head_seen}), {} outstanding",
+        "killed at {} receipts seen (head >= {head_seen}), {} admitted, {} outstanding",
         seen.len(),
-        outstanding.len()
+        admitted_n,
+        admitted_n - seen.len()
     );
 
     node.restart();
@@ -229,6 +288,7 @@ fn kill_9_mid_load_then_recover() {
     assert_eq!(in_blocks, done_hashes, "blocks hold exactly the committed transfers");
     let prefixes = committed_prefixes(&rpc, &plan, &done, &senders);
     check_balances(&rpc, &plan, &done, &senders, &receivers);
+    eprintln!("after restart: {} of {admitted_n} admitted committed, head {}", done.len(), head(&rpc));
 
     // The recovered node takes new work: each sender continues at its next nonce.
     let after: Vec<usize> = (0..plan.len())

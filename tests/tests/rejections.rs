@@ -183,7 +183,9 @@ fn malformed_json_rpc_gets_standard_errors() {
 
     assert_eq!(code(&rpc.post_json(r#"{"jsonrpc":"2.0","id":1,"method":"#)), Some(-32700));
     assert_eq!(code(&rpc.post_json("[{\"jsonrpc\":\"2.0\",")), Some(-32700), "broken batch");
-    assert_eq!(code(&rpc.post_json(r#"{"hello":"world"}"#)), Some(-32600), "not a request");
+    let no_method = rpc.post_json(r#"{"jsonrpc":"2.0","id":7,"params":[]}"#);
+    assert_eq!(code(&no_method), Some(-32600), "a request without a method: {no_method}");
+    assert_eq!(no_method["id"], json!(7), "the id is echoed");
 
     let err = rpc.call("eth_noSuchMethod", json!([])).expect_err("unknown method");
     assert_eq!(err.code, -32601, "{err}");

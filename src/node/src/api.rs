@@ -33,6 +33,14 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
+/// An invalid call (unpayable fee, gas below intrinsic, ...) is the caller's error.
+fn exec_error(e: bcos_execution::ExecError) -> ApiError {
+    match e {
+        bcos_execution::ExecError::InvalidCall(m) => ApiError::TxRejected(m),
+        other => internal(other),
+    }
+}
+
 impl NodeApi {
     fn check_at(&self, at: StateAt) -> Result<(), ApiError> {
         match at {
@@ -144,13 +152,13 @@ impl ChainApi for NodeApi {
     fn call(&self, request: CallRequest, at: StateAt) -> Result<CallOutcome, ApiError> {
         self.check_at(at)?;
         let state: &dyn StateReader = &*self.store;
-        self.executor.call(state, &self.next_env(), &request).map_err(internal)
+        self.executor.call(state, &self.next_env(), &request).map_err(exec_error)
     }
 
     fn estimate_gas(&self, request: CallRequest, at: StateAt) -> Result<Result<u64, CallOutcome>, ApiError> {
         self.check_at(at)?;
         let state: &dyn StateReader = &*self.store;
-        self.executor.estimate_gas(state, &self.next_env(), &request).map_err(internal)
+        self.executor.estimate_gas(state, &self.next_env(), &request).map_err(exec_error)
     }
 
     fn next_base_fee(&self) -> u64 {

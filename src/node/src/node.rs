@@ -51,11 +51,14 @@ impl Node {
 
         let metrics = Arc::new(Metrics::default());
         let doorbell = Doorbell::new();
+        let spec: bcos_execution::EvmSpec =
+            config.chain.evm_spec.parse().map_err(|e| anyhow::anyhow!("chain.evm_spec: {e}"))?;
         let rules = StaticRules {
             chain_id: config.chain.chain_id,
             allow_unprotected: config.pool.allow_unprotected_txs,
             tx_bytes_max: config.pool.tx_bytes_max,
             block_gas_limit: config.sealer.block_gas_limit,
+            tx_gas_cap: spec.tx_gas_limit_cap(),
             base_fee: config.chain.base_fee_wei,
         };
         let pool = Arc::new(Pool::new(&config.pool, rules, store.clone(), doorbell.clone(), metrics.clone()));
@@ -68,7 +71,7 @@ impl Node {
 
         let executor = Arc::new(Executor::new(ExecConfig {
             chain_id: config.chain.chain_id,
-            spec: config.chain.evm_spec.parse().map_err(|e| anyhow::anyhow!("chain.evm_spec: {e}"))?,
+            spec,
             block_gas_limit: config.sealer.block_gas_limit,
             ..ExecConfig::default()
         }));

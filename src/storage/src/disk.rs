@@ -167,6 +167,11 @@ impl DiskStore {
 }
 
 impl StateReader for DiskStore {
+    fn recent_block_hash(&self, number: u64) -> Result<Option<B256>, StorageError> {
+        // BLOCKHASH: committed blocks are final, so any committed height answers.
+        ChainStore::block_hash(self, number)
+    }
+
     fn account(&self, address: &Address) -> Result<Option<Account>, StorageError> {
         match self.get(CF_ACCOUNTS, address.as_slice())? {
             None => Ok(None),

@@ -40,6 +40,11 @@ impl MemStore {
 }
 
 impl StateReader for MemStore {
+    fn recent_block_hash(&self, number: u64) -> Result<Option<B256>, StorageError> {
+        // BLOCKHASH: committed blocks are final, so any committed height answers.
+        ChainStore::block_hash(self, number)
+    }
+
     fn account(&self, address: &Address) -> Result<Option<Account>, StorageError> {
         Ok(self.inner.read().accounts.get(address).cloned())
     }

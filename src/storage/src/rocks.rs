@@ -58,6 +58,10 @@ pub fn open_db(path: &Path, config: &StorageConfig) -> Result<DB, StorageError> 
     cf_opts.set_write_buffer_size(config.rocksdb_write_buffer_bytes);
     cf_opts.set_block_based_table_factory(&table);
     cf_opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    // A memtable bloom filter answers most lookups of absent keys (new accounts, unwritten
+    // slots) without walking the skip list, which profiles showed on the admission path.
+    cf_opts.set_memtable_prefix_bloom_ratio(0.1);
+    cf_opts.set_memtable_whole_key_filtering(true);
     let mut db_opts = cf_opts.clone();
     db_opts.create_if_missing(true);
     db_opts.create_missing_column_families(true);

@@ -19,6 +19,8 @@ pub enum PoolError {
     InsufficientFunds { balance: String, cost: String },
     #[error("exceeds block gas limit: tx gas {gas}, block gas limit {limit}")]
     GasLimitExceeded { gas: u64, limit: u64 },
+    #[error("gas limit too high: tx gas {gas} exceeds the per-transaction cap {cap} (EIP-7825)")]
+    GasAboveTxCap { gas: u64, cap: u64 },
     #[error("intrinsic gas too low: tx gas {gas}, needs at least {needed}")]
     IntrinsicGasTooLow { gas: u64, needed: u64 },
     #[error("max fee per gas less than block base fee: max fee {fee_cap}, base fee {base_fee}")]

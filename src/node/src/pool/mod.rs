@@ -79,9 +79,9 @@ impl Pool {
         Ok(acct.map_or(0, |a| a.nonce))
     }
 
-    fn state_balance(&self, sender: &Address) -> Result<U256, PoolError> {
+    fn state_account(&self, sender: &Address) -> Result<(u64, U256), PoolError> {
         let acct = self.store.account(sender).map_err(|e| PoolError::Storage(e.to_string()))?;
-        Ok(acct.map_or(U256::ZERO, |a| a.balance))
+        Ok(acct.map_or((0, U256::ZERO), |a| (a.nonce, a.balance)))
     }
 
     /// Admits recovered transactions under one lock; rings the sealer if any became ready.
@@ -116,14 +116,13 @@ impl Pool {
         if q.contains(&hash) {
             return Err(PoolError::AlreadyKnown);
         }
-        let state_nonce = match q.next_nonce(&tx.sender) {
-            Some(n) => n,
-            None => self.state_nonce(&tx.sender)?,
-        };
+        // One state read serves both checks; the pool's own next nonce wins when it tracks
+        // the sender, since it already counts committed blocks.
+        let (committed_nonce, balance) = self.state_account(&tx.sender)?;
+        let state_nonce = q.next_nonce(&tx.sender).unwrap_or(committed_nonce);
         if tx.nonce() < state_nonce {
             return Err(PoolError::NonceTooLow { next: state_nonce, got: tx.nonce() });
         }
-        let balance = self.state_balance(&tx.sender)?;
         let cost = tx.max_cost();
         if cost > balance {
             return Err(PoolError::InsufficientFunds { balance: balance.to_string(), cost: cost.to_string() });

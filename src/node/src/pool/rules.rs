@@ -12,6 +12,8 @@ pub struct StaticRules {
     pub allow_unprotected: bool,
     pub tx_bytes_max: usize,
     pub block_gas_limit: u64,
+    /// The fork's per-transaction gas cap (EIP-7825 from Osaka on).
+    pub tx_gas_cap: u64,
     pub base_fee: u64,
 }
 
@@ -29,6 +31,9 @@ impl StaticRules {
         }
         if tx.gas_limit() > self.block_gas_limit {
             return Err(PoolError::GasLimitExceeded { gas: tx.gas_limit(), limit: self.block_gas_limit });
+        }
+        if tx.gas_limit() > self.tx_gas_cap {
+            return Err(PoolError::GasAboveTxCap { gas: tx.gas_limit(), cap: self.tx_gas_cap });
         }
         let needed = intrinsic_gas(tx);
         if tx.gas_limit() < needed {
