@@ -1,6 +1,6 @@
 import { WebSocketProvider, JsonRpcProvider, Wallet } from "ethers";
-const ws = new WebSocketProvider("ws://127.0.0.1:18545");
-const http = new JsonRpcProvider("http://127.0.0.1:18545", undefined, {staticNetwork: true, pollingInterval: 200});
+const ws = new WebSocketProvider("ws://127.0.0.1:33377");
+const http = new JsonRpcProvider("http://127.0.0.1:33377", undefined, {staticNetwork: true, pollingInterval: 200});
 const w = new Wallet("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80", http);
 ws.on("block", (n) => console.log("ws block", n));
 http.on("block", (n) => console.log("http block", n));

@@ -38,6 +38,9 @@ struct DevArgs {
     /// Block-file I/O: io_uring, plain std::fs, or auto (io_uring where the kernel allows).
     #[arg(long, value_enum)]
     io_backend: Option<IoBackendArg>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
     /// Log filter, e.g. "info" or "bcos_node=debug" (RUST_LOG also works).
     #[arg(long, default_value = "info")]
     log: String,
@@ -89,6 +92,10 @@ fn run_dev(args: DevArgs) -> anyhow::Result<()> {
             IoBackendArg::IoUring => bcos_storage::IoBackend::IoUring,
             IoBackendArg::Std => bcos_storage::IoBackend::Std,
         };
+    }
+    if args.print_config {
+        print!("{}", config.to_toml()?);
+        return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
