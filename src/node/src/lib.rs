@@ -8,13 +8,11 @@
 
 pub mod api;
 pub mod config;
-pub mod doorbell;
 pub mod genesis;
 pub mod metrics;
 pub mod node;
 pub mod pool;
 pub mod sealer;
-pub mod sync;
 
 pub use config::NodeConfig;
 pub use node::{Node, NodeHandle};

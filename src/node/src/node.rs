@@ -3,7 +3,7 @@
 
 use crate::api::NodeApi;
 use crate::config::NodeConfig;
-use crate::doorbell::Doorbell;
+use bcos_sync::Doorbell;
 use crate::genesis::{dev_genesis, ensure_genesis, Genesis};
 use crate::metrics::Metrics;
 use crate::pool::{rules::StaticRules, Ingress, Pool};

@@ -5,7 +5,7 @@
 //! a `Commit` makes the block durable (spec/durability.md), then the pool forgets its
 //! transactions and subscribers hear of it. An idle chain seals nothing.
 
-use crate::doorbell::{Doorbell, Wake};
+use bcos_sync::{Doorbell, Wake};
 use crate::metrics::Metrics;
 use crate::pool::Pool;
 use anyhow::{bail, Context};

@@ -10,7 +10,7 @@ pub use error::PoolError;
 pub use ingress::Ingress;
 
 use crate::config::PoolConfig;
-use crate::doorbell::Doorbell;
+use bcos_sync::Doorbell;
 use crate::metrics::Metrics;
 use bcos_storage::ChainStore;
 use bcos_types::{Address, RecoveredTx, TxError, B256, U256};

@@ -4,9 +4,9 @@
 //! between blocks. The bell latches: a ring that happens while the sealer is busy is not
 //! lost, and many rings collapse into one wake-up. Shutdown also wakes the sealer.
 //!
-//! Loom-checked: `RUSTFLAGS="--cfg loom" cargo test --release -p bcos-node --lib doorbell`.
+//! Loom-checked: see the crate docs.
 
-use crate::sync::{Arc, Condvar, Mutex};
+use crate::shim::{Arc, Condvar, Mutex};
 
 #[derive(Debug, Default)]
 struct State {

@@ -1,0 +1,16 @@
+import { ContractFactory, Contract, JsonRpcProvider, Wallet } from "ethers";
+import { compileToken } from "./lib.mjs";
+const p = new JsonRpcProvider("http://127.0.0.1:33377", undefined, {staticNetwork: true, pollingInterval: 200, cacheTimeout: -1});
+const w = new Wallet("0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6", p);
+const { abi, bytecode } = compileToken();
+const d = await new ContractFactory(abi, bytecode, w).deploy(10n**20n);
+await d.deploymentTransaction().wait();
+const token = new Contract(await d.getAddress(), abi, w);
+token.on("Transfer", (f, t, v, ev) => console.log("event", v, ev.log.blockNumber));
+p.on("debug", (x) => { if (x.action === "sendRpcPayload") console.log("rpc", JSON.stringify(x.payload).slice(0, 150)); if (x.action === "receiveRpcResult") console.log("res", JSON.stringify(x.result).slice(0,150)); });
+await new Promise(r => setTimeout(r, 1000));
+const t = await token.transfer(w.address, 5n);
+await t.wait();
+console.log("mined", t.hash);
+await new Promise(r => setTimeout(r, 2000));
+process.exit(0);
