@@ -58,6 +58,27 @@ export async function within(promise, ms, what) {
   }
 }
 
+/**
+ * Awaits a transaction's receipt by polling eth_getTransactionReceipt (bounded).
+ *
+ * Not `provider.waitForTransaction`: it compares the receipt's block with a block number read
+ * just before and, when the transaction was sealed in between, waits for one more block. A dev
+ * chain that seals only when transactions are pending never makes that block, so the wait
+ * hangs (observed ~10-20% of the time, HTTP and WebSocket alike). `tx.wait()` does not have
+ * this race and is exercised separately.
+ */
+export async function receiptOf(provider, hash, what = "transaction") {
+  const attempts = EVENT_WAIT_MS / RECEIPT_POLL_MS;
+  for (let i = 0; i < attempts; i++) {
+    const r = await provider.getTransactionReceipt(hash);
+    if (r != null) return r;
+    await new Promise((resolve) => setTimeout(resolve, RECEIPT_POLL_MS));
+  }
+  fail(`${what}: no receipt for ${hash} after ${attempts} polls`);
+}
+
+const RECEIPT_POLL_MS = 100;
+
 /** Expects `promise` to reject; returns the error. */
 export async function rejects(promise, what) {
   try {
@@ -75,6 +96,7 @@ export function args({ needWs = false } = {}) {
   if (needWs && (!ws || !ws.startsWith("ws://"))) fail(`usage: node ${name} <rpc-url> <ws-url>`);
   setTimeout(() => fail("scenario did not finish within 300 s"), 300_000).unref();
   process.on("unhandledRejection", (e) => fail(`unhandled rejection: ${e?.stack ?? e}`));
+  process.on("uncaughtException", (e) => fail(`uncaught exception: ${e?.stack ?? e}`));
   return { rpc, ws };
 }
 

@@ -3,7 +3,8 @@
 // Usage: node tests/js/ws.mjs <rpc-url> <ws-url>
 import { ContractFactory, Contract, Wallet, WebSocketProvider } from "ethers";
 import {
-  args, check, compileToken, CHAIN_ID, DEV_KEYS, eq, EVENT_WAIT_MS, fail, section, within,
+  args, check, compileToken, CHAIN_ID, DEV_KEYS, eq, EVENT_WAIT_MS, fail, receiptOf, section,
+  within,
 } from "./lib.mjs";
 
 const { ws } = args({ needWs: true });
@@ -18,7 +19,7 @@ section("deploy over ws");
 const { abi, bytecode } = compileToken();
 const deployed = await new ContractFactory(abi, bytecode, w0).deploy(10n ** 24n);
 const deployTx = deployed.deploymentTransaction();
-const dr = await within(provider.waitForTransaction(deployTx.hash), EVENT_WAIT_MS, "deploy receipt");
+const dr = await receiptOf(provider, deployTx.hash, "deploy");
 eq(dr.status, 1, "deploy status");
 const token = new Contract(await deployed.getAddress(), abi, w0);
 
@@ -41,7 +42,7 @@ section("transfer and receive both notifications");
 let done = null;
 for (let i = 0; i < 3 && !done; i++) {
   const t = await token.transfer(w1.address, 100n + BigInt(i));
-  const r = await within(provider.waitForTransaction(t.hash), EVENT_WAIT_MS, "transfer receipt");
+  const r = await receiptOf(provider, t.hash, "transfer");
   eq(r.status, 1, "transfer status");
   const both = () => heads.has(r.blockNumber) && logs.has(t.hash);
   await within(

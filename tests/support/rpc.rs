@@ -202,9 +202,9 @@ mod tests {
     #[test]
     fn parses_plain_and_chunked_responses() {
         let plain = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
-        assert_eq!(parse_http_response(plain).unwrap(), (200, b"{}".to_vec()));
+        assert_eq!(parse_http_response(plain).expect("plain"), (200, b"{}".to_vec()));
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n";
-        assert_eq!(parse_http_response(chunked).unwrap(), (200, b"[1,2]".to_vec()));
+        assert_eq!(parse_http_response(chunked).expect("chunked"), (200, b"[1,2]".to_vec()));
         assert!(parse_http_response(b"HTTP/1.1 200 OK\r\n").is_err());
     }
 }

@@ -170,7 +170,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 pub fn decode_hex(h: &str) -> Vec<u8> {
     let h = h.strip_prefix("0x").unwrap_or(h);
-    assert!(h.len() % 2 == 0, "odd-length hex {h:?}");
+    assert!(h.len().is_multiple_of(2), "odd-length hex {h:?}");
     (0..h.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or_else(|e| panic!("hex {h:?}: {e}")))

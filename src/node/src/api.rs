@@ -115,7 +115,15 @@ impl ChainApi for NodeApi {
     }
 
     fn tx_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, ApiError> {
-        Ok(self.store.tx_location(hash).map_err(internal)?.map(|l| (l.block_number, l.index)))
+        // A block's indexes become readable a moment before its head is published; hide them
+        // until then so no client sees a receipt for a block beyond eth_blockNumber.
+        let head = self.head_number();
+        Ok(self
+            .store
+            .tx_location(hash)
+            .map_err(internal)?
+            .filter(|l| l.block_number <= head)
+            .map(|l| (l.block_number, l.index)))
     }
 
     fn pending_tx(&self, hash: &B256) -> Option<RecoveredTx> {
