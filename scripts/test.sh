@@ -27,3 +27,10 @@ else
   echo "test: cargo-nextest not found, using cargo test"
   cargo test --release --workspace --no-fail-fast "$@"
 fi
+
+# Loom model checks of the hand-synchronised structures (the sender cache, the pool/sealer
+# doorbell). `--cfg loom` changes every crate's fingerprint, so they get a target dir of
+# their own; these crates do not depend on RocksDB.
+loom_test() { CARGO_TARGET_DIR="$CARGO_TARGET_DIR-loom" RUSTFLAGS="--cfg loom" cargo test --release "$@"; }
+loom_test -p bcos-sync --lib
+loom_test -p bcos-crypto --test loom_sender_cache

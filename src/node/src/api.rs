@@ -102,10 +102,16 @@ impl ChainApi for NodeApi {
     }
 
     fn committed_block(&self, number: u64) -> Result<Option<CommittedBlock>, ApiError> {
+        if number > self.head_number() {
+            return Ok(None);
+        }
         self.store.committed_block(number).map_err(internal)
     }
 
     fn header(&self, number: u64) -> Result<Option<(B256, Header)>, ApiError> {
+        if number > self.head_number() {
+            return Ok(None);
+        }
         // Recent blocks come from the store's cache; receipts and senders are not read.
         Ok(self.store.block_by_number(number).map_err(internal)?.map(|b| (b.hash, b.header().clone())))
     }
