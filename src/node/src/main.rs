@@ -1,4 +1,9 @@
 //! `bcos`: the node's command line.
+//!
+//! Environment: `RUST_LOG` overrides `--log`; `BCOS_FLAME_FILE=<path>` also records the
+//! node's stage spans (recover, admit, consensus, execute, commit) as folded stacks in
+//! `<path>`, flushed at a clean shutdown, for `inferno-flamegraph` or the load generator's
+//! report.
 
 use anyhow::Context;
 use bcos_node::{Node, NodeConfig};
@@ -64,12 +69,40 @@ fn main() {
     }
 }
 
+/// Names the file of folded stacks; unset means no flamegraph layer.
+const FLAME_FILE_ENV: &str = "BCOS_FLAME_FILE";
+
+type FlameGuard = tracing_flame::FlushGuard<std::io::BufWriter<std::fs::File>>;
+
+/// Installs the log output and, when [`FLAME_FILE_ENV`] is set, the flamegraph layer. The
+/// returned guard flushes the folded stacks when dropped, so it must live until exit.
+fn init_tracing(log: &str) -> anyhow::Result<Option<FlameGuard>> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| log.to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).context("bad --log filter")?;
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
+    let registry = tracing_subscriber::registry().with(fmt);
+    let Some(path) = std::env::var_os(FLAME_FILE_ENV) else {
+        registry.init();
+        return Ok(None);
+    };
+    let (flame, guard) = tracing_flame::FlameLayer::with_file(&path)
+        .with_context(|| format!("{FLAME_FILE_ENV}: cannot create {}", path.to_string_lossy()))?;
+    // Only time inside spans counts (idle threads would otherwise dominate), and only the
+    // info-level spans: the node's stages, not every dependency's trace spans. The log
+    // filter does not apply here, so `--log warn` still records the stages.
+    let flame = flame
+        .with_empty_samples(false)
+        .with_file_and_line(false)
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    registry.with(flame).init();
+    Ok(Some(guard))
+}
+
 fn run_dev(args: DevArgs) -> anyhow::Result<()> {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| args.log.clone());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).context("bad --log filter")?)
-        .with_writer(std::io::stderr)
-        .init();
+    let flame_guard = init_tracing(&args.log)?;
     let mut config = match &args.config {
         Some(path) => NodeConfig::load(path)?,
         None => NodeConfig::default(),
@@ -98,7 +131,7 @@ fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let chain_id = config.chain.chain_id;
         let data_dir = config.chain.data_dir.clone();
         let mut node = Node::start(config).await?;
@@ -115,7 +148,14 @@ fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         node.shutdown().await;
         eprintln!("stopped");
         outcome
-    })
+    });
+    if let Some(guard) = flame_guard {
+        // Dropping would flush too, but silently; a truncated profile deserves a warning.
+        if let Err(e) = guard.flush() {
+            eprintln!("warning: {FLAME_FILE_ENV}: flushing the folded stacks failed: {e}");
+        }
+    }
+    result
 }
 
 fn print_banner(node: &bcos_node::NodeHandle, chain_id: u64, data_dir: &std::path::Path) {

@@ -1,5 +1,6 @@
 //! Per-stage counters: how many items each stage handled and the time it spent, so a
-//! benchmark can attribute cost (recover, admit, execute, commit) without a profiler.
+//! benchmark can attribute cost (recover, admit, consensus, execute, commit) without a
+//! profiler. Each stage has a tracing span of the same name for flamegraphs (`BCOS_FLAME_FILE`).
 
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -32,6 +33,9 @@ pub struct Metrics {
     pub admit: Stage,
     /// EVM execution of sealed blocks.
     pub execute: Stage,
+    /// The consensus core handling the sealer's proposals (`Protocol::handle`); items are the
+    /// proposed blocks' transactions, as for execute and commit.
+    pub consensus: Stage,
     /// Durable block commit (segment append + fsync + RocksDB batch).
     pub commit: Stage,
     pub blocks: AtomicU64,
@@ -42,6 +46,7 @@ impl Metrics {
         json!({
             "recover": self.recover.json(),
             "admit": self.admit.json(),
+            "consensus": self.consensus.json(),
             "execute": self.execute.json(),
             "commit": self.commit.json(),
             "blocks_sealed": self.blocks.load(Relaxed),

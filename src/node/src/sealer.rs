@@ -82,7 +82,9 @@ impl<P: Protocol> Sealer<P> {
             return Ok(true);
         }
         let proposal = Proposal { height: candidate.block.number(), block_hash: candidate.block.hash };
-        let outputs = self.protocol.handle(Input::Propose(proposal));
+        let started = Instant::now();
+        let outputs = tracing::info_span!("consensus").in_scope(|| self.protocol.handle(Input::Propose(proposal)));
+        self.ctx.metrics.consensus.record(candidate.included.len(), started.elapsed());
         let mut candidate = Some(candidate);
         for output in outputs {
             match output {
@@ -122,7 +124,8 @@ impl<P: Protocol> Sealer<P> {
         };
         let started = Instant::now();
         let state: &dyn StateReader = &*self.ctx.store;
-        let executed = self.ctx.executor.execute_block(state, &env, &batch)?;
+        let executed =
+            tracing::info_span!("execute").in_scope(|| self.ctx.executor.execute_block(state, &env, &batch))?;
         self.ctx.metrics.execute.record(batch.len(), started.elapsed());
         for (i, reason) in &executed.rejected {
             tracing::debug!(tx = %batch[*i].hash(), %reason, "refused at execution");
@@ -154,12 +157,14 @@ impl<P: Protocol> Sealer<P> {
         }
         let senders: Vec<Address> = c.included.iter().map(|t| t.sender).collect();
         let started = Instant::now();
-        self.ctx.store.commit_block(BlockCommit {
-            block: &c.block,
-            receipts: &c.executed.receipts,
-            senders: &senders,
-            diff: &c.executed.diff,
-            certificate: &decision.certificate,
+        tracing::info_span!("commit").in_scope(|| {
+            self.ctx.store.commit_block(BlockCommit {
+                block: &c.block,
+                receipts: &c.executed.receipts,
+                senders: &senders,
+                diff: &c.executed.diff,
+                certificate: &decision.certificate,
+            })
         })?;
         self.ctx.metrics.commit.record(c.included.len(), started.elapsed());
         self.ctx.metrics.blocks.fetch_add(1, Ordering::Relaxed);

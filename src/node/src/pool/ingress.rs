@@ -75,7 +75,7 @@ fn run(rx: Receiver<Job>, pool: Arc<Pool>, recoverer: BatchRecoverer, batch_max:
         }
         let txs: Vec<Arc<Tx>> = jobs.iter().map(|j| j.tx.clone()).collect();
         let started = Instant::now();
-        let recovered = recoverer.recover_batch(txs);
+        let recovered = tracing::info_span!("recover").in_scope(|| recoverer.recover_batch(txs));
         pool.metrics.recover.record(jobs.len(), started.elapsed());
         let verdicts = pool.admit_batch(recovered);
         for (job, verdict) in jobs.drain(..).zip(verdicts) {

@@ -86,6 +86,7 @@ impl Pool {
 
     /// Admits recovered transactions under one lock; rings the sealer if any became ready.
     pub fn admit_batch(&self, recovered: Vec<Result<RecoveredTx, TxError>>) -> Vec<Result<B256, PoolError>> {
+        let _span = tracing::info_span!("admit").entered();
         let started = Instant::now();
         let n = recovered.len();
         let mut any_ready = false;

@@ -1,0 +1,91 @@
+//! Block execution on revm through `bcos_execution::Executor::execute_block`, over a
+//! `MemStore` holding the committed state: a block of plain ETH transfers and a block of
+//! ERC20 `transfer` calls to a hand-assembled token (`bcos_benches::token`). One distinct
+//! sender per transaction, each paying the next sender, so every account read is a first
+//! (cold) read, as in a block of unrelated users. Throughput is per transaction.
+//!
+//! Expected: revm alone does ~1.06 µs per transfer and ~3.2 µs per ERC20 transfer from an
+//! in-memory CacheDB (shared/reference/machine-limits.md row 5); the executor adds its state
+//! reads through the `StateReader` and the diff it builds. (Replaces the former
+//! `bcos-execution` bench `transfer`.)
+
+use alloy_primitives::{Address, U256};
+use bcos_benches::chain::{block_env, funded, mem_store, with_token};
+use bcos_benches::token::{runtime, transfer_input};
+use bcos_benches::{accounts, eip1559, quick};
+use bcos_execution::{ExecConfig, Executor};
+use bcos_storage::MemStore;
+use bcos_types::RecoveredTx;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
+
+const BLOCK_TXS: usize = 1000;
+const TOKEN: Address = Address::repeat_byte(0x70);
+/// Gas per ERC20 call: ~21.1 k intrinsic + two cold slots + one log, with room to spare.
+const ERC20_GAS: u64 = 100_000;
+
+fn run(c: &mut Criterion, name: &str, store: &MemStore, txs: &[RecoveredTx], gas_each: u64) {
+    let exec = Executor::new(ExecConfig::default());
+    let env = block_env(1, gas_each * txs.len() as u64);
+    // The block must be what it claims before it is timed: all in, all succeeded.
+    let out = exec
+        .execute_block(store, &env, txs)
+        .expect("block executes");
+    assert_eq!(
+        out.included.len(),
+        txs.len(),
+        "rejected: {:?}",
+        out.rejected.first()
+    );
+    assert!(out.receipts.iter().all(|r| r.success), "a {name} reverted");
+
+    let mut g = c.benchmark_group("evm");
+    g.throughput(Throughput::Elements(txs.len() as u64));
+    g.bench_function(BenchmarkId::new(name, txs.len()), |b| {
+        // Nothing is written back, so each iteration executes the same block on block 0's state.
+        b.iter(|| {
+            black_box(
+                exec.execute_block(store, &env, txs)
+                    .expect("block executes"),
+            )
+        })
+    });
+    g.finish();
+}
+
+fn evm(c: &mut Criterion) {
+    let (keys, addrs) = accounts(BLOCK_TXS);
+    let recovered = |make: &dyn Fn(usize) -> std::sync::Arc<bcos_types::Tx>| -> Vec<RecoveredTx> {
+        (0..BLOCK_TXS)
+            .map(|i| RecoveredTx::new(make(i), addrs[i]))
+            .collect()
+    };
+    let next = |i: usize| addrs[(i + 1) % BLOCK_TXS];
+
+    let store = mem_store(funded(&addrs));
+    let transfers =
+        recovered(&|i| eip1559(&keys[i], 0, next(i), U256::from(1u64), Vec::new(), 21_000));
+    run(c, "eth_transfer", &store, &transfers, 21_000);
+
+    let store = mem_store(with_token(
+        funded(&addrs),
+        TOKEN,
+        &runtime(),
+        &addrs,
+        U256::from(1_000_000u64),
+    ));
+    let calls = recovered(&|i| {
+        eip1559(
+            &keys[i],
+            0,
+            TOKEN,
+            U256::ZERO,
+            transfer_input(&next(i), U256::from(5u64)),
+            ERC20_GAS,
+        )
+    });
+    run(c, "erc20_transfer", &store, &calls, ERC20_GAS);
+}
+
+criterion_group! { name = benches; config = quick(); targets = evm }
+criterion_main!(benches);
