@@ -1,9 +1,10 @@
-//! Load accounts: deterministic keys derived from a seed, funded from a dev account.
+//! Load accounts: deterministic keys derived from a seed, funded from the dev accounts of the
+//! test mnemonic (the node funds them at genesis), and transaction signing helpers.
 
 use crate::rpc_client::{hex_u64, RpcClient};
 use alloy_consensus::TxEip1559;
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{keccak256, Address, TxKind, U256};
+use alloy_primitives::{keccak256, Address, TxKind, B256, U256};
 use anyhow::{bail, Context};
 use rayon::prelude::*;
 use secp256k1::SecretKey;
@@ -39,18 +40,140 @@ pub struct Fees {
     pub max_priority_fee_per_gas: u128,
 }
 
+impl Fees {
+    /// Chain id and a fee cap of twice the node's gas price, so a base fee change within that
+    /// margin never strands pre-signed transactions.
+    pub fn discover(client: &mut RpcClient) -> anyhow::Result<Fees> {
+        let chain_id = hex_u64(&client.must("eth_chainId", json!([]))?)?;
+        let gas_price = hex_u64(&client.must("eth_gasPrice", json!([]))?)? as u128;
+        Ok(Fees { chain_id, max_fee_per_gas: gas_price * 2, max_priority_fee_per_gas: gas_price / 2 })
+    }
+
+    /// The most one transaction with `gas_limit` can cost in fees.
+    pub fn fee_max_wei(&self, gas_limit: u64) -> U256 {
+        U256::from(gas_limit) * U256::from(self.max_fee_per_gas)
+    }
+}
+
+/// Gas of a plain ETH transfer.
+pub const TRANSFER_GAS: u64 = 21_000;
+
 pub fn transfer(fees: &Fees, key: &SecretKey, nonce: u64, to: Address, value: U256) -> Vec<u8> {
+    sign_call(fees, key, nonce, TxKind::Call(to), value, TRANSFER_GAS, Vec::new()).1
+}
+
+/// Signs an EIP-1559 transaction; returns its hash and its EIP-2718 encoding.
+pub fn sign_call(
+    fees: &Fees,
+    key: &SecretKey,
+    nonce: u64,
+    to: TxKind,
+    value: U256,
+    gas_limit: u64,
+    input: Vec<u8>,
+) -> (B256, Vec<u8>) {
     let tx = TxEip1559 {
         chain_id: fees.chain_id,
         nonce,
-        gas_limit: 21_000,
+        gas_limit,
         max_fee_per_gas: fees.max_fee_per_gas,
         max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-        to: TxKind::Call(to),
+        to,
         value,
+        input: input.into(),
         ..Default::default()
     };
-    bcos_crypto::sign_tx(tx, key).encoded_2718()
+    let env = bcos_crypto::sign_tx(tx, key);
+    (*env.tx_hash(), env.encoded_2718())
+}
+
+/// Dev accounts of the test mnemonic the node funded (up to `DEV_FUNDERS_MAX`) holding at
+/// least `balance_min_wei`; these pay for every load account.
+pub fn dev_funders(client: &mut RpcClient, balance_min_wei: U256) -> anyhow::Result<Vec<SecretKey>> {
+    const DEV_FUNDERS_MAX: usize = 20;
+    let keys = bcos_crypto::dev_keys(bcos_crypto::TEST_MNEMONIC, DEV_FUNDERS_MAX)?;
+    let calls: Vec<(&str, serde_json::Value)> = keys
+        .iter()
+        .map(|k| ("eth_getBalance", json!([bcos_crypto::address_of(k), "latest"])))
+        .collect();
+    let mut funders = Vec::new();
+    for (key, r) in keys.into_iter().zip(client.batch(&calls)?) {
+        let balance = r
+            .ok()
+            .and_then(|v| v.as_str().and_then(|s| U256::from_str_radix(s.trim_start_matches("0x"), 16).ok()))
+            .unwrap_or_default();
+        if balance >= balance_min_wei {
+            funders.push(key);
+        }
+    }
+    if funders.is_empty() {
+        bail!("no dev account of the test mnemonic holds {balance_min_wei} wei; is this a `bcos dev` chain?");
+    }
+    Ok(funders)
+}
+
+/// Transactions one payer has in flight during [`distribute`]: under the node's default
+/// `pool.per_sender_max` and `pool.nonce_gap_max` (5,000).
+pub const DISTRIBUTE_CHUNK: usize = 4_000;
+
+/// Sends one transaction from a payer to each recipient (`build(payer, nonce, recipient)`
+/// signs it), spreading recipients over `payers` and signing each round in parallel; waits
+/// until every transaction is committed. Used to fund users in bulk and to hand out tokens.
+pub fn distribute<F>(url: &str, payers: &[SecretKey], recipients: &[Address], build: F) -> anyhow::Result<()>
+where
+    F: Fn(&SecretKey, u64, Address) -> Vec<u8> + Sync,
+{
+    if payers.is_empty() || recipients.is_empty() {
+        return Ok(());
+    }
+    let per_payer = recipients.len().div_ceil(payers.len());
+    let shares: Vec<(&SecretKey, &[Address])> = payers.iter().zip(recipients.chunks(per_payer)).collect();
+    let mut nonces: Vec<u64> = shares
+        .par_iter()
+        .map(|(k, _)| {
+            let mut c = RpcClient::connect(url)?;
+            hex_u64(&c.must("eth_getTransactionCount", json!([bcos_crypto::address_of(k), "pending"]))?)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let rounds = per_payer.div_ceil(DISTRIBUTE_CHUNK);
+    for round in 0..rounds {
+        let work: Vec<(usize, &SecretKey, &[Address])> = shares
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (k, to))| {
+                let start = round * DISTRIBUTE_CHUNK;
+                (start < to.len()).then(|| (i, *k, &to[start..(start + DISTRIBUTE_CHUNK).min(to.len())]))
+            })
+            .collect();
+        let sent: Vec<(usize, u64)> = work
+            .par_iter()
+            .map(|(i, key, to)| {
+                let base = nonces[*i];
+                let raws: Vec<String> = to
+                    .par_iter()
+                    .enumerate()
+                    .map(|(j, a)| format!("0x{}", hex(&build(key, base + j as u64, *a))))
+                    .collect();
+                let mut c = RpcClient::connect(url)?;
+                for part in raws.chunks(FUNDING_CHUNK) {
+                    let calls: Vec<(&str, serde_json::Value)> =
+                        part.iter().map(|r| ("eth_sendRawTransaction", json!([r]))).collect();
+                    for r in c.batch(&calls)? {
+                        if let Err(e) = r {
+                            bail!("distribution transaction refused: {e}");
+                        }
+                    }
+                }
+                Ok((*i, base + to.len() as u64))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let mut c = RpcClient::connect(url)?;
+        for (i, next) in sent {
+            nonces[i] = next;
+            wait_nonce(&mut c, &bcos_crypto::address_of(shares[i].0), next).context("waiting for distribution")?;
+        }
+    }
+    Ok(())
 }
 
 /// Transactions one funding batch sends; stays under the node's per-sender limits.

@@ -1,13 +1,18 @@
-//! `loadgen`: drives a bcos node with pre-signed workloads over JSON-RPC.
+//! `loadgen`: drives bcos nodes with pre-signed workloads over JSON-RPC.
+//!
+//! Exit codes: 0 success (and every threshold met), 1 a failed run or a missed threshold,
+//! 2 bad input (profile, workload name, URL, flags).
 
-mod accounts;
-mod rpc_client;
-mod transfer;
-
+use bcos_loadgen::certify::{self, CertifyOptions};
+use bcos_loadgen::error::{is_usage, usage};
+use bcos_loadgen::profile::{Mode, WorkloadSpec};
+use bcos_loadgen::target::{EmbeddedOptions, Target};
+use bcos_loadgen::{runner, transfer};
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "loadgen", about = "Load generator for bcos nodes")]
+#[command(name = "loadgen", about = "Load generator and certification for bcos nodes")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,17 +20,149 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a hardware profile's workloads, write a report, fail on missed thresholds.
+    Certify(CertifyArgs),
+    /// One ad-hoc workload run; prints the result.
+    Run(Box<RunArgs>),
     /// Pre-signed ETH transfers among many accounts; prints committed TPS.
     Transfer(transfer::TransferArgs),
+}
+
+#[derive(clap::Args)]
+struct CertifyArgs {
+    /// Hardware profile (hardware-profiles/*.toml).
+    #[arg(long)]
+    profile: PathBuf,
+    /// Reports are written under this directory.
+    #[arg(long, default_value = "reports")]
+    out_dir: PathBuf,
+    /// Record a flamegraph of the node (sets BCOS_FLAME_FILE for embedded nodes).
+    #[arg(long)]
+    flame: bool,
+    /// Use running nodes instead of starting embedded ones (repeatable).
+    #[arg(long)]
+    url: Vec<String>,
+    /// The bcos binary for embedded nodes.
+    #[arg(long)]
+    bcos_bin: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// transfer, hf-account or erc20.
+    #[arg(long)]
+    workload: String,
+    /// Open loop at this many transactions per second.
+    #[arg(long, conflicts_with = "concurrency")]
+    rate: Option<f64>,
+    /// Closed loop with this many transactions in flight.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Step the open-loop rate up from --rate until the node saturates.
+    #[arg(long, requires = "rate")]
+    saturation: bool,
+    /// Use running nodes instead of an embedded one (repeatable).
+    #[arg(long)]
+    url: Vec<String>,
+    #[arg(long)]
+    warmup_s: Option<f64>,
+    #[arg(long)]
+    window_s: Option<f64>,
+    #[arg(long)]
+    accounts: Option<usize>,
+    #[arg(long)]
+    users: Option<usize>,
+    #[arg(long)]
+    merchants: Option<usize>,
+    #[arg(long)]
+    zipf_exponent: Option<f64>,
+    /// Highest TPS the closed loop pre-signs for.
+    #[arg(long)]
+    tps_max: Option<f64>,
+    #[arg(long)]
+    batch_max: Option<usize>,
+    #[arg(long)]
+    connections: Option<usize>,
+    /// p99 limit (ms) of saturation steps.
+    #[arg(long, default_value_t = 0.0)]
+    p99_ms_max: f64,
+    /// Node config TOML for the embedded node (as `[node.settings]` of a profile).
+    #[arg(long)]
+    node_config: Option<PathBuf>,
+    #[arg(long)]
+    bcos_bin: Option<PathBuf>,
+    /// Also write the result as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Transfer(args) => transfer::run(&args),
+        Command::Certify(a) => run_certify(a),
+        Command::Run(a) => run_adhoc(*a).map(|()| 0),
+        Command::Transfer(args) => transfer::run(&args).map(|()| 0),
     };
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(if is_usage(&e) { 2 } else { 1 });
+        }
     }
+}
+
+fn run_certify(a: CertifyArgs) -> anyhow::Result<i32> {
+    let opts = CertifyOptions { profile: a.profile, out_dir: a.out_dir, flame: a.flame, bcos_bin: a.bcos_bin, urls: a.url };
+    let (results, dir) = certify::certify(&opts)?;
+    println!("report: {}", dir.join(bcos_loadgen::report::REPORT_MD).display());
+    if results.passed {
+        println!("PASS: every threshold of profile {} met", results.profile);
+        Ok(0)
+    } else {
+        for f in &results.failures {
+            println!("FAIL: {f}");
+        }
+        Ok(1)
+    }
+}
+
+fn run_adhoc(a: RunArgs) -> anyhow::Result<()> {
+    let mode = match (a.rate, a.concurrency) {
+        (Some(_), None) => Mode::Open,
+        (None, Some(_)) => Mode::Closed,
+        _ => return usage("give exactly one of --rate (open loop) or --concurrency (closed loop)"),
+    };
+    let mut spec = WorkloadSpec::new(&a.workload, mode);
+    spec.rate = a.rate;
+    spec.concurrency = a.concurrency;
+    spec.saturation = a.saturation;
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = a.$f { spec.$f = v; } )* };
+    }
+    set!(warmup_s, window_s, accounts, users, merchants, zipf_exponent, tps_max, batch_max, connections);
+    if let Err(e) = spec.validate() {
+        return usage(e);
+    }
+    let target = if a.url.is_empty() {
+        let settings = match &a.node_config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| bcos_loadgen::UsageError(format!("cannot read {}: {e}", p.display())))?;
+                toml::from_str::<toml::Table>(&text)
+                    .map_err(|e| bcos_loadgen::UsageError(format!("{}: {}", p.display(), e.message())))?
+            }
+            None => toml::Table::new(),
+        };
+        Target::embedded(1, &settings, &EmbeddedOptions { bin: a.bcos_bin, flame_dir: None })?
+    } else {
+        Target::remote(&a.url)?
+    };
+    let result = runner::run_workload(&target, &spec, a.p99_ms_max)?;
+    target.stop()?;
+    println!("{}", certify::one_line(&result));
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&result)?)?;
+    }
+    Ok(())
 }

@@ -48,6 +48,12 @@ impl RpcClient {
     }
 
     fn post(&mut self, body: &[u8]) -> anyhow::Result<Value> {
+        Ok(serde_json::from_slice(&self.post_bytes(body)?)?)
+    }
+
+    /// Posts a JSON body and returns the raw response body; lets hot paths skip building a
+    /// `Value` tree (engine/ sends pre-serialized batches and parses only ids and errors).
+    pub fn post_bytes(&mut self, body: &[u8]) -> anyhow::Result<Vec<u8>> {
         let head = format!(
             "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             self.host,
@@ -56,7 +62,9 @@ impl RpcClient {
         self.writer.write_all(head.as_bytes())?;
         self.writer.write_all(body)?;
         let mut status = String::new();
-        self.reader.read_line(&mut status)?;
+        if self.reader.read_line(&mut status)? == 0 {
+            bail!("connection closed by the node");
+        }
         if !status.starts_with("HTTP/1.1 200") {
             bail!("HTTP error: {}", status.trim());
         }
@@ -82,7 +90,7 @@ impl RpcClient {
         }
         let mut buf = vec![0u8; len];
         self.reader.read_exact(&mut buf)?;
-        Ok(serde_json::from_slice(&buf)?)
+        Ok(buf)
     }
 
     /// One call; a JSON-RPC error becomes `Ok(Err(..))`, a transport failure `Err`.

@@ -1,0 +1,46 @@
+//! The crypto bound: secp256k1 sender recoveries per second on one core, timed at the start of
+//! a run (about [`MEASURE_MS`]). Sender recovery is the per-transaction bottleneck (about 93 %
+//! of a transfer's CPU cost, shared/reference/machine-limits.md), so committed TPS × nodes ÷
+//! (this × cores) says how close the node gets to the hardware's limit.
+
+use alloy_primitives::{keccak256, B256};
+use std::time::{Duration, Instant};
+
+/// How long the measurement runs.
+pub const MEASURE_MS: u64 = 1_000;
+/// Distinct signatures rotated through, so the loop does not run on one hot value.
+const SAMPLES: usize = 256;
+
+/// Recoveries per second on the calling thread (one core).
+pub fn recoveries_per_s(measure: Duration) -> anyhow::Result<f64> {
+    let key = bcos_crypto::dev_keys(bcos_crypto::TEST_MNEMONIC, 1)?.remove(0);
+    let sigs: Vec<(B256, [u8; 64], u8)> = (0..SAMPLES)
+        .map(|i| {
+            let prehash = keccak256((i as u64).to_be_bytes());
+            let sig = bcos_crypto::sign_prehash(prehash.0, &key);
+            let mut compact = [0u8; 64];
+            compact[..32].copy_from_slice(&sig.r().to_be_bytes::<32>());
+            compact[32..].copy_from_slice(&sig.s().to_be_bytes::<32>());
+            (prehash, compact, u8::from(sig.v()))
+        })
+        .collect();
+    let start = Instant::now();
+    let mut done = 0u64;
+    while start.elapsed() < measure {
+        for (prehash, compact, parity) in &sigs {
+            bcos_crypto::recover_address(*prehash, compact, *parity)
+                .map_err(|e| anyhow::anyhow!("recovering a fresh signature failed: {e}"))?;
+        }
+        done += SAMPLES as u64;
+    }
+    Ok(done as f64 / start.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn measures_a_positive_rate() {
+        let r = super::recoveries_per_s(std::time::Duration::from_millis(20)).unwrap_or(0.0);
+        assert!(r > 0.0);
+    }
+}

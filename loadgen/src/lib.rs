@@ -1,0 +1,27 @@
+//! bcos-loadgen: drives bcos nodes with pre-signed workloads over JSON-RPC batches and
+//! certifies a machine against a hardware profile (issue 5, "Certification pipeline").
+//!
+//! Layout: `workload/` builds and pre-signs transactions (transfer, hf-account — the
+//! whitepaper's high-frequency account scenario — and erc20); `engine/` sends them open-loop
+//! (target rate, latency from the scheduled send time) or closed-loop (fixed in-flight count)
+//! and tracks commits per block; `target` starts embedded nodes or attaches to `--url`s;
+//! `profile` reads hardware-profiles/*.toml; `certify` ties it together into [`results`],
+//! which `report` renders.
+
+pub mod accounts;
+pub mod certify;
+pub mod cryptobound;
+pub mod engine;
+pub mod error;
+pub mod machine;
+pub mod profile;
+pub mod progress;
+pub mod report;
+pub mod results;
+pub mod rpc_client;
+pub mod runner;
+pub mod target;
+pub mod transfer;
+pub mod workload;
+
+pub use error::UsageError;

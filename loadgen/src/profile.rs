@@ -1,0 +1,295 @@
+//! Hardware profiles (hardware-profiles/*.toml, schema in hardware-profiles/README.md): the
+//! machine a result is valid for, the node settings, the workloads and the pass thresholds.
+//! Unknown keys are rejected everywhere except inside `[node.settings]`, which is handed to the
+//! node verbatim (the node rejects unknown keys itself).
+
+use crate::error::UsageError;
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Defaults to the file stem.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub machine: MachineSpec,
+    pub node: NodeSpec,
+    #[serde(rename = "workload")]
+    pub workloads: Vec<WorkloadSpec>,
+    pub thresholds: ThresholdSpec,
+}
+
+/// The machine the profile describes; compared with the detected one (machine.rs).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MachineSpec {
+    pub cores: usize,
+    pub memory_gib: f64,
+    /// "nvme", "ssd", "hdd" or "virtio"; empty = not checked.
+    #[serde(default)]
+    pub disk: String,
+    /// Free text ("loopback", "10GbE"); recorded, not checked (single-node runs use loopback).
+    #[serde(default)]
+    pub network: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// Nodes in the chain; only 1 until PBFT/Raft clusters land.
+    #[serde(default = "one")]
+    pub nodes: usize,
+    /// "solo" until PBFT/Raft clusters land.
+    #[serde(default = "solo")]
+    pub consensus: String,
+    /// Written verbatim into the node's config TOML (sections chain, pool, sealer, rpc,
+    /// storage, crypto; docs/config.md).
+    #[serde(default)]
+    pub settings: toml::Table,
+}
+
+fn one() -> usize {
+    1
+}
+fn solo() -> String {
+    "solo".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Target rate; latency from each transaction's scheduled send time.
+    Open,
+    /// Fixed number of transactions in flight.
+    Closed,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Open => "open",
+            Mode::Closed => "closed",
+        }
+    }
+}
+
+/// One `[[workload]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// "transfer", "hf-account" or "erc20".
+    pub name: String,
+    pub mode: Mode,
+    /// Offered transactions per second (open loop; the first step of a saturation search).
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Transactions in flight (closed loop).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+    #[serde(default = "d_warmup")]
+    pub warmup_s: f64,
+    #[serde(default = "d_window")]
+    pub window_s: f64,
+    /// Sending accounts (transfer, erc20).
+    #[serde(default = "d_accounts")]
+    pub accounts: usize,
+    /// Paying users (hf-account).
+    #[serde(default = "d_users")]
+    pub users: usize,
+    /// Merchants (hf-account).
+    #[serde(default = "d_merchants")]
+    pub merchants: usize,
+    /// Zipf exponent of the merchant choice (hf-account); 0 = uniform.
+    #[serde(default = "d_zipf")]
+    pub zipf_exponent: f64,
+    /// Step the offered rate up from `rate` until committed TPS stops following.
+    #[serde(default)]
+    pub saturation: bool,
+    /// Rate multiplier between saturation steps.
+    #[serde(default = "d_step_factor")]
+    pub saturation_step_factor: f64,
+    /// Saturation steps at most.
+    #[serde(default = "d_steps_max")]
+    pub saturation_steps_max: usize,
+    /// A step still "follows" while committed ≥ this fraction of offered.
+    #[serde(default = "d_follow")]
+    pub saturation_follow_ratio: f64,
+    /// Highest TPS the closed loop pre-signs for; the window ends early if the node is faster.
+    #[serde(default = "d_tps_max")]
+    pub tps_max: f64,
+    /// Transactions per JSON-RPC batch at most.
+    #[serde(default = "d_batch")]
+    pub batch_max: usize,
+    /// Sender threads, one connection each.
+    #[serde(default = "d_connections")]
+    pub connections: usize,
+    /// After the window, how long in-window transactions may take to commit.
+    #[serde(default = "d_drain")]
+    pub drain_s: f64,
+    /// Overrides of the global thresholds for this workload.
+    #[serde(default)]
+    pub min_tps: Option<f64>,
+    #[serde(default)]
+    pub max_latency_ms_p99: Option<f64>,
+}
+
+fn d_warmup() -> f64 {
+    2.0
+}
+fn d_window() -> f64 {
+    5.0
+}
+fn d_accounts() -> usize {
+    2_000
+}
+fn d_users() -> usize {
+    100_000
+}
+fn d_merchants() -> usize {
+    10
+}
+fn d_zipf() -> f64 {
+    1.0
+}
+fn d_step_factor() -> f64 {
+    1.25
+}
+fn d_steps_max() -> usize {
+    12
+}
+fn d_follow() -> f64 {
+    0.9
+}
+fn d_tps_max() -> f64 {
+    30_000.0
+}
+fn d_batch() -> usize {
+    500
+}
+fn d_connections() -> usize {
+    4
+}
+fn d_drain() -> f64 {
+    10.0
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdSpec {
+    /// Checked against closed-loop and saturation workloads (committed TPS, knee).
+    pub min_tps: f64,
+    /// Checked against open-loop workloads' p99 and used as the saturation latency limit.
+    pub max_latency_ms_p99: f64,
+}
+
+impl Profile {
+    /// Reads and validates a profile; every problem is a [`UsageError`].
+    pub fn load(path: &Path) -> anyhow::Result<Profile> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UsageError(format!("cannot read profile {}: {e}", path.display())))?;
+        let mut p = Profile::parse(&text).map_err(|e| UsageError(format!("profile {}: {e}", path.display())))?;
+        if p.name.is_empty() {
+            p.name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        }
+        Ok(p)
+    }
+
+    pub fn parse(text: &str) -> Result<Profile, String> {
+        let p: Profile = toml::from_str(text).map_err(|e| e.message().to_string() + &span_hint(text, &e))?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.node.nodes != 1 || self.node.consensus != "solo" {
+            return Err(format!(
+                "node.nodes = {} and node.consensus = {:?}: only a single \"solo\" node is supported until PBFT/Raft clusters land",
+                self.node.nodes, self.node.consensus
+            ));
+        }
+        if self.workloads.is_empty() {
+            return Err("no [[workload]] entries".into());
+        }
+        for w in &self.workloads {
+            w.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl WorkloadSpec {
+    /// A spec with every default, for `loadgen run`.
+    pub fn new(name: &str, mode: Mode) -> WorkloadSpec {
+        WorkloadSpec {
+            name: name.into(),
+            mode,
+            rate: None,
+            concurrency: None,
+            warmup_s: d_warmup(),
+            window_s: d_window(),
+            accounts: d_accounts(),
+            users: d_users(),
+            merchants: d_merchants(),
+            zipf_exponent: d_zipf(),
+            saturation: false,
+            saturation_step_factor: d_step_factor(),
+            saturation_steps_max: d_steps_max(),
+            saturation_follow_ratio: d_follow(),
+            tps_max: d_tps_max(),
+            batch_max: d_batch(),
+            connections: d_connections(),
+            drain_s: d_drain(),
+            min_tps: None,
+            max_latency_ms_p99: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let n = &self.name;
+        if !crate::workload::NAMES.contains(&n.as_str()) {
+            return Err(format!("unknown workload {n:?} (known: {})", crate::workload::NAMES.join(", ")));
+        }
+        match self.mode {
+            Mode::Open if !self.rate.is_some_and(|r| above(r, 0.0)) => {
+                return Err(format!("workload {n}: mode \"open\" needs rate > 0"))
+            }
+            Mode::Closed if self.concurrency.is_none_or(|c| c == 0) => {
+                return Err(format!("workload {n}: mode \"closed\" needs concurrency > 0"))
+            }
+            _ => {}
+        }
+        if self.saturation && (self.mode != Mode::Open || self.saturation_step_factor <= 1.0) {
+            return Err(format!("workload {n}: saturation needs mode \"open\" and saturation_step_factor > 1"));
+        }
+        // Written so that NaN fails every check.
+        if !above(self.window_s, 0.0) || !at_least(self.warmup_s, 0.0) || !at_least(self.drain_s, 0.0) {
+            return Err(format!("workload {n}: window_s must be > 0, warmup_s and drain_s ≥ 0"));
+        }
+        if self.accounts < 2 || self.users == 0 || self.merchants == 0 || self.batch_max == 0 || self.connections == 0 {
+            return Err(format!("workload {n}: accounts ≥ 2; users, merchants, batch_max, connections ≥ 1"));
+        }
+        if !at_least(self.zipf_exponent, 0.0) || !above(self.tps_max, 0.0) {
+            return Err(format!("workload {n}: zipf_exponent ≥ 0 and tps_max > 0"));
+        }
+        Ok(())
+    }
+}
+
+fn above(x: f64, min: f64) -> bool {
+    x.is_finite() && x > min
+}
+
+fn at_least(x: f64, min: f64) -> bool {
+    x.is_finite() && x >= min
+}
+
+/// " (line L)" for a TOML error with a span.
+fn span_hint(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => format!(" (line {})", text[..span.start.min(text.len())].lines().count().max(1)),
+        None => String::new(),
+    }
+}

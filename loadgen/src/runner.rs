@@ -1,0 +1,214 @@
+//! Runs one `[[workload]]` against a target: prepare the workload, pre-sign each level's
+//! transactions, run the level (or a saturation search of levels), and turn what the engine
+//! measured plus the nodes' stage metrics and process usage into a [`WorkloadResult`].
+
+use crate::engine::commit_tracker::TrackerConfig;
+use crate::engine::saturation::{self, SearchSpec, Step};
+use crate::engine::{self, LevelSpec, Load};
+use crate::profile::{Mode, WorkloadSpec};
+use crate::progress::note;
+use crate::results::{NodeUsage, StageCost, WorkloadResult};
+use crate::rpc_client::RpcClient;
+use crate::target::{ProcSample, Target};
+use crate::workload::{self, Ctx, Workload};
+use anyhow::Context;
+use serde_json::{json, Value};
+use std::time::Instant;
+
+/// Stages in the order the report lists them; others the node reports follow.
+const STAGE_ORDER: [&str; 5] = ["recover", "admit", "consensus", "execute", "commit"];
+
+/// Runs `spec` against `target`; `p99_ms_max` limits the saturation search (0 = none).
+pub fn run_workload(target: &Target, spec: &WorkloadSpec, p99_ms_max: f64) -> anyhow::Result<WorkloadResult> {
+    let url = target.urls().first().context("target without nodes")?;
+    let ctx = Ctx::connect(url)?;
+    let mut w = workload::build(spec)?;
+    note(&format!("{}: preparing (accounts, funding, contracts)", spec.name));
+    let started = Instant::now();
+    w.prepare(&ctx).with_context(|| format!("preparing workload {}", spec.name))?;
+    note(&format!("{}: prepared in {:.1} s", spec.name, started.elapsed().as_secs_f64()));
+    if !spec.saturation {
+        let load = match spec.mode {
+            Mode::Open => Load::Open { rate_per_s: spec.rate.unwrap_or(0.0) },
+            Mode::Closed => Load::Closed { concurrency: spec.concurrency.unwrap_or(1) },
+        };
+        return run_level(target, &ctx, w.as_mut(), spec, load, &spec.name);
+    }
+    let search = SearchSpec {
+        start_tps: spec.rate.unwrap_or(0.0),
+        step_factor: spec.saturation_step_factor,
+        steps_max: spec.saturation_steps_max,
+        follow_ratio: spec.saturation_follow_ratio,
+        p99_ms_max,
+    };
+    let mut levels = Vec::new();
+    let (steps, knee) = saturation::search(&search, |k, rate| {
+        let label = format!("{} step {} @{rate:.0}/s", spec.name, k + 1);
+        let r = run_level(target, &ctx, w.as_mut(), spec, Load::Open { rate_per_s: rate }, &label)?;
+        let step = Step { offered_tps: r.offered_tps, committed_tps: r.committed_tps, p99_ms: r.latency_ms.p99 };
+        note(&format!(
+            "{label}: committed {:.0}/s, p99 {:.1} ms -> {}",
+            step.committed_tps,
+            step.p99_ms,
+            if search.follows(&step) { "follows" } else { "saturated" }
+        ));
+        levels.push(r);
+        Ok(step)
+    })?;
+    // The reported level is the knee (the highest that followed), else the first step.
+    let at = knee.and_then(|k| steps.iter().position(|s| s.offered_tps == k)).unwrap_or(0);
+    let mut result = levels.swap_remove(at);
+    result.saturation = steps.iter().map(|s| (s.offered_tps, s.committed_tps)).collect();
+    result.knee_tps = knee;
+    Ok(result)
+}
+
+struct Snapshot {
+    at: Instant,
+    stages: Vec<Value>,
+    procs: Vec<ProcSample>,
+}
+
+fn snapshot(target: &Target) -> anyhow::Result<Snapshot> {
+    let mut stages = Vec::new();
+    for url in target.urls() {
+        let info = RpcClient::connect(url)?.must("bcos_getNodeInfo", json!([]))?;
+        stages.push(info.get("stages").cloned().unwrap_or(Value::Null));
+    }
+    Ok(Snapshot { at: Instant::now(), stages, procs: target.samples() })
+}
+
+fn run_level(
+    target: &Target,
+    ctx: &Ctx,
+    w: &mut dyn Workload,
+    spec: &WorkloadSpec,
+    load: Load,
+    label: &str,
+) -> anyhow::Result<WorkloadResult> {
+    let duration_s = spec.warmup_s + spec.window_s;
+    let count = match load {
+        Load::Open { rate_per_s } => (rate_per_s * duration_s).ceil() as usize,
+        Load::Closed { concurrency } => (spec.tps_max * duration_s).ceil() as usize + concurrency,
+    };
+    note(&format!("{label}: signing {count} transactions"));
+    let started = Instant::now();
+    let txs = w.sign(ctx, count)?;
+    note(&format!("{label}: signed in {:.1} s", started.elapsed().as_secs_f64()));
+    let level = LevelSpec {
+        load,
+        warmup_s: spec.warmup_s,
+        window_s: spec.window_s,
+        drain_s: spec.drain_s,
+        batch_max: spec.batch_max,
+        connections: spec.connections,
+        tracker: TrackerConfig::default(),
+    };
+    let mut snaps: Vec<Snapshot> = Vec::new();
+    let outcome = engine::run_level(target.urls(), txs, &level, label, &mut |edge| {
+        snaps.push(snapshot(target).with_context(|| format!("reading node metrics at {edge:?}"))?);
+        Ok(())
+    })?;
+    for (msg, n) in &outcome.refusals {
+        note(&format!("{label}: {n} refused: {msg}"));
+    }
+    // Unsent or refused transactions leave nonce gaps: restart from the node's nonces.
+    if !outcome.refusals.is_empty() || (outcome.sent as usize) < outcome.total {
+        w.resync(ctx)?;
+    }
+    if outcome.ran_out {
+        note(&format!(
+            "warning: {label}: the closed loop used all pre-signed transactions before the window ended; raise tps_max"
+        ));
+    }
+    let (stages, node_usage) = match (snaps.first(), snaps.get(1)) {
+        (Some(a), Some(b)) => (stage_costs(&a.stages, &b.stages), usage(a, b)),
+        _ => (Vec::new(), Vec::new()),
+    };
+    let s = outcome.summary;
+    Ok(WorkloadResult {
+        workload: spec.name.clone(),
+        mode: match load {
+            Load::Open { .. } => Mode::Open.as_str().into(),
+            Load::Closed { .. } => Mode::Closed.as_str().into(),
+        },
+        offered_tps: outcome.offered_tps,
+        committed_tps: s.committed_tps(),
+        submitted: s.submitted,
+        committed: s.committed,
+        errors: s.errors,
+        window_s: s.window_s,
+        latency_ms: s.latency_ms,
+        latency_cdf: s.latency_cdf,
+        tps_timeline: s.tps_timeline,
+        saturation: Vec::new(),
+        knee_tps: None,
+        stages,
+        node_usage,
+    })
+}
+
+/// Stage costs over the window, summed over nodes.
+pub fn stage_costs(before: &[Value], after: &[Value]) -> Vec<StageCost> {
+    let mut names: Vec<String> = STAGE_ORDER.iter().map(|s| s.to_string()).collect();
+    for a in after {
+        if let Some(obj) = a.as_object() {
+            for (k, v) in obj {
+                if v.is_object() && !names.contains(k) {
+                    names.push(k.clone());
+                }
+            }
+        }
+    }
+    let field = |v: &Value, stage: &str, f: &str| v.get(stage).and_then(|s| s.get(f)).and_then(Value::as_u64);
+    names
+        .into_iter()
+        .filter_map(|stage| {
+            let mut seen = false;
+            let (mut items, mut busy_ms) = (0u64, 0u64);
+            for (b, a) in before.iter().zip(after) {
+                if let (Some(i1), Some(m1)) = (field(a, &stage, "items"), field(a, &stage, "busy_ms")) {
+                    seen = true;
+                    items += i1.saturating_sub(field(b, &stage, "items").unwrap_or(0));
+                    busy_ms += m1.saturating_sub(field(b, &stage, "busy_ms").unwrap_or(0));
+                }
+            }
+            let per_item_us = if items > 0 { busy_ms as f64 * 1000.0 / items as f64 } else { 0.0 };
+            seen.then_some(StageCost { stage, items, busy_ms, per_item_us })
+        })
+        .collect()
+}
+
+fn usage(a: &Snapshot, b: &Snapshot) -> Vec<NodeUsage> {
+    let secs = b.at.duration_since(a.at).as_secs_f64().max(1e-9);
+    a.procs
+        .iter()
+        .zip(&b.procs)
+        .enumerate()
+        .map(|(node, (pa, pb))| NodeUsage {
+            node,
+            cpu_cores: (pb.cpu_s - pa.cpu_s).max(0.0) / secs,
+            rss_bytes_max: pb.rss_bytes_max,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_costs_are_window_differences() {
+        let before = vec![json!({"recover": {"items": 10, "busy_ms": 5, "per_item_us": 1.0}, "blocks_sealed": 3})];
+        let after = vec![json!({
+            "recover": {"items": 1010, "busy_ms": 45, "per_item_us": 9.0},
+            "commit": {"items": 500, "busy_ms": 10, "per_item_us": 0.0},
+            "blocks_sealed": 9
+        })];
+        let s = stage_costs(&before, &after);
+        assert_eq!(s.len(), 2);
+        assert_eq!((s[0].stage.as_str(), s[0].items, s[0].busy_ms), ("recover", 1000, 40));
+        assert!((s[0].per_item_us - 40.0).abs() < 1e-9);
+        assert_eq!((s[1].stage.as_str(), s[1].items), ("commit", 500));
+    }
+}
