@@ -203,29 +203,69 @@ pub fn proc_sample(pid: u32) -> anyhow::Result<ProcSample> {
     Ok(ProcSample { cpu_s, rss_bytes_max: rss_kib * 1024 })
 }
 
-/// The `bcos` binary: `explicit`, env BCOS_BIN, $CARGO_TARGET_DIR/release/bcos, or next to
-/// (or one level above) the running executable.
+/// The `bcos` binary: `explicit`, env BCOS_BIN, or — when loadgen runs from this source
+/// checkout — the node built from the same checkout (`cargo build --release --bin bcos` into
+/// loadgen's own target dir, a no-op when it is up to date), so a report never certifies a
+/// stale node. Last resort: next to (or one level above) the running executable.
 pub fn find_bcos_bin(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(p) = explicit {
-        candidates.push(p.to_path_buf());
-    } else {
-        if let Some(p) = std::env::var_os("BCOS_BIN") {
-            candidates.push(p.into());
-        }
-        if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-            candidates.push(PathBuf::from(t).join("release").join("bcos"));
-        }
-        if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-            candidates.push(dir.join("bcos"));
-            candidates.push(dir.join("..").join("bcos"));
+        return existing(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("BCOS_BIN") {
+        return existing(p.into());
+    }
+    let exe_dir = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf));
+    if let Some(dir) = &exe_dir {
+        if let Some(bin) = build_from_checkout(dir)? {
+            return Ok(bin);
         }
     }
-    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
-        UsageError(
-            "cannot find the bcos binary: build it with `cargo build --release -p bcos-node`, or pass --bcos-bin / set BCOS_BIN"
-                .into(),
-        )
-        .into()
-    })
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        candidates.push(PathBuf::from(t).join("release").join("bcos"));
+    }
+    if let Some(dir) = exe_dir {
+        candidates.push(dir.join("bcos"));
+        candidates.push(dir.join("..").join("bcos"));
+    }
+    candidates.into_iter().find(|p| p.is_file()).ok_or_else(missing_bin)
+}
+
+fn missing_bin() -> anyhow::Error {
+    UsageError(
+        "cannot find the bcos binary: build it with `cargo build --release -p bcos-node`, or pass --bcos-bin / set BCOS_BIN"
+            .into(),
+    )
+    .into()
+}
+
+fn existing(p: PathBuf) -> anyhow::Result<PathBuf> {
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(UsageError(format!("the bcos binary {} does not exist", p.display())).into())
+    }
+}
+
+/// Builds the node when loadgen itself was built from a workspace that is still on disk and
+/// runs from `<target>/release/`. Returns None when that is not the case.
+fn build_from_checkout(exe_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let is_release_dir = exe_dir.file_name().is_some_and(|n| n == "release");
+    let target_dir = match exe_dir.parent() {
+        Some(t) if is_release_dir && workspace.join("Cargo.toml").is_file() => t.to_path_buf(),
+        _ => return Ok(None),
+    };
+    eprintln!("building the node from this checkout (cargo build --release --bin bcos)...");
+    let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--release", "--bin", "bcos"])
+        .current_dir(&workspace)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .status();
+    match status {
+        Ok(s) if s.success() => Ok(Some(exe_dir.join("bcos"))),
+        Ok(s) => anyhow::bail!("building the bcos node failed ({s})"),
+        // No cargo on PATH: fall back to a binary that is already there.
+        Err(_) => Ok(None),
+    }
 }
