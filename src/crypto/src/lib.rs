@@ -1,10 +1,10 @@
 //! bcos-crypto: transaction sender recovery (single, batched and cached), dev-account key
-//! derivation and signing helpers.
+//! derivation and signing helpers, and BLS (blst) consensus votes with aggregate commit
+//! certificates and a vote cache (`bls`, spec/pbft.md).
 //!
 //! Implements the signature rules of transaction admission (DESIGN.md, "Transactions": a
 //! sender is recovered with secp256k1 once, at pool admission), with EIP-2 low-`s` and
-//! EIP-155 / EIP-2718 signature hashes. BLS vote signing (DESIGN.md's crate table) is not here
-//! yet.
+//! EIP-155 / EIP-2718 signature hashes.
 //!
 //! # Design choices
 //!
@@ -35,6 +35,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod batch;
+pub mod bls;
 pub mod keys;
 pub mod recover;
 pub mod sender_cache;
