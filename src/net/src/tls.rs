@@ -1,0 +1,58 @@
+//! rustls configurations for mutual TLS 1.3 with the chain CA as the only trust root
+//! (spec/pbft.md §System model: authenticated channels), using the `ring` provider.
+//!
+//! The acceptor requires a client certificate that chains to the CA
+//! ([`rustls::server::WebPkiClientVerifier`]); the dialler verifies the acceptor's certificate
+//! against the same CA and the expected name `node-<index>.bcos`. A certificate no trusted CA
+//! signed fails the handshake.
+
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+
+use crate::config::PeerIndex;
+use crate::error::NetError;
+use crate::pki::{node_dns_name, node_identity, CaCert, NodeCert};
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn roots(ca: &CaCert) -> Result<Arc<RootCertStore>, NetError> {
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.der().clone())?;
+    Ok(Arc::new(roots))
+}
+
+/// Acceptor side: client certificates are mandatory and must chain to `ca`.
+pub fn server_config(identity: &NodeCert, ca: &CaCert) -> Result<Arc<ServerConfig>, NetError> {
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider()).build()?;
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![identity.cert_der().clone()], identity.key_der()?)?;
+    Ok(Arc::new(config))
+}
+
+/// Dialler side: presents `identity` and trusts only `ca`.
+pub fn client_config(identity: &NodeCert, ca: &CaCert) -> Result<Arc<ClientConfig>, NetError> {
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(roots(ca)?)
+        .with_client_auth_cert(vec![identity.cert_der().clone()], identity.key_der()?)?;
+    Ok(Arc::new(config))
+}
+
+/// The server name a dialler expects from peer `index`.
+pub fn server_name(index: PeerIndex) -> Result<ServerName<'static>, NetError> {
+    ServerName::try_from(node_dns_name(index))
+        .map_err(|_| NetError::Tls(rustls::Error::General("bad node DNS name".into())))
+}
+
+/// The peer index a verified client certificate names (its end-entity certificate).
+pub fn peer_index(certs: Option<&[CertificateDer<'static>]>) -> Option<PeerIndex> {
+    let leaf = certs?.first()?;
+    node_identity(leaf).ok().map(|(index, _)| index)
+}

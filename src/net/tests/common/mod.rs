@@ -1,0 +1,103 @@
+//! Helpers for the transport tests: certificates, pre-bound listeners, bounded waits.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bcos_net::{
+    generate_ca, Ca, LinkState, NetConfig, NetStats, NetworkHandle, NodeCert, PeerIndex,
+};
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// Upper bound for any awaited event; generous because the machine is shared.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("bcos_net=debug")
+        .try_init();
+}
+
+pub fn ca_and_nodes(name: &str, indices: &[PeerIndex]) -> (Ca, Vec<NodeCert>) {
+    let ca = generate_ca(name).expect("ca");
+    let nodes = indices
+        .iter()
+        .map(|&i| {
+            ca.issue_node(i, &format!("{:02x}{:02x}", i, 0xab))
+                .expect("node cert")
+        })
+        .collect();
+    (ca, nodes)
+}
+
+pub async fn bind() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    (listener, addr)
+}
+
+/// Fast retry so that reconnects happen promptly in tests.
+pub fn config(listen: SocketAddr, peers: Vec<(PeerIndex, SocketAddr)>) -> NetConfig {
+    let mut c = NetConfig::new(listen, peers);
+    c.connect_retry_ms = 10;
+    c.connect_retry_max_ms = 200;
+    c.handshake_timeout_ms = 5_000;
+    c
+}
+
+pub async fn recv(rx: &mut mpsc::Receiver<(PeerIndex, Bytes)>) -> (PeerIndex, Bytes) {
+    tokio::time::timeout(EVENT_TIMEOUT, rx.recv())
+        .await
+        .expect("timed out waiting for a frame")
+        .expect("network closed")
+}
+
+/// Receives `n` frames and returns them sorted (arrival order across peers is not defined).
+pub async fn recv_n(
+    rx: &mut mpsc::Receiver<(PeerIndex, Bytes)>,
+    n: usize,
+) -> Vec<(PeerIndex, Vec<u8>)> {
+    let mut got = Vec::new();
+    for _ in 0..n {
+        let (p, b) = recv(rx).await;
+        got.push((p, b.to_vec()));
+    }
+    got.sort();
+    got
+}
+
+pub async fn wait_stats(
+    handle: &NetworkHandle,
+    what: &str,
+    pred: impl FnMut(&NetStats) -> bool,
+) -> NetStats {
+    let mut rx = handle.stats();
+    let s = tokio::time::timeout(EVENT_TIMEOUT, rx.wait_for(pred))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "timed out waiting for stats: {what}; now {:?}",
+                handle.stats().borrow()
+            )
+        })
+        .expect("stats closed")
+        .clone();
+    s
+}
+
+pub async fn wait_link(
+    handle: &NetworkHandle,
+    peer: PeerIndex,
+    what: &str,
+    pred: impl FnMut(&LinkState) -> bool,
+) -> LinkState {
+    let mut rx = handle.link(peer).expect("peer is configured");
+    let s = *tokio::time::timeout(EVENT_TIMEOUT, rx.wait_for(pred))
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for link to {peer}: {what}"))
+        .expect("link closed");
+    s
+}
