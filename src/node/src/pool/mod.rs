@@ -28,6 +28,25 @@ pub struct Pool {
     metrics: Arc<Metrics>,
 }
 
+/// POOL-A6, A8 … A10 for one transaction, given its sender's committed nonce and balance.
+fn admit_one(q: &mut TxQueue, tx: RecoveredTx, committed_nonce: u64, balance: U256) -> Result<(B256, bool), PoolError> {
+    let hash = tx.hash();
+    if q.contains(&hash) {
+        return Err(PoolError::AlreadyKnown);
+    }
+    // The pool's own next nonce wins when it tracks the sender: it already counts commits.
+    let state_nonce = q.next_nonce(&tx.sender).unwrap_or(committed_nonce);
+    if tx.nonce() < state_nonce {
+        return Err(PoolError::NonceTooLow { next: state_nonce, got: tx.nonce() });
+    }
+    let cost = tx.max_cost();
+    if cost > balance {
+        return Err(PoolError::InsufficientFunds { balance: balance.to_string(), cost: cost.to_string() });
+    }
+    let inserted = q.insert(tx, state_nonce)?;
+    Ok((hash, inserted.ready))
+}
+
 impl Pool {
     pub fn new(
         config: &PoolConfig,
@@ -85,24 +104,36 @@ impl Pool {
     }
 
     /// Admits recovered transactions under one lock; rings the sealer if any became ready.
+    ///
+    /// Account state is read before the lock is taken, so the sealer and RPC readers never
+    /// wait behind a batch's database reads. A read can then predate a commit that lands
+    /// before the lock; the pool's own next nonce covers every sender it tracks, and a stale
+    /// nonce for an untracked sender only admits a transaction that execution will refuse.
     pub fn admit_batch(&self, recovered: Vec<Result<RecoveredTx, TxError>>) -> Vec<Result<B256, PoolError>> {
         let _span = tracing::info_span!("admit").entered();
         let started = Instant::now();
         let n = recovered.len();
+        let checked: Vec<Result<(RecoveredTx, u64, U256), PoolError>> = recovered
+            .into_iter()
+            .map(|r| match r {
+                Err(TxError::InvalidSignature) => Err(PoolError::InvalidSignature),
+                Err(e) => Err(PoolError::Malformed(e.to_string())),
+                Ok(tx) => {
+                    let (nonce, balance) = self.state_account(&tx.sender)?;
+                    Ok((tx, nonce, balance))
+                }
+            })
+            .collect();
         let mut any_ready = false;
         let mut out = Vec::with_capacity(n);
         {
             let mut q = self.queue.lock();
-            for r in recovered {
-                let res = match r {
-                    Err(TxError::InvalidSignature) => Err(PoolError::InvalidSignature),
-                    Err(e) => Err(PoolError::Malformed(e.to_string())),
-                    Ok(tx) => self.admit_one(&mut q, tx).map(|(hash, ready)| {
-                        any_ready |= ready;
-                        hash
-                    }),
-                };
-                out.push(res);
+            for c in checked {
+                out.push(c.and_then(|(tx, nonce, balance)| {
+                    let (hash, ready) = admit_one(&mut q, tx, nonce, balance)?;
+                    any_ready |= ready;
+                    Ok(hash)
+                }));
             }
         }
         if any_ready {
@@ -110,26 +141,6 @@ impl Pool {
         }
         self.metrics.admit.record(n, started.elapsed());
         out
-    }
-
-    fn admit_one(&self, q: &mut TxQueue, tx: RecoveredTx) -> Result<(B256, bool), PoolError> {
-        let hash = tx.hash();
-        if q.contains(&hash) {
-            return Err(PoolError::AlreadyKnown);
-        }
-        // One state read serves both checks; the pool's own next nonce wins when it tracks
-        // the sender, since it already counts committed blocks.
-        let (committed_nonce, balance) = self.state_account(&tx.sender)?;
-        let state_nonce = q.next_nonce(&tx.sender).unwrap_or(committed_nonce);
-        if tx.nonce() < state_nonce {
-            return Err(PoolError::NonceTooLow { next: state_nonce, got: tx.nonce() });
-        }
-        let cost = tx.max_cost();
-        if cost > balance {
-            return Err(PoolError::InsufficientFunds { balance: balance.to_string(), cost: cost.to_string() });
-        }
-        let inserted = q.insert(tx, state_nonce)?;
-        Ok((hash, inserted.ready))
     }
 
     /// Ready transactions for the next block (not removed).
