@@ -5,11 +5,15 @@
 //! numbers and never blocks, so the same code runs under the stateright models, the seeded
 //! simulator and the node's tokio driver.
 //!
-//! Cores: [`solo::Solo`] (single sealer: propose, commit; spec/execution.md §5). PBFT and
-//! Raft plug in behind the same trait.
+//! Cores: [`solo::Solo`] (single sealer: propose, commit; spec/execution.md §5) and
+//! [`pbft::Pbft`] (parallel PBFT; spec/pbft.md). Raft plugs in behind the same trait.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod pbft;
 pub mod protocol;
 pub mod solo;
 
 pub use protocol::{Decision, ExecutedRoots, Input, NodeIndex, Output, Proposal, Protocol};
+pub use pbft::{Pbft, PbftConfig, PbftDurable, PbftMsg, PbftTimer, SeededBug};
 pub use solo::Solo;
