@@ -24,7 +24,10 @@ pub fn derive(seed: &str, count: usize) -> Vec<Account> {
             let mut material = keccak256(format!("{seed}/{i}"));
             loop {
                 if let Ok(key) = SecretKey::from_byte_array(material.0) {
-                    return Account { address: bcos_crypto::address_of(&key), key };
+                    return Account {
+                        address: bcos_crypto::address_of(&key),
+                        key,
+                    };
                 }
                 material = keccak256(material);
             }
@@ -46,7 +49,11 @@ impl Fees {
     pub fn discover(client: &mut RpcClient) -> anyhow::Result<Fees> {
         let chain_id = hex_u64(&client.must("eth_chainId", json!([]))?)?;
         let gas_price = hex_u64(&client.must("eth_gasPrice", json!([]))?)? as u128;
-        Ok(Fees { chain_id, max_fee_per_gas: gas_price * 2, max_priority_fee_per_gas: gas_price / 2 })
+        Ok(Fees {
+            chain_id,
+            max_fee_per_gas: gas_price * 2,
+            max_priority_fee_per_gas: gas_price / 2,
+        })
     }
 
     /// The most one transaction with `gas_limit` can cost in fees.
@@ -59,7 +66,16 @@ impl Fees {
 pub const TRANSFER_GAS: u64 = 21_000;
 
 pub fn transfer(fees: &Fees, key: &SecretKey, nonce: u64, to: Address, value: U256) -> Vec<u8> {
-    sign_call(fees, key, nonce, TxKind::Call(to), value, TRANSFER_GAS, Vec::new()).1
+    sign_call(
+        fees,
+        key,
+        nonce,
+        TxKind::Call(to),
+        value,
+        TRANSFER_GAS,
+        Vec::new(),
+    )
+    .1
 }
 
 /// Signs an EIP-1559 transaction; returns its hash and its EIP-2718 encoding.
@@ -89,18 +105,29 @@ pub fn sign_call(
 
 /// Dev accounts of the test mnemonic the node funded (up to `DEV_FUNDERS_MAX`) holding at
 /// least `balance_min_wei`; these pay for every load account.
-pub fn dev_funders(client: &mut RpcClient, balance_min_wei: U256) -> anyhow::Result<Vec<SecretKey>> {
+pub fn dev_funders(
+    client: &mut RpcClient,
+    balance_min_wei: U256,
+) -> anyhow::Result<Vec<SecretKey>> {
     const DEV_FUNDERS_MAX: usize = 20;
     let keys = bcos_crypto::dev_keys(bcos_crypto::TEST_MNEMONIC, DEV_FUNDERS_MAX)?;
     let calls: Vec<(&str, serde_json::Value)> = keys
         .iter()
-        .map(|k| ("eth_getBalance", json!([bcos_crypto::address_of(k), "latest"])))
+        .map(|k| {
+            (
+                "eth_getBalance",
+                json!([bcos_crypto::address_of(k), "latest"]),
+            )
+        })
         .collect();
     let mut funders = Vec::new();
     for (key, r) in keys.into_iter().zip(client.batch(&calls)?) {
         let balance = r
             .ok()
-            .and_then(|v| v.as_str().and_then(|s| U256::from_str_radix(s.trim_start_matches("0x"), 16).ok()))
+            .and_then(|v| {
+                v.as_str()
+                    .and_then(|s| U256::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+            })
             .unwrap_or_default();
         if balance >= balance_min_wei {
             funders.push(key);
@@ -119,7 +146,12 @@ pub const DISTRIBUTE_CHUNK: usize = 4_000;
 /// Sends one transaction from a payer to each recipient (`build(payer, nonce, recipient)`
 /// signs it), spreading recipients over `payers` and signing each round in parallel; waits
 /// until every transaction is committed. Used to fund users in bulk and to hand out tokens.
-pub fn distribute<F>(url: &str, payers: &[SecretKey], recipients: &[Address], build: F) -> anyhow::Result<()>
+pub fn distribute<F>(
+    url: &str,
+    payers: &[SecretKey],
+    recipients: &[Address],
+    build: F,
+) -> anyhow::Result<()>
 where
     F: Fn(&SecretKey, u64, Address) -> Vec<u8> + Sync,
 {
@@ -127,12 +159,16 @@ where
         return Ok(());
     }
     let per_payer = recipients.len().div_ceil(payers.len());
-    let shares: Vec<(&SecretKey, &[Address])> = payers.iter().zip(recipients.chunks(per_payer)).collect();
+    let shares: Vec<(&SecretKey, &[Address])> =
+        payers.iter().zip(recipients.chunks(per_payer)).collect();
     let mut nonces: Vec<u64> = shares
         .par_iter()
         .map(|(k, _)| {
             let mut c = RpcClient::connect(url)?;
-            hex_u64(&c.must("eth_getTransactionCount", json!([bcos_crypto::address_of(k), "pending"]))?)
+            hex_u64(&c.must(
+                "eth_getTransactionCount",
+                json!([bcos_crypto::address_of(k), "pending"]),
+            )?)
         })
         .collect::<anyhow::Result<_>>()?;
     let rounds = per_payer.div_ceil(DISTRIBUTE_CHUNK);
@@ -142,7 +178,8 @@ where
             .enumerate()
             .filter_map(|(i, (k, to))| {
                 let start = round * DISTRIBUTE_CHUNK;
-                (start < to.len()).then(|| (i, *k, &to[start..(start + DISTRIBUTE_CHUNK).min(to.len())]))
+                (start < to.len())
+                    .then(|| (i, *k, &to[start..(start + DISTRIBUTE_CHUNK).min(to.len())]))
             })
             .collect();
         let sent: Vec<(usize, u64)> = work
@@ -156,8 +193,10 @@ where
                     .collect();
                 let mut c = RpcClient::connect(url)?;
                 for part in raws.chunks(FUNDING_CHUNK) {
-                    let calls: Vec<(&str, serde_json::Value)> =
-                        part.iter().map(|r| ("eth_sendRawTransaction", json!([r]))).collect();
+                    let calls: Vec<(&str, serde_json::Value)> = part
+                        .iter()
+                        .map(|r| ("eth_sendRawTransaction", json!([r])))
+                        .collect();
                     for r in c.batch(&calls)? {
                         if let Err(e) = r {
                             bail!("distribution transaction refused: {e}");
@@ -170,7 +209,8 @@ where
         let mut c = RpcClient::connect(url)?;
         for (i, next) in sent {
             nonces[i] = next;
-            wait_nonce(&mut c, &bcos_crypto::address_of(shares[i].0), next).context("waiting for distribution")?;
+            wait_nonce(&mut c, &bcos_crypto::address_of(shares[i].0), next)
+                .context("waiting for distribution")?;
         }
     }
     Ok(())
@@ -180,10 +220,17 @@ where
 const FUNDING_CHUNK: usize = 1_000;
 
 /// Sends `amount` from `funder` to every account and waits until all are committed.
-pub fn fund(client: &mut RpcClient, fees: &Fees, funder: &SecretKey, accounts: &[Account], amount: U256) -> anyhow::Result<()> {
+pub fn fund(
+    client: &mut RpcClient,
+    fees: &Fees,
+    funder: &SecretKey,
+    accounts: &[Account],
+    amount: U256,
+) -> anyhow::Result<()> {
     let from = bcos_crypto::address_of(funder);
     for chunk in accounts.chunks(FUNDING_CHUNK) {
-        let mut nonce = hex_u64(&client.must("eth_getTransactionCount", json!([from, "pending"]))?)?;
+        let mut nonce =
+            hex_u64(&client.must("eth_getTransactionCount", json!([from, "pending"]))?)?;
         let raws: Vec<String> = chunk
             .iter()
             .map(|a| {
@@ -192,8 +239,10 @@ pub fn fund(client: &mut RpcClient, fees: &Fees, funder: &SecretKey, accounts: &
                 format!("0x{}", hex(&raw))
             })
             .collect();
-        let calls: Vec<(&str, serde_json::Value)> =
-            raws.iter().map(|r| ("eth_sendRawTransaction", json!([r]))).collect();
+        let calls: Vec<(&str, serde_json::Value)> = raws
+            .iter()
+            .map(|r| ("eth_sendRawTransaction", json!([r])))
+            .collect();
         for (i, r) in client.batch(&calls)?.into_iter().enumerate() {
             if let Err(e) = r {
                 bail!("funding transfer {i} refused: {e}");

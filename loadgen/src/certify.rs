@@ -39,15 +39,25 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     let m = machine::detect();
     let mismatches = machine::compare(&profile.machine, &m);
     for mm in &mismatches {
-        eprintln!("WARNING: this machine differs from profile {}: {mm}", profile.name);
+        eprintln!(
+            "WARNING: this machine differs from profile {}: {mm}",
+            profile.name
+        );
     }
     note("measuring the crypto bound (secp256k1 recoveries on one core)");
     let bound = cryptobound::recoveries_per_s(Duration::from_millis(cryptobound::MEASURE_MS))?;
     note(&format!("crypto bound: {bound:.0} recoveries/s per core"));
 
-    let flame_dir = if o.flame { Some(tempfile::Builder::new().prefix("bcos-flame-").tempdir()?) } else { None };
+    let flame_dir = if o.flame {
+        Some(tempfile::Builder::new().prefix("bcos-flame-").tempdir()?)
+    } else {
+        None
+    };
     let target = if o.urls.is_empty() {
-        let opts = EmbeddedOptions { bin: o.bcos_bin.clone(), flame_dir: flame_dir.as_ref().map(|d| d.path().to_path_buf()) };
+        let opts = EmbeddedOptions {
+            bin: o.bcos_bin.clone(),
+            flame_dir: flame_dir.as_ref().map(|d| d.path().to_path_buf()),
+        };
         Target::embedded(profile.node.nodes, &profile.node.settings, &opts)?
     } else {
         if o.flame {
@@ -100,7 +110,10 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     std::fs::create_dir_all(&o.out_dir)?;
     let dir = report::write(&o.out_dir, &results)?;
     drop(flame_dir);
-    note(&format!("certify finished in {:.0} s", started.elapsed().as_secs_f64()));
+    note(&format!(
+        "certify finished in {:.0} s",
+        started.elapsed().as_secs_f64()
+    ));
     Ok((results, dir))
 }
 
@@ -117,7 +130,10 @@ fn target_dir() -> PathBuf {
 
 /// A workload result as one line for the console.
 pub fn one_line(r: &WorkloadResult) -> String {
-    let knee = r.knee_tps.map(|k| format!(", knee {k:.0}/s")).unwrap_or_default();
+    let knee = r
+        .knee_tps
+        .map(|k| format!(", knee {k:.0}/s"))
+        .unwrap_or_default();
     format!(
         "{} ({}): offered {:.0}/s, committed {:.0}/s ({} in {:.1} s), p50 {:.1} ms, p99 {:.1} ms, errors {}{knee}",
         r.workload, r.mode, r.offered_tps, r.committed_tps, r.committed, r.window_s, r.latency_ms.p50, r.latency_ms.p99, r.errors
@@ -133,15 +149,23 @@ pub fn check(spec: &WorkloadSpec, r: &WorkloadResult, global: &ThresholdSpec) ->
     if spec.saturation {
         let knee = r.knee_tps.unwrap_or(0.0);
         if knee < min_tps {
-            out.push(format!("{name}: saturation knee {knee:.0} tx/s is below min_tps {min_tps:.0}"));
+            out.push(format!(
+                "{name}: saturation knee {knee:.0} tx/s is below min_tps {min_tps:.0}"
+            ));
         }
     } else if spec.mode == Mode::Closed {
         if r.committed_tps < min_tps {
-            out.push(format!("{name}: committed {:.0} tx/s is below min_tps {min_tps:.0}", r.committed_tps));
+            out.push(format!(
+                "{name}: committed {:.0} tx/s is below min_tps {min_tps:.0}",
+                r.committed_tps
+            ));
         }
     } else {
         if p99_max > 0.0 && r.latency_ms.p99 > p99_max {
-            out.push(format!("{name}: p99 latency {:.1} ms is above max_latency_ms_p99 {p99_max:.1}", r.latency_ms.p99));
+            out.push(format!(
+                "{name}: p99 latency {:.1} ms is above max_latency_ms_p99 {p99_max:.1}",
+                r.latency_ms.p99
+            ));
         }
         if r.committed_tps < OPEN_LOOP_FOLLOW_MIN * r.offered_tps {
             out.push(format!(
@@ -153,7 +177,10 @@ pub fn check(spec: &WorkloadSpec, r: &WorkloadResult, global: &ThresholdSpec) ->
         }
     }
     if r.errors as f64 > ERROR_FRACTION_MAX * r.submitted.max(1) as f64 {
-        out.push(format!("{name}: {} of {} window transactions refused or never committed", r.errors, r.submitted));
+        out.push(format!(
+            "{name}: {} of {} window transactions refused or never committed",
+            r.errors, r.submitted
+        ));
     }
     out
 }
@@ -173,7 +200,10 @@ mod tests {
             committed: 1000,
             errors,
             window_s: 1.0,
-            latency_ms: LatencySummary { p99, ..Default::default() },
+            latency_ms: LatencySummary {
+                p99,
+                ..Default::default()
+            },
             latency_cdf: vec![],
             tps_timeline: vec![],
             saturation: vec![],
@@ -185,14 +215,32 @@ mod tests {
 
     #[test]
     fn thresholds_apply_per_mode() {
-        let g = ThresholdSpec { min_tps: 10_000.0, max_latency_ms_p99: 200.0 };
-        let closed = WorkloadSpec { concurrency: Some(1000), ..WorkloadSpec::new("transfer", Mode::Closed) };
+        let g = ThresholdSpec {
+            min_tps: 10_000.0,
+            max_latency_ms_p99: 200.0,
+        };
+        let closed = WorkloadSpec {
+            concurrency: Some(1000),
+            ..WorkloadSpec::new("transfer", Mode::Closed)
+        };
         assert!(check(&closed, &result("closed", 12_000.0, 12_000.0, 900.0, 0), &g).is_empty());
-        assert_eq!(check(&closed, &result("closed", 9_000.0, 9_000.0, 1.0, 0), &g).len(), 1);
-        let open = WorkloadSpec { rate: Some(5000.0), ..WorkloadSpec::new("transfer", Mode::Open) };
+        assert_eq!(
+            check(&closed, &result("closed", 9_000.0, 9_000.0, 1.0, 0), &g).len(),
+            1
+        );
+        let open = WorkloadSpec {
+            rate: Some(5000.0),
+            ..WorkloadSpec::new("transfer", Mode::Open)
+        };
         assert!(check(&open, &result("open", 5000.0, 4990.0, 150.0, 0), &g).is_empty());
-        assert_eq!(check(&open, &result("open", 5000.0, 4000.0, 250.0, 50), &g).len(), 3);
-        let relaxed = WorkloadSpec { max_latency_ms_p99: Some(300.0), ..open };
+        assert_eq!(
+            check(&open, &result("open", 5000.0, 4000.0, 250.0, 50), &g).len(),
+            3
+        );
+        let relaxed = WorkloadSpec {
+            max_latency_ms_p99: Some(300.0),
+            ..open
+        };
         assert!(check(&relaxed, &result("open", 5000.0, 4990.0, 250.0, 0), &g).is_empty());
     }
 }

@@ -25,13 +25,23 @@ pub fn detect() -> MachineInfo {
     let cpuinfo = read("/proc/cpuinfo");
     let cpu_model = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let memory_bytes = read("/proc/meminfo")
         .lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.split_whitespace().next().and_then(|k| k.parse::<u64>().ok()))
+        .and_then(|v| {
+            v.split_whitespace()
+                .next()
+                .and_then(|k| k.parse::<u64>().ok())
+        })
         .map(|kib| kib * 1024)
         .unwrap_or(0);
     let kernel = read("/proc/sys/kernel/osrelease").trim().to_string();
@@ -40,7 +50,14 @@ pub fn detect() -> MachineInfo {
         .find_map(|l| l.strip_prefix("PRETTY_NAME="))
         .map(|v| v.trim_matches('"').to_string())
         .unwrap_or_else(|| std::env::consts::OS.to_string());
-    MachineInfo { cpu_model, cores, memory_bytes, kernel, os, disk_kinds: disk_kinds() }
+    MachineInfo {
+        cpu_model,
+        cores,
+        memory_bytes,
+        kernel,
+        os,
+        disk_kinds: disk_kinds(),
+    }
 }
 
 fn read(path: &str) -> String {
@@ -49,10 +66,15 @@ fn read(path: &str) -> String {
 
 fn disk_kinds() -> Vec<String> {
     let mut kinds = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/sys/block") else { return kinds };
+    let Ok(entries) = std::fs::read_dir("/sys/block") else {
+        return kinds;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if ["loop", "ram", "zram", "dm-", "md", "sr"].iter().any(|p| name.starts_with(p)) {
+        if ["loop", "ram", "zram", "dm-", "md", "sr"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
             continue;
         }
         let kind = if name.starts_with("nvme") {
@@ -83,7 +105,8 @@ pub fn git_commit() -> String {
     };
     match out(&["rev-parse", "HEAD"]) {
         Some(sha) if !sha.is_empty() => {
-            let dirty = out(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            let dirty = out(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
             if dirty {
                 format!("{sha}-dirty")
             } else {
@@ -98,15 +121,26 @@ pub fn git_commit() -> String {
 pub fn compare(spec: &MachineSpec, m: &MachineInfo) -> Vec<String> {
     let mut out = Vec::new();
     if spec.cores != m.cores {
-        out.push(format!("cores: profile {} but this machine has {}", spec.cores, m.cores));
+        out.push(format!(
+            "cores: profile {} but this machine has {}",
+            spec.cores, m.cores
+        ));
     }
     let have_gib = m.memory_bytes as f64 / (1u64 << 30) as f64;
-    if spec.memory_gib > 0.0 && ((have_gib - spec.memory_gib).abs() / spec.memory_gib) > MEMORY_TOLERANCE {
-        out.push(format!("memory: profile {:.1} GiB but this machine has {have_gib:.1} GiB", spec.memory_gib));
+    if spec.memory_gib > 0.0
+        && ((have_gib - spec.memory_gib).abs() / spec.memory_gib) > MEMORY_TOLERANCE
+    {
+        out.push(format!(
+            "memory: profile {:.1} GiB but this machine has {have_gib:.1} GiB",
+            spec.memory_gib
+        ));
     }
     let want = spec.disk.to_ascii_lowercase();
     if !want.is_empty() && !m.disk_kinds.is_empty() && !m.disk_kinds.contains(&want) {
-        out.push(format!("disk: profile {want:?} but this machine has {}", m.disk_kinds.join(", ")));
+        out.push(format!(
+            "disk: profile {want:?} but this machine has {}",
+            m.disk_kinds.join(", ")
+        ));
     }
     out
 }
@@ -128,7 +162,10 @@ pub fn environment(m: &MachineInfo, node_settings: String, mismatches: Vec<Strin
 
 /// `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn date_utc(t: std::time::SystemTime) -> String {
-    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Howard Hinnant's civil_from_days.
     let z = days as i64 + 719_468;
@@ -140,7 +177,12 @@ pub fn date_utc(t: std::time::SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -148,7 +190,12 @@ mod tests {
     use super::*;
 
     fn spec() -> MachineSpec {
-        MachineSpec { cores: 2, memory_gib: 24.0, disk: "virtio".into(), network: "loopback".into() }
+        MachineSpec {
+            cores: 2,
+            memory_gib: 24.0,
+            disk: "virtio".into(),
+            network: "loopback".into(),
+        }
     }
 
     fn machine(cores: usize, gib: f64, disk: &str) -> MachineInfo {
@@ -172,7 +219,10 @@ mod tests {
         assert!(m[0].starts_with("cores: profile 2 but this machine has 16"));
         assert!(m[1].starts_with("memory:"));
         assert!(m[2].starts_with("disk:"));
-        let unchecked_disk = MachineSpec { disk: String::new(), ..spec() };
+        let unchecked_disk = MachineSpec {
+            disk: String::new(),
+            ..spec()
+        };
         assert!(compare(&unchecked_disk, &machine(2, 24.0, "nvme")).is_empty());
     }
 

@@ -12,7 +12,10 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "loadgen", about = "Load generator and certification for bcos nodes")]
+#[command(
+    name = "loadgen",
+    about = "Load generator and certification for bcos nodes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -113,9 +116,18 @@ fn main() {
 }
 
 fn run_certify(a: CertifyArgs) -> anyhow::Result<i32> {
-    let opts = CertifyOptions { profile: a.profile, out_dir: a.out_dir, flame: a.flame, bcos_bin: a.bcos_bin, urls: a.url };
+    let opts = CertifyOptions {
+        profile: a.profile,
+        out_dir: a.out_dir,
+        flame: a.flame,
+        bcos_bin: a.bcos_bin,
+        urls: a.url,
+    };
     let (results, dir) = certify::certify(&opts)?;
-    println!("report: {}", dir.join(bcos_loadgen::report::REPORT_MD).display());
+    println!(
+        "report: {}",
+        dir.join(bcos_loadgen::report::REPORT_MD).display()
+    );
     if results.passed {
         println!("PASS: every threshold of profile {} met", results.profile);
         Ok(0)
@@ -140,21 +152,40 @@ fn run_adhoc(a: RunArgs) -> anyhow::Result<()> {
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = a.$f { spec.$f = v; } )* };
     }
-    set!(warmup_s, window_s, accounts, users, merchants, zipf_exponent, tps_max, batch_max, connections);
+    set!(
+        warmup_s,
+        window_s,
+        accounts,
+        users,
+        merchants,
+        zipf_exponent,
+        tps_max,
+        batch_max,
+        connections
+    );
     if let Err(e) = spec.validate() {
         return usage(e);
     }
     let target = if a.url.is_empty() {
         let settings = match &a.node_config {
             Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| bcos_loadgen::UsageError(format!("cannot read {}: {e}", p.display())))?;
-                toml::from_str::<toml::Table>(&text)
-                    .map_err(|e| bcos_loadgen::UsageError(format!("{}: {}", p.display(), e.message())))?
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    bcos_loadgen::UsageError(format!("cannot read {}: {e}", p.display()))
+                })?;
+                toml::from_str::<toml::Table>(&text).map_err(|e| {
+                    bcos_loadgen::UsageError(format!("{}: {}", p.display(), e.message()))
+                })?
             }
             None => toml::Table::new(),
         };
-        Target::embedded(1, &settings, &EmbeddedOptions { bin: a.bcos_bin, flame_dir: None })?
+        Target::embedded(
+            1,
+            &settings,
+            &EmbeddedOptions {
+                bin: a.bcos_bin,
+                flame_dir: None,
+            },
+        )?
     } else {
         Target::remote(&a.url)?
     };

@@ -190,15 +190,20 @@ impl Profile {
     pub fn load(path: &Path) -> anyhow::Result<Profile> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| UsageError(format!("cannot read profile {}: {e}", path.display())))?;
-        let mut p = Profile::parse(&text).map_err(|e| UsageError(format!("profile {}: {e}", path.display())))?;
+        let mut p = Profile::parse(&text)
+            .map_err(|e| UsageError(format!("profile {}: {e}", path.display())))?;
         if p.name.is_empty() {
-            p.name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            p.name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
         }
         Ok(p)
     }
 
     pub fn parse(text: &str) -> Result<Profile, String> {
-        let p: Profile = toml::from_str(text).map_err(|e| e.message().to_string() + &span_hint(text, &e))?;
+        let p: Profile =
+            toml::from_str(text).map_err(|e| e.message().to_string() + &span_hint(text, &e))?;
         p.validate()?;
         Ok(p)
     }
@@ -250,26 +255,45 @@ impl WorkloadSpec {
     pub fn validate(&self) -> Result<(), String> {
         let n = &self.name;
         if !crate::workload::NAMES.contains(&n.as_str()) {
-            return Err(format!("unknown workload {n:?} (known: {})", crate::workload::NAMES.join(", ")));
+            return Err(format!(
+                "unknown workload {n:?} (known: {})",
+                crate::workload::NAMES.join(", ")
+            ));
         }
         match self.mode {
             Mode::Open if !self.rate.is_some_and(|r| above(r, 0.0)) => {
                 return Err(format!("workload {n}: mode \"open\" needs rate > 0"))
             }
             Mode::Closed if self.concurrency.is_none_or(|c| c == 0) => {
-                return Err(format!("workload {n}: mode \"closed\" needs concurrency > 0"))
+                return Err(format!(
+                    "workload {n}: mode \"closed\" needs concurrency > 0"
+                ))
             }
             _ => {}
         }
         if self.saturation && (self.mode != Mode::Open || self.saturation_step_factor <= 1.0) {
-            return Err(format!("workload {n}: saturation needs mode \"open\" and saturation_step_factor > 1"));
+            return Err(format!(
+                "workload {n}: saturation needs mode \"open\" and saturation_step_factor > 1"
+            ));
         }
         // Written so that NaN fails every check.
-        if !above(self.window_s, 0.0) || !at_least(self.warmup_s, 0.0) || !at_least(self.drain_s, 0.0) {
-            return Err(format!("workload {n}: window_s must be > 0, warmup_s and drain_s ≥ 0"));
+        if !above(self.window_s, 0.0)
+            || !at_least(self.warmup_s, 0.0)
+            || !at_least(self.drain_s, 0.0)
+        {
+            return Err(format!(
+                "workload {n}: window_s must be > 0, warmup_s and drain_s ≥ 0"
+            ));
         }
-        if self.accounts < 2 || self.users == 0 || self.merchants == 0 || self.batch_max == 0 || self.connections == 0 {
-            return Err(format!("workload {n}: accounts ≥ 2; users, merchants, batch_max, connections ≥ 1"));
+        if self.accounts < 2
+            || self.users == 0
+            || self.merchants == 0
+            || self.batch_max == 0
+            || self.connections == 0
+        {
+            return Err(format!(
+                "workload {n}: accounts ≥ 2; users, merchants, batch_max, connections ≥ 1"
+            ));
         }
         if !at_least(self.zipf_exponent, 0.0) || !above(self.tps_max, 0.0) {
             return Err(format!("workload {n}: zipf_exponent ≥ 0 and tps_max > 0"));
@@ -289,7 +313,10 @@ fn at_least(x: f64, min: f64) -> bool {
 /// " (line L)" for a TOML error with a span.
 fn span_hint(text: &str, e: &toml::de::Error) -> String {
     match e.span() {
-        Some(span) => format!(" (line {})", text[..span.start.min(text.len())].lines().count().max(1)),
+        Some(span) => format!(
+            " (line {})",
+            text[..span.start.min(text.len())].lines().count().max(1)
+        ),
         None => String::new(),
     }
 }

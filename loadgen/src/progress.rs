@@ -18,7 +18,8 @@ impl Progress {
     /// A phase of `total_ms` (0 = unknown length).
     pub fn start(label: &str, total_ms: u64) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(Some(total_ms.max(1)), ProgressDrawTarget::stderr());
+            let bar =
+                ProgressBar::with_draw_target(Some(total_ms.max(1)), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template("{prefix:>14} [{bar:30}] {elapsed:>4} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> ");
@@ -29,7 +30,11 @@ impl Progress {
         if bar.is_none() {
             eprintln!("{label}: started");
         }
-        Progress { bar, label: label.into(), last_line: None }
+        Progress {
+            bar,
+            label: label.into(),
+            last_line: None,
+        }
     }
 
     /// Updates the position (ms into the phase) and the status message.

@@ -37,14 +37,21 @@ impl std::fmt::Display for RpcError {
 impl RpcClient {
     /// `url` is `http://host:port` (a path is ignored).
     pub fn connect(url: &str) -> anyhow::Result<Self> {
-        let rest = url.strip_prefix("http://").ok_or_else(|| anyhow!("only http:// URLs are supported: {url}"))?;
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| anyhow!("only http:// URLs are supported: {url}"))?;
         let host = rest.split('/').next().unwrap_or(rest).to_string();
         let stream = TcpStream::connect(&host).with_context(|| format!("cannot reach {url}"))?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_millis(IO_TIMEOUT_MS)))?;
         stream.set_write_timeout(Some(Duration::from_millis(IO_TIMEOUT_MS)))?;
         let writer = stream.try_clone()?;
-        Ok(RpcClient { host, reader: BufReader::new(stream), writer, next_id: 1 })
+        Ok(RpcClient {
+            host,
+            reader: BufReader::new(stream),
+            writer,
+            next_id: 1,
+        })
     }
 
     fn post(&mut self, body: &[u8]) -> anyhow::Result<Value> {
@@ -97,17 +104,22 @@ impl RpcClient {
     pub fn call(&mut self, method: &str, params: Value) -> anyhow::Result<Result<Value, RpcError>> {
         let id = self.next_id;
         self.next_id += 1;
-        let body = serde_json::to_vec(&json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}))?;
+        let body =
+            serde_json::to_vec(&json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}))?;
         Ok(parse_one(self.post(&body)?))
     }
 
     /// A call whose error is fatal to the caller.
     pub fn must(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
-        self.call(method, params)?.map_err(|e| anyhow!("{method}: {e}"))
+        self.call(method, params)?
+            .map_err(|e| anyhow!("{method}: {e}"))
     }
 
     /// A batch of calls; results come back in request order.
-    pub fn batch(&mut self, calls: &[(&str, Value)]) -> anyhow::Result<Vec<Result<Value, RpcError>>> {
+    pub fn batch(
+        &mut self,
+        calls: &[(&str, Value)],
+    ) -> anyhow::Result<Vec<Result<Value, RpcError>>> {
         let first = self.next_id;
         let reqs: Vec<Value> = calls
             .iter()
@@ -122,7 +134,11 @@ impl RpcClient {
         };
         items.sort_by_key(|v| v.get("id").and_then(Value::as_u64).unwrap_or(u64::MAX));
         if items.len() != calls.len() {
-            bail!("batch of {} answered with {} items", calls.len(), items.len());
+            bail!(
+                "batch of {} answered with {} items",
+                calls.len(),
+                items.len()
+            );
         }
         Ok(items.into_iter().map(parse_one).collect())
     }
@@ -132,13 +148,19 @@ fn parse_one(v: Value) -> Result<Value, RpcError> {
     if let Some(err) = v.get("error") {
         return Err(RpcError {
             code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
-            message: err.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+            message: err
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
         });
     }
     Ok(v.get("result").cloned().unwrap_or(Value::Null))
 }
 
 pub fn hex_u64(v: &Value) -> anyhow::Result<u64> {
-    let s = v.as_str().ok_or_else(|| anyhow!("expected a hex string, got {v}"))?;
+    let s = v
+        .as_str()
+        .ok_or_else(|| anyhow!("expected a hex string, got {v}"))?;
     Ok(u64::from_str_radix(s.trim_start_matches("0x"), 16)?)
 }

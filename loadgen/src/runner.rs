@@ -19,18 +19,34 @@ use std::time::Instant;
 const STAGE_ORDER: [&str; 5] = ["recover", "admit", "consensus", "execute", "commit"];
 
 /// Runs `spec` against `target`; `p99_ms_max` limits the saturation search (0 = none).
-pub fn run_workload(target: &Target, spec: &WorkloadSpec, p99_ms_max: f64) -> anyhow::Result<WorkloadResult> {
+pub fn run_workload(
+    target: &Target,
+    spec: &WorkloadSpec,
+    p99_ms_max: f64,
+) -> anyhow::Result<WorkloadResult> {
     let url = target.urls().first().context("target without nodes")?;
     let ctx = Ctx::connect(url)?;
     let mut w = workload::build(spec)?;
-    note(&format!("{}: preparing (accounts, funding, contracts)", spec.name));
+    note(&format!(
+        "{}: preparing (accounts, funding, contracts)",
+        spec.name
+    ));
     let started = Instant::now();
-    w.prepare(&ctx).with_context(|| format!("preparing workload {}", spec.name))?;
-    note(&format!("{}: prepared in {:.1} s", spec.name, started.elapsed().as_secs_f64()));
+    w.prepare(&ctx)
+        .with_context(|| format!("preparing workload {}", spec.name))?;
+    note(&format!(
+        "{}: prepared in {:.1} s",
+        spec.name,
+        started.elapsed().as_secs_f64()
+    ));
     if !spec.saturation {
         let load = match spec.mode {
-            Mode::Open => Load::Open { rate_per_s: spec.rate.unwrap_or(0.0) },
-            Mode::Closed => Load::Closed { concurrency: spec.concurrency.unwrap_or(1) },
+            Mode::Open => Load::Open {
+                rate_per_s: spec.rate.unwrap_or(0.0),
+            },
+            Mode::Closed => Load::Closed {
+                concurrency: spec.concurrency.unwrap_or(1),
+            },
         };
         return run_level(target, &ctx, w.as_mut(), spec, load, &spec.name);
     }
@@ -44,21 +60,41 @@ pub fn run_workload(target: &Target, spec: &WorkloadSpec, p99_ms_max: f64) -> an
     let mut levels = Vec::new();
     let (steps, knee) = saturation::search(&search, |k, rate| {
         let label = format!("{} step {} @{rate:.0}/s", spec.name, k + 1);
-        let r = run_level(target, &ctx, w.as_mut(), spec, Load::Open { rate_per_s: rate }, &label)?;
-        let step = Step { offered_tps: r.offered_tps, committed_tps: r.committed_tps, p99_ms: r.latency_ms.p99 };
+        let r = run_level(
+            target,
+            &ctx,
+            w.as_mut(),
+            spec,
+            Load::Open { rate_per_s: rate },
+            &label,
+        )?;
+        let step = Step {
+            offered_tps: r.offered_tps,
+            committed_tps: r.committed_tps,
+            p99_ms: r.latency_ms.p99,
+        };
         note(&format!(
             "{label}: committed {:.0}/s, p99 {:.1} ms -> {}",
             step.committed_tps,
             step.p99_ms,
-            if search.follows(&step) { "follows" } else { "saturated" }
+            if search.follows(&step) {
+                "follows"
+            } else {
+                "saturated"
+            }
         ));
         levels.push(r);
         Ok(step)
     })?;
     // The reported level is the knee (the highest that followed), else the first step.
-    let at = knee.and_then(|k| steps.iter().position(|s| s.offered_tps == k)).unwrap_or(0);
+    let at = knee
+        .and_then(|k| steps.iter().position(|s| s.offered_tps == k))
+        .unwrap_or(0);
     let mut result = levels.swap_remove(at);
-    result.saturation = steps.iter().map(|s| (s.offered_tps, s.committed_tps)).collect();
+    result.saturation = steps
+        .iter()
+        .map(|s| (s.offered_tps, s.committed_tps))
+        .collect();
     result.knee_tps = knee;
     Ok(result)
 }
@@ -75,7 +111,11 @@ fn snapshot(target: &Target) -> anyhow::Result<Snapshot> {
         let info = RpcClient::connect(url)?.must("bcos_getNodeInfo", json!([]))?;
         stages.push(info.get("stages").cloned().unwrap_or(Value::Null));
     }
-    Ok(Snapshot { at: Instant::now(), stages, procs: target.samples() })
+    Ok(Snapshot {
+        at: Instant::now(),
+        stages,
+        procs: target.samples(),
+    })
 }
 
 fn run_level(
@@ -94,7 +134,10 @@ fn run_level(
     note(&format!("{label}: signing {count} transactions"));
     let started = Instant::now();
     let txs = w.sign(ctx, count)?;
-    note(&format!("{label}: signed in {:.1} s", started.elapsed().as_secs_f64()));
+    note(&format!(
+        "{label}: signed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
     let level = LevelSpec {
         load,
         warmup_s: spec.warmup_s,
@@ -160,21 +203,34 @@ pub fn stage_costs(before: &[Value], after: &[Value]) -> Vec<StageCost> {
             }
         }
     }
-    let field = |v: &Value, stage: &str, f: &str| v.get(stage).and_then(|s| s.get(f)).and_then(Value::as_u64);
+    let field = |v: &Value, stage: &str, f: &str| {
+        v.get(stage).and_then(|s| s.get(f)).and_then(Value::as_u64)
+    };
     names
         .into_iter()
         .filter_map(|stage| {
             let mut seen = false;
             let (mut items, mut busy_ms) = (0u64, 0u64);
             for (b, a) in before.iter().zip(after) {
-                if let (Some(i1), Some(m1)) = (field(a, &stage, "items"), field(a, &stage, "busy_ms")) {
+                if let (Some(i1), Some(m1)) =
+                    (field(a, &stage, "items"), field(a, &stage, "busy_ms"))
+                {
                     seen = true;
                     items += i1.saturating_sub(field(b, &stage, "items").unwrap_or(0));
                     busy_ms += m1.saturating_sub(field(b, &stage, "busy_ms").unwrap_or(0));
                 }
             }
-            let per_item_us = if items > 0 { busy_ms as f64 * 1000.0 / items as f64 } else { 0.0 };
-            seen.then_some(StageCost { stage, items, busy_ms, per_item_us })
+            let per_item_us = if items > 0 {
+                busy_ms as f64 * 1000.0 / items as f64
+            } else {
+                0.0
+            };
+            seen.then_some(StageCost {
+                stage,
+                items,
+                busy_ms,
+                per_item_us,
+            })
         })
         .collect()
 }
@@ -199,7 +255,9 @@ mod tests {
 
     #[test]
     fn stage_costs_are_window_differences() {
-        let before = vec![json!({"recover": {"items": 10, "busy_ms": 5, "per_item_us": 1.0}, "blocks_sealed": 3})];
+        let before = vec![
+            json!({"recover": {"items": 10, "busy_ms": 5, "per_item_us": 1.0}, "blocks_sealed": 3}),
+        ];
         let after = vec![json!({
             "recover": {"items": 1010, "busy_ms": 45, "per_item_us": 9.0},
             "commit": {"items": 500, "busy_ms": 10, "per_item_us": 0.0},
@@ -207,7 +265,10 @@ mod tests {
         })];
         let s = stage_costs(&before, &after);
         assert_eq!(s.len(), 2);
-        assert_eq!((s[0].stage.as_str(), s[0].items, s[0].busy_ms), ("recover", 1000, 40));
+        assert_eq!(
+            (s[0].stage.as_str(), s[0].items, s[0].busy_ms),
+            ("recover", 1000, 40)
+        );
         assert!((s[0].per_item_us - 40.0).abs() < 1e-9);
         assert_eq!((s[1].stage.as_str(), s[1].items), ("commit", 500));
     }

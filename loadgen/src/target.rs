@@ -58,19 +58,33 @@ impl Target {
                 return usage(format!("cannot reach node at {url}: {e:#}"));
             }
         }
-        Ok(Target { urls: urls.to_vec(), nodes: Vec::new(), node_config: String::new(), _dir: None })
+        Ok(Target {
+            urls: urls.to_vec(),
+            nodes: Vec::new(),
+            node_config: String::new(),
+            _dir: None,
+        })
     }
 
     /// Starts `nodes` embedded nodes with `settings` as their config (data dir and RPC
     /// address are set per node).
-    pub fn embedded(nodes: usize, settings: &toml::Table, opts: &EmbeddedOptions) -> anyhow::Result<Target> {
+    pub fn embedded(
+        nodes: usize,
+        settings: &toml::Table,
+        opts: &EmbeddedOptions,
+    ) -> anyhow::Result<Target> {
         if nodes != 1 {
             return usage("only a single embedded node is supported until PBFT/Raft clusters land");
         }
         let bin = find_bcos_bin(opts.bin.as_deref())?;
         let dir = tempfile::Builder::new().prefix("bcos-loadgen-").tempdir()?;
         let node_config = toml::to_string(settings).context("serializing node settings")?;
-        let mut target = Target { urls: Vec::new(), nodes: Vec::new(), node_config, _dir: None };
+        let mut target = Target {
+            urls: Vec::new(),
+            nodes: Vec::new(),
+            node_config,
+            _dir: None,
+        };
         for i in 0..nodes {
             let cfg = dir.path().join(format!("node-{i}.toml"));
             std::fs::write(&cfg, &target.node_config)?;
@@ -86,11 +100,16 @@ impl Target {
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::from(std::fs::File::create(&log)?));
-            let flame = opts.flame_dir.as_ref().map(|d| d.join(format!("node-{i}.folded")));
+            let flame = opts
+                .flame_dir
+                .as_ref()
+                .map(|d| d.join(format!("node-{i}.folded")));
             if let Some(f) = &flame {
                 cmd.env(FLAME_ENV, f);
             }
-            let mut child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
+            let mut child = cmd
+                .spawn()
+                .with_context(|| format!("starting {}", bin.display()))?;
             let url = wait_rpc_line(&mut child, &log);
             target.nodes.push(NodeProcess { child, log, flame });
             target.urls.push(url?);
@@ -105,7 +124,10 @@ impl Target {
 
     /// Samples each embedded node (empty for remote targets).
     pub fn samples(&self) -> Vec<ProcSample> {
-        self.nodes.iter().map(|n| proc_sample(n.child.id()).unwrap_or_default()).collect()
+        self.nodes
+            .iter()
+            .map(|n| proc_sample(n.child.id()).unwrap_or_default())
+            .collect()
     }
 
     /// Stops embedded nodes with SIGTERM (SIGKILL after [`NODE_STOP_TIMEOUT_MS`]); returns the
@@ -116,7 +138,10 @@ impl Target {
         for mut n in std::mem::take(&mut self.nodes) {
             match stop_child(&mut n.child) {
                 Ok(status) if status.success() => {}
-                Ok(status) => failures.push(format!("node exited with {status}; log tail:\n{}", log_tail(&n.log))),
+                Ok(status) => failures.push(format!(
+                    "node exited with {status}; log tail:\n{}",
+                    log_tail(&n.log)
+                )),
                 Err(e) => failures.push(format!("{e:#}")),
             }
             if let Some(f) = n.flame.filter(|f| f.exists()) {
@@ -139,7 +164,10 @@ impl Drop for Target {
 }
 
 fn wait_rpc_line(child: &mut Child, log: &Path) -> anyhow::Result<String> {
-    let stdout = child.stdout.take().ok_or_else(|| anyhow!("node stdout not piped"))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow!("node stdout not piped"))?;
     let (tx, rx) = mpsc::channel();
     // Keeps draining stdout after the RPC line so the node never blocks on a full pipe.
     std::thread::spawn(move || {
@@ -187,9 +215,17 @@ fn log_tail(log: &Path) -> String {
 pub fn proc_sample(pid: u32) -> anyhow::Result<ProcSample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or_else(|| anyhow!("malformed /proc stat"))?;
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow!("malformed /proc stat"))?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |k: usize| fields.get(k).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |k: usize| {
+        fields
+            .get(k)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let cpu_s = (ticks(11) + ticks(12)) as f64 / hz;
@@ -200,7 +236,10 @@ pub fn proc_sample(pid: u32) -> anyhow::Result<ProcSample> {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
-    Ok(ProcSample { cpu_s, rss_bytes_max: rss_kib * 1024 })
+    Ok(ProcSample {
+        cpu_s,
+        rss_bytes_max: rss_kib * 1024,
+    })
 }
 
 /// The `bcos` binary: `explicit`, env BCOS_BIN, or — when loadgen runs from this source
@@ -214,7 +253,9 @@ pub fn find_bcos_bin(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(p) = std::env::var_os("BCOS_BIN") {
         return existing(p.into());
     }
-    let exe_dir = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf));
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf));
     if let Some(dir) = &exe_dir {
         if let Some(bin) = build_from_checkout(dir)? {
             return Ok(bin);
@@ -228,7 +269,10 @@ pub fn find_bcos_bin(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         candidates.push(dir.join("bcos"));
         candidates.push(dir.join("..").join("bcos"));
     }
-    candidates.into_iter().find(|p| p.is_file()).ok_or_else(missing_bin)
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(missing_bin)
 }
 
 fn missing_bin() -> anyhow::Error {
@@ -257,11 +301,12 @@ fn build_from_checkout(exe_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
         _ => return Ok(None),
     };
     eprintln!("building the node from this checkout (cargo build --release --bin bcos)...");
-    let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "--bin", "bcos"])
-        .current_dir(&workspace)
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .status();
+    let status =
+        std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(["build", "--release", "--bin", "bcos"])
+            .current_dir(&workspace)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .status();
     match status {
         Ok(s) if s.success() => Ok(Some(exe_dir.join("bcos"))),
         Ok(s) => anyhow::bail!("building the bcos node failed ({s})"),

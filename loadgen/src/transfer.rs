@@ -43,12 +43,17 @@ pub fn run(args: &TransferArgs) -> anyhow::Result<()> {
     let mut client = RpcClient::connect(&args.url)?;
     let chain_id = hex_u64(&client.must("eth_chainId", json!([]))?)?;
     let gas_price = hex_u64(&client.must("eth_gasPrice", json!([]))?)? as u128;
-    let fees = Fees { chain_id, max_fee_per_gas: gas_price * 2, max_priority_fee_per_gas: gas_price / 2 };
+    let fees = Fees {
+        chain_id,
+        max_fee_per_gas: gas_price * 2,
+        max_priority_fee_per_gas: gas_price / 2,
+    };
     let funder = bcos_crypto::dev_keys(bcos_crypto::TEST_MNEMONIC, 1)?.remove(0);
 
     let accounts = accounts::derive(&args.seed, args.accounts);
     let per_sender = args.txs.div_ceil(args.accounts) as u64;
-    let budget = U256::from(per_sender + 1) * U256::from(21_000u64 * fees.max_fee_per_gas as u64 + 1);
+    let budget =
+        U256::from(per_sender + 1) * U256::from(21_000u64 * fees.max_fee_per_gas as u64 + 1);
     eprintln!("funding {} accounts...", accounts.len());
     accounts::fund(&mut client, &fees, &funder, &accounts, budget)?;
 
@@ -68,7 +73,13 @@ pub fn run(args: &TransferArgs) -> anyhow::Result<()> {
             let sender = i % accounts.len();
             let round = (i / accounts.len()) as u64;
             let to = accounts[(sender + 1 + i / 7) % accounts.len()].address;
-            let raw = accounts::transfer(&fees, &accounts[sender].key, nonces[sender] + round, to, U256::from(1));
+            let raw = accounts::transfer(
+                &fees,
+                &accounts[sender].key,
+                nonces[sender] + round,
+                to,
+                U256::from(1),
+            );
             format!("0x{}", accounts::hex(&raw))
         })
         .collect();
@@ -81,8 +92,13 @@ pub fn run(args: &TransferArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let senders: Vec<_> = (0..args.connections)
         .map(|_| {
-            let (raws, next, refused, url, batch) =
-                (raws.clone(), next.clone(), refused.clone(), args.url.clone(), args.batch);
+            let (raws, next, refused, url, batch) = (
+                raws.clone(),
+                next.clone(),
+                refused.clone(),
+                args.url.clone(),
+                args.batch,
+            );
             std::thread::spawn(move || -> anyhow::Result<()> {
                 let mut c = RpcClient::connect(&url)?;
                 loop {
@@ -91,8 +107,10 @@ pub fn run(args: &TransferArgs) -> anyhow::Result<()> {
                         return Ok(());
                     }
                     let end = (start + batch).min(raws.len());
-                    let calls: Vec<(&str, Value)> =
-                        raws[start..end].iter().map(|r| ("eth_sendRawTransaction", json!([r]))).collect();
+                    let calls: Vec<(&str, Value)> = raws[start..end]
+                        .iter()
+                        .map(|r| ("eth_sendRawTransaction", json!([r])))
+                        .collect();
                     for r in c.batch(&calls)? {
                         if let Err(e) = r {
                             if refused.fetch_add(1, Ordering::Relaxed) < 5 {
@@ -105,7 +123,8 @@ pub fn run(args: &TransferArgs) -> anyhow::Result<()> {
         })
         .collect();
     for s in senders {
-        s.join().map_err(|_| anyhow::anyhow!("a sender thread panicked"))??;
+        s.join()
+            .map_err(|_| anyhow::anyhow!("a sender thread panicked"))??;
     }
     let sent_s = started.elapsed().as_secs_f64();
     let refused = refused.load(Ordering::Relaxed);
@@ -121,12 +140,32 @@ pub fn run(args: &TransferArgs) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let done = committed - base;
-    let info = client.must("bcos_getNodeInfo", json!([])).context("reading node stages")?;
-    println!("transfers sent:      {} in {:.2} s ({:.0}/s offered), {} refused", args.txs, sent_s, args.txs as f64 / sent_s, refused);
-    println!("transfers committed: {} in {:.2} s = {:.0} tx/s", done, elapsed, done as f64 / elapsed);
-    println!("node stages: {}", serde_json::to_string_pretty(info.get("stages").unwrap_or(&Value::Null))?);
+    let info = client
+        .must("bcos_getNodeInfo", json!([]))
+        .context("reading node stages")?;
+    println!(
+        "transfers sent:      {} in {:.2} s ({:.0}/s offered), {} refused",
+        args.txs,
+        sent_s,
+        args.txs as f64 / sent_s,
+        refused
+    );
+    println!(
+        "transfers committed: {} in {:.2} s = {:.0} tx/s",
+        done,
+        elapsed,
+        done as f64 / elapsed
+    );
+    println!(
+        "node stages: {}",
+        serde_json::to_string_pretty(info.get("stages").unwrap_or(&Value::Null))?
+    );
     if committed < target {
-        bail!("only {done} of {} transfers committed within {} s", target - base, args.timeout_s);
+        bail!(
+            "only {done} of {} transfers committed within {} s",
+            target - base,
+            args.timeout_s
+        );
     }
     Ok(())
 }

@@ -14,43 +14,103 @@ fn run_commits_transfers_and_writes_a_well_formed_result() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let json = dir.path().join("result.json");
     let out = loadgen()
-        .args(["run", "--workload", "transfer", "--concurrency", "2000", "--accounts", "200"])
-        .args(["--warmup-s", "0.5", "--window-s", "2", "--tps-max", "25000", "--json"])
+        .args([
+            "run",
+            "--workload",
+            "transfer",
+            "--concurrency",
+            "2000",
+            "--accounts",
+            "200",
+        ])
+        .args([
+            "--warmup-s",
+            "0.5",
+            "--window-s",
+            "2",
+            "--tps-max",
+            "25000",
+            "--json",
+        ])
         .arg(&json)
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "loadgen run failed: {stderr}");
     let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("{e}"));
-    let r: bcos_loadgen::results::WorkloadResult = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    assert_eq!((r.workload.as_str(), r.mode.as_str()), ("transfer", "closed"));
+    let r: bcos_loadgen::results::WorkloadResult =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(
+        (r.workload.as_str(), r.mode.as_str()),
+        ("transfer", "closed")
+    );
     assert!(r.committed > 0 && r.committed_tps > 0.0, "{text}");
     assert!(r.submitted >= r.errors);
     assert!(r.window_s > 0.0 && r.window_s <= 2.5, "{}", r.window_s);
-    assert!(r.latency_ms.p50 > 0.0 && r.latency_ms.p50 <= r.latency_ms.p99 && r.latency_ms.p99 <= r.latency_ms.max);
-    assert!(r.latency_cdf.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+    assert!(
+        r.latency_ms.p50 > 0.0
+            && r.latency_ms.p50 <= r.latency_ms.p99
+            && r.latency_ms.p99 <= r.latency_ms.max
+    );
+    assert!(r
+        .latency_cdf
+        .windows(2)
+        .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
     assert_eq!(r.tps_timeline.len(), 2);
     let stages: Vec<&str> = r.stages.iter().map(|s| s.stage.as_str()).collect();
-    assert!(stages.contains(&"recover") && stages.contains(&"commit"), "{stages:?}");
+    assert!(
+        stages.contains(&"recover") && stages.contains(&"commit"),
+        "{stages:?}"
+    );
     assert_eq!(r.node_usage.len(), 1);
     assert!(r.node_usage[0].cpu_cores > 0.0 && r.node_usage[0].rss_bytes_max > 0);
 }
 
 fn expect_usage_error(args: &[&str], needle: &str) {
-    let out = loadgen().args(args).output().unwrap_or_else(|e| panic!("{e}"));
+    let out = loadgen()
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-    assert!(stderr.starts_with("error: ") && stderr.contains(needle), "{args:?}: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line, no backtrace: {stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains(needle),
+        "{args:?}: {stderr}"
+    );
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line, no backtrace: {stderr}"
+    );
 }
 
 #[test]
 fn bad_input_is_one_line_and_exit_code_2() {
-    expect_usage_error(&["certify", "--profile", "/nonexistent/p.toml"], "cannot read profile");
-    expect_usage_error(&["run", "--workload", "nft", "--rate", "10"], "unknown workload");
-    expect_usage_error(&["run", "--workload", "transfer", "--rate", "10", "--url", "http://127.0.0.1:1"], "cannot reach");
+    expect_usage_error(
+        &["certify", "--profile", "/nonexistent/p.toml"],
+        "cannot read profile",
+    );
+    expect_usage_error(
+        &["run", "--workload", "nft", "--rate", "10"],
+        "unknown workload",
+    );
+    expect_usage_error(
+        &[
+            "run",
+            "--workload",
+            "transfer",
+            "--rate",
+            "10",
+            "--url",
+            "http://127.0.0.1:1",
+        ],
+        "cannot reach",
+    );
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[machine]\ncores = \n").unwrap_or_else(|e| panic!("{e}"));
-    expect_usage_error(&["certify", "--profile", bad.to_str().unwrap_or_default()], "bad.toml");
+    expect_usage_error(
+        &["certify", "--profile", bad.to_str().unwrap_or_default()],
+        "bad.toml",
+    );
 }

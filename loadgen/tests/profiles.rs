@@ -4,7 +4,9 @@ use bcos_loadgen::profile::{Mode, Profile};
 use std::path::PathBuf;
 
 fn profiles_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("hardware-profiles")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("hardware-profiles")
 }
 
 fn load(name: &str) -> Profile {
@@ -15,19 +17,29 @@ fn load(name: &str) -> Profile {
 fn shipped_profiles_parse() {
     let ci = load("ci-2core.toml");
     assert_eq!(ci.name, "ci-2core");
-    assert_eq!((ci.machine.cores, ci.node.nodes, ci.node.consensus.as_str()), (2, 1, "solo"));
+    assert_eq!(
+        (ci.machine.cores, ci.node.nodes, ci.node.consensus.as_str()),
+        (2, 1, "solo")
+    );
     assert!(ci.thresholds.min_tps > 0.0 && ci.thresholds.max_latency_ms_p99 > 0.0);
     let names: Vec<&str> = ci.workloads.iter().map(|w| w.name.as_str()).collect();
     for w in ["transfer", "hf-account", "erc20"] {
         assert!(names.contains(&w), "{names:?}");
     }
-    assert!(ci.workloads.iter().any(|w| w.saturation && w.mode == Mode::Open));
+    assert!(ci
+        .workloads
+        .iter()
+        .any(|w| w.saturation && w.mode == Mode::Open));
     assert!(ci.node.settings.contains_key("pool"));
 
     let big = load("commodity-16core.toml");
     assert_eq!(big.machine.cores, 16);
     assert!(big.thresholds.min_tps > ci.thresholds.min_tps);
-    let hf = big.workloads.iter().find(|w| w.name == "hf-account").map(|w| w.users);
+    let hf = big
+        .workloads
+        .iter()
+        .find(|w| w.name == "hf-account")
+        .map(|w| w.users);
     assert_eq!(hf, Some(100_000));
 }
 
@@ -57,12 +69,26 @@ fn defaults_fill_a_minimal_profile() {
 #[test]
 fn unknown_keys_are_rejected() {
     for (what, bad) in [
-        ("top level", MINIMAL.replace("[machine]", "colour = 1\n[machine]")),
-        ("machine", MINIMAL.replace("cores = 2", "cores = 2\ncpus = 2")),
-        ("workload", MINIMAL.replace("concurrency = 10", "concurrency = 10\nconcurency = 10")),
-        ("thresholds", MINIMAL.replace("min_tps = 1", "min_tps = 1\nmin_tpx = 1")),
+        (
+            "top level",
+            MINIMAL.replace("[machine]", "colour = 1\n[machine]"),
+        ),
+        (
+            "machine",
+            MINIMAL.replace("cores = 2", "cores = 2\ncpus = 2"),
+        ),
+        (
+            "workload",
+            MINIMAL.replace("concurrency = 10", "concurrency = 10\nconcurency = 10"),
+        ),
+        (
+            "thresholds",
+            MINIMAL.replace("min_tps = 1", "min_tps = 1\nmin_tpx = 1"),
+        ),
     ] {
-        let err = Profile::parse(&bad).err().unwrap_or_else(|| panic!("{what}: accepted"));
+        let err = Profile::parse(&bad)
+            .err()
+            .unwrap_or_else(|| panic!("{what}: accepted"));
         assert!(err.contains("unknown field"), "{what}: {err}");
     }
 }
@@ -70,15 +96,30 @@ fn unknown_keys_are_rejected() {
 #[test]
 fn invalid_values_are_rejected() {
     for (what, bad) in [
-        ("unknown workload", MINIMAL.replace("\"transfer\"", "\"nft\"")),
-        ("closed without concurrency", MINIMAL.replace("concurrency = 10", "")),
-        ("open without rate", MINIMAL.replace("\"closed\"", "\"open\"")),
-        ("cluster", MINIMAL.replace("[node]", "[node]\nnodes = 4\nconsensus = \"pbft\"")),
+        (
+            "unknown workload",
+            MINIMAL.replace("\"transfer\"", "\"nft\""),
+        ),
+        (
+            "closed without concurrency",
+            MINIMAL.replace("concurrency = 10", ""),
+        ),
+        (
+            "open without rate",
+            MINIMAL.replace("\"closed\"", "\"open\""),
+        ),
+        (
+            "cluster",
+            MINIMAL.replace("[node]", "[node]\nnodes = 4\nconsensus = \"pbft\""),
+        ),
         ("bad mode", MINIMAL.replace("\"closed\"", "\"half-open\"")),
         ("bad toml", MINIMAL.replace("cores = 2", "cores = ")),
     ] {
         assert!(Profile::parse(&bad).is_err(), "{what}: accepted");
     }
     let cluster = MINIMAL.replace("[node]", "[node]\nnodes = 4\nconsensus = \"pbft\"");
-    assert!(Profile::parse(&cluster).err().unwrap_or_default().contains("only a single \"solo\" node"));
+    assert!(Profile::parse(&cluster)
+        .err()
+        .unwrap_or_default()
+        .contains("only a single \"solo\" node"));
 }

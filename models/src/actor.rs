@@ -64,7 +64,13 @@ impl<P: ModelCore> CommitView for NodeState<P> {
 
 impl<P: ModelCore> ProtocolActor<P> {
     pub fn new(me: NodeIndex, n: u32, cfg: P::Config, max_height: Height, role: Role) -> Self {
-        ProtocolActor { me, n, cfg, max_height, role }
+        ProtocolActor {
+            me,
+            n,
+            cfg,
+            max_height,
+            role,
+        }
     }
 
     /// Feeds one input, applies its outputs, then lets the node execute and propose as the
@@ -76,7 +82,12 @@ impl<P: ModelCore> ProtocolActor<P> {
     }
 
     /// Execution results and proposals the driver would offer on its own.
-    fn pump(&self, st: &mut NodeState<P>, handled: Option<&Input<P::Message, P::Timer>>, o: &mut Out<Self>) {
+    fn pump(
+        &self,
+        st: &mut NodeState<P>,
+        handled: Option<&Input<P::Message, P::Timer>>,
+        o: &mut Out<Self>,
+    ) {
         if let Some(p) = handled.and_then(|i| st.core.to_execute(i)) {
             // Executing may itself enable a proposal; the loop below picks it up.
             let outs = st.core.handle(Input::Executed(roots_of(&p)));
@@ -95,7 +106,10 @@ impl<P: ModelCore> ProtocolActor<P> {
                 return;
             }
             st.signalled_through = st.signalled_through.max(h);
-            let input = Input::Propose(Proposal { height: h, block_hash: digest(self.me, h, 0) });
+            let input = Input::Propose(Proposal {
+                height: h,
+                block_hash: digest(self.me, h, 0),
+            });
             let outs = st.core.handle(input.clone());
             self.apply(st, outs, o);
             if let Some(p) = st.core.to_execute(&input) {
@@ -108,7 +122,12 @@ impl<P: ModelCore> ProtocolActor<P> {
         }
     }
 
-    fn apply(&self, st: &mut NodeState<P>, outs: Vec<Output<P::Message, P::Timer, P::Durable>>, o: &mut Out<Self>) {
+    fn apply(
+        &self,
+        st: &mut NodeState<P>,
+        outs: Vec<Output<P::Message, P::Timer, P::Durable>>,
+        o: &mut Out<Self>,
+    ) {
         for out in byzantine::transform::<P>(self.role, self.me, self.n, outs) {
             match out {
                 Output::Persist(d) => {
@@ -141,7 +160,12 @@ impl<P: ModelCore> ProtocolActor<P> {
 
     /// Runs `f` on a copy of the state and keeps the copy only if something changed, so
     /// stateright sees no-ops as no-ops and prunes them.
-    fn update(&self, state: &mut Cow<NodeState<P>>, o: &mut Out<Self>, f: impl FnOnce(&mut NodeState<P>, &mut Out<Self>)) {
+    fn update(
+        &self,
+        state: &mut Cow<NodeState<P>>,
+        o: &mut Out<Self>,
+        f: impl FnOnce(&mut NodeState<P>, &mut Out<Self>),
+    ) {
         let mut next = (**state).clone();
         let mut out = Out::new();
         f(&mut next, &mut out);
@@ -178,19 +202,36 @@ impl<P: ModelCore> Actor for ProtocolActor<P> {
         st
     }
 
-    fn on_msg(&self, _id: Id, state: &mut Cow<Self::State>, src: Id, msg: Self::Msg, o: &mut Out<Self>) {
+    fn on_msg(
+        &self,
+        _id: Id,
+        state: &mut Cow<Self::State>,
+        src: Id,
+        msg: Self::Msg,
+        o: &mut Out<Self>,
+    ) {
         if self.role == Role::Silent {
             return;
         }
         let from = usize::from(src) as NodeIndex;
-        self.update(state, o, |st, o| self.step(st, Input::Message { from, msg }, o));
+        self.update(state, o, |st, o| {
+            self.step(st, Input::Message { from, msg }, o)
+        });
     }
 
-    fn on_timeout(&self, _id: Id, state: &mut Cow<Self::State>, timer: &Self::Timer, o: &mut Out<Self>) {
+    fn on_timeout(
+        &self,
+        _id: Id,
+        state: &mut Cow<Self::State>,
+        timer: &Self::Timer,
+        o: &mut Out<Self>,
+    ) {
         if self.role == Role::Silent {
             return;
         }
-        self.update(state, o, |st, o| self.step(st, Input::Timeout(timer.clone()), o));
+        self.update(state, o, |st, o| {
+            self.step(st, Input::Timeout(timer.clone()), o)
+        });
     }
 
     fn name(&self) -> String {

@@ -28,7 +28,10 @@ pub struct DurableRecord<D> {
 
 impl<D> Default for DurableRecord<D> {
     fn default() -> Self {
-        DurableRecord { last: None, commits: BTreeMap::new() }
+        DurableRecord {
+            last: None,
+            commits: BTreeMap::new(),
+        }
     }
 }
 
@@ -41,13 +44,25 @@ impl<D> DurableRecord<D> {
 
 /// A consensus core the models can drive.
 pub trait ModelCore:
-    Protocol<Message: Wire, Timer: Wire, Durable: Stored> + Clone + Eq + Hash + Debug + Send + Sync + 'static
+    Protocol<Message: Wire, Timer: Wire, Durable: Stored>
+    + Clone
+    + Eq
+    + Hash
+    + Debug
+    + Send
+    + Sync
+    + 'static
 {
     /// Immutable per-model configuration (group size, seeded bug switches, ...).
     type Config: Clone + Debug + Send + Sync + 'static;
 
     /// Builds node `me` of `n`; `restored` is `Some` after a crash-restart.
-    fn boot(cfg: &Self::Config, me: NodeIndex, n: u32, restored: Option<&DurableRecord<Self::Durable>>) -> Self;
+    fn boot(
+        cfg: &Self::Config,
+        me: NodeIndex,
+        n: u32,
+        restored: Option<&DurableRecord<Self::Durable>>,
+    ) -> Self;
 
     /// Whether the sealer offers `Input::Propose` to a node that may not propose, once per
     /// height and start, meaning "transactions are pending" (PBFT arms its view timer on
@@ -55,7 +70,10 @@ pub trait ModelCore:
     const SIGNAL_PENDING_WORK: bool = false;
 
     /// Outputs right after `boot` (a restarted PBFT node re-sends its latest votes).
-    fn after_boot(&mut self, restored: bool) -> Vec<Output<Self::Message, Self::Timer, Self::Durable>> {
+    fn after_boot(
+        &mut self,
+        restored: bool,
+    ) -> Vec<Output<Self::Message, Self::Timer, Self::Durable>> {
         let _ = restored;
         Vec::new()
     }

@@ -23,7 +23,12 @@ pub struct Faults {
 impl Faults {
     /// Loss, duplication, reordering and one crash at a time.
     pub fn all() -> Self {
-        Faults { loss: true, duplication: true, reordering: true, crashes_max: 1 }
+        Faults {
+            loss: true,
+            duplication: true,
+            reordering: true,
+            crashes_max: 1,
+        }
     }
 
     /// The stateright network that realises duplication and reordering. Stateright has no

@@ -53,7 +53,11 @@ impl<P: ModelCore> ModelSpec<P> {
         let mut model = ActorModel::new(self.cfg.clone(), ())
             .actors(actors)
             .init_network(self.faults.network())
-            .lossy_network(if self.faults.loss { LossyNetwork::Yes } else { LossyNetwork::No })
+            .lossy_network(if self.faults.loss {
+                LossyNetwork::Yes
+            } else {
+                LossyNetwork::No
+            })
             .max_crashes(self.faults.crashes_max);
         model.properties = properties;
         model

@@ -65,12 +65,14 @@ where
     H: Clone + Debug + Hash,
 {
     honest(m, s).all(|(_, st)| {
-        st.commits().iter().all(|(h, hash)| match decode_digest(hash) {
-            Some((node, height, variant)) => {
-                height == *h && node < m.cfg.n && (variant == 0 || !m.cfg.is_honest(node))
-            }
-            None => false,
-        })
+        st.commits()
+            .iter()
+            .all(|(h, hash)| match decode_digest(hash) {
+                Some((node, height, variant)) => {
+                    height == *h && node < m.cfg.n && (variant == 0 || !m.cfg.is_honest(node))
+                }
+                None => false,
+            })
     })
 }
 

@@ -92,12 +92,18 @@ impl Outcome {
             let _ = writeln!(s, "NOT reached:     {u} (no example within the bound)");
         }
         for f in &self.failures {
-            let _ = writeln!(s, "\nVIOLATED: {} — counterexample of {} steps:\n{}", f.property, f.steps, f.trace);
+            let _ = writeln!(
+                s,
+                "\nVIOLATED: {} — counterexample of {} steps:\n{}",
+                f.property, f.steps, f.trace
+            );
         }
         let verdict = match (self.passed(), self.cut_short) {
             (false, _) => "FAIL",
             (true, false) => "PASS: no property violated",
-            (true, true) => "INCONCLUSIVE: no violation in the states explored before the state/time limit",
+            (true, true) => {
+                "INCONCLUSIVE: no violation in the states explored before the state/time limit"
+            }
         };
         let _ = writeln!(s, "verdict:         {verdict}");
         s
@@ -146,14 +152,16 @@ where
         builder = builder.finish_when(HasDiscoveries::AnyFailures);
     }
     let start = std::time::Instant::now();
-    let mut reporter = Progress { enabled: opts.progress };
+    let mut reporter = Progress {
+        enabled: opts.progress,
+    };
     // join_and_report waits at least one reporting interval, so quiet runs (tests) join.
     let (states, unique, depth, discoveries) = {
         match (opts.dfs, opts.progress) {
-        (true, true) => totals(builder.spawn_dfs().join_and_report(&mut reporter)),
-        (true, false) => totals(builder.spawn_dfs().join()),
-        (false, true) => totals(builder.spawn_bfs().join_and_report(&mut reporter)),
-        (false, false) => totals(builder.spawn_bfs().join()),
+            (true, true) => totals(builder.spawn_dfs().join_and_report(&mut reporter)),
+            (true, false) => totals(builder.spawn_dfs().join()),
+            (false, true) => totals(builder.spawn_bfs().join_and_report(&mut reporter)),
+            (false, false) => totals(builder.spawn_bfs().join()),
         }
     };
     let elapsed = start.elapsed();
@@ -174,10 +182,24 @@ where
     }
     let cut_short = opts.states_max.is_some_and(|n| states >= n)
         || opts.time_limit_s.is_some_and(|t| elapsed.as_secs() >= t);
-    Outcome { states, unique_states: unique, depth_reached: depth, elapsed, failures, examples, unreached, cut_short }
+    Outcome {
+        states,
+        unique_states: unique,
+        depth_reached: depth,
+        elapsed,
+        failures,
+        examples,
+        unreached,
+        cut_short,
+    }
 }
 
-type Totals<M> = (usize, usize, usize, HashMap<&'static str, Path<<M as Model>::State, <M as Model>::Action>>);
+type Totals<M> = (
+    usize,
+    usize,
+    usize,
+    HashMap<&'static str, Path<<M as Model>::State, <M as Model>::Action>>,
+);
 
 fn totals<M, C>(c: C) -> Totals<M>
 where
@@ -186,10 +208,19 @@ where
     M::Action: Clone + PartialEq,
     C: Checker<M>,
 {
-    (c.state_count(), c.unique_state_count(), c.max_depth(), c.discoveries())
+    (
+        c.state_count(),
+        c.unique_state_count(),
+        c.max_depth(),
+        c.discoveries(),
+    )
 }
 
-fn render_path<M>(model: &M, path: &Path<M::State, M::Action>, describe: fn(&M::State) -> String) -> String
+fn render_path<M>(
+    model: &M,
+    path: &Path<M::State, M::Action>,
+    describe: fn(&M::State) -> String,
+) -> String
 where
     M: Model,
     M::State: Clone + Debug,

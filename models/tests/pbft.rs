@@ -6,14 +6,26 @@ use bcos_models::protocols::pbft::{model, PBFT_S1};
 use bcos_models::{run, Faults, ModelCfg, Role, RunOptions};
 
 fn bounded(bug: Option<SeededBug>, depth: usize, threads: usize) -> bcos_models::Outcome {
-    let template = PbftConfig { bug, ..PbftConfig::new(4, 0) };
+    let template = PbftConfig {
+        bug,
+        ..PbftConfig::new(4, 0)
+    };
     // Node 1 leads (height 1, view 0) and equivocates: one peer gets its block, two a forgery.
-    let cfg = ModelCfg { n: 4, byzantine: Some((1, Role::Equivocate)), max_height: 1, bound: None };
+    let cfg = ModelCfg {
+        n: 4,
+        byzantine: Some((1, Role::Equivocate)),
+        max_height: 1,
+        bound: None,
+    };
     let m = model(template, cfg, Faults::default());
     // A pinned count needs one thread: with a depth bound the set of states reached is then
     // deterministic. The checker evaluates properties only below the bound, so a path of k
     // steps needs a bound of k + 2.
-    let opts = RunOptions { depth_max: Some(depth), threads, ..RunOptions::default() };
+    let opts = RunOptions {
+        depth_max: Some(depth),
+        threads,
+        ..RunOptions::default()
+    };
     run(m, &opts, bcos_models::protocols::describe)
 }
 
@@ -28,6 +40,10 @@ fn equivocating_leader_cannot_split_correct_pbft() {
 fn quorum_of_2f_is_caught_with_a_counterexample() {
     // The shortest counterexample has 9 steps (see README.md).
     let out = bounded(Some(SeededBug::QuorumTwoF), 11, 2);
-    let f = out.failures.iter().find(|f| f.property == PBFT_S1).unwrap_or_else(|| panic!("{}", out.render()));
+    let f = out
+        .failures
+        .iter()
+        .find(|f| f.property == PBFT_S1)
+        .unwrap_or_else(|| panic!("{}", out.render()));
     assert!(f.trace.contains("PrePrepare"), "{}", f.trace);
 }

@@ -5,7 +5,10 @@ use bcos_models::protocols::solo::{model, SOLO_L1};
 use bcos_models::{run, RunOptions};
 
 fn quiet() -> RunOptions {
-    RunOptions { threads: 1, ..RunOptions::default() }
+    RunOptions {
+        threads: 1,
+        ..RunOptions::default()
+    }
 }
 
 #[test]

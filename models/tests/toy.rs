@@ -6,7 +6,9 @@
 
 use bcos_consensus::{Input, NodeIndex, Output, Protocol};
 use bcos_models::properties::{progress_possible, safety, SafetyNames};
-use bcos_models::{equivocal, run, DurableRecord, Faults, ModelCfg, ModelCore, ModelSpec, Role, RunOptions};
+use bcos_models::{
+    equivocal, run, DurableRecord, Faults, ModelCfg, ModelCore, ModelSpec, Role, RunOptions,
+};
 use bcos_types::{Height, B256};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -55,14 +57,28 @@ impl Toy {
         if self.persist_vote {
             outs.push(Output::Persist(hash));
         }
-        outs.push(Output::Broadcast(ToyMsg::Vote { height: self.next, hash }));
-        outs.push(Output::SetTimer { timer: ToyTimer::Resend, ticks: 1 });
+        outs.push(Output::Broadcast(ToyMsg::Vote {
+            height: self.next,
+            hash,
+        }));
+        outs.push(Output::SetTimer {
+            timer: ToyTimer::Resend,
+            ticks: 1,
+        });
     }
 
     fn try_commit(&mut self, outs: &mut Outs) {
-        let decided = self.votes.iter().find(|(_, v)| v.len() >= self.quorum).map(|(h, _)| *h);
+        let decided = self
+            .votes
+            .iter()
+            .find(|(_, v)| v.len() >= self.quorum)
+            .map(|(h, _)| *h);
         if let Some(hash) = decided {
-            outs.push(Output::Commit(bcos_consensus::Decision { height: self.next, block_hash: hash, certificate: vec![] }));
+            outs.push(Output::Commit(bcos_consensus::Decision {
+                height: self.next,
+                block_hash: hash,
+                certificate: vec![],
+            }));
             outs.push(Output::CancelTimer(ToyTimer::Resend));
             self.next += 1;
             self.voted = None;
@@ -86,21 +102,36 @@ impl Protocol for Toy {
         let mut outs = Vec::new();
         match input {
             Input::Propose(p) if p.height == self.next && self.voted.is_none() => {
-                outs.push(Output::Broadcast(ToyMsg::Propose { height: p.height, hash: p.block_hash }));
+                outs.push(Output::Broadcast(ToyMsg::Propose {
+                    height: p.height,
+                    hash: p.block_hash,
+                }));
                 self.vote(p.block_hash, &mut outs);
             }
-            Input::Message { msg: ToyMsg::Propose { height, hash }, .. } if height == self.next && self.voted.is_none() => {
+            Input::Message {
+                msg: ToyMsg::Propose { height, hash },
+                ..
+            } if height == self.next && self.voted.is_none() => {
                 self.vote(hash, &mut outs);
             }
-            Input::Message { from, msg: ToyMsg::Vote { height, hash } } if height == self.next => {
+            Input::Message {
+                from,
+                msg: ToyMsg::Vote { height, hash },
+            } if height == self.next => {
                 self.votes.entry(hash).or_default().insert(from);
             }
             Input::Timeout(ToyTimer::Resend) => {
                 if let Some(hash) = self.voted.filter(|_| self.resends_left > 0) {
                     self.resends_left -= 1;
-                    outs.push(Output::Broadcast(ToyMsg::Vote { height: self.next, hash }));
+                    outs.push(Output::Broadcast(ToyMsg::Vote {
+                        height: self.next,
+                        hash,
+                    }));
                     if self.resends_left > 0 {
-                        outs.push(Output::SetTimer { timer: ToyTimer::Resend, ticks: 1 });
+                        outs.push(Output::SetTimer {
+                            timer: ToyTimer::Resend,
+                            ticks: 1,
+                        });
                     }
                 }
             }
@@ -136,13 +167,19 @@ impl ModelCore for Toy {
     }
     fn forge_proposal(msg: &ToyMsg) -> Option<ToyMsg> {
         match msg {
-            ToyMsg::Propose { height, hash } => Some(ToyMsg::Propose { height: *height, hash: equivocal(hash) }),
+            ToyMsg::Propose { height, hash } => Some(ToyMsg::Propose {
+                height: *height,
+                hash: equivocal(hash),
+            }),
             ToyMsg::Vote { .. } => None,
         }
     }
     fn forge_vote(msg: &ToyMsg) -> Option<ToyMsg> {
         match msg {
-            ToyMsg::Vote { height, hash } => Some(ToyMsg::Vote { height: *height, hash: equivocal(hash) }),
+            ToyMsg::Vote { height, hash } => Some(ToyMsg::Vote {
+                height: *height,
+                hash: equivocal(hash),
+            }),
             ToyMsg::Propose { .. } => None,
         }
     }
@@ -153,24 +190,55 @@ const S2: &str = "TOY-S2 validity";
 const S3: &str = "TOY-S3 integrity";
 const L1: &str = "TOY-L1 progress";
 
-fn check(n: u32, cfg: ToyCfg, faults: Faults, byzantine: Option<(NodeIndex, Role)>, depth_max: Option<usize>) -> bcos_models::Outcome {
-    let spec = ModelSpec::<Toy> { core: cfg, cfg: ModelCfg { n, byzantine, max_height: 1, bound: None }, faults };
-    let mut props = safety(SafetyNames { agreement: S1, validity: S2, integrity: S3 });
+fn check(
+    n: u32,
+    cfg: ToyCfg,
+    faults: Faults,
+    byzantine: Option<(NodeIndex, Role)>,
+    depth_max: Option<usize>,
+) -> bcos_models::Outcome {
+    let spec = ModelSpec::<Toy> {
+        core: cfg,
+        cfg: ModelCfg {
+            n,
+            byzantine,
+            max_height: 1,
+            bound: None,
+        },
+        faults,
+    };
+    let mut props = safety(SafetyNames {
+        agreement: S1,
+        validity: S2,
+        integrity: S3,
+    });
     props.push(progress_possible(L1));
     let model = spec.build(props);
     // A run expected to pass visits every state (for the pinned count); one expected to fail
     // stops at its first counterexample (a restarted node that forgets its vote can vote
     // again and again, so that space never closes).
-    let opts = RunOptions { depth_max, threads: 1, stop_on_failure: true, ..RunOptions::default() };
+    let opts = RunOptions {
+        depth_max,
+        threads: 1,
+        stop_on_failure: true,
+        ..RunOptions::default()
+    };
     run(model, &opts, bcos_models::protocols::describe::<Toy>)
 }
 
 fn correct() -> ToyCfg {
-    ToyCfg { proposers: 2, quorum: 2, persist_vote: true }
+    ToyCfg {
+        proposers: 2,
+        quorum: 2,
+        persist_vote: true,
+    }
 }
 
 fn reorder() -> Faults {
-    Faults { reordering: true, ..Faults::default() }
+    Faults {
+        reordering: true,
+        ..Faults::default()
+    }
 }
 
 #[test]
@@ -183,16 +251,26 @@ fn correct_toy_holds_and_pins_its_state_count() {
 
 #[test]
 fn quorum_of_one_is_caught_with_a_counterexample() {
-    let cfg = ToyCfg { quorum: 1, ..correct() };
+    let cfg = ToyCfg {
+        quorum: 1,
+        ..correct()
+    };
     let out = check(3, cfg, reorder(), None, None);
-    let failure = out.failures.iter().find(|f| f.property == S1).unwrap_or_else(|| panic!("{}", out.render()));
+    let failure = out
+        .failures
+        .iter()
+        .find(|f| f.property == S1)
+        .unwrap_or_else(|| panic!("{}", out.render()));
     assert!(failure.steps >= 1);
     assert!(failure.trace.contains("final state"), "{}", failure.trace);
 }
 
 #[test]
 fn crash_restart_with_persisted_votes_holds() {
-    let faults = Faults { crashes_max: 1, ..reorder() };
+    let faults = Faults {
+        crashes_max: 1,
+        ..reorder()
+    };
     let out = check(3, correct(), faults, None, None);
     assert!(out.passed(), "{}", out.render());
     assert_eq!(out.unique_states, 213_292, "{}", out.render());
@@ -200,16 +278,46 @@ fn crash_restart_with_persisted_votes_holds() {
 
 #[test]
 fn forgetting_the_vote_across_a_crash_is_caught() {
-    let faults = Faults { crashes_max: 1, ..reorder() };
-    let out = check(3, ToyCfg { persist_vote: false, ..correct() }, faults, None, None);
-    let failure = out.failures.iter().find(|f| f.property == S1).unwrap_or_else(|| panic!("{}", out.render()));
+    let faults = Faults {
+        crashes_max: 1,
+        ..reorder()
+    };
+    let out = check(
+        3,
+        ToyCfg {
+            persist_vote: false,
+            ..correct()
+        },
+        faults,
+        None,
+        None,
+    );
+    let failure = out
+        .failures
+        .iter()
+        .find(|f| f.property == S1)
+        .unwrap_or_else(|| panic!("{}", out.render()));
     assert!(failure.trace.contains("Crash"), "{}", failure.trace);
 }
 
 #[test]
 fn loss_and_duplication_keep_agreement() {
-    let cfg = ToyCfg { proposers: 1, ..correct() };
-    let out = check(3, cfg, Faults { loss: true, duplication: true, reordering: true, crashes_max: 0 }, None, None);
+    let cfg = ToyCfg {
+        proposers: 1,
+        ..correct()
+    };
+    let out = check(
+        3,
+        cfg,
+        Faults {
+            loss: true,
+            duplication: true,
+            reordering: true,
+            crashes_max: 0,
+        },
+        None,
+        None,
+    );
     assert!(out.passed(), "{}", out.render());
     assert_eq!(out.unique_states, 91_808, "{}", out.render());
 }
@@ -218,12 +326,20 @@ fn loss_and_duplication_keep_agreement() {
 fn silent_node_blocks_progress_but_not_safety() {
     let out = check(3, correct(), reorder(), Some((2, Role::Silent)), None);
     assert!(out.passed(), "{}", out.render());
-    assert_eq!(out.unreached, vec![L1], "two split proposers and a silent third cannot decide");
+    assert_eq!(
+        out.unreached,
+        vec![L1],
+        "two split proposers and a silent third cannot decide"
+    );
 }
 
 #[test]
 fn double_voter_cannot_split_a_two_thirds_quorum() {
-    let cfg = ToyCfg { proposers: 1, quorum: 3, persist_vote: true };
+    let cfg = ToyCfg {
+        proposers: 1,
+        quorum: 3,
+        persist_vote: true,
+    };
     let out = check(4, cfg, reorder(), Some((3, Role::DoubleVote)), None);
     assert!(out.passed(), "{}", out.render());
     assert_eq!(out.unique_states, 379_536, "{}", out.render());
@@ -231,7 +347,11 @@ fn double_voter_cannot_split_a_two_thirds_quorum() {
 
 #[test]
 fn equivocating_leader_cannot_split_a_two_thirds_quorum() {
-    let cfg = ToyCfg { proposers: 1, quorum: 3, persist_vote: true };
+    let cfg = ToyCfg {
+        proposers: 1,
+        quorum: 3,
+        persist_vote: true,
+    };
     let out = check(4, cfg, reorder(), Some((0, Role::Equivocate)), None);
     assert!(out.passed(), "{}", out.render());
     // One peer gets the block, two the forgery: no side reaches 3 votes, so nothing commits.

@@ -17,13 +17,16 @@ pub fn as_u64(v: &Value) -> u64 {
         return n;
     }
     let s = v.as_str().unwrap_or_else(|| panic!("not a quantity: {v}"));
-    let h = s.strip_prefix("0x").unwrap_or_else(|| panic!("quantity without 0x: {s:?}"));
+    let h = s
+        .strip_prefix("0x")
+        .unwrap_or_else(|| panic!("quantity without 0x: {s:?}"));
     u64::from_str_radix(h, 16).unwrap_or_else(|e| panic!("quantity {s:?}: {e}"))
 }
 
 pub fn as_u256(v: &Value) -> U256 {
     let s = v.as_str().unwrap_or_else(|| panic!("not a quantity: {v}"));
-    s.parse::<U256>().unwrap_or_else(|e| panic!("quantity {s:?}: {e}"))
+    s.parse::<U256>()
+        .unwrap_or_else(|e| panic!("quantity {s:?}: {e}"))
 }
 
 pub fn quantity(n: u64) -> String {
@@ -43,8 +46,10 @@ pub fn balance(rpc: &Rpc, a: &Address) -> U256 {
 }
 
 pub fn balances(rpc: &Rpc, addrs: &[Address]) -> Vec<U256> {
-    let calls: Vec<(&str, Value)> =
-        addrs.iter().map(|a| ("eth_getBalance", json!([addr_hex(a), "latest"]))).collect();
+    let calls: Vec<(&str, Value)> = addrs
+        .iter()
+        .map(|a| ("eth_getBalance", json!([addr_hex(a), "latest"])))
+        .collect();
     rpc.batch(&calls)
         .into_iter()
         .map(|r| as_u256(&r.unwrap_or_else(|e| panic!("eth_getBalance: {e}"))))
@@ -63,7 +68,11 @@ pub fn pending_size(rpc: &Rpc) -> u64 {
 
 pub fn send_raw(rpc: &Rpc, raw: &[u8]) -> Result<String, RpcErr> {
     rpc.call("eth_sendRawTransaction", json!([hex(raw)]))
-        .map(|v| v.as_str().unwrap_or_else(|| panic!("tx hash not a string: {v}")).to_string())
+        .map(|v| {
+            v.as_str()
+                .unwrap_or_else(|| panic!("tx hash not a string: {v}"))
+                .to_string()
+        })
 }
 
 pub fn receipt(rpc: &Rpc, hash: &str) -> Option<Value> {
@@ -73,8 +82,10 @@ pub fn receipt(rpc: &Rpc, hash: &str) -> Option<Value> {
 
 /// Receipts of `hashes` in one batch; `None` for those not (yet) committed.
 pub fn receipts(rpc: &Rpc, hashes: &[String]) -> Vec<Option<Value>> {
-    let calls: Vec<(&str, Value)> =
-        hashes.iter().map(|h| ("eth_getTransactionReceipt", json!([h]))).collect();
+    let calls: Vec<(&str, Value)> = hashes
+        .iter()
+        .map(|h| ("eth_getTransactionReceipt", json!([h])))
+        .collect();
     rpc.batch(&calls)
         .into_iter()
         .map(|r| {
@@ -86,7 +97,9 @@ pub fn receipts(rpc: &Rpc, hashes: &[String]) -> Vec<Option<Value>> {
 
 /// Awaits the receipt of `hash` (bounded polling).
 pub fn wait_receipt(rpc: &Rpc, hash: &str) -> Value {
-    wait_receipts(rpc, &[hash.to_string()]).pop().expect("one receipt per hash")
+    wait_receipts(rpc, &[hash.to_string()])
+        .pop()
+        .expect("one receipt per hash")
 }
 
 /// Awaits the receipts of all `hashes`, polling the missing ones in batches.
@@ -105,8 +118,12 @@ pub fn wait_receipts(rpc: &Rpc, hashes: &[String]) -> Vec<Value> {
             std::thread::sleep(Duration::from_millis(RECEIPT_POLL_MS));
         }
     }
-    let missing: Vec<&String> =
-        hashes.iter().zip(&got).filter(|(_, r)| r.is_none()).map(|(h, _)| h).collect();
+    let missing: Vec<&String> = hashes
+        .iter()
+        .zip(&got)
+        .filter(|(_, r)| r.is_none())
+        .map(|(h, _)| h)
+        .collect();
     panic!(
         "no receipt after {RECEIPT_POLL_ATTEMPTS} polls for {} tx(s), e.g. {:?}; pool size {}",
         missing.len(),
@@ -123,7 +140,10 @@ pub fn wait_pool_empty(rpc: &Rpc) {
         }
         std::thread::sleep(Duration::from_millis(RECEIPT_POLL_MS));
     }
-    panic!("pool not empty after {RECEIPT_POLL_ATTEMPTS} polls: {}", pending_size(rpc));
+    panic!(
+        "pool not empty after {RECEIPT_POLL_ATTEMPTS} polls: {}",
+        pending_size(rpc)
+    );
 }
 
 /// `eth_getBlockByNumber(n, full)`; `None` past the head.

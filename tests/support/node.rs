@@ -75,7 +75,10 @@ impl Node {
     /// Starts `bcos dev` with a fresh temporary data directory and a free loopback port;
     /// `args` are extra flags (e.g. `["--config", path]`).
     pub fn start(args: &[&str]) -> Node {
-        let tmp = tempfile::Builder::new().prefix("bcos-e2e-").tempdir().expect("temp dir");
+        let tmp = tempfile::Builder::new()
+            .prefix("bcos-e2e-")
+            .tempdir()
+            .expect("temp dir");
         let mut node = Node::start_in(&tmp.path().join("data"), args);
         node._tmp = Some(tmp);
         node
@@ -131,10 +134,17 @@ impl Node {
             cmd.args(["--rpc-addr", "127.0.0.1:0"]);
         }
         cmd.env("NO_COLOR", "1");
-        cmd.args(&self.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child =
-            cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        self.log.lock().expect("log lock").push("## ", &format!("started {cmd:?}"));
+        cmd.args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        self.log
+            .lock()
+            .expect("log lock")
+            .push("## ", &format!("started {cmd:?}"));
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, rx) = mpsc::channel::<String>();
@@ -149,7 +159,8 @@ impl Node {
             }
         }));
         let log = self.log.clone();
-        self.readers.push(std::thread::spawn(move || drain_lines(stderr, "E ", &log)));
+        self.readers
+            .push(std::thread::spawn(move || drain_lines(stderr, "E ", &log)));
         self.child = Some(child);
         self.await_banner(&rx);
     }
@@ -204,16 +215,27 @@ impl Node {
             let _ = c.wait();
         }
         self.join_readers();
-        self.log.lock().expect("log lock").push("## ", "killed with SIGKILL");
+        self.log
+            .lock()
+            .expect("log lock")
+            .push("## ", "killed with SIGKILL");
     }
 
     /// SIGTERM, then waits (bounded) for the exit status.
     pub fn stop(&mut self) -> ExitStatus {
-        let mut c = self.child.take().expect("stop() on a node that is not running");
+        let mut c = self
+            .child
+            .take()
+            .expect("stop() on a node that is not running");
         let pid = libc::pid_t::try_from(c.id()).expect("pid fits pid_t");
         // SAFETY: kill(2) on our own child's pid, which we have not reaped yet.
         let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
-        assert_eq!(rc, 0, "kill(SIGTERM) failed: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "kill(SIGTERM) failed: {}",
+            std::io::Error::last_os_error()
+        );
         let deadline = Instant::now() + Duration::from_millis(STOP_TIMEOUT_MS);
         let status = loop {
             match c.try_wait() {
@@ -225,19 +247,28 @@ impl Node {
                     let _ = c.kill();
                     let _ = c.wait();
                     self.join_readers();
-                    panic!("node ignored SIGTERM for {STOP_TIMEOUT_MS} ms\n{}", self.log_tail());
+                    panic!(
+                        "node ignored SIGTERM for {STOP_TIMEOUT_MS} ms\n{}",
+                        self.log_tail()
+                    );
                 }
                 Err(e) => panic!("waiting for the node: {e}"),
             }
         };
         self.join_readers();
-        self.log.lock().expect("log lock").push("## ", &format!("stopped: {status}"));
+        self.log
+            .lock()
+            .expect("log lock")
+            .push("## ", &format!("stopped: {status}"));
         status
     }
 
     /// Starts the binary again on the same data directory and flags (a new port).
     pub fn restart(&mut self) {
-        assert!(self.child.is_none(), "restart() needs a stopped or killed node");
+        assert!(
+            self.child.is_none(),
+            "restart() needs a stopped or killed node"
+        );
         self.spawn();
     }
 

@@ -33,7 +33,11 @@ impl RpcErr {
     fn from_json(v: &Value) -> RpcErr {
         RpcErr {
             code: v.get("code").and_then(Value::as_i64).unwrap_or(i64::MIN),
-            message: v.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+            message: v
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
             data: v.get("data").cloned(),
         }
     }
@@ -52,9 +56,13 @@ impl Rpc {
             .strip_prefix("http://")
             .unwrap_or_else(|| panic!("RPC url {url:?} is not http://"))
             .trim_end_matches('/');
-        let addr: SocketAddr =
-            hostport.parse().unwrap_or_else(|e| panic!("RPC url {url:?}: {e}"));
-        assert!(addr.ip().is_loopback(), "tests talk to loopback only, got {addr}");
+        let addr: SocketAddr = hostport
+            .parse()
+            .unwrap_or_else(|e| panic!("RPC url {url:?}: {e}"));
+        assert!(
+            addr.ip().is_loopback(),
+            "tests talk to loopback only, got {addr}"
+        );
         Rpc { addr }
     }
 
@@ -88,7 +96,10 @@ impl Rpc {
             .post_raw(body.as_bytes())
             .unwrap_or_else(|e| panic!("HTTP request to {} failed: {e}", self.addr));
         serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!("HTTP {status}: body is not JSON ({e}): {}", String::from_utf8_lossy(&bytes))
+            panic!(
+                "HTTP {status}: body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
         })
     }
 
@@ -131,7 +142,9 @@ impl Rpc {
             assert!(slot.is_none(), "duplicate id {id} in batch answer");
             *slot = Some(into_result(calls[id as usize].0, item));
         }
-        out.into_iter().map(|r| r.expect("every id answered (checked by count)")).collect()
+        out.into_iter()
+            .map(|r| r.expect("every id answered (checked by count)"))
+            .collect()
     }
 }
 
@@ -162,7 +175,9 @@ fn parse_http_response(buf: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
     let mut chunked = false;
     let mut length = None;
     for line in lines {
-        let Some((k, v)) = line.split_once(':') else { continue };
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
         let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
         if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
             chunked = true;
@@ -173,7 +188,9 @@ fn parse_http_response(buf: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
     let body = if chunked {
         dechunk(body).ok_or_else(|| bad("bad chunked body"))?
     } else if let Some(n) = length {
-        body.get(..n).ok_or_else(|| bad("body shorter than Content-Length"))?.to_vec()
+        body.get(..n)
+            .ok_or_else(|| bad("body shorter than Content-Length"))?
+            .to_vec()
     } else {
         body.to_vec()
     };
@@ -202,9 +219,15 @@ mod tests {
     #[test]
     fn parses_plain_and_chunked_responses() {
         let plain = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
-        assert_eq!(parse_http_response(plain).expect("plain"), (200, b"{}".to_vec()));
+        assert_eq!(
+            parse_http_response(plain).expect("plain"),
+            (200, b"{}".to_vec())
+        );
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n";
-        assert_eq!(parse_http_response(chunked).expect("chunked"), (200, b"[1,2]".to_vec()));
+        assert_eq!(
+            parse_http_response(chunked).expect("chunked"),
+            (200, b"[1,2]".to_vec())
+        );
         assert!(parse_http_response(b"HTTP/1.1 200 OK\r\n").is_err());
     }
 }

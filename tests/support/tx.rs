@@ -64,7 +64,9 @@ where
     TxEnvelope: From<Signed<T>>,
 {
     let msg = Message::from_digest(tx.signature_hash().0);
-    let (recid, compact) = SECP256K1.sign_ecdsa_recoverable(msg, key).serialize_compact();
+    let (recid, compact) = SECP256K1
+        .sign_ecdsa_recoverable(msg, key)
+        .serialize_compact();
     let sig = Signature::from_bytes_and_parity(&compact, i32::from(recid) == 1);
     tx.into_signed(sig).into()
 }
@@ -155,7 +157,13 @@ impl TxSpec {
 
 /// A type-2 transfer of `value` wei.
 pub fn transfer(key: &SecretKey, nonce: u64, to: Address, value: U256) -> Vec<u8> {
-    TxSpec { nonce, to, value, ..TxSpec::default() }.raw(key)
+    TxSpec {
+        nonce,
+        to,
+        value,
+        ..TxSpec::default()
+    }
+    .raw(key)
 }
 
 /// `0x`-prefixed lowercase hex.
@@ -183,8 +191,12 @@ mod tests {
 
     #[test]
     fn dev_keys_are_anvils_accounts() {
-        let a0: Address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266".parse().expect("addr");
-        let a9: Address = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720".parse().expect("addr");
+        let a0: Address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+            .parse()
+            .expect("addr");
+        let a9: Address = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"
+            .parse()
+            .expect("addr");
         assert_eq!(address_of(&dev_key(0)), a0);
         assert_eq!(address_of(&dev_key(9)), a9);
     }
@@ -193,7 +205,12 @@ mod tests {
     fn signed_transfers_recover_to_the_signer() {
         for ty in 0..3 {
             use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
-            let env = TxSpec { ty, nonce: 3, ..TxSpec::default() }.sign(&dev_key(1));
+            let env = TxSpec {
+                ty,
+                nonce: 3,
+                ..TxSpec::default()
+            }
+            .sign(&dev_key(1));
             let sig = env.signature();
             let rec = RecoveryId::try_from(i32::from(sig.v())).expect("parity");
             let rs = RecoverableSignature::from_compact(&sig.as_bytes()[..64], rec).expect("sig");

@@ -50,7 +50,14 @@ fn plan(keys: &[secp256k1::SecretKey], receivers: &[Address]) -> Vec<Planned> {
             };
             let raw = spec.raw(key);
             let hash = hex(alloy_primitives::keccak256(&raw).as_slice());
-            out.push(Planned { sender, nonce, to: spec.to, value: spec.value, raw: hex(&raw), hash });
+            out.push(Planned {
+                sender,
+                nonce,
+                to: spec.to,
+                value: spec.value,
+                raw: hex(&raw),
+                hash,
+            });
         }
     }
     out
@@ -58,12 +65,17 @@ fn plan(keys: &[secp256k1::SecretKey], receivers: &[Address]) -> Vec<Planned> {
 
 /// Sends `txs` as one batch; each must be admitted under its own hash.
 fn send_batch(rpc: &Rpc, txs: &[&Planned]) {
-    let calls: Vec<(&str, Value)> =
-        txs.iter().map(|p| ("eth_sendRawTransaction", json!([p.raw]))).collect();
+    let calls: Vec<(&str, Value)> = txs
+        .iter()
+        .map(|p| ("eth_sendRawTransaction", json!([p.raw])))
+        .collect();
     for (p, r) in txs.iter().zip(rpc.batch(&calls)) {
         match r {
             Ok(h) => assert_eq!(h, json!(p.hash), "admitted under another hash"),
-            Err(e) => panic!("transfer sender {} nonce {} refused: {e}", p.sender, p.nonce),
+            Err(e) => panic!(
+                "transfer sender {} nonce {} refused: {e}",
+                p.sender, p.nonce
+            ),
         }
     }
 }
@@ -71,7 +83,13 @@ fn send_batch(rpc: &Rpc, txs: &[&Planned]) {
 /// The streaming sender: batches in plan order, throttled to `IN_FLIGHT_MAX` unseen
 /// transactions, until the plan ends, `stop` is set, or the node stops answering (the kill).
 /// Admitted plan indices are appended to `admitted`.
-fn stream(rpc: Rpc, plan: Arc<Vec<Planned>>, admitted: Arc<Mutex<Vec<usize>>>, seen: Arc<AtomicUsize>, stop: Arc<AtomicBool>) {
+fn stream(
+    rpc: Rpc,
+    plan: Arc<Vec<Planned>>,
+    admitted: Arc<Mutex<Vec<usize>>>,
+    seen: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+) {
     let mut next = 0;
     let mut waits = 0;
     while next < plan.len() && !stop.load(Ordering::SeqCst) {
@@ -89,8 +107,12 @@ fn stream(rpc: Rpc, plan: Arc<Vec<Planned>>, admitted: Arc<Mutex<Vec<usize>>>, s
             .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [plan[i].raw]}))
             .collect();
         // Transport failures and garbled answers mean the node was killed mid-request.
-        let Ok((_, bytes)) = rpc.post_raw(Value::Array(body).to_string().as_bytes()) else { return };
-        let Ok(answers) = serde_json::from_slice::<Vec<Value>>(&bytes) else { return };
+        let Ok((_, bytes)) = rpc.post_raw(Value::Array(body).to_string().as_bytes()) else {
+            return;
+        };
+        let Ok(answers) = serde_json::from_slice::<Vec<Value>>(&bytes) else {
+            return;
+        };
         let mut ok = Vec::new();
         for a in &answers {
             let i = a["id"].as_u64().expect("id") as usize;
@@ -99,7 +121,10 @@ fn stream(rpc: Rpc, plan: Arc<Vec<Planned>>, admitted: Arc<Mutex<Vec<usize>>>, s
                     assert_eq!(h, &json!(plan[i].hash), "admitted under another hash");
                     ok.push(i);
                 }
-                None => panic!("transfer sender {} nonce {} refused: {a}", plan[i].sender, plan[i].nonce),
+                None => panic!(
+                    "transfer sender {} nonce {} refused: {a}",
+                    plan[i].sender, plan[i].nonce
+                ),
             }
         }
         assert_eq!(ok.len(), end - next, "one answer per transaction");
@@ -109,7 +134,12 @@ fn stream(rpc: Rpc, plan: Arc<Vec<Planned>>, admitted: Arc<Mutex<Vec<usize>>>, s
 }
 
 /// Moves the receipts that have arrived from `outstanding` into `seen`; returns how many.
-fn collect(rpc: &Rpc, plan: &[Planned], outstanding: &mut Vec<usize>, seen: &mut HashMap<usize, Value>) -> usize {
+fn collect(
+    rpc: &Rpc,
+    plan: &[Planned],
+    outstanding: &mut Vec<usize>,
+    seen: &mut HashMap<usize, Value>,
+) -> usize {
     let hashes: Vec<String> = outstanding.iter().map(|&i| plan[i].hash.clone()).collect();
     let mut got = 0;
     let mut still = Vec::new();
@@ -141,7 +171,12 @@ fn committed(rpc: &Rpc, plan: &[Planned]) -> HashMap<usize, Value> {
 }
 
 /// Per sender, the committed nonces are exactly 0..k; returns k per sender.
-fn committed_prefixes(rpc: &Rpc, plan: &[Planned], done: &HashMap<usize, Value>, senders: &[Address]) -> Vec<u64> {
+fn committed_prefixes(
+    rpc: &Rpc,
+    plan: &[Planned],
+    done: &HashMap<usize, Value>,
+    senders: &[Address],
+) -> Vec<u64> {
     let mut nonces: Vec<Vec<u64>> = vec![Vec::new(); senders.len()];
     for &i in done.keys() {
         nonces[plan[i].sender].push(plan[i].nonce);
@@ -152,8 +187,15 @@ fn committed_prefixes(rpc: &Rpc, plan: &[Planned], done: &HashMap<usize, Value>,
         .map(|(s, ns)| {
             ns.sort_unstable();
             let k = ns.len() as u64;
-            assert!(ns.iter().copied().eq(0..k), "sender {s}: committed nonces have a gap: {ns:?}");
-            assert_eq!(nonce(rpc, &senders[s], "latest"), k, "sender {s}: nonce vs receipts");
+            assert!(
+                ns.iter().copied().eq(0..k),
+                "sender {s}: committed nonces have a gap: {ns:?}"
+            );
+            assert_eq!(
+                nonce(rpc, &senders[s], "latest"),
+                k,
+                "sender {s}: nonce vs receipts"
+            );
             k
         })
         .collect()
@@ -169,10 +211,21 @@ fn check_chain(rpc: &Rpc, closed: &HashSet<Address>) -> HashSet<String> {
         let b = block(rpc, n, false).unwrap_or_else(|| panic!("block {n} of head {head} missing"));
         assert_eq!(as_u64(&b["number"]), n);
         if let Some(p) = &parent {
-            assert_eq!(&b["parentHash"], p, "block {n} does not link to block {}", n - 1);
+            assert_eq!(
+                &b["parentHash"],
+                p,
+                "block {n} does not link to block {}",
+                n - 1
+            );
         }
-        let miner: Address = b["miner"].as_str().and_then(|m| m.parse().ok()).unwrap_or_default();
-        assert!(!closed.contains(&miner), "block {n} pays fees into the closed set ({miner})");
+        let miner: Address = b["miner"]
+            .as_str()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or_default();
+        assert!(
+            !closed.contains(&miner),
+            "block {n} pays fees into the closed set ({miner})"
+        );
         let txs: Vec<String> = b["transactions"]
             .as_array()
             .expect("transactions array")
@@ -180,20 +233,33 @@ fn check_chain(rpc: &Rpc, closed: &HashSet<Address>) -> HashSet<String> {
             .map(|h| h.as_str().expect("tx hash").to_string())
             .collect();
         for (idx, (h, r)) in txs.iter().zip(receipts(rpc, &txs)).enumerate() {
-            let r = r.unwrap_or_else(|| panic!("block {n} tx {idx} {h} has no receipt: partial block"));
-            assert_eq!(r["blockHash"], b["hash"], "receipt of {h} names another block");
+            let r =
+                r.unwrap_or_else(|| panic!("block {n} tx {idx} {h} has no receipt: partial block"));
+            assert_eq!(
+                r["blockHash"], b["hash"],
+                "receipt of {h} names another block"
+            );
             assert_eq!(as_u64(&r["blockNumber"]), n);
             assert_eq!(as_u64(&r["transactionIndex"]), idx as u64);
             assert!(all.insert(h.clone()), "{h} appears in two blocks");
         }
         parent = Some(b["hash"].clone());
     }
-    assert!(block(rpc, head + 1, false).is_none(), "a block past the head");
+    assert!(
+        block(rpc, head + 1, false).is_none(),
+        "a block past the head"
+    );
     all
 }
 
 /// Balances of the closed set equal genesis minus/plus exactly the committed transfers.
-fn check_balances(rpc: &Rpc, plan: &[Planned], done: &HashMap<usize, Value>, senders: &[Address], receivers: &[Address]) {
+fn check_balances(
+    rpc: &Rpc,
+    plan: &[Planned],
+    done: &HashMap<usize, Value>,
+    senders: &[Address],
+    receivers: &[Address],
+) {
     let mut expect: HashMap<Address, U256> = senders.iter().map(|a| (*a, dev_balance())).collect();
     for r in receivers {
         expect.insert(*r, U256::ZERO);
@@ -206,7 +272,11 @@ fn check_balances(rpc: &Rpc, plan: &[Planned], done: &HashMap<usize, Value>, sen
         *expect.get_mut(&p.to).expect("receiver tracked") += p.value;
     }
     for (a, want) in &expect {
-        assert_eq!(balance(rpc, a), *want, "balance of {a} vs committed transfers");
+        assert_eq!(
+            balance(rpc, a),
+            *want,
+            "balance of {a} vs committed transfers"
+        );
     }
 }
 
@@ -214,7 +284,9 @@ fn check_balances(rpc: &Rpc, plan: &[Planned], done: &HashMap<usize, Value>, sen
 fn kill_9_mid_load_then_recover() {
     let keys: Vec<_> = (1..=SENDERS).map(dev_key).collect();
     let senders: Vec<Address> = keys.iter().map(address_of).collect();
-    let receivers: Vec<Address> = (0..RECEIVERS).map(|i| Address::repeat_byte(0xc0 + i)).collect();
+    let receivers: Vec<Address> = (0..RECEIVERS)
+        .map(|i| Address::repeat_byte(0xc0 + i))
+        .collect();
     let closed: HashSet<Address> = senders.iter().chain(&receivers).copied().collect();
     let plan = Arc::new(plan(&keys, &receivers));
 
@@ -227,8 +299,13 @@ fn kill_9_mid_load_then_recover() {
     let seen_count = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let sender = {
-        let (rpc, plan, admitted, seen, stop) =
-            (rpc.clone(), plan.clone(), admitted.clone(), seen_count.clone(), stop.clone());
+        let (rpc, plan, admitted, seen, stop) = (
+            rpc.clone(),
+            plan.clone(),
+            admitted.clone(),
+            seen_count.clone(),
+            stop.clone(),
+        );
         std::thread::spawn(move || stream(rpc, plan, admitted, seen, stop))
     };
     let mut seen: HashMap<usize, Value> = HashMap::new();
@@ -241,10 +318,17 @@ fn kill_9_mid_load_then_recover() {
             outstanding.extend_from_slice(&a[taken..]);
             taken = a.len();
         }
-        assert!(!sender.is_finished() || !outstanding.is_empty(), "the load ended before the kill");
+        assert!(
+            !sender.is_finished() || !outstanding.is_empty(),
+            "the load ended before the kill"
+        );
         if collect(&rpc, &plan, &mut outstanding, &mut seen) == 0 {
             idle_polls += 1;
-            assert!(idle_polls < POLLS_MAX, "no progress under load\n{}", node.log_tail());
+            assert!(
+                idle_polls < POLLS_MAX,
+                "no progress under load\n{}",
+                node.log_tail()
+            );
             std::thread::sleep(Duration::from_millis(RECEIPT_POLL_MS));
         }
         seen_count.store(seen.len(), Ordering::SeqCst);
@@ -261,7 +345,11 @@ fn kill_9_mid_load_then_recover() {
     stop.store(true, Ordering::SeqCst);
     sender.join().expect("the sender thread ends cleanly");
     let admitted_n = admitted.lock().expect("lock").len();
-    let head_seen = seen.values().map(|r| as_u64(&r["blockNumber"])).max().unwrap_or(0);
+    let head_seen = seen
+        .values()
+        .map(|r| as_u64(&r["blockNumber"]))
+        .max()
+        .unwrap_or(0);
     eprintln!(
         "killed at {} receipts seen (head >= {head_seen}), {} admitted, {} outstanding",
         seen.len(),
@@ -271,24 +359,37 @@ fn kill_9_mid_load_then_recover() {
 
     node.restart();
     let rpc = node.rpc.clone();
-    assert!(head(&rpc) >= head_seen, "restart lost blocks whose receipts were served");
+    assert!(
+        head(&rpc) >= head_seen,
+        "restart lost blocks whose receipts were served"
+    );
     // Whatever the node kept of its pool is sealed before the books are checked.
     wait_pool_empty(&rpc);
 
     for (&i, r) in &seen {
         let now = receipt(&rpc, &plan[i].hash)
             .unwrap_or_else(|| panic!("receipt of {} lost in the crash", plan[i].hash));
-        assert_eq!(now["blockHash"], r["blockHash"], "receipt moved to another block");
+        assert_eq!(
+            now["blockHash"], r["blockHash"],
+            "receipt moved to another block"
+        );
         assert_eq!(now, *r, "receipt changed across the crash");
     }
     let done = committed(&rpc, &plan);
     assert!(done.len() >= seen.len());
     let in_blocks = check_chain(&rpc, &closed);
     let done_hashes: HashSet<String> = done.keys().map(|&i| plan[i].hash.clone()).collect();
-    assert_eq!(in_blocks, done_hashes, "blocks hold exactly the committed transfers");
+    assert_eq!(
+        in_blocks, done_hashes,
+        "blocks hold exactly the committed transfers"
+    );
     let prefixes = committed_prefixes(&rpc, &plan, &done, &senders);
     check_balances(&rpc, &plan, &done, &senders, &receivers);
-    eprintln!("after restart: {} of {admitted_n} admitted committed, head {}", done.len(), head(&rpc));
+    eprintln!(
+        "after restart: {} of {admitted_n} admitted committed, head {}",
+        done.len(),
+        head(&rpc)
+    );
 
     // The recovered node takes new work: each sender continues at its next nonce.
     let after: Vec<usize> = (0..plan.len())
@@ -297,7 +398,11 @@ fn kill_9_mid_load_then_recover() {
             plan[i].nonce >= k && plan[i].nonce < k + AFTER_RESTART
         })
         .collect();
-    assert_eq!(after.len(), SENDERS * AFTER_RESTART as usize, "pre-signed txs left to send");
+    assert_eq!(
+        after.len(),
+        SENDERS * AFTER_RESTART as usize,
+        "pre-signed txs left to send"
+    );
     let head_before = head(&rpc);
     for chunk in after.chunks(BATCH_TXS) {
         send_batch(&rpc, &chunk.iter().map(|&i| &plan[i]).collect::<Vec<_>>());
@@ -305,7 +410,10 @@ fn kill_9_mid_load_then_recover() {
     let hashes: Vec<String> = after.iter().map(|&i| plan[i].hash.clone()).collect();
     for r in wait_receipts(&rpc, &hashes) {
         assert!(status_ok(&r));
-        assert!(as_u64(&r["blockNumber"]) > head_before, "new tx sealed into an old block");
+        assert!(
+            as_u64(&r["blockNumber"]) > head_before,
+            "new tx sealed into an old block"
+        );
     }
     let done = committed(&rpc, &plan);
     check_chain(&rpc, &closed);

@@ -38,8 +38,15 @@ fn expect_rejected(rpc: &Rpc, watched: &[Address], before: &Snapshot, raw: &[u8]
     );
     let hash = hex(keccak256(raw).as_slice());
     let found = rpc.ok("eth_getTransactionByHash", json!([hash]));
-    assert!(found.is_null(), "'{reason}': rejected tx is visible: {found}");
-    assert_eq!(&snapshot(rpc, watched), before, "'{reason}' changed the chain or the pool");
+    assert!(
+        found.is_null(),
+        "'{reason}': rejected tx is visible: {found}"
+    );
+    assert_eq!(
+        &snapshot(rpc, watched),
+        before,
+        "'{reason}' changed the chain or the pool"
+    );
 }
 
 const LIMITS: &str = r#"
@@ -70,7 +77,11 @@ fn bad_transactions_are_rejected_without_side_effects() {
     assert_eq!(before.pool, 0, "idle pool");
 
     let k2 = &keys[2];
-    let base = TxSpec { to: sink, value: U256::from(5u64), ..TxSpec::default() };
+    let base = TxSpec {
+        to: sink,
+        value: U256::from(5u64),
+        ..TxSpec::default()
+    };
 
     // r = 0 can never be a valid ECDSA signature.
     let unsigned = TxEip1559 {
@@ -84,30 +95,94 @@ fn bad_transactions_are_rejected_without_side_effects() {
         input: Default::default(),
         access_list: Default::default(),
     };
-    let forged: TxEnvelope =
-        unsigned.into_signed(Signature::new(U256::ZERO, U256::from(1u64), false)).into();
-    expect_rejected(rpc, &watched, &before, &forged.encoded_2718(), "invalid signature");
+    let forged: TxEnvelope = unsigned
+        .into_signed(Signature::new(U256::ZERO, U256::from(1u64), false))
+        .into();
+    expect_rejected(
+        rpc,
+        &watched,
+        &before,
+        &forged.encoded_2718(),
+        "invalid signature",
+    );
 
-    let other_chain = TxSpec { chain_id: 1, ..base.clone() };
+    let other_chain = TxSpec {
+        chain_id: 1,
+        ..base.clone()
+    };
     expect_rejected(rpc, &watched, &before, &other_chain.raw(k2), "chain id");
-    let legacy_other_chain = TxSpec { ty: 0, chain_id: 1, ..base.clone() };
-    expect_rejected(rpc, &watched, &before, &legacy_other_chain.raw(k2), "chain id");
+    let legacy_other_chain = TxSpec {
+        ty: 0,
+        chain_id: 1,
+        ..base.clone()
+    };
+    expect_rejected(
+        rpc,
+        &watched,
+        &before,
+        &legacy_other_chain.raw(k2),
+        "chain id",
+    );
 
-    let replay_low = TxSpec { nonce: 0, value: U256::from(2u64), ..base.clone() };
-    expect_rejected(rpc, &watched, &before, &replay_low.raw(&keys[1]), "nonce too low");
+    let replay_low = TxSpec {
+        nonce: 0,
+        value: U256::from(2u64),
+        ..base.clone()
+    };
+    expect_rejected(
+        rpc,
+        &watched,
+        &before,
+        &replay_low.raw(&keys[1]),
+        "nonce too low",
+    );
 
-    let far_ahead = TxSpec { nonce: 1_000, ..base.clone() };
+    let far_ahead = TxSpec {
+        nonce: 1_000,
+        ..base.clone()
+    };
     expect_rejected(rpc, &watched, &before, &far_ahead.raw(k2), "nonce too high");
 
-    let overdraw = TxSpec { value: dev_balance() * U256::from(2u64), ..base.clone() };
-    expect_rejected(rpc, &watched, &before, &overdraw.raw(k2), "insufficient funds");
-    let cannot_pay_gas = TxSpec { value: U256::ZERO, ..base.clone() };
-    expect_rejected(rpc, &watched, &before, &cannot_pay_gas.raw(&poor), "insufficient funds");
+    let overdraw = TxSpec {
+        value: dev_balance() * U256::from(2u64),
+        ..base.clone()
+    };
+    expect_rejected(
+        rpc,
+        &watched,
+        &before,
+        &overdraw.raw(k2),
+        "insufficient funds",
+    );
+    let cannot_pay_gas = TxSpec {
+        value: U256::ZERO,
+        ..base.clone()
+    };
+    expect_rejected(
+        rpc,
+        &watched,
+        &before,
+        &cannot_pay_gas.raw(&poor),
+        "insufficient funds",
+    );
 
-    let too_much_gas = TxSpec { gas_limit: 30_000_001, ..base.clone() };
-    expect_rejected(rpc, &watched, &before, &too_much_gas.raw(k2), "exceeds block gas limit");
+    let too_much_gas = TxSpec {
+        gas_limit: 30_000_001,
+        ..base.clone()
+    };
+    expect_rejected(
+        rpc,
+        &watched,
+        &before,
+        &too_much_gas.raw(k2),
+        "exceeds block gas limit",
+    );
 
-    let huge = TxSpec { input: vec![0xab; 8 * 1024], gas_limit: 400_000, ..base.clone() };
+    let huge = TxSpec {
+        input: vec![0xab; 8 * 1024],
+        gas_limit: 400_000,
+        ..base.clone()
+    };
     expect_rejected(rpc, &watched, &before, &huge.raw(k2), "oversized");
 
     // Garbage bytes are refused too (the exact code is the decoder's business).
@@ -116,18 +191,36 @@ fn bad_transactions_are_rejected_without_side_effects() {
     assert_eq!(snapshot(rpc, &watched), before, "garbage changed the chain");
 
     // Duplicate: a transaction parked in the pool (nonce gap) sent again.
-    let parked = TxSpec { nonce: 1, ..base.clone() }.raw(&keys[3]);
+    let parked = TxSpec {
+        nonce: 1,
+        ..base.clone()
+    }
+    .raw(&keys[3]);
     let parked_hash = send_raw(rpc, &parked).expect("gapped nonce within nonce_gap_max accepted");
     let with_parked = snapshot(rpc, &watched);
     assert_eq!(with_parked.pool, 1, "the gapped tx waits in the pool");
-    assert_eq!(with_parked.head, before.head, "a gapped tx alone seals nothing");
+    assert_eq!(
+        with_parked.head, before.head,
+        "a gapped tx alone seals nothing"
+    );
     expect_rejected_dup(rpc, &watched, &with_parked, &parked, &parked_hash);
 
     // Filling the gap releases both; the much-rejected account still transacts normally.
-    let gap_fill = send_raw(rpc, &TxSpec { nonce: 0, ..base.clone() }.raw(&keys[3])).expect("fill");
+    let gap_fill = send_raw(
+        rpc,
+        &TxSpec {
+            nonce: 0,
+            ..base.clone()
+        }
+        .raw(&keys[3]),
+    )
+    .expect("fill");
     let ok2 = send_raw(rpc, &base.raw(k2)).expect("valid tx from the rejected account");
     let rs = wait_receipts(rpc, &[gap_fill, parked_hash, ok2]);
-    assert!(rs.iter().all(status_ok), "released transactions succeed: {rs:?}");
+    assert!(
+        rs.iter().all(status_ok),
+        "released transactions succeed: {rs:?}"
+    );
     assert_eq!(pending_size(rpc), 0, "pool drained");
     assert_eq!(nonce(rpc, &watched[2], "latest"), 1);
     assert_eq!(nonce(rpc, &watched[3], "latest"), 2);
@@ -141,11 +234,25 @@ fn bad_transactions_are_rejected_without_side_effects() {
 fn expect_rejected_dup(rpc: &Rpc, watched: &[Address], before: &Snapshot, raw: &[u8], hash: &str) {
     let err = send_raw(rpc, raw).expect_err("duplicate accepted");
     assert_eq!(err.code, -32000, "duplicate: {err}");
-    assert!(err.message.to_lowercase().contains("already known"), "duplicate: {err}");
-    assert_eq!(&snapshot(rpc, watched), before, "the duplicate changed the chain or the pool");
+    assert!(
+        err.message.to_lowercase().contains("already known"),
+        "duplicate: {err}"
+    );
+    assert_eq!(
+        &snapshot(rpc, watched),
+        before,
+        "the duplicate changed the chain or the pool"
+    );
     let pooled = rpc.ok("eth_getTransactionByHash", json!([hash]));
-    assert_eq!(pooled["hash"], json!(hash), "the original stays visible as pending");
-    assert!(pooled["blockHash"].is_null(), "a pooled tx has no block: {pooled}");
+    assert_eq!(
+        pooled["hash"],
+        json!(hash),
+        "the original stays visible as pending"
+    );
+    assert!(
+        pooled["blockHash"].is_null(),
+        "a pooled tx has no block: {pooled}"
+    );
 }
 
 #[test]
@@ -170,9 +277,25 @@ fn pool_full_is_reported_and_harmless() {
     let full = snapshot(rpc, &watched);
     assert_eq!(full.pool, 4, "four parked transactions");
 
-    expect_rejected(rpc, &watched, &full, &transfer(&keys[2], 1, sink, U256::ONE), "pool full");
-    expect_rejected(rpc, &watched, &full, &transfer(&keys[0], 4, sink, U256::ONE), "pool full");
-    assert_eq!(as_u64(&rpc.ok("eth_chainId", json!([]))), CHAIN_ID, "still serving");
+    expect_rejected(
+        rpc,
+        &watched,
+        &full,
+        &transfer(&keys[2], 1, sink, U256::ONE),
+        "pool full",
+    );
+    expect_rejected(
+        rpc,
+        &watched,
+        &full,
+        &transfer(&keys[0], 4, sink, U256::ONE),
+        "pool full",
+    );
+    assert_eq!(
+        as_u64(&rpc.ok("eth_chainId", json!([]))),
+        CHAIN_ID,
+        "still serving"
+    );
 }
 
 #[test]
@@ -181,19 +304,38 @@ fn malformed_json_rpc_gets_standard_errors() {
     let rpc = node.rpc.clone();
     let code = |v: &Value| v["error"]["code"].as_i64();
 
-    assert_eq!(code(&rpc.post_json(r#"{"jsonrpc":"2.0","id":1,"method":"#)), Some(-32700));
-    assert_eq!(code(&rpc.post_json("[{\"jsonrpc\":\"2.0\",")), Some(-32700), "broken batch");
+    assert_eq!(
+        code(&rpc.post_json(r#"{"jsonrpc":"2.0","id":1,"method":"#)),
+        Some(-32700)
+    );
+    assert_eq!(
+        code(&rpc.post_json("[{\"jsonrpc\":\"2.0\",")),
+        Some(-32700),
+        "broken batch"
+    );
     let no_method = rpc.post_json(r#"{"jsonrpc":"2.0","id":7,"params":[]}"#);
-    assert_eq!(code(&no_method), Some(-32600), "a request without a method: {no_method}");
+    assert_eq!(
+        code(&no_method),
+        Some(-32600),
+        "a request without a method: {no_method}"
+    );
     assert_eq!(no_method["id"], json!(7), "the id is echoed");
 
-    let err = rpc.call("eth_noSuchMethod", json!([])).expect_err("unknown method");
+    let err = rpc
+        .call("eth_noSuchMethod", json!([]))
+        .expect_err("unknown method");
     assert_eq!(err.code, -32601, "{err}");
-    let err = rpc.call("eth_getBalance", json!(["0xnot-an-address", "latest"])).expect_err("bad");
+    let err = rpc
+        .call("eth_getBalance", json!(["0xnot-an-address", "latest"]))
+        .expect_err("bad");
     assert_eq!(err.code, -32602, "{err}");
-    let err = rpc.call("eth_getTransactionReceipt", json!([42])).expect_err("bad hash type");
+    let err = rpc
+        .call("eth_getTransactionReceipt", json!([42]))
+        .expect_err("bad hash type");
     assert_eq!(err.code, -32602, "{err}");
-    let err = rpc.call("eth_getBlockByNumber", json!(["not-a-tag", false])).expect_err("bad tag");
+    let err = rpc
+        .call("eth_getBlockByNumber", json!(["not-a-tag", false]))
+        .expect_err("bad tag");
     assert_eq!(err.code, -32602, "{err}");
 
     // A batch mixing good and bad calls answers each one.

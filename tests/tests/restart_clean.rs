@@ -14,7 +14,11 @@ fn sigterm_then_restart_keeps_everything() {
     let sender_addrs: Vec<Address> = senders.iter().map(address_of).collect();
     let sinks: Vec<Address> = (0..4u8).map(|i| Address::repeat_byte(0xa0 + i)).collect();
     for b in balances(&rpc, &sender_addrs) {
-        assert_eq!(b, dev_balance(), "dev genesis funds each account with 10,000 ETH");
+        assert_eq!(
+            b,
+            dev_balance(),
+            "dev genesis funds each account with 10,000 ETH"
+        );
     }
 
     // Three rounds so several blocks exist; every type of transaction appears.
@@ -39,33 +43,67 @@ fn sigterm_then_restart_keeps_everything() {
         hashes.extend(batch);
     }
     let head_before = head(&rpc);
-    assert!(head_before >= 3, "three awaited rounds make at least three blocks");
-    let blocks_before: Vec<Value> =
-        (0..=head_before).map(|n| block(&rpc, n, true).expect("block up to head")).collect();
+    assert!(
+        head_before >= 3,
+        "three awaited rounds make at least three blocks"
+    );
+    let blocks_before: Vec<Value> = (0..=head_before)
+        .map(|n| block(&rpc, n, true).expect("block up to head"))
+        .collect();
     let receipts_before: Vec<Value> = wait_receipts(&rpc, &hashes);
     let watched: Vec<Address> = sender_addrs.iter().chain(&sinks).copied().collect();
     let balances_before = balances(&rpc, &watched);
-    let nonces_before: Vec<u64> = sender_addrs.iter().map(|a| nonce(&rpc, a, "latest")).collect();
+    let nonces_before: Vec<u64> = sender_addrs
+        .iter()
+        .map(|a| nonce(&rpc, a, "latest"))
+        .collect();
     assert_eq!(nonces_before, vec![9, 9, 9]);
 
     let status = node.stop();
-    assert!(status.success(), "SIGTERM must stop the node cleanly, got {status}");
+    assert!(
+        status.success(),
+        "SIGTERM must stop the node cleanly, got {status}"
+    );
     node.restart();
     let rpc = node.rpc.clone();
 
-    assert_eq!(head(&rpc), head_before, "head after restart (an idle chain seals nothing)");
-    assert_eq!(block(&rpc, 0, false).expect("genesis")["hash"], genesis["hash"]);
+    assert_eq!(
+        head(&rpc),
+        head_before,
+        "head after restart (an idle chain seals nothing)"
+    );
+    assert_eq!(
+        block(&rpc, 0, false).expect("genesis")["hash"],
+        genesis["hash"]
+    );
     for (n, before) in blocks_before.iter().enumerate() {
         let after = block(&rpc, n as u64, true).expect("block survives restart");
         assert_eq!(&after, before, "block {n} differs after restart");
     }
-    assert!(block(&rpc, head_before + 1, false).is_none(), "no block past the head");
-    assert_eq!(receipts(&rpc, &hashes), receipts_before.into_iter().map(Some).collect::<Vec<_>>());
-    assert_eq!(balances(&rpc, &watched), balances_before, "balances after restart");
-    let nonces_after: Vec<u64> = sender_addrs.iter().map(|a| nonce(&rpc, a, "latest")).collect();
+    assert!(
+        block(&rpc, head_before + 1, false).is_none(),
+        "no block past the head"
+    );
+    assert_eq!(
+        receipts(&rpc, &hashes),
+        receipts_before.into_iter().map(Some).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        balances(&rpc, &watched),
+        balances_before,
+        "balances after restart"
+    );
+    let nonces_after: Vec<u64> = sender_addrs
+        .iter()
+        .map(|a| nonce(&rpc, a, "latest"))
+        .collect();
     assert_eq!(nonces_after, nonces_before, "nonces after restart");
     let tx_by_hash = rpc.ok("eth_getTransactionByHash", json!([hashes[0]]));
-    assert_eq!(tx_by_hash["hash"], json!(hashes[0]), "transactions are indexed after restart");
+    assert_eq!(
+        tx_by_hash["hash"],
+        json!(hashes[0]),
+        "transactions are indexed after restart"
+    );
 
     // The restarted node seals on top of the old head.
     let h = send_raw(&rpc, &transfer(&senders[0], 9, sinks[0], U256::from(7u64)))
@@ -73,11 +111,20 @@ fn sigterm_then_restart_keeps_everything() {
     let r = wait_receipt(&rpc, &h);
     assert!(status_ok(&r));
     let n = as_u64(&r["blockNumber"]);
-    assert!(n > head_before, "new block {n} above old head {head_before}");
+    assert!(
+        n > head_before,
+        "new block {n} above old head {head_before}"
+    );
     let new_block = block(&rpc, n, false).expect("new block");
     let parent = block(&rpc, n - 1, false).expect("parent");
-    assert_eq!(new_block["parentHash"], parent["hash"], "new block links to the old chain");
-    assert_eq!(balance(&rpc, &sinks[0]), balances_before[sender_addrs.len()] + U256::from(7u64));
+    assert_eq!(
+        new_block["parentHash"], parent["hash"],
+        "new block links to the old chain"
+    );
+    assert_eq!(
+        balance(&rpc, &sinks[0]),
+        balances_before[sender_addrs.len()] + U256::from(7u64)
+    );
 
     // A second clean cycle also works (the shutdown path is not one-shot).
     let status = node.stop();

@@ -11,7 +11,12 @@ use std::time::Duration;
 /// Longest a sender waits for a free slot before re-checking `stop`.
 const WAIT_SLICE_MS: u64 = 5;
 
-pub fn run_sender(shared: &Shared, concurrency: usize, batch_max: usize, sender: &mut Sender) -> anyhow::Result<()> {
+pub fn run_sender(
+    shared: &Shared,
+    concurrency: usize,
+    batch_max: usize,
+    sender: &mut Sender,
+) -> anyhow::Result<()> {
     let t = &shared.timing;
     let batch = batch_max.min(concurrency).max(1);
     let n = shared.txs.len();
@@ -25,10 +30,16 @@ pub fn run_sender(shared: &Shared, concurrency: usize, batch_max: usize, sender:
         let start = shared.next.fetch_add(batch, Ordering::Relaxed);
         let end = (start + batch).min(n);
         if end < start + batch {
-            t.in_flight.fetch_sub((start + batch - end.max(start)) as i64, Ordering::Relaxed);
+            t.in_flight
+                .fetch_sub((start + batch - end.max(start)) as i64, Ordering::Relaxed);
         }
         if start >= n {
-            let _ = shared.ran_out_ns.compare_exchange(UNSET, t.now_ns(), Ordering::Relaxed, Ordering::Relaxed);
+            let _ = shared.ran_out_ns.compare_exchange(
+                UNSET,
+                t.now_ns(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
             break;
         }
         let now = t.now_ns();

@@ -25,7 +25,10 @@ pub struct TrackerConfig {
 
 impl Default for TrackerConfig {
     fn default() -> Self {
-        TrackerConfig { poll_interval_ms: 2, blocks_per_batch_max: 8 }
+        TrackerConfig {
+            poll_interval_ms: 2,
+            blocks_per_batch_max: 8,
+        }
     }
 }
 
@@ -52,30 +55,39 @@ impl CommitTracker {
         let mut seen = hex_u64(&client.must("eth_blockNumber", json!([]))?)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
-        let handle = std::thread::Builder::new().name("commit-tracker".into()).spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                let head = hex_u64(&client.must("eth_blockNumber", json!([]))?)?;
-                if head <= seen {
-                    std::thread::sleep(Duration::from_millis(config.poll_interval_ms));
-                    continue;
+        let handle = std::thread::Builder::new()
+            .name("commit-tracker".into())
+            .spawn(move || {
+                while !stop2.load(Ordering::Relaxed) {
+                    let head = hex_u64(&client.must("eth_blockNumber", json!([]))?)?;
+                    if head <= seen {
+                        std::thread::sleep(Duration::from_millis(config.poll_interval_ms));
+                        continue;
+                    }
+                    let last = head.min(seen + config.blocks_per_batch_max);
+                    let calls: Vec<(&str, serde_json::Value)> = (seen + 1..=last)
+                        .map(|n| ("eth_getBlockByNumber", json!([format!("0x{n:x}"), false])))
+                        .collect();
+                    let blocks = client.batch(&calls)?;
+                    let now = timing.now_ns();
+                    for (n, b) in (seen + 1..=last).zip(blocks) {
+                        let b = b.map_err(|e| anyhow::anyhow!("eth_getBlockByNumber({n}): {e}"))?;
+                        let block: BlockHashes = serde_json::from_value(b)?;
+                        let ours = block
+                            .transactions
+                            .iter()
+                            .filter_map(|h| index.get(h))
+                            .map(|&i| i as usize);
+                        timing.mark_committed(ours, now);
+                    }
+                    seen = last;
                 }
-                let last = head.min(seen + config.blocks_per_batch_max);
-                let calls: Vec<(&str, serde_json::Value)> = (seen + 1..=last)
-                    .map(|n| ("eth_getBlockByNumber", json!([format!("0x{n:x}"), false])))
-                    .collect();
-                let blocks = client.batch(&calls)?;
-                let now = timing.now_ns();
-                for (n, b) in (seen + 1..=last).zip(blocks) {
-                    let b = b.map_err(|e| anyhow::anyhow!("eth_getBlockByNumber({n}): {e}"))?;
-                    let block: BlockHashes = serde_json::from_value(b)?;
-                    let ours = block.transactions.iter().filter_map(|h| index.get(h)).map(|&i| i as usize);
-                    timing.mark_committed(ours, now);
-                }
-                seen = last;
-            }
-            Ok(())
-        })?;
-        Ok(CommitTracker { stop, handle: Some(handle) })
+                Ok(())
+            })?;
+        Ok(CommitTracker {
+            stop,
+            handle: Some(handle),
+        })
     }
 
     /// Stops the tracker; reports an error it hit (a dead node, a malformed block).

@@ -83,7 +83,10 @@ impl Timing {
     pub fn mark_committed(&self, idx: impl Iterator<Item = usize>, now_ns: u64) {
         let mut n = 0;
         for i in idx {
-            if self.commit_ns[i].compare_exchange(UNSET, now_ns, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            if self.commit_ns[i]
+                .compare_exchange(UNSET, now_ns, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
                 n += 1;
             }
         }
@@ -95,7 +98,10 @@ impl Timing {
     }
 
     pub fn mark_refused(&self, i: usize) {
-        if self.commit_ns[i].compare_exchange(UNSET, REFUSED, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        if self.commit_ns[i]
+            .compare_exchange(UNSET, REFUSED, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
             self.refused.fetch_add(1, Ordering::Relaxed);
             self.in_flight.fetch_sub(1, Ordering::Relaxed);
             self.notify();
@@ -183,7 +189,11 @@ pub fn run_level(
     on_edge: &mut dyn FnMut(Edge) -> anyhow::Result<()>,
 ) -> anyhow::Result<LevelOutcome> {
     anyhow::ensure!(!urls.is_empty(), "no node URL");
-    let index: HashMap<_, u32> = txs.iter().enumerate().map(|(i, t)| (t.hash, i as u32)).collect();
+    let index: HashMap<_, u32> = txs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.hash, i as u32))
+        .collect();
     let epoch = Instant::now();
     let shared = Arc::new(Shared {
         timing: Arc::new(Timing::new(txs.len(), epoch)),
@@ -195,36 +205,60 @@ pub fn run_level(
         ran_out_ns: AtomicU64::new(UNSET),
         refusals: Mutex::new(HashMap::new()),
     });
-    let tracker = CommitTracker::spawn(&urls[0], Arc::new(index), shared.timing.clone(), spec.tracker)?;
+    let tracker = CommitTracker::spawn(
+        &urls[0],
+        Arc::new(index),
+        shared.timing.clone(),
+        spec.tracker,
+    )?;
     let w0 = (spec.warmup_s * 1e9) as u64;
     let w1 = w0 + (spec.window_s * 1e9) as u64;
     let schedule = match spec.load {
-        Load::Open { rate_per_s } => Some(Arc::new(open_loop::Schedule::new(rate_per_s, shared.txs.len()))),
+        Load::Open { rate_per_s } => Some(Arc::new(open_loop::Schedule::new(
+            rate_per_s,
+            shared.txs.len(),
+        ))),
         Load::Closed { .. } => None,
     };
     let senders: Vec<_> = (0..spec.connections)
         .map(|i| {
-            let (shared, url, spec2, schedule) = (shared.clone(), urls[i % urls.len()].clone(), spec.clone(), schedule.clone());
-            std::thread::Builder::new().name(format!("sender-{i}")).spawn(move || -> anyhow::Result<()> {
-                let result = (|| {
-                    let mut sender = send::Sender::connect(&url)?;
-                    match (spec2.load, schedule) {
-                        (Load::Open { .. }, Some(s)) => {
-                            let clock = open_loop::RealClock(&shared.timing);
-                            open_loop::run_sender(&s, &clock, spec2.batch_max, &shared.abort, |r| sender.send(&shared, r))
+            let (shared, url, spec2, schedule) = (
+                shared.clone(),
+                urls[i % urls.len()].clone(),
+                spec.clone(),
+                schedule.clone(),
+            );
+            std::thread::Builder::new()
+                .name(format!("sender-{i}"))
+                .spawn(move || -> anyhow::Result<()> {
+                    let result = (|| {
+                        let mut sender = send::Sender::connect(&url)?;
+                        match (spec2.load, schedule) {
+                            (Load::Open { .. }, Some(s)) => {
+                                let clock = open_loop::RealClock(&shared.timing);
+                                open_loop::run_sender(
+                                    &s,
+                                    &clock,
+                                    spec2.batch_max,
+                                    &shared.abort,
+                                    |r| sender.send(&shared, r),
+                                )
+                            }
+                            (Load::Closed { concurrency }, _) => closed_loop::run_sender(
+                                &shared,
+                                concurrency,
+                                spec2.batch_max,
+                                &mut sender,
+                            ),
+                            _ => Ok(()),
                         }
-                        (Load::Closed { concurrency }, _) => {
-                            closed_loop::run_sender(&shared, concurrency, spec2.batch_max, &mut sender)
-                        }
-                        _ => Ok(()),
+                    })();
+                    if result.is_err() {
+                        shared.failed.store(true, Ordering::Relaxed);
+                        shared.abort.store(true, Ordering::Relaxed);
                     }
-                })();
-                if result.is_err() {
-                    shared.failed.store(true, Ordering::Relaxed);
-                    shared.abort.store(true, Ordering::Relaxed);
-                }
-                result
-            })
+                    result
+                })
         })
         .collect::<Result<_, _>>()?;
 
@@ -275,7 +309,10 @@ pub fn run_level(
         shared.timing.wait_change(Duration::from_millis(TICK_MS));
     }
     let tracker_result = tracker.stop();
-    progress.finish(&format!("committed {}", shared.timing.committed.load(Ordering::Relaxed)));
+    progress.finish(&format!(
+        "committed {}",
+        shared.timing.committed.load(Ordering::Relaxed)
+    ));
     tracker_result?;
     if let Some(e) = sender_error {
         return Err(e.context("sending transactions"));
@@ -290,8 +327,20 @@ pub fn run_level(
         Load::Open { rate_per_s } => rate_per_s,
         Load::Closed { .. } => summary.submitted as f64 / summary.window_s,
     };
-    let mut refusals: Vec<(String, u64)> = shared.refusals.lock().iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let mut refusals: Vec<(String, u64)> = shared
+        .refusals
+        .lock()
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
     refusals.sort_by_key(|r| std::cmp::Reverse(r.1));
     let sent = shared.timing.sent.load(Ordering::Relaxed);
-    Ok(LevelOutcome { summary, offered_tps, refusals, ran_out: ran_out_ns != UNSET, sent, total: shared.txs.len() })
+    Ok(LevelOutcome {
+        summary,
+        offered_tps,
+        refusals,
+        ran_out: ran_out_ns != UNSET,
+        sent,
+        total: shared.txs.len(),
+    })
 }

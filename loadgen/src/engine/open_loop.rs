@@ -28,7 +28,11 @@ pub enum Claim {
 
 impl Schedule {
     pub fn new(rate_per_s: f64, count: usize) -> Schedule {
-        Schedule { rate_per_s: rate_per_s.max(f64::MIN_POSITIVE), count, next: AtomicUsize::new(0) }
+        Schedule {
+            rate_per_s: rate_per_s.max(f64::MIN_POSITIVE),
+            count,
+            next: AtomicUsize::new(0),
+        }
     }
 
     /// When transaction `i` is due (ns after the epoch).
@@ -59,7 +63,11 @@ impl Schedule {
                 return Claim::WaitUntil(self.scheduled_ns(next));
             }
             let end = due.min(next + batch_max.max(1));
-            if self.next.compare_exchange(next, end, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            if self
+                .next
+                .compare_exchange(next, end, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
                 return Claim::Send(next..end);
             }
         }
@@ -107,7 +115,9 @@ pub fn run_sender<C: Clock>(
         match schedule.claim(clock.now_ns(), batch_max) {
             Claim::Send(r) => {
                 let timing = clock.timing();
-                timing.in_flight.fetch_add(r.len() as i64, Ordering::Relaxed);
+                timing
+                    .in_flight
+                    .fetch_add(r.len() as i64, Ordering::Relaxed);
                 timing.mark_sent(r.clone(), |i| schedule.scheduled_ns(i));
                 send(r)?;
             }
@@ -157,7 +167,10 @@ mod tests {
     #[test]
     fn latency_counts_from_the_scheduled_time_when_the_sender_stalls() {
         // 1000 tx/s, batches of 1; the batch of tx 2 stalls the sender for 50 ms.
-        let clock = FakeClock { now: Cell::new(0), timing: Timing::new(10, Instant::now()) };
+        let clock = FakeClock {
+            now: Cell::new(0),
+            timing: Timing::new(10, Instant::now()),
+        };
         let schedule = Schedule::new(1000.0, 10);
         let stop = AtomicBool::new(false);
         let mut actual_send = vec![0u64; 10];
@@ -170,14 +183,18 @@ mod tests {
         })
         .unwrap_or_else(|e| panic!("{e}"));
         // Txs 3..10 were due during the stall and went out late, one batch each.
-        assert!(actual_send[3..].iter().all(|&t| t == 52 * MS), "{actual_send:?}");
+        assert!(
+            actual_send[3..].iter().all(|&t| t == 52 * MS),
+            "{actual_send:?}"
+        );
         // Every tx commits 5 ms after it was actually sent.
         for (i, &t) in actual_send.iter().enumerate() {
             clock.timing.mark_committed(std::iter::once(i), t + 5 * MS);
         }
         let lat: Vec<u64> = (0..10)
             .map(|i| {
-                clock.timing.commit_ns[i].load(Ordering::Relaxed) - clock.timing.send_ns[i].load(Ordering::Relaxed)
+                clock.timing.commit_ns[i].load(Ordering::Relaxed)
+                    - clock.timing.send_ns[i].load(Ordering::Relaxed)
             })
             .collect();
         // From the schedule: tx 3 was due at 3 ms, sent at 52 ms, committed at 57 ms -> 54 ms,
@@ -191,7 +208,10 @@ mod tests {
 
     #[test]
     fn stop_ends_the_loop() {
-        let clock = FakeClock { now: Cell::new(0), timing: Timing::new(1000, Instant::now()) };
+        let clock = FakeClock {
+            now: Cell::new(0),
+            timing: Timing::new(1000, Instant::now()),
+        };
         let schedule = Schedule::new(10.0, 1000);
         let stop = AtomicBool::new(false);
         let mut sent = 0;

@@ -22,7 +22,8 @@ pub struct SearchSpec {
 impl SearchSpec {
     /// Whether a step's committed throughput and latency still follow the offer.
     pub fn follows(&self, s: &Step) -> bool {
-        s.committed_tps >= self.follow_ratio * s.offered_tps && (self.p99_ms_max <= 0.0 || s.p99_ms <= self.p99_ms_max)
+        s.committed_tps >= self.follow_ratio * s.offered_tps
+            && (self.p99_ms_max <= 0.0 || s.p99_ms <= self.p99_ms_max)
     }
 
     /// Offered rate of step `k` (0-based).
@@ -34,7 +35,11 @@ impl SearchSpec {
 /// The highest offered rate among the steps before the first that stopped following; None
 /// when even the first step did not follow.
 pub fn knee(spec: &SearchSpec, steps: &[Step]) -> Option<f64> {
-    steps.iter().take_while(|s| spec.follows(s)).last().map(|s| s.offered_tps)
+    steps
+        .iter()
+        .take_while(|s| spec.follows(s))
+        .last()
+        .map(|s| s.offered_tps)
 }
 
 /// Runs steps with `run_step(rate)` until one stops following or `steps_max` is reached;
@@ -60,15 +65,29 @@ mod tests {
     use super::*;
 
     fn spec() -> SearchSpec {
-        SearchSpec { start_tps: 1000.0, step_factor: 1.25, steps_max: 20, follow_ratio: 0.9, p99_ms_max: 500.0 }
+        SearchSpec {
+            start_tps: 1000.0,
+            step_factor: 1.25,
+            steps_max: 20,
+            follow_ratio: 0.9,
+            p99_ms_max: 500.0,
+        }
     }
 
     /// A synthetic node: commits min(offered, capacity), latency explodes near capacity.
     fn node(capacity: f64) -> impl FnMut(usize, f64) -> anyhow::Result<Step> {
         move |_, offered| {
             let committed = offered.min(capacity);
-            let p99_ms = if offered < capacity * 0.95 { 50.0 } else { 2000.0 };
-            Ok(Step { offered_tps: offered, committed_tps: committed, p99_ms })
+            let p99_ms = if offered < capacity * 0.95 {
+                50.0
+            } else {
+                2000.0
+            };
+            Ok(Step {
+                offered_tps: offered,
+                committed_tps: committed,
+                p99_ms,
+            })
         }
     }
 
@@ -84,12 +103,31 @@ mod tests {
 
     #[test]
     fn throughput_shortfall_alone_stops_the_search() {
-        let s = SearchSpec { p99_ms_max: 0.0, ..spec() };
+        let s = SearchSpec {
+            p99_ms_max: 0.0,
+            ..spec()
+        };
         let steps = [
-            Step { offered_tps: 1000.0, committed_tps: 1000.0, p99_ms: 9e9 },
-            Step { offered_tps: 1250.0, committed_tps: 1200.0, p99_ms: 9e9 },
-            Step { offered_tps: 1562.5, committed_tps: 1300.0, p99_ms: 9e9 },
-            Step { offered_tps: 1953.0, committed_tps: 1953.0, p99_ms: 9e9 },
+            Step {
+                offered_tps: 1000.0,
+                committed_tps: 1000.0,
+                p99_ms: 9e9,
+            },
+            Step {
+                offered_tps: 1250.0,
+                committed_tps: 1200.0,
+                p99_ms: 9e9,
+            },
+            Step {
+                offered_tps: 1562.5,
+                committed_tps: 1300.0,
+                p99_ms: 9e9,
+            },
+            Step {
+                offered_tps: 1953.0,
+                committed_tps: 1953.0,
+                p99_ms: 9e9,
+            },
         ];
         assert_eq!(knee(&s, &steps), Some(1250.0));
     }
@@ -98,7 +136,10 @@ mod tests {
     fn no_knee_when_the_first_step_fails_and_steps_are_bounded() {
         let (steps, knee) = search(&spec(), node(500.0)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((steps.len(), knee), (1, None));
-        let s = SearchSpec { steps_max: 3, ..spec() };
+        let s = SearchSpec {
+            steps_max: 3,
+            ..spec()
+        };
         let (steps, knee) = search(&s, node(1e9)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(steps.len(), 3);
         assert_eq!(knee, Some(1562.5));

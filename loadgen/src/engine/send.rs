@@ -31,7 +31,11 @@ pub struct Sender {
 
 impl Sender {
     pub fn connect(url: &str) -> anyhow::Result<Sender> {
-        Ok(Sender { url: url.to_string(), client: RpcClient::connect(url)?, body: Vec::new() })
+        Ok(Sender {
+            url: url.to_string(),
+            client: RpcClient::connect(url)?,
+            body: Vec::new(),
+        })
     }
 
     /// Sends `range` of the shared transactions (already marked sent). A transport failure

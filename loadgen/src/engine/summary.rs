@@ -36,8 +36,9 @@ pub fn summarize(t: &Timing, w0: u64, w1: u64) -> Summary {
     let window_ns = w1.saturating_sub(w0).max(1);
     let seconds = window_ns.div_ceil(1_000_000_000) as usize;
     let mut timeline = vec![0u64; seconds];
-    let mut hist = Histogram::<u64>::new_with_bounds(1, LATENCY_US_MAX, 3)
-        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!("sigfig 3 is valid")));
+    let mut hist = Histogram::<u64>::new_with_bounds(1, LATENCY_US_MAX, 3).unwrap_or_else(|_| {
+        Histogram::new(3).unwrap_or_else(|_| unreachable!("sigfig 3 is valid"))
+    });
     let (mut submitted, mut committed, mut errors) = (0u64, 0u64, 0u64);
     for i in 0..t.len() {
         let send = t.send_ns[i].load(Ordering::Relaxed);

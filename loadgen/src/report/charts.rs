@@ -32,9 +32,17 @@ pub struct Chart {
 /// Draws every chart that has data into `dir`; returns the ones written, in report order.
 pub fn write_all(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<Chart>> {
     let drawn = [
-        (TPS_TIMELINE_SVG, "Committed TPS over time", tps_timeline(results)?),
+        (
+            TPS_TIMELINE_SVG,
+            "Committed TPS over time",
+            tps_timeline(results)?,
+        ),
         (LATENCY_CDF_SVG, "Latency CDF", latency_cdf(results)?),
-        (SATURATION_SVG, "Saturation: offered vs committed TPS", saturation(results)?),
+        (
+            SATURATION_SVG,
+            "Saturation: offered vs committed TPS",
+            saturation(results)?,
+        ),
     ];
     let mut charts = Vec::new();
     for (file, title, svg) in drawn {
@@ -58,7 +66,12 @@ fn labels(results: &RunResults) -> Vec<String> {
         .workloads
         .iter()
         .map(|w| {
-            let repeats = results.workloads.iter().filter(|o| o.workload == w.workload).count() > 1;
+            let repeats = results
+                .workloads
+                .iter()
+                .filter(|o| o.workload == w.workload)
+                .count()
+                > 1;
             if repeats {
                 format!("{} @ {:.0} offered", w.workload, w.offered_tps)
             } else {
@@ -123,8 +136,17 @@ pub fn tps_timeline(results: &RunResults) -> anyhow::Result<Option<String>> {
     if series.is_empty() {
         return Ok(None);
     }
-    let x_max = series.iter().map(|(_, w)| w.tps_timeline.len()).max().unwrap_or(1).max(1) as f64;
-    let y_max = axis_max(finite_max(series.iter().flat_map(|(_, w)| w.tps_timeline.iter().copied())));
+    let x_max = series
+        .iter()
+        .map(|(_, w)| w.tps_timeline.len())
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let y_max = axis_max(finite_max(
+        series
+            .iter()
+            .flat_map(|(_, w)| w.tps_timeline.iter().copied()),
+    ));
     let mut svg = String::new();
     {
         let root = new_area(&mut svg)?;
@@ -175,7 +197,11 @@ pub fn latency_cdf(results: &RunResults) -> anyhow::Result<Option<String>> {
     if series.is_empty() {
         return Ok(None);
     }
-    let all_ms = || series.iter().flat_map(|(_, w)| w.latency_cdf.iter().filter(|p| usable(p)).map(|p| p.0));
+    let all_ms = || {
+        series
+            .iter()
+            .flat_map(|(_, w)| w.latency_cdf.iter().filter(|p| usable(p)).map(|p| p.0))
+    };
     let x_min = all_ms().fold(f64::INFINITY, f64::min);
     let mut x_max = all_ms().fold(0.0, f64::max);
     if x_max <= x_min {
@@ -198,7 +224,12 @@ pub fn latency_cdf(results: &RunResults) -> anyhow::Result<Option<String>> {
             .draw()
             .map_err(pe)?;
         for (i, (label, w)) in series.iter().enumerate() {
-            let points = w.latency_cdf.iter().copied().filter(|p| usable(p)).map(|(ms, f)| (ms, f.clamp(0.0, 1.0)));
+            let points = w
+                .latency_cdf
+                .iter()
+                .copied()
+                .filter(|p| usable(p))
+                .map(|(ms, f)| (ms, f.clamp(0.0, 1.0)));
             let style = series_style(i);
             chart
                 .draw_series(LineSeries::new(points, style))
@@ -225,7 +256,10 @@ pub fn saturation(results: &RunResults) -> anyhow::Result<Option<String>> {
         return Ok(None);
     }
     let max = axis_max(finite_max(series.iter().flat_map(|(_, w)| {
-        w.saturation.iter().flat_map(|&(o, c)| [o, c]).chain(w.knee_tps)
+        w.saturation
+            .iter()
+            .flat_map(|&(o, c)| [o, c])
+            .chain(w.knee_tps)
     })));
     let mut svg = String::new();
     {
@@ -252,7 +286,8 @@ pub fn saturation(results: &RunResults) -> anyhow::Result<Option<String>> {
             .label("y = x (keeps up)")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ideal));
         for (i, (label, w)) in series.iter().enumerate() {
-            let mut steps: Vec<(f64, f64)> = w.saturation.iter().copied().filter(|p| usable(p)).collect();
+            let mut steps: Vec<(f64, f64)> =
+                w.saturation.iter().copied().filter(|p| usable(p)).collect();
             steps.sort_by(|a, b| a.0.total_cmp(&b.0));
             let style = series_style(i);
             chart

@@ -47,10 +47,14 @@ fn collect(root: &Path, dir: &Path, depth: usize, out: &mut Vec<CriterionResult>
     if depth > SEARCH_DEPTH_MAX {
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         // file_type() does not follow symlinks, so a link loop cannot trap the walk.
-        let Ok(kind) = entry.file_type() else { continue };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if !kind.is_dir() {
             continue;
         }
@@ -78,21 +82,32 @@ fn read_bench(root: &Path, new_dir: &Path) -> Option<CriterionResult> {
     }
     let bench: Option<Benchmark> = read_json(&new_dir.join("benchmark.json"));
     let id = match &bench {
-        Some(b) => [Some(&b.group_id), b.function_id.as_ref(), b.value_str.as_ref()]
-            .into_iter()
-            .flatten()
-            .filter(|s| !s.is_empty())
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join("/"),
+        Some(b) => [
+            Some(&b.group_id),
+            b.function_id.as_ref(),
+            b.value_str.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join("/"),
         None => id_from_path(root, new_dir)?,
     };
-    let elements = bench.as_ref().and_then(|b| b.throughput.as_ref()).and_then(elements_of);
+    let elements = bench
+        .as_ref()
+        .and_then(|b| b.throughput.as_ref())
+        .and_then(elements_of);
     let throughput_per_s = match elements {
         Some(n) if mean_ns > 0.0 => Some(n / (mean_ns * 1e-9)),
         _ => None,
     };
-    Some(CriterionResult { id, mean_ns, throughput_per_s })
+    Some(CriterionResult {
+        id,
+        mean_ns,
+        throughput_per_s,
+    })
 }
 
 /// Elements per iteration from criterion's serialized `Throughput`.
@@ -100,13 +115,18 @@ fn elements_of(t: &serde_json::Value) -> Option<f64> {
     if let Some(n) = t.get("Elements").and_then(serde_json::Value::as_f64) {
         return Some(n);
     }
-    t.get("ElementsAndBytes").and_then(|v| v.get("elements")).and_then(serde_json::Value::as_f64)
+    t.get("ElementsAndBytes")
+        .and_then(|v| v.get("elements"))
+        .and_then(serde_json::Value::as_f64)
 }
 
 /// `group/function/value` from the directory path, for results without a benchmark.json.
 fn id_from_path(root: &Path, new_dir: &Path) -> Option<String> {
     let rel = new_dir.parent()?.strip_prefix(root).ok()?;
-    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     if parts.is_empty() {
         None
     } else {

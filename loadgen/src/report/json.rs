@@ -30,6 +30,7 @@ pub fn write(dir: &Path, results: &RunResults) -> anyhow::Result<()> {
 
 /// Reads a `results.json` back, e.g. to regenerate a report from a recorded run.
 pub fn read(path: &Path) -> anyhow::Result<RunResults> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }

@@ -30,7 +30,11 @@ fn write_report(o: &mut String, r: &RunResults, charts: &[Chart]) -> fmt::Result
     chart_links(o, charts)?;
     criterion(o, r)?;
     if let Some(flame) = &r.flamegraph {
-        writeln!(o, "## Flame graph\n\n[{0}]({0}): where the node's time went during the run.\n", text(flame))?;
+        writeln!(
+            o,
+            "## Flame graph\n\n[{0}]({0}): where the node's time went during the run.\n",
+            text(flame)
+        )?;
     }
     Ok(())
 }
@@ -99,8 +103,11 @@ fn summary(o: &mut String, r: &RunResults) -> fmt::Result {
 }
 
 fn saturation(o: &mut String, r: &RunResults) -> fmt::Result {
-    let searched: Vec<&WorkloadResult> =
-        r.workloads.iter().filter(|w| !w.saturation.is_empty() || w.knee_tps.is_some()).collect();
+    let searched: Vec<&WorkloadResult> = r
+        .workloads
+        .iter()
+        .filter(|w| !w.saturation.is_empty() || w.knee_tps.is_some())
+        .collect();
     if searched.is_empty() {
         return Ok(());
     }
@@ -110,21 +117,34 @@ fn saturation(o: &mut String, r: &RunResults) -> fmt::Result {
         "The saturation search raises the offered rate step by step; the knee is the offered rate \
          past which committed TPS stopped following it.\n"
     )?;
-    writeln!(o, "| workload | knee (offered TPS) | best committed TPS | steps (offered → committed) |")?;
+    writeln!(
+        o,
+        "| workload | knee (offered TPS) | best committed TPS | steps (offered → committed) |"
+    )?;
     writeln!(o, "|---|--:|--:|---|")?;
     for w in searched {
-        let best = w.saturation.iter().map(|s| s.1).filter(|v| v.is_finite()).fold(None, |m: Option<f64>, v| {
-            Some(m.map_or(v, |m| m.max(v)))
-        });
-        let steps: Vec<String> =
-            w.saturation.iter().map(|(off, com)| format!("{} → {}", tps(*off), tps(*com))).collect();
+        let best = w
+            .saturation
+            .iter()
+            .map(|s| s.1)
+            .filter(|v| v.is_finite())
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+        let steps: Vec<String> = w
+            .saturation
+            .iter()
+            .map(|(off, com)| format!("{} → {}", tps(*off), tps(*com)))
+            .collect();
         writeln!(
             o,
             "| {} | {} | {} | {} |",
             cell(&w.workload),
             w.knee_tps.map_or("not reached".to_string(), tps),
             best.map_or("–".to_string(), tps),
-            if steps.is_empty() { "–".to_string() } else { steps.join(", ") }
+            if steps.is_empty() {
+                "–".to_string()
+            } else {
+                steps.join(", ")
+            }
         )?;
     }
     writeln!(o)
@@ -135,14 +155,23 @@ fn stages(o: &mut String, r: &RunResults) -> fmt::Result {
         return Ok(());
     }
     writeln!(o, "## Per-stage cost\n")?;
-    writeln!(o, "From the nodes' own metrics (`bcos_getNodeInfo`) over the measured window.\n")?;
+    writeln!(
+        o,
+        "From the nodes' own metrics (`bcos_getNodeInfo`) over the measured window.\n"
+    )?;
     writeln!(o, "| workload | stage | items | busy ms | µs per item |")?;
     writeln!(o, "|---|---|--:|--:|--:|")?;
     for w in &r.workloads {
         let mut stages: Vec<_> = w.stages.iter().collect();
         // Pipeline order first, then any other stage by name.
         stages.sort_by_key(|s| {
-            (STAGE_ORDER.iter().position(|&n| n == s.stage).unwrap_or(STAGE_ORDER.len()), s.stage.clone())
+            (
+                STAGE_ORDER
+                    .iter()
+                    .position(|&n| n == s.stage)
+                    .unwrap_or(STAGE_ORDER.len()),
+                s.stage.clone(),
+            )
         });
         for s in stages {
             writeln!(
@@ -182,7 +211,12 @@ fn node_usage(o: &mut String, r: &RunResults) -> fmt::Result {
 }
 
 /// committed TPS × nodes ÷ (bound × cores), or None when the bound or core count is unknown.
-pub fn efficiency_ratio(committed_tps: f64, nodes: usize, bound_per_core: f64, cores: usize) -> Option<f64> {
+pub fn efficiency_ratio(
+    committed_tps: f64,
+    nodes: usize,
+    bound_per_core: f64,
+    cores: usize,
+) -> Option<f64> {
     let capacity = bound_per_core * cores as f64;
     (capacity > 0.0 && capacity.is_finite() && committed_tps.is_finite())
         .then(|| committed_tps * nodes as f64 / capacity)
@@ -202,7 +236,10 @@ fn efficiency_section(o: &mut String, r: &RunResults) -> fmt::Result {
         "Every node recovers the sender of every transaction once, so a cluster committing T TPS \
          needs T × nodes recoveries per second out of the bound × cores the machine offers:\n"
     )?;
-    writeln!(o, "`efficiency = committed TPS × nodes ÷ (recoveries/s per core × cores)`\n")?;
+    writeln!(
+        o,
+        "`efficiency = committed TPS × nodes ÷ (recoveries/s per core × cores)`\n"
+    )?;
     writeln!(o, "with nodes = {} and cores = {}.\n", r.nodes, cores)?;
     if r.workloads.is_empty() {
         return Ok(());
@@ -212,7 +249,13 @@ fn efficiency_section(o: &mut String, r: &RunResults) -> fmt::Result {
     for w in &r.workloads {
         let e = efficiency_ratio(w.committed_tps, r.nodes, bound, cores)
             .map_or("n/a".to_string(), |e| format!("{:.1} %", e * 100.0));
-        writeln!(o, "| {} | {} | {} |", cell(&w.workload), tps(w.committed_tps), e)?;
+        writeln!(
+            o,
+            "| {} | {} | {} |",
+            cell(&w.workload),
+            tps(w.committed_tps),
+            e
+        )?;
     }
     writeln!(o)
 }
@@ -223,14 +266,21 @@ fn environment(o: &mut String, r: &RunResults) -> fmt::Result {
     writeln!(o, "| | |\n|---|---|")?;
     writeln!(o, "| CPU model | {} |", cell(&e.cpu_model))?;
     writeln!(o, "| cores | {} |", e.cores)?;
-    writeln!(o, "| memory | {} GiB |", num(e.memory_bytes as f64 / GIB, 1))?;
+    writeln!(
+        o,
+        "| memory | {} GiB |",
+        num(e.memory_bytes as f64 / GIB, 1)
+    )?;
     writeln!(o, "| kernel | {} |", cell(&e.kernel))?;
     writeln!(o, "| OS | {} |", cell(&e.os))?;
     writeln!(o, "| commit | `{}` |", cell(&e.git_commit))?;
     writeln!(o, "| date (UTC) | {} |", cell(&e.date_utc))?;
     writeln!(o, "| profile | {} |", cell(&r.profile))?;
-    let mismatches =
-        if e.profile_mismatches.is_empty() { "none".to_string() } else { e.profile_mismatches.len().to_string() };
+    let mismatches = if e.profile_mismatches.is_empty() {
+        "none".to_string()
+    } else {
+        e.profile_mismatches.len().to_string()
+    };
     writeln!(o, "| profile mismatches | {mismatches} |\n")?;
     if !e.profile_mismatches.is_empty() {
         writeln!(o, "This machine differs from the profile's:\n")?;
@@ -263,8 +313,16 @@ fn criterion(o: &mut String, r: &RunResults) -> fmt::Result {
     writeln!(o, "| bench | mean | throughput |")?;
     writeln!(o, "|---|--:|--:|")?;
     for c in &r.criterion {
-        let thr = c.throughput_per_s.map_or("–".to_string(), |t| format!("{}/s", tps(t)));
-        writeln!(o, "| {} | {} | {} |", cell(&c.id), duration_ns(c.mean_ns), thr)?;
+        let thr = c
+            .throughput_per_s
+            .map_or("–".to_string(), |t| format!("{}/s", tps(t)));
+        writeln!(
+            o,
+            "| {} | {} | {} |",
+            cell(&c.id),
+            duration_ns(c.mean_ns),
+            thr
+        )?;
     }
     writeln!(o)
 }

@@ -62,16 +62,34 @@ pub fn write(out_dir: &Path, results: &RunResults) -> anyhow::Result<PathBuf> {
 /// `<YYYY-MM-DD>-<profile>-<short sha>`; each part falls back to a fixed word when the
 /// environment lacks it, so the name is always a single safe path component.
 pub fn dir_name(results: &RunResults) -> String {
-    let date = results.environment.date_utc.get(..10).filter(|d| is_iso_date(d)).unwrap_or("undated");
+    let date = results
+        .environment
+        .date_utc
+        .get(..10)
+        .filter(|d| is_iso_date(d))
+        .unwrap_or("undated");
     let profile: String = results
         .profile
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    let profile = if profile.is_empty() { "unnamed".to_string() } else { profile };
+    let profile = if profile.is_empty() {
+        "unnamed".to_string()
+    } else {
+        profile
+    };
     let commit = results.environment.git_commit.trim();
-    let mut sha: String =
-        commit.chars().take_while(|c| c.is_ascii_hexdigit()).take(SHORT_SHA_LEN).collect();
+    let mut sha: String = commit
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .take(SHORT_SHA_LEN)
+        .collect();
     if sha.is_empty() {
         sha = "nogit".to_string();
     }
@@ -87,21 +105,29 @@ fn is_iso_date(s: &str) -> bool {
     b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 /// Puts the run's flamegraph into `dir` and returns its name relative to `dir`.
 /// A folded-stacks file is rendered; an SVG already in `dir` is kept; another SVG is copied.
 fn place_flamegraph(dir: &Path, src: &str) -> anyhow::Result<String> {
     let src_path = Path::new(src);
-    let is_svg = src_path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+    let is_svg = src_path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
     if is_svg {
-        if src_path.is_relative() && src_path.components().count() == 1 && dir.join(src_path).is_file() {
+        if src_path.is_relative()
+            && src_path.components().count() == 1
+            && dir.join(src_path).is_file()
+        {
             return Ok(src.to_string());
         }
         let dest = dir.join(flame::FLAMEGRAPH_SVG);
-        std::fs::copy(src_path, &dest)
-            .with_context(|| format!("copying flamegraph {} into the report", src_path.display()))?;
+        std::fs::copy(src_path, &dest).with_context(|| {
+            format!("copying flamegraph {} into the report", src_path.display())
+        })?;
         return Ok(flame::FLAMEGRAPH_SVG.to_string());
     }
     flame::render_folded_file(src_path, &dir.join(flame::FLAMEGRAPH_SVG))?;

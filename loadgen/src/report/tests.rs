@@ -15,10 +15,27 @@ fn workload(name: &str, committed_tps: f64) -> WorkloadResult {
         committed: 149_875,
         errors: 125,
         window_s: 30.0,
-        latency_ms: LatencySummary { p50: 12.5, p90: 48.25, p99: 97.125, p999: 180.5, max: 412.75 },
-        latency_cdf: vec![(1.5, 0.01), (12.5, 0.5), (48.25, 0.9), (97.125, 0.99), (412.75, 1.0)],
+        latency_ms: LatencySummary {
+            p50: 12.5,
+            p90: 48.25,
+            p99: 97.125,
+            p999: 180.5,
+            max: 412.75,
+        },
+        latency_cdf: vec![
+            (1.5, 0.01),
+            (12.5, 0.5),
+            (48.25, 0.9),
+            (97.125, 0.99),
+            (412.75, 1.0),
+        ],
         tps_timeline: vec![4900.0, 4990.0, 5010.0, 4995.0, 4998.0],
-        saturation: vec![(1000.0, 1000.0), (2000.0, 1998.0), (4000.0, 3990.0), (8000.0, 4995.5)],
+        saturation: vec![
+            (1000.0, 1000.0),
+            (2000.0, 1998.0),
+            (4000.0, 3990.0),
+            (8000.0, 4995.5),
+        ],
         knee_tps: Some(4800.0),
         stages: ["commit", "recover", "admit", "consensus", "execute"]
             .iter()
@@ -31,8 +48,16 @@ fn workload(name: &str, committed_tps: f64) -> WorkloadResult {
             })
             .collect(),
         node_usage: vec![
-            NodeUsage { node: 0, cpu_cores: 1.25, rss_bytes_max: 512 * 1024 * 1024 },
-            NodeUsage { node: 1, cpu_cores: 0.75, rss_bytes_max: 256 * 1024 * 1024 },
+            NodeUsage {
+                node: 0,
+                cpu_cores: 1.25,
+                rss_bytes_max: 512 * 1024 * 1024,
+            },
+            NodeUsage {
+                node: 1,
+                cpu_cores: 0.75,
+                rss_bytes_max: 256 * 1024 * 1024,
+            },
         ],
     }
 }
@@ -40,7 +65,10 @@ fn workload(name: &str, committed_tps: f64) -> WorkloadResult {
 fn full_run() -> RunResults {
     RunResults {
         profile: "ci-2core".to_string(),
-        thresholds: Thresholds { min_tps: 3000.0, max_latency_ms_p99: 500.0 },
+        thresholds: Thresholds {
+            min_tps: 3000.0,
+            max_latency_ms_p99: 500.0,
+        },
         environment: Environment {
             cpu_model: "AMD EPYC 9B14".to_string(),
             cores: 2,
@@ -91,8 +119,15 @@ fn read(dir: &Path, name: &str) -> String {
 
 fn assert_svg(svg: &str, what: &str) {
     let head = svg.trim_start();
-    assert!(head.starts_with("<svg") || head.starts_with("<?xml"), "{what} is not SVG: {}", &head[..40.min(head.len())]);
-    assert!(svg.contains("<path") || svg.contains("<polyline") || svg.contains("<rect"), "{what} draws nothing");
+    assert!(
+        head.starts_with("<svg") || head.starts_with("<?xml"),
+        "{what} is not SVG: {}",
+        &head[..40.min(head.len())]
+    );
+    assert!(
+        svg.contains("<path") || svg.contains("<polyline") || svg.contains("<rect"),
+        "{what} draws nothing"
+    );
     assert!(svg.trim_end().ends_with("</svg>"), "{what} is truncated");
 }
 
@@ -111,8 +146,12 @@ fn full_report_has_every_section_and_number() -> anyhow::Result<()> {
     assert!(md.contains("| erc20 | open | 5000.0 | 2500.2 |"));
     assert!(md.contains("| transfer | 4800.0 | 4995.5 | 1000.0 → 1000.0, 2000.0 → 1998.0"));
     // Stages in pipeline order regardless of input order.
-    let recover = md.find("| transfer | recover | 149875 | 1111 | 7.67 |").expect("recover row");
-    let commit = md.find("| transfer | commit | 149875 | 1000 | 6.67 |").expect("commit row");
+    let recover = md
+        .find("| transfer | recover | 149875 | 1111 | 7.67 |")
+        .expect("recover row");
+    let commit = md
+        .find("| transfer | commit | 149875 | 1000 | 6.67 |")
+        .expect("commit row");
     assert!(recover < commit);
     assert!(md.contains("| transfer | 0 | 1.25 | 512.0 |"));
     assert!(md.contains("| transfer | 1 | 0.75 | 256.0 |"));
@@ -140,7 +179,10 @@ fn results_json_round_trips() -> anyhow::Result<()> {
     let dir = write(tmp.path(), &run)?;
     let back = json::read(&dir.join(json::RESULTS_JSON))?;
     assert_eq!(back, run);
-    assert_eq!(read(&dir, json::RESULTS_JSON).trim_end(), serde_json::to_string_pretty(&run)?);
+    assert_eq!(
+        read(&dir, json::RESULTS_JSON).trim_end(),
+        serde_json::to_string_pretty(&run)?
+    );
     Ok(())
 }
 
@@ -151,7 +193,14 @@ fn missing_data_leaves_sections_and_charts_out() -> anyhow::Result<()> {
     let md = read(&dir, REPORT_MD);
     assert!(md.contains("**Verdict: PASS**"));
     assert!(md.contains("| transfer | open | 5000.0 | 4995.5 |"));
-    for absent in ["Saturation", "Per-stage", "Node resources", "Criterion", "Flame graph", "## Charts"] {
+    for absent in [
+        "Saturation",
+        "Per-stage",
+        "Node resources",
+        "Criterion",
+        "Flame graph",
+        "## Charts",
+    ] {
         assert!(!md.contains(absent), "{absent} rendered without data");
     }
     assert!(md.contains("| profile mismatches | none |"));
@@ -195,7 +244,10 @@ fn efficiency_needs_a_bound() {
 fn folded_flamegraph_is_rendered_and_linked() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let folded = tmp.path().join("tracing.folded");
-    std::fs::write(&folded, "node;admit;recover 300\nnode;execute 500\nnode;commit;fsync 200\n")?;
+    std::fs::write(
+        &folded,
+        "node;admit;recover 300\nnode;execute 500\nnode;commit;fsync 200\n",
+    )?;
     let mut run = bare_run();
     run.flamegraph = Some(folded.to_string_lossy().into_owned());
     let dir = write(&tmp.path().join("reports"), &run)?;
@@ -212,7 +264,12 @@ fn folded_flamegraph_is_rendered_and_linked() -> anyhow::Result<()> {
 fn unreadable_flamegraph_is_dropped_not_fatal() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let mut run = bare_run();
-    run.flamegraph = Some(tmp.path().join("missing.folded").to_string_lossy().into_owned());
+    run.flamegraph = Some(
+        tmp.path()
+            .join("missing.folded")
+            .to_string_lossy()
+            .into_owned(),
+    );
     let dir = write(tmp.path(), &run)?;
     assert_eq!(json::read(&dir.join(json::RESULTS_JSON))?.flamegraph, None);
     assert!(!read(&dir, REPORT_MD).contains("Flame graph"));
@@ -237,7 +294,9 @@ fn criterion_reader_finds_latest_results() -> anyhow::Result<()> {
         std::fs::create_dir_all(&new)?;
         std::fs::write(
             new.join("estimates.json"),
-            format!(r#"{{"mean":{{"confidence_interval":{{"confidence_level":0.95,"lower_bound":1.0,"upper_bound":2.0}},"point_estimate":{mean},"standard_error":1.0}},"median":{{"point_estimate":1.0}}}}"#),
+            format!(
+                r#"{{"mean":{{"confidence_interval":{{"confidence_level":0.95,"lower_bound":1.0,"upper_bound":2.0}},"point_estimate":{mean},"standard_error":1.0}},"median":{{"point_estimate":1.0}}}}"#
+            ),
         )?;
         if let Some(b) = bench_json {
             std::fs::write(new.join("benchmark.json"), b)?;
@@ -247,17 +306,24 @@ fn criterion_reader_finds_latest_results() -> anyhow::Result<()> {
     bench(
         "recover/batch_rayon",
         2_000_000.0,
-        Some(r#"{"group_id":"recover","function_id":"batch_rayon","value_str":null,"throughput":{"Elements":1000},"full_id":"recover/batch_rayon","directory_name":"recover/batch_rayon","title":"recover/batch_rayon"}"#),
+        Some(
+            r#"{"group_id":"recover","function_id":"batch_rayon","value_str":null,"throughput":{"Elements":1000},"full_id":"recover/batch_rayon","directory_name":"recover/batch_rayon","title":"recover/batch_rayon"}"#,
+        ),
     )?;
     bench(
         "keccak/size/32",
         380.0,
-        Some(r#"{"group_id":"keccak","function_id":"size","value_str":"32","throughput":{"Bytes":32}}"#),
+        Some(
+            r#"{"group_id":"keccak","function_id":"size","value_str":"32","throughput":{"Bytes":32}}"#,
+        ),
     )?;
     bench("tx/new", 1500.0, None)?; // a bench named "new", without benchmark.json
-    // An old baseline and a malformed result are not "latest" results.
+                                    // An old baseline and a malformed result are not "latest" results.
     std::fs::create_dir_all(crit.join("recover/batch_rayon/base"))?;
-    std::fs::write(crit.join("recover/batch_rayon/base/estimates.json"), r#"{"mean":{"point_estimate":9.0}}"#)?;
+    std::fs::write(
+        crit.join("recover/batch_rayon/base/estimates.json"),
+        r#"{"mean":{"point_estimate":9.0}}"#,
+    )?;
     std::fs::create_dir_all(crit.join("broken/new"))?;
     std::fs::write(crit.join("broken/new/estimates.json"), "{not json")?;
 
@@ -279,7 +345,10 @@ fn chart_without_positive_latencies_is_skipped() -> anyhow::Result<()> {
     r.workloads[0].latency_cdf = vec![(0.0, 0.5), (f64::NAN, 1.0)];
     assert!(charts::latency_cdf(&r)?.is_none());
     r.workloads[0].tps_timeline = vec![0.0, 0.0];
-    assert_svg(&charts::tps_timeline(&r)?.expect("all-zero timeline still drawn"), "timeline");
+    assert_svg(
+        &charts::tps_timeline(&r)?.expect("all-zero timeline still drawn"),
+        "timeline",
+    );
     Ok(())
 }
 

@@ -38,8 +38,8 @@ const SEL_TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
 const SEL_BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
 /// keccak256("Transfer(address,address,uint256)").
 const TRANSFER_TOPIC: [u8; 32] = [
-    0xdd, 0xf2, 0x52, 0xad, 0x1b, 0xe2, 0xc8, 0x9b, 0x69, 0xc2, 0xb0, 0x68, 0xfc, 0x37, 0x8d, 0xaa, 0x95, 0x2b, 0xa7,
-    0xf1, 0x63, 0xc4, 0xa1, 0x16, 0x28, 0xf5, 0x5a, 0x4d, 0xf5, 0x23, 0xb3, 0xef,
+    0xdd, 0xf2, 0x52, 0xad, 0x1b, 0xe2, 0xc8, 0x9b, 0x69, 0xc2, 0xb0, 0x68, 0xfc, 0x37, 0x8d, 0xaa,
+    0x95, 0x2b, 0xa7, 0xf1, 0x63, 0xc4, 0xa1, 0x16, 0x28, 0xf5, 0x5a, 0x4d, 0xf5, 0x23, 0xb3, 0xef,
 ];
 
 fn mask20() -> Item {
@@ -54,34 +54,107 @@ fn slot_of_mem0() -> [Item; 3] {
 
 pub fn runtime() -> Result<Vec<u8>, String> {
     let mut v = vec![
-        push(0), Op(CALLDATALOAD), push(0xe0), Op(SHR),
-        Op(DUP1), Push(SEL_TRANSFER.to_vec()), Op(EQ), PushLabel("transfer"), Op(JUMPI),
-        Op(DUP1), Push(SEL_BALANCE_OF.to_vec()), Op(EQ), PushLabel("balanceOf"), Op(JUMPI),
-        push(0), Op(DUP1), Op(REVERT),
-        Label("balanceOf"), Op(POP),
-        push(4), Op(CALLDATALOAD), mask20(), Op(AND), push(0), Op(MSTORE),
-        push(0), push(0x20), Op(MSTORE),
+        push(0),
+        Op(CALLDATALOAD),
+        push(0xe0),
+        Op(SHR),
+        Op(DUP1),
+        Push(SEL_TRANSFER.to_vec()),
+        Op(EQ),
+        PushLabel("transfer"),
+        Op(JUMPI),
+        Op(DUP1),
+        Push(SEL_BALANCE_OF.to_vec()),
+        Op(EQ),
+        PushLabel("balanceOf"),
+        Op(JUMPI),
+        push(0),
+        Op(DUP1),
+        Op(REVERT),
+        Label("balanceOf"),
+        Op(POP),
+        push(4),
+        Op(CALLDATALOAD),
+        mask20(),
+        Op(AND),
+        push(0),
+        Op(MSTORE),
+        push(0),
+        push(0x20),
+        Op(MSTORE),
     ];
     v.extend(slot_of_mem0());
-    v.extend([Op(SLOAD), push(0), Op(MSTORE), push(0x20), push(0), Op(RETURN)]);
+    v.extend([
+        Op(SLOAD),
+        push(0),
+        Op(MSTORE),
+        push(0x20),
+        push(0),
+        Op(RETURN),
+    ]);
     // transfer: [] -> from slot fs, balance fb, amount
-    v.extend([Label("transfer"), Op(POP), Op(CALLER), push(0), Op(MSTORE), push(0), push(0x20), Op(MSTORE)]);
+    v.extend([
+        Label("transfer"),
+        Op(POP),
+        Op(CALLER),
+        push(0),
+        Op(MSTORE),
+        push(0),
+        push(0x20),
+        Op(MSTORE),
+    ]);
     v.extend(slot_of_mem0());
     v.extend([
-        Op(DUP1), Op(SLOAD),                                  // [fs, fb]
-        push(0x24), Op(CALLDATALOAD),                         // [fs, fb, amt]
-        Op(DUP1), Op(DUP3), Op(LT), PushLabel("fail"), Op(JUMPI), // fb < amt -> fail
-        Op(DUP1), Op(DUP3), Op(SUB), Op(DUP4), Op(SSTORE),    // balance[from] = fb - amt
-        push(4), Op(CALLDATALOAD), mask20(), Op(AND), push(0), Op(MSTORE),
+        Op(DUP1),
+        Op(SLOAD), // [fs, fb]
+        push(0x24),
+        Op(CALLDATALOAD), // [fs, fb, amt]
+        Op(DUP1),
+        Op(DUP3),
+        Op(LT),
+        PushLabel("fail"),
+        Op(JUMPI), // fb < amt -> fail
+        Op(DUP1),
+        Op(DUP3),
+        Op(SUB),
+        Op(DUP4),
+        Op(SSTORE), // balance[from] = fb - amt
+        push(4),
+        Op(CALLDATALOAD),
+        mask20(),
+        Op(AND),
+        push(0),
+        Op(MSTORE),
     ]);
-    v.extend(slot_of_mem0());                                 // [fs, fb, amt, ts]
+    v.extend(slot_of_mem0()); // [fs, fb, amt, ts]
     v.extend([
-        Op(DUP1), Op(SLOAD), Op(DUP3), Op(ADD), Op(SWAP1), Op(SSTORE), // balance[to] += amt
-        push(0), Op(MSTORE),                                  // mem[0] = amt
-        push(4), Op(CALLDATALOAD), mask20(), Op(AND), Op(CALLER), Push(TRANSFER_TOPIC.to_vec()),
-        push(0x20), push(0), Op(LOG3),
-        push(1), push(0), Op(MSTORE), push(0x20), push(0), Op(RETURN),
-        Label("fail"), push(0), Op(DUP1), Op(REVERT),
+        Op(DUP1),
+        Op(SLOAD),
+        Op(DUP3),
+        Op(ADD),
+        Op(SWAP1),
+        Op(SSTORE), // balance[to] += amt
+        push(0),
+        Op(MSTORE), // mem[0] = amt
+        push(4),
+        Op(CALLDATALOAD),
+        mask20(),
+        Op(AND),
+        Op(CALLER),
+        Push(TRANSFER_TOPIC.to_vec()),
+        push(0x20),
+        push(0),
+        Op(LOG3),
+        push(1),
+        push(0),
+        Op(MSTORE),
+        push(0x20),
+        push(0),
+        Op(RETURN),
+        Label("fail"),
+        push(0),
+        Op(DUP1),
+        Op(REVERT),
         Op(STOP),
     ]);
     assemble(&v)
@@ -94,12 +167,26 @@ pub fn init_code() -> Result<Vec<u8>, String> {
     let supply = U256::from(SUPPLY).to_be_bytes::<32>();
     let skip = supply.iter().take_while(|b| **b == 0).count();
     let ctor = |offset: u16| -> Result<Vec<u8>, String> {
-        let mut v = vec![Op(CALLER), push(0), Op(MSTORE), push(0), push(0x20), Op(MSTORE)];
+        let mut v = vec![
+            Op(CALLER),
+            push(0),
+            Op(MSTORE),
+            push(0),
+            push(0x20),
+            Op(MSTORE),
+        ];
         v.extend(slot_of_mem0());
         v.extend([
-            Push(supply[skip..].to_vec()), Op(SWAP1), Op(SSTORE),
-            Push(len.to_be_bytes().to_vec()), Push(offset.to_be_bytes().to_vec()), push(0), Op(CODECOPY),
-            Push(len.to_be_bytes().to_vec()), push(0), Op(RETURN),
+            Push(supply[skip..].to_vec()),
+            Op(SWAP1),
+            Op(SSTORE),
+            Push(len.to_be_bytes().to_vec()),
+            Push(offset.to_be_bytes().to_vec()),
+            push(0),
+            Op(CODECOPY),
+            Push(len.to_be_bytes().to_vec()),
+            push(0),
+            Op(RETURN),
         ]);
         assemble(&v)
     };
@@ -126,18 +213,36 @@ pub struct Erc20 {
 
 impl Erc20 {
     pub fn new(accounts: usize) -> Erc20 {
-        Erc20 { holders: RoundRobin::new(accounts::derive(SEED, accounts.max(2))), token: None }
+        Erc20 {
+            holders: RoundRobin::new(accounts::derive(SEED, accounts.max(2))),
+            token: None,
+        }
     }
 
     fn deploy(&self, ctx: &Ctx) -> anyhow::Result<Address> {
-        let deployer = ctx.funders.first().ok_or_else(|| anyhow!("no funder to deploy the token"))?;
+        let deployer = ctx
+            .funders
+            .first()
+            .ok_or_else(|| anyhow!("no funder to deploy the token"))?;
         let from = bcos_crypto::address_of(deployer);
         let mut c = RpcClient::connect(&ctx.url)?;
         let nonce = hex_u64(&c.must("eth_getTransactionCount", json!([from, "pending"]))?)?;
         let code = init_code().map_err(|e| anyhow!("assembling the token: {e}"))?;
-        let (hash, raw) = accounts::sign_call(&ctx.fees, deployer, nonce, TxKind::Create, U256::ZERO, DEPLOY_GAS, code);
-        c.must("eth_sendRawTransaction", json!([format!("0x{}", hex(&raw))]))?;
-        accounts::wait_nonce(&mut c, &from, nonce + 1).context("waiting for the token deployment")?;
+        let (hash, raw) = accounts::sign_call(
+            &ctx.fees,
+            deployer,
+            nonce,
+            TxKind::Create,
+            U256::ZERO,
+            DEPLOY_GAS,
+            code,
+        );
+        c.must(
+            "eth_sendRawTransaction",
+            json!([format!("0x{}", hex(&raw))]),
+        )?;
+        accounts::wait_nonce(&mut c, &from, nonce + 1)
+            .context("waiting for the token deployment")?;
         let receipt = c.must("eth_getTransactionReceipt", json!([hash]))?;
         if receipt.get("status").and_then(|s| s.as_str()) != Some("0x1") {
             bail!("token deployment failed: {receipt}");
@@ -150,9 +255,15 @@ impl Erc20 {
         data.extend_from_slice(&[0u8; 12]);
         data.extend_from_slice(holder.as_slice());
         let mut c = RpcClient::connect(&ctx.url)?;
-        let out = c.must("eth_call", json!([{"to": token, "data": format!("0x{}", hex(&data))}, "latest"]))?;
-        let s = out.as_str().ok_or_else(|| anyhow!("eth_call returned {out}"))?;
-        U256::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|e| anyhow!("balanceOf returned {s}: {e}"))
+        let out = c.must(
+            "eth_call",
+            json!([{"to": token, "data": format!("0x{}", hex(&data))}, "latest"]),
+        )?;
+        let s = out
+            .as_str()
+            .ok_or_else(|| anyhow!("eth_call returned {out}"))?;
+        U256::from_str_radix(s.trim_start_matches("0x"), 16)
+            .map_err(|e| anyhow!("balanceOf returned {s}: {e}"))
     }
 }
 
@@ -169,7 +280,16 @@ impl Workload for Erc20 {
         let deployer = &ctx.funders[..1];
         accounts::distribute(&ctx.url, deployer, &to, |key, nonce, holder| {
             let data = transfer_calldata(holder, U256::from(HOLDER_SHARE));
-            accounts::sign_call(&fees, key, nonce, TxKind::Call(token), U256::ZERO, TRANSFER_GAS, data).1
+            accounts::sign_call(
+                &fees,
+                key,
+                nonce,
+                TxKind::Call(token),
+                U256::ZERO,
+                TRANSFER_GAS,
+                data,
+            )
+            .1
         })?;
         // The token really works: the last holder got its share.
         let last = to[to.len() - 1];
@@ -183,7 +303,9 @@ impl Workload for Erc20 {
     }
 
     fn sign(&mut self, ctx: &Ctx, count: usize) -> anyhow::Result<Vec<SignedTx>> {
-        let token = self.token.ok_or_else(|| anyhow!("erc20: sign before prepare"))?;
+        let token = self
+            .token
+            .ok_or_else(|| anyhow!("erc20: sign before prepare"))?;
         let gs = self.holders.take(count);
         let (rr, fees) = (&self.holders, ctx.fees);
         let n = rr.senders.len() as u64;
@@ -191,7 +313,15 @@ impl Workload for Erc20 {
             let (s, nonce) = rr.slot(g);
             let to = rr.senders[((s as u64 + 1 + mix(g) % (n - 1)) % n) as usize].address;
             let data = transfer_calldata(to, U256::from(1));
-            accounts::sign_call(&fees, &rr.senders[s].key, nonce, TxKind::Call(token), U256::ZERO, TRANSFER_GAS, data)
+            accounts::sign_call(
+                &fees,
+                &rr.senders[s].key,
+                nonce,
+                TxKind::Call(token),
+                U256::ZERO,
+                TRANSFER_GAS,
+                data,
+            )
         }))
     }
 
@@ -212,7 +342,18 @@ mod tests {
         assert!(!runtime.is_empty() && init.ends_with(&runtime));
         let ctor_len = init.len() - runtime.len();
         // The constructor's CODECOPY offset (a PUSH2) equals its own length.
-        let needle = [0x61, (ctor_len >> 8) as u8, ctor_len as u8, 0x60, 0x00, CODECOPY];
-        assert!(init.windows(needle.len()).any(|w| w == needle), "{}", hex(&init));
+        let needle = [
+            0x61,
+            (ctor_len >> 8) as u8,
+            ctor_len as u8,
+            0x60,
+            0x00,
+            CODECOPY,
+        ];
+        assert!(
+            init.windows(needle.len()).any(|w| w == needle),
+            "{}",
+            hex(&init)
+        );
     }
 }

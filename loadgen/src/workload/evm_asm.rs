@@ -98,7 +98,13 @@ mod tests {
 
     #[test]
     fn labels_resolve_to_jumpdests() {
-        let code = assemble(&[Item::PushLabel("end"), Item::Op(op::JUMPI), push(0x1234), Item::Label("end")]).unwrap_or_default();
+        let code = assemble(&[
+            Item::PushLabel("end"),
+            Item::Op(op::JUMPI),
+            push(0x1234),
+            Item::Label("end"),
+        ])
+        .unwrap_or_default();
         assert_eq!(code, vec![0x61, 0x00, 0x07, 0x57, 0x61, 0x12, 0x34, 0x5b]);
         assert!(assemble(&[Item::PushLabel("nowhere")]).is_err());
         assert_eq!(assemble(&[push(0)]).unwrap_or_default(), vec![0x60, 0x00]);

@@ -8,7 +8,7 @@
 //! batch that uses them is signed: a short run with U = 100,000 pays only for the users it
 //! touches.
 
-use super::{fund, sign_parallel, zipf::Zipf, zipf::mix, Ctx, RoundRobin, SignedTx, Workload};
+use super::{fund, sign_parallel, zipf::mix, zipf::Zipf, Ctx, RoundRobin, SignedTx, Workload};
 use crate::accounts::{self, Account};
 use alloy_primitives::{TxKind, U256};
 
@@ -35,8 +35,14 @@ impl Topology {
     /// One user group and the merchants on the same chain.
     pub fn single(users: usize, merchants: usize, zipf_exponent: f64) -> Topology {
         Topology {
-            user_groups: vec![Group { chain: 1, accounts: accounts::derive(USER_SEED, users.max(1)) }],
-            merchant_group: Group { chain: 1, accounts: accounts::derive(MERCHANT_SEED, merchants.max(1)) },
+            user_groups: vec![Group {
+                chain: 1,
+                accounts: accounts::derive(USER_SEED, users.max(1)),
+            }],
+            merchant_group: Group {
+                chain: 1,
+                accounts: accounts::derive(MERCHANT_SEED, merchants.max(1)),
+            },
             zipf_exponent,
         }
     }
@@ -53,10 +59,23 @@ pub struct HfAccount {
 
 impl HfAccount {
     pub fn new(mut topology: Topology) -> HfAccount {
-        let zipf = Zipf::new(topology.merchant_group.accounts.len(), topology.zipf_exponent);
-        let merchants = topology.merchant_group.accounts.iter().map(|a| a.address).collect();
+        let zipf = Zipf::new(
+            topology.merchant_group.accounts.len(),
+            topology.zipf_exponent,
+        );
+        let merchants = topology
+            .merchant_group
+            .accounts
+            .iter()
+            .map(|a| a.address)
+            .collect();
         let users = topology.user_groups.swap_remove(0).accounts;
-        HfAccount { users: RoundRobin::new(users), merchants, zipf, funded: 0 }
+        HfAccount {
+            users: RoundRobin::new(users),
+            merchants,
+            zipf,
+            funded: 0,
+        }
     }
 }
 
@@ -73,7 +92,10 @@ impl Workload for HfAccount {
         let gs = self.users.take(count);
         let needed = self.users.used_by(gs.end);
         if needed > self.funded {
-            crate::progress::note(&format!("hf-account: funding users {}..{needed}", self.funded));
+            crate::progress::note(&format!(
+                "hf-account: funding users {}..{needed}",
+                self.funded
+            ));
             fund(ctx, &self.users.senders[self.funded..needed])?;
             self.users.load_nonces(&ctx.url, self.funded..needed)?;
             self.funded = needed;
@@ -82,7 +104,15 @@ impl Workload for HfAccount {
         Ok(sign_parallel(gs, |g| {
             let (u, nonce) = users.slot(g);
             let to = merchants[zipf.sample(mix(g))];
-            accounts::sign_call(&fees, &users.senders[u].key, nonce, TxKind::Call(to), U256::from(1), accounts::TRANSFER_GAS, Vec::new())
+            accounts::sign_call(
+                &fees,
+                &users.senders[u].key,
+                nonce,
+                TxKind::Call(to),
+                U256::from(1),
+                accounts::TRANSFER_GAS,
+                Vec::new(),
+            )
         }))
     }
 

@@ -54,8 +54,13 @@ impl Ctx {
     pub fn connect(url: &str) -> anyhow::Result<Ctx> {
         let mut c = RpcClient::connect(url)?;
         let fees = Fees::discover(&mut c)?;
-        let funders = accounts::dev_funders(&mut c, U256::from(ACCOUNT_FUNDING_WEI) * U256::from(10u64))?;
-        Ok(Ctx { url: url.to_string(), fees, funders })
+        let funders =
+            accounts::dev_funders(&mut c, U256::from(ACCOUNT_FUNDING_WEI) * U256::from(10u64))?;
+        Ok(Ctx {
+            url: url.to_string(),
+            fees,
+            funders,
+        })
     }
 }
 
@@ -81,7 +86,12 @@ pub fn build(spec: &WorkloadSpec) -> anyhow::Result<Box<dyn Workload>> {
             spec.zipf_exponent,
         ))),
         "erc20" => Box::new(erc20::Erc20::new(spec.accounts)),
-        other => return crate::error::usage(format!("unknown workload {other:?} (known: {})", NAMES.join(", "))),
+        other => {
+            return crate::error::usage(format!(
+                "unknown workload {other:?} (known: {})",
+                NAMES.join(", ")
+            ))
+        }
     })
 }
 
@@ -96,7 +106,11 @@ pub struct RoundRobin {
 impl RoundRobin {
     pub fn new(senders: Vec<Account>) -> RoundRobin {
         let n = senders.len();
-        RoundRobin { senders, base_nonces: vec![0; n], next_g: 0 }
+        RoundRobin {
+            senders,
+            base_nonces: vec![0; n],
+            next_g: 0,
+        }
     }
 
     /// Indices `g` of the next `count` transactions; advances the sequence.

@@ -14,7 +14,9 @@ pub struct Transfer {
 
 impl Transfer {
     pub fn new(accounts: usize) -> Transfer {
-        Transfer { rr: RoundRobin::new(accounts::derive(SEED, accounts.max(2))) }
+        Transfer {
+            rr: RoundRobin::new(accounts::derive(SEED, accounts.max(2))),
+        }
     }
 }
 
@@ -38,7 +40,15 @@ impl Workload for Transfer {
             // Any account but the sender itself, uniformly.
             let to = (s as u64 + 1 + mix(g) % (n - 1)) % n;
             let to = rr.senders[to as usize].address;
-            accounts::sign_call(&fees, &rr.senders[s].key, nonce, TxKind::Call(to), U256::from(1), accounts::TRANSFER_GAS, Vec::new())
+            accounts::sign_call(
+                &fees,
+                &rr.senders[s].key,
+                nonce,
+                TxKind::Call(to),
+                U256::from(1),
+                accounts::TRANSFER_GAS,
+                Vec::new(),
+            )
         }))
     }
 

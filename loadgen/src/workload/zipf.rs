@@ -30,7 +30,9 @@ impl Zipf {
 
     /// The rank for a uniform `u` in [0, 1).
     pub fn rank(&self, u: f64) -> usize {
-        self.cdf.partition_point(|&c| c <= u).min(self.cdf.len() - 1)
+        self.cdf
+            .partition_point(|&c| c <= u)
+            .min(self.cdf.len() - 1)
     }
 
     /// The rank for a 64-bit random value.

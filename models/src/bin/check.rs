@@ -57,7 +57,11 @@ struct Args {
 
 fn parse_byzantine(s: &str) -> anyhow::Result<(u32, Role)> {
     let (kind, node) = match s.split_once('@') {
-        Some((k, n)) => (k, n.parse::<u32>().with_context(|| format!("bad node index in {s:?}"))?),
+        Some((k, n)) => (
+            k,
+            n.parse::<u32>()
+                .with_context(|| format!("bad node index in {s:?}"))?,
+        ),
         None => (s, 0),
     };
     Ok((node, kind.parse::<Role>()?))
@@ -96,8 +100,12 @@ fn main() -> ExitCode {
         "checking {} (bug: {}, depth: {}, states max: {}, threads: {})",
         args.protocol,
         req.bug.as_deref().unwrap_or("none"),
-        req.run.depth_max.map_or("protocol default".to_string(), |d| d.to_string()),
-        req.run.states_max.map_or("unlimited".to_string(), |n| n.to_string()),
+        req.run
+            .depth_max
+            .map_or("protocol default".to_string(), |d| d.to_string()),
+        req.run
+            .states_max
+            .map_or("unlimited".to_string(), |n| n.to_string()),
         req.run.threads
     );
     match protocols::check(&args.protocol, &req).map_err(|e| anyhow!(e)) {

@@ -21,7 +21,11 @@ pub fn transform<P: ModelCore>(
             Output::Broadcast(msg) => match P::forge_proposal(&msg) {
                 Some(forged) => {
                     for (i, to) in peers.iter().enumerate() {
-                        let msg = if i < half { msg.clone() } else { forged.clone() };
+                        let msg = if i < half {
+                            msg.clone()
+                        } else {
+                            forged.clone()
+                        };
                         result.push(Output::Send { to: *to, msg });
                     }
                 }

@@ -11,8 +11,8 @@ use crate::faults::Faults;
 use crate::runner::RunOptions;
 use bcos_consensus::NodeIndex;
 use bcos_types::Height;
-use std::fmt::Write as _;
 use stateright::actor::ActorModelState;
+use std::fmt::Write as _;
 
 /// One check as the CLI asks for it; `None` fields take the protocol's defaults.
 #[derive(Debug, Clone, Default)]
@@ -33,7 +33,11 @@ pub enum ModelError {
     #[error("{0}")]
     NotAvailable(String),
     #[error("protocol {protocol} has no seeded bug {bug:?}; known: {known}")]
-    UnknownBug { protocol: &'static str, bug: String, known: String },
+    UnknownBug {
+        protocol: &'static str,
+        bug: String,
+        known: String,
+    },
     #[error("invalid configuration: {0}")]
     Invalid(String),
     #[error("unknown protocol {0:?} (expected solo, pbft or raft)")]
@@ -56,7 +60,11 @@ pub fn check(protocol: &str, req: &CheckRequest) -> Result<crate::runner::Outcom
 pub fn describe<P: ModelCore>(s: &ActorModelState<crate::actor::ProtocolActor<P>, ()>) -> String {
     let mut out = String::new();
     for (i, st) in s.actor_states.iter().enumerate() {
-        let crashed = if s.crashed.get(i).copied().unwrap_or(false) { " CRASHED" } else { "" };
+        let crashed = if s.crashed.get(i).copied().unwrap_or(false) {
+            " CRASHED"
+        } else {
+            ""
+        };
         let commits: Vec<String> = st
             .commits
             .iter()
@@ -65,10 +73,13 @@ pub fn describe<P: ModelCore>(s: &ActorModelState<crate::actor::ProtocolActor<P>
                 None => format!("h{h}={hash}"),
             })
             .collect();
-        let _ = writeln!(out, "    node{i}{crashed}: commits [{}]", commits.join(", "));
+        let _ = writeln!(
+            out,
+            "    node{i}{crashed}: commits [{}]",
+            commits.join(", ")
+        );
         let _ = writeln!(out, "           core {:?}", st.core);
     }
     let _ = writeln!(out, "    in flight: {} message(s)", s.network.len());
     out
 }
-

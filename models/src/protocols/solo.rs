@@ -58,7 +58,8 @@ impl ModelCore for SoloCore {
     }
 }
 
-pub const SOLO_S1: &str = "SOLO-S1 agreement: no two honest nodes commit different blocks at one height";
+pub const SOLO_S1: &str =
+    "SOLO-S1 agreement: no two honest nodes commit different blocks at one height";
 pub const SOLO_S2: &str = "SOLO-S2 validity: a committed block is the one proposed for its height";
 pub const SOLO_S3: &str = "SOLO-S3 integrity: a node never commits two blocks at one height";
 pub const SOLO_L1: &str = "SOLO-L1 progress: every height up to the bound commits";
@@ -70,23 +71,43 @@ pub const MAX_HEIGHT_DEFAULT: Height = 3;
 pub fn model(max_height: Height, crashes_max: usize) -> CoreModel<SoloCore> {
     let spec = ModelSpec::<SoloCore> {
         core: (),
-        cfg: ModelCfg { n: 1, byzantine: None, max_height, bound: None },
-        faults: crate::faults::Faults { crashes_max, ..Default::default() },
+        cfg: ModelCfg {
+            n: 1,
+            byzantine: None,
+            max_height,
+            bound: None,
+        },
+        faults: crate::faults::Faults {
+            crashes_max,
+            ..Default::default()
+        },
     };
-    let mut props = safety(SafetyNames { agreement: SOLO_S1, validity: SOLO_S2, integrity: SOLO_S3 });
+    let mut props = safety(SafetyNames {
+        agreement: SOLO_S1,
+        validity: SOLO_S2,
+        integrity: SOLO_S3,
+    });
     props.push(progress_possible(SOLO_L1));
     spec.build(props)
 }
 
 pub fn check(req: &CheckRequest) -> Result<Outcome, ModelError> {
     if let Some(bug) = &req.bug {
-        return Err(ModelError::UnknownBug { protocol: "solo", bug: bug.clone(), known: "(none)".into() });
+        return Err(ModelError::UnknownBug {
+            protocol: "solo",
+            bug: bug.clone(),
+            known: "(none)".into(),
+        });
     }
     if req.nodes.is_some_and(|n| n != 1) {
-        return Err(ModelError::Invalid("solo runs exactly one node (--nodes 1)".into()));
+        return Err(ModelError::Invalid(
+            "solo runs exactly one node (--nodes 1)".into(),
+        ));
     }
     if req.byzantine.is_some() {
-        return Err(ModelError::Invalid("solo has no peers to lie to; drop --byzantine".into()));
+        return Err(ModelError::Invalid(
+            "solo has no peers to lie to; drop --byzantine".into(),
+        ));
     }
     let crashes = req.faults.map_or(0, |f| f.crashes_max);
     let m = model(req.max_height.unwrap_or(MAX_HEIGHT_DEFAULT), crashes);

@@ -14,6 +14,6 @@ pub mod pbft;
 pub mod protocol;
 pub mod solo;
 
-pub use protocol::{Decision, ExecutedRoots, Input, NodeIndex, Output, Proposal, Protocol};
 pub use pbft::{Pbft, PbftConfig, PbftDurable, PbftMsg, PbftTimer, SeededBug};
+pub use protocol::{Decision, ExecutedRoots, Input, NodeIndex, Output, Proposal, Protocol};
 pub use solo::Solo;

@@ -50,13 +50,22 @@ pub enum Input<M, T> {
 pub enum Output<M, T, D> {
     /// Make `D` durable before any later output of the same batch takes effect.
     Persist(D),
-    Send { to: NodeIndex, msg: M },
+    Send {
+        to: NodeIndex,
+        msg: M,
+    },
     Broadcast(M),
-    SetTimer { timer: T, ticks: u64 },
+    SetTimer {
+        timer: T,
+        ticks: u64,
+    },
     CancelTimer(T),
     Commit(Decision),
     /// Proof that a peer misbehaved (e.g. two votes for one height and view).
-    Evidence { culprit: NodeIndex, reason: String },
+    Evidence {
+        culprit: NodeIndex,
+        reason: String,
+    },
 }
 
 /// A deterministic consensus state machine.

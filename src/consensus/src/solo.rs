@@ -62,10 +62,17 @@ mod tests {
     #[test]
     fn commits_next_height_and_advances() {
         let mut solo = Solo::new(1);
-        let out = solo.handle(Input::Propose(Proposal { height: 1, block_hash: B256::repeat_byte(1) }));
+        let out = solo.handle(Input::Propose(Proposal {
+            height: 1,
+            block_hash: B256::repeat_byte(1),
+        }));
         assert_eq!(
             out,
-            vec![Output::Commit(Decision { height: 1, block_hash: B256::repeat_byte(1), certificate: vec![] })]
+            vec![Output::Commit(Decision {
+                height: 1,
+                block_hash: B256::repeat_byte(1),
+                certificate: vec![]
+            })]
         );
         assert_eq!(solo.next_height(), 2);
     }
@@ -74,7 +81,12 @@ mod tests {
     fn ignores_stale_and_future_proposals() {
         let mut solo = Solo::new(5);
         for h in [4, 6] {
-            assert!(solo.handle(Input::Propose(Proposal { height: h, block_hash: B256::ZERO })).is_empty());
+            assert!(solo
+                .handle(Input::Propose(Proposal {
+                    height: h,
+                    block_hash: B256::ZERO
+                }))
+                .is_empty());
         }
         assert_eq!(solo.next_height(), 5);
     }

@@ -59,7 +59,10 @@ impl Executor {
         let mut hi = msg.tx.gas_limit;
         if msg.tx.gas_price > 0 {
             // With a fee, the sender's balance bounds the gas it can buy.
-            let balance = state.account(&msg.tx.caller)?.map(|a| a.balance).unwrap_or_default();
+            let balance = state
+                .account(&msg.tx.caller)?
+                .map(|a| a.balance)
+                .unwrap_or_default();
             let available = balance.checked_sub(msg.tx.value).ok_or_else(|| {
                 ExecError::InvalidCall("insufficient funds for transfer".to_string())
             })?;
@@ -117,19 +120,22 @@ impl Executor {
         let cap = env.gas_limit.min(self.config().spec.tx_gas_limit_cap());
         let gas_limit = req.gas.unwrap_or(cap).min(cap);
         let legacy_type = if req.access_list.is_empty() { 0 } else { 1 };
-        let (tx_type, gas_price, gas_priority_fee) =
-            match (req.gas_price, req.max_fee_per_gas, req.max_priority_fee_per_gas) {
-                (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-                    return Err(ExecError::InvalidCall(
-                        "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified"
-                            .to_string(),
-                    ))
-                }
-                (Some(price), None, None) => (legacy_type, price, None),
-                (None, Some(max), tip) => (2, max, Some(tip.unwrap_or(0))),
-                (None, None, Some(tip)) => (2, u128::from(env.base_fee) + tip, Some(tip)),
-                (None, None, None) => (legacy_type, 0, None),
-            };
+        let (tx_type, gas_price, gas_priority_fee) = match (
+            req.gas_price,
+            req.max_fee_per_gas,
+            req.max_priority_fee_per_gas,
+        ) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(ExecError::InvalidCall(
+                    "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified"
+                        .to_string(),
+                ))
+            }
+            (Some(price), None, None) => (legacy_type, price, None),
+            (None, Some(max), tip) => (2, max, Some(tip.unwrap_or(0))),
+            (None, None, Some(tip)) => (2, u128::from(env.base_fee) + tip, Some(tip)),
+            (None, None, None) => (legacy_type, 0, None),
+        };
         let mut block = env.to_revm();
         if gas_price == 0 && gas_priority_fee.unwrap_or(0) == 0 {
             // geth: a call without a fee runs under a zero base fee.
@@ -183,9 +189,11 @@ fn attempt(evm: &mut CallEvm<'_>, tx: TxEnv) -> Result<Attempt, ExecError> {
 pub(crate) fn outcome(result: ExecutionResult) -> CallOutcome {
     let gas_used = result.tx_gas_used();
     match result {
-        ExecutionResult::Success { output, logs, .. } => {
-            CallOutcome::Success { output: output.into_data(), gas_used, logs }
-        }
+        ExecutionResult::Success { output, logs, .. } => CallOutcome::Success {
+            output: output.into_data(),
+            gas_used,
+            logs,
+        },
         ExecutionResult::Revert { output, .. } => CallOutcome::Revert { output, gas_used },
         ExecutionResult::Halt { reason, .. } => {
             let reason = match reason {

@@ -21,7 +21,10 @@ pub(crate) struct CodeCache {
 
 impl CodeCache {
     pub(crate) fn new(entries_max: usize) -> Self {
-        CodeCache { entries: Mutex::new(HashMap::new()), entries_max }
+        CodeCache {
+            entries: Mutex::new(HashMap::new()),
+            entries_max,
+        }
     }
 
     fn get(&self, hash: &B256) -> Option<Bytecode> {
@@ -54,11 +57,21 @@ impl<'a> StateDb<'a> {
 }
 
 pub(crate) fn account_info(a: &Account) -> AccountInfo {
-    let mut info = AccountInfo::default().with_balance(a.balance).with_nonce(a.nonce);
+    let mut info = AccountInfo::default()
+        .with_balance(a.balance)
+        .with_nonce(a.nonce);
     // A zero hash is how some stores spell "no code"; revm wants KECCAK_EMPTY.
-    info.code_hash = if a.code_hash == B256::ZERO { KECCAK_EMPTY } else { a.code_hash };
+    info.code_hash = if a.code_hash == B256::ZERO {
+        KECCAK_EMPTY
+    } else {
+        a.code_hash
+    };
     // Code is fetched lazily through `code_by_hash_ref` (and then cached by hash).
-    info.code = if info.code_hash == KECCAK_EMPTY { Some(Bytecode::default()) } else { None };
+    info.code = if info.code_hash == KECCAK_EMPTY {
+        Some(Bytecode::default())
+    } else {
+        None
+    };
     info
 }
 

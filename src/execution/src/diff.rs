@@ -30,7 +30,11 @@ pub(crate) struct ChangeTracker {
 }
 
 fn to_account(info: &AccountInfo) -> Account {
-    Account { nonce: info.nonce, balance: info.balance, code_hash: info.code_hash }
+    Account {
+        nonce: info.nonce,
+        balance: info.balance,
+        code_hash: info.code_hash,
+    }
 }
 
 /// The overlay's view of an account, with EIP-161: a touched account left empty is deleted.
@@ -62,7 +66,11 @@ impl ChangeTracker {
                         Some(a) => a.info().map(|i| to_account(&i)),
                         None => db.db.basic_ref(*address)?.map(|i| to_account(&i)),
                     };
-                    e.insert(Touched { original, recreated: false, slots: HashMap::new() })
+                    e.insert(Touched {
+                        original,
+                        recreated: false,
+                        slots: HashMap::new(),
+                    })
                 }
             };
             if account.is_created() || account.is_selfdestructed() {
@@ -88,8 +96,10 @@ impl ChangeTracker {
             let fin = db_account.and_then(final_account);
             if fin != t.original {
                 if let Some(acct) = &fin {
-                    let code_changed =
-                        t.original.as_ref().is_none_or(|o| o.code_hash != acct.code_hash);
+                    let code_changed = t
+                        .original
+                        .as_ref()
+                        .is_none_or(|o| o.code_hash != acct.code_hash);
                     if code_changed && acct.code_hash != KECCAK_EMPTY {
                         if let Some(code) = db.cache.contracts.get(&acct.code_hash) {
                             diff.codes.insert(acct.code_hash, code.original_bytes());
@@ -98,7 +108,9 @@ impl ChangeTracker {
                 }
                 diff.accounts.insert(address, fin.clone());
             }
-            let Some(db_account) = db_account else { continue };
+            let Some(db_account) = db_account else {
+                continue;
+            };
             if fin.is_none() {
                 // Deleted: only a self-destruct can delete an account with storage.
                 if t.recreated && t.original.is_some() {

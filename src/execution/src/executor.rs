@@ -71,7 +71,11 @@ impl Executor {
             .with_chain_id(config.chain_id);
         block_cfg.tx_chain_id_check = true;
         let codes = CodeCache::new(config.code_cache_entries_max);
-        Executor { config, block_cfg, codes }
+        Executor {
+            config,
+            block_cfg,
+            codes,
+        }
     }
 
     pub fn config(&self) -> &ExecConfig {
@@ -109,7 +113,10 @@ impl Executor {
             if tx.gas_limit() > remaining {
                 out.rejected.push((
                     index,
-                    format!("gas limit {} exceeds remaining block gas {remaining}", tx.gas_limit()),
+                    format!(
+                        "gas limit {} exceeds remaining block gas {remaining}",
+                        tx.gas_limit()
+                    ),
                 ));
                 continue;
             }

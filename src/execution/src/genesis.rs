@@ -9,7 +9,10 @@ use bcos_types::{Account, Address, Bloom, Bytes, Header, StateDiff, B256, U256};
 pub fn genesis_diff(alloc: &[(Address, U256)]) -> StateDiff {
     let mut diff = StateDiff::default();
     for (address, balance) in alloc {
-        let entry = diff.accounts.entry(*address).or_insert_with(|| Some(Account::default()));
+        let entry = diff
+            .accounts
+            .entry(*address)
+            .or_insert_with(|| Some(Account::default()));
         if let Some(acct) = entry {
             acct.balance = acct.balance.saturating_add(*balance);
         }
@@ -66,6 +69,9 @@ mod tests {
         let d3 = genesis_diff(&[(a, U256::from(6)), (b, U256::from(7))]);
         assert_ne!(genesis_header(&cfg, &d3, &p).state_root, h.state_root);
         let twice = genesis_diff(&[(a, U256::from(2)), (a, U256::from(3))]);
-        assert_eq!(twice.accounts[&a], Some(Account::with_balance(U256::from(5))));
+        assert_eq!(
+            twice.accounts[&a],
+            Some(Account::with_balance(U256::from(5)))
+        );
     }
 }

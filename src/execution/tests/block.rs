@@ -10,7 +10,10 @@ use bcos_types::{Account, KECCAK_EMPTY};
 use common::*;
 
 fn executor() -> Executor {
-    Executor::new(ExecConfig { chain_id: CHAIN_ID, ..Default::default() })
+    Executor::new(ExecConfig {
+        chain_id: CHAIN_ID,
+        ..Default::default()
+    })
 }
 
 #[test]
@@ -39,7 +42,10 @@ fn eth_transfer_moves_balance_bumps_nonce_and_pays_fees() {
     assert_eq!(after.balance(&a), ether(10) - ether(1) - fee);
     assert_eq!(after.nonce(&a), 1);
     assert_eq!(after.balance(&b), ether(1));
-    assert_eq!(after.balance(&env.beneficiary), U256::from(21_000u64) * U256::from(GWEI));
+    assert_eq!(
+        after.balance(&env.beneficiary),
+        U256::from(21_000u64) * U256::from(GWEI)
+    );
     assert_eq!(out.diff.accounts.len(), 3);
     assert!(out.diff.storage.is_empty() && out.diff.codes.is_empty());
 }
@@ -59,7 +65,10 @@ fn transactions_in_a_block_see_each_other() {
     let out = executor().execute_block(&state, &env(1), &txs).unwrap();
     assert_eq!(out.included, vec![0, 1, 2]);
     assert_eq!(
-        out.receipts.iter().map(|r| r.cumulative_gas_used).collect::<Vec<_>>(),
+        out.receipts
+            .iter()
+            .map(|r| r.cumulative_gas_used)
+            .collect::<Vec<_>>(),
         vec![21_000, 42_000, 63_000]
     );
     let mut after = state.clone();
@@ -86,9 +95,20 @@ fn invalid_transactions_are_rejected_and_change_nothing() {
     let out = executor().execute_block(&state, &env(1), &txs).unwrap();
     assert!(out.included.is_empty());
     assert!(out.receipts.is_empty());
-    assert_eq!(out.rejected.iter().map(|r| r.0).collect::<Vec<_>>(), vec![0, 1, 2]);
-    assert!(out.rejected[0].1.to_lowercase().contains("nonce"), "{}", out.rejected[0].1);
-    assert!(out.rejected[1].1.to_lowercase().contains("fund"), "{}", out.rejected[1].1);
+    assert_eq!(
+        out.rejected.iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+    assert!(
+        out.rejected[0].1.to_lowercase().contains("nonce"),
+        "{}",
+        out.rejected[0].1
+    );
+    assert!(
+        out.rejected[1].1.to_lowercase().contains("fund"),
+        "{}",
+        out.rejected[1].1
+    );
     assert!(out.diff.is_empty());
     assert_eq!(out.gas_used, 0);
 }
@@ -122,9 +142,30 @@ fn block_gas_limit_rejects_what_does_not_fit() {
     let mut env = env(1);
     env.gas_limit = 50_000;
     let txs = vec![
-        tx1559(&alice, 0, TxKind::Call(to), U256::from(1u64), vec![], 21_000),
-        tx1559(&alice, 1, TxKind::Call(to), U256::from(1u64), vec![], 30_000), // 51,000 > 50,000
-        tx1559(&alice, 1, TxKind::Call(to), U256::from(1u64), vec![], 21_000), // fits
+        tx1559(
+            &alice,
+            0,
+            TxKind::Call(to),
+            U256::from(1u64),
+            vec![],
+            21_000,
+        ),
+        tx1559(
+            &alice,
+            1,
+            TxKind::Call(to),
+            U256::from(1u64),
+            vec![],
+            30_000,
+        ), // 51,000 > 50,000
+        tx1559(
+            &alice,
+            1,
+            TxKind::Call(to),
+            U256::from(1u64),
+            vec![],
+            21_000,
+        ), // fits
     ];
     let out = executor().execute_block(&state, &env, &txs).unwrap();
     assert_eq!(out.included, vec![0, 2]);
@@ -138,7 +179,10 @@ fn wrong_chain_id_is_rejected() {
     let a = address_of(&alice);
     let state = TestState::with_balances(&[(a, ether(10))]);
     let tx = tx1559(&alice, 0, TxKind::Call(a), U256::ZERO, vec![], 21_000);
-    let other = Executor::new(ExecConfig { chain_id: CHAIN_ID + 1, ..Default::default() });
+    let other = Executor::new(ExecConfig {
+        chain_id: CHAIN_ID + 1,
+        ..Default::default()
+    });
     let out = other.execute_block(&state, &env(1), &[tx]).unwrap();
     assert!(out.included.is_empty());
     assert_eq!(out.rejected.len(), 1);
@@ -150,7 +194,14 @@ fn deploy_logger(exec: &Executor) -> (TestState, Address) {
     let a = address_of(&alice);
     let state = TestState::with_balances(&[(a, ether(10))]);
     let runtime = logger_runtime();
-    let tx = tx1559(&alice, 0, TxKind::Create, U256::ZERO, deployer(&runtime), 1_000_000);
+    let tx = tx1559(
+        &alice,
+        0,
+        TxKind::Create,
+        U256::ZERO,
+        deployer(&runtime),
+        1_000_000,
+    );
     let out = exec.execute_block(&state, &env(1), &[tx]).unwrap();
     assert_eq!(out.included, vec![0]);
     assert!(out.receipts[0].success);
@@ -158,7 +209,11 @@ fn deploy_logger(exec: &Executor) -> (TestState, Address) {
     let code_hash = keccak256(&runtime);
     assert_eq!(
         out.diff.accounts[&contract],
-        Some(Account { nonce: 1, balance: U256::ZERO, code_hash })
+        Some(Account {
+            nonce: 1,
+            balance: U256::ZERO,
+            code_hash
+        })
     );
     assert_eq!(out.diff.codes[&code_hash], Bytes::from(runtime));
     // A fresh address had no storage to wipe.
@@ -174,7 +229,14 @@ fn deployed_contract_stores_and_logs() {
     let (state, contract) = deploy_logger(&exec);
     let alice = key(1);
     let word = [0x42u8; 32];
-    let tx = tx1559(&alice, 1, TxKind::Call(contract), U256::ZERO, word.to_vec(), 100_000);
+    let tx = tx1559(
+        &alice,
+        1,
+        TxKind::Call(contract),
+        U256::ZERO,
+        word.to_vec(),
+        100_000,
+    );
     let out = exec.execute_block(&state, &env(2), &[tx]).unwrap();
     assert_eq!(out.included, vec![0]);
     let r = &out.receipts[0];
@@ -183,8 +245,13 @@ fn deployed_contract_stores_and_logs() {
     assert_eq!(r.logs[0].address, contract);
     assert_eq!(r.logs[0].data.topics(), &[B256::from(TOPIC)]);
     assert_eq!(r.logs[0].data.data.as_ref(), &word);
-    assert!(r.bloom().contains_input(alloy_primitives::BloomInput::Raw(contract.as_slice())));
-    assert_eq!(out.diff.storage[&contract][&U256::ZERO], U256::from_be_bytes(word));
+    assert!(r
+        .bloom()
+        .contains_input(alloy_primitives::BloomInput::Raw(contract.as_slice())));
+    assert_eq!(
+        out.diff.storage[&contract][&U256::ZERO],
+        U256::from_be_bytes(word)
+    );
     // The contract account itself did not change (calls do not touch its fields).
     assert!(!out.diff.accounts.contains_key(&contract));
 }
@@ -195,7 +262,14 @@ fn reverting_transaction_is_included_failed_and_charged() {
     let (state, contract) = deploy_logger(&exec);
     let alice = key(1);
     let a = address_of(&alice);
-    let tx = tx1559(&alice, 1, TxKind::Call(contract), U256::ZERO, vec![], 100_000);
+    let tx = tx1559(
+        &alice,
+        1,
+        TxKind::Call(contract),
+        U256::ZERO,
+        vec![],
+        100_000,
+    );
     let out = exec.execute_block(&state, &env(2), &[tx]).unwrap();
     assert_eq!(out.included, vec![0]);
     let r = &out.receipts[0];
@@ -216,15 +290,39 @@ fn same_block_twice_gives_the_same_diff_and_root() {
     let (state, contract) = deploy_logger(&exec);
     let alice = key(1);
     let txs = vec![
-        tx1559(&alice, 1, TxKind::Call(contract), U256::from(5u64), vec![7u8; 32], 100_000),
-        tx1559(&alice, 2, TxKind::Call(Address::repeat_byte(9)), ether(1), vec![], 21_000),
-        tx1559(&alice, 3, TxKind::Call(contract), U256::ZERO, vec![], 100_000),
+        tx1559(
+            &alice,
+            1,
+            TxKind::Call(contract),
+            U256::from(5u64),
+            vec![7u8; 32],
+            100_000,
+        ),
+        tx1559(
+            &alice,
+            2,
+            TxKind::Call(Address::repeat_byte(9)),
+            ether(1),
+            vec![],
+            21_000,
+        ),
+        tx1559(
+            &alice,
+            3,
+            TxKind::Call(contract),
+            U256::ZERO,
+            vec![],
+            100_000,
+        ),
     ];
     let first = exec.execute_block(&state, &env(2), &txs).unwrap();
     let second = executor().execute_block(&state, &env(2), &txs).unwrap();
     assert_eq!(first, second);
     let parent = B256::repeat_byte(3);
-    assert_eq!(next_state_root(&parent, 2, &first.diff), next_state_root(&parent, 2, &second.diff));
+    assert_eq!(
+        next_state_root(&parent, 2, &first.diff),
+        next_state_root(&parent, 2, &second.diff)
+    );
     assert_eq!(first.included, vec![0, 1, 2]);
 }
 
@@ -234,10 +332,26 @@ fn slot_restored_within_the_block_is_not_in_the_diff() {
     let (mut state, contract) = deploy_logger(&exec);
     let alice = key(1);
     let original = [0x11u8; 32];
-    state.storage.insert((contract, U256::ZERO), U256::from_be_bytes(original));
+    state
+        .storage
+        .insert((contract, U256::ZERO), U256::from_be_bytes(original));
     let txs = vec![
-        tx1559(&alice, 1, TxKind::Call(contract), U256::ZERO, vec![0x22; 32], 100_000),
-        tx1559(&alice, 2, TxKind::Call(contract), U256::ZERO, original.to_vec(), 100_000),
+        tx1559(
+            &alice,
+            1,
+            TxKind::Call(contract),
+            U256::ZERO,
+            vec![0x22; 32],
+            100_000,
+        ),
+        tx1559(
+            &alice,
+            2,
+            TxKind::Call(contract),
+            U256::ZERO,
+            original.to_vec(),
+            100_000,
+        ),
     ];
     let out = exec.execute_block(&state, &env(2), &txs).unwrap();
     assert_eq!(out.included, vec![0, 1]);
@@ -254,7 +368,10 @@ fn zero_value_transfer_to_nowhere_creates_no_account() {
     let tx = tx1559(&alice, 0, TxKind::Call(nowhere), U256::ZERO, vec![], 21_000);
     let out = executor().execute_block(&state, &env(1), &[tx]).unwrap();
     assert_eq!(out.included, vec![0]);
-    assert!(!out.diff.accounts.contains_key(&nowhere), "EIP-161: touched empty account");
+    assert!(
+        !out.diff.accounts.contains_key(&nowhere),
+        "EIP-161: touched empty account"
+    );
     assert_ne!(KECCAK_EMPTY, B256::ZERO);
 }
 
@@ -266,7 +383,14 @@ fn contract_destroyed_in_its_creating_transaction_is_deleted_and_wiped() {
     // The address already holds a balance (sent before deployment), so it exists pre-block.
     let state = TestState::with_balances(&[(a, ether(10)), (doomed, U256::from(5u64))]);
     // init code: selfdestruct(caller)
-    let tx = tx1559(&alice, 0, TxKind::Create, U256::from(3u64), vec![0x33, 0xff], 100_000);
+    let tx = tx1559(
+        &alice,
+        0,
+        TxKind::Create,
+        U256::from(3u64),
+        vec![0x33, 0xff],
+        100_000,
+    );
     let out = executor().execute_block(&state, &env(1), &[tx]).unwrap();
     assert_eq!(out.included, vec![0]);
     assert!(out.receipts[0].success);

@@ -9,7 +9,10 @@ use bcos_types::{CallOutcome, CallRequest};
 use common::*;
 
 fn executor() -> Executor {
-    Executor::new(ExecConfig { chain_id: CHAIN_ID, ..Default::default() })
+    Executor::new(ExecConfig {
+        chain_id: CHAIN_ID,
+        ..Default::default()
+    })
 }
 
 fn with_logger() -> (Executor, TestState, Address) {
@@ -17,7 +20,14 @@ fn with_logger() -> (Executor, TestState, Address) {
     let alice = key(1);
     let a = address_of(&alice);
     let state = TestState::with_balances(&[(a, ether(10))]);
-    let tx = tx1559(&alice, 0, TxKind::Create, U256::ZERO, deployer(&logger_runtime()), 1_000_000);
+    let tx = tx1559(
+        &alice,
+        0,
+        TxKind::Create,
+        U256::ZERO,
+        deployer(&logger_runtime()),
+        1_000_000,
+    );
     let out = exec.execute_block(&state, &env(1), &[tx]).unwrap();
     assert!(out.receipts[0].success);
     let mut after = state;
@@ -28,7 +38,10 @@ fn with_logger() -> (Executor, TestState, Address) {
 #[test]
 fn call_returns_revert_data_and_commits_nothing() {
     let (exec, state, contract) = with_logger();
-    let req = CallRequest { to: Some(contract), ..Default::default() };
+    let req = CallRequest {
+        to: Some(contract),
+        ..Default::default()
+    };
     match exec.call(&state, &env(2), &req).unwrap() {
         CallOutcome::Revert { output, gas_used } => {
             assert_eq!(output, Bytes::from(nope_revert_data()));
@@ -50,7 +63,11 @@ fn call_from_an_unfunded_account_without_fee_succeeds_and_logs() {
         ..Default::default()
     };
     match exec.call(&state, &env(2), &req).unwrap() {
-        CallOutcome::Success { logs, gas_used, output } => {
+        CallOutcome::Success {
+            logs,
+            gas_used,
+            output,
+        } => {
             assert_eq!(logs.len(), 1);
             assert_eq!(logs[0].address, contract);
             assert!(output.is_empty());
@@ -72,7 +89,10 @@ fn call_with_a_fee_the_sender_cannot_pay_is_invalid() {
         input: Bytes::from(vec![1u8; 32]),
         ..Default::default()
     };
-    assert!(matches!(exec.call(&state, &env(2), &req), Err(ExecError::InvalidCall(_))));
+    assert!(matches!(
+        exec.call(&state, &env(2), &req),
+        Err(ExecError::InvalidCall(_))
+    ));
 }
 
 #[test]
@@ -98,7 +118,10 @@ fn estimate_of_a_transfer_is_21000() {
         value: Some(ether(1)),
         ..Default::default()
     };
-    assert_eq!(exec.estimate_gas(&state, &env(1), &req).unwrap(), Ok(21_000));
+    assert_eq!(
+        exec.estimate_gas(&state, &env(1), &req).unwrap(),
+        Ok(21_000)
+    );
 }
 
 #[test]
@@ -113,7 +136,15 @@ fn estimate_is_the_least_gas_that_succeeds() {
     };
     let estimate = exec.estimate_gas(&state, &env(2), &req).unwrap().unwrap();
     let at = |gas: u64| {
-        exec.call(&state, &env(2), &CallRequest { gas: Some(gas), ..req.clone() }).unwrap()
+        exec.call(
+            &state,
+            &env(2),
+            &CallRequest {
+                gas: Some(gas),
+                ..req.clone()
+            },
+        )
+        .unwrap()
     };
     assert!(at(estimate).is_success());
     assert!(!at(estimate - 1).is_success());
@@ -121,10 +152,24 @@ fn estimate_is_the_least_gas_that_succeeds() {
 
     // The estimate holds for a real transaction too.
     let alice = key(1);
-    let tx = tx1559(&alice, 1, TxKind::Call(contract), U256::ZERO, vec![3u8; 32], estimate);
+    let tx = tx1559(
+        &alice,
+        1,
+        TxKind::Call(contract),
+        U256::ZERO,
+        vec![3u8; 32],
+        estimate,
+    );
     let out = exec.execute_block(&state, &env(2), &[tx]).unwrap();
     assert!(out.receipts[0].success);
-    let tx = tx1559(&alice, 1, TxKind::Call(contract), U256::ZERO, vec![3u8; 32], estimate - 1);
+    let tx = tx1559(
+        &alice,
+        1,
+        TxKind::Call(contract),
+        U256::ZERO,
+        vec![3u8; 32],
+        estimate - 1,
+    );
     let out = exec.execute_block(&state, &env(2), &[tx]).unwrap();
     assert!(!out.receipts[0].success);
 }
@@ -132,7 +177,10 @@ fn estimate_is_the_least_gas_that_succeeds() {
 #[test]
 fn estimate_of_a_reverting_call_returns_the_revert() {
     let (exec, state, contract) = with_logger();
-    let req = CallRequest { to: Some(contract), ..Default::default() };
+    let req = CallRequest {
+        to: Some(contract),
+        ..Default::default()
+    };
     match exec.estimate_gas(&state, &env(2), &req).unwrap() {
         Err(CallOutcome::Revert { output, .. }) => {
             assert_eq!(output, Bytes::from(nope_revert_data()))
@@ -147,9 +195,20 @@ fn estimate_of_a_deployment_succeeds_with_it() {
     let a = address_of(&key(1));
     let state = TestState::with_balances(&[(a, ether(10))]);
     let init = deployer(&logger_runtime());
-    let req = CallRequest { from: Some(a), input: Bytes::from(init.clone()), ..Default::default() };
+    let req = CallRequest {
+        from: Some(a),
+        input: Bytes::from(init.clone()),
+        ..Default::default()
+    };
     let estimate = exec.estimate_gas(&state, &env(1), &req).unwrap().unwrap();
-    let tx = tx1559(&key(1), 0, TxKind::Create, U256::ZERO, init.clone(), estimate);
+    let tx = tx1559(
+        &key(1),
+        0,
+        TxKind::Create,
+        U256::ZERO,
+        init.clone(),
+        estimate,
+    );
     assert!(exec.execute_block(&state, &env(1), &[tx]).unwrap().receipts[0].success);
     let tx = tx1559(&key(1), 0, TxKind::Create, U256::ZERO, init, estimate - 1);
     let out = exec.execute_block(&state, &env(1), &[tx]).unwrap();
@@ -160,7 +219,9 @@ fn estimate_of_a_deployment_succeeds_with_it() {
 fn estimate_covers_gas_that_is_refunded_later() {
     let (exec, mut state, contract) = with_logger();
     // Clearing a set slot earns a refund, so the limit needed exceeds the gas finally used.
-    state.storage.insert((contract, U256::ZERO), U256::from(1u64));
+    state
+        .storage
+        .insert((contract, U256::ZERO), U256::from(1u64));
     let a = address_of(&key(1));
     let req = CallRequest {
         from: Some(a),
@@ -170,7 +231,15 @@ fn estimate_covers_gas_that_is_refunded_later() {
     };
     let estimate = exec.estimate_gas(&state, &env(2), &req).unwrap().unwrap();
     let at = |gas: u64| {
-        exec.call(&state, &env(2), &CallRequest { gas: Some(gas), ..req.clone() }).unwrap()
+        exec.call(
+            &state,
+            &env(2),
+            &CallRequest {
+                gas: Some(gas),
+                ..req.clone()
+            },
+        )
+        .unwrap()
     };
     assert!(at(estimate).is_success());
     assert!(!at(estimate - 1).is_success());

@@ -7,8 +7,8 @@ use bcos_execution::{BlockEnv, Executor};
 use bcos_rpc::{ApiError, ChainApi, StateAt};
 use bcos_storage::{ChainStore, StateReader};
 use bcos_types::{
-    Account, Address, Bytes, CallOutcome, CallRequest, CommittedBlock, Header, RecoveredTx, Tx, TxError, B256,
-    U256,
+    Account, Address, Bytes, CallOutcome, CallRequest, CommittedBlock, Header, RecoveredTx, Tx,
+    TxError, B256, U256,
 };
 use serde_json::json;
 use std::future::Future;
@@ -46,9 +46,9 @@ impl NodeApi {
         match at {
             StateAt::Latest | StateAt::Pending => Ok(()),
             StateAt::Number(n) if n == self.head_number() => Ok(()),
-            StateAt::Number(n) if n > self.head_number() => {
-                Err(ApiError::InvalidParams(format!("block {n} is not committed yet")))
-            }
+            StateAt::Number(n) if n > self.head_number() => Err(ApiError::InvalidParams(format!(
+                "block {n} is not committed yet"
+            ))),
             StateAt::Number(n) => Err(ApiError::Unavailable(format!(
                 "state at block {n} is not kept: this node keeps only the latest state (block {})",
                 self.head_number()
@@ -57,7 +57,9 @@ impl NodeApi {
     }
 
     fn next_env(&self) -> BlockEnv {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         BlockEnv {
             number: self.head_number() + 1,
             timestamp: now,
@@ -80,10 +82,15 @@ impl NodeApi {
             TxError::InvalidSignature => ApiError::TxRejected("invalid signature".into()),
             other => ApiError::TxRejected(other.to_string()),
         })?;
-        rules.check(&tx).map_err(|e| ApiError::TxRejected(e.to_string()))?;
+        rules
+            .check(&tx)
+            .map_err(|e| ApiError::TxRejected(e.to_string()))?;
         // Duplicates are refused at admission ("already known"), under the pool lock the
         // RPC tasks would otherwise contend for; the sender cache keeps them cheap.
-        self.ingress.submit(Arc::new(tx)).await.map_err(|e| ApiError::TxRejected(e.to_string()))
+        self.ingress
+            .submit(Arc::new(tx))
+            .await
+            .map_err(|e| ApiError::TxRejected(e.to_string()))
     }
 }
 
@@ -93,7 +100,12 @@ impl ChainApi for NodeApi {
     }
 
     fn client_version(&self) -> String {
-        format!("bcos/v{}/{}-{}/rust", env!("CARGO_PKG_VERSION"), std::env::consts::OS, std::env::consts::ARCH)
+        format!(
+            "bcos/v{}/{}-{}/rust",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        )
     }
 
     fn head_number(&self) -> u64 {
@@ -112,7 +124,11 @@ impl ChainApi for NodeApi {
             return Ok(None);
         }
         // Recent blocks come from the store's cache; receipts and senders are not read.
-        Ok(self.store.block_by_number(number).map_err(internal)?.map(|b| (b.hash, b.header().clone())))
+        Ok(self
+            .store
+            .block_by_number(number)
+            .map_err(internal)?
+            .map(|b| (b.hash, b.header().clone())))
     }
 
     fn block_number_by_hash(&self, hash: &B256) -> Result<Option<u64>, ApiError> {
@@ -147,31 +163,48 @@ impl ChainApi for NodeApi {
 
     fn code(&self, address: &Address, at: StateAt) -> Result<Bytes, ApiError> {
         self.check_at(at)?;
-        let Some(acct) = self.store.account(address).map_err(internal)? else { return Ok(Bytes::new()) };
+        let Some(acct) = self.store.account(address).map_err(internal)? else {
+            return Ok(Bytes::new());
+        };
         if !acct.has_code() {
             return Ok(Bytes::new());
         }
-        Ok(self.store.code(&acct.code_hash).map_err(internal)?.unwrap_or_default())
+        Ok(self
+            .store
+            .code(&acct.code_hash)
+            .map_err(internal)?
+            .unwrap_or_default())
     }
 
     fn pending_nonce(&self, address: &Address) -> Result<u64, ApiError> {
         self.pool.pending_nonce(address).map_err(internal)
     }
 
-    fn send_raw_transaction(&self, raw: Bytes) -> Pin<Box<dyn Future<Output = Result<B256, ApiError>> + Send + '_>> {
+    fn send_raw_transaction(
+        &self,
+        raw: Bytes,
+    ) -> Pin<Box<dyn Future<Output = Result<B256, ApiError>> + Send + '_>> {
         Box::pin(self.submit(raw))
     }
 
     fn call(&self, request: CallRequest, at: StateAt) -> Result<CallOutcome, ApiError> {
         self.check_at(at)?;
         let state: &dyn StateReader = &*self.store;
-        self.executor.call(state, &self.next_env(), &request).map_err(exec_error)
+        self.executor
+            .call(state, &self.next_env(), &request)
+            .map_err(exec_error)
     }
 
-    fn estimate_gas(&self, request: CallRequest, at: StateAt) -> Result<Result<u64, CallOutcome>, ApiError> {
+    fn estimate_gas(
+        &self,
+        request: CallRequest,
+        at: StateAt,
+    ) -> Result<Result<u64, CallOutcome>, ApiError> {
         self.check_at(at)?;
         let state: &dyn StateReader = &*self.store;
-        self.executor.estimate_gas(state, &self.next_env(), &request).map_err(exec_error)
+        self.executor
+            .estimate_gas(state, &self.next_env(), &request)
+            .map_err(exec_error)
     }
 
     fn next_base_fee(&self) -> u64 {

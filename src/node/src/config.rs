@@ -102,7 +102,10 @@ pub struct SealerConfig {
 
 impl Default for SealerConfig {
     fn default() -> Self {
-        SealerConfig { block_txs_max: 10_000, block_gas_limit: 300_000_000 }
+        SealerConfig {
+            block_txs_max: 10_000,
+            block_gas_limit: 300_000_000,
+        }
     }
 }
 
@@ -117,7 +120,10 @@ pub struct CryptoConfig {
 
 impl Default for CryptoConfig {
     fn default() -> Self {
-        CryptoConfig { recover_threads: 0, sender_cache_entries: 1_000_000 }
+        CryptoConfig {
+            recover_threads: 0,
+            sender_cache_entries: 1_000_000,
+        }
     }
 }
 

@@ -36,8 +36,18 @@ pub fn dev_genesis(chain: &ChainConfig, sealer: &SealerConfig) -> anyhow::Result
         extra_data: Bytes::from(format!("bcos genesis chain_id={}", chain.chain_id).into_bytes()),
         ..Default::default()
     };
-    let block = Block { header, txs: Vec::new() }.seal();
-    Ok(Genesis { keys, addresses, balance_wei, block, diff })
+    let block = Block {
+        header,
+        txs: Vec::new(),
+    }
+    .seal();
+    Ok(Genesis {
+        keys,
+        addresses,
+        balance_wei,
+        block,
+        diff,
+    })
 }
 
 /// Commits the genesis block into an empty store, or checks that the store holds this chain.
@@ -52,7 +62,9 @@ pub fn ensure_genesis(store: &dyn ChainStore, genesis: &Genesis) -> anyhow::Resu
         })?;
         return Ok(());
     }
-    let stored = store.block_hash(0)?.context("store has a head but no genesis block")?;
+    let stored = store
+        .block_hash(0)?
+        .context("store has a head but no genesis block")?;
     if stored != genesis.block.hash {
         bail!(
             "the data dir holds another chain (genesis {stored}, these settings give {}); \

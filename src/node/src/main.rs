@@ -12,7 +12,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "bcos", version, about = "A consortium blockchain node in the FISCO BCOS mould")]
+#[command(
+    name = "bcos",
+    version,
+    about = "A consortium blockchain node in the FISCO BCOS mould"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -82,7 +86,9 @@ fn init_tracing(log: &str) -> anyhow::Result<Option<FlameGuard>> {
     use tracing_subscriber::Layer as _;
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| log.to_string());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter).context("bad --log filter")?;
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(filter);
     let registry = tracing_subscriber::registry().with(fmt);
     let Some(path) = std::env::var_os(FLAME_FILE_ENV) else {
         registry.init();
@@ -130,7 +136,9 @@ fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         print!("{}", config.to_toml()?);
         return Ok(());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let result = runtime.block_on(async move {
         let chain_id = config.chain.chain_id;
         let data_dir = config.chain.data_dir.clone();
@@ -162,11 +170,18 @@ fn print_banner(node: &bcos_node::NodeHandle, chain_id: u64, data_dir: &std::pat
     use std::io::Write;
     let g = &node.genesis;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "bcos dev chain {chain_id}, data in {}", data_dir.display());
+    let _ = writeln!(
+        out,
+        "bcos dev chain {chain_id}, data in {}",
+        data_dir.display()
+    );
     let _ = writeln!(out, "RPC: http://{}", node.rpc_addr);
     let _ = writeln!(out, "WS: ws://{}", node.rpc_addr);
     let ether = g.balance_wei / bcos_types::U256::from(1_000_000_000_000_000_000u64);
-    let _ = writeln!(out, "Funded accounts ({ether} ETH each; test keys, never use them for real funds):");
+    let _ = writeln!(
+        out,
+        "Funded accounts ({ether} ETH each; test keys, never use them for real funds):"
+    );
     for (i, (addr, key)) in g.addresses.iter().zip(&g.keys).enumerate() {
         let _ = writeln!(out, "({i}) {addr} key 0x{}", hex_key(key));
     }
@@ -174,7 +189,10 @@ fn print_banner(node: &bcos_node::NodeHandle, chain_id: u64, data_dir: &std::pat
 }
 
 fn hex_key(key: &secp256k1::SecretKey) -> String {
-    key.secret_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    key.secret_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {

@@ -20,7 +20,11 @@ impl Stage {
     fn json(&self) -> serde_json::Value {
         let items = self.items.load(Relaxed);
         let nanos = self.nanos.load(Relaxed);
-        let per_item_us = if items == 0 { 0.0 } else { nanos as f64 / items as f64 / 1000.0 };
+        let per_item_us = if items == 0 {
+            0.0
+        } else {
+            nanos as f64 / items as f64 / 1000.0
+        };
         json!({ "items": items, "busy_ms": nanos / 1_000_000, "per_item_us": per_item_us })
     }
 }

@@ -3,7 +3,6 @@
 
 use crate::api::NodeApi;
 use crate::config::NodeConfig;
-use bcos_sync::Doorbell;
 use crate::genesis::{dev_genesis, ensure_genesis, Genesis};
 use crate::metrics::Metrics;
 use crate::pool::{rules::StaticRules, Ingress, Pool};
@@ -13,6 +12,7 @@ use bcos_consensus::Solo;
 use bcos_crypto::{BatchConfig, BatchRecoverer, SenderCache};
 use bcos_execution::{ExecConfig, Executor};
 use bcos_storage::{ChainStore, DiskStore};
+use bcos_sync::Doorbell;
 use bcos_types::Address;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,8 +51,11 @@ impl Node {
 
         let metrics = Arc::new(Metrics::default());
         let doorbell = Doorbell::new();
-        let spec: bcos_execution::EvmSpec =
-            config.chain.evm_spec.parse().map_err(|e| anyhow::anyhow!("chain.evm_spec: {e}"))?;
+        let spec: bcos_execution::EvmSpec = config
+            .chain
+            .evm_spec
+            .parse()
+            .map_err(|e| anyhow::anyhow!("chain.evm_spec: {e}"))?;
         let rules = StaticRules {
             chain_id: config.chain.chain_id,
             allow_unprotected: config.pool.allow_unprotected_txs,
@@ -61,13 +64,28 @@ impl Node {
             tx_gas_cap: spec.tx_gas_limit_cap(),
             base_fee: config.chain.base_fee_wei,
         };
-        let pool = Arc::new(Pool::new(&config.pool, rules, store.clone(), doorbell.clone(), metrics.clone()));
-        let cache = Arc::new(SenderCache::with_capacity(config.crypto.sender_cache_entries));
-        let batch_config = BatchConfig { thread_count: config.crypto.recover_threads, ..BatchConfig::default() };
+        let pool = Arc::new(Pool::new(
+            &config.pool,
+            rules,
+            store.clone(),
+            doorbell.clone(),
+            metrics.clone(),
+        ));
+        let cache = Arc::new(SenderCache::with_capacity(
+            config.crypto.sender_cache_entries,
+        ));
+        let batch_config = BatchConfig {
+            thread_count: config.crypto.recover_threads,
+            ..BatchConfig::default()
+        };
         let recoverer = BatchRecoverer::new(batch_config, cache)
             .context("starting the signature recovery pool")?;
-        let ingress =
-            Ingress::start(pool.clone(), recoverer, config.pool.ingress_queue_max, config.pool.ingress_batch_max);
+        let ingress = Ingress::start(
+            pool.clone(),
+            recoverer,
+            config.pool.ingress_queue_max,
+            config.pool.ingress_batch_max,
+        );
 
         let executor = Arc::new(Executor::new(ExecConfig {
             chain_id: config.chain.chain_id,
@@ -95,12 +113,14 @@ impl Node {
             Solo::new(head + 1),
         )?;
         let (failed_tx, failed_rx) = oneshot::channel();
-        let sealer_thread = std::thread::Builder::new().name("sealer".into()).spawn(move || {
-            if let Err(e) = sealer.run() {
-                tracing::error!("sealer stopped: {e:#}");
-                let _ = failed_tx.send(format!("{e:#}"));
-            }
-        })?;
+        let sealer_thread = std::thread::Builder::new()
+            .name("sealer".into())
+            .spawn(move || {
+                if let Err(e) = sealer.run() {
+                    tracing::error!("sealer stopped: {e:#}");
+                    let _ = failed_tx.send(format!("{e:#}"));
+                }
+            })?;
         if !pool.is_empty() {
             doorbell.ring();
         }
@@ -116,7 +136,9 @@ impl Node {
             io_backend,
             beneficiary,
         });
-        let rpc = bcos_rpc::start(&config.rpc, api.clone()).await.context("starting JSON-RPC")?;
+        let rpc = bcos_rpc::start(&config.rpc, api.clone())
+            .await
+            .context("starting JSON-RPC")?;
         Ok(NodeHandle {
             rpc_addr: rpc.local_addr(),
             genesis,
@@ -133,7 +155,9 @@ impl Node {
 impl NodeHandle {
     /// Resolves when the sealer has failed; the node must then stop.
     pub fn sealer_failure(&mut self) -> oneshot::Receiver<String> {
-        self.sealer_failed.take().unwrap_or_else(|| oneshot::channel().1)
+        self.sealer_failed
+            .take()
+            .unwrap_or_else(|| oneshot::channel().1)
     }
 
     /// Stops RPC, lets queued transactions finish admission, lets the sealer finish its

@@ -5,13 +5,13 @@
 //! a `Commit` makes the block durable (spec/durability.md), then the pool forgets its
 //! transactions and subscribers hear of it. An idle chain seals nothing.
 
-use bcos_sync::{Doorbell, Wake};
 use crate::metrics::Metrics;
 use crate::pool::Pool;
 use anyhow::{bail, Context};
 use bcos_consensus::{Decision, Input, Output, Proposal, Protocol};
 use bcos_execution::{BlockEnv, ExecutedBlock, Executor};
 use bcos_storage::{BlockCommit, ChainStore, StateReader};
+use bcos_sync::{Doorbell, Wake};
 use bcos_types::block::{logs_bloom, receipts_root, tx_root};
 use bcos_types::state::next_state_root;
 use bcos_types::{Address, Block, Bytes, CommittedBlock, Header, RecoveredTx, SealedBlock};
@@ -50,8 +50,15 @@ struct Candidate {
 impl<P: Protocol> Sealer<P> {
     pub fn new(ctx: SealerContext, protocol: P) -> anyhow::Result<Self> {
         let (head, _) = ctx.store.head().context("the store has no genesis block")?;
-        let parent = ctx.store.block_by_number(head)?.context("head block missing from the store")?;
-        Ok(Sealer { ctx, protocol, parent })
+        let parent = ctx
+            .store
+            .block_by_number(head)?
+            .context("head block missing from the store")?;
+        Ok(Sealer {
+            ctx,
+            protocol,
+            parent,
+        })
     }
 
     /// Runs until the doorbell is closed; returns an error only for failures that make going
@@ -71,7 +78,10 @@ impl<P: Protocol> Sealer<P> {
 
     /// Seals one block if anything is ready; false when the pool had nothing to offer.
     fn seal_one(&mut self) -> anyhow::Result<bool> {
-        let batch = self.ctx.pool.take_ready(self.ctx.block_txs_max, self.ctx.block_gas_limit);
+        let batch = self
+            .ctx
+            .pool
+            .take_ready(self.ctx.block_txs_max, self.ctx.block_gas_limit);
         if batch.is_empty() {
             return Ok(false);
         }
@@ -81,15 +91,24 @@ impl<P: Protocol> Sealer<P> {
             self.ctx.pool.on_block(&[], &candidate.rejected);
             return Ok(true);
         }
-        let proposal = Proposal { height: candidate.block.number(), block_hash: candidate.block.hash };
+        let proposal = Proposal {
+            height: candidate.block.number(),
+            block_hash: candidate.block.hash,
+        };
         let started = Instant::now();
-        let outputs = tracing::info_span!("consensus").in_scope(|| self.protocol.handle(Input::Propose(proposal)));
-        self.ctx.metrics.consensus.record(candidate.included.len(), started.elapsed());
+        let outputs = tracing::info_span!("consensus")
+            .in_scope(|| self.protocol.handle(Input::Propose(proposal)));
+        self.ctx
+            .metrics
+            .consensus
+            .record(candidate.included.len(), started.elapsed());
         let mut candidate = Some(candidate);
         for output in outputs {
             match output {
                 Output::Commit(decision) => {
-                    let c = candidate.take().context("the core committed twice for one proposal")?;
+                    let c = candidate
+                        .take()
+                        .context("the core committed twice for one proposal")?;
                     self.commit(c, decision)?;
                 }
                 Output::Evidence { culprit, reason } => {
@@ -114,7 +133,9 @@ impl<P: Protocol> Sealer<P> {
     fn build(&self, batch: Vec<RecoveredTx>) -> anyhow::Result<Candidate> {
         let parent = self.parent.header();
         let number = parent.number + 1;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let env = BlockEnv {
             number,
             timestamp: now.max(parent.timestamp),
@@ -124,14 +145,25 @@ impl<P: Protocol> Sealer<P> {
         };
         let started = Instant::now();
         let state: &dyn StateReader = &*self.ctx.store;
-        let executed =
-            tracing::info_span!("execute").in_scope(|| self.ctx.executor.execute_block(state, &env, &batch))?;
-        self.ctx.metrics.execute.record(batch.len(), started.elapsed());
+        let executed = tracing::info_span!("execute")
+            .in_scope(|| self.ctx.executor.execute_block(state, &env, &batch))?;
+        self.ctx
+            .metrics
+            .execute
+            .record(batch.len(), started.elapsed());
         for (i, reason) in &executed.rejected {
             tracing::debug!(tx = %batch[*i].hash(), %reason, "refused at execution");
         }
-        let included: Vec<RecoveredTx> = executed.included.iter().map(|&i| batch[i].clone()).collect();
-        let rejected: Vec<RecoveredTx> = executed.rejected.iter().map(|(i, _)| batch[*i].clone()).collect();
+        let included: Vec<RecoveredTx> = executed
+            .included
+            .iter()
+            .map(|&i| batch[i].clone())
+            .collect();
+        let rejected: Vec<RecoveredTx> = executed
+            .rejected
+            .iter()
+            .map(|(i, _)| batch[*i].clone())
+            .collect();
         let txs = included.iter().map(|t| t.tx.clone()).collect::<Vec<_>>();
         let header = Header {
             parent_hash: self.parent.hash,
@@ -148,12 +180,21 @@ impl<P: Protocol> Sealer<P> {
             extra_data: Bytes::new(),
         };
         let block = Block { header, txs }.seal();
-        Ok(Candidate { block, executed, included, rejected })
+        Ok(Candidate {
+            block,
+            executed,
+            included,
+            rejected,
+        })
     }
 
     fn commit(&mut self, c: Candidate, decision: Decision) -> anyhow::Result<()> {
         if decision.block_hash != c.block.hash || decision.height != c.block.number() {
-            bail!("the core decided block {} at {}, not the proposed one", decision.block_hash, decision.height);
+            bail!(
+                "the core decided block {} at {}, not the proposed one",
+                decision.block_hash,
+                decision.height
+            );
         }
         let senders: Vec<Address> = c.included.iter().map(|t| t.sender).collect();
         let started = Instant::now();
@@ -166,7 +207,10 @@ impl<P: Protocol> Sealer<P> {
                 certificate: &decision.certificate,
             })
         })?;
-        self.ctx.metrics.commit.record(c.included.len(), started.elapsed());
+        self.ctx
+            .metrics
+            .commit
+            .record(c.included.len(), started.elapsed());
         self.ctx.metrics.blocks.fetch_add(1, Ordering::Relaxed);
         self.ctx.pool.on_block(&c.included, &c.rejected);
         tracing::info!(

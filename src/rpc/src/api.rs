@@ -50,7 +50,9 @@ pub trait ChainApi: Send + Sync + 'static {
     /// a header index should override it, since eth_getLogs checks every header's bloom and
     /// block filters only need hashes.
     fn header(&self, number: u64) -> Result<Option<(B256, Header)>, ApiError> {
-        Ok(self.committed_block(number)?.map(|b| (b.block.hash, b.block.header().clone())))
+        Ok(self
+            .committed_block(number)?
+            .map(|b| (b.block.hash, b.block.header().clone())))
     }
     fn block_number_by_hash(&self, hash: &B256) -> Result<Option<u64>, ApiError>;
     /// (block number, index in block) of a committed transaction.
@@ -72,7 +74,11 @@ pub trait ChainApi: Send + Sync + 'static {
     fn call(&self, request: CallRequest, at: StateAt) -> Result<CallOutcome, ApiError>;
     /// Smallest gas limit with which the request succeeds; a revert is reported as
     /// `Ok(CallOutcome::Revert)` through `call`, so this returns the failing outcome as Err data.
-    fn estimate_gas(&self, request: CallRequest, at: StateAt) -> Result<Result<u64, CallOutcome>, ApiError>;
+    fn estimate_gas(
+        &self,
+        request: CallRequest,
+        at: StateAt,
+    ) -> Result<Result<u64, CallOutcome>, ApiError>;
 
     /// Base fee of the next block.
     fn next_base_fee(&self) -> u64;

@@ -31,8 +31,14 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
     m.register_method("eth_accounts", |_, c, _| ok(c.api.accounts()))?;
     m.register_method("bcos_getNodeInfo", |_, c, _| ok(c.api.node_info()))?;
     m.register_method("bcos_getGroupList", |_, c, _| ok(c.api.group_list()))?;
-    m.register_method("bcos_getConsensusStatus", |_, c, _| ok(c.api.consensus_status()))?;
-    m.register_method("bcos_getPendingTxSize", |_, c, _| ok(U64::from(c.api.pending_tx_count())))?;
-    m.register_method("bcos_getTotalTransactionCount", |_, c, _| ok(U64::from(c.api.total_tx_count())))?;
+    m.register_method("bcos_getConsensusStatus", |_, c, _| {
+        ok(c.api.consensus_status())
+    })?;
+    m.register_method("bcos_getPendingTxSize", |_, c, _| {
+        ok(U64::from(c.api.pending_tx_count()))
+    })?;
+    m.register_method("bcos_getTotalTransactionCount", |_, c, _| {
+        ok(U64::from(c.api.total_tx_count()))
+    })?;
     Ok(())
 }

@@ -5,11 +5,15 @@
 //! price from the block's base fee, the contract address from sender and nonce, and each
 //! log's position (its `logIndex` counts across the whole block).
 
-use alloy_consensus::{Eip658Value, Receipt as ConsensusReceipt, ReceiptEnvelope, ReceiptWithBloom};
 use alloy_consensus::transaction::Recovered;
+use alloy_consensus::{
+    Eip658Value, Receipt as ConsensusReceipt, ReceiptEnvelope, ReceiptWithBloom,
+};
 use alloy_primitives::{Address, B256, B64, U256};
 use alloy_rlp::Encodable;
-use alloy_rpc_types_eth::{Block, BlockTransactions, Header as RpcHeader, Log as RpcLog, Transaction, TransactionReceipt};
+use alloy_rpc_types_eth::{
+    Block, BlockTransactions, Header as RpcHeader, Log as RpcLog, Transaction, TransactionReceipt,
+};
 use bcos_types::{CommittedBlock, Header, Log, RecoveredTx, Tx};
 
 /// The RPC header. Every block is final (one-round BFT commit), so `difficulty` and
@@ -49,7 +53,12 @@ pub fn rpc_block(cb: &CommittedBlock, full: bool) -> Block {
     } else {
         BlockTransactions::Hashes(block.txs.iter().map(|t| t.hash()).collect())
     };
-    Block { header, uncles: Vec::new(), transactions, withdrawals: None }
+    Block {
+        header,
+        uncles: Vec::new(),
+        transactions,
+        withdrawals: None,
+    }
 }
 
 fn recovered(tx: &Tx, sender: Address) -> Recovered<alloy_consensus::TxEnvelope> {
@@ -85,7 +94,11 @@ pub fn pending_rpc_tx(tx: &RecoveredTx) -> Transaction {
 
 /// The index in the block of the first log of transaction `index`.
 fn first_log_index(cb: &CommittedBlock, index: usize) -> u64 {
-    cb.receipts.iter().take(index).map(|r| r.logs.len() as u64).sum()
+    cb.receipts
+        .iter()
+        .take(index)
+        .map(|r| r.logs.len() as u64)
+        .sum()
 }
 
 pub fn rpc_log(cb: &CommittedBlock, tx_index: usize, log_index: u64, log: &Log) -> RpcLog {
@@ -147,7 +160,9 @@ pub fn rpc_receipt(cb: &CommittedBlock, index: usize) -> Option<TransactionRecei
         transaction_index: Some(index as u64),
         block_hash: Some(cb.block.hash),
         block_number: Some(header.number),
-        gas_used: receipt.cumulative_gas_used.saturating_sub(previous_cumulative),
+        gas_used: receipt
+            .cumulative_gas_used
+            .saturating_sub(previous_cumulative),
         effective_gas_price: tx.effective_gas_price(header.base_fee_per_gas),
         blob_gas_used: None,
         blob_gas_price: None,

@@ -9,7 +9,10 @@ use jsonrpsee::types::ErrorObjectOwned;
 #[derive(Debug, thiserror::Error)]
 pub enum RpcError {
     #[error("cannot bind JSON-RPC server to {addr}: {source}")]
-    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot register method: {0}")]
     Register(String),
 }
@@ -46,7 +49,9 @@ pub fn api_error(e: ApiError) -> ErrorObjectOwned {
     match e {
         ApiError::TxRejected(m) | ApiError::Unavailable(m) => server_error(m),
         ApiError::InvalidParams(m) => invalid_params(m),
-        ApiError::Internal(m) => ErrorObjectOwned::owned(INTERNAL, format!("internal error: {m}"), None::<()>),
+        ApiError::Internal(m) => {
+            ErrorObjectOwned::owned(INTERNAL, format!("internal error: {m}"), None::<()>)
+        }
     }
 }
 
@@ -100,7 +105,10 @@ mod tests {
 
     #[test]
     fn decodes_error_string_and_rejects_garbage() {
-        assert_eq!(decode_error_string(&error_string("nope")).as_deref(), Some("nope"));
+        assert_eq!(
+            decode_error_string(&error_string("nope")).as_deref(),
+            Some("nope")
+        );
         assert_eq!(decode_error_string(&[0x08, 0xc3, 0x79, 0xa0, 1, 2]), None);
         assert_eq!(decode_error_string(&[0xde, 0xad, 0xbe, 0xef]), None);
         let mut huge = error_string("x");

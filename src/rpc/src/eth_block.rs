@@ -6,7 +6,7 @@
 
 use crate::api::StateAt;
 use crate::convert::{rpc_block, rpc_tx};
-use crate::errors::{ok, api_error, invalid_params, server_error, RpcResult};
+use crate::errors::{api_error, invalid_params, ok, server_error, RpcResult};
 use crate::server::Ctx;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{B256, U64};
@@ -68,35 +68,55 @@ fn block_by_hash(c: &Ctx, hash: &B256) -> RpcResult<Option<CommittedBlock>> {
 }
 
 pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
-    m.register_method("eth_blockNumber", |_, c, _| ok(U64::from(c.api.head_number())))?;
-    m.register_method("eth_getBlockByNumber", |p, c, _| -> RpcResult<Option<Block>> {
-        let mut seq = p.sequence();
-        let tag: BlockNumberOrTag = seq.next()?;
-        let full: Option<bool> = seq.optional_next()?;
-        Ok(block_by_tag(c, tag)?.map(|b| rpc_block(&b, full.unwrap_or(false))))
+    m.register_method("eth_blockNumber", |_, c, _| {
+        ok(U64::from(c.api.head_number()))
     })?;
-    m.register_method("eth_getBlockByHash", |p, c, _| -> RpcResult<Option<Block>> {
-        let mut seq = p.sequence();
-        let hash: B256 = seq.next()?;
-        let full: Option<bool> = seq.optional_next()?;
-        Ok(block_by_hash(c, &hash)?.map(|b| rpc_block(&b, full.unwrap_or(false))))
-    })?;
-    m.register_method("eth_getBlockTransactionCountByNumber", |p, c, _| -> RpcResult<Option<U64>> {
-        let tag: BlockNumberOrTag = p.one()?;
-        Ok(block_by_tag(c, tag)?.map(|b| U64::from(b.block.block.txs.len())))
-    })?;
-    m.register_method("eth_getBlockTransactionCountByHash", |p, c, _| -> RpcResult<Option<U64>> {
-        let hash: B256 = p.one()?;
-        Ok(block_by_hash(c, &hash)?.map(|b| U64::from(b.block.block.txs.len())))
-    })?;
-    m.register_method("eth_getTransactionByBlockNumberAndIndex", |p, c, _| -> RpcResult<Option<Transaction>> {
-        let (tag, index): (BlockNumberOrTag, Index) = p.parse()?;
-        Ok(block_by_tag(c, tag)?.and_then(|b| rpc_tx(&b, index.0)))
-    })?;
-    m.register_method("eth_getTransactionByBlockHashAndIndex", |p, c, _| -> RpcResult<Option<Transaction>> {
-        let (hash, index): (B256, Index) = p.parse()?;
-        Ok(block_by_hash(c, &hash)?.and_then(|b| rpc_tx(&b, index.0)))
-    })?;
+    m.register_method(
+        "eth_getBlockByNumber",
+        |p, c, _| -> RpcResult<Option<Block>> {
+            let mut seq = p.sequence();
+            let tag: BlockNumberOrTag = seq.next()?;
+            let full: Option<bool> = seq.optional_next()?;
+            Ok(block_by_tag(c, tag)?.map(|b| rpc_block(&b, full.unwrap_or(false))))
+        },
+    )?;
+    m.register_method(
+        "eth_getBlockByHash",
+        |p, c, _| -> RpcResult<Option<Block>> {
+            let mut seq = p.sequence();
+            let hash: B256 = seq.next()?;
+            let full: Option<bool> = seq.optional_next()?;
+            Ok(block_by_hash(c, &hash)?.map(|b| rpc_block(&b, full.unwrap_or(false))))
+        },
+    )?;
+    m.register_method(
+        "eth_getBlockTransactionCountByNumber",
+        |p, c, _| -> RpcResult<Option<U64>> {
+            let tag: BlockNumberOrTag = p.one()?;
+            Ok(block_by_tag(c, tag)?.map(|b| U64::from(b.block.block.txs.len())))
+        },
+    )?;
+    m.register_method(
+        "eth_getBlockTransactionCountByHash",
+        |p, c, _| -> RpcResult<Option<U64>> {
+            let hash: B256 = p.one()?;
+            Ok(block_by_hash(c, &hash)?.map(|b| U64::from(b.block.block.txs.len())))
+        },
+    )?;
+    m.register_method(
+        "eth_getTransactionByBlockNumberAndIndex",
+        |p, c, _| -> RpcResult<Option<Transaction>> {
+            let (tag, index): (BlockNumberOrTag, Index) = p.parse()?;
+            Ok(block_by_tag(c, tag)?.and_then(|b| rpc_tx(&b, index.0)))
+        },
+    )?;
+    m.register_method(
+        "eth_getTransactionByBlockHashAndIndex",
+        |p, c, _| -> RpcResult<Option<Transaction>> {
+            let (hash, index): (B256, Index) = p.parse()?;
+            Ok(block_by_hash(c, &hash)?.and_then(|b| rpc_tx(&b, index.0)))
+        },
+    )?;
     m.register_method("eth_getUncleCountByBlockNumber", |_, _, _| ok(U64::ZERO))?;
     m.register_method("eth_getUncleCountByBlockHash", |_, _, _| ok(U64::ZERO))?;
     m.register_blocking_method("eth_feeHistory", |p, c, _| -> RpcResult<FeeHistory> {
@@ -122,20 +142,32 @@ fn parse_quantity(v: &serde_json::Value) -> RpcResult<u64> {
     }
 }
 
-fn fee_history(c: &Ctx, count: u64, newest: BlockNumberOrTag, percentiles: Option<Vec<f64>>) -> RpcResult<FeeHistory> {
+fn fee_history(
+    c: &Ctx,
+    count: u64,
+    newest: BlockNumberOrTag,
+    percentiles: Option<Vec<f64>>,
+) -> RpcResult<FeeHistory> {
     if let Some(ps) = &percentiles {
         let in_range = ps.iter().all(|p| (0.0..=100.0).contains(p));
         if !in_range || ps.windows(2).any(|w| w[0] > w[1]) {
-            return Err(invalid_params("reward percentiles must be ascending values in [0, 100]"));
+            return Err(invalid_params(
+                "reward percentiles must be ascending values in [0, 100]",
+            ));
         }
     }
     let head = c.api.head_number();
     let newest = resolve_tag(c, newest);
     if newest > head {
-        return Err(server_error(format!("request beyond head block: requested {newest}, head {head}")));
+        return Err(server_error(format!(
+            "request beyond head block: requested {newest}, head {head}"
+        )));
     }
     let count = count.min(c.config.fee_history_blocks_max).min(newest + 1);
-    let mut fh = FeeHistory { reward: percentiles.as_ref().map(|_| Vec::new()), ..Default::default() };
+    let mut fh = FeeHistory {
+        reward: percentiles.as_ref().map(|_| Vec::new()),
+        ..Default::default()
+    };
     if count == 0 {
         return Ok(fh);
     }
@@ -144,23 +176,43 @@ fn fee_history(c: &Ctx, count: u64, newest: BlockNumberOrTag, percentiles: Optio
     for n in oldest..=newest {
         let header = match &percentiles {
             Some(ps) => {
-                let block = c.api.committed_block(n).map_err(api_error)?.ok_or_else(|| missing(n))?;
+                let block = c
+                    .api
+                    .committed_block(n)
+                    .map_err(api_error)?
+                    .ok_or_else(|| missing(n))?;
                 if let Some(r) = fh.reward.as_mut() {
                     r.push(block_rewards(&block, ps));
                 }
                 block.block.header().clone()
             }
-            None => c.api.header(n).map_err(api_error)?.ok_or_else(|| missing(n))?.1,
+            None => {
+                c.api
+                    .header(n)
+                    .map_err(api_error)?
+                    .ok_or_else(|| missing(n))?
+                    .1
+            }
         };
-        fh.base_fee_per_gas.push(u128::from(header.base_fee_per_gas));
-        let ratio = if header.gas_limit == 0 { 0.0 } else { header.gas_used as f64 / header.gas_limit as f64 };
+        fh.base_fee_per_gas
+            .push(u128::from(header.base_fee_per_gas));
+        let ratio = if header.gas_limit == 0 {
+            0.0
+        } else {
+            header.gas_used as f64 / header.gas_limit as f64
+        };
         fh.gas_used_ratio.push(ratio);
     }
     // The array has one more entry: the base fee of the block after `newest`.
     let next = if newest == head {
         c.api.next_base_fee()
     } else {
-        c.api.header(newest + 1).map_err(api_error)?.ok_or_else(|| missing(newest + 1))?.1.base_fee_per_gas
+        c.api
+            .header(newest + 1)
+            .map_err(api_error)?
+            .ok_or_else(|| missing(newest + 1))?
+            .1
+            .base_fee_per_gas
     };
     fh.base_fee_per_gas.push(u128::from(next));
     Ok(fh)
@@ -179,7 +231,9 @@ pub fn block_rewards(block: &CommittedBlock, percentiles: &[f64]) -> Vec<u128> {
     let mut txs: Vec<(u128, u64)> = Vec::with_capacity(block.block.block.txs.len());
     let mut previous = 0u64;
     for (tx, r) in block.block.block.txs.iter().zip(block.receipts.iter()) {
-        let tip = tx.effective_gas_price(base).saturating_sub(u128::from(base));
+        let tip = tx
+            .effective_gas_price(base)
+            .saturating_sub(u128::from(base));
         txs.push((tip, r.cumulative_gas_used.saturating_sub(previous)));
         previous = r.cumulative_gas_used;
     }

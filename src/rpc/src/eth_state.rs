@@ -5,8 +5,8 @@
 //! data = revert bytes) so ethers can decode custom errors.
 
 use crate::api::StateAt;
-use crate::eth_block::state_at;
 use crate::errors::{api_error, invalid_params, reverted, server_error, RpcResult};
+use crate::eth_block::state_at;
 use crate::server::Ctx;
 use alloy_eips::BlockId;
 use alloy_primitives::{Address, Bytes, TxKind, B256, U256, U64};
@@ -20,7 +20,10 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
     m.register_method("eth_getBalance", |p, c, _| -> RpcResult<U256> {
         let (address, at) = address_and_block(&p)?;
         let at = state_at(c, at)?;
-        Ok(c.api.account(&address, at).map_err(api_error)?.map_or(U256::ZERO, |a| a.balance))
+        Ok(c.api
+            .account(&address, at)
+            .map_err(api_error)?
+            .map_or(U256::ZERO, |a| a.balance))
     })?;
     m.register_method("eth_getCode", |p, c, _| -> RpcResult<Bytes> {
         let (address, at) = address_and_block(&p)?;
@@ -33,13 +36,19 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
         let slot: U256 = seq.next()?;
         let at: Option<BlockId> = seq.optional_next()?;
         let at = state_at(c, at)?;
-        Ok(B256::from(c.api.storage_at(&address, &slot, at).map_err(api_error)?))
+        Ok(B256::from(
+            c.api.storage_at(&address, &slot, at).map_err(api_error)?,
+        ))
     })?;
     m.register_method("eth_getTransactionCount", |p, c, _| -> RpcResult<U64> {
         let (address, at) = address_and_block(&p)?;
         let nonce = match state_at(c, at)? {
             StateAt::Pending => c.api.pending_nonce(&address).map_err(api_error)?,
-            at => c.api.account(&address, at).map_err(api_error)?.map_or(0, |a| a.nonce),
+            at => c
+                .api
+                .account(&address, at)
+                .map_err(api_error)?
+                .map_or(0, |a| a.nonce),
         };
         Ok(U64::from(nonce))
     })?;
@@ -79,7 +88,11 @@ fn call_params(p: &jsonrpsee::types::Params<'_>) -> RpcResult<(CallRequest, Opti
 }
 
 pub fn to_call_request(r: TransactionRequest) -> RpcResult<CallRequest> {
-    let input = r.input.try_into_unique_input().map_err(|e| invalid_params(e.to_string()))?.unwrap_or_default();
+    let input = r
+        .input
+        .try_into_unique_input()
+        .map_err(|e| invalid_params(e.to_string()))?
+        .unwrap_or_default();
     let to = match r.to {
         Some(TxKind::Call(a)) => Some(a),
         Some(TxKind::Create) | None => None,
@@ -88,7 +101,15 @@ pub fn to_call_request(r: TransactionRequest) -> RpcResult<CallRequest> {
         .access_list
         .map(|al| {
             al.0.into_iter()
-                .map(|item| (item.address, item.storage_keys.into_iter().map(|k| U256::from_be_bytes(k.0)).collect()))
+                .map(|item| {
+                    (
+                        item.address,
+                        item.storage_keys
+                            .into_iter()
+                            .map(|k| U256::from_be_bytes(k.0))
+                            .collect(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();

@@ -3,7 +3,7 @@
 //! eth_maxPriorityFeePerGas.
 
 use crate::convert::{pending_rpc_tx, rpc_receipt, rpc_tx};
-use crate::errors::{ok, api_error, RpcResult};
+use crate::errors::{api_error, ok, RpcResult};
 use crate::server::Ctx;
 use alloy_primitives::{Bytes, B256, U256};
 use alloy_rpc_types_eth::{Transaction, TransactionReceipt};
@@ -18,21 +18,29 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
         let raw: Bytes = p.one()?;
         c.api.send_raw_transaction(raw).await.map_err(api_error)
     })?;
-    m.register_method("eth_getTransactionByHash", |p, c, _| -> RpcResult<Option<Transaction>> {
-        let hash: B256 = p.one()?;
-        if let Some((block, index)) = locate(c, &hash)? {
-            return Ok(rpc_tx(&block, index));
-        }
-        Ok(c.api.pending_tx(&hash).map(|tx| pending_rpc_tx(&tx)))
-    })?;
-    m.register_method("eth_getTransactionReceipt", |p, c, _| -> RpcResult<Option<TransactionReceipt>> {
-        let hash: B256 = p.one()?;
-        Ok(locate(c, &hash)?.and_then(|(block, index)| rpc_receipt(&block, index)))
-    })?;
+    m.register_method(
+        "eth_getTransactionByHash",
+        |p, c, _| -> RpcResult<Option<Transaction>> {
+            let hash: B256 = p.one()?;
+            if let Some((block, index)) = locate(c, &hash)? {
+                return Ok(rpc_tx(&block, index));
+            }
+            Ok(c.api.pending_tx(&hash).map(|tx| pending_rpc_tx(&tx)))
+        },
+    )?;
+    m.register_method(
+        "eth_getTransactionReceipt",
+        |p, c, _| -> RpcResult<Option<TransactionReceipt>> {
+            let hash: B256 = p.one()?;
+            Ok(locate(c, &hash)?.and_then(|(block, index)| rpc_receipt(&block, index)))
+        },
+    )?;
     m.register_method("eth_gasPrice", |_, c, _| {
         ok(U256::from(c.api.next_base_fee()) + U256::from(c.api.max_priority_fee()))
     })?;
-    m.register_method("eth_maxPriorityFeePerGas", |_, c, _| ok(U256::from(c.api.max_priority_fee())))?;
+    m.register_method("eth_maxPriorityFeePerGas", |_, c, _| {
+        ok(U256::from(c.api.max_priority_fee()))
+    })?;
     Ok(())
 }
 

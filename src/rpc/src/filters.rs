@@ -13,7 +13,7 @@ use crate::logs::{append_block_logs, block_if_may_match, get_logs};
 use crate::server::Ctx;
 use crate::RpcConfig;
 use alloy_eips::BlockNumberOrTag;
-use alloy_primitives::{U128, B256};
+use alloy_primitives::{B256, U128};
 use alloy_rpc_types_eth::{Filter, FilterChanges, Log as RpcLog};
 use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::RpcModule;
@@ -72,10 +72,16 @@ impl Filters {
         let timeout = self.idle_timeout;
         map.retain(|_, slot| slot.last_poll.lock().elapsed() < timeout);
         if map.len() >= self.max {
-            return Err(limit_exceeded(format!("too many installed filters (limit {})", self.max)));
+            return Err(limit_exceeded(format!(
+                "too many installed filters (limit {})",
+                self.max
+            )));
         }
         let id = random_id();
-        let slot = Slot { last_poll: Mutex::new(Instant::now()), entry: Mutex::new(Entry { kind, next_block }) };
+        let slot = Slot {
+            last_poll: Mutex::new(Instant::now()),
+            entry: Mutex::new(Entry { kind, next_block }),
+        };
         map.insert(id, Arc::new(slot));
         Ok(U128::from(id))
     }
@@ -115,9 +121,12 @@ fn not_found() -> jsonrpsee::types::ErrorObjectOwned {
 pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
     m.register_method("eth_newFilter", |p, c, _| -> RpcResult<U128> {
         let filter: Filter = p.one()?;
-        c.filters.install(Kind::Logs(Box::new(filter)), c.api.head_number() + 1)
+        c.filters
+            .install(Kind::Logs(Box::new(filter)), c.api.head_number() + 1)
     })?;
-    m.register_method("eth_newBlockFilter", |_, c, _| c.filters.install(Kind::Blocks, c.api.head_number() + 1))?;
+    m.register_method("eth_newBlockFilter", |_, c, _| {
+        c.filters.install(Kind::Blocks, c.api.head_number() + 1)
+    })?;
     m.register_method("eth_newPendingTransactionFilter", |_, c, _| {
         c.filters.install(Kind::PendingTxs, c.api.head_number() + 1)
     })?;
@@ -125,12 +134,15 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
         let id: U128 = p.one()?;
         Ok(c.filters.uninstall(id))
     })?;
-    m.register_blocking_method("eth_getFilterChanges", |p, c, _| -> RpcResult<FilterChanges> {
-        let id: U128 = p.one()?;
-        let slot = c.filters.get(id)?;
-        let mut e = slot.entry.lock();
-        changes(&c, &mut e)
-    })?;
+    m.register_blocking_method(
+        "eth_getFilterChanges",
+        |p, c, _| -> RpcResult<FilterChanges> {
+            let id: U128 = p.one()?;
+            let slot = c.filters.get(id)?;
+            let mut e = slot.entry.lock();
+            changes(&c, &mut e)
+        },
+    )?;
     m.register_blocking_method("eth_getFilterLogs", |p, c, _| -> RpcResult<Vec<RpcLog>> {
         let id: U128 = p.one()?;
         let slot = c.filters.get(id)?;
@@ -159,7 +171,9 @@ fn changes(c: &Ctx, e: &mut Entry) -> RpcResult<FilterChanges> {
         Kind::Blocks => {
             let mut hashes: Vec<B256> = Vec::with_capacity((to - from + 1) as usize);
             for n in from..=to {
-                let Some((hash, _)) = c.api.header(n).map_err(api_error)? else { break };
+                let Some((hash, _)) = c.api.header(n).map_err(api_error)? else {
+                    break;
+                };
                 hashes.push(hash);
                 e.next_block = n + 1;
             }

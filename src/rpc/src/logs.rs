@@ -6,8 +6,8 @@
 //! result count are bounded by `get_logs_block_range_max` and `get_logs_results_max`.
 
 use crate::convert::{block_logs, rpc_log};
-use crate::eth_block::resolve_tag;
 use crate::errors::{api_error, invalid_params, limit_exceeded, server_error, RpcResult};
+use crate::eth_block::resolve_tag;
 use crate::server::Ctx;
 use alloy_eips::BlockNumberOrTag;
 use alloy_rpc_types_eth::{Filter, FilterBlockOption, Log as RpcLog};
@@ -64,7 +64,9 @@ pub fn logs_in_range(c: &Ctx, filter: &Filter, from: u64, to: u64) -> RpcResult<
     }
     let results_max = c.config.get_logs_results_max;
     for n in from..=to {
-        let Some(block) = block_if_may_match(c, filter, n)? else { continue };
+        let Some(block) = block_if_may_match(c, filter, n)? else {
+            continue;
+        };
         append_block_logs(&block, filter, &mut out);
         if out.len() > results_max {
             return Err(limit_exceeded(format!(
@@ -81,7 +83,9 @@ pub fn filter_range(c: &Ctx, filter: &Filter) -> RpcResult<(u64, u64)> {
     let from = resolve_tag(c, from.copied().unwrap_or(BlockNumberOrTag::Latest));
     let to = resolve_tag(c, to.copied().unwrap_or(BlockNumberOrTag::Latest));
     if from > to && from <= c.api.head_number() {
-        return Err(invalid_params(format!("invalid block range params: fromBlock {from} > toBlock {to}")));
+        return Err(invalid_params(format!(
+            "invalid block range params: fromBlock {from} > toBlock {to}"
+        )));
     }
     Ok((from, to))
 }
@@ -90,7 +94,9 @@ pub fn get_logs(c: &Ctx, filter: &Filter) -> RpcResult<Vec<RpcLog>> {
     match &filter.block_option {
         FilterBlockOption::AtBlockHash(hash) => {
             let number = c.api.block_number_by_hash(hash).map_err(api_error)?;
-            let Some(number) = number else { return Err(server_error("unknown block")) };
+            let Some(number) = number else {
+                return Err(server_error("unknown block"));
+            };
             logs_in_range(c, filter, number, number)
         }
         FilterBlockOption::Range { .. } => {

@@ -12,7 +12,9 @@ use crate::api::ChainApi;
 use crate::config::RpcConfig;
 use crate::errors::RpcError;
 use crate::filters::Filters;
-use jsonrpsee::core::middleware::{Batch, BatchEntry, Notification, Request, RpcServiceBuilder, RpcServiceT};
+use jsonrpsee::core::middleware::{
+    Batch, BatchEntry, Notification, Request, RpcServiceBuilder, RpcServiceT,
+};
 use jsonrpsee::core::server::{BatchResponseBuilder, MethodResponse};
 use jsonrpsee::server::{BatchRequestConfig, ServerConfig, ServerHandle};
 use jsonrpsee::types::{ErrorCode, ErrorObject, Id};
@@ -53,10 +55,19 @@ impl RpcHandle {
 }
 
 /// Builds the method table; separate from [`start`] so tests can list the methods.
-pub fn build_module(config: &RpcConfig, api: Arc<dyn ChainApi>) -> Result<RpcModule<Ctx>, RpcError> {
-    let ctx = Ctx { api, config: config.clone(), filters: Filters::new(config) };
+pub fn build_module(
+    config: &RpcConfig,
+    api: Arc<dyn ChainApi>,
+) -> Result<RpcModule<Ctx>, RpcError> {
+    let ctx = Ctx {
+        api,
+        config: config.clone(),
+        filters: Filters::new(config),
+    };
     let mut module = RpcModule::new(ctx);
-    let reg = |r: Result<(), jsonrpsee::core::RegisterMethodError>| r.map_err(|e| RpcError::Register(e.to_string()));
+    let reg = |r: Result<(), jsonrpsee::core::RegisterMethodError>| {
+        r.map_err(|e| RpcError::Register(e.to_string()))
+    };
     reg(crate::bcos::register(&mut module))?;
     reg(crate::eth_state::register(&mut module))?;
     reg(crate::eth_tx::register(&mut module))?;
@@ -80,8 +91,11 @@ pub async fn start(config: &RpcConfig, api: Arc<dyn ChainApi>) -> Result<RpcHand
         .build();
     let parallelism = config.batch_parallelism_max.max(1) as usize;
     let response_limit = config.max_response_body_bytes as usize;
-    let middleware = RpcServiceBuilder::new()
-        .layer_fn(move |service| ParallelBatch { service, parallelism, response_limit });
+    let middleware = RpcServiceBuilder::new().layer_fn(move |service| ParallelBatch {
+        service,
+        parallelism,
+        response_limit,
+    });
     let addr = config.addr;
     let server = Server::builder()
         .set_config(server_config)
@@ -89,7 +103,9 @@ pub async fn start(config: &RpcConfig, api: Arc<dyn ChainApi>) -> Result<RpcHand
         .build(addr)
         .await
         .map_err(|source| RpcError::Bind { addr, source })?;
-    let local_addr = server.local_addr().map_err(|source| RpcError::Bind { addr, source })?;
+    let local_addr = server
+        .local_addr()
+        .map_err(|source| RpcError::Bind { addr, source })?;
     let handle = server.start(module);
     tracing::info!(%local_addr, "JSON-RPC server listening (HTTP and WebSocket)");
     Ok(RpcHandle { local_addr, handle })
@@ -122,7 +138,10 @@ impl<S> ParallelBatch<S>
 where
     S: RpcServiceT<MethodResponse = MethodResponse> + Clone + Send + Sync + 'static,
 {
-    fn spawn_call(&self, req: Request<'_>) -> (Id<'static>, tokio::task::JoinHandle<MethodResponse>) {
+    fn spawn_call(
+        &self,
+        req: Request<'_>,
+    ) -> (Id<'static>, tokio::task::JoinHandle<MethodResponse>) {
         let req = owned_request(req);
         let id = req.id.clone();
         let service = self.service.clone();
@@ -132,8 +151,11 @@ where
 
 impl<S> RpcServiceT for ParallelBatch<S>
 where
-    S: RpcServiceT<MethodResponse = MethodResponse, BatchResponse = MethodResponse, NotificationResponse = MethodResponse>
-        + Clone
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Clone
         + Send
         + Sync
         + 'static,
@@ -175,11 +197,14 @@ where
                         }
                         Err(err) => {
                             let (err, id) = err.into_parts();
-                            in_flight.push_back(Slot::Done(MethodResponse::error(id.into_owned(), err)));
+                            in_flight
+                                .push_back(Slot::Done(MethodResponse::error(id.into_owned(), err)));
                         }
                     }
                 }
-                let Some(slot) = in_flight.pop_front() else { break };
+                let Some(slot) = in_flight.pop_front() else {
+                    break;
+                };
                 let rp = match slot {
                     Slot::Done(rp) => rp,
                     Slot::Running(id, task) => {
@@ -199,7 +224,10 @@ where
         }
     }
 
-    fn notification<'a>(&self, n: Notification<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+    fn notification<'a>(
+        &self,
+        n: Notification<'a>,
+    ) -> impl Future<Output = MethodResponse> + Send + 'a {
         self.service.notification(n)
     }
 }

@@ -37,32 +37,43 @@ enum Feed {
 }
 
 pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
-    m.register_subscription("eth_subscribe", "eth_subscription", "eth_unsubscribe", |p, pending, c, _| async move {
-        let mut seq = p.sequence();
-        let kind: String = match seq.next() {
-            Ok(k) => k,
-            Err(e) => return pending.reject(e).await,
-        };
-        let feed = match kind.as_str() {
-            "newHeads" => Feed::Heads,
-            "logs" => match seq.optional_next::<Filter>() {
-                Ok(f) => Feed::Logs(Box::new(f.unwrap_or_default())),
+    m.register_subscription(
+        "eth_subscribe",
+        "eth_subscription",
+        "eth_unsubscribe",
+        |p, pending, c, _| async move {
+            let mut seq = p.sequence();
+            let kind: String = match seq.next() {
+                Ok(k) => k,
                 Err(e) => return pending.reject(e).await,
-            },
-            "newPendingTransactions" => {
-                if let Ok(sink) = pending.accept().await {
-                    sink.closed().await;
+            };
+            let feed = match kind.as_str() {
+                "newHeads" => Feed::Heads,
+                "logs" => match seq.optional_next::<Filter>() {
+                    Ok(f) => Feed::Logs(Box::new(f.unwrap_or_default())),
+                    Err(e) => return pending.reject(e).await,
+                },
+                "newPendingTransactions" => {
+                    if let Ok(sink) = pending.accept().await {
+                        sink.closed().await;
+                    }
+                    return;
                 }
+                other => {
+                    return pending
+                        .reject(invalid_params(format!("unsupported subscription: {other}")))
+                        .await
+                }
+            };
+            // Subscribe before reading the head so no block falls between the two.
+            let rx = c.api.subscribe_blocks();
+            let next = c.api.head_number() + 1;
+            let Ok(sink) = pending.accept().await else {
                 return;
-            }
-            other => return pending.reject(invalid_params(format!("unsupported subscription: {other}"))).await,
-        };
-        // Subscribe before reading the head so no block falls between the two.
-        let rx = c.api.subscribe_blocks();
-        let next = c.api.head_number() + 1;
-        let Ok(sink) = pending.accept().await else { return };
-        follow(c, sink, rx, next, feed).await;
-    })?;
+            };
+            follow(c, sink, rx, next, feed).await;
+        },
+    )?;
     Ok(())
 }
 
@@ -99,7 +110,11 @@ async fn follow(
                         return;
                     }
                 }
-                other => tracing::warn!(block = next, ?other, "cannot refill block for a subscription"),
+                other => tracing::warn!(
+                    block = next,
+                    ?other,
+                    "cannot refill block for a subscription"
+                ),
             }
             next += 1;
         }

@@ -15,15 +15,24 @@ async fn block_filter_reports_each_new_hash_once() {
     let a = h.local_addr();
     let id = result(a, "eth_newBlockFilter", json!([])).await;
     assert!(id.as_str().unwrap().starts_with("0x"));
-    assert_eq!(result(a, "eth_getFilterChanges", json!([id])).await, json!([]));
+    assert_eq!(
+        result(a, "eth_getFilterChanges", json!([id])).await,
+        json!([])
+    );
     let h2 = chain.push_empty();
     let h3 = chain.push_empty();
     let changes = result(a, "eth_getFilterChanges", json!([id])).await;
     assert_eq!(changes, json!([format!("{h2:#x}"), format!("{h3:#x}")]));
-    assert_eq!(result(a, "eth_getFilterChanges", json!([id])).await, json!([]));
+    assert_eq!(
+        result(a, "eth_getFilterChanges", json!([id])).await,
+        json!([])
+    );
 
     let pending = result(a, "eth_newPendingTransactionFilter", json!([])).await;
-    assert_eq!(result(a, "eth_getFilterChanges", json!([pending])).await, json!([]));
+    assert_eq!(
+        result(a, "eth_getFilterChanges", json!([pending])).await,
+        json!([])
+    );
 
     assert_eq!(result(a, "eth_uninstallFilter", json!([id])).await, true);
     assert_eq!(result(a, "eth_uninstallFilter", json!([id])).await, false);
@@ -37,33 +46,59 @@ async fn log_filter_reports_new_matching_logs_and_filter_logs_runs_the_query() {
     let (chain, h) = serve(RpcConfig::default()).await;
     let a = h.local_addr();
     let watched = bcos_types::Address::repeat_byte(0xee);
-    let id = result(a, "eth_newFilter", json!([{"fromBlock": "0x0", "address": format!("{watched:#x}")}])).await;
-    chain.push_block(vec![eip2930_call(3, watched, &key(1))], vec![receipt(1, 21_000, vec![log(watched, &[topic(4)])])]);
+    let id = result(
+        a,
+        "eth_newFilter",
+        json!([{"fromBlock": "0x0", "address": format!("{watched:#x}")}]),
+    )
+    .await;
+    chain.push_block(
+        vec![eip2930_call(3, watched, &key(1))],
+        vec![receipt(1, 21_000, vec![log(watched, &[topic(4)])])],
+    );
     chain.push_block(
         vec![eip2930_call(4, watched, &key(1))],
-        vec![receipt(1, 21_000, vec![log(bcos_types::Address::repeat_byte(0x01), &[topic(4)])])],
+        vec![receipt(
+            1,
+            21_000,
+            vec![log(bcos_types::Address::repeat_byte(0x01), &[topic(4)])],
+        )],
     );
     let changes = result(a, "eth_getFilterChanges", json!([id])).await;
     assert_eq!(changes.as_array().unwrap().len(), 1, "{changes}");
     assert_eq!(changes[0]["blockNumber"], "0x2");
-    assert_eq!(result(a, "eth_getFilterChanges", json!([id])).await, json!([]));
+    assert_eq!(
+        result(a, "eth_getFilterChanges", json!([id])).await,
+        json!([])
+    );
     let all = result(a, "eth_getFilterLogs", json!([id])).await;
     assert_eq!(all.as_array().unwrap().len(), 1);
     let block_filter = result(a, "eth_newBlockFilter", json!([])).await;
-    assert_eq!(call(a, "eth_getFilterLogs", json!([block_filter])).await["error"]["code"], -32000);
+    assert_eq!(
+        call(a, "eth_getFilterLogs", json!([block_filter])).await["error"]["code"],
+        -32000
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_are_bounded() {
-    let (_chain, h) = serve(RpcConfig { filters_max: 2, ..Default::default() }).await;
+    let (_chain, h) = serve(RpcConfig {
+        filters_max: 2,
+        ..Default::default()
+    })
+    .await;
     let a = h.local_addr();
     result(a, "eth_newBlockFilter", json!([])).await;
     result(a, "eth_newBlockFilter", json!([])).await;
-    assert_eq!(call(a, "eth_newBlockFilter", json!([])).await["error"]["code"], -32005);
+    assert_eq!(
+        call(a, "eth_newBlockFilter", json!([])).await["error"]["code"],
+        -32005
+    );
 }
 
 async fn subscribe(ws: &mut Ws, params: Value) -> Value {
-    ws.send(&json!({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": params})).await;
+    ws.send(&json!({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": params}))
+        .await;
     let rp = ws.recv().await;
     assert!(rp["result"].is_string(), "{rp}");
     rp["result"].clone()
@@ -82,12 +117,15 @@ async fn new_heads_subscription_receives_the_next_block() {
     assert_eq!(note["params"]["result"]["number"], "0x2");
     assert!(note["params"]["result"]["parentHash"].is_string());
 
-    ws.send(&json!({"jsonrpc": "2.0", "id": 2, "method": "eth_unsubscribe", "params": [sub]})).await;
+    ws.send(&json!({"jsonrpc": "2.0", "id": 2, "method": "eth_unsubscribe", "params": [sub]}))
+        .await;
     assert_eq!(ws.recv().await["result"], true);
-    ws.send(&json!({"jsonrpc": "2.0", "id": 3, "method": "eth_subscribe", "params": ["bogus"]})).await;
+    ws.send(&json!({"jsonrpc": "2.0", "id": 3, "method": "eth_subscribe", "params": ["bogus"]}))
+        .await;
     assert_eq!(ws.recv().await["error"]["code"], -32602);
     // Plain calls work over the same socket.
-    ws.send(&json!({"jsonrpc": "2.0", "id": 4, "method": "eth_blockNumber", "params": []})).await;
+    ws.send(&json!({"jsonrpc": "2.0", "id": 4, "method": "eth_blockNumber", "params": []}))
+        .await;
     assert_eq!(ws.recv().await["result"], "0x2");
 }
 
@@ -101,20 +139,42 @@ async fn lagging_subscriber_gets_every_block_in_order() {
     subscribe(&mut ws, json!(["newHeads"])).await;
     let mut logs_ws = Ws::connect(h.local_addr()).await;
     let watched = bcos_types::Address::repeat_byte(0xee);
-    subscribe(&mut logs_ws, json!(["logs", {"address": format!("{watched:#x}")}])).await;
+    subscribe(
+        &mut logs_ws,
+        json!(["logs", {"address": format!("{watched:#x}")}]),
+    )
+    .await;
     let hashes: Vec<_> = (0..10)
         .map(|i| {
-            let logs = if i % 3 == 0 { vec![log(watched, &[topic(i)])] } else { vec![] };
-            chain.push_block(vec![eip2930_call(3 + u64::from(i), watched, &key(1))], vec![receipt(1, 21_000, logs)])
+            let logs = if i % 3 == 0 {
+                vec![log(watched, &[topic(i)])]
+            } else {
+                vec![]
+            };
+            chain.push_block(
+                vec![eip2930_call(3 + u64::from(i), watched, &key(1))],
+                vec![receipt(1, 21_000, logs)],
+            )
         })
         .collect();
     for (i, hash) in hashes.iter().enumerate() {
         let note = ws.recv().await;
-        assert_eq!(note["params"]["result"]["hash"], format!("{hash:#x}"), "block {}", i + 2);
+        assert_eq!(
+            note["params"]["result"]["hash"],
+            format!("{hash:#x}"),
+            "block {}",
+            i + 2
+        );
     }
     for i in [0u8, 3, 6, 9] {
         let note = logs_ws.recv().await;
-        assert_eq!(note["params"]["result"]["topics"][0], format!("{:#x}", topic(i)));
-        assert_eq!(note["params"]["result"]["blockNumber"], format!("{:#x}", 2 + u64::from(i)));
+        assert_eq!(
+            note["params"]["result"]["topics"][0],
+            format!("{:#x}", topic(i))
+        );
+        assert_eq!(
+            note["params"]["result"]["blockNumber"],
+            format!("{:#x}", 2 + u64::from(i))
+        );
     }
 }

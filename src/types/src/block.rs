@@ -73,15 +73,27 @@ impl Block {
 
 fn tx_string_len(tx: &Tx) -> usize {
     let len = tx.encoded_len();
-    RlpHeader { list: false, payload_length: len }.length() + len
+    RlpHeader {
+        list: false,
+        payload_length: len,
+    }
+    .length()
+        + len
 }
 
 impl Encodable for Block {
     fn encode(&self, out: &mut dyn alloy_rlp::BufMut) {
         let txs_len = self.txs_payload_len();
-        let txs_header = RlpHeader { list: true, payload_length: txs_len };
+        let txs_header = RlpHeader {
+            list: true,
+            payload_length: txs_len,
+        };
         let payload = self.header.length() + txs_header.length() + txs_len;
-        RlpHeader { list: true, payload_length: payload }.encode(out);
+        RlpHeader {
+            list: true,
+            payload_length: payload,
+        }
+        .encode(out);
         self.header.encode(out);
         txs_header.encode(out);
         for tx in &self.txs {
@@ -91,9 +103,17 @@ impl Encodable for Block {
 
     fn length(&self) -> usize {
         let txs_len = self.txs_payload_len();
-        let txs_header = RlpHeader { list: true, payload_length: txs_len };
+        let txs_header = RlpHeader {
+            list: true,
+            payload_length: txs_len,
+        };
         let payload = self.header.length() + txs_header.length() + txs_len;
-        RlpHeader { list: true, payload_length: payload }.length() + payload
+        RlpHeader {
+            list: true,
+            payload_length: payload,
+        }
+        .length()
+            + payload
     }
 }
 
@@ -144,7 +164,10 @@ pub struct SealedBlock {
 impl SealedBlock {
     pub fn new(block: Block) -> Self {
         let hash = block.hash();
-        SealedBlock { block: Arc::new(block), hash }
+        SealedBlock {
+            block: Arc::new(block),
+            hash,
+        }
     }
     pub fn header(&self) -> &Header {
         &self.block.header
@@ -181,7 +204,15 @@ mod tests {
 
     fn block(n_txs: usize, number: u64) -> Block {
         let txs = (0..n_txs)
-            .map(|i| Arc::new(Tx::from_envelope(of_type(i as u8, i as u64, 5, vec![i as u8; i], &key(3)))))
+            .map(|i| {
+                Arc::new(Tx::from_envelope(of_type(
+                    i as u8,
+                    i as u64,
+                    5,
+                    vec![i as u8; i],
+                    &key(3),
+                )))
+            })
             .collect::<Vec<_>>();
         let header = Header {
             number,

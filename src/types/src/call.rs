@@ -25,7 +25,11 @@ pub struct CallRequest {
 /// What a call did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallOutcome {
-    Success { output: Bytes, gas_used: u64, logs: Vec<Log> },
+    Success {
+        output: Bytes,
+        gas_used: u64,
+        logs: Vec<Log>,
+    },
     /// The EVM executed REVERT; `output` is the revert data (e.g. `Error(string)`).
     Revert { output: Bytes, gas_used: u64 },
     /// The EVM halted (out of gas, invalid opcode, ...).

@@ -82,7 +82,11 @@ pub fn prove(leaf_hashes: &[B256], index: usize) -> Option<MerkleProof> {
         level = next_level(&level);
         pos /= 2;
     }
-    Some(MerkleProof { index: index as u64, leaf_count: leaf_hashes.len() as u64, siblings })
+    Some(MerkleProof {
+        index: index as u64,
+        leaf_count: leaf_hashes.len() as u64,
+        siblings,
+    })
 }
 
 /// Checks that `leaf` (raw bytes) sits at `proof.index` under `root`.
@@ -97,8 +101,14 @@ pub fn verify(root: &B256, leaf: &[u8], proof: &MerkleProof) -> bool {
     while width > 1 {
         let sibling = pos ^ 1;
         if sibling < width {
-            let Some(s) = siblings.next() else { return false };
-            hash = if pos % 2 == 0 { node_hash(&hash, s) } else { node_hash(s, &hash) };
+            let Some(s) = siblings.next() else {
+                return false;
+            };
+            hash = if pos % 2 == 0 {
+                node_hash(&hash, s)
+            } else {
+                node_hash(s, &hash)
+            };
         }
         pos /= 2;
         width = width.div_ceil(2);

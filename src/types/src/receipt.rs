@@ -47,7 +47,19 @@ mod tests {
     use proptest::prelude::*;
 
     fn arb_receipt() -> impl Strategy<Value = Receipt> {
-        (any::<bool>(), any::<u64>(), 0u8..3, proptest::collection::vec((any::<u8>(), 0usize..4, proptest::collection::vec(any::<u8>(), 0..40)), 0..4))
+        (
+            any::<bool>(),
+            any::<u64>(),
+            0u8..3,
+            proptest::collection::vec(
+                (
+                    any::<u8>(),
+                    0usize..4,
+                    proptest::collection::vec(any::<u8>(), 0..40),
+                ),
+                0..4,
+            ),
+        )
             .prop_map(|(success, cumulative_gas_used, tx_type, logs)| Receipt {
                 tx_type,
                 success,

@@ -29,13 +29,20 @@ pub struct Account {
 
 impl Default for Account {
     fn default() -> Self {
-        Account { nonce: 0, balance: U256::ZERO, code_hash: KECCAK_EMPTY }
+        Account {
+            nonce: 0,
+            balance: U256::ZERO,
+            code_hash: KECCAK_EMPTY,
+        }
     }
 }
 
 impl Account {
     pub fn with_balance(balance: U256) -> Self {
-        Account { balance, ..Default::default() }
+        Account {
+            balance,
+            ..Default::default()
+        }
     }
     pub fn has_code(&self) -> bool {
         self.code_hash != KECCAK_EMPTY && self.code_hash != B256::ZERO
@@ -129,8 +136,14 @@ mod tests {
 
     fn diff(balance: u64) -> StateDiff {
         let mut d = StateDiff::default();
-        d.accounts.insert(Address::repeat_byte(1), Some(Account::with_balance(U256::from(balance))));
-        d.storage.entry(Address::repeat_byte(2)).or_default().insert(U256::from(7), U256::from(9));
+        d.accounts.insert(
+            Address::repeat_byte(1),
+            Some(Account::with_balance(U256::from(balance))),
+        );
+        d.storage
+            .entry(Address::repeat_byte(2))
+            .or_default()
+            .insert(U256::from(7), U256::from(9));
         d
     }
 

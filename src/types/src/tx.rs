@@ -49,13 +49,21 @@ impl Tx {
             return Err(TxError::UnsupportedType(ty));
         }
         let hash = *envelope.tx_hash();
-        Ok(Tx { envelope, hash, encoded_len: raw.len() })
+        Ok(Tx {
+            envelope,
+            hash,
+            encoded_len: raw.len(),
+        })
     }
 
     pub fn from_envelope(envelope: TxEnvelope) -> Self {
         let encoded_len = envelope.encode_2718_len();
         let hash = *envelope.tx_hash();
-        Tx { envelope, hash, encoded_len }
+        Tx {
+            envelope,
+            hash,
+            encoded_len,
+        }
     }
 
     pub fn envelope(&self) -> &TxEnvelope {
@@ -161,8 +169,9 @@ pub(crate) mod test_txs {
     {
         let hash = tx.signature_hash();
         let msg = Message::from_digest(hash.0);
-        let (recid, compact) =
-            SECP256K1.sign_ecdsa_recoverable(msg, key).serialize_compact();
+        let (recid, compact) = SECP256K1
+            .sign_ecdsa_recoverable(msg, key)
+            .serialize_compact();
         let sig = Signature::from_bytes_and_parity(&compact, i32::from(recid) == 1);
         tx.into_signed(sig).into()
     }
@@ -249,7 +258,10 @@ mod tests {
 
     #[test]
     fn rejects_blob_type_and_garbage() {
-        assert!(matches!(Tx::decode(&[]), Err(TxError::Decode(CodecError::Empty))));
+        assert!(matches!(
+            Tx::decode(&[]),
+            Err(TxError::Decode(CodecError::Empty))
+        ));
         assert!(Tx::decode(&[0x03, 0xc0]).is_err());
         assert!(Tx::decode(&[0xff; 10]).is_err());
     }

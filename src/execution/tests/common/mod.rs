@@ -74,7 +74,11 @@ impl StateReader for TestState {
         Ok(self.accounts.get(address).cloned())
     }
     fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StorageError> {
-        Ok(self.storage.get(&(*address, *slot)).copied().unwrap_or_default())
+        Ok(self
+            .storage
+            .get(&(*address, *slot))
+            .copied()
+            .unwrap_or_default())
     }
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StorageError> {
         Ok(self.codes.get(code_hash).cloned())
@@ -95,8 +99,9 @@ where
     TxEnvelope: From<alloy_consensus::Signed<T>>,
 {
     let hash = tx.signature_hash();
-    let (recid, compact) =
-        SECP256K1.sign_ecdsa_recoverable(Message::from_digest(hash.0), key).serialize_compact();
+    let (recid, compact) = SECP256K1
+        .sign_ecdsa_recoverable(Message::from_digest(hash.0), key)
+        .serialize_compact();
     let sig = Signature::from_bytes_and_parity(&compact, i32::from(recid) == 1);
     let envelope: TxEnvelope = tx.into_signed(sig).into();
     RecoveredTx::new(Arc::new(Tx::from_envelope(envelope)), address_of(key))
@@ -202,7 +207,9 @@ pub fn logger_runtime() -> Vec<u8> {
 /// Init code that deploys `runtime` unchanged.
 pub fn deployer(runtime: &[u8]) -> Vec<u8> {
     let len = u8::try_from(runtime.len()).expect("short runtime");
-    let mut code = vec![0x60, len, 0x80, 0x60, 11, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3];
+    let mut code = vec![
+        0x60, len, 0x80, 0x60, 11, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3,
+    ];
     code.extend_from_slice(runtime);
     code
 }

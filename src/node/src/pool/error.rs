@@ -9,7 +9,9 @@ pub enum PoolError {
     InvalidSignature,
     #[error("invalid chain id: transaction has {got}, this chain is {expected}")]
     WrongChainId { got: u64, expected: u64 },
-    #[error("transaction has no chain id (only EIP-155 replay-protected transactions are accepted)")]
+    #[error(
+        "transaction has no chain id (only EIP-155 replay-protected transactions are accepted)"
+    )]
     Unprotected,
     #[error("nonce too low: next nonce {next}, tx nonce {got}")]
     NonceTooLow { next: u64, got: u64 },
@@ -34,7 +36,12 @@ pub enum PoolError {
     #[error("replacement transaction underpriced")]
     ReplacementUnderpriced,
     #[error("pool full: {count} transactions, {bytes} bytes (limits {count_max}, {bytes_max})")]
-    PoolFull { count: usize, bytes: usize, count_max: usize, bytes_max: usize },
+    PoolFull {
+        count: usize,
+        bytes: usize,
+        count_max: usize,
+        bytes_max: usize,
+    },
     #[error("pool full for sender: {count} pending transactions (limit {limit})")]
     SenderFull { count: usize, limit: usize },
     #[error("pool busy: {0} transactions already wait for signature recovery")]

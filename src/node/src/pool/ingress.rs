@@ -26,7 +26,12 @@ pub struct Ingress {
 }
 
 impl Ingress {
-    pub fn start(pool: Arc<Pool>, recoverer: BatchRecoverer, queue_max: usize, batch_max: usize) -> Arc<Self> {
+    pub fn start(
+        pool: Arc<Pool>,
+        recoverer: BatchRecoverer,
+        queue_max: usize,
+        batch_max: usize,
+    ) -> Arc<Self> {
         let (tx, rx) = sync_channel(queue_max.max(1));
         let thread = std::thread::Builder::new()
             .name("ingress".into())
@@ -44,7 +49,9 @@ impl Ingress {
         let (reply, verdict) = oneshot::channel();
         {
             let guard = self.sender.lock();
-            let Some(sender) = guard.as_ref() else { return Err(PoolError::ShuttingDown) };
+            let Some(sender) = guard.as_ref() else {
+                return Err(PoolError::ShuttingDown);
+            };
             match sender.try_send(Job { tx, reply }) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => return Err(PoolError::Busy(self.queue_max)),

@@ -10,13 +10,14 @@ pub use error::PoolError;
 pub use ingress::Ingress;
 
 use crate::config::PoolConfig;
-use bcos_sync::Doorbell;
 use crate::metrics::Metrics;
 use bcos_storage::ChainStore;
+use bcos_sync::Doorbell;
 use bcos_types::{Address, RecoveredTx, TxError, B256, U256};
 use parking_lot::Mutex;
 use queue::{QueueLimits, TxQueue};
 use rules::StaticRules;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,10 +27,23 @@ pub struct Pool {
     store: Arc<dyn ChainStore>,
     doorbell: Doorbell,
     metrics: Arc<Metrics>,
+    /// Blocks applied to the pool; bumped under the queue lock (see `admit_batch`).
+    commit_epoch: AtomicU64,
+}
+
+/// Recovered transactions with their senders' committed (nonce, balance), read at `epoch`.
+struct Prefetched {
+    epoch: u64,
+    txs: Vec<Result<(RecoveredTx, u64, U256), PoolError>>,
 }
 
 /// POOL-A6, A8 … A10 for one transaction, given its sender's committed nonce and balance.
-fn admit_one(q: &mut TxQueue, tx: RecoveredTx, committed_nonce: u64, balance: U256) -> Result<(B256, bool), PoolError> {
+fn admit_one(
+    q: &mut TxQueue,
+    tx: RecoveredTx,
+    committed_nonce: u64,
+    balance: U256,
+) -> Result<(B256, bool), PoolError> {
     let hash = tx.hash();
     if q.contains(&hash) {
         return Err(PoolError::AlreadyKnown);
@@ -37,11 +51,17 @@ fn admit_one(q: &mut TxQueue, tx: RecoveredTx, committed_nonce: u64, balance: U2
     // The pool's own next nonce wins when it tracks the sender: it already counts commits.
     let state_nonce = q.next_nonce(&tx.sender).unwrap_or(committed_nonce);
     if tx.nonce() < state_nonce {
-        return Err(PoolError::NonceTooLow { next: state_nonce, got: tx.nonce() });
+        return Err(PoolError::NonceTooLow {
+            next: state_nonce,
+            got: tx.nonce(),
+        });
     }
     let cost = tx.max_cost();
     if cost > balance {
-        return Err(PoolError::InsufficientFunds { balance: balance.to_string(), cost: cost.to_string() });
+        return Err(PoolError::InsufficientFunds {
+            balance: balance.to_string(),
+            cost: cost.to_string(),
+        });
     }
     let inserted = q.insert(tx, state_nonce)?;
     Ok((hash, inserted.ready))
@@ -62,7 +82,14 @@ impl Pool {
             nonce_gap_max: config.nonce_gap_max,
             price_bump_percent: config.price_bump_percent,
         };
-        Pool { queue: Mutex::new(TxQueue::new(limits)), rules, store, doorbell, metrics }
+        Pool {
+            queue: Mutex::new(TxQueue::new(limits)),
+            rules,
+            store,
+            doorbell,
+            metrics,
+            commit_epoch: AtomicU64::new(0),
+        }
     }
 
     pub fn rules(&self) -> &StaticRules {
@@ -94,26 +121,44 @@ impl Pool {
     }
 
     fn state_nonce(&self, sender: &Address) -> Result<u64, PoolError> {
-        let acct = self.store.account(sender).map_err(|e| PoolError::Storage(e.to_string()))?;
+        let acct = self
+            .store
+            .account(sender)
+            .map_err(|e| PoolError::Storage(e.to_string()))?;
         Ok(acct.map_or(0, |a| a.nonce))
     }
 
     fn state_account(&self, sender: &Address) -> Result<(u64, U256), PoolError> {
-        let acct = self.store.account(sender).map_err(|e| PoolError::Storage(e.to_string()))?;
+        let acct = self
+            .store
+            .account(sender)
+            .map_err(|e| PoolError::Storage(e.to_string()))?;
         Ok(acct.map_or((0, U256::ZERO), |a| (a.nonce, a.balance)))
     }
 
     /// Admits recovered transactions under one lock; rings the sealer if any became ready.
     ///
     /// Account state is read before the lock is taken, so the sealer and RPC readers never
-    /// wait behind a batch's database reads. A read can then predate a commit that lands
-    /// before the lock; the pool's own next nonce covers every sender it tracks, and a stale
-    /// nonce for an untracked sender only admits a transaction that execution will refuse.
-    pub fn admit_batch(&self, recovered: Vec<Result<RecoveredTx, TxError>>) -> Vec<Result<B256, PoolError>> {
+    /// wait behind a batch's database reads. A read can then predate a block whose commit
+    /// removed the sender from the pool; its nonce would be too low and park the transaction
+    /// behind a gap that never fills. The commit epoch detects that case, and the sender's
+    /// state is read again under the lock.
+    pub fn admit_batch(
+        &self,
+        recovered: Vec<Result<RecoveredTx, TxError>>,
+    ) -> Vec<Result<B256, PoolError>> {
         let _span = tracing::info_span!("admit").entered();
         let started = Instant::now();
         let n = recovered.len();
-        let checked: Vec<Result<(RecoveredTx, u64, U256), PoolError>> = recovered
+        let out = self.apply(self.prefetch(recovered));
+        self.metrics.admit.record(n, started.elapsed());
+        out
+    }
+
+    /// First half of `admit_batch`: the state reads, outside the lock.
+    fn prefetch(&self, recovered: Vec<Result<RecoveredTx, TxError>>) -> Prefetched {
+        let epoch = self.commit_epoch.load(Ordering::Acquire);
+        let txs = recovered
             .into_iter()
             .map(|r| match r {
                 Err(TxError::InvalidSignature) => Err(PoolError::InvalidSignature),
@@ -124,12 +169,21 @@ impl Pool {
                 }
             })
             .collect();
+        Prefetched { epoch, txs }
+    }
+
+    /// Second half of `admit_batch`: the queue updates, under the lock.
+    fn apply(&self, pre: Prefetched) -> Vec<Result<B256, PoolError>> {
         let mut any_ready = false;
-        let mut out = Vec::with_capacity(n);
+        let mut out = Vec::with_capacity(pre.txs.len());
         {
             let mut q = self.queue.lock();
-            for c in checked {
-                out.push(c.and_then(|(tx, nonce, balance)| {
+            let stale = self.commit_epoch.load(Ordering::Acquire) != pre.epoch;
+            for c in pre.txs {
+                out.push(c.and_then(|(tx, mut nonce, mut balance)| {
+                    if stale && q.next_nonce(&tx.sender).is_none() {
+                        (nonce, balance) = self.state_account(&tx.sender)?;
+                    }
                     let (hash, ready) = admit_one(&mut q, tx, nonce, balance)?;
                     any_ready |= ready;
                     Ok(hash)
@@ -139,7 +193,6 @@ impl Pool {
         if any_ready {
             self.doorbell.ring();
         }
-        self.metrics.admit.record(n, started.elapsed());
         out
     }
 
@@ -151,6 +204,7 @@ impl Pool {
     /// After a block is durable: drop its transactions and those execution refused.
     pub fn on_block(&self, included: &[RecoveredTx], rejected: &[RecoveredTx]) {
         let mut q = self.queue.lock();
+        self.commit_epoch.fetch_add(1, Ordering::AcqRel);
         for tx in included {
             q.remove_committed(&tx.sender, tx.nonce());
         }
@@ -166,5 +220,7 @@ impl Pool {
     }
 }
 
+#[cfg(test)]
+mod admission_tests;
 #[cfg(test)]
 mod tests;

@@ -53,7 +53,12 @@ pub struct Inserted {
 
 impl TxQueue {
     pub fn new(limits: QueueLimits) -> Self {
-        TxQueue { limits, senders: HashMap::new(), by_hash: HashMap::new(), bytes: 0 }
+        TxQueue {
+            limits,
+            senders: HashMap::new(),
+            by_hash: HashMap::new(),
+            bytes: 0,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -81,7 +86,9 @@ impl TxQueue {
 
     /// Next nonce counting the sender's gap-free pooled transactions.
     pub fn pending_nonce(&self, sender: &Address) -> Option<u64> {
-        self.senders.get(sender).map(|q| q.next_nonce + q.ready_len())
+        self.senders
+            .get(sender)
+            .map(|q| q.next_nonce + q.ready_len())
     }
 
     /// Inserts `tx`; `state_nonce` is the sender's committed next nonce (used when the pool
@@ -94,12 +101,19 @@ impl TxQueue {
         let limits = &self.limits;
         let size = tx.encoded_len();
         let nonce = tx.nonce();
-        let next = self.senders.get(&tx.sender).map_or(state_nonce, |q| q.next_nonce);
+        let next = self
+            .senders
+            .get(&tx.sender)
+            .map_or(state_nonce, |q| q.next_nonce);
         if nonce < next {
             return Err(PoolError::NonceTooLow { next, got: nonce });
         }
         if nonce - next > limits.nonce_gap_max {
-            return Err(PoolError::NonceTooHigh { next, got: nonce, gap_max: limits.nonce_gap_max });
+            return Err(PoolError::NonceTooHigh {
+                next,
+                got: nonce,
+                gap_max: limits.nonce_gap_max,
+            });
         }
         let queue = self.senders.get(&tx.sender);
         let replaced = queue.and_then(|q| q.txs.get(&nonce)).cloned();
@@ -111,7 +125,10 @@ impl TxQueue {
         } else {
             let pending = queue.map_or(0, |q| q.txs.len());
             if pending >= limits.per_sender_max {
-                return Err(PoolError::SenderFull { count: pending, limit: limits.per_sender_max });
+                return Err(PoolError::SenderFull {
+                    count: pending,
+                    limit: limits.per_sender_max,
+                });
             }
             if self.len() >= limits.txs_max || self.bytes + size > limits.bytes_max {
                 return Err(PoolError::PoolFull {
@@ -127,10 +144,10 @@ impl TxQueue {
             self.bytes -= old.encoded_len();
         }
         let sender = tx.sender;
-        let q = self
-            .senders
-            .entry(sender)
-            .or_insert_with(|| SenderQueue { next_nonce: next, txs: BTreeMap::new() });
+        let q = self.senders.entry(sender).or_insert_with(|| SenderQueue {
+            next_nonce: next,
+            txs: BTreeMap::new(),
+        });
         q.txs.insert(nonce, tx);
         self.by_hash.insert(hash, (sender, nonce));
         self.bytes += size;
@@ -166,7 +183,9 @@ impl TxQueue {
 
     /// A block committed `tx` (from `sender` at `nonce`): drop it and anything below it.
     pub fn remove_committed(&mut self, sender: &Address, nonce: u64) {
-        let Some(q) = self.senders.get_mut(sender) else { return };
+        let Some(q) = self.senders.get_mut(sender) else {
+            return;
+        };
         q.next_nonce = q.next_nonce.max(nonce + 1);
         let keep = q.txs.split_off(&q.next_nonce);
         let gone = std::mem::replace(&mut q.txs, keep);
@@ -182,7 +201,9 @@ impl TxQueue {
     /// Execution refused `tx`: drop it and the sender's later transactions, which cannot
     /// run before it.
     pub fn remove_rejected(&mut self, sender: &Address, nonce: u64) {
-        let Some(q) = self.senders.get_mut(sender) else { return };
+        let Some(q) = self.senders.get_mut(sender) else {
+            return;
+        };
         let gone = q.txs.split_off(&nonce);
         for tx in gone.into_values() {
             self.by_hash.remove(&tx.hash());

@@ -20,29 +20,50 @@ pub struct StaticRules {
 impl StaticRules {
     pub fn check(&self, tx: &Tx) -> Result<(), PoolError> {
         if tx.encoded_len() > self.tx_bytes_max {
-            return Err(PoolError::Oversized { size: tx.encoded_len(), limit: self.tx_bytes_max });
+            return Err(PoolError::Oversized {
+                size: tx.encoded_len(),
+                limit: self.tx_bytes_max,
+            });
         }
         match tx.chain_id() {
             Some(id) if id != self.chain_id => {
-                return Err(PoolError::WrongChainId { got: id, expected: self.chain_id })
+                return Err(PoolError::WrongChainId {
+                    got: id,
+                    expected: self.chain_id,
+                })
             }
             None if !self.allow_unprotected => return Err(PoolError::Unprotected),
             _ => {}
         }
         if tx.gas_limit() > self.block_gas_limit {
-            return Err(PoolError::GasLimitExceeded { gas: tx.gas_limit(), limit: self.block_gas_limit });
+            return Err(PoolError::GasLimitExceeded {
+                gas: tx.gas_limit(),
+                limit: self.block_gas_limit,
+            });
         }
         if tx.gas_limit() > self.tx_gas_cap {
-            return Err(PoolError::GasAboveTxCap { gas: tx.gas_limit(), cap: self.tx_gas_cap });
+            return Err(PoolError::GasAboveTxCap {
+                gas: tx.gas_limit(),
+                cap: self.tx_gas_cap,
+            });
         }
         let needed = intrinsic_gas(tx);
         if tx.gas_limit() < needed {
-            return Err(PoolError::IntrinsicGasTooLow { gas: tx.gas_limit(), needed });
+            return Err(PoolError::IntrinsicGasTooLow {
+                gas: tx.gas_limit(),
+                needed,
+            });
         }
         if tx.max_fee_per_gas() < u128::from(self.base_fee) {
-            return Err(PoolError::FeeCapTooLow { fee_cap: tx.max_fee_per_gas(), base_fee: self.base_fee });
+            return Err(PoolError::FeeCapTooLow {
+                fee_cap: tx.max_fee_per_gas(),
+                base_fee: self.base_fee,
+            });
         }
-        if tx.max_priority_fee_per_gas().is_some_and(|tip| tip > tx.max_fee_per_gas()) {
+        if tx
+            .max_priority_fee_per_gas()
+            .is_some_and(|tip| tip > tx.max_fee_per_gas())
+        {
             return Err(PoolError::TipAboveFeeCap);
         }
         Ok(())

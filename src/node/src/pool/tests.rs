@@ -8,7 +8,13 @@ use bcos_types::{Address, RecoveredTx, Tx, TxKind, U256};
 use std::sync::Arc;
 
 fn limits() -> QueueLimits {
-    QueueLimits { txs_max: 100, bytes_max: 1 << 20, per_sender_max: 10, nonce_gap_max: 20, price_bump_percent: 10 }
+    QueueLimits {
+        txs_max: 100,
+        bytes_max: 1 << 20,
+        per_sender_max: 10,
+        nonce_gap_max: 20,
+        price_bump_percent: 10,
+    }
 }
 
 /// A transaction with a fake signature: the queue never looks at signatures.
@@ -25,7 +31,10 @@ fn tx(sender: u8, nonce: u64, fee: u128) -> RecoveredTx {
     };
     let sig = Signature::new(U256::from(1), U256::from(sender as u64 + 1), false);
     let env: TxEnvelope = unsigned.into_signed(sig).into();
-    RecoveredTx::new(Arc::new(Tx::from_envelope(env)), Address::repeat_byte(sender))
+    RecoveredTx::new(
+        Arc::new(Tx::from_envelope(env)),
+        Address::repeat_byte(sender),
+    )
 }
 
 #[test]
@@ -35,7 +44,11 @@ fn ready_run_stops_at_a_gap() {
     assert!(q.insert(tx(1, 1, 10), 0).unwrap().ready);
     assert!(!q.insert(tx(1, 3, 10), 0).unwrap().ready);
     assert_eq!(q.pending_nonce(&Address::repeat_byte(1)), Some(2));
-    let nonces: Vec<u64> = q.take_ready(100, u64::MAX).iter().map(|t| t.nonce()).collect();
+    let nonces: Vec<u64> = q
+        .take_ready(100, u64::MAX)
+        .iter()
+        .map(|t| t.nonce())
+        .collect();
     assert_eq!(nonces, vec![0, 1]);
     assert!(q.insert(tx(1, 2, 10), 0).unwrap().ready);
     assert_eq!(q.take_ready(100, u64::MAX).len(), 4);
@@ -44,8 +57,14 @@ fn ready_run_stops_at_a_gap() {
 #[test]
 fn nonce_bounds() {
     let mut q = TxQueue::new(limits());
-    assert_eq!(q.insert(tx(1, 4, 10), 5), Err(PoolError::NonceTooLow { next: 5, got: 4 }));
-    assert!(matches!(q.insert(tx(1, 26, 10), 5), Err(PoolError::NonceTooHigh { .. })));
+    assert_eq!(
+        q.insert(tx(1, 4, 10), 5),
+        Err(PoolError::NonceTooLow { next: 5, got: 4 })
+    );
+    assert!(matches!(
+        q.insert(tx(1, 26, 10), 5),
+        Err(PoolError::NonceTooHigh { .. })
+    ));
     assert!(q.insert(tx(1, 25, 10), 5).is_ok());
 }
 
@@ -54,7 +73,10 @@ fn duplicates_and_replacement() {
     let mut q = TxQueue::new(limits());
     q.insert(tx(1, 0, 100), 0).unwrap();
     assert_eq!(q.insert(tx(1, 0, 100), 0), Err(PoolError::AlreadyKnown));
-    assert_eq!(q.insert(tx(1, 0, 105), 0), Err(PoolError::ReplacementUnderpriced));
+    assert_eq!(
+        q.insert(tx(1, 0, 105), 0),
+        Err(PoolError::ReplacementUnderpriced)
+    );
     q.insert(tx(1, 0, 110), 0).unwrap();
     assert_eq!(q.len(), 1);
     assert_eq!(q.take_ready(10, u64::MAX)[0].max_fee_per_gas(), 110);
@@ -62,24 +84,39 @@ fn duplicates_and_replacement() {
 
 #[test]
 fn count_and_sender_limits() {
-    let mut q = TxQueue::new(QueueLimits { txs_max: 12, ..limits() });
+    let mut q = TxQueue::new(QueueLimits {
+        txs_max: 12,
+        ..limits()
+    });
     for n in 0..10 {
         q.insert(tx(1, n, 10), 0).unwrap();
     }
-    assert!(matches!(q.insert(tx(1, 10, 10), 0), Err(PoolError::SenderFull { .. })));
+    assert!(matches!(
+        q.insert(tx(1, 10, 10), 0),
+        Err(PoolError::SenderFull { .. })
+    ));
     q.insert(tx(2, 0, 10), 0).unwrap();
     q.insert(tx(2, 1, 10), 0).unwrap();
-    assert!(matches!(q.insert(tx(3, 0, 10), 0), Err(PoolError::PoolFull { .. })));
+    assert!(matches!(
+        q.insert(tx(3, 0, 10), 0),
+        Err(PoolError::PoolFull { .. })
+    ));
     assert_eq!(q.len(), 12);
 }
 
 #[test]
 fn bytes_limit() {
     let one = tx(1, 0, 10).encoded_len();
-    let mut q = TxQueue::new(QueueLimits { bytes_max: one * 2, ..limits() });
+    let mut q = TxQueue::new(QueueLimits {
+        bytes_max: one * 2,
+        ..limits()
+    });
     q.insert(tx(1, 0, 10), 0).unwrap();
     q.insert(tx(1, 1, 10), 0).unwrap();
-    assert!(matches!(q.insert(tx(1, 2, 10), 0), Err(PoolError::PoolFull { .. })));
+    assert!(matches!(
+        q.insert(tx(1, 2, 10), 0),
+        Err(PoolError::PoolFull { .. })
+    ));
 }
 
 #[test]
@@ -103,7 +140,10 @@ fn commit_advances_and_rejection_drops_successors() {
     q.remove_committed(&Address::repeat_byte(1), 1);
     assert_eq!(q.len(), 3);
     assert_eq!(q.next_nonce(&Address::repeat_byte(1)), Some(2));
-    assert_eq!(q.insert(tx(1, 1, 99), 0), Err(PoolError::NonceTooLow { next: 2, got: 1 }));
+    assert_eq!(
+        q.insert(tx(1, 1, 99), 0),
+        Err(PoolError::NonceTooLow { next: 2, got: 1 })
+    );
     q.remove_rejected(&Address::repeat_byte(1), 3);
     assert_eq!(q.len(), 1);
     let bytes_one = tx(1, 2, 10).encoded_len();

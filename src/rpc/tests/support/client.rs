@@ -20,7 +20,14 @@ pub async fn post_raw(addr: SocketAddr, body: &str) -> (u16, String) {
     let text = String::from_utf8(buf).unwrap();
     let (head, rest) = text.split_once("\r\n\r\n").unwrap();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_owned() };
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
     (status, body)
 }
 
@@ -45,7 +52,11 @@ pub async fn post(addr: SocketAddr, body: &Value) -> Value {
 
 /// One call; returns the whole response object.
 pub async fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
-    post(addr, &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})).await
+    post(
+        addr,
+        &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+    )
+    .await
 }
 
 /// One call that must succeed; returns its `result`.

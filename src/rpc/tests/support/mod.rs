@@ -9,8 +9,8 @@ use alloy_primitives::{Signature, TxKind};
 use bcos_rpc::{ApiError, ChainApi, JsonValue, RpcConfig, RpcHandle, StateAt};
 use bcos_types::block::{logs_bloom, tx_root};
 use bcos_types::{
-    Account, Address, Block, Bytes, CallOutcome, CallRequest, CommittedBlock, Header, Log, LogData, Receipt,
-    RecoveredTx, Tx, B256, U256,
+    Account, Address, Block, Bytes, CallOutcome, CallRequest, CommittedBlock, Header, Log, LogData,
+    Receipt, RecoveredTx, Tx, B256, U256,
 };
 use parking_lot::RwLock;
 use secp256k1::{Message, SecretKey, SECP256K1};
@@ -36,7 +36,9 @@ where
     TxEnvelope: From<alloy_consensus::Signed<T>>,
 {
     let msg = Message::from_digest(tx.signature_hash().0);
-    let (recid, compact) = SECP256K1.sign_ecdsa_recoverable(msg, key).serialize_compact();
+    let (recid, compact) = SECP256K1
+        .sign_ecdsa_recoverable(msg, key)
+        .serialize_compact();
     let sig = Signature::from_bytes_and_parity(&compact, i32::from(recid) == 1);
     tx.into_signed(sig).into()
 }
@@ -90,7 +92,10 @@ pub fn eip2930_call(nonce: u64, to: Address, key: &SecretKey) -> TxEnvelope {
 }
 
 pub fn log(address: Address, topics: &[B256]) -> Log {
-    Log { address, data: LogData::new_unchecked(topics.to_vec(), Bytes::from(vec![0xaa])) }
+    Log {
+        address,
+        data: LogData::new_unchecked(topics.to_vec(), Bytes::from(vec![0xaa])),
+    }
 }
 
 pub fn topic(i: u8) -> B256 {
@@ -139,14 +144,34 @@ impl MockChain {
         });
         let k = key(1);
         let sender = address_of(&k);
-        chain.accounts.write().insert(sender, Account { nonce: 3, balance: U256::from(1_000_000u64), ..Default::default() });
+        chain.accounts.write().insert(
+            sender,
+            Account {
+                nonce: 3,
+                balance: U256::from(1_000_000u64),
+                ..Default::default()
+            },
+        );
         chain.push_block(vec![], vec![]);
         let contract = sender.create(0);
         let other = Address::repeat_byte(0xd0);
         let txs = vec![
             (legacy_create(0, &k), receipt(0, 53_000, vec![])),
-            (eip1559_call(1, contract, &k), receipt(2, 53_000 + 30_000, vec![log(contract, &[topic(1), topic(2)]), log(contract, &[topic(1)])])),
-            (eip2930_call(2, other, &k), receipt(1, 53_000 + 30_000 + 25_000, vec![log(other, &[topic(3)])])),
+            (
+                eip1559_call(1, contract, &k),
+                receipt(
+                    2,
+                    53_000 + 30_000,
+                    vec![
+                        log(contract, &[topic(1), topic(2)]),
+                        log(contract, &[topic(1)]),
+                    ],
+                ),
+            ),
+            (
+                eip2930_call(2, other, &k),
+                receipt(1, 53_000 + 30_000 + 25_000, vec![log(other, &[topic(3)])]),
+            ),
         ];
         let (envs, receipts) = txs.into_iter().unzip();
         chain.push_block(envs, receipts);
@@ -162,7 +187,10 @@ impl MockChain {
         let mut blocks = self.blocks.write();
         let number = blocks.len() as u64;
         let parent_hash = blocks.last().map_or(B256::ZERO, |b| b.block.hash);
-        let txs: Vec<Arc<Tx>> = envs.into_iter().map(|e| Arc::new(Tx::from_envelope(e))).collect();
+        let txs: Vec<Arc<Tx>> = envs
+            .into_iter()
+            .map(|e| Arc::new(Tx::from_envelope(e)))
+            .collect();
         let header = Header {
             parent_hash,
             number,
@@ -204,7 +232,12 @@ impl MockChain {
 }
 
 pub fn receipt(tx_type: u8, cumulative_gas_used: u64, logs: Vec<Log>) -> Receipt {
-    Receipt { tx_type, success: true, cumulative_gas_used, logs }
+    Receipt {
+        tx_type,
+        success: true,
+        cumulative_gas_used,
+        logs,
+    }
 }
 
 impl ChainApi for MockChain {
@@ -221,7 +254,12 @@ impl ChainApi for MockChain {
         Ok(self.blocks.read().get(number as usize).cloned())
     }
     fn block_number_by_hash(&self, hash: &B256) -> Result<Option<u64>, ApiError> {
-        Ok(self.blocks.read().iter().find(|b| b.block.hash == *hash).map(|b| b.number()))
+        Ok(self
+            .blocks
+            .read()
+            .iter()
+            .find(|b| b.block.hash == *hash)
+            .map(|b| b.number()))
     }
     fn tx_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, ApiError> {
         Ok(self.tx_index.read().get(hash).copied())
@@ -244,7 +282,10 @@ impl ChainApi for MockChain {
     fn pending_nonce(&self, address: &Address) -> Result<u64, ApiError> {
         Ok(self.accounts.read().get(address).map_or(0, |a| a.nonce) + 2)
     }
-    fn send_raw_transaction(&self, raw: Bytes) -> Pin<Box<dyn Future<Output = Result<B256, ApiError>> + Send + '_>> {
+    fn send_raw_transaction(
+        &self,
+        raw: Bytes,
+    ) -> Pin<Box<dyn Future<Output = Result<B256, ApiError>> + Send + '_>> {
         Box::pin(async move {
             if raw[..] == RENDEZVOUS_RAW {
                 self.rendezvous.wait().await;
@@ -256,14 +297,26 @@ impl ChainApi for MockChain {
     }
     fn call(&self, request: CallRequest, _at: StateAt) -> Result<CallOutcome, ApiError> {
         Ok(match &request.input[..] {
-            i if i == REVERT_STRING_INPUT => CallOutcome::Revert { output: error_string("nope").into(), gas_used: 100 },
-            i if i == REVERT_CUSTOM_INPUT => {
-                CallOutcome::Revert { output: Bytes::from(vec![0xde, 0xad, 0xbe, 0xef]), gas_used: 100 }
-            }
-            _ => CallOutcome::Success { output: request.input.clone(), gas_used: 21_000, logs: vec![] },
+            i if i == REVERT_STRING_INPUT => CallOutcome::Revert {
+                output: error_string("nope").into(),
+                gas_used: 100,
+            },
+            i if i == REVERT_CUSTOM_INPUT => CallOutcome::Revert {
+                output: Bytes::from(vec![0xde, 0xad, 0xbe, 0xef]),
+                gas_used: 100,
+            },
+            _ => CallOutcome::Success {
+                output: request.input.clone(),
+                gas_used: 21_000,
+                logs: vec![],
+            },
         })
     }
-    fn estimate_gas(&self, request: CallRequest, at: StateAt) -> Result<Result<u64, CallOutcome>, ApiError> {
+    fn estimate_gas(
+        &self,
+        request: CallRequest,
+        at: StateAt,
+    ) -> Result<Result<u64, CallOutcome>, ApiError> {
         Ok(match self.call(request, at)? {
             CallOutcome::Success { gas_used, .. } => Ok(gas_used),
             failed => Err(failed),
@@ -310,7 +363,10 @@ pub async fn serve(config: RpcConfig) -> (Arc<MockChain>, RpcHandle) {
     serve_chain(config, chain).await
 }
 
-pub async fn serve_chain(mut config: RpcConfig, chain: Arc<MockChain>) -> (Arc<MockChain>, RpcHandle) {
+pub async fn serve_chain(
+    mut config: RpcConfig,
+    chain: Arc<MockChain>,
+) -> (Arc<MockChain>, RpcHandle) {
     config.addr = "127.0.0.1:0".parse().unwrap();
     let handle = bcos_rpc::start(&config, chain.clone()).await.unwrap();
     (chain, handle)
