@@ -8,11 +8,10 @@
 //! shared/reference/machine-limits.md row 6: 6.2 k/s std, 5.8 k/s io_uring) dominates.
 //! Set `BCOS_BENCH_DIR` to a directory on the disk under test (default: the system temp dir).
 
-use bcos_benches::chain::{funded, genesis, transfer_commit};
+use bcos_benches::chain::{funded, genesis, time_block_commits};
 use bcos_benches::{accounts, bench_dir, mixed_transfers, quick};
 use bcos_storage::{ChainStore, DiskStore, IoBackend, StorageConfig};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use std::time::{Duration, Instant};
 
 fn block_append(c: &mut Criterion) {
     let (keys, addrs) = accounts(1);
@@ -37,17 +36,7 @@ fn block_append(c: &mut Criterion) {
             .commit_block(genesis(funded(&addrs)).as_commit())
             .expect("genesis commits");
         g.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                let mut busy = Duration::ZERO;
-                for _ in 0..iters {
-                    let (head, hash) = store.head().expect("genesis is committed");
-                    let commit = transfer_commit(head + 1, hash, &txs, &addrs);
-                    let started = Instant::now();
-                    store.commit_block(commit.as_commit()).expect("commit");
-                    busy += started.elapsed();
-                }
-                busy
-            })
+            b.iter_custom(|iters| time_block_commits(&store, &txs, &addrs, iters))
         });
     }
     g.finish();

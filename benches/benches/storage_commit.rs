@@ -8,11 +8,10 @@
 //! on the reference machine: one fdatasync ≈ 160 µs, RocksDB ≈ 0.44 M puts/s with a WAL
 //! fsync per 1000-put batch (shared/reference/machine-limits.md row 6, note 6).
 
-use bcos_benches::chain::{funded, genesis, transfer_commit};
+use bcos_benches::chain::{funded, genesis, time_block_commits};
 use bcos_benches::{accounts, bench_dir, mixed_transfers, quick};
 use bcos_storage::{ChainStore, DiskStore, StorageConfig};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use std::time::{Duration, Instant};
 
 fn storage_commit(c: &mut Criterion) {
     let mut g = c.benchmark_group("storage_commit");
@@ -26,18 +25,7 @@ fn storage_commit(c: &mut Criterion) {
             .expect("genesis commits");
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(BenchmarkId::new("disk_store", n), |b| {
-            b.iter_custom(|iters| {
-                let mut busy = Duration::ZERO;
-                for _ in 0..iters {
-                    // Building the next block (tx root, diff) is not storage work: untimed.
-                    let (head, hash) = store.head().expect("genesis is committed");
-                    let commit = transfer_commit(head + 1, hash, &txs, &addrs);
-                    let started = Instant::now();
-                    store.commit_block(commit.as_commit()).expect("commit");
-                    busy += started.elapsed();
-                }
-                busy
-            })
+            b.iter_custom(|iters| time_block_commits(&store, &txs, &addrs, iters))
         });
     }
     g.finish();
