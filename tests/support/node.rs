@@ -58,6 +58,8 @@ impl Log {
 
 /// A running (or stopped) `bcos dev` process.
 pub struct Node {
+    /// `Some(config)`: `bcos node --config <config>` (a cluster node); `None`: `bcos dev`.
+    config: Option<PathBuf>,
     child: Option<Child>,
     readers: Vec<JoinHandle<()>>,
     data_dir: PathBuf,
@@ -86,7 +88,18 @@ impl Node {
 
     /// Starts `bcos dev` on `data_dir` (kept after the node is dropped).
     pub fn start_in(data_dir: &Path, args: &[&str]) -> Node {
+        Node::spawned(None, data_dir, args)
+    }
+
+    /// Starts `bcos node --config <config>` (a node of a cluster written by `bcos init`);
+    /// `data_dir` is where that config puts the chain data.
+    pub fn start_config(config: &Path, data_dir: &Path, args: &[&str]) -> Node {
+        Node::spawned(Some(config.to_path_buf()), data_dir, args)
+    }
+
+    fn spawned(config: Option<PathBuf>, data_dir: &Path, args: &[&str]) -> Node {
         let mut node = Node {
+            config,
             child: None,
             readers: Vec::new(),
             data_dir: data_dir.to_path_buf(),
@@ -129,9 +142,16 @@ impl Node {
             bin.display()
         );
         let mut cmd = Command::new(&bin);
-        cmd.arg("dev").arg("--data-dir").arg(&self.data_dir);
-        if !self.args.iter().any(|a| a == "--rpc-addr") {
-            cmd.args(["--rpc-addr", "127.0.0.1:0"]);
+        match &self.config {
+            Some(config) => {
+                cmd.arg("node").arg("--config").arg(config);
+            }
+            None => {
+                cmd.arg("dev").arg("--data-dir").arg(&self.data_dir);
+                if !self.args.iter().any(|a| a == "--rpc-addr") {
+                    cmd.args(["--rpc-addr", "127.0.0.1:0"]);
+                }
+            }
         }
         cmd.env("NO_COLOR", "1");
         cmd.args(&self.args)

@@ -27,6 +27,12 @@ pub struct NodeApi {
     pub metrics: Arc<Metrics>,
     pub io_backend: String,
     pub beneficiary: Address,
+    /// Cluster nodes forward accepted transactions to their peers (so the leader has them).
+    pub forward: Option<crate::cluster::gossip::TxForwarder>,
+    /// The P2P network of a cluster node.
+    pub net: Option<bcos_net::NetworkHandle>,
+    /// What the consensus driver last reported (cluster nodes).
+    pub consensus: Option<std::sync::Arc<crate::cluster::ConsensusView>>,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -70,6 +76,35 @@ impl NodeApi {
     }
 
     async fn submit(&self, raw: Bytes) -> Result<B256, ApiError> {
+        let tx = self.check_raw(&raw)?;
+        // Duplicates are refused at admission ("already known"), under the pool lock the
+        // RPC tasks would otherwise contend for; the sender cache keeps them cheap.
+        let hash = self
+            .ingress
+            .submit(tx)
+            .await
+            .map_err(|e| ApiError::TxRejected(e.to_string()))?;
+        if let Some(f) = &self.forward {
+            f.forward(raw);
+        }
+        Ok(hash)
+    }
+
+    fn group_id(&self) -> u32 {
+        self.config.cluster.as_ref().map_or(1, |c| c.group_id)
+    }
+
+    fn protocol_name(&self) -> &'static str {
+        use crate::cluster::config::ConsensusKind;
+        match self.config.cluster.as_ref().map(|c| c.consensus) {
+            None => "solo",
+            Some(ConsensusKind::Pbft) => "pbft",
+            Some(ConsensusKind::Raft) => "raft",
+        }
+    }
+
+    /// Size, decoding and the static rules: everything checked before sender recovery.
+    pub fn check_raw(&self, raw: &[u8]) -> Result<Arc<Tx>, ApiError> {
         let rules = self.pool.rules();
         if raw.len() > rules.tx_bytes_max {
             return Err(ApiError::TxRejected(format!(
@@ -85,12 +120,7 @@ impl NodeApi {
         rules
             .check(&tx)
             .map_err(|e| ApiError::TxRejected(e.to_string()))?;
-        // Duplicates are refused at admission ("already known"), under the pool lock the
-        // RPC tasks would otherwise contend for; the sender cache keeps them cheap.
-        self.ingress
-            .submit(Arc::new(tx))
-            .await
-            .map_err(|e| ApiError::TxRejected(e.to_string()))
+        Ok(Arc::new(tx))
     }
 }
 
@@ -236,32 +266,94 @@ impl ChainApi for NodeApi {
     }
 
     fn node_info(&self) -> serde_json::Value {
+        let p2p = self.net.as_ref().map(|net| {
+            let st = net.stats().borrow().clone();
+            json!({
+                "peersConnected": self.peer_count(),
+                "peersConfigured": net.peers().len(),
+                "handshakesFailedInbound": st.handshakes_failed_inbound,
+                "handshakesFailedOutbound": st.handshakes_failed_outbound,
+                "peersRefused": st.peers_refused,
+                "framesRejected": st.frames_rejected,
+                "framesDroppedQueueFull": st.frames_dropped_queue_full,
+            })
+        });
         json!({
             "version": self.client_version(),
             "chainId": self.chain_id(),
-            "groups": [1],
-            "consensus": "solo",
+            "groups": [self.group_id()],
+            "consensus": self.protocol_name(),
+            "nodeIndex": self.config.cluster.as_ref().map(|c| c.index),
             "blockNumber": self.head_number(),
             "ioBackend": self.io_backend,
+            "p2p": p2p,
             "stages": self.metrics.json(),
         })
     }
 
     fn group_list(&self) -> serde_json::Value {
-        json!([{ "groupId": 1, "chainId": self.chain_id(), "consensus": "solo" }])
+        json!([{ "groupId": self.group_id(), "chainId": self.chain_id(), "consensus": self.protocol_name() }])
     }
 
     fn consensus_status(&self) -> serde_json::Value {
-        json!({
-            "protocol": "solo",
-            "nodes": 1,
-            "leader": 0,
-            "blockNumber": self.head_number(),
-            "nextHeight": self.head_number() + 1,
-        })
+        match (&self.consensus, &self.config.cluster) {
+            (Some(v), Some(c)) => {
+                let s = v.get();
+                json!({
+                    "protocol": self.protocol_name(),
+                    "nodes": c.members.len(),
+                    "nodeIndex": c.index,
+                    "leader": s.leader,
+                    "view": s.view,
+                    "blockNumber": self.head_number(),
+                    "nextHeight": s.next_height,
+                })
+            }
+            _ => json!({
+                "protocol": "solo",
+                "nodes": 1,
+                "leader": 0,
+                "blockNumber": self.head_number(),
+                "nextHeight": self.head_number() + 1,
+            }),
+        }
+    }
+
+    fn block_certificate(&self, number: u64) -> Result<Option<serde_json::Value>, ApiError> {
+        if number > self.head_number() {
+            return Ok(None);
+        }
+        let raw = self.store.certificate(number).map_err(internal)?.unwrap_or_default();
+        if raw.is_empty() {
+            return Ok(Some(json!({ "number": number, "kind": "none", "raw": "0x" })));
+        }
+        let hex = |b: &[u8]| format!("0x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>());
+        let decoded = (raw.len() > 8)
+            .then(|| bcos_crypto::bls::CommitCertificate::decode(&raw[8..]).ok())
+            .flatten();
+        Ok(Some(match decoded {
+            Some(c) => {
+                let mut v = [0u8; 8];
+                v.copy_from_slice(&raw[..8]);
+                json!({
+                    "number": number,
+                    "kind": "pbft-bls",
+                    "view": u64::from_be_bytes(v),
+                    "signers": c.signer_indices().collect::<Vec<_>>(),
+                    "digest": hex(c.digest.as_bytes()),
+                    "aggregate": hex(&c.aggregate),
+                    "raw": hex(&raw),
+                })
+            }
+            None => json!({ "number": number, "kind": "opaque", "raw": hex(&raw) }),
+        }))
     }
 
     fn peer_count(&self) -> usize {
-        0
+        let Some(net) = &self.net else { return 0 };
+        net.peers()
+            .into_iter()
+            .filter(|p| net.link(*p).is_some_and(|l| l.borrow().connected))
+            .count()
     }
 }

@@ -13,6 +13,9 @@ pub struct NodeConfig {
     pub rpc: bcos_rpc::RpcConfig,
     pub storage: bcos_storage::StorageConfig,
     pub crypto: CryptoConfig,
+    /// Present for a node of a multi-node group (written by `bcos init`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::cluster::config::ClusterConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -137,5 +140,18 @@ impl NodeConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))
+    }
+
+    /// Takes relative `data_dir` and `cluster.keys_dir` from `base` (the config file's
+    /// directory), so a node directory can be moved or started from anywhere.
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        if self.chain.data_dir.is_relative() {
+            self.chain.data_dir = base.join(&self.chain.data_dir);
+        }
+        if let Some(c) = self.cluster.as_mut() {
+            if c.keys_dir.is_relative() {
+                c.keys_dir = base.join(&c.keys_dir);
+            }
+        }
     }
 }

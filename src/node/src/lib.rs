@@ -7,12 +7,15 @@
 //! then announced to RPC subscribers and removed from the pool.
 
 pub mod api;
+pub mod block_exec;
+pub mod cluster;
 pub mod config;
 pub mod genesis;
 pub mod metrics;
 pub mod node;
 pub mod pool;
 pub mod sealer;
+pub mod supervise;
 
 pub use config::NodeConfig;
 pub use node::{Node, NodeHandle};

@@ -26,6 +26,65 @@ struct Cli {
 enum Command {
     /// Run a single-node development chain with funded test accounts.
     Dev(DevArgs),
+    /// Run one node from its config file (a cluster node written by `bcos init`).
+    Node(NodeArgs),
+    /// Write a chain CA, node keys, certificates and configs for an N-node group.
+    Init(InitArgs),
+    /// Create (first time) and run a local cluster until Ctrl-C stops all its nodes.
+    Up(UpArgs),
+}
+
+#[derive(Parser)]
+struct NodeArgs {
+    /// The node's config.toml; relative paths in it are taken from its directory.
+    #[arg(long)]
+    config: PathBuf,
+    #[arg(long, default_value = "info")]
+    log: String,
+}
+
+#[derive(Parser)]
+struct InitArgs {
+    /// Number of validators.
+    #[arg(long)]
+    nodes: usize,
+    /// Comma-separated host IPs: one for all nodes, or one per node.
+    #[arg(long, value_delimiter = ',', default_value = "127.0.0.1")]
+    hosts: Vec<std::net::IpAddr>,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Node i listens for P2P on p2p_port + i.
+    #[arg(long, default_value_t = 30300)]
+    p2p_port: u16,
+    /// Node i serves JSON-RPC on rpc_port + i.
+    #[arg(long, default_value_t = 8545)]
+    rpc_port: u16,
+    #[arg(long, default_value_t = 20200)]
+    chain_id: u64,
+    /// pbft or raft.
+    #[arg(long, default_value = "pbft")]
+    consensus: bcos_node::cluster::config::ConsensusKind,
+}
+
+#[derive(Parser)]
+struct UpArgs {
+    #[arg(long, default_value_t = 4)]
+    nodes: usize,
+    /// Cluster directory; created by `bcos init` semantics on first use.
+    #[arg(long, default_value = "data/cluster")]
+    dir: PathBuf,
+    #[arg(long, default_value = "pbft")]
+    consensus: bcos_node::cluster::config::ConsensusKind,
+    #[arg(long, default_value_t = 30300)]
+    p2p_port: u16,
+    #[arg(long, default_value_t = 8545)]
+    rpc_port: u16,
+    #[arg(long, default_value_t = 20200)]
+    chain_id: u64,
+    /// Log filter passed to every node.
+    #[arg(long, default_value = "info")]
+    log: String,
 }
 
 #[derive(Parser)]
@@ -66,6 +125,9 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dev(args) => run_dev(args),
+        Command::Node(args) => run_node_cmd(args),
+        Command::Init(args) => run_init(args),
+        Command::Up(args) => run_up(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -87,6 +149,7 @@ fn init_tracing(log: &str) -> anyhow::Result<Option<FlameGuard>> {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| log.to_string());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter).context("bad --log filter")?;
     let fmt = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_filter(filter);
     let registry = tracing_subscriber::registry().with(fmt);
@@ -136,19 +199,129 @@ fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         print!("{}", config.to_toml()?);
         return Ok(());
     }
+    run_until_stopped(config, flame_guard, true)
+}
+
+fn run_node_cmd(args: NodeArgs) -> anyhow::Result<()> {
+    let flame_guard = init_tracing(&args.log)?;
+    let mut config = NodeConfig::load(&args.config)?;
+    let base = args
+        .config
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    config.resolve_paths(&base);
+    run_until_stopped(config, flame_guard, false)
+}
+
+fn init_options(
+    nodes: usize,
+    hosts: Vec<std::net::IpAddr>,
+    out: PathBuf,
+    ports: (u16, u16),
+    chain_id: u64,
+    consensus: bcos_node::cluster::config::ConsensusKind,
+) -> bcos_node::cluster::init::InitOptions {
+    bcos_node::cluster::init::InitOptions {
+        nodes,
+        hosts,
+        out,
+        p2p_port: ports.0,
+        rpc_port: ports.1,
+        chain_id,
+        consensus,
+        nodes_max: bcos_node::cluster::init::NODES_MAX_DEFAULT,
+    }
+}
+
+fn run_init(a: InitArgs) -> anyhow::Result<()> {
+    let o = init_options(a.nodes, a.hosts, a.out, (a.p2p_port, a.rpc_port), a.chain_id, a.consensus);
+    let dirs = bcos_node::cluster::init::init_cluster(&o)?;
+    println!("wrote a {}-node {:?} cluster to {}:", dirs.len(), o.consensus, o.out.display());
+    for d in &dirs {
+        println!("  {}  (start: bcos node --config {})", d.display(), d.join("config.toml").display());
+    }
+    println!("  {}  (the CA key: keep it offline)", o.out.join("ca").display());
+    Ok(())
+}
+
+fn run_up(a: UpArgs) -> anyhow::Result<()> {
+    use bcos_node::cluster::init::{init_cluster, node_dir};
+    use bcos_node::supervise;
+    let existing = (0..).take_while(|i| node_dir(&a.dir, *i).join("config.toml").exists()).count();
+    let dirs: Vec<PathBuf> = if existing == 0 {
+        let o = init_options(
+            a.nodes,
+            vec![std::net::IpAddr::from([127, 0, 0, 1])],
+            a.dir.clone(),
+            (a.p2p_port, a.rpc_port),
+            a.chain_id,
+            a.consensus,
+        );
+        init_cluster(&o)?
+    } else if existing == a.nodes {
+        (0..existing).map(|i| node_dir(&a.dir, i)).collect()
+    } else {
+        anyhow::bail!(
+            "{} holds a {existing}-node cluster, not {}; use --nodes {existing} or another --dir",
+            a.dir.display(),
+            a.nodes
+        );
+    };
+    let exe = std::env::current_exe().context("locating the bcos binary")?;
+    let mut nodes = supervise::spawn_nodes(&exe, &dirs, &a.log)?;
+    for (i, d) in dirs.iter().enumerate() {
+        let cfg = NodeConfig::load(&d.join("config.toml"))?;
+        println!("node {i}: RPC http://{}  log {}", cfg.rpc.addr, d.join("node.log").display());
+    }
+    println!("{} nodes running; Ctrl-C stops them all", nodes.len());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let outcome = runtime.block_on(async {
+        let mut signal = Box::pin(shutdown_signal());
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(supervise::POLL_MS));
+        loop {
+            tokio::select! {
+                s = &mut signal => { s?; return Ok(()); }
+                _ = tick.tick() => {
+                    if let Some((i, status)) = supervise::exited(&mut nodes) {
+                        return Err(anyhow::anyhow!("node {i} exited ({status}); see {}", nodes[i].log.display()));
+                    }
+                }
+            }
+        }
+    });
+    eprintln!("stopping {} nodes...", nodes.len());
+    supervise::stop_all(&mut nodes);
+    eprintln!("stopped");
+    outcome
+}
+
+fn run_until_stopped(
+    config: NodeConfig,
+    flame_guard: Option<FlameGuard>,
+    banner: bool,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let result = runtime.block_on(async move {
         let chain_id = config.chain.chain_id;
         let data_dir = config.chain.data_dir.clone();
+        let cluster = config.cluster.as_ref().map(|c| (c.index, c.members.len()));
         let mut node = Node::start(config).await?;
-        print_banner(&node, chain_id, &data_dir);
+        match cluster {
+            Some((i, n)) if !banner => {
+                println!("bcos node {i} of {n}, chain {chain_id}, data in {}", data_dir.display());
+                println!("RPC: http://{}", node.rpc_addr);
+                println!("WS: ws://{}", node.rpc_addr);
+            }
+            _ => print_banner(&node, chain_id, &data_dir),
+        }
         let failure = node.sealer_failure();
         let outcome = tokio::select! {
             s = shutdown_signal() => { s?; Ok(()) }
             f = failure => match f {
-                Ok(msg) => Err(anyhow::anyhow!("sealer failed: {msg}")),
+                Ok(msg) => Err(anyhow::anyhow!("consensus failed: {msg}")),
                 Err(_) => Ok(()),
             },
         };

@@ -33,6 +33,7 @@ pub struct NodeHandle {
     doorbell: Doorbell,
     sealer: Option<std::thread::JoinHandle<()>>,
     sealer_failed: Option<oneshot::Receiver<String>>,
+    net: Option<bcos_net::NetworkHandle>,
 }
 
 impl Node {
@@ -78,7 +79,7 @@ impl Node {
             thread_count: config.crypto.recover_threads,
             ..BatchConfig::default()
         };
-        let recoverer = BatchRecoverer::new(batch_config, cache)
+        let recoverer = BatchRecoverer::new(batch_config, cache.clone())
             .context("starting the signature recovery pool")?;
         let ingress = Ingress::start(
             pool.clone(),
@@ -97,8 +98,7 @@ impl Node {
         let beneficiary = genesis.addresses.first().copied().unwrap_or(Address::ZERO);
 
         let head = store.head().map_or(0, |(n, _)| n);
-        let sealer = Sealer::new(
-            SealerContext {
+        let ctx = SealerContext {
                 store: store.clone(),
                 pool: pool.clone(),
                 executor: executor.clone(),
@@ -109,18 +109,45 @@ impl Node {
                 block_gas_limit: config.sealer.block_gas_limit,
                 base_fee: config.chain.base_fee_wei,
                 beneficiary,
-            },
-            Solo::new(head + 1),
-        )?;
+        };
         let (failed_tx, failed_rx) = oneshot::channel();
-        let sealer_thread = std::thread::Builder::new()
-            .name("sealer".into())
-            .spawn(move || {
-                if let Err(e) = sealer.run() {
-                    tracing::error!("sealer stopped: {e:#}");
-                    let _ = failed_tx.send(format!("{e:#}"));
-                }
-            })?;
+        let mut cluster = None;
+        let sealer_thread = match &config.cluster {
+            None => {
+                let sealer = Sealer::new(ctx, Solo::new(head + 1))?;
+                std::thread::Builder::new()
+                    .name("sealer".into())
+                    .spawn(move || {
+                        if let Err(e) = sealer.run() {
+                            tracing::error!("sealer stopped: {e:#}");
+                            let _ = failed_tx.send(format!("{e:#}"));
+                        }
+                    })?
+            }
+            Some(cc) => {
+                let recoverer = BatchRecoverer::new(
+                    BatchConfig {
+                        thread_count: config.crypto.recover_threads,
+                        ..BatchConfig::default()
+                    },
+                    cache.clone(),
+                )
+                .context("starting the block recovery pool")?;
+                let c = crate::cluster::start(
+                    cc.clone(),
+                    &cc.keys_dir,
+                    data_dir,
+                    ctx,
+                    recoverer,
+                    ingress.clone(),
+                    failed_tx,
+                )
+                .await?;
+                let slot = c.api_slot_handle();
+                cluster = Some((c.net, c.forwarder, slot, c.view));
+                c.driver
+            }
+        };
         if !pool.is_empty() {
             doorbell.ring();
         }
@@ -135,6 +162,13 @@ impl Node {
             metrics,
             io_backend,
             beneficiary,
+            forward: cluster.as_ref().map(|(_, f, _, _)| f.clone()),
+            net: cluster.as_ref().map(|(n, _, _, _)| n.clone()),
+            consensus: cluster.as_ref().map(|(_, _, _, v)| v.clone()),
+        });
+        let net = cluster.map(|(net, _, slot, _)| {
+            let _ = slot.set(api.clone());
+            net
         });
         let rpc = bcos_rpc::start(&config.rpc, api.clone())
             .await
@@ -148,6 +182,7 @@ impl Node {
             doorbell,
             sealer: Some(sealer_thread),
             sealer_failed: Some(failed_rx),
+            net,
         })
     }
 }
@@ -170,6 +205,9 @@ impl NodeHandle {
         self.doorbell.close();
         if let Some(t) = self.sealer.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        if let Some(net) = self.net.take() {
+            net.shutdown().await;
         }
     }
 }

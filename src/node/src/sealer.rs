@@ -5,46 +5,18 @@
 //! a `Commit` makes the block durable (spec/durability.md), then the pool forgets its
 //! transactions and subscribers hear of it. An idle chain seals nothing.
 
-use crate::metrics::Metrics;
-use crate::pool::Pool;
+use crate::block_exec::{self, Candidate};
+pub use crate::block_exec::SealerContext;
 use anyhow::{bail, Context};
 use bcos_consensus::{Decision, Input, Output, Proposal, Protocol};
-use bcos_execution::{BlockEnv, ExecutedBlock, Executor};
-use bcos_storage::{BlockCommit, ChainStore, StateReader};
-use bcos_sync::{Doorbell, Wake};
-use bcos_types::block::{logs_bloom, receipts_root, tx_root};
-use bcos_types::state::next_state_root;
-use bcos_types::{Address, Block, Bytes, CommittedBlock, Header, RecoveredTx, SealedBlock};
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::broadcast;
-
-pub struct SealerContext {
-    pub store: Arc<dyn ChainStore>,
-    pub pool: Arc<Pool>,
-    pub executor: Arc<Executor>,
-    pub doorbell: Doorbell,
-    pub blocks: broadcast::Sender<Arc<CommittedBlock>>,
-    pub metrics: Arc<Metrics>,
-    pub block_txs_max: usize,
-    pub block_gas_limit: u64,
-    pub base_fee: u64,
-    pub beneficiary: Address,
-}
+use bcos_sync::Wake;
+use bcos_types::{RecoveredTx, SealedBlock};
+use std::time::Instant;
 
 pub struct Sealer<P: Protocol> {
     ctx: SealerContext,
     protocol: P,
     parent: SealedBlock,
-}
-
-/// A block executed and waiting for the core's decision.
-struct Candidate {
-    block: SealedBlock,
-    executed: ExecutedBlock,
-    included: Vec<RecoveredTx>,
-    rejected: Vec<RecoveredTx>,
 }
 
 impl<P: Protocol> Sealer<P> {
@@ -131,61 +103,7 @@ impl<P: Protocol> Sealer<P> {
     }
 
     fn build(&self, batch: Vec<RecoveredTx>) -> anyhow::Result<Candidate> {
-        let parent = self.parent.header();
-        let number = parent.number + 1;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let env = BlockEnv {
-            number,
-            timestamp: now.max(parent.timestamp),
-            gas_limit: self.ctx.block_gas_limit,
-            base_fee: self.ctx.base_fee,
-            beneficiary: self.ctx.beneficiary,
-        };
-        let started = Instant::now();
-        let state: &dyn StateReader = &*self.ctx.store;
-        let executed = tracing::info_span!("execute")
-            .in_scope(|| self.ctx.executor.execute_block(state, &env, &batch))?;
-        self.ctx
-            .metrics
-            .execute
-            .record(batch.len(), started.elapsed());
-        for (i, reason) in &executed.rejected {
-            tracing::debug!(tx = %batch[*i].hash(), %reason, "refused at execution");
-        }
-        let included: Vec<RecoveredTx> = executed
-            .included
-            .iter()
-            .map(|&i| batch[i].clone())
-            .collect();
-        let rejected: Vec<RecoveredTx> = executed
-            .rejected
-            .iter()
-            .map(|(i, _)| batch[*i].clone())
-            .collect();
-        let txs = included.iter().map(|t| t.tx.clone()).collect::<Vec<_>>();
-        let header = Header {
-            parent_hash: self.parent.hash,
-            number,
-            timestamp: env.timestamp,
-            gas_limit: env.gas_limit,
-            gas_used: executed.gas_used,
-            base_fee_per_gas: env.base_fee,
-            beneficiary: env.beneficiary,
-            tx_root: tx_root(&txs),
-            receipts_root: receipts_root(&executed.receipts),
-            state_root: next_state_root(&parent.state_root, number, &executed.diff),
-            logs_bloom: logs_bloom(&executed.receipts),
-            extra_data: Bytes::new(),
-        };
-        let block = Block { header, txs }.seal();
-        Ok(Candidate {
-            block,
-            executed,
-            included,
-            rejected,
-        })
+        block_exec::build(&self.ctx, &self.parent, batch)
     }
 
     fn commit(&mut self, c: Candidate, decision: Decision) -> anyhow::Result<()> {
@@ -196,39 +114,9 @@ impl<P: Protocol> Sealer<P> {
                 decision.height
             );
         }
-        let senders: Vec<Address> = c.included.iter().map(|t| t.sender).collect();
-        let started = Instant::now();
-        tracing::info_span!("commit").in_scope(|| {
-            self.ctx.store.commit_block(BlockCommit {
-                block: &c.block,
-                receipts: &c.executed.receipts,
-                senders: &senders,
-                diff: &c.executed.diff,
-                certificate: &decision.certificate,
-            })
-        })?;
-        self.ctx
-            .metrics
-            .commit
-            .record(c.included.len(), started.elapsed());
-        self.ctx.metrics.blocks.fetch_add(1, Ordering::Relaxed);
-        self.ctx.pool.on_block(&c.included, &c.rejected);
-        tracing::info!(
-            number = c.block.number(),
-            hash = %c.block.hash,
-            txs = c.included.len(),
-            gas_used = c.executed.gas_used,
-            "block committed"
-        );
-        self.parent = c.block.clone();
-        let committed = CommittedBlock {
-            block: c.block,
-            receipts: Arc::new(c.executed.receipts),
-            senders: Arc::new(senders),
-            certificate: Bytes::from(decision.certificate),
-        };
-        // No subscriber is fine; lagging subscribers refill from storage.
-        let _ = self.ctx.blocks.send(Arc::new(committed));
+        let block = c.block.clone();
+        block_exec::commit(&self.ctx, c, decision.certificate)?;
+        self.parent = block;
         Ok(())
     }
 }

@@ -99,4 +99,9 @@ pub trait ChainApi: Send + Sync + 'static {
     fn consensus_status(&self) -> JsonValue;
     /// Peer count for net_peerCount; 0 for a single node.
     fn peer_count(&self) -> usize;
+    /// The decoded commit certificate of block `number`; `None` past the head.
+    fn block_certificate(&self, number: u64) -> Result<Option<JsonValue>, ApiError> {
+        let _ = number;
+        Ok(None)
+    }
 }

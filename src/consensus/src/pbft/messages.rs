@@ -4,13 +4,14 @@
 //! certificate embedded in a message) before the message enters the core, and passes the
 //! authenticated sender as `Input::Message::from`. The signing domain binds the group id.
 
+use serde::{Deserialize, Serialize};
 use bcos_types::{Height, View, B256};
 
 use crate::protocol::NodeIndex;
 
 /// The leader's proposal for one (height, view): only the digest; the block itself travels
 /// beside the message and is checked by the driver (PBFT-R3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PrePrepare {
     pub height: Height,
     pub view: View,
@@ -18,7 +19,7 @@ pub struct PrePrepare {
 }
 
 /// A prepare vote: sent on the pre-prepare, before execution finishes (PBFT-R4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Prepare {
     pub height: Height,
     pub view: View,
@@ -27,7 +28,7 @@ pub struct Prepare {
 
 /// What a commit vote binds besides (height, view): the block and the roots this voter got
 /// by executing it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CommitBody {
     pub block_hash: B256,
     pub state_root: B256,
@@ -35,7 +36,7 @@ pub struct CommitBody {
 }
 
 /// A commit vote on (height, view, block hash, state root, receipts root) (PBFT-R7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Commit {
     pub height: Height,
     pub view: View,
@@ -44,7 +45,7 @@ pub struct Commit {
 
 /// Proof that a quorum prepared `block_hash` in `view`: the sorted voter indices of the
 /// prepare votes (the driver carries the matching aggregate signature).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PreparedCert {
     pub height: Height,
     pub view: View,
@@ -54,7 +55,7 @@ pub struct PreparedCert {
 
 /// "I leave the views below `view` at `height`", carrying the sender's highest prepared
 /// certificate forward (PBFT-R10).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ViewChange {
     pub height: Height,
     pub view: View,
@@ -64,7 +65,7 @@ pub struct ViewChange {
 /// The new leader's proof that a quorum left the earlier views, and the block it must
 /// re-propose: the highest prepared certificate's block, or `None` when no view change
 /// carried one (then the leader pre-prepares a fresh block) (PBFT-R13).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct NewView {
     pub height: Height,
     pub view: View,
@@ -73,7 +74,7 @@ pub struct NewView {
 }
 
 /// Every message the PBFT core sends or accepts.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PbftMsg {
     PrePrepare(PrePrepare),
     Prepare(Prepare),
@@ -116,7 +117,7 @@ pub enum PbftTimer {
 /// The decision's proof in core form: the commit-vote digest and the sorted voters (the
 /// driver replaces it by one BLS aggregate plus signer bitmap). Encoded into
 /// `Decision::certificate` as spec/pbft.md §5 fixes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CommitCert {
     pub height: Height,
     pub view: View,

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
 use bcos_types::{Height, View, B256};
 
 use super::messages::{
@@ -13,7 +14,7 @@ use crate::protocol::NodeIndex;
 /// What a node must make durable before a message that depends on it leaves (PBFT-R2):
 /// the view it is in, its lock and its own latest votes at `height`. A restarted node
 /// restores this and so never votes twice in one (height, view, phase).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PbftDurable {
     pub height: Height,
     pub view: View,

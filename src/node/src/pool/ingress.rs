@@ -61,6 +61,20 @@ impl Ingress {
         verdict.await.unwrap_or(Err(PoolError::ShuttingDown))
     }
 
+    /// Queues a transaction without waiting for its verdict (transactions forwarded by
+    /// peers: a refusal is only logged at debug level). Fails when the queue is full.
+    pub fn offer(&self, tx: Arc<Tx>) -> Result<(), PoolError> {
+        let (reply, _verdict) = oneshot::channel();
+        let guard = self.sender.lock();
+        let Some(sender) = guard.as_ref() else {
+            return Err(PoolError::ShuttingDown);
+        };
+        sender.try_send(Job { tx, reply }).map_err(|e| match e {
+            TrySendError::Full(_) => PoolError::Busy(self.queue_max),
+            TrySendError::Disconnected(_) => PoolError::ShuttingDown,
+        })
+    }
+
     /// Stops accepting transactions, lets queued ones finish, and joins the thread.
     pub fn close(&self) {
         self.sender.lock().take();

@@ -1,0 +1,240 @@
+//! Building, checking and committing blocks: shared by the solo sealer and the cluster
+//! driver (spec/execution.md §5, spec/pbft.md §5 "execute every block proposed").
+//!
+//! A [`Candidate`] is a block executed against the current head's state and held in memory
+//! until the consensus core decides it; [`commit`] then makes it durable
+//! (spec/durability.md), tells the pool, and announces it.
+
+use crate::metrics::Metrics;
+use crate::pool::Pool;
+use anyhow::bail;
+use bcos_execution::{BlockEnv, ExecutedBlock, Executor};
+use bcos_storage::{BlockCommit, ChainStore, StateReader};
+use bcos_sync::Doorbell;
+use bcos_types::block::{logs_bloom, receipts_root, tx_root};
+use bcos_types::state::next_state_root;
+use bcos_types::{Address, Block, Bytes, CommittedBlock, Header, RecoveredTx, SealedBlock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::broadcast;
+
+pub struct SealerContext {
+    pub store: Arc<dyn ChainStore>,
+    pub pool: Arc<Pool>,
+    pub executor: Arc<Executor>,
+    pub doorbell: Doorbell,
+    pub blocks: broadcast::Sender<Arc<CommittedBlock>>,
+    pub metrics: Arc<Metrics>,
+    pub block_txs_max: usize,
+    pub block_gas_limit: u64,
+    pub base_fee: u64,
+    pub beneficiary: Address,
+}
+
+/// A block executed and waiting for the core's decision.
+pub struct Candidate {
+    pub block: SealedBlock,
+    pub executed: ExecutedBlock,
+    pub included: Vec<RecoveredTx>,
+    pub rejected: Vec<RecoveredTx>,
+}
+
+/// Why a proposed block was refused by a replica: the leader is faulty (or we are behind).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BlockInvalid {
+    #[error("block {got} does not extend the head (expected number {expected_number}, parent {expected_parent})")]
+    NotOnHead {
+        got: u64,
+        expected_number: u64,
+        expected_parent: bcos_types::B256,
+    },
+    #[error("timestamp {got} is before the parent's {parent}")]
+    Timestamp { got: u64, parent: u64 },
+    #[error("header field {0} differs from the block's contents or this chain's rules")]
+    Header(&'static str),
+    #[error("transaction {0} is invalid at its turn: {1}")]
+    Tx(usize, String),
+    #[error("execution failed: {0}")]
+    Execution(String),
+}
+
+fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Packs and executes `batch` on top of `parent` (the leader's side).
+pub fn build(
+    ctx: &SealerContext,
+    parent: &SealedBlock,
+    batch: Vec<RecoveredTx>,
+) -> anyhow::Result<Candidate> {
+    let p = parent.header();
+    let env = BlockEnv {
+        number: p.number + 1,
+        timestamp: now_s().max(p.timestamp),
+        gas_limit: ctx.block_gas_limit,
+        base_fee: ctx.base_fee,
+        beneficiary: ctx.beneficiary,
+    };
+    let executed = execute(ctx, &env, &batch)?;
+    for (i, reason) in &executed.rejected {
+        tracing::debug!(tx = %batch[*i].hash(), %reason, "refused at execution");
+    }
+    let included: Vec<RecoveredTx> = executed
+        .included
+        .iter()
+        .map(|&i| batch[i].clone())
+        .collect();
+    let rejected: Vec<RecoveredTx> = executed
+        .rejected
+        .iter()
+        .map(|(i, _)| batch[*i].clone())
+        .collect();
+    let txs = included.iter().map(|t| t.tx.clone()).collect::<Vec<_>>();
+    let header = Header {
+        parent_hash: parent.hash,
+        number: env.number,
+        timestamp: env.timestamp,
+        gas_limit: env.gas_limit,
+        gas_used: executed.gas_used,
+        base_fee_per_gas: env.base_fee,
+        beneficiary: env.beneficiary,
+        tx_root: tx_root(&txs),
+        receipts_root: receipts_root(&executed.receipts),
+        state_root: next_state_root(&p.state_root, env.number, &executed.diff),
+        logs_bloom: logs_bloom(&executed.receipts),
+        extra_data: Bytes::new(),
+    };
+    let block = Block { header, txs }.seal();
+    Ok(Candidate {
+        block,
+        executed,
+        included,
+        rejected,
+    })
+}
+
+fn execute(
+    ctx: &SealerContext,
+    env: &BlockEnv,
+    txs: &[RecoveredTx],
+) -> anyhow::Result<ExecutedBlock> {
+    let started = Instant::now();
+    let state: &dyn StateReader = &*ctx.store;
+    let executed =
+        tracing::info_span!("execute").in_scope(|| ctx.executor.execute_block(state, env, txs))?;
+    ctx.metrics.execute.record(txs.len(), started.elapsed());
+    Ok(executed)
+}
+
+/// Checks a block someone else built against `parent` and this chain's rules, executes it
+/// and checks every header field that execution determines (the replica's side). `txs` are
+/// the block's transactions with their recovered senders, in block order.
+pub fn verify_and_execute(
+    ctx: &SealerContext,
+    parent: &SealedBlock,
+    block: SealedBlock,
+    txs: Vec<RecoveredTx>,
+) -> Result<Candidate, BlockInvalid> {
+    let p = parent.header();
+    let h = block.header().clone();
+    if h.number != p.number + 1 || h.parent_hash != parent.hash {
+        return Err(BlockInvalid::NotOnHead {
+            got: h.number,
+            expected_number: p.number + 1,
+            expected_parent: parent.hash,
+        });
+    }
+    if h.timestamp < p.timestamp {
+        return Err(BlockInvalid::Timestamp {
+            got: h.timestamp,
+            parent: p.timestamp,
+        });
+    }
+    if h.gas_limit != ctx.block_gas_limit {
+        return Err(BlockInvalid::Header("gas_limit"));
+    }
+    if h.base_fee_per_gas != ctx.base_fee {
+        return Err(BlockInvalid::Header("base_fee_per_gas"));
+    }
+    if h.tx_root != tx_root(&block.block.txs) {
+        return Err(BlockInvalid::Header("tx_root"));
+    }
+    let env = BlockEnv {
+        number: h.number,
+        timestamp: h.timestamp,
+        gas_limit: h.gas_limit,
+        base_fee: h.base_fee_per_gas,
+        beneficiary: h.beneficiary,
+    };
+    let executed = execute(ctx, &env, &txs).map_err(|e| BlockInvalid::Execution(format!("{e:#}")))?;
+    if let Some((i, reason)) = executed.rejected.first() {
+        return Err(BlockInvalid::Tx(*i, reason.clone()));
+    }
+    if executed.gas_used != h.gas_used {
+        return Err(BlockInvalid::Header("gas_used"));
+    }
+    if receipts_root(&executed.receipts) != h.receipts_root {
+        return Err(BlockInvalid::Header("receipts_root"));
+    }
+    if next_state_root(&p.state_root, h.number, &executed.diff) != h.state_root {
+        return Err(BlockInvalid::Header("state_root"));
+    }
+    if logs_bloom(&executed.receipts) != h.logs_bloom {
+        return Err(BlockInvalid::Header("logs_bloom"));
+    }
+    Ok(Candidate {
+        block,
+        executed,
+        included: txs,
+        rejected: Vec::new(),
+    })
+}
+
+/// Makes a decided block durable with its certificate, then updates the pool and
+/// subscribers (spec/durability.md DUR-3: publish after durable).
+pub fn commit(ctx: &SealerContext, c: Candidate, certificate: Vec<u8>) -> anyhow::Result<()> {
+    if let Some((head, _)) = ctx.store.head() {
+        if c.block.number() != head + 1 {
+            bail!(
+                "refusing to commit block {} on head {head}",
+                c.block.number()
+            );
+        }
+    }
+    let senders: Vec<Address> = c.included.iter().map(|t| t.sender).collect();
+    let started = Instant::now();
+    tracing::info_span!("commit").in_scope(|| {
+        ctx.store.commit_block(BlockCommit {
+            block: &c.block,
+            receipts: &c.executed.receipts,
+            senders: &senders,
+            diff: &c.executed.diff,
+            certificate: &certificate,
+        })
+    })?;
+    ctx.metrics
+        .commit
+        .record(c.included.len(), started.elapsed());
+    ctx.metrics.blocks.fetch_add(1, Ordering::Relaxed);
+    ctx.pool.on_block(&c.included, &c.rejected);
+    tracing::info!(
+        number = c.block.number(),
+        hash = %c.block.hash,
+        txs = c.included.len(),
+        gas_used = c.executed.gas_used,
+        "block committed"
+    );
+    let committed = CommittedBlock {
+        block: c.block,
+        receipts: Arc::new(c.executed.receipts),
+        senders: Arc::new(senders),
+        certificate: Bytes::from(certificate),
+    };
+    // No subscriber is fine; lagging subscribers refill from storage.
+    let _ = ctx.blocks.send(Arc::new(committed));
+    Ok(())
+}

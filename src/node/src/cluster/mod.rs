@@ -1,0 +1,191 @@
+//! Multi-node groups: configuration, keys (`bcos init`), the P2P wire format, transaction
+//! forwarding, BLS vote book and the consensus drivers. A node with a `[cluster]` section
+//! runs one of these drivers instead of the solo sealer.
+
+pub mod config;
+pub mod durable;
+pub mod gossip;
+pub mod init;
+pub mod keys;
+pub mod pbft;
+pub mod votes;
+pub mod wire;
+
+use crate::api::NodeApi;
+use crate::block_exec::SealerContext;
+use anyhow::Context;
+use bcos_crypto::BatchRecoverer;
+use bcos_net::{NetConfig, Network, NetworkHandle};
+use bcos_sync::{Doorbell, Wake};
+use config::{ClusterConfig, ConsensusKind};
+use keys::NodeKeys;
+use pbft::{Event, PbftDriver, PbftDriverParts};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, OnceLock};
+use wire::Wire;
+
+/// Consensus events queued for the driver thread at most; past it, messages are dropped
+/// (the protocol recovers them by retransmission, view change or sync).
+pub const DRIVER_QUEUE_MAX: usize = 16_384;
+
+/// The consensus position a driver publishes for RPC (`bcos_getConsensusStatus`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ConsensusSnapshot {
+    pub next_height: u64,
+    pub view: u64,
+    pub leader: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct ConsensusView(parking_lot::Mutex<ConsensusSnapshot>);
+
+impl ConsensusView {
+    pub fn get(&self) -> ConsensusSnapshot {
+        *self.0.lock()
+    }
+
+    pub fn set(&self, s: ConsensusSnapshot) {
+        *self.0.lock() = s;
+    }
+}
+
+/// A running cluster driver and its network.
+pub struct Cluster {
+    pub net: NetworkHandle,
+    pub forwarder: gossip::TxForwarder,
+    pub driver: std::thread::JoinHandle<()>,
+    pub view: Arc<ConsensusView>,
+    /// Set once the API exists: forwarded transactions are checked and admitted through it.
+    api_slot: Arc<OnceLock<Arc<NodeApi>>>,
+}
+
+impl Cluster {
+    /// Where the node puts its API once built (forwarded transactions wait for it).
+    pub fn api_slot_handle(&self) -> Arc<OnceLock<Arc<NodeApi>>> {
+        self.api_slot.clone()
+    }
+}
+
+/// Starts the network and the driver thread. `failed` hears a driver error.
+pub async fn start(
+    cfg: ClusterConfig,
+    keys_dir: &std::path::Path,
+    state_dir: &std::path::Path,
+    ctx: SealerContext,
+    recoverer: BatchRecoverer,
+    ingress: Arc<crate::pool::Ingress>,
+    failed: tokio::sync::oneshot::Sender<String>,
+) -> anyhow::Result<Cluster> {
+    cfg.validate()?;
+    if cfg.consensus != ConsensusKind::Pbft {
+        anyhow::bail!("consensus {:?} is not available in this build's node driver yet", cfg.consensus);
+    }
+    let keys = NodeKeys::load(keys_dir)?;
+    if keys.tls.index != cfg.index {
+        anyhow::bail!(
+            "the TLS certificate in {} is for node {}, the config says {}",
+            keys_dir.display(),
+            keys.tls.index,
+            cfg.index
+        );
+    }
+    let mut net_cfg = NetConfig::new(
+        cfg.listen_addr,
+        cfg.members.iter().map(|m| (m.index, m.p2p_addr)).collect(),
+    );
+    net_cfg.frame_bytes_max = cfg.frame_bytes_max;
+    let (net, mut inbound) = Network::start(net_cfg, keys.tls.clone(), keys.ca.clone())
+        .await
+        .with_context(|| format!("starting P2P on {}", cfg.listen_addr))?;
+    let forwarder = gossip::TxForwarder::start(
+        net.clone(),
+        cfg.gossip_queue_max,
+        cfg.gossip_batch_max,
+        (cfg.frame_bytes_max / 2) as usize,
+    );
+    let (events, rx) = sync_channel::<Event>(DRIVER_QUEUE_MAX);
+    spawn_doorbell_relay(ctx.doorbell.clone(), events.clone())?;
+
+    let api_slot: Arc<OnceLock<Arc<NodeApi>>> = Arc::new(OnceLock::new());
+    let slot = api_slot.clone();
+    let to_driver = events.clone();
+    tokio::spawn(async move {
+        while let Some((from, frame)) = inbound.recv().await {
+            match Wire::decode(&frame) {
+                Ok(Wire::Txs(list)) => admit_forwarded(&slot, &ingress, from, list),
+                Ok(w) => {
+                    let kind = w.kind();
+                    if let Err(TrySendError::Full(_)) = to_driver.try_send(Event::Net(from, w)) {
+                        tracing::warn!(peer = from, kind, "driver queue full; message dropped");
+                    }
+                }
+                Err(e) => tracing::warn!(peer = from, "dropped undecodable frame: {e}"),
+            }
+        }
+    });
+
+    let view = Arc::new(ConsensusView::default());
+    let driver = PbftDriver::new(PbftDriverParts {
+        view: view.clone(),
+        ctx,
+        net: net.clone(),
+        keys,
+        cfg,
+        recoverer,
+        state_dir: state_dir.to_path_buf(),
+    })?;
+    let driver = std::thread::Builder::new()
+        .name("pbft".into())
+        .spawn(move || {
+            if let Err(e) = driver.run(rx) {
+                tracing::error!("consensus driver stopped: {e:#}");
+                let _ = failed.send(format!("{e:#}"));
+            }
+        })?;
+    Ok(Cluster {
+        net,
+        forwarder,
+        driver,
+        view,
+        api_slot,
+    })
+}
+
+fn admit_forwarded(
+    slot: &OnceLock<Arc<NodeApi>>,
+    ingress: &crate::pool::Ingress,
+    from: u32,
+    list: Vec<bcos_types::Bytes>,
+) {
+    let Some(api) = slot.get() else {
+        return;
+    };
+    for raw in list {
+        match api.check_raw(&raw) {
+            Ok(tx) => {
+                if let Err(e) = ingress.offer(tx) {
+                    tracing::debug!(peer = from, "forwarded transaction not queued: {e}");
+                }
+            }
+            Err(e) => tracing::debug!(peer = from, "forwarded transaction refused: {e}"),
+        }
+    }
+}
+
+/// The pool's doorbell wakes the driver; closing it stops the driver.
+fn spawn_doorbell_relay(doorbell: Doorbell, events: SyncSender<Event>) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name("doorbell".into())
+        .spawn(move || loop {
+            match doorbell.wait() {
+                Wake::Closed => {
+                    let _ = events.send(Event::Stop);
+                    return;
+                }
+                _ => {
+                    let _ = events.try_send(Event::Work);
+                }
+            }
+        })?;
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! The PBFT network driver (spec/pbft.md §5): one thread owns the sans-IO core and carries
+//! out its outputs in list order — persist (fsync) before any send, then sends, timers and
+//! commits. Around the core it signs and checks what the core leaves to its driver: BLS
+//! votes and certificates ([`super::votes`]), signed view changes, blocks shipped beside
+//! pre-prepares and new views (checked, executed, fed back as `Executed`), and block sync
+//! with certificate verification ([`sync`]).
+//!
+//! Handlers live in sibling files: [`inbound`] (peer messages), [`outbound`] (core outputs
+//! to the wire), [`blocks`] (proposals, execution, decisions), [`sync`].
+
+mod blocks;
+mod inbound;
+mod outbound;
+mod sync;
+
+use super::config::{ClusterConfig, Member};
+use super::durable::DurableFile;
+use super::keys::NodeKeys;
+use super::votes::VoteBook;
+use super::wire::{SignedViewChange, Wire};
+use crate::block_exec::{Candidate, SealerContext};
+use anyhow::Context;
+use bcos_consensus::pbft::{CommitCert, PbftConfig, PbftDurable, PbftMsg, PbftTimer};
+use bcos_consensus::{Input, Output, Pbft, Protocol};
+use bcos_crypto::BatchRecoverer;
+use bcos_net::NetworkHandle;
+use bcos_types::{Height, SealedBlock, B256};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// What wakes the driver thread.
+pub enum Event {
+    Net(u32, Wire),
+    /// The pool may have work.
+    Work,
+    Stop,
+}
+
+/// Proposed blocks kept per height at most (an honest leader sends one per view).
+const BLOCKS_PER_HEIGHT_MAX: usize = 8;
+/// Heights ahead of the head whose proposed blocks are kept for later.
+const BLOCK_HEIGHTS_AHEAD_MAX: u64 = 2;
+
+/// A height the core decided whose block is not stored yet: its certificate still needs
+/// valid votes, or the block itself must come from a peer.
+struct PendingDecision {
+    cert: CommitCert,
+}
+
+pub struct PbftDriver {
+    ctx: SealerContext,
+    core: Pbft,
+    net: NetworkHandle,
+    keys: NodeKeys,
+    members: Vec<Member>,
+    cfg: ClusterConfig,
+    book: VoteBook,
+    recoverer: BatchRecoverer,
+    durable: DurableFile,
+    /// The store's head block.
+    head: SealedBlock,
+    /// Proposed blocks by height, not yet executed (or for a later height).
+    proposed: BTreeMap<Height, HashMap<B256, SealedBlock>>,
+    /// Blocks for `head + 1` executed and checked.
+    candidates: HashMap<B256, Candidate>,
+    /// Blocks for `head + 1` found invalid (never voted for).
+    invalid: HashSet<B256>,
+    /// Signed view changes by (height, view, signer): a new view forwards them.
+    view_changes: HashMap<(Height, u64, u32), SignedViewChange>,
+    /// Decided heights not stored yet.
+    pending: BTreeMap<Height, PendingDecision>,
+    timers: HashMap<PbftTimer, Instant>,
+    /// Highest head each peer announced.
+    peer_heads: HashMap<u32, Height>,
+    sync_in_flight: Option<(u32, Instant)>,
+    head_since: Instant,
+    next_status: Instant,
+    view: std::sync::Arc<super::ConsensusView>,
+    /// Height for which "the pool has work" was told to a non-leader core.
+    work_signaled: Option<(Height, u64)>,
+}
+
+pub struct PbftDriverParts {
+    pub ctx: SealerContext,
+    pub net: NetworkHandle,
+    pub keys: NodeKeys,
+    pub cfg: ClusterConfig,
+    pub recoverer: BatchRecoverer,
+    pub state_dir: std::path::PathBuf,
+    pub view: std::sync::Arc<super::ConsensusView>,
+}
+
+impl PbftDriver {
+    pub fn new(p: PbftDriverParts) -> anyhow::Result<Self> {
+        let (head_n, _) = p.ctx.store.head().context("the store has no genesis block")?;
+        let head = p
+            .ctx
+            .store
+            .block_by_number(head_n)?
+            .context("head block missing from the store")?;
+        let validators = p
+            .cfg
+            .members
+            .iter()
+            .map(|m| {
+                bcos_crypto::bls::BlsPublicKey::from_hex(&m.bls_public_key)
+                    .map_err(|e| anyhow::anyhow!("member {} bls_public_key: {e}", m.index))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let me = p.cfg.index as usize;
+        if validators[me] != p.keys.bls_public() {
+            anyhow::bail!("keys/bls.key does not match members[{me}].bls_public_key");
+        }
+        if p.cfg.members[me].node_id != p.keys.node_id {
+            anyhow::bail!("keys/node_id.key does not match members[{me}].node_id");
+        }
+        let mut pcfg = PbftConfig::new(p.cfg.members.len() as u32, p.cfg.index);
+        pcfg.view_timeout_ticks = p.cfg.view_timeout_ms;
+        let durable = DurableFile::new(&p.state_dir, "pbft-state.json");
+        let saved: Option<PbftDurable> = durable.load()?;
+        let core = Pbft::restore(pcfg, head_n, saved).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let book = VoteBook::new(
+            p.cfg.group_id,
+            me,
+            p.keys.bls.clone(),
+            validators,
+            p.cfg.vote_cache_entries,
+        );
+        let now = Instant::now();
+        Ok(PbftDriver {
+            members: p.cfg.members.clone(),
+            ctx: p.ctx,
+            core,
+            net: p.net,
+            keys: p.keys,
+            cfg: p.cfg,
+            book,
+            recoverer: p.recoverer,
+            durable,
+            head,
+            proposed: BTreeMap::new(),
+            candidates: HashMap::new(),
+            invalid: HashSet::new(),
+            view_changes: HashMap::new(),
+            pending: BTreeMap::new(),
+            timers: HashMap::new(),
+            peer_heads: HashMap::new(),
+            sync_in_flight: None,
+            head_since: now,
+            next_status: now,
+            work_signaled: None,
+            view: p.view,
+        })
+    }
+
+    /// Runs until `Stop`; an error means going on would be unsafe (storage failure, or this
+    /// node's execution disagreeing with a certified decision).
+    pub fn run(mut self, rx: Receiver<Event>) -> anyhow::Result<()> {
+        let out = self.core.resume();
+        self.apply(out)?;
+        self.publish();
+        self.execute_proposed()?;
+        loop {
+            let now = Instant::now();
+            let deadline = self
+                .timers
+                .values()
+                .copied()
+                .chain([self.next_status])
+                .min()
+                .unwrap_or(now + Duration::from_millis(self.cfg.status_interval_ms));
+            match rx.recv_timeout(deadline.saturating_duration_since(now)) {
+                Ok(Event::Net(from, w)) => self.on_wire(from, w)?,
+                Ok(Event::Work) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            self.fire_timers()?;
+            self.periodic()?;
+            self.maybe_seal()?;
+        }
+    }
+
+    /// Feeds one input to the core and carries out what it asks.
+    fn feed(&mut self, input: Input<PbftMsg, PbftTimer>) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let out = self.core.handle(input);
+        self.ctx.metrics.consensus.record(0, started.elapsed());
+        self.apply(out)?;
+        self.retry_pending()?;
+        self.publish();
+        Ok(())
+    }
+
+    fn publish(&self) {
+        self.view.set(super::ConsensusSnapshot {
+            next_height: self.core.next_height(),
+            view: self.core.view(),
+            leader: self.core.leader(),
+        });
+    }
+
+    /// PBFT-R2: outputs in list order; a persist is durable before the next output runs.
+    fn apply(&mut self, outputs: Vec<Output<PbftMsg, PbftTimer, PbftDurable>>) -> anyhow::Result<()> {
+        for o in outputs {
+            match o {
+                Output::Persist(d) => self.durable.store(&d)?,
+                Output::Send { to, msg } => {
+                    if let Some(w) = self.to_wire(msg) {
+                        if let Err(e) = self.net.send(to, w.encode()) {
+                            tracing::debug!(peer = to, "send failed: {e}");
+                        }
+                    }
+                }
+                Output::Broadcast(msg) => {
+                    if let Some(w) = self.to_wire(msg) {
+                        let _ = self.net.broadcast(w.encode());
+                    }
+                }
+                Output::SetTimer { timer, ticks } => {
+                    self.timers
+                        .insert(timer, Instant::now() + Duration::from_millis(ticks));
+                }
+                Output::CancelTimer(t) => {
+                    self.timers.remove(&t);
+                }
+                Output::Commit(d) => self.on_decision(d)?,
+                Output::Evidence { culprit, reason } => {
+                    tracing::warn!(culprit, %reason, "consensus evidence");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fire_timers(&mut self) -> anyhow::Result<()> {
+        let now = Instant::now();
+        let due: Vec<PbftTimer> = self
+            .timers
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in due {
+            self.timers.remove(&t);
+            tracing::info!(?t, "view timer fired");
+            self.feed(Input::Timeout(t))?;
+        }
+        Ok(())
+    }
+
+    fn me(&self) -> u32 {
+        self.cfg.index
+    }
+}

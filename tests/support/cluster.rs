@@ -1,0 +1,146 @@
+//! A local cluster of real `bcos node` processes written by the real `bcos init`.
+
+use crate::chain::{as_u64, head};
+use crate::node::{bcos_bin, Node};
+use crate::rpc::Rpc;
+use serde_json::{json, Value};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// Polls of a cluster-wide condition (head agreement, leader known) at most.
+pub const CLUSTER_POLL_ATTEMPTS: u32 = 2_400;
+pub const CLUSTER_POLL_MS: u64 = 50;
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    /// `None` while a node is not running.
+    pub nodes: Vec<Option<Node>>,
+    pub n: usize,
+}
+
+/// A base port such that `base..base + count` are all free on loopback now.
+/// Tests running at once must not pick the same range, so the start depends on the pid
+/// and the clock.
+pub fn free_port_range(count: u16) -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let seed = (std::process::id() ^ nanos) as u16;
+    for attempt in 0..200u16 {
+        let base = 20_000 + seed.wrapping_add(attempt.wrapping_mul(997)) % 40_000;
+        let ok = (0..count).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if ok {
+            return base;
+        }
+    }
+    panic!("no free range of {count} loopback ports");
+}
+
+/// Runs `bcos init` into `out` for `n` nodes on loopback.
+pub fn init(out: &Path, n: usize) {
+    let base = free_port_range(2 * n as u16);
+    let status = Command::new(bcos_bin())
+        .args(["init", "--nodes", &n.to_string(), "--hosts", "127.0.0.1"])
+        .arg("--out")
+        .arg(out)
+        .args(["--p2p-port", &base.to_string()])
+        .args(["--rpc-port", &(base + n as u16).to_string()])
+        .status()
+        .expect("running bcos init");
+    assert!(status.success(), "bcos init failed: {status}");
+}
+
+pub fn node_dir(out: &Path, i: usize) -> PathBuf {
+    out.join(format!("node{i}"))
+}
+
+impl Cluster {
+    /// Writes an `n`-node cluster and starts the nodes in `run`.
+    pub fn start(n: usize, run: &[usize]) -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("bcos-cluster-")
+            .tempdir()
+            .expect("temp dir");
+        init(&dir.path().join("c"), n);
+        let mut c = Cluster {
+            dir,
+            nodes: (0..n).map(|_| None).collect(),
+            n,
+        };
+        for &i in run {
+            c.start_node(i);
+        }
+        c
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("c")
+    }
+
+    pub fn start_node(&mut self, i: usize) {
+        let d = node_dir(&self.out(), i);
+        self.nodes[i] = Some(Node::start_config(&d.join("config.toml"), &d.join("data"), &[]));
+    }
+
+    pub fn node(&self, i: usize) -> &Node {
+        self.nodes[i].as_ref().expect("node running")
+    }
+
+    pub fn node_mut(&mut self, i: usize) -> &mut Node {
+        self.nodes[i].as_mut().expect("node running")
+    }
+
+    pub fn rpc(&self, i: usize) -> &Rpc {
+        &self.node(i).rpc
+    }
+
+    pub fn running(&self) -> Vec<usize> {
+        (0..self.n).filter(|i| self.nodes[*i].is_some()).collect()
+    }
+
+    /// `bcos_getConsensusStatus` of node `i`.
+    pub fn status(&self, i: usize) -> Value {
+        self.rpc(i).ok("bcos_getConsensusStatus", json!([]))
+    }
+
+    /// Awaits every running node at one head `>= at_least` with one hash and state root;
+    /// returns (head, hash, state root).
+    pub fn wait_agreement(&self, at_least: u64) -> (u64, String, String) {
+        let mut last = Vec::new();
+        for _ in 0..CLUSTER_POLL_ATTEMPTS {
+            let heads: Vec<u64> = self.running().iter().map(|&i| head(self.rpc(i))).collect();
+            let h = heads.iter().copied().min().unwrap_or(0);
+            if h >= at_least && heads.iter().all(|x| *x == h) {
+                let tops: Vec<(String, String)> = self
+                    .running()
+                    .iter()
+                    .map(|&i| {
+                        let b = self
+                            .rpc(i)
+                            .ok("eth_getBlockByNumber", json!([format!("0x{h:x}"), false]));
+                        (
+                            b["hash"].as_str().unwrap_or_default().to_string(),
+                            b["stateRoot"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+                if tops.windows(2).all(|w| w[0] == w[1]) {
+                    let (hash, root) = tops[0].clone();
+                    return (h, hash, root);
+                }
+                // Same height, different blocks: a fork, never acceptable.
+                panic!("nodes disagree at height {h}: {tops:?}");
+            }
+            last = heads;
+            std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
+        }
+        panic!("no agreement on a head >= {at_least}; heads {last:?}");
+    }
+
+    /// The leader of the next height as node `asker` sees it.
+    pub fn leader(&self, asker: usize) -> usize {
+        as_u64(&self.status(asker)["leader"]) as usize
+    }
+}
