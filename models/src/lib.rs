@@ -8,6 +8,7 @@
 //!   leader, silent node, double voter, each a module.
 //! - [`properties`]: safety and liveness properties named by spec ID.
 //! - [`runner`]: runs the checker with progress and renders the verdict and counterexamples.
+//! - [`scenario`]: scripted environments (staged, directed search) for long counterexamples.
 //! - [`protocols`]: the protocols the `check` binary knows (solo; pbft and raft reserved).
 
 pub mod actor;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod properties;
 pub mod protocols;
 pub mod runner;
+pub mod scenario;
 
 pub use actor::{CommitView, NodeState, ProtocolActor};
 pub use byzantine::Role;

@@ -27,6 +27,9 @@ pub struct RunOptions {
     pub stop_on_failure: bool,
     /// Print progress lines (to stderr) while checking.
     pub progress: bool,
+    /// Steps an earlier scripted stage took to reach the initial state (rendered, numbered
+    /// from 1) and how many: counterexamples are printed as prefix + own path, numbered on.
+    pub trace_prefix: Option<(String, usize)>,
 }
 
 impl Default for RunOptions {
@@ -39,6 +42,7 @@ impl Default for RunOptions {
             states_max: None,
             stop_on_failure: true,
             progress: false,
+            trace_prefix: None,
         }
     }
 }
@@ -174,8 +178,9 @@ where
             (Expectation::Sometimes, None) => unreached.push(p.name),
             (_, Some(path)) => failures.push(Failure {
                 property: p.name,
-                trace: render_path(&model, path, describe),
-                steps: path.clone().into_actions().len(),
+                trace: render_path(&model, path, describe, opts.trace_prefix.as_ref()),
+                steps: path.clone().into_actions().len()
+                    + opts.trace_prefix.as_ref().map_or(0, |(_, n)| *n),
             }),
             (_, None) => {}
         }
@@ -220,6 +225,7 @@ fn render_path<M>(
     model: &M,
     path: &Path<M::State, M::Action>,
     describe: fn(&M::State) -> String,
+    prefix: Option<&(String, usize)>,
 ) -> String
 where
     M: Model,
@@ -227,8 +233,17 @@ where
     M::Action: Clone + Debug,
 {
     let mut s = String::new();
+    let offset = prefix.map_or(0, |(text, n)| {
+        s.push_str(text);
+        *n
+    });
     for (i, action) in path.clone().into_actions().iter().enumerate() {
-        let _ = writeln!(s, "  {:>3}. {}", i + 1, model.format_action(action));
+        let _ = writeln!(
+            s,
+            "  {:>3}. {}",
+            offset + i + 1,
+            model.format_action(action)
+        );
     }
     let _ = writeln!(s, "  final state:\n{}", describe(path.last_state()));
     s

@@ -1,7 +1,8 @@
 //! `check`: model-checks a consensus core.
 //!
 //! `cargo run --release -p bcos-models --bin check -- <solo|pbft|raft> [--bug NAME]
-//! [--depth N] [--nodes N] [--faults loss,dup,reorder,crash] [--byzantine KIND[@NODE]]`
+//! [--scenario free|view-change] [--depth N] [--nodes N] [--faults loss,dup,reorder,crash]
+//! [--byzantine KIND[@NODE]]`
 //!
 //! Exits 0 when no property is violated, 1 when one is (the counterexample is printed) or
 //! the state/time limit cut the search short, 2 on a usage or availability error.
@@ -38,14 +39,19 @@ struct Args {
     /// One Byzantine node: equivocate, silent or double-vote, optionally @NODE (default @0).
     #[arg(long)]
     byzantine: Option<String>,
+    /// pbft: `free` (every schedule the faults allow) or `view-change` (scripted two-stage
+    /// search, see pbft_scenario.rs); default `view-change` for --bug no-lock, else `free`.
+    #[arg(long)]
+    scenario: Option<String>,
     /// Checker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
     /// Depth-first search (default breadth-first, which finds the shortest counterexample).
     #[arg(long)]
     dfs: bool,
-    /// Stop after generating this many states (memory guard; 0 = no limit).
-    #[arg(long, default_value_t = 10_000_000)]
+    /// Stop after generating this many states (memory guard: a PBFT state with all faults
+    /// costs about 6 KiB, so the default stays under ~15 GiB; 0 = no limit).
+    #[arg(long, default_value_t = 2_500_000)]
     states_max: usize,
     /// Stop after this many seconds.
     #[arg(long)]
@@ -75,6 +81,7 @@ fn request(a: &Args) -> anyhow::Result<CheckRequest> {
         faults: a.faults.as_deref().map(str::parse::<Faults>).transpose()?,
         byzantine: a.byzantine.as_deref().map(parse_byzantine).transpose()?,
         bug: a.bug.clone(),
+        scenario: a.scenario.clone(),
         run: RunOptions {
             depth_max: a.depth.filter(|d| *d > 0),
             threads: a.threads,
@@ -83,6 +90,7 @@ fn request(a: &Args) -> anyhow::Result<CheckRequest> {
             states_max: Some(a.states_max).filter(|n| *n > 0),
             stop_on_failure: !a.keep_going,
             progress: true,
+            trace_prefix: None,
         },
     })
 }

@@ -3,6 +3,7 @@
 //! (src/consensus/src/pbft, spec/pbft.md); `raft` is reserved.
 
 pub mod pbft;
+pub mod pbft_scenario;
 pub mod solo;
 
 use crate::byzantine::Role;
@@ -25,6 +26,9 @@ pub struct CheckRequest {
     pub byzantine: Option<(NodeIndex, Role)>,
     /// A seeded bug by name (each protocol lists its own).
     pub bug: Option<String>,
+    /// A scripted environment by name (pbft: `free`, `view-change`); `None`: the protocol
+    /// picks (pbft: `view-change` for `no-lock`, else `free`).
+    pub scenario: Option<String>,
     pub run: RunOptions,
 }
 

@@ -1,6 +1,7 @@
 //! The PBFT model (spec/pbft.md): the real `bcos_consensus::pbft::Pbft` core, n = 4, f = 1 by
 //! default, with loss, duplication, reordering, crash-restart and one Byzantine node chosen by
-//! flag. Seeded bugs (`--bug quorum-2f`, `--bug no-lock`) switch on the core's `SeededBug`.
+//! flag. Seeded bugs (`--bug quorum-2f`, `--bug no-lock`) switch on the core's `SeededBug`;
+//! `--bug no-lock` runs the scripted `view-change` scenario ([`super::pbft_scenario`]) by default.
 //!
 //! Driver behaviour modelled here: every node's pool holds transactions (work pending,
 //! PBFT-R9); the leader's sealer offers `digest(leader, height, 0)`; a node executes the
@@ -8,6 +9,7 @@
 //! its last `Persist` and its stored head, then resumes (PBFT-R2).
 
 use super::{CheckRequest, ModelError};
+use crate::byzantine::Role;
 use crate::core::{equivocal, roots_of, DurableRecord, ModelCore};
 use crate::faults::Faults;
 use crate::model::{CoreModel, ModelCfg, ModelSpec};
@@ -34,11 +36,24 @@ pub const BUGS: &[(&str, SeededBug)] = &[
     ("no-lock", SeededBug::NoLock),
 ];
 
-/// Defaults of the CLI run: n = 4 (f = 1), one height, depth 24 (a view change and a second
-/// proposal fit), reordering and one crash at a time.
+/// Defaults of the free CLI run (README.md has the measured outcome): n = 4 (f = 1), one
+/// height, views <= 1, all faults, node 1 (the view-0 leader) equivocating unless
+/// `--byzantine` names another (`honest@0` for none), and depth 6: with every fault on, the
+/// space grows about fifteenfold per step (depth 6: 174 k states, 0.9 GiB; depth 7 passes
+/// 2.7 M states and 17 GiB), so deeper runs take `--depth` with fewer faults.
 pub const NODES_DEFAULT: u32 = 4;
 pub const MAX_HEIGHT_DEFAULT: Height = 1;
-pub const DEPTH_DEFAULT: usize = 24;
+pub const DEPTH_DEFAULT: usize = 6;
+/// `--bug quorum-2f` defaults to no faults and this depth (its counterexample has 9 steps;
+/// properties are checked 2 below the bound).
+pub const QUORUM_BUG_DEPTH_DEFAULT: usize = 11;
+pub const VIEWS_DEFAULT: u64 = 1;
+pub const BYZANTINE_DEFAULT: (NodeIndex, Role) = (1, Role::Equivocate);
+
+/// Loss, duplication, reordering and one crash at a time.
+pub fn default_faults() -> Faults {
+    Faults::all()
+}
 
 /// The model's config: the template `PbftConfig` (its `me` is replaced per node).
 #[derive(Debug, Clone)]
@@ -158,8 +173,41 @@ pub fn bug_by_name(name: &str) -> Result<SeededBug, ModelError> {
         })
 }
 
-pub fn check(req: &CheckRequest) -> Result<Outcome, ModelError> {
-    let bug = req.bug.as_deref().map(bug_by_name).transpose()?;
+/// What one PBFT check runs on: the core template, the model bounds and the faults.
+#[derive(Debug, Clone)]
+pub struct PbftRunCfg {
+    pub template: PbftConfig,
+    pub cfg: ModelCfg,
+    pub faults: Faults,
+}
+
+/// Which environment a check explores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// Every schedule the fault flags allow (breadth-first within the bounds).
+    Free,
+    /// The scripted two-stage view-change search of [`super::pbft_scenario`].
+    ViewChange,
+}
+
+/// Parses `--scenario`; `None` picks `view-change` for the `no-lock` bug (its shortest
+/// counterexample is out of reach of free BFS) and `free` otherwise.
+pub fn scenario_by_name(
+    name: Option<&str>,
+    bug: Option<SeededBug>,
+) -> Result<Scenario, ModelError> {
+    match name {
+        None if bug == Some(SeededBug::NoLock) => Ok(Scenario::ViewChange),
+        None | Some("free") => Ok(Scenario::Free),
+        Some("view-change") => Ok(Scenario::ViewChange),
+        Some(other) => Err(ModelError::Invalid(format!(
+            "unknown pbft scenario {other:?} (expected free or view-change)"
+        ))),
+    }
+}
+
+/// Builds the run configuration of a request, defaults filled in (see README.md).
+pub fn run_cfg(req: &CheckRequest, bug: Option<SeededBug>) -> Result<PbftRunCfg, ModelError> {
     let n = req.nodes.unwrap_or(NODES_DEFAULT);
     let template = PbftConfig {
         bug,
@@ -175,28 +223,67 @@ pub fn check(req: &CheckRequest) -> Result<Outcome, ModelError> {
             )));
         }
     }
-    let faults = req.faults.unwrap_or(Faults {
-        reordering: true,
-        crashes_max: 1,
-        ..Faults::default()
-    });
     let cfg = ModelCfg {
         n,
         byzantine: req.byzantine,
         max_height: req.max_height.unwrap_or(MAX_HEIGHT_DEFAULT),
         bound: req.bound,
     };
+    Ok(PbftRunCfg {
+        template,
+        cfg,
+        faults: req.faults.unwrap_or_else(default_faults),
+    })
+}
+
+pub fn check(req: &CheckRequest) -> Result<Outcome, ModelError> {
+    let bug = req.bug.as_deref().map(bug_by_name).transpose()?;
+    let scenario = scenario_by_name(req.scenario.as_deref(), bug)?;
+    let mut rc = run_cfg(req, bug)?;
     let mut opts = req.run.clone();
-    if opts.depth_max.is_none() {
-        opts.depth_max = Some(DEPTH_DEFAULT);
+    if scenario == Scenario::Free {
+        if req.byzantine.is_none() {
+            rc.cfg.byzantine = Some(BYZANTINE_DEFAULT);
+        }
+        if rc.cfg.bound.is_none() {
+            rc.cfg.bound = Some(VIEWS_DEFAULT);
+        }
+        let quorum_bug = bug == Some(SeededBug::QuorumTwoF);
+        if quorum_bug && req.faults.is_none() {
+            // The 9-step split needs no fault: a FIFO network keeps the search small.
+            rc.faults = Faults::default();
+        }
+        if opts.depth_max.is_none() {
+            opts.depth_max = Some(if quorum_bug {
+                QUORUM_BUG_DEPTH_DEFAULT
+            } else {
+                DEPTH_DEFAULT
+            });
+        }
+    }
+    if scenario == Scenario::ViewChange {
+        // The scripted search's defaults: reordering only (the fault the scenario needs);
+        // `--faults` adds loss, duplication or crashes to its second stage.
+        if req.faults.is_none() {
+            rc.faults = Faults::default();
+        }
+        rc.faults.reordering = true;
+        rc.cfg
+            .bound
+            .get_or_insert(super::pbft_scenario::VIEWS_DEFAULT);
+        opts.depth_max
+            .get_or_insert(super::pbft_scenario::STAGE2_DEPTH_DEFAULT);
     }
     eprintln!(
-        "pbft: n = {n}, f = {}, faults: {faults}, byzantine: {:?}, heights: {}, depth: {:?}, views: {:?}",
-        template.f, req.byzantine, cfg.max_height, opts.depth_max, cfg.bound
+        "pbft: n = {}, f = {}, scenario: {scenario:?}, faults: {}, byzantine: {:?}, heights: {}, depth: {:?}, views: {:?}",
+        rc.cfg.n, rc.template.f, rc.faults, rc.cfg.byzantine, rc.cfg.max_height, opts.depth_max, rc.cfg.bound
     );
-    Ok(run(
-        model(template, cfg, faults),
-        &opts,
-        super::describe::<Pbft>,
-    ))
+    match scenario {
+        Scenario::Free => Ok(run(
+            model(rc.template, rc.cfg, rc.faults),
+            &opts,
+            super::describe::<Pbft>,
+        )),
+        Scenario::ViewChange => super::pbft_scenario::check(rc, &opts),
+    }
 }
