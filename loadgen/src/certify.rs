@@ -58,7 +58,7 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
             bin: o.bcos_bin.clone(),
             flame_dir: flame_dir.as_ref().map(|d| d.path().to_path_buf()),
         };
-        Target::embedded(profile.node.nodes, &profile.node.settings, &opts)?
+        Target::embedded(&profile.node, &opts)?
     } else {
         if o.flame {
             note("warning: --flame needs embedded nodes; ignored with --url");

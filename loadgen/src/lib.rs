@@ -4,12 +4,14 @@
 //! Layout: `workload/` builds and pre-signs transactions (transfer, hf-account — the
 //! whitepaper's high-frequency account scenario — and erc20); `engine/` sends them open-loop
 //! (target rate, latency from the scheduled send time) or closed-loop (fixed in-flight count)
-//! and tracks commits per block; `target` starts embedded nodes or attaches to `--url`s;
+//! and tracks commits per block; `target` starts embedded nodes (one `bcos dev` node, or a PBFT cluster
+//! laid out by `cluster`) or attaches to `--url`s;
 //! `profile` reads hardware-profiles/*.toml; `certify` ties it together into [`results`],
 //! which `report` renders.
 
 pub mod accounts;
 pub mod certify;
+pub mod cluster;
 pub mod cryptobound;
 pub mod engine;
 pub mod error;

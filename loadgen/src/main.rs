@@ -5,7 +5,7 @@
 
 use bcos_loadgen::certify::{self, CertifyOptions};
 use bcos_loadgen::error::{is_usage, usage};
-use bcos_loadgen::profile::{Mode, WorkloadSpec};
+use bcos_loadgen::profile::{Mode, NodeSpec, WorkloadSpec};
 use bcos_loadgen::target::{EmbeddedOptions, Target};
 use bcos_loadgen::{runner, transfer};
 use clap::{Parser, Subcommand};
@@ -89,9 +89,15 @@ struct RunArgs {
     /// p99 limit (ms) of saturation steps.
     #[arg(long, default_value_t = 0.0)]
     p99_ms_max: f64,
-    /// Node config TOML for the embedded node (as `[node.settings]` of a profile).
+    /// Node config TOML for the embedded node(s) (as `[node.settings]` of a profile).
     #[arg(long)]
     node_config: Option<PathBuf>,
+    /// Embedded nodes: 1 for solo, N for a PBFT cluster.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// Embedded consensus: solo (one `bcos dev` node) or pbft (a `bcos init` cluster).
+    #[arg(long, default_value = "solo")]
+    consensus: String,
     #[arg(long)]
     bcos_bin: Option<PathBuf>,
     /// Also write the result as JSON here.
@@ -178,9 +184,13 @@ fn run_adhoc(a: RunArgs) -> anyhow::Result<()> {
             }
             None => toml::Table::new(),
         };
+        let node = NodeSpec {
+            nodes: a.nodes,
+            consensus: a.consensus,
+            settings,
+        };
         Target::embedded(
-            1,
-            &settings,
+            &node,
             &EmbeddedOptions {
                 bin: a.bcos_bin,
                 flame_dir: None,

@@ -39,14 +39,15 @@ pub struct MachineSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
-    /// Nodes in the chain; only 1 until PBFT/Raft clusters land.
+    /// Nodes in the chain: 1 for "solo", any N ≥ 1 for "pbft".
     #[serde(default = "one")]
     pub nodes: usize,
-    /// "solo" until PBFT/Raft clusters land.
+    /// "solo" (one `bcos dev` node) or "pbft" (a `bcos init` cluster); "raft" is refused
+    /// until loadgen supports it.
     #[serde(default = "solo")]
     pub consensus: String,
     /// Written verbatim into the node's config TOML (sections chain, pool, sealer, rpc,
-    /// storage, crypto; docs/config.md).
+    /// storage, crypto; docs/config.md); for a cluster, overlaid onto each node's config.
     #[serde(default)]
     pub settings: toml::Table,
 }
@@ -209,12 +210,7 @@ impl Profile {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if self.node.nodes != 1 || self.node.consensus != "solo" {
-            return Err(format!(
-                "node.nodes = {} and node.consensus = {:?}: only a single \"solo\" node is supported until PBFT/Raft clusters land",
-                self.node.nodes, self.node.consensus
-            ));
-        }
+        crate::cluster::check_consensus(&self.node.consensus, self.node.nodes)?;
         if self.workloads.is_empty() {
             return Err("no [[workload]] entries".into());
         }

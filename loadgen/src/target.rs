@@ -1,21 +1,33 @@
-//! Where the load goes: `embedded` (the default) starts `bcos dev` node processes with the
-//! profile's node settings written to a config TOML in a temp dir, waits for their `RPC:`
-//! line, samples their CPU time and peak RSS from /proc, and stops them with SIGTERM; or
-//! existing nodes given by `--url`.
+//! Where the load goes: `embedded` (the default) starts the profile's nodes from this
+//! checkout's `bcos` — one `bcos dev` node for consensus "solo" (the profile's node settings
+//! written to a config TOML in a temp dir), or an N-node PBFT cluster (`bcos init` into a temp
+//! dir on a free port range, the settings overlaid onto each node's config by [`cluster`],
+//! then N `bcos node` processes) — waits for their `RPC:` lines (and, for a cluster, for every
+//! node to reach all its peers), samples their CPU time and peak RSS from /proc, and stops
+//! them with SIGTERM; or existing nodes given by `--url` (repeatable: load is spread over
+//! them, one connection at a time).
+//!
+//! [`cluster`]: crate::cluster
 
+use crate::cluster;
 use crate::error::{usage, UsageError};
+use crate::profile::NodeSpec;
 use crate::rpc_client::RpcClient;
 use anyhow::{anyhow, bail, Context};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How long a starting node may take to print its RPC line.
+/// How long starting nodes may take to print their RPC lines (all of them together).
 pub const NODE_START_TIMEOUT_MS: u64 = 120_000;
-/// How long a node may take to exit after SIGTERM before it is killed.
+/// How long a cluster's nodes may take to connect to all their peers after starting.
+pub const CLUSTER_CONNECT_TIMEOUT_MS: u64 = 60_000;
+/// Pause between peer-count polls while a cluster connects.
+const CLUSTER_POLL_MS: u64 = 50;
+/// How long nodes may take to exit after SIGTERM before they are killed.
 pub const NODE_STOP_TIMEOUT_MS: u64 = 60_000;
 /// Environment variable the node reads to record tracing-flame folded stacks.
 pub const FLAME_ENV: &str = "BCOS_FLAME_FILE";
@@ -31,12 +43,14 @@ struct NodeProcess {
     child: Child,
     log: PathBuf,
     flame: Option<PathBuf>,
+    /// Receives the node's RPC URL once it prints it.
+    rpc_line: Option<mpsc::Receiver<String>>,
 }
 
 pub struct Target {
     urls: Vec<String>,
     nodes: Vec<NodeProcess>,
-    /// The node config written for embedded nodes (TOML).
+    /// The node config written for embedded nodes (TOML; node 0's for a cluster).
     pub node_config: String,
     _dir: Option<tempfile::TempDir>,
 }
@@ -66,55 +80,63 @@ impl Target {
         })
     }
 
-    /// Starts `nodes` embedded nodes with `settings` as their config (data dir and RPC
-    /// address are set per node).
-    pub fn embedded(
-        nodes: usize,
-        settings: &toml::Table,
-        opts: &EmbeddedOptions,
-    ) -> anyhow::Result<Target> {
-        if nodes != 1 {
-            return usage("only a single embedded node is supported until PBFT/Raft clusters land");
-        }
+    /// Starts the nodes `spec` describes with its settings (data dirs, addresses and, for a
+    /// cluster, keys and membership are laid out per node).
+    pub fn embedded(spec: &NodeSpec, opts: &EmbeddedOptions) -> anyhow::Result<Target> {
+        cluster::check_consensus(&spec.consensus, spec.nodes).map_err(UsageError)?;
         let bin = find_bcos_bin(opts.bin.as_deref())?;
         let dir = tempfile::Builder::new().prefix("bcos-loadgen-").tempdir()?;
-        let node_config = toml::to_string(settings).context("serializing node settings")?;
         let mut target = Target {
             urls: Vec::new(),
             nodes: Vec::new(),
-            node_config,
+            node_config: String::new(),
             _dir: None,
         };
-        for i in 0..nodes {
-            let cfg = dir.path().join(format!("node-{i}.toml"));
+        let flame = |i: usize| {
+            opts.flame_dir
+                .as_ref()
+                .map(|d| d.join(format!("node-{i}.folded")))
+        };
+        if spec.consensus == "solo" {
+            target.node_config =
+                toml::to_string(&spec.settings).context("serializing node settings")?;
+            let cfg = dir.path().join("node-0.toml");
             std::fs::write(&cfg, &target.node_config)?;
-            let log = dir.path().join(format!("node-{i}.log"));
             let mut cmd = Command::new(&bin);
             cmd.arg("dev")
                 .arg("--config")
                 .arg(&cfg)
                 .arg("--data-dir")
-                .arg(dir.path().join(format!("data-{i}")))
-                .arg("--rpc-addr")
-                .arg("127.0.0.1:0")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::from(std::fs::File::create(&log)?));
-            let flame = opts
-                .flame_dir
-                .as_ref()
-                .map(|d| d.join(format!("node-{i}.folded")));
-            if let Some(f) = &flame {
-                cmd.env(FLAME_ENV, f);
+                .arg(dir.path().join("data-0"))
+                .args(["--rpc-addr", "127.0.0.1:0"]);
+            target
+                .nodes
+                .push(spawn_node(cmd, &dir.path().join("node-0.log"), flame(0))?);
+        } else {
+            let nodes = cluster::init(&bin, dir.path(), spec.nodes, &spec.settings)?;
+            target.node_config = format!(
+                "# node 0 of a {}-node {} cluster written by `bcos init` with the profile's settings overlaid (other nodes differ only in index, addresses and keys)\n{}",
+                spec.nodes,
+                spec.consensus,
+                nodes.first().map(|n| n.config_text.as_str()).unwrap_or_default()
+            );
+            // All nodes start before any is waited for: each needs its peers to make progress.
+            for (i, n) in nodes.iter().enumerate() {
+                let mut cmd = Command::new(&bin);
+                cmd.arg("node").arg("--config").arg(&n.config);
+                let log = dir.path().join(format!("node-{i}.log"));
+                target.nodes.push(spawn_node(cmd, &log, flame(i))?);
             }
-            let mut child = cmd
-                .spawn()
-                .with_context(|| format!("starting {}", bin.display()))?;
-            let url = wait_rpc_line(&mut child, &log);
-            target.nodes.push(NodeProcess { child, log, flame });
-            target.urls.push(url?);
         }
         target._dir = Some(dir);
+        let deadline = Instant::now() + Duration::from_millis(NODE_START_TIMEOUT_MS);
+        for i in 0..target.nodes.len() {
+            let url = target.wait_rpc_line(i, deadline)?;
+            target.urls.push(url);
+        }
+        if target.nodes.len() > 1 {
+            target.wait_connected()?;
+        }
         Ok(target)
     }
 
@@ -130,19 +152,21 @@ impl Target {
             .collect()
     }
 
-    /// Stops embedded nodes with SIGTERM (SIGKILL after [`NODE_STOP_TIMEOUT_MS`]); returns the
-    /// flame files they wrote.
+    /// Stops embedded nodes with SIGTERM (all at once; SIGKILL after
+    /// [`NODE_STOP_TIMEOUT_MS`]); returns the flame files they wrote.
     pub fn stop(mut self) -> anyhow::Result<Vec<PathBuf>> {
+        let mut nodes = std::mem::take(&mut self.nodes);
+        let outcomes = stop_all(&mut nodes);
         let mut flames = Vec::new();
         let mut failures = Vec::new();
-        for mut n in std::mem::take(&mut self.nodes) {
-            match stop_child(&mut n.child) {
+        for (i, (n, outcome)) in nodes.into_iter().zip(outcomes).enumerate() {
+            match outcome {
                 Ok(status) if status.success() => {}
                 Ok(status) => failures.push(format!(
-                    "node exited with {status}; log tail:\n{}",
+                    "node {i} exited with {status}; log tail:\n{}",
                     log_tail(&n.log)
                 )),
-                Err(e) => failures.push(format!("{e:#}")),
+                Err(e) => failures.push(format!("node {i}: {e:#}")),
             }
             if let Some(f) = n.flame.filter(|f| f.exists()) {
                 flames.push(f);
@@ -153,17 +177,89 @@ impl Target {
         }
         Ok(flames)
     }
-}
 
-impl Drop for Target {
-    fn drop(&mut self) {
-        for n in &mut self.nodes {
-            let _ = stop_child(&mut n.child);
+    fn wait_rpc_line(&mut self, i: usize, deadline: Instant) -> anyhow::Result<String> {
+        let n = &mut self.nodes[i];
+        let rx = n
+            .rpc_line
+            .take()
+            .ok_or_else(|| anyhow!("node {i}: RPC line already taken"))?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(url) => Ok(url),
+            Err(_) => bail!(
+                "node {i} printed no RPC line; log tail:\n{}",
+                log_tail(&n.log)
+            ),
+        }
+    }
+
+    /// Waits until every node reports all its configured peers connected, so the first
+    /// transactions are forwarded to the whole group.
+    fn wait_connected(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_millis(CLUSTER_CONNECT_TIMEOUT_MS);
+        let mut clients = self
+            .urls
+            .iter()
+            .map(|u| RpcClient::connect(u))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        loop {
+            let mut waiting = Vec::new();
+            for (i, c) in clients.iter_mut().enumerate() {
+                let info = c.must("bcos_getNodeInfo", json!([]))?;
+                if let Some((connected, configured)) = peers(&info) {
+                    if connected < configured {
+                        waiting.push(format!("node {i}: {connected}/{configured} peers"));
+                    }
+                }
+            }
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let tails: Vec<String> = self
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| format!("node {i} log tail:\n{}", log_tail(&n.log)))
+                    .collect();
+                bail!(
+                    "the cluster did not connect within {CLUSTER_CONNECT_TIMEOUT_MS} ms ({}):\n{}",
+                    waiting.join(", "),
+                    tails.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
         }
     }
 }
 
-fn wait_rpc_line(child: &mut Child, log: &Path) -> anyhow::Result<String> {
+/// (connected, configured) peers from `bcos_getNodeInfo`'s `p2p` object; None without one.
+pub fn peers(info: &Value) -> Option<(u64, u64)> {
+    let p2p = info.get("p2p")?;
+    Some((
+        p2p.get("peersConnected")?.as_u64()?,
+        p2p.get("peersConfigured")?.as_u64()?,
+    ))
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = stop_all(&mut self.nodes);
+    }
+}
+
+/// Spawns one node with stdout piped (for its RPC line) and stderr to `log`.
+fn spawn_node(mut cmd: Command, log: &Path, flame: Option<PathBuf>) -> anyhow::Result<NodeProcess> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(log)?));
+    if let Some(f) = &flame {
+        cmd.env(FLAME_ENV, f);
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
     let stdout = child
         .stdout
         .take()
@@ -177,24 +273,33 @@ fn wait_rpc_line(child: &mut Child, log: &Path) -> anyhow::Result<String> {
             }
         }
     });
-    match rx.recv_timeout(Duration::from_millis(NODE_START_TIMEOUT_MS)) {
-        Ok(url) => Ok(url),
-        Err(_) => {
-            let _ = stop_child(child);
-            bail!("the node printed no RPC line; log tail:\n{}", log_tail(log))
-        }
-    }
+    Ok(NodeProcess {
+        child,
+        log: log.to_path_buf(),
+        flame,
+        rpc_line: Some(rx),
+    })
 }
 
-fn stop_child(child: &mut Child) -> anyhow::Result<std::process::ExitStatus> {
-    if let Some(status) = child.try_wait()? {
-        return Ok(status);
+/// SIGTERM to every node still running, then waits for all of them; a node still running
+/// after [`NODE_STOP_TIMEOUT_MS`] is killed (and reported as an error).
+fn stop_all(nodes: &mut [NodeProcess]) -> Vec<anyhow::Result<std::process::ExitStatus>> {
+    for n in nodes.iter_mut() {
+        if let (Ok(None), Ok(pid)) = (n.child.try_wait(), libc::pid_t::try_from(n.child.id())) {
+            // SAFETY: kill(2) on our own, not yet reaped child's pid has no memory-safety
+            // preconditions.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
     }
-    let pid = libc::pid_t::try_from(child.id()).map_err(|_| anyhow!("pid out of range"))?;
-    // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let deadline = std::time::Instant::now() + Duration::from_millis(NODE_STOP_TIMEOUT_MS);
-    while std::time::Instant::now() < deadline {
+    let deadline = Instant::now() + Duration::from_millis(NODE_STOP_TIMEOUT_MS);
+    nodes
+        .iter_mut()
+        .map(|n| wait_or_kill(&mut n.child, deadline))
+        .collect()
+}
+
+fn wait_or_kill(child: &mut Child, deadline: Instant) -> anyhow::Result<std::process::ExitStatus> {
+    while Instant::now() < deadline {
         if let Some(status) = child.try_wait()? {
             return Ok(status);
         }
@@ -312,5 +417,18 @@ fn build_from_checkout(exe_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
         Ok(s) => anyhow::bail!("building the bcos node failed ({s})"),
         // No cargo on PATH: fall back to a binary that is already there.
         Err(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_reads_the_p2p_object() {
+        let info = json!({"p2p": {"peersConnected": 2, "peersConfigured": 3}});
+        assert_eq!(peers(&info), Some((2, 3)));
+        assert_eq!(peers(&json!({"p2p": null})), None);
+        assert_eq!(peers(&json!({"blockNumber": 5})), None);
     }
 }

@@ -66,6 +66,36 @@ fn run_commits_transfers_and_writes_a_well_formed_result() {
     assert!(r.node_usage[0].cpu_cores > 0.0 && r.node_usage[0].rss_bytes_max > 0);
 }
 
+/// A 4-node PBFT cluster laid out by `bcos init` takes load on every node and is stopped
+/// cleanly (a node that fails to stop makes `loadgen run` fail).
+#[test]
+fn run_against_an_embedded_pbft_cluster() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let json = dir.path().join("result.json");
+    let out = loadgen()
+        .args(["run", "--workload", "transfer", "--rate", "300"])
+        .args(["--nodes", "4", "--consensus", "pbft", "--connections", "4"])
+        .args(["--accounts", "100", "--warmup-s", "0.5", "--window-s", "2"])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "loadgen run failed: {stderr}");
+    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("{e}"));
+    let r: bcos_loadgen::results::WorkloadResult =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert!(r.committed > 0, "{text}");
+    assert_eq!(r.node_usage.len(), 4, "one usage row per node");
+    let recover = r.stages.iter().find(|s| s.stage == "recover");
+    // Stage counts are summed over the nodes, and every node recovers every sender.
+    assert!(
+        recover.is_some_and(|s| s.items >= r.committed),
+        "{:?}",
+        r.stages
+    );
+}
+
 fn expect_usage_error(args: &[&str], needle: &str) {
     let out = loadgen()
         .args(args)
@@ -105,6 +135,20 @@ fn bad_input_is_one_line_and_exit_code_2() {
             "http://127.0.0.1:1",
         ],
         "cannot reach",
+    );
+    expect_usage_error(
+        &[
+            "run",
+            "--workload",
+            "transfer",
+            "--rate",
+            "10",
+            "--nodes",
+            "3",
+            "--consensus",
+            "raft",
+        ],
+        "raft clusters are not supported by loadgen yet",
     );
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let bad = dir.path().join("bad.toml");

@@ -109,17 +109,37 @@ fn invalid_values_are_rejected() {
             MINIMAL.replace("\"closed\"", "\"open\""),
         ),
         (
-            "cluster",
-            MINIMAL.replace("[node]", "[node]\nnodes = 4\nconsensus = \"pbft\""),
+            "solo cluster",
+            MINIMAL.replace("[node]", "[node]\nnodes = 4\nconsensus = \"solo\""),
         ),
         ("bad mode", MINIMAL.replace("\"closed\"", "\"half-open\"")),
         ("bad toml", MINIMAL.replace("cores = 2", "cores = ")),
     ] {
         assert!(Profile::parse(&bad).is_err(), "{what}: accepted");
     }
-    let cluster = MINIMAL.replace("[node]", "[node]\nnodes = 4\nconsensus = \"pbft\"");
-    assert!(Profile::parse(&cluster)
+    let raft = MINIMAL.replace("[node]", "[node]\nnodes = 3\nconsensus = \"raft\"");
+    assert!(Profile::parse(&raft)
         .err()
         .unwrap_or_default()
-        .contains("only a single \"solo\" node"));
+        .contains("raft clusters are not supported by loadgen yet"));
+}
+
+#[test]
+fn pbft_clusters_are_accepted() {
+    let cluster = MINIMAL.replace("[node]", "[node]\nnodes = 4\nconsensus = \"pbft\"");
+    let p = Profile::parse(&cluster).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((p.node.nodes, p.node.consensus.as_str()), (4, "pbft"));
+}
+
+#[test]
+fn the_pbft4_profile_is_a_four_node_cluster() {
+    let p = load("ci-2core-pbft4.toml");
+    assert_eq!((p.node.nodes, p.node.consensus.as_str()), (4, "pbft"));
+    let open_at_3k = p
+        .workloads
+        .iter()
+        .any(|w| w.mode == Mode::Open && !w.saturation && w.rate == Some(3000.0));
+    assert!(open_at_3k, "an open loop at half of the 6k goal");
+    assert!(p.workloads.iter().any(|w| w.mode == Mode::Closed));
+    assert!(p.workloads.iter().any(|w| w.saturation));
 }
