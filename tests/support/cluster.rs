@@ -40,6 +40,11 @@ pub fn free_port_range(count: u16) -> u16 {
 
 /// Runs `bcos init` into `out` for `n` nodes on loopback.
 pub fn init(out: &Path, n: usize) {
+    init_with(out, n, &[]);
+}
+
+/// `bcos init` with extra flags (e.g. `["--consensus", "raft", "--voters", "3"]`).
+pub fn init_with(out: &Path, n: usize, extra: &[&str]) {
     let base = free_port_range(2 * n as u16);
     let status = Command::new(bcos_bin())
         .args(["init", "--nodes", &n.to_string(), "--hosts", "127.0.0.1"])
@@ -47,6 +52,7 @@ pub fn init(out: &Path, n: usize) {
         .arg(out)
         .args(["--p2p-port", &base.to_string()])
         .args(["--rpc-port", &(base + n as u16).to_string()])
+        .args(extra)
         .status()
         .expect("running bcos init");
     assert!(status.success(), "bcos init failed: {status}");
@@ -59,11 +65,16 @@ pub fn node_dir(out: &Path, i: usize) -> PathBuf {
 impl Cluster {
     /// Writes an `n`-node cluster and starts the nodes in `run`.
     pub fn start(n: usize, run: &[usize]) -> Cluster {
+        Cluster::start_with(n, run, &[])
+    }
+
+    /// Like [`Cluster::start`] with extra `bcos init` flags.
+    pub fn start_with(n: usize, run: &[usize], init_flags: &[&str]) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("bcos-cluster-")
             .tempdir()
             .expect("temp dir");
-        init(&dir.path().join("c"), n);
+        init_with(&dir.path().join("c"), n, init_flags);
         let mut c = Cluster {
             dir,
             nodes: (0..n).map(|_| None).collect(),
@@ -142,5 +153,38 @@ impl Cluster {
     /// The leader of the next height as node `asker` sees it.
     pub fn leader(&self, asker: usize) -> usize {
         as_u64(&self.status(asker)["leader"]) as usize
+    }
+
+    /// Awaits a leader (Raft: elected; the `leader` field is null until then) on which
+    /// every running node agrees, other than `not`.
+    pub fn wait_leader(&self, not: Option<usize>) -> usize {
+        self.wait_leader_among(&self.running(), not)
+    }
+
+    /// Like [`Cluster::wait_leader`], asking only the nodes in `among` (the members: a
+    /// non-member hears no leader).
+    pub fn wait_leader_among(&self, among: &[usize], not: Option<usize>) -> usize {
+        for _ in 0..CLUSTER_POLL_ATTEMPTS {
+            let seen: Vec<Value> = among.iter().map(|&i| self.status(i)["leader"].clone()).collect();
+            if let Some(first) = seen.first().and_then(Value::as_u64) {
+                let l = first as usize;
+                if seen.iter().all(|v| v.as_u64() == Some(first)) && Some(l) != not && self.nodes[l].is_some() {
+                    return l;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
+        }
+        panic!("no agreed leader");
+    }
+
+    /// Awaits node `i`'s head reaching `at_least`.
+    pub fn wait_head(&self, i: usize, at_least: u64) {
+        for _ in 0..CLUSTER_POLL_ATTEMPTS {
+            if head(self.rpc(i)) >= at_least {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
+        }
+        panic!("node {i} did not reach head {at_least} (at {})", head(self.rpc(i)));
     }
 }

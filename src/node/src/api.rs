@@ -303,8 +303,10 @@ impl ChainApi for NodeApi {
                     "protocol": self.protocol_name(),
                     "nodes": c.members.len(),
                     "nodeIndex": c.index,
-                    "leader": s.leader,
+                    // Raft: `view` is the term; the leader is null while unknown.
+                    "leader": (s.leader != u32::MAX).then_some(s.leader),
                     "view": s.view,
+                    "members": v.members(),
                     "blockNumber": self.head_number(),
                     "nextHeight": s.next_height,
                 })

@@ -65,6 +65,10 @@ struct InitArgs {
     /// pbft or raft.
     #[arg(long, default_value = "pbft")]
     consensus: bcos_node::cluster::config::ConsensusKind,
+    /// Raft: only the first K nodes vote from genesis; the others join by transaction to
+    /// the node-manager system contract (0 = all vote).
+    #[arg(long, default_value_t = 0)]
+    voters: usize,
 }
 
 #[derive(Parser)]
@@ -221,6 +225,7 @@ fn init_options(
     ports: (u16, u16),
     chain_id: u64,
     consensus: bcos_node::cluster::config::ConsensusKind,
+    voters: usize,
 ) -> bcos_node::cluster::init::InitOptions {
     bcos_node::cluster::init::InitOptions {
         nodes,
@@ -230,12 +235,13 @@ fn init_options(
         rpc_port: ports.1,
         chain_id,
         consensus,
+        voters,
         nodes_max: bcos_node::cluster::init::NODES_MAX_DEFAULT,
     }
 }
 
 fn run_init(a: InitArgs) -> anyhow::Result<()> {
-    let o = init_options(a.nodes, a.hosts, a.out, (a.p2p_port, a.rpc_port), a.chain_id, a.consensus);
+    let o = init_options(a.nodes, a.hosts, a.out, (a.p2p_port, a.rpc_port), a.chain_id, a.consensus, a.voters);
     let dirs = bcos_node::cluster::init::init_cluster(&o)?;
     println!("wrote a {}-node {:?} cluster to {}:", dirs.len(), o.consensus, o.out.display());
     for d in &dirs {
@@ -257,6 +263,7 @@ fn run_up(a: UpArgs) -> anyhow::Result<()> {
             (a.p2p_port, a.rpc_port),
             a.chain_id,
             a.consensus,
+            0,
         );
         init_cluster(&o)?
     } else if existing == a.nodes {

@@ -141,6 +141,7 @@ impl Node {
                     recoverer,
                     ingress.clone(),
                     failed_tx,
+                    beneficiary,
                 )
                 .await?;
                 let slot = c.api_slot_handle();

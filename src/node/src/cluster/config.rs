@@ -54,6 +54,12 @@ pub struct ClusterConfig {
     /// the config file's directory.
     pub keys_dir: PathBuf,
     pub members: Vec<Member>,
+    /// Raft: the voting members at genesis (indices); empty means all `members`. Others
+    /// join through the node-manager system contract.
+    pub voters: Vec<u32>,
+    /// Raft: the account whose node-manager calls change the membership (the chain admin);
+    /// unset means the first dev account.
+    pub admin: Option<bcos_types::Address>,
     /// PBFT: how long view 0 of a height may take before a view change; doubles per view.
     pub view_timeout_ms: u64,
     /// Raft: election timeout base (each node adds `index * election_spread_ms`).
@@ -89,6 +95,8 @@ impl Default for ClusterConfig {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 30300)),
             keys_dir: PathBuf::from("keys"),
             members: Vec::new(),
+            voters: Vec::new(),
+            admin: None,
             view_timeout_ms: 3_000,
             election_timeout_ms: 1_000,
             election_spread_ms: 300,

@@ -29,6 +29,9 @@ pub struct InitOptions {
     pub rpc_port: u16,
     pub chain_id: u64,
     pub consensus: ConsensusKind,
+    /// Raft: the first `voters` nodes vote from genesis (0 = all); the others join by
+    /// transaction.
+    pub voters: usize,
     /// Nodes allowed at most (the certificate bitmap and the PBFT quorum math are fine far
     /// beyond; the limit keeps a typo from generating thousands of keys).
     pub nodes_max: usize,
@@ -97,6 +100,11 @@ pub fn init_cluster(o: &InitOptions) -> anyhow::Result<Vec<PathBuf>> {
             listen_addr: members[i].p2p_addr,
             keys_dir: PathBuf::from("keys"),
             members: members.clone(),
+            voters: if o.voters == 0 || o.voters >= o.nodes {
+                Vec::new()
+            } else {
+                (0..o.voters as u32).collect()
+            },
             ..ClusterConfig::default()
         });
         std::fs::write(dir.join("config.toml"), config.to_toml()?)
@@ -122,6 +130,7 @@ mod tests {
             rpc_port: 8545,
             chain_id: 20200,
             consensus: ConsensusKind::Pbft,
+            voters: 0,
             nodes_max: NODES_MAX_DEFAULT,
         };
         let dirs = init_cluster(&o).unwrap();

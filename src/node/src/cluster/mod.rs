@@ -7,7 +7,9 @@ pub mod durable;
 pub mod gossip;
 pub mod init;
 pub mod keys;
+pub mod membership;
 pub mod pbft;
+pub mod raft;
 pub mod votes;
 pub mod wire;
 
@@ -37,15 +39,27 @@ pub struct ConsensusSnapshot {
 }
 
 #[derive(Debug, Default)]
-pub struct ConsensusView(parking_lot::Mutex<ConsensusSnapshot>);
+pub struct ConsensusView {
+    snapshot: parking_lot::Mutex<ConsensusSnapshot>,
+    /// The voting members (Raft's current configuration; every validator for PBFT).
+    members: parking_lot::Mutex<Vec<u32>>,
+}
 
 impl ConsensusView {
     pub fn get(&self) -> ConsensusSnapshot {
-        *self.0.lock()
+        *self.snapshot.lock()
     }
 
     pub fn set(&self, s: ConsensusSnapshot) {
-        *self.0.lock() = s;
+        *self.snapshot.lock() = s;
+    }
+
+    pub fn members(&self) -> Vec<u32> {
+        self.members.lock().clone()
+    }
+
+    pub fn set_members(&self, m: Vec<u32>) {
+        *self.members.lock() = m;
     }
 }
 
@@ -75,11 +89,9 @@ pub async fn start(
     recoverer: BatchRecoverer,
     ingress: Arc<crate::pool::Ingress>,
     failed: tokio::sync::oneshot::Sender<String>,
+    default_admin: bcos_types::Address,
 ) -> anyhow::Result<Cluster> {
     cfg.validate()?;
-    if cfg.consensus != ConsensusKind::Pbft {
-        anyhow::bail!("consensus {:?} is not available in this build's node driver yet", cfg.consensus);
-    }
     let keys = NodeKeys::load(keys_dir)?;
     if keys.tls.index != cfg.index {
         anyhow::bail!(
@@ -125,19 +137,37 @@ pub async fn start(
     });
 
     let view = Arc::new(ConsensusView::default());
-    let driver = PbftDriver::new(PbftDriverParts {
-        view: view.clone(),
-        ctx,
-        net: net.clone(),
-        keys,
-        cfg,
-        recoverer,
-        state_dir: state_dir.to_path_buf(),
-    })?;
+    let run: Box<dyn FnOnce() -> anyhow::Result<()> + Send> = match cfg.consensus {
+        ConsensusKind::Pbft => {
+            let d = PbftDriver::new(PbftDriverParts {
+                view: view.clone(),
+                ctx,
+                net: net.clone(),
+                keys,
+                cfg,
+                recoverer,
+                state_dir: state_dir.to_path_buf(),
+            })?;
+            Box::new(move || d.run(rx))
+        }
+        ConsensusKind::Raft => {
+            let admin = cfg.admin.unwrap_or(default_admin);
+            let d = raft::RaftDriver::new(raft::RaftDriverParts {
+                view: view.clone(),
+                ctx,
+                net: net.clone(),
+                cfg,
+                recoverer,
+                state_dir: state_dir.to_path_buf(),
+                admin,
+            })?;
+            Box::new(move || d.run(rx))
+        }
+    };
     let driver = std::thread::Builder::new()
-        .name("pbft".into())
+        .name("consensus".into())
         .spawn(move || {
-            if let Err(e) = driver.run(rx) {
+            if let Err(e) = run() {
                 tracing::error!("consensus driver stopped: {e:#}");
                 let _ = failed.send(format!("{e:#}"));
             }

@@ -54,8 +54,9 @@ pub enum Wire {
         reproposal: Option<B256>,
         block: Option<Bytes>,
     },
-    /// Raft messages travel opaque to this layer (the Raft driver encodes them).
-    Raft { msg: Bytes, block: Option<Bytes> },
+    /// A Raft message (postcard-encoded by the Raft driver) and, for an append, the blocks
+    /// of its entries.
+    Raft { msg: Bytes, blocks: Vec<Bytes> },
     /// Raw transactions submitted to the sender, forwarded so the leader holds them.
     Txs(Vec<Bytes>),
     /// "My committed head is `height`."

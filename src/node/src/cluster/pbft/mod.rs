@@ -198,6 +198,9 @@ impl PbftDriver {
             view: self.core.view(),
             leader: self.core.leader(),
         });
+        if self.view.members().is_empty() {
+            self.view.set_members((0..self.members.len() as u32).collect());
+        }
     }
 
     /// PBFT-R2: outputs in list order; a persist is durable before the next output runs.

@@ -1,0 +1,137 @@
+//! Proposals, committed entries and membership requests (RAFT-R6, R11, R15 from the
+//! driver's side).
+
+use super::RaftDriver;
+use crate::block_exec::{self, Candidate};
+use crate::cluster::membership;
+use bcos_consensus::raft::{MemberChange, RaftError};
+use bcos_consensus::{Input, Proposal};
+use bcos_types::{RecoveredTx, SealedBlock};
+use std::time::Instant;
+
+impl RaftDriver {
+    /// The leader proposes the next block once its previous proposal committed: pooled
+    /// transactions, and/or a membership change the system contract asked for (which may
+    /// need a first entry of the leader's term committed, so it may propose an empty block
+    /// for it; an idle chain with no pending change proposes nothing).
+    pub(super) fn maybe_seal(&mut self) -> anyhow::Result<()> {
+        if !self.is_leader() || self.core.state().log.last().index != self.head.number() {
+            return Ok(());
+        }
+        self.prune_wanted();
+        let mut needs_block = false;
+        if let Some(&change) = self.wanted.iter().next() {
+            match self.core.change_membership(change) {
+                Ok(()) => {
+                    tracing::info!(?change, "membership change rides on the next block");
+                    needs_block = true;
+                }
+                Err(RaftError::TermNotCommitted(_)) => needs_block = true,
+                Err(RaftError::NoOpChange) | Err(RaftError::MemberOutOfRange { .. }) => {
+                    self.wanted.remove(&change);
+                }
+                Err(_) => {}
+            }
+        }
+        let batch = self
+            .ctx
+            .pool
+            .take_ready(self.ctx.block_txs_max, self.ctx.block_gas_limit);
+        if batch.is_empty() && !needs_block {
+            return Ok(());
+        }
+        let c = block_exec::build(&self.ctx, &self.head, batch)?;
+        if c.included.is_empty() && !needs_block {
+            self.ctx.pool.on_block(&[], &c.rejected);
+            return Ok(());
+        }
+        let proposal = Proposal {
+            height: c.block.number(),
+            block_hash: c.block.hash,
+        };
+        self.blocks.insert(c.block.hash, c.block.clone());
+        self.candidates.insert(c.block.hash, c);
+        self.feed(Input::Propose(proposal))
+    }
+
+    /// Drops requests the membership already reflects.
+    pub(super) fn prune_wanted(&mut self) {
+        let members = self.core.members();
+        self.wanted.retain(|c| match c {
+            MemberChange::Add(x) => !members.contains(x),
+            MemberChange::Remove(x) => members.contains(x),
+        });
+    }
+
+    /// Stores committed entries in height order while their blocks are at hand.
+    pub(super) fn store_pending(&mut self) -> anyhow::Result<()> {
+        loop {
+            let next = self.head.number() + 1;
+            self.pending = self.pending.split_off(&next);
+            let Some(d) = self.pending.get(&next).cloned() else {
+                if !self.pending.is_empty() {
+                    self.request_sync_now();
+                }
+                return Ok(());
+            };
+            let c = if let Some(c) = self.candidates.remove(&d.block_hash) {
+                c
+            } else if let Some(b) = self.blocks.get(&d.block_hash).cloned() {
+                let txs = self.recover(&b)?;
+                block_exec::verify_and_execute(&self.ctx, &self.head, b, txs).map_err(|e| {
+                    anyhow::anyhow!("committed block {} at {next} does not execute: {e}", d.block_hash)
+                })?
+            } else {
+                self.request_sync_now();
+                return Ok(());
+            };
+            self.pending.remove(&next);
+            self.store_block(c, d.certificate)?;
+        }
+    }
+
+    pub(super) fn recover(&self, block: &SealedBlock) -> anyhow::Result<Vec<RecoveredTx>> {
+        let started = Instant::now();
+        let out = self
+            .recoverer
+            .recover_batch(block.block.txs.clone())
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| r.map_err(|e| anyhow::anyhow!("transaction {i}: {e}")))
+            .collect();
+        self.ctx
+            .metrics
+            .recover
+            .record(block.block.txs.len(), started.elapsed());
+        out
+    }
+
+    /// Commits a block and notes the membership requests it holds.
+    pub(super) fn store_block(&mut self, c: Candidate, certificate: Vec<u8>) -> anyhow::Result<()> {
+        let n = self.cfg.members.len() as u32;
+        for tx in &c.included {
+            if let Some(change) = membership::request(tx, self.admin, n) {
+                tracing::info!(?change, block = c.block.number(), "membership request committed");
+                // The latest request about a node replaces any earlier one.
+                let who = target(change);
+                self.wanted.retain(|w| target(*w) != who);
+                self.wanted.insert(change);
+            }
+        }
+        self.prune_wanted();
+        let block = c.block.clone();
+        block_exec::commit(&self.ctx, c, certificate)?;
+        self.head = block;
+        self.head_since = Instant::now();
+        let head = self.head.number();
+        self.blocks.retain(|_, b| b.number() > head);
+        self.candidates.retain(|_, c| c.block.number() > head);
+        Ok(())
+    }
+}
+
+fn target(c: MemberChange) -> u32 {
+    match c {
+        MemberChange::Add(x) | MemberChange::Remove(x) => x,
+    }
+}

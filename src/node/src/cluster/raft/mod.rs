@@ -1,0 +1,288 @@
+//! The Raft network driver (spec/raft.md, driver obligations): one thread owns the sans-IO
+//! core and applies its outputs in list order — persist (fsync) before any send, then sends,
+//! timers and commits. Blocks travel beside AppendEntries keyed by hash; committed entries
+//! are executed and stored in height order; membership requests in committed blocks (the
+//! system contract, [`super::membership`]) are handed to the core by the leader; a node
+//! behind the leader's kept log catches up by block sync from members.
+//!
+//! Raft tolerates crash faults only: peers are authenticated by mutual TLS, and what an
+//! authenticated member sends is trusted (a synced block is re-executed and must match its
+//! header, but its certificate is a log position, not a proof).
+
+mod blocks;
+mod sync;
+
+use super::config::ClusterConfig;
+use super::durable::DurableFile;
+use super::wire::Wire;
+use crate::block_exec::{Candidate, SealerContext};
+use anyhow::Context;
+use bcos_consensus::raft::{MemberChange, RaftConfig, RaftDurable, RaftMsg, RaftTimer, Role};
+use bcos_consensus::{Decision, Input, Output, Protocol, Raft};
+use bcos_crypto::BatchRecoverer;
+use bcos_net::NetworkHandle;
+use bcos_types::{Address, Bytes, Height, SealedBlock, B256};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+pub use super::pbft::Event;
+
+/// Blocks received beside appends and not yet committed, kept at most.
+const BLOCKS_KEPT_MAX: usize = 1_024;
+
+pub struct RaftDriverParts {
+    pub ctx: SealerContext,
+    pub net: NetworkHandle,
+    pub cfg: ClusterConfig,
+    pub recoverer: BatchRecoverer,
+    pub state_dir: std::path::PathBuf,
+    pub view: std::sync::Arc<super::ConsensusView>,
+    /// Whose node-manager calls count (the chain admin).
+    pub admin: Address,
+}
+
+pub struct RaftDriver {
+    ctx: SealerContext,
+    core: Raft,
+    net: NetworkHandle,
+    cfg: ClusterConfig,
+    recoverer: BatchRecoverer,
+    durable: DurableFile,
+    admin: Address,
+    head: SealedBlock,
+    /// The leader's own executed proposals.
+    candidates: HashMap<B256, Candidate>,
+    /// Blocks by hash from appends (and our own proposals), for commits and re-sends.
+    blocks: HashMap<B256, SealedBlock>,
+    /// Committed decisions waiting for their block (or an earlier height).
+    pending: BTreeMap<Height, Decision>,
+    /// Membership requests read from committed blocks, not yet in effect.
+    wanted: BTreeSet<MemberChange>,
+    timers: HashMap<RaftTimer, Instant>,
+    peer_heads: HashMap<u32, Height>,
+    sync_in_flight: Option<(u32, Instant)>,
+    head_since: Instant,
+    next_status: Instant,
+    view: std::sync::Arc<super::ConsensusView>,
+    last_role: Option<(u64, Role, Option<u32>)>,
+}
+
+impl RaftDriver {
+    pub fn new(p: RaftDriverParts) -> anyhow::Result<Self> {
+        let (head_n, _) = p.ctx.store.head().context("the store has no genesis block")?;
+        let head = p
+            .ctx
+            .store
+            .block_by_number(head_n)?
+            .context("head block missing from the store")?;
+        let mut rc = RaftConfig::new(p.cfg.members.len() as u32, p.cfg.index);
+        if !p.cfg.voters.is_empty() {
+            rc.members = p.cfg.voters.iter().copied().collect();
+        }
+        rc.election_timeout_ticks = p.cfg.election_timeout_ms;
+        rc.election_spread_ticks = p.cfg.election_spread_ms;
+        rc.heartbeat_ticks = p.cfg.heartbeat_ms;
+        let durable = DurableFile::new(&p.state_dir, "raft-state.json");
+        let saved: Option<RaftDurable> = durable.load()?;
+        let core = Raft::restore(rc, head_n, saved).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let now = Instant::now();
+        Ok(RaftDriver {
+            ctx: p.ctx,
+            core,
+            net: p.net,
+            cfg: p.cfg,
+            recoverer: p.recoverer,
+            durable,
+            admin: p.admin,
+            head,
+            candidates: HashMap::new(),
+            blocks: HashMap::new(),
+            pending: BTreeMap::new(),
+            wanted: BTreeSet::new(),
+            timers: HashMap::new(),
+            peer_heads: HashMap::new(),
+            sync_in_flight: None,
+            head_since: now,
+            next_status: now,
+            view: p.view,
+            last_role: None,
+        })
+    }
+
+    pub fn run(mut self, rx: Receiver<Event>) -> anyhow::Result<()> {
+        let out = self.core.resume();
+        self.apply(out)?;
+        self.publish();
+        loop {
+            let now = Instant::now();
+            let deadline = self
+                .timers
+                .values()
+                .copied()
+                .chain([self.next_status])
+                .min()
+                .unwrap_or(now + Duration::from_millis(self.cfg.status_interval_ms));
+            match rx.recv_timeout(deadline.saturating_duration_since(now)) {
+                Ok(Event::Net(from, w)) => self.on_wire(from, w)?,
+                Ok(Event::Work) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            self.fire_timers()?;
+            self.periodic()?;
+            self.maybe_seal()?;
+        }
+    }
+
+    fn feed(&mut self, input: Input<RaftMsg, RaftTimer>) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let out = self.core.handle(input);
+        self.ctx.metrics.consensus.record(0, started.elapsed());
+        self.apply(out)?;
+        self.publish();
+        Ok(())
+    }
+
+    fn publish(&mut self) {
+        let now = (self.core.term(), self.core.role(), self.core.leader());
+        if self.last_role != Some(now) {
+            tracing::info!(term = now.0, role = ?now.1, leader = ?now.2, members = ?self.core.members(), "raft role");
+            self.last_role = Some(now);
+        }
+        self.view.set(super::ConsensusSnapshot {
+            next_height: self.head.number() + 1,
+            view: self.core.term(),
+            leader: self.core.leader().unwrap_or(u32::MAX),
+        });
+        self.view.set_members(self.core.members().into_iter().collect());
+    }
+
+    /// Outputs in list order; a persist is durable before the next output runs (RAFT-R2).
+    fn apply(&mut self, outputs: Vec<Output<RaftMsg, RaftTimer, RaftDurable>>) -> anyhow::Result<()> {
+        for o in outputs {
+            match o {
+                Output::Persist(d) => self.durable.store(&d)?,
+                Output::Send { to, msg } => {
+                    let w = self.to_wire(&msg);
+                    if let Err(e) = self.net.send(to, w.encode()) {
+                        tracing::debug!(peer = to, "send failed: {e}");
+                    }
+                }
+                Output::Broadcast(msg) => {
+                    let w = self.to_wire(&msg);
+                    let _ = self.net.broadcast(w.encode());
+                }
+                Output::SetTimer { timer, ticks } => {
+                    self.timers
+                        .insert(timer, Instant::now() + Duration::from_millis(ticks));
+                }
+                Output::CancelTimer(t) => {
+                    self.timers.remove(&t);
+                }
+                Output::Commit(d) => {
+                    if d.height > self.head.number() {
+                        self.pending.insert(d.height, d);
+                    }
+                }
+                Output::Evidence { culprit, reason } => {
+                    tracing::warn!(culprit, %reason, "consensus evidence");
+                }
+            }
+        }
+        self.store_pending()
+    }
+
+    /// An append carries the blocks of its entries.
+    fn to_wire(&self, msg: &RaftMsg) -> Wire {
+        let blocks = match msg {
+            RaftMsg::Append(a) => a
+                .entries
+                .iter()
+                .filter_map(|e| self.block_bytes(e.index, &e.block_hash))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Wire::Raft {
+            msg: Bytes::from(postcard::to_allocvec(msg).unwrap_or_default()),
+            blocks,
+        }
+    }
+
+    fn block_bytes(&self, height: Height, hash: &B256) -> Option<Bytes> {
+        if let Some(b) = self.blocks.get(hash) {
+            return Some(Bytes::from(b.block.encode_bytes()));
+        }
+        // A committed entry a slow follower still needs.
+        match self.ctx.store.block_by_number(height) {
+            Ok(Some(b)) if b.hash == *hash => Some(Bytes::from(b.block.encode_bytes())),
+            _ => None,
+        }
+    }
+
+    fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {
+        if from as usize >= self.cfg.members.len() || from == self.cfg.index {
+            return Ok(());
+        }
+        match w {
+            Wire::Raft { msg, blocks } => {
+                let msg: RaftMsg = match postcard::from_bytes(&msg) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(peer = from, "dropped undecodable raft message: {e}");
+                        return Ok(());
+                    }
+                };
+                if let RaftMsg::Append(a) = &msg {
+                    if !a.entries.is_empty() {
+                        tracing::debug!(peer = from, term = a.term, first = a.entries[0].index, count = a.entries.len(), commit = a.commit, "append");
+                    }
+                    let wanted: HashMap<B256, Height> =
+                        a.entries.iter().map(|e| (e.block_hash, e.index)).collect();
+                    for raw in blocks {
+                        if self.blocks.len() >= BLOCKS_KEPT_MAX {
+                            break;
+                        }
+                        if let Ok(b) = bcos_types::Block::decode_bytes(&raw) {
+                            let b = b.seal();
+                            if wanted.get(&b.hash) == Some(&b.number()) {
+                                self.blocks.insert(b.hash, b);
+                            }
+                        }
+                    }
+                }
+                self.feed(Input::Message { from, msg })
+            }
+            Wire::Status { height, .. } => {
+                let e = self.peer_heads.entry(from).or_insert(0);
+                *e = (*e).max(height);
+                Ok(())
+            }
+            Wire::SyncRequest { from: start, count } => self.serve_sync(from, start, count),
+            Wire::SyncBlocks(blocks) => self.apply_synced(from, blocks),
+            Wire::Txs(_) => Ok(()),
+            other => {
+                tracing::warn!(peer = from, kind = other.kind(), "dropped: pbft message in a raft group");
+                Ok(())
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) -> anyhow::Result<()> {
+        let now = Instant::now();
+        let due: Vec<RaftTimer> = self
+            .timers
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in due {
+            self.timers.remove(&t);
+            self.feed(Input::Timeout(t))?;
+        }
+        Ok(())
+    }
+
+    fn is_leader(&self) -> bool {
+        self.core.role() == Role::Leader
+    }
+}

@@ -1,0 +1,133 @@
+//! Real `bcos node` processes running Raft (issue #4's real-process tests): a killed leader
+//! is replaced and commits continue; a restarted follower catches up; a node added by a
+//! transaction to the node-manager system contract joins and replicates; a removed node
+//! stops receiving blocks.
+
+use bcos_tests::cluster::{Cluster, CLUSTER_POLL_ATTEMPTS, CLUSTER_POLL_MS};
+use bcos_tests::*;
+use std::time::Duration;
+
+const NODE_MANAGER: &str = "0x0000000000000000000000000000000000001003";
+
+fn send_transfers(c: &Cluster, via: usize, acct: usize, nonce: u64, count: u64) -> Vec<String> {
+    let key = dev_key(acct);
+    let to = address_of(&unfunded_key(acct as u8 + 1));
+    (nonce..nonce + count)
+        .map(|n| {
+            send_raw(c.rpc(via), &transfer(&key, n, to, U256::from(1_000u64)))
+                .unwrap_or_else(|e| panic!("node {via} refused a transfer: {e:?}"))
+        })
+        .collect()
+}
+
+fn top_block(c: &Cluster, via: usize, hashes: &[String]) -> u64 {
+    wait_receipts(c.rpc(via), hashes)
+        .iter()
+        .map(|r| {
+            assert!(status_ok(r), "{r}");
+            as_u64(&r["blockNumber"])
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// The node-manager call `signature(index)` from the admin (dev account 0).
+fn membership_tx(c: &Cluster, via: usize, nonce: u64, signature: &str, index: u32) -> String {
+    let mut input = alloy_primitives::keccak256(signature.as_bytes())[..4].to_vec();
+    input.extend_from_slice(&[0u8; 28]);
+    input.extend_from_slice(&index.to_be_bytes());
+    let raw = TxSpec {
+        nonce,
+        to: NODE_MANAGER.parse().expect("address"),
+        gas_limit: 100_000,
+        input,
+        ..TxSpec::default()
+    }
+    .raw(&dev_key(0));
+    send_raw(c.rpc(via), &raw).unwrap_or_else(|e| panic!("membership tx refused: {e:?}"))
+}
+
+fn members(c: &Cluster, i: usize) -> Vec<u64> {
+    c.status(i)["members"]
+        .as_array()
+        .map(|a| a.iter().map(as_u64).collect())
+        .unwrap_or_default()
+}
+
+fn wait_members(c: &Cluster, i: usize, want: &[u64]) {
+    for _ in 0..CLUSTER_POLL_ATTEMPTS {
+        if members(c, i) == want {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
+    }
+    panic!("node {i} members {:?}, wanted {want:?}", members(c, i));
+}
+
+#[test]
+fn killed_raft_leader_is_replaced_and_a_restarted_follower_catches_up() {
+    let mut c = Cluster::start_with(3, &[0, 1, 2], &["--consensus", "raft"]);
+    let leader = c.wait_leader(None);
+    assert_eq!(c.status(leader)["protocol"], "raft");
+    let first = send_transfers(&c, (leader + 1) % 3, 1, 0, 10);
+    let top = top_block(&c, leader, &first);
+    c.wait_agreement(top);
+
+    c.node_mut(leader).kill9();
+    c.nodes[leader] = None;
+    let next = c.wait_leader(Some(leader));
+    assert_ne!(next, leader);
+    let follower = (0..3).find(|i| *i != leader && *i != next).expect("a follower");
+    let during = send_transfers(&c, follower, 2, 0, 10);
+    let top = top_block(&c, follower, &during);
+    c.wait_agreement(top);
+
+    // A follower dies, misses blocks, restarts and catches up to the same head and root.
+    c.node_mut(follower).kill9();
+    c.nodes[follower] = None;
+    c.start_node(leader); // the old leader rejoins as a follower meanwhile
+    let more = send_transfers(&c, next, 2, 10, 10);
+    let top = top_block(&c, next, &more);
+    c.start_node(follower);
+    let (h, hash, root) = c.wait_agreement(top);
+    let b = block(c.rpc(follower), h, false).expect("head");
+    assert_eq!((b["hash"].as_str(), b["stateRoot"].as_str()), (Some(hash.as_str()), Some(root.as_str())));
+}
+
+#[test]
+fn node_added_by_transaction_joins_and_a_removed_node_stops_receiving_blocks() {
+    // Four nodes configured, three voting from genesis; node 3 runs but is no member.
+    let c = Cluster::start_with(4, &[0, 1, 2, 3], &["--consensus", "raft", "--voters", "3"]);
+    let leader = c.wait_leader_among(&[0, 1, 2], None);
+    wait_members(&c, leader, &[0, 1, 2]);
+    let first = send_transfers(&c, leader, 1, 0, 5);
+    let top = top_block(&c, leader, &first);
+    assert_eq!(head(c.rpc(3)), 0, "a non-member gets no blocks");
+
+    // The admin adds node 3: it joins and replicates everything.
+    let add = membership_tx(&c, leader, 0, "addSealer(uint256)", 3);
+    wait_receipt(c.rpc(leader), &add);
+    wait_members(&c, leader, &[0, 1, 2, 3]);
+    let after_add = send_transfers(&c, leader, 1, 5, 5);
+    let top = top_block(&c, leader, &after_add).max(top);
+    let (h, hash, _) = c.wait_agreement(top);
+    assert_eq!(block(c.rpc(3), h, false).expect("head")["hash"].as_str(), Some(hash.as_str()));
+
+    // The admin removes node 3: the others go on, node 3 stops receiving blocks.
+    let leader = c.wait_leader_among(&[0, 1, 2, 3], Some(3));
+    let remove = membership_tx(&c, leader, 1, "removeSealer(uint256)", 3);
+    wait_receipt(c.rpc(leader), &remove);
+    wait_members(&c, leader, &[0, 1, 2]);
+    let removed_at = head(c.rpc(leader));
+    let later = send_transfers(&c, leader, 2, 0, 10);
+    let top = top_block(&c, leader, &later);
+    assert!(top > removed_at);
+    for i in 0..3 {
+        c.wait_head(i, top);
+    }
+    // Several status rounds pass (the others' heads are known to it) without blocks.
+    let status_rounds_ms = 4 * 500;
+    std::thread::sleep(Duration::from_millis(status_rounds_ms));
+    let h3 = head(c.rpc(3));
+    assert!(h3 <= removed_at + 1, "node 3 kept receiving blocks after removal: at {h3}, removed at {removed_at}, others at {top}\n{}", c.node(3).log_tail());
+}
