@@ -125,9 +125,11 @@ impl Node {
                     })?
             }
             Some(cc) => {
+                // Block senders are nearly always in the sender cache already (the pool
+                // recovered them): one thread, so four nodes on one host do not oversubscribe.
                 let recoverer = BatchRecoverer::new(
                     BatchConfig {
-                        thread_count: config.crypto.recover_threads,
+                        thread_count: 1,
                         ..BatchConfig::default()
                     },
                     cache.clone(),

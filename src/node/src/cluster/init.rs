@@ -94,6 +94,13 @@ pub fn init_cluster(o: &InitOptions) -> anyhow::Result<Vec<PathBuf>> {
         config.chain.chain_id = o.chain_id;
         config.chain.data_dir = PathBuf::from("data");
         config.rpc.addr = SocketAddr::new(host(i), port(o.rpc_port, i)?);
+        if o.hosts.len() == 1 && o.nodes > 1 {
+            // Several nodes share this host's cores: one recovery pool per node sized to its
+            // share (oversubscribed pools cost more in switching than they gain; measured in
+            // hardware-profiles/ci-2core-pbft4.toml).
+            let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+            config.crypto.recover_threads = (cores / o.nodes).max(1);
+        }
         config.cluster = Some(ClusterConfig {
             consensus: o.consensus,
             index: i as u32,
