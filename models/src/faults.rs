@@ -1,6 +1,8 @@
 //! Network and crash faults, chosen per run: loss (stateright's lossy network), duplication
 //! and reordering (the network kind), crash-restart (stateright's crash/recover actions; a
-//! node restarts from its [`DurableRecord`](crate::core::DurableRecord)).
+//! node restarts from its [`DurableRecord`](crate::core::DurableRecord)); partitions (one node
+//! cut off from the rest, then healed) for models wrapped in
+//! [`Partitioned`](crate::partition::Partitioned) (raft).
 
 use stateright::actor::Network;
 use std::fmt;
@@ -18,6 +20,9 @@ pub struct Faults {
     pub reordering: bool,
     /// Up to this many nodes may be crashed at once; each may restart from its durable record.
     pub crashes_max: usize,
+    /// How many times the environment may cut one node off from the others (and heal the
+    /// cut). Only models built with [`crate::partition::Partitioned`] honour it (raft).
+    pub partitions_max: usize,
 }
 
 impl Faults {
@@ -28,6 +33,7 @@ impl Faults {
             duplication: true,
             reordering: true,
             crashes_max: 1,
+            partitions_max: 0,
         }
     }
 
@@ -45,10 +51,11 @@ impl Faults {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown fault {0:?} (expected loss, dup, reorder, crash, all or none)")]
+#[error("unknown fault {0:?} (expected loss, dup, reorder, crash, partition, all or none)")]
 pub struct UnknownFault(String);
 
-/// Parses a comma-separated list: `loss,dup,reorder,crash`, `all` or `none`.
+/// Parses a comma-separated list: `loss,dup,reorder,crash,partition`, `all` or `none`
+/// (`all` leaves partitions out: only some models honour them).
 impl FromStr for Faults {
     type Err = UnknownFault;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -59,6 +66,7 @@ impl FromStr for Faults {
                 "dup" | "duplication" => f.duplication = true,
                 "reorder" | "reordering" => f.reordering = true,
                 "crash" => f.crashes_max = f.crashes_max.max(1),
+                "partition" => f.partitions_max = f.partitions_max.max(1),
                 "all" => f = Faults::all(),
                 "none" => f = Faults::default(),
                 other => return Err(UnknownFault(other.to_string())),
@@ -83,6 +91,9 @@ impl fmt::Display for Faults {
         if self.crashes_max > 0 {
             parts.push(format!("crash(max {})", self.crashes_max));
         }
+        if self.partitions_max > 0 {
+            parts.push(format!("partition(max {})", self.partitions_max));
+        }
         if parts.is_empty() {
             f.write_str("none")
         } else {
@@ -101,5 +112,8 @@ mod tests {
         assert!(f.loss && f.reordering && !f.duplication && f.crashes_max == 0);
         assert_eq!("all".parse::<Faults>().ok(), Some(Faults::all()));
         assert!("flood".parse::<Faults>().is_err());
+        let p: Faults = "crash,partition".parse().unwrap_or_default();
+        assert_eq!((p.crashes_max, p.partitions_max), (1, 1));
+        assert_eq!(p.to_string(), "crash(max 1),partition(max 1)");
     }
 }

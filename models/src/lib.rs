@@ -9,13 +9,16 @@
 //! - [`properties`]: safety and liveness properties named by spec ID.
 //! - [`runner`]: runs the checker with progress and renders the verdict and counterexamples.
 //! - [`scenario`]: scripted environments (staged, directed search) for long counterexamples.
-//! - [`protocols`]: the protocols the `check` binary knows (solo; pbft and raft reserved).
+//! - [`partition`]: a wrapper model adding network partitions (cut one node off, heal) and
+//!   transition checks; used by raft.
+//! - [`protocols`]: the protocols the `check` binary knows (solo, pbft, raft).
 
 pub mod actor;
 pub mod byzantine;
 pub mod core;
 pub mod faults;
 pub mod model;
+pub mod partition;
 pub mod properties;
 pub mod protocols;
 pub mod runner;

@@ -314,6 +314,7 @@ fn loss_and_duplication_keep_agreement() {
             duplication: true,
             reordering: true,
             crashes_max: 0,
+            partitions_max: 0,
         },
         None,
         None,

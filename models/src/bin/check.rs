@@ -1,8 +1,8 @@
 //! `check`: model-checks a consensus core.
 //!
 //! `cargo run --release -p bcos-models --bin check -- <solo|pbft|raft> [--bug NAME]
-//! [--scenario free|view-change] [--depth N] [--nodes N] [--faults loss,dup,reorder,crash]
-//! [--byzantine KIND[@NODE]]`
+//! [--scenario free|view-change] [--depth N] [--nodes N]
+//! [--faults loss,dup,reorder,crash,partition] [--byzantine KIND[@NODE]]`
 //!
 //! Exits 0 when no property is violated, 1 when one is (the counterexample is printed) or
 //! the state/time limit cut the search short, 2 on a usage or availability error.
@@ -16,24 +16,27 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "check", about = "Model-check a consensus core with stateright")]
 struct Args {
-    /// solo, pbft or raft (reserved).
+    /// solo, pbft or raft.
     protocol: String,
-    /// A seeded bug to switch on (pbft: quorum-2f, no-lock); the checker must find it.
+    /// A seeded bug to switch on (pbft: quorum-2f, no-lock; raft: vote-twice,
+    /// commit-old-term); the checker must find it.
     #[arg(long)]
     bug: Option<String>,
     /// Stop exploring below this depth (default: the protocol's; 0 = unbounded).
     #[arg(long)]
     depth: Option<usize>,
-    /// Group size (pbft default 4, i.e. f = 1; solo is always 1).
+    /// Group size (pbft default 4, i.e. f = 1; raft default 3; solo is always 1).
     #[arg(long)]
     nodes: Option<u32>,
     /// Highest height the model proposes.
     #[arg(long)]
     heights: Option<u64>,
-    /// pbft: explore views up to N only (states past view N are not expanded).
+    /// pbft: explore views up to N only (states past view N are not expanded); raft: terms
+    /// up to N (default 3).
     #[arg(long)]
     views: Option<u64>,
-    /// Comma list of loss, dup, reorder, crash; or all / none (default: the protocol's).
+    /// Comma list of loss, dup, reorder, crash, partition (raft only); or all / none
+    /// (default: the protocol's).
     #[arg(long)]
     faults: Option<String>,
     /// One Byzantine node: equivocate, silent or double-vote, optionally @NODE (default @0).

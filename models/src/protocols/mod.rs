@@ -1,9 +1,11 @@
 //! The protocols the `check` binary knows, each a module that turns a [`CheckRequest`] into a
 //! model and runs it. `solo` runs end to end; `pbft` is the extension point for the PBFT core
-//! (src/consensus/src/pbft, spec/pbft.md); `raft` is reserved.
+//! (src/consensus/src/pbft, spec/pbft.md); `raft` checks the Raft core (src/consensus/src/raft,
+//! spec/raft.md).
 
 pub mod pbft;
 pub mod pbft_scenario;
+pub mod raft;
 pub mod solo;
 
 use crate::byzantine::Role;
@@ -20,7 +22,7 @@ use std::fmt::Write as _;
 pub struct CheckRequest {
     pub nodes: Option<u32>,
     pub max_height: Option<Height>,
-    /// Protocol-specific bound on the space (pbft: highest view explored).
+    /// Protocol-specific bound on the space (pbft: highest view, raft: highest term explored).
     pub bound: Option<u64>,
     pub faults: Option<Faults>,
     pub byzantine: Option<(NodeIndex, Role)>,
@@ -53,9 +55,7 @@ pub fn check(protocol: &str, req: &CheckRequest) -> Result<crate::runner::Outcom
     match protocol {
         "solo" => solo::check(req),
         "pbft" => pbft::check(req),
-        "raft" => Err(ModelError::NotAvailable(
-            "raft: reserved; the Raft core (spec 3.3.2) does not exist yet, so there is no model to check".into(),
-        )),
+        "raft" => raft::check(req),
         other => Err(ModelError::UnknownProtocol(other.to_string())),
     }
 }

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bcos_consensus::raft::{decode_certificate, Role};
 use bcos_consensus::{
-    Decision, Input, NodeIndex, Output, Proposal, Protocol, Raft, RaftConfig, RaftDurable,
-    RaftMsg, RaftTimer,
+    Decision, Input, NodeIndex, Output, Proposal, Protocol, Raft, RaftConfig, RaftDurable, RaftMsg,
+    RaftTimer,
 };
 use bcos_types::{Height, B256};
 
@@ -70,7 +70,11 @@ impl Cluster {
             // Whatever changed term, vote or log was persisted before this batch's sends.
             let cur = self.nodes[at as usize].state().durable();
             if persisted || cur.term > 0 {
-                assert_eq!(self.durable.get(&at), Some(&cur), "node {at} sends unpersisted state");
+                assert_eq!(
+                    self.durable.get(&at),
+                    Some(&cur),
+                    "node {at} sends unpersisted state"
+                );
             }
         }
     }
@@ -123,8 +127,8 @@ impl Cluster {
 
     fn restart(&mut self, at: NodeIndex) {
         let head = self.heights(at).last().copied().unwrap_or(0);
-        let mut r = Raft::restore(RaftConfig::new(N, at), head, self.durable.get(&at).cloned())
-            .unwrap();
+        let mut r =
+            Raft::restore(RaftConfig::new(N, at), head, self.durable.get(&at).cloned()).unwrap();
         self.down.remove(&at);
         let out = r.resume();
         self.nodes[at as usize] = r;
@@ -145,13 +149,19 @@ fn elects_one_leader_replicates_and_commits() {
     c.fire(0, RaftTimer::Election);
     let roles: Vec<Role> = c.nodes.iter().map(|n| n.role()).collect();
     assert_eq!(roles, vec![Role::Leader, Role::Follower, Role::Follower]);
-    assert!(c.nodes.iter().all(|n| n.leader() == Some(0) && n.term() == 1));
+    assert!(c
+        .nodes
+        .iter()
+        .all(|n| n.leader() == Some(0) && n.term() == 1));
     c.seal(0, 3);
     for i in 0..N {
         assert_eq!(c.heights(i), vec![1, 2, 3], "node {i}");
     }
     let d = &c.decisions[&1][2];
-    assert_eq!(decode_certificate(&d.certificate).map(|p| (p.term, p.index)), Some((1, 3)));
+    assert_eq!(
+        decode_certificate(&d.certificate).map(|p| (p.term, p.index)),
+        Some((1, 3))
+    );
     c.assert_agreement();
 }
 
@@ -170,7 +180,11 @@ fn leader_crash_elects_a_new_leader_and_a_restarted_node_catches_up() {
     c.restart(0);
     assert_eq!(c.nodes[0].role(), Role::Follower);
     c.fire(1, RaftTimer::Heartbeat);
-    assert_eq!(c.heights(0), vec![1, 2, 3, 4], "the restarted node caught up");
+    assert_eq!(
+        c.heights(0),
+        vec![1, 2, 3, 4],
+        "the restarted node caught up"
+    );
     assert_eq!(c.nodes[0].leader(), Some(1));
     c.seal(1, 5);
     assert!(c.decisions.values().all(|d| d.len() == 5));

@@ -98,11 +98,16 @@ mod tests {
         let mut n = node(0);
         let out = n.handle(Input::Timeout(RaftTimer::Election));
         assert!(persist_precedes_sends(&out), "{out:?}");
-        let Some(Output::Persist(d)) = out.first() else { panic!("{out:?}") };
+        let Some(Output::Persist(d)) = out.first() else {
+            panic!("{out:?}")
+        };
         assert_eq!((d.term, d.voted_for), (1, Some(0)));
         assert_eq!(
             broadcasts(&out),
-            vec![RaftMsg::RequestVote(RequestVote { term: 1, last: LogPos::default() })]
+            vec![RaftMsg::RequestVote(RequestVote {
+                term: 1,
+                last: LogPos::default()
+            })]
         );
         assert_eq!(n.role(), Role::Candidate);
     }
@@ -110,12 +115,36 @@ mod tests {
     #[test]
     fn one_vote_per_term_and_only_for_an_up_to_date_log() {
         let mut n = node(2);
-        let rv = |term, idx, t| RaftMsg::RequestVote(RequestVote { term, last: LogPos { index: idx, term: t } });
+        let rv = |term, idx, t| {
+            RaftMsg::RequestVote(RequestVote {
+                term,
+                last: LogPos {
+                    index: idx,
+                    term: t,
+                },
+            })
+        };
         assert_eq!(votes(&msg(&mut n, 0, rv(1, 0, 0))), vec![(0, true)]);
-        assert_eq!(votes(&msg(&mut n, 1, rv(1, 0, 0))), vec![(1, false)], "second candidate in term 1");
-        assert_eq!(votes(&msg(&mut n, 0, rv(1, 0, 0))), vec![(0, true)], "repeat to the same one");
-        msg(&mut n, 0, append(1, LogPos::default(), vec![entry(1, 1)], 0));
-        assert_eq!(votes(&msg(&mut n, 1, rv(2, 0, 0))), vec![(1, false)], "shorter log");
+        assert_eq!(
+            votes(&msg(&mut n, 1, rv(1, 0, 0))),
+            vec![(1, false)],
+            "second candidate in term 1"
+        );
+        assert_eq!(
+            votes(&msg(&mut n, 0, rv(1, 0, 0))),
+            vec![(0, true)],
+            "repeat to the same one"
+        );
+        msg(
+            &mut n,
+            0,
+            append(1, LogPos::default(), vec![entry(1, 1)], 0),
+        );
+        assert_eq!(
+            votes(&msg(&mut n, 1, rv(2, 0, 0))),
+            vec![(1, false)],
+            "shorter log"
+        );
         assert_eq!(votes(&msg(&mut n, 1, rv(2, 1, 1))), vec![(1, true)]);
         assert_eq!(n.state().voted_for, Some(1));
     }
@@ -125,7 +154,10 @@ mod tests {
         let mut c = RaftConfig::new(3, 2);
         c.bug = Some(SeededBug::VoteTwice);
         let mut n = Raft::new(c, 0).unwrap();
-        let rv = RaftMsg::RequestVote(RequestVote { term: 1, last: LogPos::default() });
+        let rv = RaftMsg::RequestVote(RequestVote {
+            term: 1,
+            last: LogPos::default(),
+        });
         msg(&mut n, 0, rv.clone());
         assert_eq!(votes(&msg(&mut n, 1, rv)), vec![(1, true)]);
     }
@@ -135,8 +167,16 @@ mod tests {
         let (n, out) = leader_of_three();
         assert_eq!((n.role(), n.leader()), (Role::Leader, Some(0)));
         assert_eq!(sends(&out).len(), 2, "an AppendEntries to each peer");
-        assert!(out.iter().any(|o| matches!(o, Output::SetTimer { timer: RaftTimer::Heartbeat, .. })));
-        assert!(out.iter().any(|o| matches!(o, Output::CancelTimer(RaftTimer::Election))));
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::SetTimer {
+                timer: RaftTimer::Heartbeat,
+                ..
+            }
+        )));
+        assert!(out
+            .iter()
+            .any(|o| matches!(o, Output::CancelTimer(RaftTimer::Election))));
         assert!(n.may_propose());
         assert_eq!(n.next_height(), 1);
     }
@@ -144,8 +184,18 @@ mod tests {
     #[test]
     fn higher_term_demotes_a_leader() {
         let (mut n, _) = leader_of_three();
-        msg(&mut n, 1, RaftMsg::Vote(Vote { term: 5, granted: false }));
-        assert_eq!((n.role(), n.term(), n.state().voted_for), (Role::Follower, 5, None));
+        msg(
+            &mut n,
+            1,
+            RaftMsg::Vote(Vote {
+                term: 5,
+                granted: false,
+            }),
+        );
+        assert_eq!(
+            (n.role(), n.term(), n.state().voted_for),
+            (Role::Follower, 5, None)
+        );
         assert!(!n.may_propose());
     }
 }

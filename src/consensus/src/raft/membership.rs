@@ -86,26 +86,56 @@ mod tests {
     use crate::protocol::{Output, Protocol};
 
     fn ack(l: &mut Raft, from: NodeIndex, term: Term, idx: Height) -> Vec<Out> {
-        msg(l, from, RaftMsg::AppendReply(AppendReply { term, success: true, match_index: idx }))
+        msg(
+            l,
+            from,
+            RaftMsg::AppendReply(AppendReply {
+                term,
+                success: true,
+                match_index: idx,
+            }),
+        )
     }
 
     #[test]
     fn change_waits_for_an_own_term_commit_and_goes_one_at_a_time() {
         let (mut l, _) = leader_of_three();
-        assert_eq!(l.change_membership(MemberChange::Remove(2)), Err(RaftError::TermNotCommitted(1)));
+        assert_eq!(
+            l.change_membership(MemberChange::Remove(2)),
+            Err(RaftError::TermNotCommitted(1))
+        );
         l.handle(propose(1));
         ack(&mut l, 1, 1, 1);
-        assert_eq!(l.change_membership(MemberChange::Add(1)), Err(RaftError::NoOpChange));
-        assert_eq!(l.change_membership(MemberChange::Add(9)), Err(RaftError::MemberOutOfRange { member: 9, n: 3 }));
+        assert_eq!(
+            l.change_membership(MemberChange::Add(1)),
+            Err(RaftError::NoOpChange)
+        );
+        assert_eq!(
+            l.change_membership(MemberChange::Add(9)),
+            Err(RaftError::MemberOutOfRange { member: 9, n: 3 })
+        );
         l.change_membership(MemberChange::Remove(2)).unwrap();
-        assert_eq!(l.change_membership(MemberChange::Remove(1)), Err(RaftError::ChangeInProgress));
+        assert_eq!(
+            l.change_membership(MemberChange::Remove(1)),
+            Err(RaftError::ChangeInProgress)
+        );
         let out = l.handle(propose(2));
         assert_eq!(sends(&out).len(), 1, "only node 1 is still a member");
         assert_eq!(l.members(), [0, 1].into());
-        assert_eq!(l.change_membership(MemberChange::Add(2)), Err(RaftError::ChangeInProgress));
-        assert_eq!(commits(&ack(&mut l, 1, 1, 2)), vec![2], "majority of {{0, 1}}");
+        assert_eq!(
+            l.change_membership(MemberChange::Add(2)),
+            Err(RaftError::ChangeInProgress)
+        );
+        assert_eq!(
+            commits(&ack(&mut l, 1, 1, 2)),
+            vec![2],
+            "majority of {{0, 1}}"
+        );
         let mut f = node(2);
-        assert_eq!(f.change_membership(MemberChange::Add(2)), Err(RaftError::NotLeader));
+        assert_eq!(
+            f.change_membership(MemberChange::Add(2)),
+            Err(RaftError::NotLeader)
+        );
     }
 
     #[test]
@@ -117,10 +147,19 @@ mod tests {
         l.handle(propose(2));
         assert_eq!(l.role(), Role::Leader);
         ack(&mut l, 1, 1, 2);
-        assert_eq!(l.role(), Role::Leader, "the new members 1 and 2 both must store it");
+        assert_eq!(
+            l.role(),
+            Role::Leader,
+            "the new members 1 and 2 both must store it"
+        );
         let out = ack(&mut l, 2, 1, 2);
         assert_eq!(l.role(), Role::Follower, "{out:?}");
-        assert!(out.iter().any(|o| matches!(o, Output::CancelTimer(RaftTimer::Heartbeat))));
-        assert!(!out.iter().any(|o| matches!(o, Output::SetTimer { .. })), "a non-member runs no election timer");
+        assert!(out
+            .iter()
+            .any(|o| matches!(o, Output::CancelTimer(RaftTimer::Heartbeat))));
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::SetTimer { .. })),
+            "a non-member runs no election timer"
+        );
     }
 }

@@ -230,11 +230,7 @@ impl Raft {
     fn trim(&mut self) {
         let kept = self.cfg.committed_entries_kept as u64;
         let pending = self.decided.first().map_or(Height::MAX, |d| d.height - 1);
-        let to = self
-            .st
-            .commit_index
-            .saturating_sub(kept)
-            .min(pending);
+        let to = self.st.commit_index.saturating_sub(kept).min(pending);
         if to > self.st.log.base.index {
             self.st.log.compact_to(to);
         }
@@ -271,7 +267,11 @@ impl Raft {
     /// then the timer.
     fn finish(&mut self, fx: &mut Vec<Out>) {
         self.flush_persist(fx);
-        fx.extend(std::mem::take(&mut self.decided).into_iter().map(Output::Commit));
+        fx.extend(
+            std::mem::take(&mut self.decided)
+                .into_iter()
+                .map(Output::Commit),
+        );
         self.trim();
         self.sync_timer(fx);
     }
@@ -345,7 +345,10 @@ mod tests {
         );
         let mut c = RaftConfig::new(3, 0);
         c.heartbeat_ticks = 300;
-        assert!(matches!(c.validate(), Err(RaftError::HeartbeatTooSlow { .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(RaftError::HeartbeatTooSlow { .. })
+        ));
         let c = RaftConfig::new(3, 1);
         assert_eq!(c.election_timeout(0), 350);
         assert_eq!(c.election_timeout(1), 400);
@@ -358,16 +361,32 @@ mod tests {
         c.handle(propose(1));
         let d = c.state().durable();
         let mut r = Raft::restore(RaftConfig::new(3, 0), 0, Some(d.clone())).unwrap();
-        assert_eq!((r.term(), r.role(), r.state().log.last().index), (1, Role::Follower, 1));
+        assert_eq!(
+            (r.term(), r.role(), r.state().log.last().index),
+            (1, Role::Follower, 1)
+        );
         assert_eq!(r.state().voted_for, Some(0));
         let out = r.resume();
-        assert!(out.iter().any(|o| matches!(o, Output::SetTimer { timer: RaftTimer::Election, .. })));
-        assert!(!out.iter().any(|o| matches!(o, Output::Persist(_))), "nothing changed");
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::SetTimer {
+                timer: RaftTimer::Election,
+                ..
+            }
+        )));
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Persist(_))),
+            "nothing changed"
+        );
         assert_eq!(
-            Raft::restore(RaftConfig::new(3, 0), 0, Some(RaftDurable {
-                log: RaftLog::new(LogPos { index: 5, term: 1 }, [0].into()),
-                ..d
-            })),
+            Raft::restore(
+                RaftConfig::new(3, 0),
+                0,
+                Some(RaftDurable {
+                    log: RaftLog::new(LogPos { index: 5, term: 1 }, [0].into()),
+                    ..d
+                })
+            ),
             Err(RaftError::DurableAhead { base: 5, head: 0 })
         );
     }
@@ -375,12 +394,19 @@ mod tests {
     #[test]
     fn block_sync_keeps_a_matching_suffix_and_drops_a_diverged_one() {
         let mut f = node(1);
-        msg(&mut f, 0, append(1, LogPos::default(), vec![entry(1, 1), entry(2, 1)], 0));
+        msg(
+            &mut f,
+            0,
+            append(1, LogPos::default(), vec![entry(1, 1), entry(2, 1)], 0),
+        );
         let mut g = f.clone();
         f.advance_to(2, 1);
         assert_eq!((f.commit_index(), f.state().log.last().index), (1, 2));
         g.advance_to(2, 7);
-        assert_eq!((g.commit_index(), g.state().log.last()), (1, LogPos { index: 1, term: 7 }));
+        assert_eq!(
+            (g.commit_index(), g.state().log.last()),
+            (1, LogPos { index: 1, term: 7 })
+        );
         assert!(g.advance_to(1, 1).is_empty(), "never backwards");
     }
 }

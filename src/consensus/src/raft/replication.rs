@@ -11,7 +11,12 @@ impl Raft {
     /// The members the leader replicates to.
     pub(crate) fn peers(&self) -> Vec<NodeIndex> {
         let me = self.cfg.me;
-        self.st.log.members().into_iter().filter(|p| *p != me).collect()
+        self.st
+            .log
+            .members()
+            .into_iter()
+            .filter(|p| *p != me)
+            .collect()
     }
 
     /// RAFT-R6: the leader appends the sealer's block at `last + 1` (never rewriting its own
@@ -148,8 +153,9 @@ impl Raft {
         self.send(fx, from, RaftMsg::AppendReply(r));
     }
 
-    /// RAFT-R9: the leader records what a follower matched, commits what a majority stores,
-    /// and sends more (or earlier entries, after a refusal).
+    /// RAFT-R9, R12: the leader records what a follower matched, commits what a majority
+    /// stores (and then tells every member at once), and sends more (or earlier entries,
+    /// after a refusal).
     pub(crate) fn on_append_reply(&mut self, from: NodeIndex, m: AppendReply, fx: &mut Vec<Out>) {
         self.observe_term(m.term);
         if self.st.role != Role::Leader || m.term != self.st.term {
@@ -164,12 +170,19 @@ impl Raft {
             let matched = matched.max(m.match_index.min(last));
             self.st.match_index.insert(from, matched);
             self.st.next_index.insert(from, next.max(matched + 1));
+            let committed = self.st.commit_index;
             self.maybe_advance_commit();
-            if matched < last {
+            if self.st.commit_index > committed && self.st.role == Role::Leader {
+                // Tell the followers now rather than at the next heartbeat: they apply the
+                // block one heartbeat sooner.
+                self.replicate_all(fx);
+            } else if matched < last {
                 self.replicate(from, fx);
             }
         } else {
-            let back = (m.match_index + 1).min(next.saturating_sub(1)).max(matched + 1);
+            let back = (m.match_index + 1)
+                .min(next.saturating_sub(1))
+                .max(matched + 1);
             if back < next {
                 self.st.next_index.insert(from, back);
                 self.replicate(from, fx);
@@ -220,12 +233,24 @@ mod tests {
         assert!(persist_precedes_sends(&out));
         assert_eq!(sends(&out).len(), 2);
         assert!(!l.may_propose(), "one own-term entry in flight");
-        assert!(l.handle(propose(1)).is_empty(), "refused while one is in flight");
-        let ok = RaftMsg::AppendReply(AppendReply { term: 1, success: true, match_index: 1 });
+        assert!(
+            l.handle(propose(1)).is_empty(),
+            "refused while one is in flight"
+        );
+        let ok = RaftMsg::AppendReply(AppendReply {
+            term: 1,
+            success: true,
+            match_index: 1,
+        });
         let out = msg(&mut l, 1, ok);
         assert_eq!(commits(&out), vec![1]);
-        let Some(Output::Commit(d)) = out.iter().find(|o| matches!(o, Output::Commit(_))) else { panic!() };
-        assert_eq!(decode_certificate(&d.certificate), Some(LogPos { index: 1, term: 1 }));
+        let Some(Output::Commit(d)) = out.iter().find(|o| matches!(o, Output::Commit(_))) else {
+            panic!()
+        };
+        assert_eq!(
+            decode_certificate(&d.certificate),
+            Some(LogPos { index: 1, term: 1 })
+        );
         assert!(l.may_propose());
         assert_eq!(l.next_height(), 2);
     }
@@ -233,30 +258,85 @@ mod tests {
     #[test]
     fn follower_checks_prev_truncates_conflicts_and_commits_what_matches() {
         let mut f = node(1);
-        let out = msg(&mut f, 0, append(1, LogPos { index: 1, term: 1 }, vec![entry(2, 1)], 0));
-        assert_eq!(replies(&out), vec![AppendReply { term: 1, success: false, match_index: 0 }]);
-        let out = msg(&mut f, 0, append(1, LogPos::default(), vec![entry(1, 1), entry(2, 1)], 1));
+        let out = msg(
+            &mut f,
+            0,
+            append(1, LogPos { index: 1, term: 1 }, vec![entry(2, 1)], 0),
+        );
+        assert_eq!(
+            replies(&out),
+            vec![AppendReply {
+                term: 1,
+                success: false,
+                match_index: 0
+            }]
+        );
+        let out = msg(
+            &mut f,
+            0,
+            append(1, LogPos::default(), vec![entry(1, 1), entry(2, 1)], 1),
+        );
         assert!(persist_precedes_sends(&out));
-        assert_eq!(replies(&out), vec![AppendReply { term: 1, success: true, match_index: 2 }]);
+        assert_eq!(
+            replies(&out),
+            vec![AppendReply {
+                term: 1,
+                success: true,
+                match_index: 2
+            }]
+        );
         assert_eq!(commits(&out), vec![1]);
         // A new leader of term 2 overwrites the uncommitted entry 2, never entry 1.
-        let out = msg(&mut f, 2, append(2, LogPos { index: 1, term: 1 }, vec![entry(2, 2)], 2));
+        let out = msg(
+            &mut f,
+            2,
+            append(2, LogPos { index: 1, term: 1 }, vec![entry(2, 2)], 2),
+        );
         assert_eq!(commits(&out), vec![2]);
         assert_eq!(f.state().log.last(), LogPos { index: 2, term: 2 });
         let out = msg(&mut f, 0, append(1, LogPos::default(), vec![], 2));
-        assert_eq!(replies(&out), vec![AppendReply { term: 2, success: false, match_index: 0 }], "stale leader");
+        assert_eq!(
+            replies(&out),
+            vec![AppendReply {
+                term: 2,
+                success: false,
+                match_index: 0
+            }],
+            "stale leader"
+        );
     }
 
     #[test]
     fn refused_append_backs_off_and_resends_earlier_entries() {
         let mut l = node(0);
-        msg(&mut l, 1, append(1, LogPos::default(), vec![entry(1, 1), entry(2, 1)], 0));
+        msg(
+            &mut l,
+            1,
+            append(1, LogPos::default(), vec![entry(1, 1), entry(2, 1)], 0),
+        );
         l.handle(crate::protocol::Input::Timeout(RaftTimer::Election));
-        msg(&mut l, 1, RaftMsg::Vote(Vote { term: 2, granted: true }));
+        msg(
+            &mut l,
+            1,
+            RaftMsg::Vote(Vote {
+                term: 2,
+                granted: true,
+            }),
+        );
         assert_eq!(l.role(), Role::Leader);
-        let out = msg(&mut l, 2, RaftMsg::AppendReply(AppendReply { term: 2, success: false, match_index: 0 }));
+        let out = msg(
+            &mut l,
+            2,
+            RaftMsg::AppendReply(AppendReply {
+                term: 2,
+                success: false,
+                match_index: 0,
+            }),
+        );
         let s = sends(&out);
-        let (to, RaftMsg::Append(a)) = &s[0] else { panic!("{s:?}") };
+        let (to, RaftMsg::Append(a)) = &s[0] else {
+            panic!("{s:?}")
+        };
         assert_eq!((*to, a.prev.index, a.entries.len()), (2, 0, 2));
     }
 
@@ -268,16 +348,53 @@ mod tests {
             let mut c = RaftConfig::new(3, 0);
             c.bug = bug;
             let mut l = Raft::new(c, 0).unwrap();
-            msg(&mut l, 1, append(1, LogPos::default(), vec![entry(1, 1)], 0));
-            msg(&mut l, 1, RaftMsg::Vote(Vote { term: 2, granted: false }));
+            msg(
+                &mut l,
+                1,
+                append(1, LogPos::default(), vec![entry(1, 1)], 0),
+            );
+            msg(
+                &mut l,
+                1,
+                RaftMsg::Vote(Vote {
+                    term: 2,
+                    granted: false,
+                }),
+            );
             l.handle(crate::protocol::Input::Timeout(RaftTimer::Election));
-            msg(&mut l, 2, RaftMsg::Vote(Vote { term: 3, granted: true }));
+            msg(
+                &mut l,
+                2,
+                RaftMsg::Vote(Vote {
+                    term: 3,
+                    granted: true,
+                }),
+            );
             assert_eq!(l.role(), Role::Leader);
-            let out = msg(&mut l, 2, RaftMsg::AppendReply(AppendReply { term: 3, success: true, match_index: 1 }));
+            let out = msg(
+                &mut l,
+                2,
+                RaftMsg::AppendReply(AppendReply {
+                    term: 3,
+                    success: true,
+                    match_index: 1,
+                }),
+            );
             assert_eq!(commits(&out), if bug.is_some() { vec![1] } else { vec![] });
             l.handle(propose(2));
-            let out = msg(&mut l, 2, RaftMsg::AppendReply(AppendReply { term: 3, success: true, match_index: 2 }));
-            assert_eq!(commits(&out), if bug.is_some() { vec![2] } else { vec![1, 2] });
+            let out = msg(
+                &mut l,
+                2,
+                RaftMsg::AppendReply(AppendReply {
+                    term: 3,
+                    success: true,
+                    match_index: 2,
+                }),
+            );
+            assert_eq!(
+                commits(&out),
+                if bug.is_some() { vec![2] } else { vec![1, 2] }
+            );
         }
     }
 }

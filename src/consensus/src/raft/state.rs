@@ -188,7 +188,10 @@ mod tests {
             e(7, 2, Some(MemberChange::Remove(0))),
         ];
         assert_eq!(l.last(), LogPos { index: 7, term: 2 });
-        assert_eq!((l.term_at(4), l.term_at(6), l.term_at(8)), (Some(1), Some(2), None));
+        assert_eq!(
+            (l.term_at(4), l.term_at(6), l.term_at(8)),
+            (Some(1), Some(2), None)
+        );
         assert_eq!(l.get(3), None);
         assert_eq!(l.members(), [1, 2, 3].into());
         l.truncate_from(7);
