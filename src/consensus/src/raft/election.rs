@@ -94,6 +94,24 @@ mod tests {
     use crate::protocol::{Input, Output, Protocol};
 
     #[test]
+    fn vote_requests_from_non_members_are_ignored_entirely() {
+        let mut cfg = RaftConfig::new(4, 0);
+        cfg.members = [0, 1, 2].into();
+        let mut n = Raft::new(cfg, 0).unwrap();
+        let rv = RaftMsg::RequestVote(RequestVote {
+            term: 9,
+            last: LogPos::default(),
+        });
+        let out = msg(&mut n, 3, rv.clone());
+        assert!(
+            out.iter().all(|o| matches!(o, Output::SetTimer { .. } | Output::CancelTimer(_))),
+            "no answer, no persist: {out:?}"
+        );
+        assert_eq!(n.term(), 0, "the removed node's term is not observed");
+        assert_eq!(votes(&msg(&mut n, 1, rv)), vec![(1, true)]);
+    }
+
+    #[test]
     fn timeout_persists_term_and_self_vote_before_requesting_votes() {
         let mut n = node(0);
         let out = n.handle(Input::Timeout(RaftTimer::Election));
