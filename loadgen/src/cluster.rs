@@ -39,9 +39,10 @@ pub fn check_consensus(consensus: &str, nodes: usize) -> Result<(), String> {
         )),
         "pbft" if nodes >= 1 => Ok(()),
         "pbft" => Err("node.nodes must be ≥ 1".into()),
-        "raft" => Err("raft clusters are not supported by loadgen yet".into()),
+        "raft" if nodes >= 1 => Ok(()),
+        "raft" => Err("node.nodes must be ≥ 1".into()),
         other => Err(format!(
-            "unknown node.consensus {other:?} (known: \"solo\", \"pbft\")"
+            "unknown node.consensus {other:?} (known: \"solo\", \"pbft\", \"raft\")"
         )),
     }
 }
@@ -126,6 +127,7 @@ pub fn init(
     bin: &Path,
     dir: &Path,
     nodes: usize,
+    consensus: &str,
     settings: &toml::Table,
 ) -> anyhow::Result<Vec<ClusterNode>> {
     let base = free_port_range(2 * nodes)?;
@@ -137,7 +139,7 @@ pub fn init(
         .arg(&out)
         .args(["--p2p-port", &base.to_string()])
         .args(["--rpc-port", &(usize::from(base) + nodes).to_string()])
-        .args(["--consensus", "pbft"]);
+        .args(["--consensus", consensus]);
     if let Some(id) = chain_id(settings) {
         cmd.args(["--chain-id", &id.to_string()]);
     }
@@ -248,10 +250,7 @@ block_txs_max = 77
         assert!(check_consensus("solo", 1).is_ok());
         assert!(check_consensus("pbft", 4).is_ok());
         assert!(check_consensus("solo", 4).is_err());
-        assert_eq!(
-            check_consensus("raft", 3),
-            Err("raft clusters are not supported by loadgen yet".into())
-        );
+        assert!(check_consensus("raft", 3).is_ok());
         assert!(check_consensus("hotstuff", 4)
             .err()
             .unwrap_or_default()

@@ -42,8 +42,7 @@ pub struct NodeSpec {
     /// Nodes in the chain: 1 for "solo", any N ≥ 1 for "pbft".
     #[serde(default = "one")]
     pub nodes: usize,
-    /// "solo" (one `bcos dev` node) or "pbft" (a `bcos init` cluster); "raft" is refused
-    /// until loadgen supports it.
+    /// "solo" (one `bcos dev` node), "pbft" or "raft" (a `bcos init` cluster).
     #[serde(default = "solo")]
     pub consensus: String,
     /// Written verbatim into the node's config TOML (sections chain, pool, sealer, rpc,

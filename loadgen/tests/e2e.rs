@@ -146,9 +146,9 @@ fn bad_input_is_one_line_and_exit_code_2() {
             "--nodes",
             "3",
             "--consensus",
-            "raft",
+            "hotstuff",
         ],
-        "raft clusters are not supported by loadgen yet",
+        "unknown node.consensus",
     );
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let bad = dir.path().join("bad.toml");

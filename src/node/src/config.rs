@@ -13,6 +13,7 @@ pub struct NodeConfig {
     pub rpc: bcos_rpc::RpcConfig,
     pub storage: bcos_storage::StorageConfig,
     pub crypto: CryptoConfig,
+    pub runtime: RuntimeConfig,
     /// Present for a node of a multi-node group (written by `bcos init`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<crate::cluster::config::ClusterConfig>,
@@ -128,6 +129,14 @@ impl Default for CryptoConfig {
             sender_cache_entries: 1_000_000,
         }
     }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Async worker threads (RPC, P2P); 0: one per core. Several nodes sharing one host
+    /// should split the cores (`bcos init` on one host does).
+    pub worker_threads: usize,
 }
 
 impl NodeConfig {

@@ -308,9 +308,11 @@ fn run_until_stopped(
     flame_guard: Option<FlameGuard>,
     banner: bool,
 ) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if config.runtime.worker_threads > 0 {
+        builder.worker_threads(config.runtime.worker_threads);
+    }
+    let runtime = builder.enable_all().build()?;
     let result = runtime.block_on(async move {
         let chain_id = config.chain.chain_id;
         let data_dir = config.chain.data_dir.clone();

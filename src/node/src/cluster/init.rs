@@ -100,6 +100,7 @@ pub fn init_cluster(o: &InitOptions) -> anyhow::Result<Vec<PathBuf>> {
             // hardware-profiles/ci-2core-pbft4.toml).
             let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
             config.crypto.recover_threads = (cores / o.nodes).max(1);
+            config.runtime.worker_threads = (cores / o.nodes).max(1);
         }
         config.cluster = Some(ClusterConfig {
             consensus: o.consensus,
