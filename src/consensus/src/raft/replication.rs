@@ -74,6 +74,11 @@ impl Raft {
             .take(self.cfg.entries_per_append_max)
             .filter_map(|i| log.get(i).copied())
             .collect();
+        // Optimistic next index (pipelining): what is in flight is not sent again on every
+        // reply; a lost append shows up as a failed heartbeat and rewinds it (RAFT-R7).
+        if let Some(e) = entries.last() {
+            self.st.next_index.insert(peer, e.index + 1);
+        }
         let m = Append {
             term: self.st.term,
             prev,
@@ -169,14 +174,16 @@ impl Raft {
         if m.success {
             let matched = matched.max(m.match_index.min(last));
             self.st.match_index.insert(from, matched);
-            self.st.next_index.insert(from, next.max(matched + 1));
+            let next = next.max(matched + 1);
+            self.st.next_index.insert(from, next);
             let committed = self.st.commit_index;
             self.maybe_advance_commit();
             if self.st.commit_index > committed && self.st.role == Role::Leader {
                 // Tell the followers now rather than at the next heartbeat: they apply the
                 // block one heartbeat sooner.
                 self.replicate_all(fx);
-            } else if matched < last {
+            } else if next <= last {
+                // Entries not sent yet (an append carries at most entries_per_append_max).
                 self.replicate(from, fx);
             }
         } else {

@@ -49,6 +49,7 @@ impl RaftDriver {
             height: c.block.number(),
             block_hash: c.block.hash,
         };
+        tracing::debug!(height = proposal.height, txs = c.included.len(), "proposing");
         self.blocks.insert(c.block.hash, c.block.clone());
         self.candidates.insert(c.block.hash, c);
         self.feed(Input::Propose(proposal))

@@ -180,6 +180,7 @@ impl RaftDriver {
                     self.timers.remove(&t);
                 }
                 Output::Commit(d) => {
+                    tracing::debug!(height = d.height, "decided");
                     if d.height > self.head.number() {
                         self.pending.insert(d.height, d);
                     }
@@ -249,6 +250,9 @@ impl RaftDriver {
                             }
                         }
                     }
+                }
+                if let RaftMsg::AppendReply(r) = &msg {
+                    tracing::debug!(peer = from, matched = r.match_index, ok = r.success, "append reply");
                 }
                 self.feed(Input::Message { from, msg })
             }
