@@ -52,10 +52,11 @@ struct Args {
     /// Depth-first search (default breadth-first, which finds the shortest counterexample).
     #[arg(long)]
     dfs: bool,
-    /// Stop after generating this many states (memory guard: a PBFT state with all faults
-    /// costs about 6 KiB, so the default stays under ~15 GiB; 0 = no limit).
-    #[arg(long, default_value_t = 2_500_000)]
-    states_max: usize,
+    /// Stop after generating this many states (memory guard; 0 = no limit). Default: pbft
+    /// 2,500,000 (a PBFT state with all faults costs about 6 KiB, so under ~15 GiB), others
+    /// 10,000,000 (Raft and solo states are far smaller).
+    #[arg(long)]
+    states_max: Option<usize>,
     /// Stop after this many seconds.
     #[arg(long)]
     time_limit: Option<u64>,
@@ -63,6 +64,10 @@ struct Args {
     #[arg(long)]
     keep_going: bool,
 }
+
+/// Default state caps (see `--states-max`).
+const PBFT_STATES_MAX_DEFAULT: usize = 2_500_000;
+const STATES_MAX_DEFAULT: usize = 10_000_000;
 
 fn parse_byzantine(s: &str) -> anyhow::Result<(u32, Role)> {
     let (kind, node) = match s.split_once('@') {
@@ -90,7 +95,12 @@ fn request(a: &Args) -> anyhow::Result<CheckRequest> {
             threads: a.threads,
             dfs: a.dfs,
             time_limit_s: a.time_limit,
-            states_max: Some(a.states_max).filter(|n| *n > 0),
+            states_max: Some(a.states_max.unwrap_or(if a.protocol == "pbft" {
+                PBFT_STATES_MAX_DEFAULT
+            } else {
+                STATES_MAX_DEFAULT
+            }))
+            .filter(|n| *n > 0),
             stop_on_failure: !a.keep_going,
             progress: true,
             trace_prefix: None,
