@@ -10,6 +10,7 @@ pub mod keys;
 pub mod membership;
 pub mod pbft;
 pub mod raft;
+pub mod sync_tracker;
 pub mod votes;
 pub mod wire;
 

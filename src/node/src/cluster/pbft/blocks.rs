@@ -163,7 +163,7 @@ impl PbftDriver {
         let block = c.block.clone();
         block_exec::commit(&self.ctx, c, certificate)?;
         self.head = block;
-        self.head_since = Instant::now();
+        self.sync.on_head_advanced();
         let next = self.head.number() + 1;
         self.candidates.clear();
         self.invalid.clear();

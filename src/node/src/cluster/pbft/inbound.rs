@@ -92,8 +92,7 @@ impl PbftDriver {
                 self.execute_proposed()
             }
             Wire::Status { height, hash: _ } => {
-                let e = self.peer_heads.entry(from).or_insert(0);
-                *e = (*e).max(height);
+                self.sync.on_status(from, height);
                 Ok(())
             }
             Wire::SyncRequest { from: start, count } => self.serve_sync(from, start, count),

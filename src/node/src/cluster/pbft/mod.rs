@@ -71,11 +71,7 @@ pub struct PbftDriver {
     /// Decided heights not stored yet.
     pending: BTreeMap<Height, PendingDecision>,
     timers: HashMap<PbftTimer, Instant>,
-    /// Highest head each peer announced.
-    peer_heads: HashMap<u32, Height>,
-    sync_in_flight: Option<(u32, Instant)>,
-    head_since: Instant,
-    next_status: Instant,
+    sync: super::sync_tracker::SyncTracker,
     view: std::sync::Arc<super::ConsensusView>,
     /// Height for which "the pool has work" was told to a non-leader core.
     work_signaled: Option<(Height, u64)>,
@@ -127,8 +123,8 @@ impl PbftDriver {
             validators,
             p.cfg.vote_cache_entries,
         );
-        let now = Instant::now();
         Ok(PbftDriver {
+            sync: super::sync_tracker::SyncTracker::new(&p.cfg),
             members: p.cfg.members.clone(),
             ctx: p.ctx,
             core,
@@ -145,10 +141,6 @@ impl PbftDriver {
             view_changes: HashMap::new(),
             pending: BTreeMap::new(),
             timers: HashMap::new(),
-            peer_heads: HashMap::new(),
-            sync_in_flight: None,
-            head_since: now,
-            next_status: now,
             work_signaled: None,
             view: p.view,
         })
@@ -167,7 +159,7 @@ impl PbftDriver {
                 .timers
                 .values()
                 .copied()
-                .chain([self.next_status])
+                .chain([self.sync.next_status()])
                 .min()
                 .unwrap_or(now + Duration::from_millis(self.cfg.status_interval_ms));
             match rx.recv_timeout(deadline.saturating_duration_since(now)) {

@@ -123,7 +123,7 @@ impl RaftDriver {
         let block = c.block.clone();
         block_exec::commit(&self.ctx, c, certificate)?;
         self.head = block;
-        self.head_since = Instant::now();
+        self.sync.on_head_advanced();
         let head = self.head.number();
         self.blocks.retain(|_, b| b.number() > head);
         self.candidates.retain(|_, c| c.block.number() > head);

@@ -60,10 +60,7 @@ pub struct RaftDriver {
     /// Membership requests read from committed blocks, not yet in effect.
     wanted: BTreeSet<MemberChange>,
     timers: HashMap<RaftTimer, Instant>,
-    peer_heads: HashMap<u32, Height>,
-    sync_in_flight: Option<(u32, Instant)>,
-    head_since: Instant,
-    next_status: Instant,
+    sync: super::sync_tracker::SyncTracker,
     view: std::sync::Arc<super::ConsensusView>,
     last_role: Option<(u64, Role, Option<u32>)>,
 }
@@ -86,8 +83,8 @@ impl RaftDriver {
         let durable = DurableFile::new(&p.state_dir, "raft-state.json");
         let saved: Option<RaftDurable> = durable.load()?;
         let core = Raft::restore(rc, head_n, saved).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let now = Instant::now();
         Ok(RaftDriver {
+            sync: super::sync_tracker::SyncTracker::new(&p.cfg),
             ctx: p.ctx,
             core,
             net: p.net,
@@ -101,10 +98,6 @@ impl RaftDriver {
             pending: BTreeMap::new(),
             wanted: BTreeSet::new(),
             timers: HashMap::new(),
-            peer_heads: HashMap::new(),
-            sync_in_flight: None,
-            head_since: now,
-            next_status: now,
             view: p.view,
             last_role: None,
         })
@@ -120,7 +113,7 @@ impl RaftDriver {
                 .timers
                 .values()
                 .copied()
-                .chain([self.next_status])
+                .chain([self.sync.next_status()])
                 .min()
                 .unwrap_or(now + Duration::from_millis(self.cfg.status_interval_ms));
             match rx.recv_timeout(deadline.saturating_duration_since(now)) {
@@ -257,8 +250,7 @@ impl RaftDriver {
                 self.feed(Input::Message { from, msg })
             }
             Wire::Status { height, .. } => {
-                let e = self.peer_heads.entry(from).or_insert(0);
-                *e = (*e).max(height);
+                self.sync.on_status(from, height);
                 Ok(())
             }
             Wire::SyncRequest { from: start, count } => self.serve_sync(from, start, count),

@@ -4,93 +4,33 @@
 
 use super::RaftDriver;
 use crate::block_exec;
-use crate::cluster::wire::{CertifiedBlock, Wire};
+use crate::cluster::wire::CertifiedBlock;
 use bcos_consensus::raft::decode_certificate;
-use bcos_types::{Block, Bytes, Height};
-use std::time::{Duration, Instant};
+use bcos_types::{Block, Height};
 
 impl RaftDriver {
     pub(super) fn periodic(&mut self) -> anyhow::Result<()> {
-        let now = Instant::now();
-        if now < self.next_status {
-            return Ok(());
-        }
-        let interval = Duration::from_millis(self.cfg.status_interval_ms);
-        self.next_status = now + interval;
-        let status = Wire::Status {
-            height: self.head.number(),
-            hash: self.head.hash,
-        };
-        let _ = self.net.broadcast(status.encode());
-        let head = self.head.number();
-        let best = self.peer_heads.values().copied().max().unwrap_or(0);
-        let stalled = now.duration_since(self.head_since) >= 2 * interval;
-        if best >= head + 2 || (best > head && stalled) {
+        if self.sync.tick(&self.net, &self.head) {
             self.request_sync_now();
         }
         Ok(())
     }
 
     pub(super) fn request_sync_now(&mut self) {
-        let now = Instant::now();
-        if let Some((_, at)) = self.sync_in_flight {
-            if now.duration_since(at) < Duration::from_millis(self.cfg.sync_timeout_ms) {
-                return;
-            }
-        }
-        let head = self.head.number();
-        let mut ahead: Vec<u32> = self
-            .peer_heads
-            .iter()
-            .filter(|(_, h)| **h > head)
-            .map(|(p, _)| *p)
-            .collect();
-        ahead.sort();
-        let last = self.sync_in_flight.map(|(p, _)| p);
-        let Some(peer) = ahead.iter().copied().find(|p| Some(*p) > last).or(ahead.first().copied()) else {
-            return;
-        };
-        let req = Wire::SyncRequest {
-            from: head + 1,
-            count: self.cfg.sync_blocks_max,
-        };
-        if self.net.send(peer, req.encode()).is_ok() {
-            self.sync_in_flight = Some((peer, now));
-        }
+        self.sync.request(&self.net, self.head.number(), false);
     }
 
+    /// Members only: a removed node stops receiving blocks, one not yet added gets none.
     pub(super) fn serve_sync(&mut self, peer: u32, start: Height, count: u64) -> anyhow::Result<()> {
         if !self.core.members().contains(&peer) {
             tracing::debug!(peer, "sync request from a non-member refused");
             return Ok(());
         }
-        let mut out = Vec::new();
-        let mut bytes = 0usize;
-        for n in start..start.saturating_add(count.min(self.cfg.sync_blocks_max)) {
-            let Some(block) = self.ctx.store.block_by_number(n)? else {
-                break;
-            };
-            let certificate = self.ctx.store.certificate(n)?.unwrap_or_default();
-            let encoded = block.block.encode_bytes();
-            bytes += encoded.len() + certificate.len();
-            if !out.is_empty() && bytes > self.cfg.sync_response_bytes_max {
-                break;
-            }
-            out.push(CertifiedBlock {
-                block: Bytes::from(encoded),
-                certificate,
-            });
-        }
-        if !out.is_empty() {
-            let _ = self.net.send(peer, Wire::SyncBlocks(out).encode());
-        }
-        Ok(())
+        self.sync.serve(&*self.ctx.store, &self.net, peer, start, count)
     }
 
     pub(super) fn apply_synced(&mut self, peer: u32, blocks: Vec<CertifiedBlock>) -> anyhow::Result<()> {
-        if self.sync_in_flight.map(|(p, _)| p) == Some(peer) {
-            self.sync_in_flight = None;
-        }
+        self.sync.on_response(peer);
         let mut last_term = None;
         for cb in blocks {
             let Ok(block) = Block::decode_bytes(&cb.block).map(Block::seal) else {
