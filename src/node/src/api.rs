@@ -113,7 +113,7 @@ impl NodeApi {
                 rules.tx_bytes_max
             )));
         }
-        let tx = Tx::decode(&raw).map_err(|e| match e {
+        let tx = Tx::decode(raw).map_err(|e| match e {
             TxError::InvalidSignature => ApiError::TxRejected("invalid signature".into()),
             other => ApiError::TxRejected(other.to_string()),
         })?;

@@ -135,16 +135,16 @@ impl Node {
                     cache.clone(),
                 )
                 .context("starting the block recovery pool")?;
-                let c = crate::cluster::start(
-                    cc.clone(),
-                    &cc.keys_dir,
-                    data_dir,
+                let c = crate::cluster::start(crate::cluster::StartParts {
+                    cfg: cc.clone(),
+                    keys_dir: cc.keys_dir.clone(),
+                    state_dir: data_dir.clone(),
                     ctx,
                     recoverer,
-                    ingress.clone(),
-                    failed_tx,
-                    beneficiary,
-                )
+                    ingress: ingress.clone(),
+                    failed: failed_tx,
+                    default_admin: beneficiary,
+                })
                 .await?;
                 let slot = c.api_slot_handle();
                 cluster = Some((c.net, c.forwarder, slot, c.view));

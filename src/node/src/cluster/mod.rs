@@ -81,17 +81,33 @@ impl Cluster {
     }
 }
 
-/// Starts the network and the driver thread. `failed` hears a driver error.
-pub async fn start(
-    cfg: ClusterConfig,
-    keys_dir: &std::path::Path,
-    state_dir: &std::path::Path,
-    ctx: SealerContext,
-    recoverer: BatchRecoverer,
-    ingress: Arc<crate::pool::Ingress>,
-    failed: tokio::sync::oneshot::Sender<String>,
-    default_admin: bcos_types::Address,
-) -> anyhow::Result<Cluster> {
+/// What [`start`] needs from the node.
+pub struct StartParts {
+    pub cfg: ClusterConfig,
+    pub keys_dir: std::path::PathBuf,
+    pub state_dir: std::path::PathBuf,
+    pub ctx: SealerContext,
+    pub recoverer: BatchRecoverer,
+    pub ingress: Arc<crate::pool::Ingress>,
+    /// Hears a driver error.
+    pub failed: tokio::sync::oneshot::Sender<String>,
+    /// Raft's membership admin when `cluster.admin` is unset (the first dev account).
+    pub default_admin: bcos_types::Address,
+}
+
+/// Starts the network and the driver thread.
+pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
+    let StartParts {
+        cfg,
+        keys_dir,
+        state_dir,
+        ctx,
+        recoverer,
+        ingress,
+        failed,
+        default_admin,
+    } = parts;
+    let (keys_dir, state_dir) = (keys_dir.as_path(), state_dir.as_path());
     cfg.validate()?;
     let keys = NodeKeys::load(keys_dir)?;
     if keys.tls.index != cfg.index {

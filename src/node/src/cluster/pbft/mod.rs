@@ -201,14 +201,14 @@ impl PbftDriver {
             match o {
                 Output::Persist(d) => self.durable.store(&d)?,
                 Output::Send { to, msg } => {
-                    if let Some(w) = self.to_wire(msg) {
+                    if let Some(w) = self.wire_for(msg) {
                         if let Err(e) = self.net.send(to, w.encode()) {
                             tracing::debug!(peer = to, "send failed: {e}");
                         }
                     }
                 }
                 Output::Broadcast(msg) => {
-                    if let Some(w) = self.to_wire(msg) {
+                    if let Some(w) = self.wire_for(msg) {
                         let _ = self.net.broadcast(w.encode());
                     }
                 }

@@ -18,7 +18,7 @@ pub fn view_change_digest(
 }
 
 impl PbftDriver {
-    pub(super) fn to_wire(&mut self, msg: PbftMsg) -> Option<Wire> {
+    pub(super) fn wire_for(&mut self, msg: PbftMsg) -> Option<Wire> {
         Some(match msg {
             PbftMsg::PrePrepare(m) => {
                 let Some(block) = self.block_bytes(m.height, &m.block_hash) else {
