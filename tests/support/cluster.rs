@@ -1,8 +1,10 @@
 //! A local cluster of real `bcos node` processes written by the real `bcos init`.
 
-use crate::chain::{as_u64, head};
+use crate::chain::{as_u64, head, send_raw, status_ok, wait_receipts};
 use crate::node::{bcos_bin, Node};
 use crate::rpc::Rpc;
+use crate::tx::{address_of, dev_key, transfer, unfunded_key};
+use alloy_primitives::U256;
 use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -92,7 +94,11 @@ impl Cluster {
 
     pub fn start_node(&mut self, i: usize) {
         let d = node_dir(&self.out(), i);
-        self.nodes[i] = Some(Node::start_config(&d.join("config.toml"), &d.join("data"), &[]));
+        self.nodes[i] = Some(Node::start_config(
+            &d.join("config.toml"),
+            &d.join("data"),
+            &[],
+        ));
     }
 
     pub fn node(&self, i: usize) -> &Node {
@@ -165,10 +171,16 @@ impl Cluster {
     /// non-member hears no leader).
     pub fn wait_leader_among(&self, among: &[usize], not: Option<usize>) -> usize {
         for _ in 0..CLUSTER_POLL_ATTEMPTS {
-            let seen: Vec<Value> = among.iter().map(|&i| self.status(i)["leader"].clone()).collect();
+            let seen: Vec<Value> = among
+                .iter()
+                .map(|&i| self.status(i)["leader"].clone())
+                .collect();
             if let Some(first) = seen.first().and_then(Value::as_u64) {
                 let l = first as usize;
-                if seen.iter().all(|v| v.as_u64() == Some(first)) && Some(l) != not && self.nodes[l].is_some() {
+                if seen.iter().all(|v| v.as_u64() == Some(first))
+                    && Some(l) != not
+                    && self.nodes[l].is_some()
+                {
                     return l;
                 }
             }
@@ -185,6 +197,34 @@ impl Cluster {
             }
             std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
         }
-        panic!("node {i} did not reach head {at_least} (at {})", head(self.rpc(i)));
+        panic!(
+            "node {i} did not reach head {at_least} (at {})",
+            head(self.rpc(i))
+        );
     }
+}
+
+/// Sends `count` transfers of 1,000 wei from dev account `acct` (nonces from `nonce`) to
+/// the unfunded account `acct + 1` through node `via`; returns their hashes.
+pub fn send_transfers(c: &Cluster, via: usize, acct: usize, nonce: u64, count: u64) -> Vec<String> {
+    let key = dev_key(acct);
+    let to = address_of(&unfunded_key(acct as u8 + 1));
+    (nonce..nonce + count)
+        .map(|n| {
+            send_raw(c.rpc(via), &transfer(&key, n, to, U256::from(1_000u64)))
+                .unwrap_or_else(|e| panic!("node {via} refused a transfer: {e:?}"))
+        })
+        .collect()
+}
+
+/// Awaits the receipts (all successful) on node `via`; returns the highest block holding one.
+pub fn top_block(c: &Cluster, via: usize, hashes: &[String]) -> u64 {
+    wait_receipts(c.rpc(via), hashes)
+        .iter()
+        .map(|r| {
+            assert!(status_ok(r), "{r}");
+            as_u64(&r["blockNumber"])
+        })
+        .max()
+        .unwrap_or(0)
 }

@@ -4,21 +4,11 @@
 //! catches up by block sync (certificates verified); a node whose certificate no trusted CA
 //! signed cannot join.
 
-use bcos_tests::cluster::{init, node_dir, Cluster, CLUSTER_POLL_ATTEMPTS, CLUSTER_POLL_MS};
+use bcos_tests::cluster::{
+    init, node_dir, send_transfers, Cluster, CLUSTER_POLL_ATTEMPTS, CLUSTER_POLL_MS,
+};
 use bcos_tests::*;
 use std::time::Duration;
-
-/// Sends `count` transfers from dev account `from_acct` (starting at `nonce`) to node `via`.
-fn send_transfers(c: &Cluster, via: usize, from_acct: usize, nonce: u64, count: u64) -> Vec<String> {
-    let key = dev_key(from_acct);
-    let to = address_of(&unfunded_key(from_acct as u8 + 1));
-    (nonce..nonce + count)
-        .map(|n| {
-            send_raw(c.rpc(via), &transfer(&key, n, to, U256::from(1_000u64)))
-                .unwrap_or_else(|e| panic!("node {via} refused a transfer: {e:?}"))
-        })
-        .collect()
-}
 
 fn receipt_block(r: &Value) -> u64 {
     as_u64(&r["blockNumber"])
@@ -45,12 +35,21 @@ fn four_nodes_commit_transactions_sent_to_any_node_with_one_head_and_state_root(
         let hashes: Vec<Value> = (0..4)
             .map(|i| block(c.rpc(i), n, false).expect("block exists")["hash"].clone())
             .collect();
-        assert!(hashes.windows(2).all(|w| w[0] == w[1]), "block {n}: {hashes:?}");
+        assert!(
+            hashes.windows(2).all(|w| w[0] == w[1]),
+            "block {n}: {hashes:?}"
+        );
     }
-    let accounts: Vec<Address> = (0..4).map(|i| address_of(&unfunded_key(i as u8 + 1))).collect();
+    let accounts: Vec<Address> = (0..4)
+        .map(|i| address_of(&unfunded_key(i as u8 + 1)))
+        .collect();
     let expect = vec![U256::from(20_000u64); 4];
     for i in 0..4 {
-        assert_eq!(balances(c.rpc(i), &accounts), expect, "balances on node {i}");
+        assert_eq!(
+            balances(c.rpc(i), &accounts),
+            expect,
+            "balances on node {i}"
+        );
         let st = c.status(i);
         assert_eq!(st["protocol"], "pbft");
         assert_eq!(as_u64(&st["nodes"]), 4);
@@ -86,10 +85,15 @@ fn killed_leader_is_replaced_and_a_restarted_node_catches_up() {
     let top = r.iter().map(receipt_block).max().unwrap_or(0);
     assert!(top > h0, "commits continued past the dead leader's height");
     // Height h0 + 1 was led by the dead node in view 0, so its block came from view >= 1.
-    let cert = c
-        .rpc(via)
-        .ok("bcos_getBlockCertificate", json!([format!("0x{:x}", h0 + 1)]));
-    assert!(as_u64(&cert["view"]) >= 1, "block {} certificate: {cert}", h0 + 1);
+    let cert = c.rpc(via).ok(
+        "bcos_getBlockCertificate",
+        json!([format!("0x{:x}", h0 + 1)]),
+    );
+    assert!(
+        as_u64(&cert["view"]) >= 1,
+        "block {} certificate: {cert}",
+        h0 + 1
+    );
     let (h1, _, _) = c.wait_agreement(top);
 
     // More blocks while it is down, then it restarts and must catch up by sync.
@@ -139,7 +143,10 @@ fn node_with_a_certificate_from_an_unknown_ca_cannot_join() {
     for name in ["node_id", "bls_public_key"] {
         imp = imp.replace(&field(&a_cfg, 3, name), &field(&b_cfg, 3, name));
     }
-    imp = imp.replace("keys_dir = \"keys\"", &format!("keys_dir = {:?}", b3.join("keys")));
+    imp = imp.replace(
+        "keys_dir = \"keys\"",
+        &format!("keys_dir = {:?}", b3.join("keys")),
+    );
     let imp_dir = c.dir.path().join("impostor");
     std::fs::create_dir_all(&imp_dir).expect("dir");
     let cfg = write_file(&imp_dir, "config.toml", &imp);

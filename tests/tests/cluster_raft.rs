@@ -3,33 +3,13 @@
 //! transaction to the node-manager system contract joins and replicates; a removed node
 //! stops receiving blocks.
 
-use bcos_tests::cluster::{Cluster, CLUSTER_POLL_ATTEMPTS, CLUSTER_POLL_MS};
+use bcos_tests::cluster::{
+    send_transfers, top_block, Cluster, CLUSTER_POLL_ATTEMPTS, CLUSTER_POLL_MS,
+};
 use bcos_tests::*;
 use std::time::Duration;
 
 const NODE_MANAGER: &str = "0x0000000000000000000000000000000000001003";
-
-fn send_transfers(c: &Cluster, via: usize, acct: usize, nonce: u64, count: u64) -> Vec<String> {
-    let key = dev_key(acct);
-    let to = address_of(&unfunded_key(acct as u8 + 1));
-    (nonce..nonce + count)
-        .map(|n| {
-            send_raw(c.rpc(via), &transfer(&key, n, to, U256::from(1_000u64)))
-                .unwrap_or_else(|e| panic!("node {via} refused a transfer: {e:?}"))
-        })
-        .collect()
-}
-
-fn top_block(c: &Cluster, via: usize, hashes: &[String]) -> u64 {
-    wait_receipts(c.rpc(via), hashes)
-        .iter()
-        .map(|r| {
-            assert!(status_ok(r), "{r}");
-            as_u64(&r["blockNumber"])
-        })
-        .max()
-        .unwrap_or(0)
-}
 
 /// The node-manager call `signature(index)` from the admin (dev account 0).
 fn membership_tx(c: &Cluster, via: usize, nonce: u64, signature: &str, index: u32) -> String {
@@ -77,7 +57,9 @@ fn killed_raft_leader_is_replaced_and_a_restarted_follower_catches_up() {
     c.nodes[leader] = None;
     let next = c.wait_leader(Some(leader));
     assert_ne!(next, leader);
-    let follower = (0..3).find(|i| *i != leader && *i != next).expect("a follower");
+    let follower = (0..3)
+        .find(|i| *i != leader && *i != next)
+        .expect("a follower");
     let during = send_transfers(&c, follower, 2, 0, 10);
     let top = top_block(&c, follower, &during);
     c.wait_agreement(top);
@@ -91,7 +73,10 @@ fn killed_raft_leader_is_replaced_and_a_restarted_follower_catches_up() {
     c.start_node(follower);
     let (h, hash, root) = c.wait_agreement(top);
     let b = block(c.rpc(follower), h, false).expect("head");
-    assert_eq!((b["hash"].as_str(), b["stateRoot"].as_str()), (Some(hash.as_str()), Some(root.as_str())));
+    assert_eq!(
+        (b["hash"].as_str(), b["stateRoot"].as_str()),
+        (Some(hash.as_str()), Some(root.as_str()))
+    );
 }
 
 #[test]
@@ -111,7 +96,10 @@ fn node_added_by_transaction_joins_and_a_removed_node_stops_receiving_blocks() {
     let after_add = send_transfers(&c, leader, 1, 5, 5);
     let top = top_block(&c, leader, &after_add).max(top);
     let (h, hash, _) = c.wait_agreement(top);
-    assert_eq!(block(c.rpc(3), h, false).expect("head")["hash"].as_str(), Some(hash.as_str()));
+    assert_eq!(
+        block(c.rpc(3), h, false).expect("head")["hash"].as_str(),
+        Some(hash.as_str())
+    );
 
     // The admin removes node 3: the others go on, node 3 stops receiving blocks.
     let leader = c.wait_leader_among(&[0, 1, 2, 3], Some(3));

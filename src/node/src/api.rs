@@ -325,11 +325,22 @@ impl ChainApi for NodeApi {
         if number > self.head_number() {
             return Ok(None);
         }
-        let raw = self.store.certificate(number).map_err(internal)?.unwrap_or_default();
+        let raw = self
+            .store
+            .certificate(number)
+            .map_err(internal)?
+            .unwrap_or_default();
         if raw.is_empty() {
-            return Ok(Some(json!({ "number": number, "kind": "none", "raw": "0x" })));
+            return Ok(Some(
+                json!({ "number": number, "kind": "none", "raw": "0x" }),
+            ));
         }
-        let hex = |b: &[u8]| format!("0x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>());
+        let hex = |b: &[u8]| {
+            format!(
+                "0x{}",
+                b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+            )
+        };
         let decoded = (raw.len() > 8)
             .then(|| bcos_crypto::bls::CommitCertificate::decode(&raw[8..]).ok())
             .flatten();

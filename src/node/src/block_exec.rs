@@ -170,7 +170,8 @@ pub fn verify_and_execute(
         base_fee: h.base_fee_per_gas,
         beneficiary: h.beneficiary,
     };
-    let executed = execute(ctx, &env, &txs).map_err(|e| BlockInvalid::Execution(format!("{e:#}")))?;
+    let executed =
+        execute(ctx, &env, &txs).map_err(|e| BlockInvalid::Execution(format!("{e:#}")))?;
     if let Some((i, reason)) = executed.rejected.first() {
         return Err(BlockInvalid::Tx(*i, reason.clone()));
     }
@@ -237,4 +238,24 @@ pub fn commit(ctx: &SealerContext, c: Candidate, certificate: Vec<u8>) -> anyhow
     // No subscriber is fine; lagging subscribers refill from storage.
     let _ = ctx.blocks.send(Arc::new(committed));
     Ok(())
+}
+
+/// Senders of a block's transactions for a replica (each hash recovered once node-wide: the
+/// sender cache already holds those that came through the pool).
+pub fn recover_block(
+    recoverer: &bcos_crypto::BatchRecoverer,
+    metrics: &Metrics,
+    block: &SealedBlock,
+) -> anyhow::Result<Vec<RecoveredTx>> {
+    let started = Instant::now();
+    let out = recoverer
+        .recover_batch(block.block.txs.clone())
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.map_err(|e| anyhow::anyhow!("transaction {i}: {e}")))
+        .collect();
+    metrics
+        .recover
+        .record(block.block.txs.len(), started.elapsed());
+    out
 }

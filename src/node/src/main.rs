@@ -241,20 +241,42 @@ fn init_options(
 }
 
 fn run_init(a: InitArgs) -> anyhow::Result<()> {
-    let o = init_options(a.nodes, a.hosts, a.out, (a.p2p_port, a.rpc_port), a.chain_id, a.consensus, a.voters);
+    let o = init_options(
+        a.nodes,
+        a.hosts,
+        a.out,
+        (a.p2p_port, a.rpc_port),
+        a.chain_id,
+        a.consensus,
+        a.voters,
+    );
     let dirs = bcos_node::cluster::init::init_cluster(&o)?;
-    println!("wrote a {}-node {:?} cluster to {}:", dirs.len(), o.consensus, o.out.display());
+    println!(
+        "wrote a {}-node {:?} cluster to {}:",
+        dirs.len(),
+        o.consensus,
+        o.out.display()
+    );
     for d in &dirs {
-        println!("  {}  (start: bcos node --config {})", d.display(), d.join("config.toml").display());
+        println!(
+            "  {}  (start: bcos node --config {})",
+            d.display(),
+            d.join("config.toml").display()
+        );
     }
-    println!("  {}  (the CA key: keep it offline)", o.out.join("ca").display());
+    println!(
+        "  {}  (the CA key: keep it offline)",
+        o.out.join("ca").display()
+    );
     Ok(())
 }
 
 fn run_up(a: UpArgs) -> anyhow::Result<()> {
     use bcos_node::cluster::init::{init_cluster, node_dir};
     use bcos_node::supervise;
-    let existing = (0..).take_while(|i| node_dir(&a.dir, *i).join("config.toml").exists()).count();
+    let existing = (0..)
+        .take_while(|i| node_dir(&a.dir, *i).join("config.toml").exists())
+        .count();
     let dirs: Vec<PathBuf> = if existing == 0 {
         let o = init_options(
             a.nodes,
@@ -279,10 +301,16 @@ fn run_up(a: UpArgs) -> anyhow::Result<()> {
     let mut nodes = supervise::spawn_nodes(&exe, &dirs, &a.log)?;
     for (i, d) in dirs.iter().enumerate() {
         let cfg = NodeConfig::load(&d.join("config.toml"))?;
-        println!("node {i}: RPC http://{}  log {}", cfg.rpc.addr, d.join("node.log").display());
+        println!(
+            "node {i}: RPC http://{}  log {}",
+            cfg.rpc.addr,
+            d.join("node.log").display()
+        );
     }
     println!("{} nodes running; Ctrl-C stops them all", nodes.len());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let outcome = runtime.block_on(async {
         let mut signal = Box::pin(shutdown_signal());
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(supervise::POLL_MS));
@@ -320,7 +348,10 @@ fn run_until_stopped(
         let mut node = Node::start(config).await?;
         match cluster {
             Some((i, n)) if !banner => {
-                println!("bcos node {i} of {n}, chain {chain_id}, data in {}", data_dir.display());
+                println!(
+                    "bcos node {i} of {n}, chain {chain_id}, data in {}",
+                    data_dir.display()
+                );
                 println!("RPC: http://{}", node.rpc_addr);
                 println!("WS: ws://{}", node.rpc_addr);
             }

@@ -99,16 +99,16 @@ impl Node {
 
         let head = store.head().map_or(0, |(n, _)| n);
         let ctx = SealerContext {
-                store: store.clone(),
-                pool: pool.clone(),
-                executor: executor.clone(),
-                doorbell: doorbell.clone(),
-                blocks: blocks.clone(),
-                metrics: metrics.clone(),
-                block_txs_max: config.sealer.block_txs_max,
-                block_gas_limit: config.sealer.block_gas_limit,
-                base_fee: config.chain.base_fee_wei,
-                beneficiary,
+            store: store.clone(),
+            pool: pool.clone(),
+            executor: executor.clone(),
+            doorbell: doorbell.clone(),
+            blocks: blocks.clone(),
+            metrics: metrics.clone(),
+            block_txs_max: config.sealer.block_txs_max,
+            block_gas_limit: config.sealer.block_gas_limit,
+            base_fee: config.chain.base_fee_wei,
+            beneficiary,
         };
         let (failed_tx, failed_rx) = oneshot::channel();
         let mut cluster = None;

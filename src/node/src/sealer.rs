@@ -5,8 +5,8 @@
 //! a `Commit` makes the block durable (spec/durability.md), then the pool forgets its
 //! transactions and subscribers hear of it. An idle chain seals nothing.
 
-use crate::block_exec::{self, Candidate};
 pub use crate::block_exec::SealerContext;
+use crate::block_exec::{self, Candidate};
 use anyhow::{bail, Context};
 use bcos_consensus::{Decision, Input, Output, Proposal, Protocol};
 use bcos_sync::Wake;

@@ -20,7 +20,9 @@ impl std::str::FromStr for ConsensusKind {
         match s {
             "pbft" => Ok(ConsensusKind::Pbft),
             "raft" => Ok(ConsensusKind::Raft),
-            other => Err(format!("unknown consensus {other:?} (expected pbft or raft)")),
+            other => Err(format!(
+                "unknown consensus {other:?} (expected pbft or raft)"
+            )),
         }
     }
 }
@@ -122,7 +124,10 @@ impl ClusterConfig {
         }
         for (i, m) in self.members.iter().enumerate() {
             if m.index as usize != i {
-                anyhow::bail!("cluster.members[{i}] has index {}; list them in index order", m.index);
+                anyhow::bail!(
+                    "cluster.members[{i}] has index {}; list them in index order",
+                    m.index
+                );
             }
         }
         if self.index as usize >= n {

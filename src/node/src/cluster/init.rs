@@ -63,7 +63,8 @@ pub fn init_cluster(o: &InitOptions) -> anyhow::Result<Vec<PathBuf>> {
     }
     let host = |i: usize| o.hosts[if o.hosts.len() == 1 { 0 } else { i }];
     let port = |base: u16, i: usize| -> anyhow::Result<u16> {
-        base.checked_add(i as u16).context("port range overflows 65535")
+        base.checked_add(i as u16)
+            .context("port range overflows 65535")
     };
     let ca = bcos_net::generate_ca(&format!("bcos chain {} CA", o.chain_id))?;
     bcos_net::pki::save_ca(&o.out.join("ca"), &ca)?;
@@ -155,7 +156,11 @@ mod tests {
             assert_eq!(keys.bls_public().to_hex(), cl.members[i].bls_public_key);
         }
         assert!(init_cluster(&o).is_err());
-        let bad = InitOptions { hosts: vec!["127.0.0.1".parse().unwrap(); 2], out: dir.path().join("d"), ..o };
+        let bad = InitOptions {
+            hosts: vec!["127.0.0.1".parse().unwrap(); 2],
+            out: dir.path().join("d"),
+            ..o
+        };
         assert!(init_cluster(&bad).is_err());
     }
 }

@@ -57,15 +57,22 @@ fn parse_hex32(s: &str) -> Option<[u8; 32]> {
 }
 
 /// Writes the node id key and BLS key (mode 0600).
-pub fn save_secret_keys(dir: &Path, node_key: &SecretKey, bls: &BlsSecretKey) -> anyhow::Result<()> {
+pub fn save_secret_keys(
+    dir: &Path,
+    node_key: &SecretKey,
+    bls: &BlsSecretKey,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    write_secret(&dir.join(NODE_ID_KEY_FILE), &hex_of(&node_key.secret_bytes()))?;
+    write_secret(
+        &dir.join(NODE_ID_KEY_FILE),
+        &hex_of(&node_key.secret_bytes()),
+    )?;
     write_secret(&dir.join(BLS_KEY_FILE), &bls.to_hex())
 }
 
 fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -86,7 +93,12 @@ impl NodeKeys {
         };
         let node_key = parse_hex32(&read(NODE_ID_KEY_FILE)?)
             .and_then(|b| SecretKey::from_byte_array(b).ok())
-            .with_context(|| format!("{NODE_ID_KEY_FILE} in {} is not a secp256k1 key", dir.display()))?;
+            .with_context(|| {
+                format!(
+                    "{NODE_ID_KEY_FILE} in {} is not a secp256k1 key",
+                    dir.display()
+                )
+            })?;
         let bls = BlsSecretKey::from_hex(read(BLS_KEY_FILE)?.trim())
             .map_err(|e| anyhow::anyhow!("{BLS_KEY_FILE} in {}: {e}", dir.display()))?;
         let tls = bcos_net::pki::load_node_cert(dir)

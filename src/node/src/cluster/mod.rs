@@ -11,6 +11,7 @@ pub mod membership;
 pub mod pbft;
 pub mod raft;
 pub mod sync_tracker;
+pub mod timers;
 pub mod votes;
 pub mod wire;
 

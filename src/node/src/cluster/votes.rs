@@ -7,9 +7,9 @@
 
 use bcos_consensus::pbft::CommitBody;
 use bcos_crypto::bls::{
-    quorum_for, sign_vote, verify_certificate, BlsPublicKey, BlsSecretKey, BlsSignature,
-    CertError, CertificateBuilder, CommitCertificate, Culprit, VerifiedBy, VoteCache, VoteData,
-    VoteDigest, VoteKey, VotePhase,
+    quorum_for, sign_vote, verify_certificate, BlsPublicKey, BlsSecretKey, BlsSignature, CertError,
+    CertificateBuilder, CommitCertificate, Culprit, VerifiedBy, VoteCache, VoteData, VoteDigest,
+    VoteKey, VotePhase,
 };
 use bcos_types::{GroupId, Header, Height, B256};
 use std::collections::{BTreeMap, HashMap};
@@ -193,7 +193,9 @@ mod tests {
     use super::*;
 
     fn books(n: usize) -> Vec<VoteBook> {
-        let keys: Vec<BlsSecretKey> = (0..n).map(|i| BlsSecretKey::from_seed(&[i as u8 + 1; 32])).collect();
+        let keys: Vec<BlsSecretKey> = (0..n)
+            .map(|i| BlsSecretKey::from_seed(&[i as u8 + 1; 32]))
+            .collect();
         let pks: Vec<BlsPublicKey> = keys.iter().map(|k| k.public_key()).collect();
         keys.into_iter()
             .enumerate()
@@ -204,9 +206,18 @@ mod tests {
     #[test]
     fn quorum_of_votes_certifies_a_header_and_nothing_else() {
         let mut b = books(4);
-        let header = Header { number: 5, state_root: B256::repeat_byte(2), receipts_root: B256::repeat_byte(3), ..Default::default() };
+        let header = Header {
+            number: 5,
+            state_root: B256::repeat_byte(2),
+            receipts_root: B256::repeat_byte(3),
+            ..Default::default()
+        };
         let hash = B256::repeat_byte(1);
-        let body = CommitBody { block_hash: hash, state_root: header.state_root, receipts_root: header.receipts_root };
+        let body = CommitBody {
+            block_hash: hash,
+            state_root: header.state_root,
+            receipts_root: header.receipts_root,
+        };
         let d = b[0].commit_digest(5, 2, body);
         let sigs: Vec<BlsSignature> = (1..3).map(|i| b[i].sign(5, d)).collect();
         b[0].sign(5, d);
@@ -219,7 +230,10 @@ mod tests {
         assert!(culprits.is_empty());
         let bytes = encode_block_certificate(2, &cert);
         verify_block_certificate(&b[3], &header, hash, &bytes).expect("valid");
-        let other = Header { state_root: B256::repeat_byte(9), ..header.clone() };
+        let other = Header {
+            state_root: B256::repeat_byte(9),
+            ..header.clone()
+        };
         assert!(verify_block_certificate(&b[3], &other, hash, &bytes).is_err());
         assert!(verify_block_certificate(&b[3], &header, B256::repeat_byte(8), &bytes).is_err());
         let mut wrong_view = bytes.clone();
@@ -240,7 +254,10 @@ mod tests {
         b[0].record(1, d, 2, wrong);
         let (cert, culprits) = b[0].certificate(d);
         assert!(cert.is_none());
-        assert_eq!(culprits.iter().map(|c| c.signer_index).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(
+            culprits.iter().map(|c| c.signer_index).collect::<Vec<_>>(),
+            vec![2]
+        );
         let good3 = b[3].sign(1, d);
         b[0].record(1, d, 3, good3);
         let (cert, _) = b[0].certificate(d);

@@ -40,11 +40,20 @@ pub struct CertifiedBlock {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Wire {
     /// The leader's proposal and the block it names.
-    PrePrepare { msg: PrePrepare, block: Bytes },
+    PrePrepare {
+        msg: PrePrepare,
+        block: Bytes,
+    },
     /// A prepare vote with its BLS signature (phase Prepare, zero roots).
-    Prepare { msg: Prepare, sig: Bytes },
+    Prepare {
+        msg: Prepare,
+        sig: Bytes,
+    },
     /// A commit vote with its BLS signature (phase Commit, the voter's roots).
-    Commit { msg: Commit, sig: Bytes },
+    Commit {
+        msg: Commit,
+        sig: Bytes,
+    },
     ViewChange(SignedViewChange),
     /// The new leader's new view: the signed view changes and, for a re-proposal, the block.
     NewView {
@@ -56,12 +65,21 @@ pub enum Wire {
     },
     /// A Raft message (postcard-encoded by the Raft driver) and, for an append, the blocks
     /// of its entries.
-    Raft { msg: Bytes, blocks: Vec<Bytes> },
+    Raft {
+        msg: Bytes,
+        blocks: Vec<Bytes>,
+    },
     /// Raw transactions submitted to the sender, forwarded so the leader holds them.
     Txs(Vec<Bytes>),
     /// "My committed head is `height`."
-    Status { height: Height, hash: B256 },
-    SyncRequest { from: Height, count: u64 },
+    Status {
+        height: Height,
+        hash: B256,
+    },
+    SyncRequest {
+        from: Height,
+        count: u64,
+    },
     SyncBlocks(Vec<CertifiedBlock>),
 }
 

@@ -6,7 +6,6 @@ use crate::cluster::votes::encode_block_certificate;
 use bcos_consensus::pbft::CommitCert;
 use bcos_consensus::{Decision, ExecutedRoots, Input, Proposal, Protocol};
 use bcos_types::{RecoveredTx, SealedBlock};
-use std::time::Instant;
 
 impl PbftDriver {
     /// The leader of an entered view builds and proposes a block when the pool has work;
@@ -85,22 +84,8 @@ impl PbftDriver {
         Ok(())
     }
 
-    /// Senders of a block's transactions (each hash recovered once node-wide: the sender
-    /// cache already holds those that came through the pool).
     pub(super) fn recover(&self, block: &SealedBlock) -> anyhow::Result<Vec<RecoveredTx>> {
-        let started = Instant::now();
-        let out = self
-            .recoverer
-            .recover_batch(block.block.txs.clone())
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| r.map_err(|e| anyhow::anyhow!("transaction {i}: {e}")))
-            .collect();
-        self.ctx
-            .metrics
-            .recover
-            .record(block.block.txs.len(), started.elapsed());
-        out
+        block_exec::recover_block(&self.recoverer, &self.ctx.metrics, block)
     }
 
     /// R8: the core decided. Only noted here (outputs are applied in order and must not
@@ -146,7 +131,11 @@ impl PbftDriver {
         let digest = self.book.commit_digest(cert.height, cert.view, cert.body);
         let (built, culprits) = self.book.certificate(digest);
         for c in culprits {
-            tracing::warn!(culprit = c.signer_index, height = cert.height, "invalid commit signature");
+            tracing::warn!(
+                culprit = c.signer_index,
+                height = cert.height,
+                "invalid commit signature"
+            );
         }
         let Some(bls) = built else {
             return Ok(());

@@ -24,7 +24,9 @@ impl PbftDriver {
                     return self.drop_msg(from, "prepare with a malformed signature");
                 };
                 if self.vote_height_ok(msg.height) {
-                    let d = self.book.prepare_digest(msg.height, msg.view, msg.block_hash);
+                    let d = self
+                        .book
+                        .prepare_digest(msg.height, msg.view, msg.block_hash);
                     self.book.record(msg.height, d, from as usize, sig);
                 }
                 self.feed(Input::Message {
@@ -52,8 +54,7 @@ impl PbftDriver {
                 let Some(vc) = self.check_view_change(&s) else {
                     return self.drop_msg(from, "view change with a bad signature or proof");
                 };
-                self.view_changes
-                    .insert((vc.height, vc.view, s.signer), s);
+                self.view_changes.insert((vc.height, vc.view, s.signer), s);
                 self.feed(Input::Message {
                     from,
                     msg: PbftMsg::ViewChange(vc),
@@ -72,7 +73,8 @@ impl PbftDriver {
                         return self.drop_msg(from, "new view holding an invalid view change");
                     };
                     if vc.height != height || vc.view != view {
-                        return self.drop_msg(from, "new view holding a view change for another view");
+                        return self
+                            .drop_msg(from, "new view holding a view change for another view");
                     }
                     checked.push(SignedViewChange { vc, ..s });
                 }
@@ -169,7 +171,9 @@ impl PbftDriver {
             (Some(lock), Some(proof)) => {
                 let aggregate: [u8; SIGNATURE_LEN] = proof.aggregate.as_ref().try_into().ok()?;
                 let cert = CommitCertificate {
-                    digest: self.book.prepare_digest(lock.height, lock.view, lock.block_hash),
+                    digest: self
+                        .book
+                        .prepare_digest(lock.height, lock.view, lock.block_hash),
                     signers: proof.signers.clone(),
                     aggregate,
                 };

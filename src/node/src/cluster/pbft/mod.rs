@@ -27,7 +27,7 @@ use bcos_net::NetworkHandle;
 use bcos_types::{Height, SealedBlock, B256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What wakes the driver thread.
 pub enum Event {
@@ -70,7 +70,7 @@ pub struct PbftDriver {
     view_changes: HashMap<(Height, u64, u32), SignedViewChange>,
     /// Decided heights not stored yet.
     pending: BTreeMap<Height, PendingDecision>,
-    timers: HashMap<PbftTimer, Instant>,
+    timers: super::timers::Timers<PbftTimer>,
     sync: super::sync_tracker::SyncTracker,
     view: std::sync::Arc<super::ConsensusView>,
     /// Height for which "the pool has work" was told to a non-leader core.
@@ -89,7 +89,11 @@ pub struct PbftDriverParts {
 
 impl PbftDriver {
     pub fn new(p: PbftDriverParts) -> anyhow::Result<Self> {
-        let (head_n, _) = p.ctx.store.head().context("the store has no genesis block")?;
+        let (head_n, _) = p
+            .ctx
+            .store
+            .head()
+            .context("the store has no genesis block")?;
         let head = p
             .ctx
             .store
@@ -140,7 +144,7 @@ impl PbftDriver {
             invalid: HashSet::new(),
             view_changes: HashMap::new(),
             pending: BTreeMap::new(),
-            timers: HashMap::new(),
+            timers: super::timers::Timers::new(),
             work_signaled: None,
             view: p.view,
         })
@@ -155,13 +159,7 @@ impl PbftDriver {
         self.execute_proposed()?;
         loop {
             let now = Instant::now();
-            let deadline = self
-                .timers
-                .values()
-                .copied()
-                .chain([self.sync.next_status()])
-                .min()
-                .unwrap_or(now + Duration::from_millis(self.cfg.status_interval_ms));
+            let deadline = self.timers.next_deadline(self.sync.next_status());
             match rx.recv_timeout(deadline.saturating_duration_since(now)) {
                 Ok(Event::Net(from, w)) => self.on_wire(from, w)?,
                 Ok(Event::Work) | Err(RecvTimeoutError::Timeout) => {}
@@ -191,12 +189,16 @@ impl PbftDriver {
             leader: self.core.leader(),
         });
         if self.view.members().is_empty() {
-            self.view.set_members((0..self.members.len() as u32).collect());
+            self.view
+                .set_members((0..self.members.len() as u32).collect());
         }
     }
 
     /// PBFT-R2: outputs in list order; a persist is durable before the next output runs.
-    fn apply(&mut self, outputs: Vec<Output<PbftMsg, PbftTimer, PbftDurable>>) -> anyhow::Result<()> {
+    fn apply(
+        &mut self,
+        outputs: Vec<Output<PbftMsg, PbftTimer, PbftDurable>>,
+    ) -> anyhow::Result<()> {
         for o in outputs {
             match o {
                 Output::Persist(d) => self.durable.store(&d)?,
@@ -212,13 +214,8 @@ impl PbftDriver {
                         let _ = self.net.broadcast(w.encode());
                     }
                 }
-                Output::SetTimer { timer, ticks } => {
-                    self.timers
-                        .insert(timer, Instant::now() + Duration::from_millis(ticks));
-                }
-                Output::CancelTimer(t) => {
-                    self.timers.remove(&t);
-                }
+                Output::SetTimer { timer, ticks } => self.timers.set(timer, ticks),
+                Output::CancelTimer(t) => self.timers.cancel(&t),
                 Output::Commit(d) => self.on_decision(d)?,
                 Output::Evidence { culprit, reason } => {
                     tracing::warn!(culprit, %reason, "consensus evidence");
@@ -229,15 +226,7 @@ impl PbftDriver {
     }
 
     fn fire_timers(&mut self) -> anyhow::Result<()> {
-        let now = Instant::now();
-        let due: Vec<PbftTimer> = self
-            .timers
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(t, _)| *t)
-            .collect();
-        for t in due {
-            self.timers.remove(&t);
+        for t in self.timers.take_due() {
             tracing::info!(?t, "view timer fired");
             self.feed(Input::Timeout(t))?;
         }

@@ -55,9 +55,7 @@ impl PbftDriver {
                         }
                     }
                 }
-                let block = nv
-                    .reproposal
-                    .and_then(|h| self.block_bytes(nv.height, &h));
+                let block = nv.reproposal.and_then(|h| self.block_bytes(nv.height, &h));
                 Wire::NewView {
                     height: nv.height,
                     view: nv.view,
@@ -90,7 +88,11 @@ impl PbftDriver {
                     });
                 }
                 None => {
-                    tracing::warn!(height = pc.height, view = pc.view, "lock without a provable quorum; not claimed");
+                    tracing::warn!(
+                        height = pc.height,
+                        view = pc.view,
+                        "lock without a provable quorum; not claimed"
+                    );
                     vc.prepared = None;
                 }
             }

@@ -27,12 +27,22 @@ impl PbftDriver {
         self.sync.request(&self.net, self.head.number(), true);
     }
 
-    pub(super) fn serve_sync(&mut self, peer: u32, start: Height, count: u64) -> anyhow::Result<()> {
-        self.sync.serve(&*self.ctx.store, &self.net, peer, start, count)
+    pub(super) fn serve_sync(
+        &mut self,
+        peer: u32,
+        start: Height,
+        count: u64,
+    ) -> anyhow::Result<()> {
+        self.sync
+            .serve(&*self.ctx.store, &self.net, peer, start, count)
     }
 
     /// Applies synced blocks in order; stops at the first that does not check out.
-    pub(super) fn apply_synced(&mut self, peer: u32, blocks: Vec<CertifiedBlock>) -> anyhow::Result<()> {
+    pub(super) fn apply_synced(
+        &mut self,
+        peer: u32,
+        blocks: Vec<CertifiedBlock>,
+    ) -> anyhow::Result<()> {
         self.sync.on_response(peer);
         let mut applied = 0;
         for cb in blocks {
@@ -47,7 +57,9 @@ impl PbftDriver {
             if n <= self.head.number() {
                 continue;
             }
-            if let Err(e) = verify_block_certificate(&self.book, block.header(), block.hash, &cb.certificate) {
+            if let Err(e) =
+                verify_block_certificate(&self.book, block.header(), block.hash, &cb.certificate)
+            {
                 tracing::warn!(peer, number = n, "synced block refused: certificate: {e}");
                 break;
             }

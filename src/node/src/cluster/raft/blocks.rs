@@ -7,7 +7,6 @@ use crate::cluster::membership;
 use bcos_consensus::raft::{MemberChange, RaftError};
 use bcos_consensus::{Input, Proposal};
 use bcos_types::{RecoveredTx, SealedBlock};
-use std::time::Instant;
 
 impl RaftDriver {
     /// The leader proposes the next block once its previous proposal committed: pooled
@@ -49,7 +48,11 @@ impl RaftDriver {
             height: c.block.number(),
             block_hash: c.block.hash,
         };
-        tracing::debug!(height = proposal.height, txs = c.included.len(), "proposing");
+        tracing::debug!(
+            height = proposal.height,
+            txs = c.included.len(),
+            "proposing"
+        );
         self.blocks.insert(c.block.hash, c.block.clone());
         self.candidates.insert(c.block.hash, c);
         self.feed(Input::Propose(proposal))
@@ -80,7 +83,10 @@ impl RaftDriver {
             } else if let Some(b) = self.blocks.get(&d.block_hash).cloned() {
                 let txs = self.recover(&b)?;
                 block_exec::verify_and_execute(&self.ctx, &self.head, b, txs).map_err(|e| {
-                    anyhow::anyhow!("committed block {} at {next} does not execute: {e}", d.block_hash)
+                    anyhow::anyhow!(
+                        "committed block {} at {next} does not execute: {e}",
+                        d.block_hash
+                    )
                 })?
             } else {
                 self.request_sync_now();
@@ -92,19 +98,7 @@ impl RaftDriver {
     }
 
     pub(super) fn recover(&self, block: &SealedBlock) -> anyhow::Result<Vec<RecoveredTx>> {
-        let started = Instant::now();
-        let out = self
-            .recoverer
-            .recover_batch(block.block.txs.clone())
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| r.map_err(|e| anyhow::anyhow!("transaction {i}: {e}")))
-            .collect();
-        self.ctx
-            .metrics
-            .recover
-            .record(block.block.txs.len(), started.elapsed());
-        out
+        block_exec::recover_block(&self.recoverer, &self.ctx.metrics, block)
     }
 
     /// Commits a block and notes the membership requests it holds.
@@ -112,7 +106,11 @@ impl RaftDriver {
         let n = self.cfg.members.len() as u32;
         for tx in &c.included {
             if let Some(change) = membership::request(tx, self.admin, n) {
-                tracing::info!(?change, block = c.block.number(), "membership request committed");
+                tracing::info!(
+                    ?change,
+                    block = c.block.number(),
+                    "membership request committed"
+                );
                 // The latest request about a node replaces any earlier one.
                 let who = target(change);
                 self.wanted.retain(|w| target(*w) != who);

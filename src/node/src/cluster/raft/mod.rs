@@ -24,7 +24,7 @@ use bcos_net::NetworkHandle;
 use bcos_types::{Address, Bytes, Height, SealedBlock, B256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub use super::pbft::Event;
 
@@ -59,7 +59,7 @@ pub struct RaftDriver {
     pending: BTreeMap<Height, Decision>,
     /// Membership requests read from committed blocks, not yet in effect.
     wanted: BTreeSet<MemberChange>,
-    timers: HashMap<RaftTimer, Instant>,
+    timers: super::timers::Timers<RaftTimer>,
     sync: super::sync_tracker::SyncTracker,
     view: std::sync::Arc<super::ConsensusView>,
     last_role: Option<(u64, Role, Option<u32>)>,
@@ -67,7 +67,11 @@ pub struct RaftDriver {
 
 impl RaftDriver {
     pub fn new(p: RaftDriverParts) -> anyhow::Result<Self> {
-        let (head_n, _) = p.ctx.store.head().context("the store has no genesis block")?;
+        let (head_n, _) = p
+            .ctx
+            .store
+            .head()
+            .context("the store has no genesis block")?;
         let head = p
             .ctx
             .store
@@ -97,7 +101,7 @@ impl RaftDriver {
             blocks: HashMap::new(),
             pending: BTreeMap::new(),
             wanted: BTreeSet::new(),
-            timers: HashMap::new(),
+            timers: super::timers::Timers::new(),
             view: p.view,
             last_role: None,
         })
@@ -109,13 +113,7 @@ impl RaftDriver {
         self.publish();
         loop {
             let now = Instant::now();
-            let deadline = self
-                .timers
-                .values()
-                .copied()
-                .chain([self.sync.next_status()])
-                .min()
-                .unwrap_or(now + Duration::from_millis(self.cfg.status_interval_ms));
+            let deadline = self.timers.next_deadline(self.sync.next_status());
             match rx.recv_timeout(deadline.saturating_duration_since(now)) {
                 Ok(Event::Net(from, w)) => self.on_wire(from, w)?,
                 Ok(Event::Work) | Err(RecvTimeoutError::Timeout) => {}
@@ -147,11 +145,15 @@ impl RaftDriver {
             view: self.core.term(),
             leader: self.core.leader().unwrap_or(u32::MAX),
         });
-        self.view.set_members(self.core.members().into_iter().collect());
+        self.view
+            .set_members(self.core.members().into_iter().collect());
     }
 
     /// Outputs in list order; a persist is durable before the next output runs (RAFT-R2).
-    fn apply(&mut self, outputs: Vec<Output<RaftMsg, RaftTimer, RaftDurable>>) -> anyhow::Result<()> {
+    fn apply(
+        &mut self,
+        outputs: Vec<Output<RaftMsg, RaftTimer, RaftDurable>>,
+    ) -> anyhow::Result<()> {
         for o in outputs {
             match o {
                 Output::Persist(d) => self.durable.store(&d)?,
@@ -165,13 +167,8 @@ impl RaftDriver {
                     let w = self.to_wire(&msg);
                     let _ = self.net.broadcast(w.encode());
                 }
-                Output::SetTimer { timer, ticks } => {
-                    self.timers
-                        .insert(timer, Instant::now() + Duration::from_millis(ticks));
-                }
-                Output::CancelTimer(t) => {
-                    self.timers.remove(&t);
-                }
+                Output::SetTimer { timer, ticks } => self.timers.set(timer, ticks),
+                Output::CancelTimer(t) => self.timers.cancel(&t),
                 Output::Commit(d) => {
                     tracing::debug!(height = d.height, "decided");
                     if d.height > self.head.number() {
@@ -228,7 +225,14 @@ impl RaftDriver {
                 };
                 if let RaftMsg::Append(a) = &msg {
                     if !a.entries.is_empty() {
-                        tracing::debug!(peer = from, term = a.term, first = a.entries[0].index, count = a.entries.len(), commit = a.commit, "append");
+                        tracing::debug!(
+                            peer = from,
+                            term = a.term,
+                            first = a.entries[0].index,
+                            count = a.entries.len(),
+                            commit = a.commit,
+                            "append"
+                        );
                     }
                     let wanted: HashMap<B256, Height> =
                         a.entries.iter().map(|e| (e.block_hash, e.index)).collect();
@@ -245,7 +249,12 @@ impl RaftDriver {
                     }
                 }
                 if let RaftMsg::AppendReply(r) = &msg {
-                    tracing::debug!(peer = from, matched = r.match_index, ok = r.success, "append reply");
+                    tracing::debug!(
+                        peer = from,
+                        matched = r.match_index,
+                        ok = r.success,
+                        "append reply"
+                    );
                 }
                 self.feed(Input::Message { from, msg })
             }
@@ -257,22 +266,18 @@ impl RaftDriver {
             Wire::SyncBlocks(blocks) => self.apply_synced(from, blocks),
             Wire::Txs(_) => Ok(()),
             other => {
-                tracing::warn!(peer = from, kind = other.kind(), "dropped: pbft message in a raft group");
+                tracing::warn!(
+                    peer = from,
+                    kind = other.kind(),
+                    "dropped: pbft message in a raft group"
+                );
                 Ok(())
             }
         }
     }
 
     fn fire_timers(&mut self) -> anyhow::Result<()> {
-        let now = Instant::now();
-        let due: Vec<RaftTimer> = self
-            .timers
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(t, _)| *t)
-            .collect();
-        for t in due {
-            self.timers.remove(&t);
+        for t in self.timers.take_due() {
             self.feed(Input::Timeout(t))?;
         }
         Ok(())

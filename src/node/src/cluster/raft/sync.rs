@@ -21,15 +21,25 @@ impl RaftDriver {
     }
 
     /// Members only: a removed node stops receiving blocks, one not yet added gets none.
-    pub(super) fn serve_sync(&mut self, peer: u32, start: Height, count: u64) -> anyhow::Result<()> {
+    pub(super) fn serve_sync(
+        &mut self,
+        peer: u32,
+        start: Height,
+        count: u64,
+    ) -> anyhow::Result<()> {
         if !self.core.members().contains(&peer) {
             tracing::debug!(peer, "sync request from a non-member refused");
             return Ok(());
         }
-        self.sync.serve(&*self.ctx.store, &self.net, peer, start, count)
+        self.sync
+            .serve(&*self.ctx.store, &self.net, peer, start, count)
     }
 
-    pub(super) fn apply_synced(&mut self, peer: u32, blocks: Vec<CertifiedBlock>) -> anyhow::Result<()> {
+    pub(super) fn apply_synced(
+        &mut self,
+        peer: u32,
+        blocks: Vec<CertifiedBlock>,
+    ) -> anyhow::Result<()> {
         self.sync.on_response(peer);
         let mut last_term = None;
         for cb in blocks {
