@@ -67,6 +67,11 @@ impl PbftDriver {
                 reproposal,
                 block,
             } => {
+                // At most one view change per validator, each checked once (a flood of them
+                // would otherwise cost a BLS verification apiece).
+                if view_changes.len() > self.members.len() {
+                    return self.drop_msg(from, "new view with more view changes than validators");
+                }
                 let mut checked = Vec::with_capacity(view_changes.len());
                 for s in view_changes {
                     let Some(vc) = self.check_view_change(&s) else {
@@ -112,7 +117,8 @@ impl PbftDriver {
     /// Votes are only worth keeping for heights the core still works on.
     fn vote_height_ok(&self, h: u64) -> bool {
         let next = bcos_consensus::Protocol::next_height(&self.core);
-        h + 1 >= next && h <= next + self.core.config().future_heights_max
+        h.saturating_add(1) >= next
+            && h <= next.saturating_add(self.core.config().future_heights_max)
     }
 
     /// PBFT-R4 from the driver's side: the block must be the one the pre-prepare names; it
