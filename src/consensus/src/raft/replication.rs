@@ -314,6 +314,40 @@ mod tests {
     }
 
     #[test]
+    fn a_stale_success_reply_does_not_resend_appends_in_flight() {
+        // Regression: every success reply used to resend all entries past its match index,
+        // so with appends in flight each reply bred another append (a storm that capped a
+        // 3-node cluster at ~2 k tx/s).
+        let (mut l, _) = leader_of_three();
+        let out = l.handle(propose(1));
+        let to1 = sends(&out)
+            .into_iter()
+            .filter(|(to, m)| *to == 1 && matches!(m, RaftMsg::Append(a) if !a.entries.is_empty()))
+            .count();
+        assert_eq!(to1, 1, "{out:?}");
+        let stale = msg(
+            &mut l,
+            1,
+            RaftMsg::AppendReply(AppendReply {
+                term: 1,
+                success: true,
+                match_index: 0,
+            }),
+        );
+        assert!(sends(&stale).is_empty(), "resent while in flight: {stale:?}");
+        let ack = msg(
+            &mut l,
+            1,
+            RaftMsg::AppendReply(AppendReply {
+                term: 1,
+                success: true,
+                match_index: 1,
+            }),
+        );
+        assert_eq!(commits(&ack), vec![1]);
+    }
+
+    #[test]
     fn refused_append_backs_off_and_resends_earlier_entries() {
         let mut l = node(0);
         msg(
