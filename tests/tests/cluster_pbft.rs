@@ -69,7 +69,8 @@ fn four_nodes_commit_transactions_sent_to_any_node_with_one_head_and_state_root(
 #[test]
 fn killed_leader_is_replaced_and_a_restarted_node_catches_up() {
     let mut c = Cluster::start(4, &[0, 1, 2, 3]);
-    let first = send_transfers(&c, 0, 0, 0, 5);
+    // Each phase sends from its own dev account, whichever node leads: nonces never clash.
+    let first = send_transfers(&c, 0, 9, 0, 5);
     let r = wait_receipts(c.rpc(0), &first);
     let (h0, _, _) = c.wait_agreement(r.iter().map(receipt_block).max().unwrap_or(1));
 
@@ -79,8 +80,7 @@ fn killed_leader_is_replaced_and_a_restarted_node_catches_up() {
     c.node_mut(leader).kill9();
     c.nodes[leader] = None;
     let via = (leader + 1) % 4;
-    let acct = (leader + 2) % 4;
-    let during = send_transfers(&c, via, acct, 0, 10);
+    let during = send_transfers(&c, via, 8, 0, 10);
     let r = wait_receipts(c.rpc(via), &during);
     let top = r.iter().map(receipt_block).max().unwrap_or(0);
     assert!(top > h0, "commits continued past the dead leader's height");
@@ -97,7 +97,7 @@ fn killed_leader_is_replaced_and_a_restarted_node_catches_up() {
     let (h1, _, _) = c.wait_agreement(top);
 
     // More blocks while it is down, then it restarts and must catch up by sync.
-    let more = send_transfers(&c, via, acct, 10, 10);
+    let more = send_transfers(&c, via, 8, 10, 10);
     let top = wait_receipts(c.rpc(via), &more)
         .iter()
         .map(receipt_block)
@@ -110,7 +110,7 @@ fn killed_leader_is_replaced_and_a_restarted_node_catches_up() {
     assert_eq!(b["hash"].as_str(), Some(hash.as_str()));
     assert_eq!(b["stateRoot"].as_str(), Some(root.as_str()));
     // And it takes part again: a transaction sent to it commits everywhere.
-    let after = send_transfers(&c, leader, leader, 0, 3);
+    let after = send_transfers(&c, leader, 7, 0, 3);
     let top = wait_receipts(c.rpc(leader), &after)
         .iter()
         .map(receipt_block)
