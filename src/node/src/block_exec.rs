@@ -257,8 +257,9 @@ pub fn recover_block(
         .collect();
     // Only real recoveries count as items: most senders come from the cache.
     let hits = recoverer.cache_hits_total().saturating_sub(hits_before) as usize;
-    metrics
-        .recover
-        .record(block.block.txs.len().saturating_sub(hits), started.elapsed());
+    metrics.recover.record(
+        block.block.txs.len().saturating_sub(hits),
+        started.elapsed(),
+    );
     out
 }

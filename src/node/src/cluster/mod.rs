@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod durable;
+pub mod event_loop;
 pub mod gossip;
 pub mod init;
 pub mod keys;

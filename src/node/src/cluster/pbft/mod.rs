@@ -26,16 +26,10 @@ use bcos_crypto::BatchRecoverer;
 use bcos_net::NetworkHandle;
 use bcos_types::{Height, SealedBlock, B256};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
-/// What wakes the driver thread.
-pub enum Event {
-    Net(u32, Wire),
-    /// The pool may have work.
-    Work,
-    Stop,
-}
+pub use super::event_loop::Event;
 
 /// Proposed blocks kept per height at most (an honest leader sends one per view).
 const BLOCKS_PER_HEIGHT_MAX: usize = 8;
@@ -157,18 +151,7 @@ impl PbftDriver {
         self.apply(out)?;
         self.publish();
         self.execute_proposed()?;
-        loop {
-            let now = Instant::now();
-            let deadline = self.timers.next_deadline(self.sync.next_status());
-            match rx.recv_timeout(deadline.saturating_duration_since(now)) {
-                Ok(Event::Net(from, w)) => self.on_wire(from, w)?,
-                Ok(Event::Work) | Err(RecvTimeoutError::Timeout) => {}
-                Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
-            }
-            self.fire_timers()?;
-            self.periodic()?;
-            self.maybe_seal()?;
-        }
+        super::event_loop::run(&mut self, &rx)
     }
 
     /// Feeds one input to the core and carries out what it asks.
@@ -235,5 +218,21 @@ impl PbftDriver {
 
     fn me(&self) -> u32 {
         self.cfg.index
+    }
+}
+
+impl super::event_loop::Steps for PbftDriver {
+    fn next_deadline(&self) -> Instant {
+        self.timers.next_deadline(self.sync.next_status())
+    }
+
+    fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {
+        PbftDriver::on_wire(self, from, w)
+    }
+
+    fn after_wake(&mut self) -> anyhow::Result<()> {
+        self.fire_timers()?;
+        self.periodic()?;
+        self.maybe_seal()
     }
 }

@@ -23,10 +23,10 @@ use bcos_crypto::BatchRecoverer;
 use bcos_net::NetworkHandle;
 use bcos_types::{Address, Bytes, Height, SealedBlock, B256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
-pub use super::pbft::Event;
+pub use super::event_loop::Event;
 
 /// Blocks received beside appends and not yet committed, kept at most.
 const BLOCKS_KEPT_MAX: usize = 1_024;
@@ -111,18 +111,7 @@ impl RaftDriver {
         let out = self.core.resume();
         self.apply(out)?;
         self.publish();
-        loop {
-            let now = Instant::now();
-            let deadline = self.timers.next_deadline(self.sync.next_status());
-            match rx.recv_timeout(deadline.saturating_duration_since(now)) {
-                Ok(Event::Net(from, w)) => self.on_wire(from, w)?,
-                Ok(Event::Work) | Err(RecvTimeoutError::Timeout) => {}
-                Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
-            }
-            self.fire_timers()?;
-            self.periodic()?;
-            self.maybe_seal()?;
-        }
+        super::event_loop::run(&mut self, &rx)
     }
 
     fn feed(&mut self, input: Input<RaftMsg, RaftTimer>) -> anyhow::Result<()> {
@@ -285,5 +274,21 @@ impl RaftDriver {
 
     fn is_leader(&self) -> bool {
         self.core.role() == Role::Leader
+    }
+}
+
+impl super::event_loop::Steps for RaftDriver {
+    fn next_deadline(&self) -> Instant {
+        self.timers.next_deadline(self.sync.next_status())
+    }
+
+    fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {
+        RaftDriver::on_wire(self, from, w)
+    }
+
+    fn after_wake(&mut self) -> anyhow::Result<()> {
+        self.fire_timers()?;
+        self.periodic()?;
+        self.maybe_seal()
     }
 }
