@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# One-time (idempotent) setup for building and testing bcos-rs:
-#  - libclang for RocksDB's bindgen (installed with apt-get only when missing);
-#  - Node.js/npm for the end-to-end client scenarios (apt-get only when missing);
-#  - tests/js/node_modules from the committed package-lock.json (only when missing or stale).
+# One-time (idempotent) setup for building and testing bcos-rs. Installs only what is missing:
+#  - libclang for RocksDB's bindgen (Debian libclang-dev), found the way bindgen finds it;
+#  - the shared build directory (.cargo/config.toml: /var/cache/bcos-target), writable;
+#  - Node.js/npm, and tests/js/node_modules (ethers, solc-js, OpenZeppelin, cast) from the lock;
+#  - a Python virtual environment tests/py/.venv with web3.py from tests/py/requirements.txt.
+# `setup.sh --check` only reports what is missing (exit 1 if anything is).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=lib/libclang.sh
+. scripts/lib/libclang.sh
+
+check_only=0
+[ "${1:-}" = "--check" ] && check_only=1
+missing=0
 
 log() { printf 'setup: %s\n' "$*"; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
   elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-  else log "need root to run: $*"; exit 1
+  else log "need root to run: $*"; return 1
   fi
 }
 
@@ -25,23 +33,36 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
 }
 
-have_libclang() {
-  [ -n "${LIBCLANG_PATH:-}" ] && ls "$LIBCLANG_PATH"/libclang*.so* >/dev/null 2>&1 && return 0
-  ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' && return 0
-  ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1
+need() { # need WHAT: in --check mode report and count, else say we install it
+  if [ "$check_only" -eq 1 ]; then log "missing: $1"; missing=$((missing + 1)); return 1; fi
+  log "installing $1"
 }
 
-if have_libclang; then
-  log "libclang present"
-else
-  log "installing libclang-dev (RocksDB bindgen)"
+# --- libclang (bindgen loads it at build time) ---
+if lib=$(libclang_find ""); then
+  log "libclang: $lib"
+elif need "libclang-dev (libclang for RocksDB's bindgen)"; then
   apt_install libclang-dev
+  lib=$(libclang_find "") || { log "libclang-dev installed but bindgen still would not find libclang; set LIBCLANG_PATH"; exit 1; }
+  log "libclang: $lib"
 fi
 
+# --- the shared target directory ---
+target_dir=${CARGO_TARGET_DIR:-$(sed -n 's/^target-dir *= *"\(.*\)"/\1/p' .cargo/config.toml)}
+if mkdir -p "$target_dir" 2>/dev/null && [ -w "$target_dir" ]; then
+  log "build directory: $target_dir"
+elif need "a writable build directory $target_dir"; then
+  as_root mkdir -p "$target_dir" && as_root chown "$(id -u):$(id -g)" "$target_dir" || {
+    log "cannot create $target_dir; export CARGO_TARGET_DIR=<a writable directory> and run again"
+    exit 1
+  }
+  log "build directory: $target_dir"
+fi
+
+# --- Node.js and the JS clients ---
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   log "node $(node --version) present"
-else
-  log "installing nodejs and npm"
+elif need "nodejs and npm"; then
   apt_install nodejs npm
 fi
 
@@ -49,15 +70,26 @@ fi
 # manifest or the lock is newer than that record.
 js=tests/js
 stamp=$js/node_modules/.package-lock.json
-if [ ! -f "$stamp" ] || [ "$js/package.json" -nt "$stamp" ] ||
-   { [ -f "$js/package-lock.json" ] && [ "$js/package-lock.json" -nt "$stamp" ]; }; then
-  if [ -f "$js/package-lock.json" ]; then
-    log "npm ci in $js"
+if [ ! -f "$stamp" ] || [ "$js/package.json" -nt "$stamp" ] || [ "$js/package-lock.json" -nt "$stamp" ]; then
+  if need "$js/node_modules"; then
     npm ci --prefix "$js" --no-audit --no-fund
-  else
-    log "npm install in $js (no lock file yet)"
-    npm install --prefix "$js" --no-audit --no-fund
   fi
 else
   log "$js/node_modules up to date"
 fi
+
+# --- Python web3.py ---
+py=tests/py
+venv=$py/.venv
+if [ ! -x "$venv/bin/python" ] || [ "$py/requirements.txt" -nt "$venv/.installed" ]; then
+  if need "$venv (web3.py)"; then
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$py/requirements.txt"
+    touch "$venv/.installed"
+  fi
+else
+  log "$venv up to date"
+fi
+
+if [ "$check_only" -eq 1 ] && [ "$missing" -gt 0 ]; then exit 1; fi
+exit 0
