@@ -30,7 +30,12 @@ pub struct SealerContext {
     pub block_gas_limit: u64,
     pub base_fee: u64,
     pub beneficiary: Address,
+    /// How far (seconds) a proposed block's timestamp may run ahead of this node's clock.
+    pub timestamp_future_s_max: u64,
 }
+
+/// The largest `extra_data` a block may carry (the Ethereum rule; this node writes none).
+pub const EXTRA_DATA_BYTES_MAX: usize = 32;
 
 /// A block executed and waiting for the core's decision.
 pub struct Candidate {
@@ -51,6 +56,10 @@ pub enum BlockInvalid {
     },
     #[error("timestamp {got} is before the parent's {parent}")]
     Timestamp { got: u64, parent: u64 },
+    #[error("timestamp {got} is more than {drift_s} s ahead of this node's clock ({now})")]
+    TimestampAhead { got: u64, now: u64, drift_s: u64 },
+    #[error("{count} transactions, more than the {max} a block may hold")]
+    TooManyTxs { count: usize, max: usize },
     #[error("header field {0} differs from the block's contents or this chain's rules")]
     Header(&'static str),
     #[error("transaction {0} is invalid at its turn: {1}")]
@@ -154,8 +163,37 @@ pub fn verify_and_execute(
             parent: p.timestamp,
         });
     }
+    // A far-future timestamp would stick: every later block must be at or after it.
+    let now = now_s();
+    if h.timestamp > now.saturating_add(ctx.timestamp_future_s_max) {
+        return Err(BlockInvalid::TimestampAhead {
+            got: h.timestamp,
+            now,
+            drift_s: ctx.timestamp_future_s_max,
+        });
+    }
+    if h.extra_data.len() > EXTRA_DATA_BYTES_MAX {
+        return Err(BlockInvalid::Header("extra_data"));
+    }
+    if h.beneficiary != ctx.beneficiary {
+        return Err(BlockInvalid::Header("beneficiary"));
+    }
     if h.gas_limit != ctx.block_gas_limit {
         return Err(BlockInvalid::Header("gas_limit"));
+    }
+    if block.block.txs.len() > ctx.block_txs_max {
+        return Err(BlockInvalid::TooManyTxs {
+            count: block.block.txs.len(),
+            max: ctx.block_txs_max,
+        });
+    }
+    // A leader's block passes the same per-transaction rules as the pool (size, chain id,
+    // signature form, gas and fee bounds): what the pool refuses, no block carries.
+    let rules = ctx.pool.rules();
+    for (i, tx) in block.block.txs.iter().enumerate() {
+        rules
+            .check(tx)
+            .map_err(|e| BlockInvalid::Tx(i, e.to_string()))?;
     }
     if h.base_fee_per_gas != ctx.base_fee {
         return Err(BlockInvalid::Header("base_fee_per_gas"));
@@ -263,3 +301,7 @@ pub fn recover_block(
     );
     out
 }
+
+#[cfg(test)]
+#[path = "block_exec_tests.rs"]
+mod tests;

@@ -102,6 +102,9 @@ pub struct SealerConfig {
     pub block_txs_max: usize,
     /// Block gas limit.
     pub block_gas_limit: u64,
+    /// A proposed block whose timestamp is further ahead of this node's clock than this is
+    /// refused (a far-future timestamp would bind every later block).
+    pub timestamp_future_s_max: u64,
 }
 
 impl Default for SealerConfig {
@@ -109,6 +112,7 @@ impl Default for SealerConfig {
         SealerConfig {
             block_txs_max: 10_000,
             block_gas_limit: 300_000_000,
+            timestamp_future_s_max: 15,
         }
     }
 }

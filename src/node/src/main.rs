@@ -89,6 +89,10 @@ struct UpArgs {
     /// Log filter passed to every node.
     #[arg(long, default_value = "info")]
     log: String,
+    /// What to do when a node process dies: start it again after a short delay (doubling
+    /// while it keeps dying, up to 30 s), or leave it down. The other nodes run on either way.
+    #[arg(long, value_enum, default_value = "always")]
+    restart: bcos_node::supervise::RestartPolicy,
 }
 
 #[derive(Parser)]
@@ -298,16 +302,24 @@ fn run_up(a: UpArgs) -> anyhow::Result<()> {
         );
     };
     let exe = std::env::current_exe().context("locating the bcos binary")?;
-    let mut nodes = supervise::spawn_nodes(&exe, &dirs, &a.log)?;
+    let mut nodes = supervise::Supervisor::start(&exe, &dirs, &a.log, a.restart)?;
     for (i, d) in dirs.iter().enumerate() {
         let cfg = NodeConfig::load(&d.join("config.toml"))?;
         println!(
-            "node {i}: RPC http://{}  log {}",
+            "node {i}: RPC http://{}  pid {}  log {}",
             cfg.rpc.addr,
+            nodes.pid(i).unwrap_or(0),
             d.join("node.log").display()
         );
     }
-    println!("{} nodes running; Ctrl-C stops them all", nodes.len());
+    println!(
+        "{} nodes running (--restart {}); Ctrl-C stops them all",
+        nodes.len(),
+        match a.restart {
+            supervise::RestartPolicy::Always => "always",
+            supervise::RestartPolicy::Never => "never",
+        }
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -318,15 +330,25 @@ fn run_up(a: UpArgs) -> anyhow::Result<()> {
             tokio::select! {
                 s = &mut signal => { s?; return Ok(()); }
                 _ = tick.tick() => {
-                    if let Some((i, status)) = supervise::exited(&mut nodes) {
-                        return Err(anyhow::anyhow!("node {i} exited ({status}); see {}", nodes[i].log.display()));
+                    for event in nodes.poll(std::time::Instant::now()) {
+                        let log = match &event {
+                            supervise::Event::Exited { index, .. } => nodes.log_path(*index),
+                            _ => None,
+                        };
+                        match log {
+                            Some(log) => eprintln!("{event}; see {}", log.display()),
+                            None => eprintln!("{event}"),
+                        }
+                    }
+                    if !nodes.any_alive() {
+                        return Err(anyhow::anyhow!("every node has exited"));
                     }
                 }
             }
         }
     });
     eprintln!("stopping {} nodes...", nodes.len());
-    supervise::stop_all(&mut nodes);
+    nodes.stop_all();
     eprintln!("stopped");
     outcome
 }

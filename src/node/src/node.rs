@@ -109,6 +109,7 @@ impl Node {
             block_gas_limit: config.sealer.block_gas_limit,
             base_fee: config.chain.base_fee_wei,
             beneficiary,
+            timestamp_future_s_max: config.sealer.timestamp_future_s_max,
         };
         let (failed_tx, failed_rx) = oneshot::channel();
         let mut cluster = None;

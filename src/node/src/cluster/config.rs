@@ -77,6 +77,10 @@ pub struct ClusterConfig {
     pub sync_response_bytes_max: usize,
     /// A sync request unanswered for this long is retried with another peer.
     pub sync_timeout_ms: u64,
+    /// Sync requests served per peer per second at most (a token bucket; excess dropped).
+    pub sync_serve_requests_per_s: u64,
+    /// Bytes of blocks served per peer per second at most.
+    pub sync_serve_bytes_per_s: u64,
     /// Transactions forwarded to peers in one frame at most.
     pub gossip_batch_max: usize,
     /// Forwarded transactions waiting to be sent at most; past it, forwarding drops (the
@@ -84,6 +88,14 @@ pub struct ClusterConfig {
     pub gossip_queue_max: usize,
     /// Verified votes remembered so none is verified twice.
     pub vote_cache_entries: usize,
+    /// PBFT: vote signatures kept per validator (one per height, view and phase); a
+    /// validator flooding votes displaces only its own oldest ones.
+    pub votes_per_peer_max: usize,
+    /// Consensus messages queued for the driver per peer at most (served round-robin);
+    /// past it that peer's messages are dropped, never another peer's.
+    pub driver_queue_per_peer_max: usize,
+    /// Bytes of those messages per peer at most.
+    pub driver_queue_per_peer_bytes_max: usize,
     /// Largest P2P frame, in bytes.
     pub frame_bytes_max: u32,
 }
@@ -107,9 +119,14 @@ impl Default for ClusterConfig {
             sync_blocks_max: 32,
             sync_response_bytes_max: 8 * 1024 * 1024,
             sync_timeout_ms: 3_000,
+            sync_serve_requests_per_s: 8,
+            sync_serve_bytes_per_s: 64 * 1024 * 1024,
             gossip_batch_max: 2_048,
             gossip_queue_max: 100_000,
             vote_cache_entries: 65_536,
+            votes_per_peer_max: 256,
+            driver_queue_per_peer_max: 4_096,
+            driver_queue_per_peer_bytes_max: 32 * 1024 * 1024,
             frame_bytes_max: 16 * 1024 * 1024,
         }
     }

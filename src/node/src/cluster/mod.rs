@@ -6,11 +6,13 @@ pub mod config;
 pub mod durable;
 pub mod event_loop;
 pub mod gossip;
+pub mod inbox;
 pub mod init;
 pub mod keys;
 pub mod membership;
 pub mod pbft;
 pub mod raft;
+pub mod sync_server;
 pub mod sync_tracker;
 pub mod timers;
 pub mod votes;
@@ -23,15 +25,11 @@ use bcos_crypto::BatchRecoverer;
 use bcos_net::{NetConfig, Network, NetworkHandle};
 use bcos_sync::{Doorbell, Wake};
 use config::{ClusterConfig, ConsensusKind};
+use inbox::Inbox;
 use keys::NodeKeys;
-use pbft::{Event, PbftDriver, PbftDriverParts};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use pbft::{PbftDriver, PbftDriverParts};
 use std::sync::{Arc, OnceLock};
 use wire::Wire;
-
-/// Consensus events queued for the driver thread at most; past it, messages are dropped
-/// (the protocol recovers them by retransmission, view change or sync).
-pub const DRIVER_QUEUE_MAX: usize = 16_384;
 
 /// The consensus position a driver publishes for RPC (`bcos_getConsensusStatus`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -134,20 +132,27 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
         cfg.gossip_batch_max,
         (cfg.frame_bytes_max / 2) as usize,
     );
-    let (events, rx) = sync_channel::<Event>(DRIVER_QUEUE_MAX);
-    spawn_doorbell_relay(ctx.doorbell.clone(), events.clone())?;
+    let inbox = Arc::new(Inbox::new(
+        cfg.driver_queue_per_peer_max,
+        cfg.driver_queue_per_peer_bytes_max,
+    ));
+    spawn_doorbell_relay(ctx.doorbell.clone(), inbox.clone())?;
 
     let api_slot: Arc<OnceLock<Arc<NodeApi>>> = Arc::new(OnceLock::new());
     let slot = api_slot.clone();
-    let to_driver = events.clone();
+    let to_driver = inbox.clone();
     tokio::spawn(async move {
         while let Some((from, frame)) = inbound.recv().await {
             match Wire::decode(&frame) {
                 Ok(Wire::Txs(list)) => admit_forwarded(&slot, &ingress, from, list),
                 Ok(w) => {
                     let kind = w.kind();
-                    if let Err(TrySendError::Full(_)) = to_driver.try_send(Event::Net(from, w)) {
-                        tracing::warn!(peer = from, kind, "driver queue full; message dropped");
+                    if to_driver.push(from, w, frame.len()).is_err() {
+                        tracing::debug!(
+                            peer = from,
+                            kind,
+                            "peer's driver queue full; message dropped"
+                        );
                     }
                 }
                 Err(e) => tracing::warn!(peer = from, "dropped undecodable frame: {e}"),
@@ -167,7 +172,8 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
                 recoverer,
                 state_dir: state_dir.to_path_buf(),
             })?;
-            Box::new(move || d.run(rx))
+            let inbox = inbox.clone();
+            Box::new(move || d.run(&inbox))
         }
         ConsensusKind::Raft => {
             let admin = cfg.admin.unwrap_or(default_admin);
@@ -180,7 +186,8 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
                 state_dir: state_dir.to_path_buf(),
                 admin,
             })?;
-            Box::new(move || d.run(rx))
+            let inbox = inbox.clone();
+            Box::new(move || d.run(&inbox))
         }
     };
     let driver = std::thread::Builder::new()
@@ -222,18 +229,16 @@ fn admit_forwarded(
 }
 
 /// The pool's doorbell wakes the driver; closing it stops the driver.
-fn spawn_doorbell_relay(doorbell: Doorbell, events: SyncSender<Event>) -> anyhow::Result<()> {
+fn spawn_doorbell_relay(doorbell: Doorbell, inbox: Arc<Inbox>) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("doorbell".into())
         .spawn(move || loop {
             match doorbell.wait() {
                 Wake::Closed => {
-                    let _ = events.send(Event::Stop);
+                    inbox.stop();
                     return;
                 }
-                _ => {
-                    let _ = events.try_send(Event::Work);
-                }
+                _ => inbox.work(),
             }
         })?;
     Ok(())

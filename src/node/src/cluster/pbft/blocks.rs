@@ -39,8 +39,10 @@ impl PbftDriver {
             self.feed(Input::Propose(proposal))?;
             return self.feed(Input::Executed(roots));
         }
+        // Only transactions the leader can propose are work: with gapped ones alone a
+        // replica would expect a proposal that never comes and change views forever.
         let key = (height, self.core.view());
-        if self.work_signaled != Some(key) && !self.ctx.pool.is_empty() {
+        if self.work_signaled != Some(key) && self.ctx.pool.has_ready() {
             self.work_signaled = Some(key);
             self.feed(Input::Propose(Proposal {
                 height,
@@ -54,7 +56,7 @@ impl PbftDriver {
     /// roots of each valid one to the core (R7 waits for them).
     pub(super) fn execute_proposed(&mut self) -> anyhow::Result<()> {
         let next = self.head.number() + 1;
-        let Some(blocks) = self.proposed.remove(&next) else {
+        let Some(blocks) = self.proposals.take(next) else {
             return Ok(());
         };
         for (hash, block) in blocks {
@@ -150,14 +152,20 @@ impl PbftDriver {
     /// Commits a checked block and moves the driver to the next height.
     pub(super) fn store_block(&mut self, c: Candidate, certificate: Vec<u8>) -> anyhow::Result<()> {
         let block = c.block.clone();
+        // The consensus stage's items are the decided blocks' transactions (its busy time
+        // is recorded per core input in `feed`), as for execute and commit.
+        self.ctx
+            .metrics
+            .consensus
+            .record(block.block.txs.len(), std::time::Duration::ZERO);
         block_exec::commit(&self.ctx, c, certificate)?;
         self.head = block;
-        self.sync.on_head_advanced();
+        self.sync.on_head_advanced(std::time::Instant::now());
         let next = self.head.number() + 1;
         self.candidates.clear();
         self.invalid.clear();
-        self.proposed = self.proposed.split_off(&next);
-        self.view_changes.retain(|(h, _, _), _| *h >= next);
+        self.proposals.prune_below(next);
+        self.view_changes.prune_below(next);
         self.book.prune_below(self.head.number());
         self.work_signaled = None;
         if self.core.next_height() < next {

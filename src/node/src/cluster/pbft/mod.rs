@@ -11,13 +11,15 @@
 mod blocks;
 mod inbound;
 mod outbound;
+pub mod proposals;
 mod sync;
+pub mod view_changes;
 
 use super::config::{ClusterConfig, Member};
 use super::durable::DurableFile;
 use super::keys::NodeKeys;
 use super::votes::VoteBook;
-use super::wire::{SignedViewChange, Wire};
+use super::wire::Wire;
 use crate::block_exec::{Candidate, SealerContext};
 use anyhow::Context;
 use bcos_consensus::pbft::{CommitCert, PbftConfig, PbftDurable, PbftMsg, PbftTimer};
@@ -26,15 +28,9 @@ use bcos_crypto::BatchRecoverer;
 use bcos_net::NetworkHandle;
 use bcos_types::{Height, SealedBlock, B256};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 pub use super::event_loop::Event;
-
-/// Proposed blocks kept per height at most (an honest leader sends one per view).
-const BLOCKS_PER_HEIGHT_MAX: usize = 8;
-/// Heights ahead of the head whose proposed blocks are kept for later.
-const BLOCK_HEIGHTS_AHEAD_MAX: u64 = 2;
 
 /// A height the core decided whose block is not stored yet: its certificate still needs
 /// valid votes, or the block itself must come from a peer.
@@ -54,18 +50,19 @@ pub struct PbftDriver {
     durable: DurableFile,
     /// The store's head block.
     head: SealedBlock,
-    /// Proposed blocks by height, not yet executed (or for a later height).
-    proposed: BTreeMap<Height, HashMap<B256, SealedBlock>>,
+    /// Proposed blocks not yet executed (or for a later height): the first per view.
+    proposals: proposals::Proposals,
     /// Blocks for `head + 1` executed and checked.
     candidates: HashMap<B256, Candidate>,
     /// Blocks for `head + 1` found invalid (never voted for).
     invalid: HashSet<B256>,
     /// Signed view changes by (height, view, signer): a new view forwards them.
-    view_changes: HashMap<(Height, u64, u32), SignedViewChange>,
+    view_changes: view_changes::ViewChanges,
     /// Decided heights not stored yet.
     pending: BTreeMap<Height, PendingDecision>,
     timers: super::timers::Timers<PbftTimer>,
     sync: super::sync_tracker::SyncTracker,
+    sync_server: super::sync_server::SyncServer,
     view: std::sync::Arc<super::ConsensusView>,
     /// Height for which "the pool has work" was told to a non-leader core.
     work_signaled: Option<(Height, u64)>,
@@ -120,9 +117,16 @@ impl PbftDriver {
             p.keys.bls.clone(),
             validators,
             p.cfg.vote_cache_entries,
+            p.cfg.votes_per_peer_max,
         );
         Ok(PbftDriver {
-            sync: super::sync_tracker::SyncTracker::new(&p.cfg),
+            sync: super::sync_tracker::SyncTracker::new(&p.cfg, Instant::now()),
+            sync_server: super::sync_server::SyncServer::start(
+                p.ctx.store.clone(),
+                p.net.clone(),
+                &p.cfg,
+            )?,
+            view_changes: view_changes::ViewChanges::new(p.cfg.members.len()),
             members: p.cfg.members.clone(),
             ctx: p.ctx,
             core,
@@ -133,10 +137,9 @@ impl PbftDriver {
             recoverer: p.recoverer,
             durable,
             head,
-            proposed: BTreeMap::new(),
+            proposals: proposals::Proposals::default(),
             candidates: HashMap::new(),
             invalid: HashSet::new(),
-            view_changes: HashMap::new(),
             pending: BTreeMap::new(),
             timers: super::timers::Timers::new(),
             work_signaled: None,
@@ -146,12 +149,12 @@ impl PbftDriver {
 
     /// Runs until `Stop`; an error means going on would be unsafe (storage failure, or this
     /// node's execution disagreeing with a certified decision).
-    pub fn run(mut self, rx: Receiver<Event>) -> anyhow::Result<()> {
+    pub fn run(mut self, inbox: &super::inbox::Inbox) -> anyhow::Result<()> {
         let out = self.core.resume();
         self.apply(out)?;
         self.publish();
         self.execute_proposed()?;
-        super::event_loop::run(&mut self, &rx)
+        super::event_loop::run(&mut self, inbox)
     }
 
     /// Feeds one input to the core and carries out what it asks.

@@ -9,13 +9,22 @@ use super::PbftDriver;
 use crate::block_exec;
 use crate::cluster::votes::verify_block_certificate;
 use crate::cluster::wire::CertifiedBlock;
+use bcos_consensus::Protocol;
 use bcos_types::{Block, Height};
+use std::time::Instant;
 
 impl PbftDriver {
     /// Status broadcast, and sync when a peer is ahead and this node is not catching up by
     /// consensus alone.
     pub(super) fn periodic(&mut self) -> anyhow::Result<()> {
-        if self.sync.tick(&self.net, &self.head) {
+        // After a crash between persisting a vote at h + 1 and storing block h, the core is
+        // ahead of the store: the blocks in between come by sync (PBFT-R17).
+        let behind_core = self.core.next_height() > self.head.number() + 1;
+        let (status, behind) = self.sync.tick(Instant::now(), &self.head);
+        if let Some(s) = status {
+            let _ = self.net.broadcast(s.encode());
+        }
+        if behind || behind_core {
             self.request_sync_now();
         }
         Ok(())
@@ -24,17 +33,20 @@ impl PbftDriver {
     /// Asks a peer that is ahead (or any peer: this node may hold a decision whose block it
     /// lacks) for the blocks after the head.
     pub(super) fn request_sync_now(&mut self) {
-        self.sync.request(&self.net, self.head.number(), true);
+        if let Some((peer, req)) = self.sync.request(Instant::now(), self.head.number(), true) {
+            let _ = self.net.send(peer, req.encode());
+        }
     }
 
+    /// Served by the sync server's thread, within the peer's budget.
     pub(super) fn serve_sync(
         &mut self,
         peer: u32,
         start: Height,
         count: u64,
     ) -> anyhow::Result<()> {
-        self.sync
-            .serve(&*self.ctx.store, &self.net, peer, start, count)
+        self.sync_server.offer(peer, start, count);
+        Ok(())
     }
 
     /// Applies synced blocks in order; stops at the first that does not check out.
@@ -43,7 +55,6 @@ impl PbftDriver {
         peer: u32,
         blocks: Vec<CertifiedBlock>,
     ) -> anyhow::Result<()> {
-        self.sync.on_response(peer);
         let mut applied = 0;
         for cb in blocks {
             let block = match Block::decode_bytes(&cb.block) {
@@ -80,9 +91,12 @@ impl PbftDriver {
             self.store_block(c, cb.certificate.to_vec())?;
             applied += 1;
         }
+        let now = Instant::now();
+        self.sync
+            .on_response(peer, applied, self.head.number(), now);
         if applied > 0 {
             tracing::info!(peer, applied, head = self.head.number(), "synced");
-            if self.sync.best() > self.head.number() {
+            if self.sync.best(now) > self.head.number() {
                 self.request_sync_now();
             }
         }

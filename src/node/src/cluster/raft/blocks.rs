@@ -78,16 +78,31 @@ impl RaftDriver {
                 }
                 return Ok(());
             };
+            if self.halted_at.is_some() {
+                return Ok(());
+            }
             let c = if let Some(c) = self.candidates.remove(&d.block_hash) {
                 c
             } else if let Some(b) = self.blocks.get(&d.block_hash).cloned() {
-                let txs = self.recover(&b)?;
-                block_exec::verify_and_execute(&self.ctx, &self.head, b, txs).map_err(|e| {
-                    anyhow::anyhow!(
-                        "committed block {} at {next} does not execute: {e}",
-                        d.block_hash
-                    )
-                })?
+                let checked = self.recover(&b).and_then(|txs| {
+                    block_exec::verify_and_execute(&self.ctx, &self.head, b, txs)
+                        .map_err(anyhow::Error::from)
+                });
+                match checked {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Raft trusts its leader; a committed block that does not execute
+                        // here would fork this node's state. It stops applying blocks and
+                        // says so, but keeps running (spec/raft.md §5.1).
+                        tracing::error!(
+                            height = next,
+                            hash = %d.block_hash,
+                            "committed block does not execute on this node; applying stopped: {e:#}"
+                        );
+                        self.halted_at = Some(next);
+                        return Ok(());
+                    }
+                }
             } else {
                 self.request_sync_now();
                 return Ok(());
@@ -119,12 +134,19 @@ impl RaftDriver {
         }
         self.prune_wanted();
         let block = c.block.clone();
+        // The consensus stage's items are the decided blocks' transactions (its busy time
+        // is recorded per core input in `feed`), as for execute and commit.
+        self.ctx
+            .metrics
+            .consensus
+            .record(block.block.txs.len(), std::time::Duration::ZERO);
         block_exec::commit(&self.ctx, c, certificate)?;
         self.head = block;
-        self.sync.on_head_advanced();
+        self.sync.on_head_advanced(std::time::Instant::now());
         let head = self.head.number();
         self.blocks.retain(|_, b| b.number() > head);
         self.candidates.retain(|_, c| c.block.number() > head);
+        self.invalid.clear();
         Ok(())
     }
 }

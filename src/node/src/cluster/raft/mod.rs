@@ -9,6 +9,7 @@
 //! authenticated member sends is trusted (a synced block is re-executed and must match its
 //! header, but its certificate is a log position, not a proof).
 
+mod append;
 mod blocks;
 mod sync;
 
@@ -22,8 +23,7 @@ use bcos_consensus::{Decision, Input, Output, Protocol, Raft};
 use bcos_crypto::BatchRecoverer;
 use bcos_net::NetworkHandle;
 use bcos_types::{Address, Bytes, Height, SealedBlock, B256};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::mpsc::Receiver;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 pub use super::event_loop::Event;
@@ -51,8 +51,16 @@ pub struct RaftDriver {
     durable: DurableFile,
     admin: Address,
     head: SealedBlock,
-    /// The leader's own executed proposals.
+    /// Executed blocks waiting for their commit: the leader's own proposals, and blocks a
+    /// follower checked before acknowledging their entries.
     candidates: HashMap<B256, Candidate>,
+    /// Blocks found invalid at `head + 1` (never acknowledged).
+    invalid: HashSet<B256>,
+    /// The part of the leader's last append that waits for this node's head to reach it.
+    held: Option<(u32, bcos_consensus::raft::Append)>,
+    /// Set when a committed block does not execute here: this node stops applying blocks
+    /// (its state would fork) but keeps running (spec/raft.md §5.1).
+    halted_at: Option<Height>,
     /// Blocks by hash from appends (and our own proposals), for commits and re-sends.
     blocks: HashMap<B256, SealedBlock>,
     /// Committed decisions waiting for their block (or an earlier height).
@@ -61,6 +69,7 @@ pub struct RaftDriver {
     wanted: BTreeSet<MemberChange>,
     timers: super::timers::Timers<RaftTimer>,
     sync: super::sync_tracker::SyncTracker,
+    sync_server: super::sync_server::SyncServer,
     view: std::sync::Arc<super::ConsensusView>,
     last_role: Option<(u64, Role, Option<u32>)>,
 }
@@ -88,7 +97,12 @@ impl RaftDriver {
         let saved: Option<RaftDurable> = durable.load()?;
         let core = Raft::restore(rc, head_n, saved).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(RaftDriver {
-            sync: super::sync_tracker::SyncTracker::new(&p.cfg),
+            sync: super::sync_tracker::SyncTracker::new(&p.cfg, Instant::now()),
+            sync_server: super::sync_server::SyncServer::start(
+                p.ctx.store.clone(),
+                p.net.clone(),
+                &p.cfg,
+            )?,
             ctx: p.ctx,
             core,
             net: p.net,
@@ -98,6 +112,9 @@ impl RaftDriver {
             admin: p.admin,
             head,
             candidates: HashMap::new(),
+            invalid: HashSet::new(),
+            held: None,
+            halted_at: None,
             blocks: HashMap::new(),
             pending: BTreeMap::new(),
             wanted: BTreeSet::new(),
@@ -107,11 +124,11 @@ impl RaftDriver {
         })
     }
 
-    pub fn run(mut self, rx: Receiver<Event>) -> anyhow::Result<()> {
+    pub fn run(mut self, inbox: &super::inbox::Inbox) -> anyhow::Result<()> {
         let out = self.core.resume();
         self.apply(out)?;
         self.publish();
-        super::event_loop::run(&mut self, &rx)
+        super::event_loop::run(&mut self, inbox)
     }
 
     fn feed(&mut self, input: Input<RaftMsg, RaftTimer>) -> anyhow::Result<()> {
@@ -236,6 +253,9 @@ impl RaftDriver {
                             }
                         }
                     }
+                }
+                if let RaftMsg::Append(a) = msg {
+                    return self.admit_append(from, a);
                 }
                 if let RaftMsg::AppendReply(r) = &msg {
                     tracing::debug!(

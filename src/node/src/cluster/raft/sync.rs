@@ -7,17 +7,27 @@ use crate::block_exec;
 use crate::cluster::wire::CertifiedBlock;
 use bcos_consensus::raft::decode_certificate;
 use bcos_types::{Block, Height};
+use std::time::Instant;
 
 impl RaftDriver {
     pub(super) fn periodic(&mut self) -> anyhow::Result<()> {
-        if self.sync.tick(&self.net, &self.head) {
+        // The core may know entries committed whose blocks this node never stored (a log
+        // compacted past the store before a crash): they come by sync.
+        let behind_core = self.core.commit_index() > self.head.number();
+        let (status, behind) = self.sync.tick(Instant::now(), &self.head);
+        if let Some(s) = status {
+            let _ = self.net.broadcast(s.encode());
+        }
+        if behind || behind_core {
             self.request_sync_now();
         }
         Ok(())
     }
 
     pub(super) fn request_sync_now(&mut self) {
-        self.sync.request(&self.net, self.head.number(), false);
+        if let Some((peer, req)) = self.sync.request(Instant::now(), self.head.number(), false) {
+            let _ = self.net.send(peer, req.encode());
+        }
     }
 
     /// Members only: a removed node stops receiving blocks, one not yet added gets none.
@@ -31,8 +41,8 @@ impl RaftDriver {
             tracing::debug!(peer, "sync request from a non-member refused");
             return Ok(());
         }
-        self.sync
-            .serve(&*self.ctx.store, &self.net, peer, start, count)
+        self.sync_server.offer(peer, start, count);
+        Ok(())
     }
 
     pub(super) fn apply_synced(
@@ -40,8 +50,8 @@ impl RaftDriver {
         peer: u32,
         blocks: Vec<CertifiedBlock>,
     ) -> anyhow::Result<()> {
-        self.sync.on_response(peer);
         let mut last_term = None;
+        let mut applied = 0;
         for cb in blocks {
             let Ok(block) = Block::decode_bytes(&cb.block).map(Block::seal) else {
                 tracing::warn!(peer, "synced block undecodable");
@@ -66,6 +76,7 @@ impl RaftDriver {
                 Ok(c) => {
                     self.store_block(c, cb.certificate.to_vec())?;
                     last_term = Some(pos.term);
+                    applied += 1;
                 }
                 Err(e) => {
                     tracing::warn!(peer, number = n, "synced block refused: {e}");
@@ -73,6 +84,8 @@ impl RaftDriver {
                 }
             }
         }
+        self.sync
+            .on_response(peer, applied, self.head.number(), Instant::now());
         if let Some(term) = last_term {
             tracing::info!(peer, head = self.head.number(), "synced");
             let out = self.core.advance_to(self.head.number() + 1, term);
