@@ -10,6 +10,7 @@ pub mod criterion;
 pub mod flame;
 pub mod json;
 pub mod markdown;
+pub mod provenance;
 
 #[cfg(test)]
 mod tests;

@@ -37,6 +37,7 @@ fn workload(name: &str, committed_tps: f64) -> WorkloadResult {
             (8000.0, 4995.5),
         ],
         knee_tps: Some(4800.0),
+        saturation_end: Some(SaturationEnd::KneeFound),
         stages: ["commit", "recover", "admit", "consensus", "execute"]
             .iter()
             .enumerate()
@@ -78,6 +79,7 @@ fn full_run() -> RunResults {
             git_commit: "8a1111c0ffee1234567890abcdef1234567890ab".to_string(),
             date_utc: "2026-11-24T10:15:00Z".to_string(),
             node_settings: "[pool]\ntx_count_max = 100000\n".to_string(),
+            io_backends: vec!["io_uring".to_string(); 4],
             profile_mismatches: vec!["memory: profile 16 GiB, machine 24 GiB".to_string()],
         },
         crypto_bound_recoveries_per_s_per_core: 26100.0,
@@ -88,10 +90,46 @@ fn full_run() -> RunResults {
             id: "recover/batch_rayon".to_string(),
             mean_ns: 39_100_000.0,
             throughput_per_s: Some(26189.3),
+            measured_utc: Some("2026-11-24T09:40:00Z".to_string()),
+            provenance: Some(BenchProvenance {
+                bench: "recover".to_string(),
+                commit: "8a1111c0ffee1234567890abcdef1234567890ab".to_string(),
+                dirty: false,
+            }),
+            origin: BenchOrigin::ThisCommit,
         }],
         flamegraph: None,
         passed: false,
         failures: vec!["erc20: committed 2500.2 TPS < 3000 TPS".to_string()],
+        goal: Some(Goal {
+            tps: Some(6000.0),
+            latency_ms_p99: Some(300.0),
+            latency_at_tps: Some(5000.0),
+            workload: None,
+            source: "issue 3".to_string(),
+        }),
+        checks: vec![
+            TargetCheck {
+                workload: 0,
+                metric: TargetMetric::LatencyMsP99,
+                measured: Some(97.125),
+                lower_bound: false,
+                threshold: 500.0,
+                threshold_met: true,
+                goal: Some(300.0),
+                goal_met: Some(true),
+            },
+            TargetCheck {
+                workload: 1,
+                metric: TargetMetric::CommittedTps,
+                measured: Some(2500.25),
+                lower_bound: false,
+                threshold: 3000.0,
+                threshold_met: false,
+                goal: Some(6000.0),
+                goal_met: Some(false),
+            },
+        ],
     }
 }
 
@@ -101,10 +139,14 @@ fn bare_run() -> RunResults {
     r.passed = true;
     r.failures.clear();
     r.criterion.clear();
+    r.goal = None;
+    r.checks.clear();
     r.environment.profile_mismatches.clear();
+    r.environment.io_backends.clear();
     for w in &mut r.workloads {
         w.saturation.clear();
         w.knee_tps = None;
+        w.saturation_end = None;
         w.tps_timeline.clear();
         w.latency_cdf.clear();
         w.stages.clear();
@@ -158,12 +200,26 @@ fn full_report_has_every_section_and_number() -> anyhow::Result<()> {
     // 4995.5 × 4 ÷ (26100 × 2) = 38.28 %.
     assert!(md.contains("26100.0 secp256k1 recoveries/s per core"));
     assert!(md.contains("efficiency = committed TPS × nodes ÷ (recoveries/s per core × cores)"));
-    assert!(md.contains("| transfer | 4995.5 | 38.3 % |"));
+    // The recover stage counted 149875 items for 149875 commits on 4 nodes: 0.25 per node.
+    assert!(md.contains("| transfer | 4995.5 | 38.3 % | 0.25 |"));
     assert!(md.contains("| CPU model | AMD EPYC 9B14 |"));
     assert!(md.contains("| memory | 24.0 GiB |"));
     assert!(md.contains("- memory: profile 16 GiB, machine 24 GiB"));
     assert!(md.contains("```toml\n[pool]\ntx_count_max = 100000\n```"));
-    assert!(md.contains("| recover/batch_rayon | 39.10 ms | 26189.3/s |"));
+    assert!(md.contains(
+        "| recover/batch_rayon | 39.10 ms | 26189.3/s | this commit, 2026-11-24T09:40:00Z |"
+    ));
+    assert!(md.contains("1 of 1 results were measured at this report's commit (8a1111c)"));
+    assert!(md.contains("| storage I/O backend (as run) | io_uring (all 4 nodes) |"));
+    assert!(md.contains(
+        "Goal (issue 3): committed TPS ≥ 6000.0, p99 latency ≤ 300.00 ms at 5000.0 tx/s offered."
+    ));
+    assert!(md.contains(
+        "| transfer (open) | p99 latency ms | 97.12 | ≤ 500.00 | yes | ≤ 300.00 | yes |"
+    ));
+    assert!(md.contains(
+        "| erc20 (open) | committed TPS | 2500.2 | ≥ 3000.0 | **no** | ≥ 6000.0 | **no** |"
+    ));
     for chart in charts::CHART_FILES {
         assert!(md.contains(&format!("]({chart})")), "no link to {chart}");
         assert_svg(&read(&dir, chart), chart);
@@ -318,7 +374,8 @@ fn criterion_reader_finds_latest_results() -> anyhow::Result<()> {
         ),
     )?;
     bench("tx/new", 1500.0, None)?; // a bench named "new", without benchmark.json
-                                    // An old baseline and a malformed result are not "latest" results.
+
+    // An old baseline and a malformed result are not "latest" results.
     std::fs::create_dir_all(crit.join("recover/batch_rayon/base"))?;
     std::fs::write(
         crit.join("recover/batch_rayon/base/estimates.json"),
@@ -327,7 +384,7 @@ fn criterion_reader_finds_latest_results() -> anyhow::Result<()> {
     std::fs::create_dir_all(crit.join("broken/new"))?;
     std::fs::write(crit.join("broken/new/estimates.json"), "{not json")?;
 
-    let found = criterion::latest_criterion_results(tmp.path());
+    let found = criterion::latest_criterion_results(&crit);
     let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["keccak/size/32", "recover/batch_rayon", "tx/new"]);
     assert_eq!(found[0].throughput_per_s, None);
@@ -336,6 +393,7 @@ fn criterion_reader_finds_latest_results() -> anyhow::Result<()> {
     assert!((thr - 500_000.0).abs() < 1e-6);
     assert_eq!(found[2].mean_ns, 1500.0);
     assert!(criterion::latest_criterion_results(&tmp.path().join("absent")).is_empty());
+    assert!(found.iter().all(|c| c.measured_utc.is_some()));
     Ok(())
 }
 
@@ -349,6 +407,294 @@ fn chart_without_positive_latencies_is_skipped() -> anyhow::Result<()> {
         &charts::tps_timeline(&r)?.expect("all-zero timeline still drawn"),
         "timeline",
     );
+    Ok(())
+}
+
+fn render_md(r: &RunResults) -> String {
+    markdown::render(r, &[])
+}
+
+/// A stage that recorded no items has no per-item cost: "n/a", not "0.00".
+#[test]
+fn a_stage_without_items_renders_na() {
+    let mut r = full_run();
+    let consensus = r.workloads[0]
+        .stages
+        .iter_mut()
+        .find(|s| s.stage == "consensus")
+        .expect("consensus stage");
+    consensus.items = 0;
+    consensus.busy_ms = 5;
+    consensus.per_item_us = 0.0;
+    let md = render_md(&r);
+    assert!(
+        md.contains("| transfer | consensus | 0 | 5 | n/a |"),
+        "{md}"
+    );
+    assert!(!md.contains("| transfer | consensus | 0 | 5 | 0.00 |"));
+}
+
+/// A search that ran out of steps while every step followed reports a lower bound.
+#[test]
+fn a_capped_search_renders_knee_not_reached() {
+    let mut r = full_run();
+    let w = &mut r.workloads[0];
+    w.saturation = vec![(2000.0, 2004.0), (2500.0, 2497.0), (3125.0, 3125.2)];
+    w.knee_tps = Some(3125.0);
+    w.saturation_end = Some(SaturationEnd::StepsExhausted);
+    let md = render_md(&r);
+    assert!(
+        md.contains("| transfer | knee not reached; ≥ 3125.0 | 3125.2 | 2000.0 → 2004.0"),
+        "{md}"
+    );
+    let svg = charts::saturation(&r).expect("chart").expect("chart drawn");
+    assert!(
+        svg.contains("knee not reached"),
+        "the chart marks a bound, not a knee"
+    );
+
+    r.workloads[0].saturation_end = Some(SaturationEnd::KneeFound);
+    assert!(render_md(&r).contains("| transfer | 3125.0 | 3125.2 |"));
+
+    let w = &mut r.workloads[0];
+    w.saturation = vec![(2000.0, 1500.0)];
+    w.knee_tps = None;
+    w.saturation_end = Some(SaturationEnd::FirstStepSaturated);
+    assert!(render_md(&r).contains("| transfer | below the first step (< 2000.0) |"));
+}
+
+fn bench_result(
+    id: &str,
+    provenance: Option<(&str, bool)>,
+    origin: BenchOrigin,
+) -> CriterionResult {
+    CriterionResult {
+        id: id.to_string(),
+        mean_ns: 1000.0,
+        throughput_per_s: None,
+        measured_utc: Some("2026-11-20T08:00:00Z".to_string()),
+        provenance: provenance.map(|(commit, dirty)| BenchProvenance {
+            bench: "evm".to_string(),
+            commit: commit.to_string(),
+            dirty,
+        }),
+        origin,
+    }
+}
+
+/// A result from another commit, or of unknown provenance, is never shown as the report's.
+#[test]
+fn results_from_other_commits_are_marked() {
+    let mut r = full_run();
+    r.criterion = vec![
+        bench_result(
+            "a/older",
+            Some(("d84dadc7325937131dae7348f5ec4d97c362c852", false)),
+            BenchOrigin::OlderCommit,
+        ),
+        bench_result(
+            "b/other",
+            Some(("9a3e3d8000000000000000000000000000000000", true)),
+            BenchOrigin::OtherCommit,
+        ),
+        bench_result("c/unknown", None, BenchOrigin::Unknown),
+        // An origin without the run it came from is not trusted either.
+        bench_result("d/claims", None, BenchOrigin::ThisCommit),
+    ];
+    let md = render_md(&r);
+    assert!(
+        md.contains("| a/older | 1.00 µs | – | older: commit d84dadc, 2026-11-20T08:00:00Z |"),
+        "{md}"
+    );
+    assert!(md
+        .contains("| b/other | 1.00 µs | – | other: commit 9a3e3d8-dirty, 2026-11-20T08:00:00Z |"));
+    assert!(
+        md.contains("| c/unknown | 1.00 µs | – | unknown commit, written 2026-11-20T08:00:00Z |")
+    );
+    assert!(
+        md.contains("| d/claims | 1.00 µs | – | unknown commit, written 2026-11-20T08:00:00Z |")
+    );
+    assert!(md.contains("0 of 4 results were measured at this report's commit"));
+    assert!(!md.contains("this commit,"));
+}
+
+#[test]
+fn origin_compares_the_bench_commit_with_the_report() {
+    let head = "8a1111c0ffee1234567890abcdef1234567890ab";
+    let prov = |commit: &str, dirty: bool| BenchProvenance {
+        bench: "recover".into(),
+        commit: commit.into(),
+        dirty,
+    };
+    let ancestors = |c: &str| c == head || c == "0123abc";
+    let origin =
+        |p: Option<&BenchProvenance>, report: &str| provenance::origin(p, report, &ancestors);
+    assert_eq!(
+        origin(Some(&prov(head, false)), head),
+        BenchOrigin::ThisCommit
+    );
+    assert_eq!(
+        origin(Some(&prov("0123abc", false)), head),
+        BenchOrigin::OlderCommit
+    );
+    assert_eq!(
+        origin(Some(&prov("fedcba9", false)), head),
+        BenchOrigin::OtherCommit
+    );
+    // A dirty tree is no commit's code, even at the report's sha.
+    assert_eq!(
+        origin(Some(&prov(head, true)), head),
+        BenchOrigin::OtherCommit
+    );
+    // The report's own tree is dirty: a clean run at its sha measured its base, an older state.
+    let dirty_report = format!("{head}-dirty");
+    assert_eq!(
+        origin(Some(&prov(head, false)), &dirty_report),
+        BenchOrigin::OlderCommit
+    );
+    assert_eq!(origin(None, head), BenchOrigin::Unknown);
+    assert_eq!(
+        origin(Some(&prov(head, false)), "unknown"),
+        BenchOrigin::OlderCommit
+    );
+}
+
+fn set_mtime(path: &Path, unix_ms: u64) -> anyhow::Result<()> {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_ms);
+    std::fs::File::options()
+        .write(true)
+        .open(path)?
+        .set_modified(t)?;
+    Ok(())
+}
+
+/// Each result takes the commit of the bench run whose interval holds the moment criterion
+/// wrote it; a result no recorded run covers is of unknown commit.
+#[test]
+fn results_take_the_commit_of_the_run_that_wrote_them() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let crit = tmp.path().join("criterion");
+    let write_result = |rel: &str, written_ms: u64| -> anyhow::Result<()> {
+        let new = crit.join(rel).join("new");
+        std::fs::create_dir_all(&new)?;
+        let est = new.join("estimates.json");
+        std::fs::write(&est, r#"{"mean":{"point_estimate":1000.0}}"#)?;
+        set_mtime(&est, written_ms)
+    };
+    // 2026-11-20T08:00:00Z .. +60 s: evm at an older commit; 09:00 .. +60 s: recover at HEAD.
+    let t0 = 1_795_161_600_000u64;
+    let t1 = t0 + 3_600_000;
+    write_result("evm/eth_transfer", t0 + 30_000)?;
+    write_result("recover/one_at_a_time", t1 + 59_000)?;
+    write_result("bls/sign_vote", t1 + 120_000)?; // after every recorded run
+    let head = "8a1111c0ffee1234567890abcdef1234567890ab";
+    let log = format!(
+        "{{\"bench\":\"evm\",\"commit\":\"0123abc0000000000000000000000000000000ff\",\"dirty\":false,\"started_unix_ms\":{t0},\"finished_unix_ms\":{}}}\n\
+         not json: a torn line\n\
+         {{\"bench\":\"recover\",\"commit\":\"{head}\",\"dirty\":false,\"started_unix_ms\":{t1},\"finished_unix_ms\":{},\"started_utc\":\"ignored\"}}\n",
+        t0 + 60_000,
+        t1 + 60_000
+    );
+    std::fs::write(crit.join(provenance::PROVENANCE_FILE), log)?;
+
+    let is_ancestor = |c: &str| c.starts_with("0123abc") || c == head;
+    let found = criterion::results_with_provenance(&crit, head, &is_ancestor);
+    let by_id = |id: &str| found.iter().find(|c| c.id == id).expect(id);
+    let evm = by_id("evm/eth_transfer");
+    assert_eq!(evm.origin, BenchOrigin::OlderCommit);
+    assert_eq!(
+        evm.provenance.as_ref().map(|p| p.bench.as_str()),
+        Some("evm")
+    );
+    assert_eq!(evm.measured_utc.as_deref(), Some("2026-11-20T08:00:30Z"));
+    assert_eq!(
+        markdown::measured_at(evm),
+        "older: commit 0123abc, 2026-11-20T08:00:30Z"
+    );
+    let recover = by_id("recover/one_at_a_time");
+    assert_eq!(recover.origin, BenchOrigin::ThisCommit);
+    assert_eq!(
+        markdown::measured_at(recover),
+        "this commit, 2026-11-20T09:00:59Z"
+    );
+    let bls = by_id("bls/sign_vote");
+    assert_eq!((bls.origin, &bls.provenance), (BenchOrigin::Unknown, &None));
+    assert_eq!(
+        markdown::measured_at(bls),
+        "unknown commit, written 2026-11-20T09:02:00Z"
+    );
+
+    // Without a log nothing is attributed.
+    std::fs::remove_file(crit.join(provenance::PROVENANCE_FILE))?;
+    let found = criterion::results_with_provenance(&crit, head, &is_ancestor);
+    assert!(found.iter().all(|c| c.origin == BenchOrigin::Unknown));
+    Ok(())
+}
+
+/// The efficiency table shows the recoveries the nodes measured beside the formula's one.
+#[test]
+fn efficiency_shows_measured_recoveries_per_tx() {
+    let mut r = full_run();
+    r.nodes = 3;
+    let w = &mut r.workloads[0];
+    w.committed = 41_426;
+    w.committed_tps = 6904.3;
+    for s in &mut w.stages {
+        if s.stage == "recover" {
+            s.items = 216_724;
+        }
+    }
+    // 216724 ÷ (41426 × 3) = 1.744; 6904.3 × 3 ÷ (26100 × 2) = 39.7 %.
+    assert_eq!(
+        r.workloads[0]
+            .recoveries_per_tx_per_node(3)
+            .map(|k| (k * 1000.0).round()),
+        Some(1744.0)
+    );
+    let md = render_md(&r);
+    assert!(md.contains("| transfer | 6904.3 | 39.7 % | 1.74 |"), "{md}");
+    assert!(md.contains("recoveries per tx per node (measured)"));
+    // No recover stage: nothing measured, nothing claimed.
+    r.workloads[0].stages.retain(|s| s.stage != "recover");
+    assert!(render_md(&r).contains("| transfer | 6904.3 | 39.7 % | n/a |"));
+}
+
+#[test]
+fn io_backends_are_listed_per_node_when_they_differ() {
+    let mut r = full_run();
+    r.environment.io_backends = vec!["io_uring".into(), "std".into()];
+    let md = render_md(&r);
+    assert!(md.contains("| storage I/O backend (as run) | node 0: io_uring, node 1: std |"));
+    r.environment.io_backends.clear();
+    assert!(render_md(&r).contains("| storage I/O backend (as run) | not recorded |"));
+}
+
+/// A results.json written before goals, provenance, backends and the search's end were kept
+/// (the raft3 reference report of d84dadc, trimmed) still reads, and renders what it cannot
+/// know as unknown instead of as this report's.
+#[test]
+fn results_recorded_before_these_fields_still_read() -> anyhow::Result<()> {
+    let old: RunResults =
+        serde_json::from_str(include_str!("testdata/raft3-d84dadc-results.json"))?;
+    assert_eq!(old.goal, None);
+    assert!(old.checks.is_empty() && old.environment.io_backends.is_empty());
+    assert!(old
+        .criterion
+        .iter()
+        .all(|c| c.origin == BenchOrigin::Unknown));
+    let sat = &old.workloads[2];
+    assert_eq!(sat.saturation_end, None);
+    assert_eq!(sat.saturation_end(), Some(SaturationEnd::StepsExhausted));
+    let md = render_md(&old);
+    assert!(
+        md.contains("| transfer | knee not reached; ≥ 4882.8 |"),
+        "{md}"
+    );
+    assert!(md.contains("| transfer | consensus | 0 | 5 | n/a |"));
+    assert!(md.contains("| transfer | 6904.3 | 63.9 % | 1.74 |"));
+    assert!(md.contains("| block_append/io_uring | 242.05 µs | 4131.3/s | unknown commit |"));
+    assert!(md.contains("Goal: none stated in the profile."));
+    assert!(!md.contains("## Thresholds and goal"));
     Ok(())
 }
 
