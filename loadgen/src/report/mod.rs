@@ -14,6 +14,10 @@ pub mod provenance;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_measured;
+#[cfg(test)]
+mod tests_provenance;
 
 use std::path::{Path, PathBuf};
 
