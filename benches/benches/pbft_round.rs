@@ -18,7 +18,7 @@ use bcos_crypto::bls::{
     VotePhase,
 };
 use bcos_types::B256;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use std::collections::VecDeque;
 use std::hint::black_box;
 
@@ -223,4 +223,4 @@ fn consensus_round(c: &mut Criterion) {
 }
 
 criterion_group! { name = benches; config = quick(); targets = consensus_round }
-criterion_main!(benches);
+bcos_benches::bench_main!(benches);
