@@ -324,7 +324,7 @@ fn run_up(a: UpArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let outcome = runtime.block_on(async {
-        let mut signal = Box::pin(shutdown_signal());
+        let mut signal = Box::pin(shutdown_signal()?);
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(supervise::POLL_MS));
         loop {
             tokio::select! {
@@ -368,6 +368,7 @@ fn run_until_stopped(
         let data_dir = config.chain.data_dir.clone();
         let cluster = config.cluster.as_ref().map(|c| (c.index, c.members.len()));
         let mut node = Node::start(config).await?;
+        let stop = shutdown_signal()?;
         match cluster {
             Some((i, n)) if !banner => {
                 println!(
@@ -381,7 +382,7 @@ fn run_until_stopped(
         }
         let failure = node.sealer_failure();
         let outcome = tokio::select! {
-            s = shutdown_signal() => { s?; Ok(()) }
+            s = stop => { s?; Ok(()) }
             f = failure => match f {
                 Ok(msg) => Err(anyhow::anyhow!("consensus failed: {msg}")),
                 Err(_) => Ok(()),
@@ -430,11 +431,18 @@ fn hex_key(key: &secp256k1::SecretKey) -> String {
         .collect()
 }
 
-async fn shutdown_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("listening for Ctrl-C")?,
-        _ = term.recv() => {}
-    }
-    Ok(())
+/// Registers SIGINT and SIGTERM handlers now (so a signal that arrives right after the
+/// banner is printed is not lost) and returns the future that completes on either.
+fn shutdown_signal(
+) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        Ok(())
+    })
 }

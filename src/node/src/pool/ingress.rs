@@ -96,8 +96,14 @@ fn run(rx: Receiver<Job>, pool: Arc<Pool>, recoverer: BatchRecoverer, batch_max:
         }
         let txs: Vec<Arc<Tx>> = jobs.iter().map(|j| j.tx.clone()).collect();
         let started = Instant::now();
+        let hits_before = recoverer.cache_hits_total();
         let recovered = tracing::info_span!("recover").in_scope(|| recoverer.recover_batch(txs));
-        pool.metrics.recover.record(jobs.len(), started.elapsed());
+        // Only real recoveries count as items (as on the block path): a hash seen before
+        // comes from the sender cache.
+        let hits = recoverer.cache_hits_total().saturating_sub(hits_before) as usize;
+        pool.metrics
+            .recover
+            .record(jobs.len().saturating_sub(hits), started.elapsed());
         let verdicts = pool.admit_batch(recovered);
         for (job, verdict) in jobs.drain(..).zip(verdicts) {
             let _ = job.reply.send(verdict);
