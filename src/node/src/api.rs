@@ -3,7 +3,7 @@
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
 use crate::pool::{Ingress, Pool};
-use bcos_execution::{BlockEnv, Executor};
+use bcos_execution::{BlockEnv, CallLimits, Executor};
 use bcos_rpc::{ApiError, ChainApi, StateAt};
 use bcos_storage::{ChainStore, StateReader};
 use bcos_types::{
@@ -39,10 +39,12 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-/// An invalid call (unpayable fee, gas below intrinsic, ...) is the caller's error.
+/// An invalid call (unpayable fee, gas below intrinsic, ...) is the caller's error; a call
+/// past its time limit gets geth's -32000 "execution aborted (timeout = …)".
 fn exec_error(e: bcos_execution::ExecError) -> ApiError {
     match e {
         bcos_execution::ExecError::InvalidCall(m) => ApiError::TxRejected(m),
+        e @ bcos_execution::ExecError::Timeout(_) => ApiError::Unavailable(e.to_string()),
         other => internal(other),
     }
 }
@@ -62,12 +64,21 @@ impl NodeApi {
         }
     }
 
+    /// EXEC-R12: the bounds of one eth_call or eth_estimateGas (`rpc.call_gas_max`,
+    /// `rpc.call_timeout_ms`).
+    fn call_limits(&self) -> CallLimits {
+        CallLimits {
+            gas_max: self.config.rpc.call_gas_max,
+            timeout: std::time::Duration::from_millis(self.config.rpc.call_timeout_ms),
+        }
+    }
+
     fn next_env(&self) -> BlockEnv {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         BlockEnv {
-            number: self.head_number() + 1,
+            number: self.head_number().saturating_add(1),
             timestamp: now,
             gas_limit: self.config.sealer.block_gas_limit,
             base_fee: self.config.chain.base_fee_wei,
@@ -221,7 +232,7 @@ impl ChainApi for NodeApi {
         self.check_at(at)?;
         let state: &dyn StateReader = &*self.store;
         self.executor
-            .call(state, &self.next_env(), &request)
+            .call(state, &self.next_env(), &request, &self.call_limits())
             .map_err(exec_error)
     }
 
@@ -233,7 +244,7 @@ impl ChainApi for NodeApi {
         self.check_at(at)?;
         let state: &dyn StateReader = &*self.store;
         self.executor
-            .estimate_gas(state, &self.next_env(), &request)
+            .estimate_gas(state, &self.next_env(), &request, &self.call_limits())
             .map_err(exec_error)
     }
 

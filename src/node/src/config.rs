@@ -77,6 +77,18 @@ pub struct PoolConfig {
     pub ingress_queue_max: usize,
     /// Transactions recovered together in one parallel batch at most.
     pub ingress_batch_max: usize,
+    /// Encoded bytes of the transactions waiting for sender recovery at most; past it,
+    /// "pool busy". Peers' forwarded transactions queue without waiting, so the count
+    /// alone (up to 128 KiB each) would not bound memory.
+    pub ingress_queue_bytes_max: usize,
+    /// Transactions one sender may have waiting behind a missing nonce (gapped, so not
+    /// proposable); past it, "too many future-nonce transactions for sender".
+    pub gapped_per_sender_max: usize,
+    /// Gapped transactions of all senders together; past it, "pool full for future-nonce
+    /// transactions". Keeps most of the pool for transactions a leader can propose.
+    pub gapped_txs_max: usize,
+    /// A transaction still gapped this long after admission is dropped.
+    pub gapped_lifetime_ms: u64,
 }
 
 impl Default for PoolConfig {
@@ -91,6 +103,10 @@ impl Default for PoolConfig {
             allow_unprotected_txs: false,
             ingress_queue_max: 100_000,
             ingress_batch_max: 4_096,
+            ingress_queue_bytes_max: 64 * 1024 * 1024,
+            gapped_per_sender_max: 512,
+            gapped_txs_max: 20_000,
+            gapped_lifetime_ms: 300_000,
         }
     }
 }

@@ -18,10 +18,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{broadcast, oneshot};
 
-/// Blocks kept for slow subscribers before they are told they lagged (they then refill from
-/// storage).
-const BLOCK_CHANNEL_CAPACITY: usize = 256;
-
 pub struct Node;
 
 pub struct NodeHandle {
@@ -85,6 +81,7 @@ impl Node {
             pool.clone(),
             recoverer,
             config.pool.ingress_queue_max,
+            config.pool.ingress_queue_bytes_max,
             config.pool.ingress_batch_max,
         );
 
@@ -94,7 +91,9 @@ impl Node {
             block_gas_limit: config.sealer.block_gas_limit,
             ..ExecConfig::default()
         }));
-        let (blocks, _) = broadcast::channel(BLOCK_CHANNEL_CAPACITY);
+        // Blocks kept for slow subscribers before they are told they lagged (they then
+        // refill from storage): `rpc.block_feed_blocks_max`, part of the memory budget.
+        let (blocks, _) = broadcast::channel(config.rpc.block_feed_blocks_max.max(1));
         let beneficiary = genesis.addresses.first().copied().unwrap_or(Address::ZERO);
 
         let head = store.head().map_or(0, |(n, _)| n);

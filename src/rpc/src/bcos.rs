@@ -3,6 +3,7 @@
 //!
 //! [`ChainApi`]: crate::ChainApi
 
+use crate::blocking::{self, Pool};
 use crate::errors::{ok, RpcResult};
 use crate::server::Ctx;
 use alloy_primitives::{keccak256, Bytes, B256, U64};
@@ -38,8 +39,10 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
         ok(U64::from(c.api.pending_tx_count()))
     })?;
     // The commit certificate stored with block N (PBFT: view, signers, BLS aggregate).
-    m.register_method(
+    blocking::register(
+        m,
         "bcos_getBlockCertificate",
+        Pool::Read,
         |p, c, _| -> RpcResult<serde_json::Value> {
             let n: U64 = p.one()?;
             c.api
