@@ -223,12 +223,6 @@ impl Pool {
         out
     }
 
-    /// Whether a leader could propose something now: at least one transaction whose nonce
-    /// is the sender's next. Gapped transactions alone are no work for consensus.
-    pub fn has_ready(&self) -> bool {
-        !self.queue.lock().take_ready(1, u64::MAX).is_empty()
-    }
-
     /// Ready transactions for the next block (not removed).
     pub fn take_ready(&self, txs_max: usize, gas_max: u64) -> Vec<RecoveredTx> {
         self.queue.lock().take_ready(txs_max, gas_max)

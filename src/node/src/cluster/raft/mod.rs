@@ -28,8 +28,9 @@ use std::time::Instant;
 
 pub use super::event_loop::Event;
 
-/// Blocks received beside appends and not yet committed, kept at most.
-const BLOCKS_KEPT_MAX: usize = 1_024;
+/// Blocks received beside appends and not yet committed, kept at most: the core's
+/// `uncommitted_entries_max` (64). Each arrived in a frame of at most `frame_bytes_max`.
+const BLOCKS_KEPT_MAX: usize = 64;
 
 pub struct RaftDriverParts {
     pub ctx: SealerContext,
@@ -242,6 +243,13 @@ impl RaftDriver {
                     }
                     let wanted: HashMap<B256, Height> =
                         a.entries.iter().map(|e| (e.block_hash, e.index)).collect();
+                    // A block for a height this append fills with another block is stale (a
+                    // deposed leader's): it gives way, so stale blocks cannot fill the room.
+                    let heights: HashMap<Height, B256> =
+                        a.entries.iter().map(|e| (e.index, e.block_hash)).collect();
+                    self.blocks.retain(|hash, b| {
+                        heights.get(&b.number()).is_none_or(|h| h == hash)
+                    });
                     for raw in blocks {
                         if self.blocks.len() >= BLOCKS_KEPT_MAX {
                             break;
