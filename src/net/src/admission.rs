@@ -4,7 +4,8 @@
 //! An inbound connection holds a handshake slot until it has authenticated and been acked,
 //! failed, or run out of `handshake_timeout_ms`. Slots are bounded two ways:
 //!
-//! - per remote IP (`handshakes_per_ip_max`), so one host cannot take them all;
+//! - per remote IP (`handshakes_per_ip_max`, plus one per configured peer at that IP, so
+//!   validators sharing a host never refuse each other), so one host cannot take them all;
 //! - connections from an IP that is not a configured peer's share `handshakes_inflight_max`
 //!   slots; connections from a configured peer's IP do not use that share, so unauthenticated
 //!   clients elsewhere cannot starve validators' reconnects.
@@ -12,7 +13,7 @@
 //! A connection over either bound is closed at once, never queued: the accept loop keeps
 //! accepting, so the kernel's backlog never fills with junk ahead of a validator.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -39,7 +40,8 @@ struct Counts {
 }
 
 pub(crate) struct Admission {
-    peer_ips: HashSet<IpAddr>,
+    /// Configured peers per IP.
+    peer_ips: HashMap<IpAddr, usize>,
     per_ip_max: usize,
     general_max: usize,
     counts: Mutex<Counts>,
@@ -67,8 +69,12 @@ impl Admission {
         per_ip_max: usize,
         general_max: usize,
     ) -> Arc<Self> {
+        let mut per_ip = HashMap::new();
+        for ip in peer_ips {
+            *per_ip.entry(canonical(ip)).or_insert(0) += 1;
+        }
         Arc::new(Self {
-            peer_ips: peer_ips.into_iter().map(canonical).collect(),
+            peer_ips: per_ip,
             per_ip_max,
             general_max,
             counts: Mutex::new(Counts::default()),
@@ -77,10 +83,11 @@ impl Admission {
 
     pub(crate) fn try_admit(self: &Arc<Self>, ip: IpAddr) -> Result<HandshakeSlot, Refusal> {
         let ip = canonical(ip);
-        let general = !self.peer_ips.contains(&ip);
+        let peers_here = self.peer_ips.get(&ip).copied().unwrap_or(0);
+        let general = peers_here == 0;
         let mut counts = lock(&self.counts);
         let held = counts.per_ip.get(&ip).copied().unwrap_or(0);
-        if held >= self.per_ip_max {
+        if held >= self.per_ip_max.saturating_add(peers_here) {
             return Err(Refusal::PerIp);
         }
         if general && counts.general >= self.general_max {
@@ -180,14 +187,18 @@ mod tests {
         assert_eq!(adm.try_admit(ip(9)).err(), Some(Refusal::PerIp));
         let _c = adm.try_admit(ip(8)).expect("third general");
         assert_eq!(adm.try_admit(ip(7)).err(), Some(Refusal::Busy));
-        // a configured peer's IP is not in the general share
+        // a configured peer's IP is not in the general share, and its per-IP bound has room
+        // for each peer there (one here) on top of the per-IP share
         let p1 = adm.try_admit(ip(1)).expect("peer ip");
         let _p2 = adm.try_admit(ip(1)).expect("peer ip again");
+        let _p3 = adm
+            .try_admit(ip(1))
+            .expect("one more for the one peer at this ip");
         assert_eq!(adm.try_admit(ip(1)).err(), Some(Refusal::PerIp));
-        assert_eq!(adm.held(), (5, 3));
+        assert_eq!(adm.held(), (6, 3));
         drop(a);
         drop(p1);
-        assert_eq!(adm.held(), (3, 2));
+        assert_eq!(adm.held(), (4, 2));
         assert!(adm.try_admit(ip(7)).is_ok());
         let mapped: IpAddr = "::ffff:10.0.0.1".parse().expect("ip");
         assert!(

@@ -84,8 +84,9 @@ pub struct NetConfig {
     /// Connections from a configured peer's IP do not count against it, so junk from
     /// elsewhere cannot starve validators' reconnects. Default 64.
     pub handshakes_inflight_max: usize,
-    /// Inbound handshakes in progress at once from one IP address; a connection past it is
-    /// closed at once (`NetStats::handshakes_refused_per_ip`). Default 4.
+    /// Inbound handshakes in progress at once from one IP address, plus one for each
+    /// configured peer at that IP (so validators sharing a host never refuse each other); a
+    /// connection past it is closed at once (`NetStats::handshakes_refused_per_ip`). Default 4.
     pub handshakes_per_ip_max: usize,
     /// Handshake failures are logged at warn at most once per remote IP per this interval
     /// (the rest at debug; `NetStats` counts them all). Default 10000 ms.

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::admission::HandshakeSlot;
 use crate::config::PeerIndex;
@@ -301,8 +301,8 @@ pub(crate) async fn serve_inbound(
                 return;
             }
             Err(e) => {
-                warn!(%remote, peer, error = %e, "bad frame; closing this connection");
                 shared.count(|s| s.frames_rejected += 1);
+                shared.log_refusal(ip, "bad frame; connection closed", &e);
                 return;
             }
         };

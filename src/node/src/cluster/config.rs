@@ -97,7 +97,7 @@ pub struct ClusterConfig {
     pub handshake_timeout_ms: u64,
     /// P2P: inbound handshakes in progress at once from IPs that are not a member's.
     pub handshakes_inflight_max: usize,
-    /// P2P: inbound handshakes in progress at once from one IP.
+    /// P2P: inbound handshakes in progress at once from one IP (plus one per member there).
     pub handshakes_per_ip_max: usize,
     /// P2P: handshake failures are logged at warn once per remote IP per this interval.
     pub handshake_log_interval_ms: u64,
