@@ -287,6 +287,14 @@ impl ChainApi for NodeApi {
                 "peersRefused": st.peers_refused,
                 "framesRejected": st.frames_rejected,
                 "framesDroppedQueueFull": st.frames_dropped_queue_full,
+                "framesDroppedQueueBytes": st.frames_dropped_queue_bytes,
+                "writeTimeouts": st.write_timeouts,
+                "handshakesRefusedPerIp": st.handshakes_refused_per_ip,
+                "handshakesRefusedBusy": st.handshakes_refused_busy,
+                "peersDenied": st.peers_denied,
+                "connectionsClosedDenied": st.connections_closed_denied,
+                "denyListReloads": st.deny_list_reloads,
+                "denyListReloadErrors": st.deny_list_reload_errors,
             })
         });
         json!({

@@ -26,7 +26,8 @@ pub struct ChainConfig {
     pub chain_id: u64,
     /// Where the chain's data lives.
     pub data_dir: PathBuf,
-    /// Dev genesis: how many mnemonic accounts to fund.
+    /// Dev genesis: how many mnemonic accounts to fund. Their keys are public; a production
+    /// chain (`bcos init` without `--dev`) sets 0 and funds `alloc` instead.
     pub dev_accounts: usize,
     /// Dev genesis: the balance of each, in ether.
     pub dev_balance_ether: u64,
@@ -39,6 +40,18 @@ pub struct ChainConfig {
     pub priority_fee_wei: u128,
     /// EVM hard fork: "cancun", "prague" or "osaka".
     pub evm_spec: String,
+    /// Accounts funded at genesis besides the dev accounts (`bcos init --alloc FILE`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alloc: Vec<GenesisAccount>,
+}
+
+/// One account funded at genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAccount {
+    pub address: bcos_types::Address,
+    /// Balance in wei: a decimal string, or hex with `0x`.
+    pub balance_wei: String,
 }
 
 impl Default for ChainConfig {
@@ -52,6 +65,7 @@ impl Default for ChainConfig {
             base_fee_wei: 1_000_000_000,
             priority_fee_wei: 1_000_000_000,
             evm_spec: "osaka".to_string(),
+            alloc: Vec::new(),
         }
     }
 }
@@ -180,6 +194,11 @@ impl NodeConfig {
         if let Some(c) = self.cluster.as_mut() {
             if c.keys_dir.is_relative() {
                 c.keys_dir = base.join(&c.keys_dir);
+            }
+            if let Some(deny) = c.deny_list_file.as_mut() {
+                if deny.is_relative() {
+                    *deny = base.join(&*deny);
+                }
             }
         }
     }

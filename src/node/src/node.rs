@@ -3,7 +3,7 @@
 
 use crate::api::NodeApi;
 use crate::config::NodeConfig;
-use crate::genesis::{dev_genesis, ensure_genesis, Genesis};
+use crate::genesis::{build_genesis, ensure_genesis, Genesis};
 use crate::metrics::Metrics;
 use crate::pool::{rules::StaticRules, Ingress, Pool};
 use crate::sealer::{Sealer, SealerContext};
@@ -43,7 +43,7 @@ impl Node {
         let io_backend = format!("{:?}", disk.io_backend_in_use());
         let store: Arc<dyn ChainStore> = Arc::new(disk);
 
-        let genesis = dev_genesis(&config.chain, &config.sealer)?;
+        let genesis = build_genesis(&config.chain, &config.sealer)?;
         ensure_genesis(&*store, &genesis)?;
 
         let metrics = Arc::new(Metrics::default());

@@ -22,7 +22,7 @@ use crate::api::NodeApi;
 use crate::block_exec::SealerContext;
 use anyhow::Context;
 use bcos_crypto::BatchRecoverer;
-use bcos_net::{NetConfig, Network, NetworkHandle};
+use bcos_net::{Network, NetworkHandle};
 use bcos_sync::{Doorbell, Wake};
 use config::{ClusterConfig, ConsensusKind};
 use inbox::Inbox;
@@ -118,12 +118,8 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
             cfg.index
         );
     }
-    let mut net_cfg = NetConfig::new(
-        cfg.listen_addr,
-        cfg.members.iter().map(|m| (m.index, m.p2p_addr)).collect(),
-    );
-    net_cfg.frame_bytes_max = cfg.frame_bytes_max;
-    let (net, mut inbound) = Network::start(net_cfg, keys.tls.clone(), keys.ca.clone())
+    keys.check_certificate(bcos_net::pki::unix_now_s())?;
+    let (net, mut inbound) = Network::start(cfg.net_config(), keys.tls.clone(), keys.ca.clone())
         .await
         .with_context(|| format!("starting P2P on {}", cfg.listen_addr))?;
     let forwarder = gossip::TxForwarder::start(
