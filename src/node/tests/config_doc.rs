@@ -18,6 +18,7 @@ fn full_config() -> Value {
         p2p_addr: "127.0.0.1:30300".parse().expect("addr"),
         node_id: Default::default(),
         bls_public_key: String::new(),
+        bls_pop: String::new(),
     };
     let cluster = ClusterConfig {
         members: vec![member],

@@ -47,8 +47,11 @@ pub(crate) struct Admission {
     total_max: usize,
     per_ip_max: usize,
     ip_requests_max: usize,
-    open: Mutex<(usize, HashMap<IpAddr, (usize, Arc<Semaphore>)>)>,
+    open: Mutex<OpenConnections>,
 }
+
+/// Open connections in total, and per IP with that IP's request permits.
+type OpenConnections = (usize, HashMap<IpAddr, (usize, Arc<Semaphore>)>);
 
 /// Why a connection was closed at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -187,6 +187,7 @@ mod tests {
                 p2p_addr: "127.0.0.1:1".parse().expect("addr"),
                 node_id: Default::default(),
                 bls_public_key: String::new(),
+                bls_pop: String::new(),
             })
             .collect();
         SyncTracker::new(&cfg, now)
