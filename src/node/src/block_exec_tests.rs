@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::config::{ChainConfig, PoolConfig, SealerConfig};
-use crate::genesis::{dev_genesis, ensure_genesis};
+use crate::genesis::{build_genesis, ensure_genesis};
 use crate::pool::{rules::StaticRules, Pool};
 use alloy_consensus::{TxEip1559, TxLegacy};
 use alloy_primitives::{TxKind, U256};
@@ -21,7 +21,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let chain = ChainConfig::default();
     let sealer = SealerConfig::default();
-    let genesis = dev_genesis(&chain, &sealer).expect("genesis");
+    let genesis = build_genesis(&chain, &sealer).expect("genesis");
     let store: Arc<dyn ChainStore> = Arc::new(MemStore::new());
     ensure_genesis(&*store, &genesis).expect("commit genesis");
     let metrics = Arc::new(Metrics::default());
