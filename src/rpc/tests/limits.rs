@@ -222,7 +222,10 @@ async fn subscriptions_are_bounded_per_connection_and_in_total() {
         if rp["result"].is_string() {
             break;
         }
-        assert_eq!(rp["error"]["code"], -32005, "{rp}");
+        // Until the refused attempt's task ends, jsonrpsee may still count it against this
+        // connection's own bound (-32006) rather than ours (-32005).
+        let code = rp["error"]["code"].as_i64();
+        assert!(matches!(code, Some(-32005) | Some(-32006)), "{rp}");
         tokio::task::yield_now().await;
     }
 }
