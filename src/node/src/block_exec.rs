@@ -16,7 +16,7 @@ use bcos_types::state::next_state_root;
 use bcos_types::{Address, Block, Bytes, CommittedBlock, Header, RecoveredTx, SealedBlock};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use tokio::sync::broadcast;
 
 pub struct SealerContext {
@@ -32,6 +32,8 @@ pub struct SealerContext {
     pub beneficiary: Address,
     /// How far (seconds) a proposed block's timestamp may run ahead of this node's clock.
     pub timestamp_future_s_max: u64,
+    /// Wall time for block timestamps (the runtime's clock).
+    pub clock: std::sync::Arc<dyn crate::runtime::Clock>,
 }
 
 /// The largest `extra_data` a block may carry (the Ethereum rule; this node writes none).
@@ -68,11 +70,6 @@ pub enum BlockInvalid {
     Execution(String),
 }
 
-fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 /// Packs and executes `batch` on top of `parent` (the leader's side).
 pub fn build(
@@ -83,7 +80,7 @@ pub fn build(
     let p = parent.header();
     let env = BlockEnv {
         number: p.number + 1,
-        timestamp: now_s().max(p.timestamp),
+        timestamp: ctx.clock.wall_s().max(p.timestamp),
         gas_limit: ctx.block_gas_limit,
         base_fee: ctx.base_fee,
         beneficiary: ctx.beneficiary,
@@ -164,7 +161,7 @@ pub fn verify_and_execute(
         });
     }
     // A far-future timestamp would stick: every later block must be at or after it.
-    let now = now_s();
+    let now = ctx.clock.wall_s();
     if h.timestamp > now.saturating_add(ctx.timestamp_future_s_max) {
         return Err(BlockInvalid::TimestampAhead {
             got: h.timestamp,

@@ -59,6 +59,7 @@ fn fixture() -> Fixture {
         base_fee: chain.base_fee_wei,
         beneficiary: genesis.addresses[0],
         timestamp_future_s_max: 15,
+        clock: crate::runtime::system_clock(),
     };
     Fixture {
         ctx,
@@ -110,12 +111,13 @@ fn a_valid_block_passes() {
 fn a_far_future_timestamp_is_refused() {
     let f = fixture();
     let (block, txs) = valid(&f, 1);
-    let late = with_header(&block, |h| h.timestamp = now_s() + 3_600);
+    let now_s = f.ctx.clock.wall_s();
+    let late = with_header(&block, |h| h.timestamp = now_s + 3_600);
     assert!(matches!(
         verify_and_execute(&f.ctx, &f.parent, late, txs.clone()),
         Err(BlockInvalid::TimestampAhead { .. })
     ));
-    let within = with_header(&block, |h| h.timestamp = now_s() + 5);
+    let within = with_header(&block, |h| h.timestamp = now_s + 5);
     verify_and_execute(&f.ctx, &f.parent, within, txs).expect("within the drift");
 }
 

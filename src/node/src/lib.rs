@@ -14,6 +14,7 @@ pub mod genesis;
 pub mod metrics;
 pub mod node;
 pub mod pool;
+pub mod runtime;
 pub mod sealer;
 pub mod supervise;
 

@@ -47,6 +47,7 @@ impl Node {
         ensure_genesis(&*store, &genesis)?;
 
         let metrics = Arc::new(Metrics::default());
+        let clock = crate::runtime::system_clock();
         let doorbell = Doorbell::new();
         let spec: bcos_execution::EvmSpec = config
             .chain
@@ -109,6 +110,7 @@ impl Node {
             base_fee: config.chain.base_fee_wei,
             beneficiary,
             timestamp_future_s_max: config.sealer.timestamp_future_s_max,
+            clock: clock.clone(),
         };
         let (failed_tx, failed_rx) = oneshot::channel();
         let mut cluster = None;

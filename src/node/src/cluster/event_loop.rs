@@ -4,23 +4,25 @@
 
 use super::inbox::Inbox;
 use super::wire::Wire;
-use std::time::Instant;
+use crate::runtime::Clock;
+use std::time::Duration;
 
 pub use super::inbox::Event;
 
 /// The steps a driver supplies to [`run`].
 pub trait Steps {
     /// When to wake even if nothing arrives.
-    fn next_deadline(&self) -> Instant;
+    /// When to wake even if nothing arrives (the runtime clock's ms).
+    fn next_deadline_ms(&self) -> u64;
     fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()>;
     /// After every wake-up: due timers, status and sync, sealing.
     fn after_wake(&mut self) -> anyhow::Result<()>;
 }
 
 /// Runs `d` until stopped; an error from a step ends the loop.
-pub fn run(d: &mut impl Steps, inbox: &Inbox) -> anyhow::Result<()> {
+pub fn run(d: &mut impl Steps, inbox: &Inbox, clock: &dyn Clock) -> anyhow::Result<()> {
     loop {
-        let wait = d.next_deadline().saturating_duration_since(Instant::now());
+        let wait = Duration::from_millis(d.next_deadline_ms().saturating_sub(clock.now_ms()));
         match inbox.recv_timeout(wait) {
             Some(Event::Net(from, w)) => d.on_wire(from, w)?,
             Some(Event::Work) | None => {}

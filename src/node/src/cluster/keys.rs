@@ -21,6 +21,32 @@ pub struct NodeKeys {
     pub ca: CaCert,
 }
 
+/// The keys a consensus driver signs with (the TLS identity stays with the transport).
+#[derive(Clone)]
+pub struct SignerKeys {
+    /// Signs view changes; its address is the node id.
+    pub node_key: SecretKey,
+    pub node_id: Address,
+    /// Signs prepare and commit votes.
+    pub bls: BlsSecretKey,
+}
+
+impl SignerKeys {
+    pub fn bls_public(&self) -> BlsPublicKey {
+        self.bls.public_key()
+    }
+}
+
+impl NodeKeys {
+    pub fn signer(&self) -> SignerKeys {
+        SignerKeys {
+            node_key: self.node_key,
+            node_id: self.node_id,
+            bls: self.bls.clone(),
+        }
+    }
+}
+
 /// 32 bytes from the kernel's CSPRNG.
 pub fn random_32() -> anyhow::Result<[u8; 32]> {
     use std::io::Read;

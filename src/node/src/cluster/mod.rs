@@ -25,6 +25,7 @@ use bcos_crypto::BatchRecoverer;
 use bcos_net::{Network, NetworkHandle};
 use bcos_sync::{Doorbell, Wake};
 use config::{ClusterConfig, ConsensusKind};
+use crate::runtime::{DriverRuntime, FileDurable, NetTransport, Transport};
 use inbox::Inbox;
 use keys::NodeKeys;
 use pbft::{PbftDriver, PbftDriverParts};
@@ -157,16 +158,32 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
     });
 
     let view = Arc::new(ConsensusView::default());
+    let transport: Arc<dyn Transport> = Arc::new(NetTransport(net.clone()));
+    let clock = ctx.clock.clone();
+    let record = match cfg.consensus {
+        ConsensusKind::Pbft => "pbft-state.json",
+        ConsensusKind::Raft => "raft-state.json",
+    };
+    let rt = DriverRuntime {
+        net: transport.clone(),
+        clock: clock.clone(),
+        durable: Box::new(FileDurable(durable::DurableFile::new(state_dir, record))),
+        sync_server: Box::new(sync_server::SyncServer::start(
+            ctx.store.clone(),
+            transport,
+            clock,
+            &cfg,
+        )?),
+    };
     let run: Box<dyn FnOnce() -> anyhow::Result<()> + Send> = match cfg.consensus {
         ConsensusKind::Pbft => {
             let d = PbftDriver::new(PbftDriverParts {
                 view: view.clone(),
                 ctx,
-                net: net.clone(),
-                keys,
+                rt,
+                keys: keys.signer(),
                 cfg,
                 recoverer,
-                state_dir: state_dir.to_path_buf(),
             })?;
             let inbox = inbox.clone();
             Box::new(move || d.run(&inbox))
@@ -176,10 +193,9 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
             let d = raft::RaftDriver::new(raft::RaftDriverParts {
                 view: view.clone(),
                 ctx,
-                net: net.clone(),
+                rt,
                 cfg,
                 recoverer,
-                state_dir: state_dir.to_path_buf(),
                 admin,
             })?;
             let inbox = inbox.clone();

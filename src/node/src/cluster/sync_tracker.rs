@@ -15,45 +15,44 @@ use super::config::ClusterConfig;
 use super::wire::Wire;
 use bcos_types::{Height, SealedBlock};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 /// How many sync timeouts a peer that claimed blocks it did not serve stays distrusted.
 pub const DISTRUST_INTERVALS: u32 = 10;
 
 pub struct SyncTracker {
-    status_interval: Duration,
-    sync_timeout: Duration,
+    status_interval_ms: u64,
+    sync_timeout_ms: u64,
     blocks_max: u64,
     peers: u32,
     me: u32,
     /// Highest head each peer announced.
     peer_heads: HashMap<u32, Height>,
-    /// Peers whose claims are ignored until the instant given.
-    distrusted: HashMap<u32, Instant>,
-    in_flight: Option<(u32, Instant)>,
-    head_since: Instant,
-    next_status: Instant,
+    /// Peers whose claims are ignored until the time given (ms).
+    distrusted: HashMap<u32, u64>,
+    in_flight: Option<(u32, u64)>,
+    head_since_ms: u64,
+    next_status_ms: u64,
 }
 
 impl SyncTracker {
-    pub fn new(cfg: &ClusterConfig, now: Instant) -> Self {
+    pub fn new(cfg: &ClusterConfig, now_ms: u64) -> Self {
         SyncTracker {
-            status_interval: Duration::from_millis(cfg.status_interval_ms),
-            sync_timeout: Duration::from_millis(cfg.sync_timeout_ms),
+            status_interval_ms: cfg.status_interval_ms,
+            sync_timeout_ms: cfg.sync_timeout_ms,
             blocks_max: cfg.sync_blocks_max,
             peers: cfg.members.len() as u32,
             me: cfg.index,
             peer_heads: HashMap::new(),
             distrusted: HashMap::new(),
             in_flight: None,
-            head_since: now,
-            next_status: now,
+            head_since_ms: now_ms,
+            next_status_ms: now_ms,
         }
     }
 
-    /// When the driver must wake up next for [`SyncTracker::tick`].
-    pub fn next_status(&self) -> Instant {
-        self.next_status
+    /// When the driver must wake up next for [`SyncTracker::tick`] (ms).
+    pub fn next_status_ms(&self) -> u64 {
+        self.next_status_ms
     }
 
     pub fn on_status(&mut self, from: u32, height: Height) {
@@ -64,32 +63,32 @@ impl SyncTracker {
         *e = (*e).max(height);
     }
 
-    pub fn on_head_advanced(&mut self, now: Instant) {
-        self.head_since = now;
+    pub fn on_head_advanced(&mut self, now: u64) {
+        self.head_since_ms = now;
     }
 
     /// When due: the status to broadcast, and whether this node should ask for blocks.
-    pub fn tick(&mut self, now: Instant, head: &SealedBlock) -> (Option<Wire>, bool) {
-        if now < self.next_status {
+    pub fn tick(&mut self, now: u64, head: &SealedBlock) -> (Option<Wire>, bool) {
+        if now < self.next_status_ms {
             return (None, false);
         }
-        self.next_status = now + self.status_interval;
+        self.next_status_ms = now.saturating_add(self.status_interval_ms);
         let status = Wire::Status {
             height: head.number(),
             hash: head.hash,
         };
         let best = self.best(now);
-        let stalled = now.duration_since(self.head_since) >= 2 * self.status_interval;
+        let stalled = now.saturating_sub(self.head_since_ms) >= 2 * self.status_interval_ms;
         let behind = best >= head.number().saturating_add(2) || (best > head.number() && stalled);
         (Some(status), behind)
     }
 
-    fn trusted(&self, peer: u32, now: Instant) -> bool {
+    fn trusted(&self, peer: u32, now: u64) -> bool {
         self.distrusted.get(&peer).is_none_or(|until| now >= *until)
     }
 
     /// The highest head a trusted peer announced.
-    pub fn best(&self, now: Instant) -> Height {
+    pub fn best(&self, now: u64) -> Height {
         self.peer_heads
             .iter()
             .filter(|(p, _)| self.trusted(**p, now))
@@ -101,10 +100,10 @@ impl SyncTracker {
     /// The request to send for the blocks after `head`, and to whom: a trusted peer that is
     /// ahead (any other peer when none announced more, if `ask_anyone`), unless a request is
     /// still in flight. A request that timed out distrusts the peer it went to.
-    pub fn request(&mut self, now: Instant, head: Height, ask_anyone: bool) -> Option<(u32, Wire)> {
+    pub fn request(&mut self, now: u64, head: Height, ask_anyone: bool) -> Option<(u32, Wire)> {
         let last = self.in_flight.map(|(p, _)| p);
         if let Some((peer, at)) = self.in_flight {
-            if now.duration_since(at) < self.sync_timeout {
+            if now.saturating_sub(at) < self.sync_timeout_ms {
                 return None;
             }
             if self.claims_beyond(peer, head) {
@@ -147,7 +146,7 @@ impl SyncTracker {
 
     /// A response arrived from `peer`; `applied` blocks of it were stored and the head is
     /// now `head`. A peer that still claims more than it served is distrusted.
-    pub fn on_response(&mut self, peer: u32, applied: usize, head: Height, now: Instant) {
+    pub fn on_response(&mut self, peer: u32, applied: usize, head: Height, now: u64) {
         if self.in_flight.map(|(p, _)| p) == Some(peer) {
             self.in_flight = None;
         }
@@ -162,13 +161,13 @@ impl SyncTracker {
         self.peer_heads.get(&peer).is_some_and(|h| *h > head)
     }
 
-    fn distrust(&mut self, peer: u32, now: Instant) {
+    fn distrust(&mut self, peer: u32, now: u64) {
         tracing::debug!(
             peer,
             "sync peer distrusted: it did not serve the blocks it claimed"
         );
         self.distrusted
-            .insert(peer, now + self.sync_timeout * DISTRUST_INTERVALS);
+            .insert(peer, now.saturating_add(self.sync_timeout_ms * u64::from(DISTRUST_INTERVALS)));
         // Its claim is forgotten; an honest peer re-announces within a status interval.
         self.peer_heads.remove(&peer);
     }
@@ -179,7 +178,7 @@ mod tests {
     use super::*;
     use bcos_types::{Block, Header};
 
-    fn tracker(now: Instant) -> SyncTracker {
+    fn tracker(now: u64) -> SyncTracker {
         let mut cfg = ClusterConfig::default();
         cfg.members = (0..4)
             .map(|i| super::super::config::Member {
@@ -209,7 +208,7 @@ mod tests {
     /// claim no longer counts and an honest peer is asked instead.
     #[test]
     fn a_peer_claiming_blocks_it_does_not_serve_stops_counting() {
-        let t0 = Instant::now();
+        let t0 = 1_000u64;
         let mut t = tracker(t0);
         t.on_status(3, u64::MAX);
         let (_, behind) = t.tick(t0, &head(10));
@@ -222,7 +221,7 @@ mod tests {
         assert_eq!(t.best(t0), 0, "a distrusted peer's claims do not count");
         t.on_status(1, 12);
         assert_eq!(t.best(t0), 12);
-        let later = t0 + Duration::from_secs(1);
+        let later = t0 + 1_000;
         let (_, behind) = t.tick(later, &head(10));
         assert!(behind);
         assert_eq!(t.request(later, 10, false).map(|r| r.0), Some(1));
@@ -233,20 +232,20 @@ mod tests {
         assert!(t.trusted(2, later));
         // After the distrust interval the liar's claims count again (one more wasted ask
         // per interval at most).
-        let much_later = t0 + t.sync_timeout * (DISTRUST_INTERVALS + 1);
+        let much_later = t0 + t.sync_timeout_ms * u64::from(DISTRUST_INTERVALS + 1);
         t.on_status(3, u64::MAX);
         assert_eq!(t.best(much_later), u64::MAX);
     }
 
     #[test]
     fn a_silent_peer_is_distrusted_when_its_request_times_out() {
-        let t0 = Instant::now();
+        let t0 = 1_000u64;
         let mut t = tracker(t0);
         t.on_status(2, 50);
         t.on_status(1, 40);
         assert_eq!(t.request(t0, 10, false).map(|r| r.0), Some(1));
         assert!(t.request(t0, 10, false).is_none(), "one request in flight");
-        let timeout = t0 + t.sync_timeout;
+        let timeout = t0 + t.sync_timeout_ms;
         assert_eq!(t.request(timeout, 10, false).map(|r| r.0), Some(2));
         assert_eq!(t.best(timeout), 50);
         t.on_status(1, 40);
@@ -259,7 +258,7 @@ mod tests {
 
     #[test]
     fn status_and_own_index_and_strangers() {
-        let t0 = Instant::now();
+        let t0 = 1_000u64;
         let mut t = tracker(t0);
         t.on_status(0, 99); // this node (index 0)
         t.on_status(7, 99); // not a member

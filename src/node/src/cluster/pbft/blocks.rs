@@ -160,7 +160,7 @@ impl PbftDriver {
             .record(block.block.txs.len(), std::time::Duration::ZERO);
         block_exec::commit(&self.ctx, c, certificate)?;
         self.head = block;
-        self.sync.on_head_advanced(std::time::Instant::now());
+        self.sync.on_head_advanced(self.clock.now_ms());
         let next = self.head.number() + 1;
         self.candidates.clear();
         self.invalid.clear();

@@ -16,8 +16,9 @@ mod sync;
 pub mod view_changes;
 
 use super::config::{ClusterConfig, Member};
-use super::durable::DurableFile;
-use super::keys::NodeKeys;
+use crate::runtime::{load_json, store_json, Clock, DriverRuntime, Durable, SyncServe, Transport};
+use std::sync::Arc;
+use super::keys::SignerKeys;
 use super::votes::VoteBook;
 use super::wire::Wire;
 use crate::block_exec::{Candidate, SealerContext};
@@ -25,7 +26,6 @@ use anyhow::Context;
 use bcos_consensus::pbft::{CommitCert, PbftConfig, PbftDurable, PbftMsg, PbftTimer};
 use bcos_consensus::{Input, Output, Pbft, Protocol};
 use bcos_crypto::BatchRecoverer;
-use bcos_net::NetworkHandle;
 use bcos_types::{Height, SealedBlock, B256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
@@ -41,13 +41,14 @@ struct PendingDecision {
 pub struct PbftDriver {
     ctx: SealerContext,
     core: Pbft,
-    net: NetworkHandle,
-    keys: NodeKeys,
+    net: Arc<dyn Transport>,
+    clock: Arc<dyn Clock>,
+    keys: SignerKeys,
     members: Vec<Member>,
     cfg: ClusterConfig,
     book: VoteBook,
     recoverer: BatchRecoverer,
-    durable: DurableFile,
+    durable: Box<dyn Durable>,
     /// The store's head block.
     head: SealedBlock,
     /// Proposed blocks not yet executed (or for a later height): the first per view.
@@ -62,7 +63,7 @@ pub struct PbftDriver {
     pending: BTreeMap<Height, PendingDecision>,
     timers: super::timers::Timers<PbftTimer>,
     sync: super::sync_tracker::SyncTracker,
-    sync_server: super::sync_server::SyncServer,
+    sync_server: Box<dyn SyncServe>,
     view: std::sync::Arc<super::ConsensusView>,
     /// Height for which "the pool has work" was told to a non-leader core.
     work_signaled: Option<(Height, u64)>,
@@ -70,11 +71,10 @@ pub struct PbftDriver {
 
 pub struct PbftDriverParts {
     pub ctx: SealerContext,
-    pub net: NetworkHandle,
-    pub keys: NodeKeys,
+    pub rt: DriverRuntime,
+    pub keys: SignerKeys,
     pub cfg: ClusterConfig,
     pub recoverer: BatchRecoverer,
-    pub state_dir: std::path::PathBuf,
     pub view: std::sync::Arc<super::ConsensusView>,
 }
 
@@ -108,8 +108,13 @@ impl PbftDriver {
         }
         let mut pcfg = PbftConfig::new(p.cfg.members.len() as u32, p.cfg.index);
         pcfg.view_timeout_ticks = p.cfg.view_timeout_ms;
-        let durable = DurableFile::new(&p.state_dir, "pbft-state.json");
-        let saved: Option<PbftDurable> = durable.load()?;
+        let DriverRuntime {
+            net,
+            clock,
+            durable,
+            sync_server,
+        } = p.rt;
+        let saved: Option<PbftDurable> = load_json(&*durable)?;
         let core = Pbft::restore(pcfg, head_n, saved).map_err(|e| anyhow::anyhow!("{e}"))?;
         let book = VoteBook::new(
             p.cfg.group_id,
@@ -120,17 +125,14 @@ impl PbftDriver {
             p.cfg.votes_per_peer_max,
         );
         Ok(PbftDriver {
-            sync: super::sync_tracker::SyncTracker::new(&p.cfg, Instant::now()),
-            sync_server: super::sync_server::SyncServer::start(
-                p.ctx.store.clone(),
-                p.net.clone(),
-                &p.cfg,
-            )?,
+            sync: super::sync_tracker::SyncTracker::new(&p.cfg, clock.now_ms()),
+            sync_server,
+            clock,
             view_changes: view_changes::ViewChanges::new(p.cfg.members.len()),
             members: p.cfg.members.clone(),
             ctx: p.ctx,
             core,
-            net: p.net,
+            net,
             keys: p.keys,
             cfg: p.cfg,
             book,
@@ -150,11 +152,26 @@ impl PbftDriver {
     /// Runs until `Stop`; an error means going on would be unsafe (storage failure, or this
     /// node's execution disagreeing with a certified decision).
     pub fn run(mut self, inbox: &super::inbox::Inbox) -> anyhow::Result<()> {
+        self.start()?;
+        let clock = self.clock.clone();
+        super::event_loop::run(&mut self, inbox, &*clock)
+    }
+
+    /// The first step after construction (a restart resends this node's latest votes).
+    pub fn start(&mut self) -> anyhow::Result<()> {
         let out = self.core.resume();
         self.apply(out)?;
         self.publish();
-        self.execute_proposed()?;
-        super::event_loop::run(&mut self, inbox)
+        self.execute_proposed()
+    }
+
+    /// The committed head this driver stands on.
+    pub fn head(&self) -> &SealedBlock {
+        &self.head
+    }
+
+    pub fn core(&self) -> &Pbft {
+        &self.core
     }
 
     /// Feeds one input to the core and carries out what it asks.
@@ -187,20 +204,20 @@ impl PbftDriver {
     ) -> anyhow::Result<()> {
         for o in outputs {
             match o {
-                Output::Persist(d) => self.durable.store(&d)?,
+                Output::Persist(d) => store_json(&mut *self.durable, &d)?,
                 Output::Send { to, msg } => {
                     if let Some(w) = self.wire_for(msg) {
-                        if let Err(e) = self.net.send(to, w.encode()) {
-                            tracing::debug!(peer = to, "send failed: {e}");
-                        }
+                        self.net.send(to, w.encode());
                     }
                 }
                 Output::Broadcast(msg) => {
                     if let Some(w) = self.wire_for(msg) {
-                        let _ = self.net.broadcast(w.encode());
+                        self.net.broadcast(w.encode());
                     }
                 }
-                Output::SetTimer { timer, ticks } => self.timers.set(timer, ticks),
+                Output::SetTimer { timer, ticks } => {
+                    self.timers.set(timer, ticks, self.clock.now_ms())
+                }
                 Output::CancelTimer(t) => self.timers.cancel(&t),
                 Output::Commit(d) => self.on_decision(d)?,
                 Output::Evidence { culprit, reason } => {
@@ -212,7 +229,7 @@ impl PbftDriver {
     }
 
     fn fire_timers(&mut self) -> anyhow::Result<()> {
-        for t in self.timers.take_due() {
+        for t in self.timers.take_due(self.clock.now_ms()) {
             tracing::info!(?t, "view timer fired");
             self.feed(Input::Timeout(t))?;
         }
@@ -225,8 +242,8 @@ impl PbftDriver {
 }
 
 impl super::event_loop::Steps for PbftDriver {
-    fn next_deadline(&self) -> Instant {
-        self.timers.next_deadline(self.sync.next_status())
+    fn next_deadline_ms(&self) -> u64 {
+        self.timers.next_deadline_ms(self.sync.next_status_ms())
     }
 
     fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {

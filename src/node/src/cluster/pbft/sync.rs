@@ -11,7 +11,6 @@ use crate::cluster::votes::verify_block_certificate;
 use crate::cluster::wire::CertifiedBlock;
 use bcos_consensus::Protocol;
 use bcos_types::{Block, Height};
-use std::time::Instant;
 
 impl PbftDriver {
     /// Status broadcast, and sync when a peer is ahead and this node is not catching up by
@@ -20,9 +19,9 @@ impl PbftDriver {
         // After a crash between persisting a vote at h + 1 and storing block h, the core is
         // ahead of the store: the blocks in between come by sync (PBFT-R17).
         let behind_core = self.core.next_height() > self.head.number() + 1;
-        let (status, behind) = self.sync.tick(Instant::now(), &self.head);
+        let (status, behind) = self.sync.tick(self.clock.now_ms(), &self.head);
         if let Some(s) = status {
-            let _ = self.net.broadcast(s.encode());
+            self.net.broadcast(s.encode());
         }
         if behind || behind_core {
             self.request_sync_now();
@@ -33,8 +32,8 @@ impl PbftDriver {
     /// Asks a peer that is ahead (or any peer: this node may hold a decision whose block it
     /// lacks) for the blocks after the head.
     pub(super) fn request_sync_now(&mut self) {
-        if let Some((peer, req)) = self.sync.request(Instant::now(), self.head.number(), true) {
-            let _ = self.net.send(peer, req.encode());
+        if let Some((peer, req)) = self.sync.request(self.clock.now_ms(), self.head.number(), true) {
+            self.net.send(peer, req.encode());
         }
     }
 
@@ -91,7 +90,7 @@ impl PbftDriver {
             self.store_block(c, cb.certificate.to_vec())?;
             applied += 1;
         }
-        let now = Instant::now();
+        let now = self.clock.now_ms();
         self.sync
             .on_response(peer, applied, self.head.number(), now);
         if applied > 0 {

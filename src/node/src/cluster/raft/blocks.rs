@@ -142,7 +142,7 @@ impl RaftDriver {
             .record(block.block.txs.len(), std::time::Duration::ZERO);
         block_exec::commit(&self.ctx, c, certificate)?;
         self.head = block;
-        self.sync.on_head_advanced(std::time::Instant::now());
+        self.sync.on_head_advanced(self.clock.now_ms());
         let head = self.head.number();
         self.blocks.retain(|_, b| b.number() > head);
         self.candidates.retain(|_, c| c.block.number() > head);

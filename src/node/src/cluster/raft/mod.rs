@@ -14,14 +14,14 @@ mod blocks;
 mod sync;
 
 use super::config::ClusterConfig;
-use super::durable::DurableFile;
+use crate::runtime::{load_json, store_json, Clock, DriverRuntime, Durable, SyncServe, Transport};
+use std::sync::Arc;
 use super::wire::Wire;
 use crate::block_exec::{Candidate, SealerContext};
 use anyhow::Context;
 use bcos_consensus::raft::{MemberChange, RaftConfig, RaftDurable, RaftMsg, RaftTimer, Role};
 use bcos_consensus::{Decision, Input, Output, Protocol, Raft};
 use bcos_crypto::BatchRecoverer;
-use bcos_net::NetworkHandle;
 use bcos_types::{Address, Bytes, Height, SealedBlock, B256};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
@@ -34,10 +34,9 @@ const BLOCKS_KEPT_MAX: usize = 64;
 
 pub struct RaftDriverParts {
     pub ctx: SealerContext,
-    pub net: NetworkHandle,
+    pub rt: DriverRuntime,
     pub cfg: ClusterConfig,
     pub recoverer: BatchRecoverer,
-    pub state_dir: std::path::PathBuf,
     pub view: std::sync::Arc<super::ConsensusView>,
     /// Whose node-manager calls count (the chain admin).
     pub admin: Address,
@@ -46,10 +45,11 @@ pub struct RaftDriverParts {
 pub struct RaftDriver {
     ctx: SealerContext,
     core: Raft,
-    net: NetworkHandle,
+    net: Arc<dyn Transport>,
+    clock: Arc<dyn Clock>,
     cfg: ClusterConfig,
     recoverer: BatchRecoverer,
-    durable: DurableFile,
+    durable: Box<dyn Durable>,
     admin: Address,
     head: SealedBlock,
     /// Executed blocks waiting for their commit: the leader's own proposals, and blocks a
@@ -70,7 +70,7 @@ pub struct RaftDriver {
     wanted: BTreeSet<MemberChange>,
     timers: super::timers::Timers<RaftTimer>,
     sync: super::sync_tracker::SyncTracker,
-    sync_server: super::sync_server::SyncServer,
+    sync_server: Box<dyn SyncServe>,
     view: std::sync::Arc<super::ConsensusView>,
     last_role: Option<(u64, Role, Option<u32>)>,
 }
@@ -94,19 +94,21 @@ impl RaftDriver {
         rc.election_timeout_ticks = p.cfg.election_timeout_ms;
         rc.election_spread_ticks = p.cfg.election_spread_ms;
         rc.heartbeat_ticks = p.cfg.heartbeat_ms;
-        let durable = DurableFile::new(&p.state_dir, "raft-state.json");
-        let saved: Option<RaftDurable> = durable.load()?;
+        let DriverRuntime {
+            net,
+            clock,
+            durable,
+            sync_server,
+        } = p.rt;
+        let saved: Option<RaftDurable> = load_json(&*durable)?;
         let core = Raft::restore(rc, head_n, saved).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(RaftDriver {
-            sync: super::sync_tracker::SyncTracker::new(&p.cfg, Instant::now()),
-            sync_server: super::sync_server::SyncServer::start(
-                p.ctx.store.clone(),
-                p.net.clone(),
-                &p.cfg,
-            )?,
+            sync: super::sync_tracker::SyncTracker::new(&p.cfg, clock.now_ms()),
+            sync_server,
+            clock,
             ctx: p.ctx,
             core,
-            net: p.net,
+            net,
             cfg: p.cfg,
             recoverer: p.recoverer,
             durable,
@@ -126,10 +128,26 @@ impl RaftDriver {
     }
 
     pub fn run(mut self, inbox: &super::inbox::Inbox) -> anyhow::Result<()> {
+        self.start()?;
+        let clock = self.clock.clone();
+        super::event_loop::run(&mut self, inbox, &*clock)
+    }
+
+    /// The first step after construction (a restarted node arms its election timer).
+    pub fn start(&mut self) -> anyhow::Result<()> {
         let out = self.core.resume();
         self.apply(out)?;
         self.publish();
-        super::event_loop::run(&mut self, inbox)
+        Ok(())
+    }
+
+    /// The committed head this driver stands on.
+    pub fn head(&self) -> &SealedBlock {
+        &self.head
+    }
+
+    pub fn core(&self) -> &Raft {
+        &self.core
     }
 
     fn feed(&mut self, input: Input<RaftMsg, RaftTimer>) -> anyhow::Result<()> {
@@ -163,18 +181,18 @@ impl RaftDriver {
     ) -> anyhow::Result<()> {
         for o in outputs {
             match o {
-                Output::Persist(d) => self.durable.store(&d)?,
+                Output::Persist(d) => store_json(&mut *self.durable, &d)?,
                 Output::Send { to, msg } => {
                     let w = self.to_wire(&msg);
-                    if let Err(e) = self.net.send(to, w.encode()) {
-                        tracing::debug!(peer = to, "send failed: {e}");
-                    }
+                    self.net.send(to, w.encode());
                 }
                 Output::Broadcast(msg) => {
                     let w = self.to_wire(&msg);
-                    let _ = self.net.broadcast(w.encode());
+                    self.net.broadcast(w.encode());
                 }
-                Output::SetTimer { timer, ticks } => self.timers.set(timer, ticks),
+                Output::SetTimer { timer, ticks } => {
+                    self.timers.set(timer, ticks, self.clock.now_ms())
+                }
                 Output::CancelTimer(t) => self.timers.cancel(&t),
                 Output::Commit(d) => {
                     tracing::debug!(height = d.height, "decided");
@@ -294,7 +312,7 @@ impl RaftDriver {
     }
 
     fn fire_timers(&mut self) -> anyhow::Result<()> {
-        for t in self.timers.take_due() {
+        for t in self.timers.take_due(self.clock.now_ms()) {
             self.feed(Input::Timeout(t))?;
         }
         Ok(())
@@ -306,8 +324,8 @@ impl RaftDriver {
 }
 
 impl super::event_loop::Steps for RaftDriver {
-    fn next_deadline(&self) -> Instant {
-        self.timers.next_deadline(self.sync.next_status())
+    fn next_deadline_ms(&self) -> u64 {
+        self.timers.next_deadline_ms(self.sync.next_status_ms())
     }
 
     fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {

@@ -7,16 +7,15 @@ use crate::block_exec;
 use crate::cluster::wire::CertifiedBlock;
 use bcos_consensus::raft::decode_certificate;
 use bcos_types::{Block, Height};
-use std::time::Instant;
 
 impl RaftDriver {
     pub(super) fn periodic(&mut self) -> anyhow::Result<()> {
         // The core may know entries committed whose blocks this node never stored (a log
         // compacted past the store before a crash): they come by sync.
         let behind_core = self.core.commit_index() > self.head.number();
-        let (status, behind) = self.sync.tick(Instant::now(), &self.head);
+        let (status, behind) = self.sync.tick(self.clock.now_ms(), &self.head);
         if let Some(s) = status {
-            let _ = self.net.broadcast(s.encode());
+            self.net.broadcast(s.encode());
         }
         if behind || behind_core {
             self.request_sync_now();
@@ -25,8 +24,8 @@ impl RaftDriver {
     }
 
     pub(super) fn request_sync_now(&mut self) {
-        if let Some((peer, req)) = self.sync.request(Instant::now(), self.head.number(), false) {
-            let _ = self.net.send(peer, req.encode());
+        if let Some((peer, req)) = self.sync.request(self.clock.now_ms(), self.head.number(), false) {
+            self.net.send(peer, req.encode());
         }
     }
 
@@ -85,7 +84,7 @@ impl RaftDriver {
             }
         }
         self.sync
-            .on_response(peer, applied, self.head.number(), Instant::now());
+            .on_response(peer, applied, self.head.number(), self.clock.now_ms());
         if let Some(term) = last_term {
             tracing::info!(peer, head = self.head.number(), "synced");
             let out = self.core.advance_to(self.head.number() + 1, term);
