@@ -8,7 +8,7 @@ use bcos_rpc::{ApiError, ChainApi, StateAt};
 use bcos_storage::{ChainStore, StateReader};
 use bcos_types::{
     Account, Address, Bytes, CallOutcome, CallRequest, CommittedBlock, Header, RecoveredTx, Tx,
-    TxError, B256, U256,
+    B256, U256,
 };
 use serde_json::json;
 use std::future::Future;
@@ -116,22 +116,11 @@ impl NodeApi {
 
     /// Size, decoding and the static rules: everything checked before sender recovery.
     pub fn check_raw(&self, raw: &[u8]) -> Result<Arc<Tx>, ApiError> {
-        let rules = self.pool.rules();
-        if raw.len() > rules.tx_bytes_max {
-            return Err(ApiError::TxRejected(format!(
-                "oversized data: transaction of {} bytes, limit {}",
-                raw.len(),
-                rules.tx_bytes_max
-            )));
-        }
-        let tx = Tx::decode(raw).map_err(|e| match e {
-            TxError::InvalidSignature => ApiError::TxRejected("invalid signature".into()),
-            other => ApiError::TxRejected(other.to_string()),
-        })?;
-        rules
-            .check(&tx)
-            .map_err(|e| ApiError::TxRejected(e.to_string()))?;
-        Ok(Arc::new(tx))
+        self.pool
+            .rules()
+            .check_raw(raw)
+            .map(Arc::new)
+            .map_err(|e| ApiError::TxRejected(e.to_string()))
     }
 }
 

@@ -148,8 +148,7 @@ impl Node {
                     default_admin: beneficiary,
                 })
                 .await?;
-                let slot = c.api_slot_handle();
-                cluster = Some((c.net, c.forwarder, slot, c.view));
+                cluster = Some((c.net, c.forwarder, c.view));
                 c.driver
             }
         };
@@ -167,14 +166,11 @@ impl Node {
             metrics,
             io_backend,
             beneficiary,
-            forward: cluster.as_ref().map(|(_, f, _, _)| f.clone()),
-            net: cluster.as_ref().map(|(n, _, _, _)| n.clone()),
-            consensus: cluster.as_ref().map(|(_, _, _, v)| v.clone()),
+            forward: cluster.as_ref().map(|(_, f, _)| f.clone()),
+            net: cluster.as_ref().map(|(n, _, _)| n.clone()),
+            consensus: cluster.as_ref().map(|(_, _, v)| v.clone()),
         });
-        let net = cluster.map(|(net, _, slot, _)| {
-            let _ = slot.set(api.clone());
-            net
-        });
+        let net = cluster.map(|(net, _, _)| net);
         let rpc = bcos_rpc::start(&config.rpc, api.clone())
             .await
             .context("starting JSON-RPC")?;

@@ -18,7 +18,6 @@ pub mod timers;
 pub mod votes;
 pub mod wire;
 
-use crate::api::NodeApi;
 use crate::block_exec::SealerContext;
 use anyhow::Context;
 use bcos_crypto::BatchRecoverer;
@@ -29,7 +28,7 @@ use crate::runtime::{DriverRuntime, FileDurable, NetTransport, Transport};
 use inbox::Inbox;
 use keys::NodeKeys;
 use pbft::{PbftDriver, PbftDriverParts};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use wire::Wire;
 
 /// The consensus position a driver publishes for RPC (`bcos_getConsensusStatus`).
@@ -71,15 +70,6 @@ pub struct Cluster {
     pub forwarder: gossip::TxForwarder,
     pub driver: std::thread::JoinHandle<()>,
     pub view: Arc<ConsensusView>,
-    /// Set once the API exists: forwarded transactions are checked and admitted through it.
-    api_slot: Arc<OnceLock<Arc<NodeApi>>>,
-}
-
-impl Cluster {
-    /// Where the node puts its API once built (forwarded transactions wait for it).
-    pub fn api_slot_handle(&self) -> Arc<OnceLock<Arc<NodeApi>>> {
-        self.api_slot.clone()
-    }
 }
 
 /// What [`start`] needs from the node.
@@ -135,13 +125,12 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
     ));
     spawn_doorbell_relay(ctx.doorbell.clone(), inbox.clone())?;
 
-    let api_slot: Arc<OnceLock<Arc<NodeApi>>> = Arc::new(OnceLock::new());
-    let slot = api_slot.clone();
+    let pool = ctx.pool.clone();
     let to_driver = inbox.clone();
     tokio::spawn(async move {
         while let Some((from, frame)) = inbound.recv().await {
             match Wire::decode(&frame) {
-                Ok(Wire::Txs(list)) => admit_forwarded(&slot, &ingress, from, list),
+                Ok(Wire::Txs(list)) => admit_forwarded(&pool, &ingress, from, list),
                 Ok(w) => {
                     let kind = w.kind();
                     if to_driver.push(from, w, frame.len()).is_err() {
@@ -215,23 +204,19 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
         forwarder,
         driver,
         view,
-        api_slot,
     })
 }
 
 fn admit_forwarded(
-    slot: &OnceLock<Arc<NodeApi>>,
+    pool: &crate::pool::Pool,
     ingress: &crate::pool::Ingress,
     from: u32,
     list: Vec<bcos_types::Bytes>,
 ) {
-    let Some(api) = slot.get() else {
-        return;
-    };
     for raw in list {
-        match api.check_raw(&raw) {
+        match pool.rules().check_raw(&raw) {
             Ok(tx) => {
-                if let Err(e) = ingress.offer(tx) {
+                if let Err(e) = ingress.offer(Arc::new(tx)) {
                     tracing::debug!(peer = from, "forwarded transaction not queued: {e}");
                 }
             }

@@ -18,6 +18,23 @@ pub struct StaticRules {
 }
 
 impl StaticRules {
+    /// Size, decoding and [`StaticRules::check`]: everything checked before sender
+    /// recovery, for a transaction from RPC or forwarded by a peer.
+    pub fn check_raw(&self, raw: &[u8]) -> Result<Tx, PoolError> {
+        if raw.len() > self.tx_bytes_max {
+            return Err(PoolError::Oversized {
+                size: raw.len(),
+                limit: self.tx_bytes_max,
+            });
+        }
+        let tx = Tx::decode(raw).map_err(|e| match e {
+            bcos_types::TxError::InvalidSignature => PoolError::InvalidSignature,
+            other => PoolError::Malformed(other.to_string()),
+        })?;
+        self.check(&tx)?;
+        Ok(tx)
+    }
+
     pub fn check(&self, tx: &Tx) -> Result<(), PoolError> {
         if tx.encoded_len() > self.tx_bytes_max {
             return Err(PoolError::Oversized {
