@@ -13,15 +13,31 @@ use std::process::Command;
 
 const PURE: [&str; 2] = ["bcos-types", "bcos-consensus"];
 const FORBIDDEN: [&str; 10] = [
-    "tokio", "revm", "rocksdb", "librocksdb-sys", "blst", "io-uring", "rand", "rand_core",
-    "getrandom", "rayon",
+    "tokio",
+    "revm",
+    "rocksdb",
+    "librocksdb-sys",
+    "blst",
+    "io-uring",
+    "rand",
+    "rand_core",
+    "getrandom",
+    "rayon",
 ];
 
 /// The package names in `package`'s normal dependency tree (itself included).
 fn tree(package: &str) -> BTreeSet<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["tree", "--locked", "--offline", "-e", "normal", "--prefix", "none"])
+        .args([
+            "tree",
+            "--locked",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
         .args(["--format", "{p}", "-p", package])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
@@ -55,6 +71,9 @@ fn pure_crates_depend_on_nothing_heavy_or_random() {
 fn the_check_does_see_heavy_dependencies_where_they_are() {
     let deps = tree("bcos-node");
     for heavy in ["tokio", "revm", "rocksdb", "blst", "io-uring"] {
-        assert!(deps.contains(heavy), "bcos-node should reach {heavy}: {deps:?}");
+        assert!(
+            deps.contains(heavy),
+            "bcos-node should reach {heavy}: {deps:?}"
+        );
     }
 }

@@ -70,7 +70,6 @@ pub enum BlockInvalid {
     Execution(String),
 }
 
-
 /// Packs and executes `batch` on top of `parent` (the leader's side).
 pub fn build(
     ctx: &SealerContext,
@@ -257,6 +256,14 @@ pub fn commit(ctx: &SealerContext, c: Candidate, certificate: Vec<u8>) -> anyhow
         .record(c.included.len(), started.elapsed());
     ctx.metrics.blocks.fetch_add(1, Ordering::Relaxed);
     ctx.pool.on_block(&c.included, &c.rejected);
+    announce(ctx, c, certificate);
+    Ok(())
+}
+
+/// Tells subscribers (RPC, the simulator's client) about a block: its receipts become
+/// visible. Called by [`commit`] once the block is durable (DUR-3).
+pub fn announce(ctx: &SealerContext, c: Candidate, certificate: Vec<u8>) {
+    let senders: Vec<Address> = c.included.iter().map(|t| t.sender).collect();
     tracing::info!(
         number = c.block.number(),
         hash = %c.block.hash,
@@ -272,7 +279,17 @@ pub fn commit(ctx: &SealerContext, c: Candidate, certificate: Vec<u8>) -> anyhow
     };
     // No subscriber is fine; lagging subscribers refill from storage.
     let _ = ctx.blocks.send(Arc::new(committed));
-    Ok(())
+}
+
+/// Seeded bug `AckBeforeDurable` only: announces a copy of a block not yet stored.
+pub fn announce_early(ctx: &SealerContext, c: &Candidate, certificate: &[u8]) {
+    let committed = CommittedBlock {
+        block: c.block.clone(),
+        receipts: Arc::new(c.executed.receipts.clone()),
+        senders: Arc::new(c.included.iter().map(|t| t.sender).collect()),
+        certificate: Bytes::copy_from_slice(certificate),
+    };
+    let _ = ctx.blocks.send(Arc::new(committed));
 }
 
 /// Senders of a block's transactions for a replica (each hash recovered once node-wide: the

@@ -516,8 +516,7 @@ fn hex_key(key: &secp256k1::SecretKey) -> String {
 
 /// Registers SIGINT and SIGTERM handlers now (so a signal that arrives right after the
 /// banner is printed is not lost) and returns the future that completes on either.
-fn shutdown_signal(
-) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;

@@ -121,9 +121,11 @@ impl Durable for FileDurable {
 pub fn load_json<T: serde::de::DeserializeOwned>(d: &dyn Durable) -> anyhow::Result<Option<T>> {
     match d.load()? {
         None => Ok(None),
-        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
-            anyhow::anyhow!("the consensus record is damaged: {e}")
-        })?)),
+        Some(bytes) => {
+            Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
+                anyhow::anyhow!("the consensus record is damaged: {e}")
+            })?))
+        }
     }
 }
 

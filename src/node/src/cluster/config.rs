@@ -48,6 +48,28 @@ pub struct Member {
     pub bls_pop: String,
 }
 
+/// A deliberate bug for the simulator to find (`bcos-sim --bug`); never read from a config
+/// file, `None` in every real node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeededBug {
+    /// PBFT core: quorums of 2f (`bcos_consensus::pbft::SeededBug::QuorumTwoF`).
+    PbftQuorumTwoF,
+    /// PBFT core: view changes drop the lock (`NoLock`).
+    PbftNoLock,
+    /// Raft core: a second vote in one term (`VoteTwice`).
+    RaftVoteTwice,
+    /// Raft core: an old term's entry committed by count alone (`CommitOldTerm`).
+    RaftCommitOldTerm,
+    /// Driver: a synced block is applied without checking its commit certificate.
+    SyncWithoutCertificate,
+    /// Driver: the core's durable record is written only at the next step, after the
+    /// messages that depend on it went out (breaks PBFT-R2 / RAFT-R2).
+    SendBeforePersist,
+    /// Driver: a decided block is announced (receipts visible) before it is stored, and
+    /// stored only at the next step.
+    AckBeforeDurable,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterConfig {
@@ -103,6 +125,9 @@ pub struct ClusterConfig {
     pub driver_queue_per_peer_max: usize,
     /// Bytes of those messages per peer at most.
     pub driver_queue_per_peer_bytes_max: usize,
+    /// A seeded bug (simulator only; never in a file).
+    #[serde(skip)]
+    pub seeded_bug: Option<SeededBug>,
     /// Largest P2P frame, in bytes.
     pub frame_bytes_max: u32,
     /// P2P: a TCP connect + TLS handshake + ack must finish within this (both directions).
@@ -162,6 +187,7 @@ impl Default for ClusterConfig {
             votes_per_peer_max: 256,
             driver_queue_per_peer_max: 4_096,
             driver_queue_per_peer_bytes_max: 32 * 1024 * 1024,
+            seeded_bug: None,
             frame_bytes_max: net.frame_bytes_max,
             handshake_timeout_ms: net.handshake_timeout_ms,
             handshakes_inflight_max: net.handshakes_inflight_max,

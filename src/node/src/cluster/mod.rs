@@ -3,6 +3,7 @@
 //! runs one of these drivers instead of the solo sealer.
 
 pub mod config;
+pub mod deferred;
 pub mod durable;
 pub mod event_loop;
 pub mod gossip;
@@ -19,12 +20,12 @@ pub mod votes;
 pub mod wire;
 
 use crate::block_exec::SealerContext;
+use crate::runtime::{DriverRuntime, FileDurable, NetTransport, Transport};
 use anyhow::Context;
 use bcos_crypto::BatchRecoverer;
 use bcos_net::{Network, NetworkHandle};
 use bcos_sync::{Doorbell, Wake};
 use config::{ClusterConfig, ConsensusKind};
-use crate::runtime::{DriverRuntime, FileDurable, NetTransport, Transport};
 use inbox::Inbox;
 use keys::NodeKeys;
 use pbft::{PbftDriver, PbftDriverParts};

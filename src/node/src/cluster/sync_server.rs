@@ -191,7 +191,10 @@ fn serve_one(
     r: &Request,
 ) -> bool {
     if !budgets.admit(r.peer, clock.now_ms()) {
-        tracing::debug!(peer = r.peer, "sync request over the peer's budget; dropped");
+        tracing::debug!(
+            peer = r.peer,
+            "sync request over the peer's budget; dropped"
+        );
         return false;
     }
     match read_blocks(store, r.start, r.count, budgets.limits) {
@@ -233,7 +236,13 @@ impl InlineSyncServer {
 impl SyncServe for InlineSyncServer {
     fn offer(&self, peer: u32, start: Height, count: u64) {
         let r = Request { peer, start, count };
-        serve_one(&*self.store, &*self.net, &*self.clock, &mut self.budgets.lock(), &r);
+        serve_one(
+            &*self.store,
+            &*self.net,
+            &*self.clock,
+            &mut self.budgets.lock(),
+            &r,
+        );
     }
 }
 

@@ -166,8 +166,10 @@ impl SyncTracker {
             peer,
             "sync peer distrusted: it did not serve the blocks it claimed"
         );
-        self.distrusted
-            .insert(peer, now.saturating_add(self.sync_timeout_ms * u64::from(DISTRUST_INTERVALS)));
+        self.distrusted.insert(
+            peer,
+            now.saturating_add(self.sync_timeout_ms * u64::from(DISTRUST_INTERVALS)),
+        );
         // Its claim is forgotten; an honest peer re-announces within a status interval.
         self.peer_heads.remove(&peer);
     }

@@ -18,7 +18,8 @@ impl<T: Copy + Eq + Hash + Ord> Timers<T> {
 
     /// Arms (or re-arms) `timer` to fire `ticks` ms after `now_ms`.
     pub fn set(&mut self, timer: T, ticks: u64, now_ms: u64) {
-        self.deadlines_ms.insert(timer, now_ms.saturating_add(ticks));
+        self.deadlines_ms
+            .insert(timer, now_ms.saturating_add(ticks));
     }
 
     pub fn cancel(&mut self, timer: &T) {

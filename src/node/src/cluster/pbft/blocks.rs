@@ -2,6 +2,7 @@
 
 use super::{PbftDriver, PendingDecision};
 use crate::block_exec::{self, Candidate};
+use crate::cluster::config::SeededBug;
 use crate::cluster::votes::encode_block_certificate;
 use bcos_consensus::pbft::CommitCert;
 use bcos_consensus::{Decision, ExecutedRoots, Input, Proposal, Protocol};
@@ -158,7 +159,15 @@ impl PbftDriver {
             .metrics
             .consensus
             .record(block.block.txs.len(), std::time::Duration::ZERO);
-        block_exec::commit(&self.ctx, c, certificate)?;
+        if self.cfg.seeded_bug == Some(SeededBug::AckBeforeDurable) {
+            if let Some((old, cert)) = self.deferred.commit.take() {
+                block_exec::commit(&self.ctx, old, cert)?;
+            }
+            block_exec::announce_early(&self.ctx, &c, &certificate);
+            self.deferred.commit = Some((c, certificate));
+        } else {
+            block_exec::commit(&self.ctx, c, certificate)?;
+        }
         self.head = block;
         self.sync.on_head_advanced(self.clock.now_ms());
         let next = self.head.number() + 1;

@@ -15,19 +15,19 @@ pub mod proposals;
 mod sync;
 pub mod view_changes;
 
-use super::config::{ClusterConfig, Member};
-use crate::runtime::{load_json, store_json, Clock, DriverRuntime, Durable, SyncServe, Transport};
-use std::sync::Arc;
+use super::config::{ClusterConfig, Member, SeededBug};
 use super::keys::SignerKeys;
 use super::votes::VoteBook;
 use super::wire::Wire;
 use crate::block_exec::{Candidate, SealerContext};
+use crate::runtime::{load_json, store_json, Clock, DriverRuntime, Durable, SyncServe, Transport};
 use anyhow::Context;
 use bcos_consensus::pbft::{CommitCert, PbftConfig, PbftDurable, PbftMsg, PbftTimer};
 use bcos_consensus::{Input, Output, Pbft, Protocol};
 use bcos_crypto::BatchRecoverer;
 use bcos_types::{Height, SealedBlock, B256};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 pub use super::event_loop::Event;
@@ -67,6 +67,8 @@ pub struct PbftDriver {
     view: std::sync::Arc<super::ConsensusView>,
     /// Height for which "the pool has work" was told to a non-leader core.
     work_signaled: Option<(Height, u64)>,
+    /// Seeded bugs only: what the next step writes late.
+    deferred: super::deferred::Deferred<PbftDurable>,
 }
 
 pub struct PbftDriverParts {
@@ -108,6 +110,11 @@ impl PbftDriver {
         }
         let mut pcfg = PbftConfig::new(p.cfg.members.len() as u32, p.cfg.index);
         pcfg.view_timeout_ticks = p.cfg.view_timeout_ms;
+        pcfg.bug = match p.cfg.seeded_bug {
+            Some(SeededBug::PbftQuorumTwoF) => Some(bcos_consensus::pbft::SeededBug::QuorumTwoF),
+            Some(SeededBug::PbftNoLock) => Some(bcos_consensus::pbft::SeededBug::NoLock),
+            _ => None,
+        };
         let DriverRuntime {
             net,
             clock,
@@ -145,6 +152,7 @@ impl PbftDriver {
             pending: BTreeMap::new(),
             timers: super::timers::Timers::new(),
             work_signaled: None,
+            deferred: Default::default(),
             view: p.view,
         })
     }
@@ -204,6 +212,9 @@ impl PbftDriver {
     ) -> anyhow::Result<()> {
         for o in outputs {
             match o {
+                Output::Persist(d) if self.cfg.seeded_bug == Some(SeededBug::SendBeforePersist) => {
+                    self.deferred.persist = Some(d)
+                }
                 Output::Persist(d) => store_json(&mut *self.durable, &d)?,
                 Output::Send { to, msg } => {
                     if let Some(w) = self.wire_for(msg) {
@@ -228,6 +239,17 @@ impl PbftDriver {
         Ok(())
     }
 
+    /// Seeded bugs only: finishes what the previous step left undone.
+    fn flush_deferred(&mut self) -> anyhow::Result<()> {
+        if let Some(d) = self.deferred.persist.take() {
+            store_json(&mut *self.durable, &d)?;
+        }
+        if let Some((c, cert)) = self.deferred.commit.take() {
+            crate::block_exec::commit(&self.ctx, c, cert)?;
+        }
+        Ok(())
+    }
+
     fn fire_timers(&mut self) -> anyhow::Result<()> {
         for t in self.timers.take_due(self.clock.now_ms()) {
             tracing::info!(?t, "view timer fired");
@@ -247,10 +269,12 @@ impl super::event_loop::Steps for PbftDriver {
     }
 
     fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {
+        self.flush_deferred()?;
         PbftDriver::on_wire(self, from, w)
     }
 
     fn after_wake(&mut self) -> anyhow::Result<()> {
+        self.flush_deferred()?;
         self.fire_timers()?;
         self.periodic()?;
         self.maybe_seal()

@@ -140,7 +140,15 @@ impl RaftDriver {
             .metrics
             .consensus
             .record(block.block.txs.len(), std::time::Duration::ZERO);
-        block_exec::commit(&self.ctx, c, certificate)?;
+        if self.cfg.seeded_bug == Some(crate::cluster::config::SeededBug::AckBeforeDurable) {
+            if let Some((old, cert)) = self.deferred.commit.take() {
+                block_exec::commit(&self.ctx, old, cert)?;
+            }
+            block_exec::announce_early(&self.ctx, &c, &certificate);
+            self.deferred.commit = Some((c, certificate));
+        } else {
+            block_exec::commit(&self.ctx, c, certificate)?;
+        }
         self.head = block;
         self.sync.on_head_advanced(self.clock.now_ms());
         let head = self.head.number();

@@ -13,17 +13,17 @@ mod append;
 mod blocks;
 mod sync;
 
-use super::config::ClusterConfig;
-use crate::runtime::{load_json, store_json, Clock, DriverRuntime, Durable, SyncServe, Transport};
-use std::sync::Arc;
+use super::config::{ClusterConfig, SeededBug};
 use super::wire::Wire;
 use crate::block_exec::{Candidate, SealerContext};
+use crate::runtime::{load_json, store_json, Clock, DriverRuntime, Durable, SyncServe, Transport};
 use anyhow::Context;
 use bcos_consensus::raft::{MemberChange, RaftConfig, RaftDurable, RaftMsg, RaftTimer, Role};
 use bcos_consensus::{Decision, Input, Output, Protocol, Raft};
 use bcos_crypto::BatchRecoverer;
 use bcos_types::{Address, Bytes, Height, SealedBlock, B256};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 pub use super::event_loop::Event;
@@ -73,6 +73,8 @@ pub struct RaftDriver {
     sync_server: Box<dyn SyncServe>,
     view: std::sync::Arc<super::ConsensusView>,
     last_role: Option<(u64, Role, Option<u32>)>,
+    /// Seeded bugs only: what the next step writes late.
+    deferred: super::deferred::Deferred<RaftDurable>,
 }
 
 impl RaftDriver {
@@ -94,6 +96,13 @@ impl RaftDriver {
         rc.election_timeout_ticks = p.cfg.election_timeout_ms;
         rc.election_spread_ticks = p.cfg.election_spread_ms;
         rc.heartbeat_ticks = p.cfg.heartbeat_ms;
+        rc.bug = match p.cfg.seeded_bug {
+            Some(SeededBug::RaftVoteTwice) => Some(bcos_consensus::raft::SeededBug::VoteTwice),
+            Some(SeededBug::RaftCommitOldTerm) => {
+                Some(bcos_consensus::raft::SeededBug::CommitOldTerm)
+            }
+            _ => None,
+        };
         let DriverRuntime {
             net,
             clock,
@@ -124,6 +133,7 @@ impl RaftDriver {
             timers: super::timers::Timers::new(),
             view: p.view,
             last_role: None,
+            deferred: Default::default(),
         })
     }
 
@@ -181,6 +191,9 @@ impl RaftDriver {
     ) -> anyhow::Result<()> {
         for o in outputs {
             match o {
+                Output::Persist(d) if self.cfg.seeded_bug == Some(SeededBug::SendBeforePersist) => {
+                    self.deferred.persist = Some(d)
+                }
                 Output::Persist(d) => store_json(&mut *self.durable, &d)?,
                 Output::Send { to, msg } => {
                     let w = self.to_wire(&msg);
@@ -265,9 +278,8 @@ impl RaftDriver {
                     // deposed leader's): it gives way, so stale blocks cannot fill the room.
                     let heights: HashMap<Height, B256> =
                         a.entries.iter().map(|e| (e.index, e.block_hash)).collect();
-                    self.blocks.retain(|hash, b| {
-                        heights.get(&b.number()).is_none_or(|h| h == hash)
-                    });
+                    self.blocks
+                        .retain(|hash, b| heights.get(&b.number()).is_none_or(|h| h == hash));
                     for raw in blocks {
                         if self.blocks.len() >= BLOCKS_KEPT_MAX {
                             break;
@@ -311,6 +323,17 @@ impl RaftDriver {
         }
     }
 
+    /// Seeded bugs only: finishes what the previous step left undone.
+    fn flush_deferred(&mut self) -> anyhow::Result<()> {
+        if let Some(d) = self.deferred.persist.take() {
+            store_json(&mut *self.durable, &d)?;
+        }
+        if let Some((c, cert)) = self.deferred.commit.take() {
+            crate::block_exec::commit(&self.ctx, c, cert)?;
+        }
+        Ok(())
+    }
+
     fn fire_timers(&mut self) -> anyhow::Result<()> {
         for t in self.timers.take_due(self.clock.now_ms()) {
             self.feed(Input::Timeout(t))?;
@@ -329,10 +352,12 @@ impl super::event_loop::Steps for RaftDriver {
     }
 
     fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {
+        self.flush_deferred()?;
         RaftDriver::on_wire(self, from, w)
     }
 
     fn after_wake(&mut self) -> anyhow::Result<()> {
+        self.flush_deferred()?;
         self.fire_timers()?;
         self.periodic()?;
         self.maybe_seal()

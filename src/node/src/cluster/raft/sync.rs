@@ -24,7 +24,10 @@ impl RaftDriver {
     }
 
     pub(super) fn request_sync_now(&mut self) {
-        if let Some((peer, req)) = self.sync.request(self.clock.now_ms(), self.head.number(), false) {
+        if let Some((peer, req)) = self
+            .sync
+            .request(self.clock.now_ms(), self.head.number(), false)
+        {
             self.net.send(peer, req.encode());
         }
     }
