@@ -11,7 +11,7 @@
 use bcos_benches::chain::{funded, genesis, time_block_commits};
 use bcos_benches::{accounts, bench_dir, mixed_transfers, quick};
 use bcos_storage::{ChainStore, DiskStore, IoBackend, StorageConfig};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 
 fn block_append(c: &mut Criterion) {
     let (keys, addrs) = accounts(1);
@@ -43,4 +43,4 @@ fn block_append(c: &mut Criterion) {
 }
 
 criterion_group! { name = benches; config = quick(); targets = block_append }
-criterion_main!(benches);
+bcos_benches::bench_main!(benches);

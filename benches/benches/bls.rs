@@ -7,7 +7,7 @@
 use bcos_benches::quick;
 use blst::min_pk::{AggregateSignature, PublicKey, SecretKey, Signature};
 use blst::BLST_ERROR;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
 /// Proof-of-possession ciphersuite (IETF BLS draft §4.2.3): aggregation of signatures on one
@@ -88,4 +88,4 @@ fn bls(c: &mut Criterion) {
 }
 
 criterion_group! { name = benches; config = quick(); targets = bls }
-criterion_main!(benches);
+bcos_benches::bench_main!(benches);

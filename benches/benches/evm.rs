@@ -16,7 +16,7 @@ use bcos_benches::{accounts, eip1559, quick};
 use bcos_execution::{ExecConfig, Executor};
 use bcos_storage::MemStore;
 use bcos_types::RecoveredTx;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
 const BLOCK_TXS: usize = 1000;
@@ -88,4 +88,4 @@ fn evm(c: &mut Criterion) {
 }
 
 criterion_group! { name = benches; config = quick(); targets = evm }
-criterion_main!(benches);
+bcos_benches::bench_main!(benches);

@@ -18,8 +18,8 @@ use bcos_crypto::bls::{
     VotePhase,
 };
 use bcos_types::B256;
+use criterion::{criterion_group, Criterion, Throughput};
 use std::collections::VecDeque;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
 /// Proposes `block_hash` for the core's next height and returns the decision it outputs.
@@ -57,17 +57,37 @@ fn roots(block_hash: B256, height: u64) -> ExecutedRoots {
 
 impl Four {
     fn new() -> Self {
-        let keys: Vec<BlsSecretKey> = (0..N).map(|i| BlsSecretKey::from_seed(&[i as u8 + 1; 32])).collect();
+        let keys: Vec<BlsSecretKey> = (0..N)
+            .map(|i| BlsSecretKey::from_seed(&[i as u8 + 1; 32]))
+            .collect();
         Four {
-            cores: (0..N).map(|me| Pbft::new(PbftConfig::new(N, me), 1).expect("valid config")).collect(),
+            cores: (0..N)
+                .map(|me| Pbft::new(PbftConfig::new(N, me), 1).expect("valid config"))
+                .collect(),
             pks: keys.iter().map(BlsSecretKey::public_key).collect(),
             keys,
             caches: (0..N).map(|_| VoteCache::with_capacity(4096)).collect(),
         }
     }
 
-    fn vote(&self, signer: usize, height: u64, view: u64, body: CommitBody, phase: VotePhase) -> bcos_crypto::bls::BlsSignature {
-        let d = VoteData { group_id: 1, height, view, block_hash: body.block_hash, state_root: body.state_root, receipts_root: body.receipts_root, phase }.digest();
+    fn vote(
+        &self,
+        signer: usize,
+        height: u64,
+        view: u64,
+        body: CommitBody,
+        phase: VotePhase,
+    ) -> bcos_crypto::bls::BlsSignature {
+        let d = VoteData {
+            group_id: 1,
+            height,
+            view,
+            block_hash: body.block_hash,
+            state_root: body.state_root,
+            receipts_root: body.receipts_root,
+            phase,
+        }
+        .digest();
         sign_vote(&self.keys[signer], &d)
     }
 
@@ -79,23 +99,47 @@ impl Four {
         let leader = self.cores[0].leader() as usize;
         let block = B256::with_last_byte(height as u8);
         let mut queue: VecDeque<(usize, Input<PbftMsg, PbftTimer>)> = VecDeque::new();
-        queue.push_back((leader, Input::Propose(Proposal { height, block_hash: block })));
+        queue.push_back((
+            leader,
+            Input::Propose(Proposal {
+                height,
+                block_hash: block,
+            }),
+        ));
         queue.push_back((leader, Input::Executed(roots(block, height))));
         let mut decided = Vec::new();
-        let mut commit_votes: Vec<Vec<(usize, bcos_crypto::bls::BlsSignature)>> = vec![Vec::new(); N as usize];
+        let mut commit_votes: Vec<Vec<(usize, bcos_crypto::bls::BlsSignature)>> =
+            vec![Vec::new(); N as usize];
         while let Some((at, input)) = queue.pop_front() {
-            let is_pre_prepare = matches!(&input, Input::Message { msg: PbftMsg::PrePrepare(_), .. });
+            let is_pre_prepare = matches!(
+                &input,
+                Input::Message {
+                    msg: PbftMsg::PrePrepare(_),
+                    ..
+                }
+            );
             for o in self.cores[at].handle(input) {
                 match o {
                     Output::Broadcast(m) => {
                         if bls {
                             match &m {
                                 PbftMsg::Prepare(p) => {
-                                    let body = CommitBody { block_hash: p.block_hash, state_root: B256::ZERO, receipts_root: B256::ZERO };
-                                    black_box(self.vote(at, p.height, p.view, body, VotePhase::Prepare));
+                                    let body = CommitBody {
+                                        block_hash: p.block_hash,
+                                        state_root: B256::ZERO,
+                                        receipts_root: B256::ZERO,
+                                    };
+                                    black_box(self.vote(
+                                        at,
+                                        p.height,
+                                        p.view,
+                                        body,
+                                        VotePhase::Prepare,
+                                    ));
                                 }
                                 PbftMsg::Commit(c) => {
-                                    let sig = self.vote(at, c.height, c.view, c.body, VotePhase::Commit);
+                                    let sig =
+                                        self.vote(at, c.height, c.view, c.body, VotePhase::Commit);
                                     for v in commit_votes.iter_mut() {
                                         v.push((at, sig));
                                     }
@@ -104,18 +148,39 @@ impl Four {
                             }
                         }
                         for to in (0..N as usize).filter(|t| *t != at) {
-                            queue.push_back((to, Input::Message { from: at as u32, msg: m.clone() }));
+                            queue.push_back((
+                                to,
+                                Input::Message {
+                                    from: at as u32,
+                                    msg: m.clone(),
+                                },
+                            ));
                         }
                     }
                     Output::Commit(d) => {
                         if bls {
-                            let c = bcos_consensus::pbft::CommitCert::decode(&d.certificate).expect("core certificate");
-                            let digest = VoteData { group_id: 1, height: c.height, view: c.view, block_hash: c.body.block_hash, state_root: c.body.state_root, receipts_root: c.body.receipts_root, phase: VotePhase::Commit }.digest();
-                            let mut b = CertificateBuilder::new(digest, &self.pks, quorum_for(N as usize)).expect("builder");
+                            let c = bcos_consensus::pbft::CommitCert::decode(&d.certificate)
+                                .expect("core certificate");
+                            let digest = VoteData {
+                                group_id: 1,
+                                height: c.height,
+                                view: c.view,
+                                block_hash: c.body.block_hash,
+                                state_root: c.body.state_root,
+                                receipts_root: c.body.receipts_root,
+                                phase: VotePhase::Commit,
+                            }
+                            .digest();
+                            let mut b =
+                                CertificateBuilder::new(digest, &self.pks, quorum_for(N as usize))
+                                    .expect("builder");
                             for (i, sig) in &commit_votes[at] {
                                 let _ = b.add_vote(*i, *sig);
                             }
-                            assert!(b.try_build(&self.caches[at]).certificate.is_some(), "certificate");
+                            assert!(
+                                b.try_build(&self.caches[at]).certificate.is_some(),
+                                "certificate"
+                            );
                         }
                         decided.push(d);
                     }
@@ -158,4 +223,4 @@ fn consensus_round(c: &mut Criterion) {
 }
 
 criterion_group! { name = benches; config = quick(); targets = consensus_round }
-criterion_main!(benches);
+bcos_benches::bench_main!(benches);

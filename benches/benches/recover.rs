@@ -7,7 +7,7 @@
 
 use bcos_benches::{accounts, mixed_transfers, quick};
 use bcos_crypto::{recover_sender, BatchConfig, BatchRecoverer, SenderCache};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -48,4 +48,4 @@ fn recover(c: &mut Criterion) {
 }
 
 criterion_group! { name = benches; config = quick(); targets = recover }
-criterion_main!(benches);
+bcos_benches::bench_main!(benches);

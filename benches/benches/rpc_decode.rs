@@ -6,7 +6,7 @@
 use alloy_primitives::hex;
 use bcos_benches::{accounts, mixed_transfers, quick};
 use bcos_types::Tx;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use serde::Deserialize;
 use std::hint::black_box;
 
@@ -67,4 +67,4 @@ fn rpc_decode(c: &mut Criterion) {
 }
 
 criterion_group! { name = benches; config = quick(); targets = rpc_decode }
-criterion_main!(benches);
+bcos_benches::bench_main!(benches);

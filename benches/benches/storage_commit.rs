@@ -11,7 +11,7 @@
 use bcos_benches::chain::{funded, genesis, time_block_commits};
 use bcos_benches::{accounts, bench_dir, mixed_transfers, quick};
 use bcos_storage::{ChainStore, DiskStore, StorageConfig};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 
 fn storage_commit(c: &mut Criterion) {
     let mut g = c.benchmark_group("storage_commit");
@@ -32,4 +32,4 @@ fn storage_commit(c: &mut Criterion) {
 }
 
 criterion_group! { name = benches; config = quick(); targets = storage_commit }
-criterion_main!(benches);
+bcos_benches::bench_main!(benches);

@@ -3,12 +3,19 @@
 //! round, RPC decoding). Benches measure speed; nothing here asserts a wall-clock time.
 //!
 //! Run all: `CARGO_TARGET_DIR=/var/cache/bcos-target cargo bench -p bcos-benches`; one subject:
-//! `... --bench evm`. Results land in `$CARGO_TARGET_DIR/criterion/<group>/<function>/new/`.
+//! `... --bench evm`. Results land in `$CARGO_TARGET_DIR/criterion/<group>/<function>/new/`, and
+//! each bench binary (through [`bench_main!`], not `criterion_main!`) appends which commit it ran
+//! at and when to `criterion/bcos-provenance.jsonl` ([`provenance`]), so a report can tell
+//! this commit's results from older ones.
 //! The expected per-op costs on the reference machine are in
 //! shared/reference/machine-limits.md (rows cited in each bench file).
 
 pub mod chain;
+pub mod provenance;
 pub mod token;
+
+/// For [`bench_main!`], which expands in the bench files.
+pub use criterion;
 
 use alloy_consensus::{TxEip1559, TxLegacy};
 use alloy_primitives::{Address, TxKind, U256};

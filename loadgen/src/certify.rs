@@ -1,26 +1,16 @@
 //! `loadgen certify`: compare this machine with a hardware profile, measure the crypto bound,
 //! start the nodes with the profile's settings, run every workload, check the thresholds,
-//! and hand [`RunResults`] to the report writer.
-//!
-//! Threshold rules (hardware-profiles/README.md): `min_tps` is checked against the committed
-//! TPS of closed-loop workloads and the knee of saturation searches; `max_latency_ms_p99`
-//! against the p99 of open-loop workloads (and it bounds saturation steps). Open-loop
-//! workloads must also commit ≥ 90 % of what they offer, and no workload may lose more than
-//! [`ERROR_FRACTION_MAX`] of its transactions.
+//! and hand [`RunResults`] to the report writer. The threshold and goal rules are in
+//! [`verdict`].
 
-use crate::machine;
-use crate::profile::{Mode, Profile, ThresholdSpec, WorkloadSpec};
+use crate::profile::Profile;
 use crate::progress::note;
-use crate::results::{RunResults, Thresholds, WorkloadResult};
+use crate::results::{RunResults, SaturationEnd, Thresholds, WorkloadResult};
 use crate::target::{EmbeddedOptions, Target};
-use crate::{cryptobound, report, runner};
+use crate::verdict::{check, target_check};
+use crate::{cryptobound, machine, node_info, report, runner};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// Share of a workload's window transactions that may be refused or left uncommitted.
-pub const ERROR_FRACTION_MAX: f64 = 0.01;
-/// Share of the offered rate an open-loop workload must commit.
-pub const OPEN_LOOP_FOLLOW_MIN: f64 = 0.9;
 
 #[derive(Debug, Clone)]
 pub struct CertifyOptions {
@@ -74,13 +64,17 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
             toml::to_string(&profile.node.settings).unwrap_or_default()
         )
     };
+    let io_backends = node_info::io_backends(target.urls());
     let p99_max = profile.thresholds.max_latency_ms_p99;
     let mut workloads = Vec::new();
     let mut failures = Vec::new();
-    for spec in &profile.workloads {
+    let mut checks = Vec::new();
+    for (i, spec) in profile.workloads.iter().enumerate() {
         let r = runner::run_workload(&target, spec, spec.max_latency_ms_p99.unwrap_or(p99_max))?;
         println!("{}", one_line(&r));
         failures.extend(check(spec, &r, &profile.thresholds));
+        let goal = profile.goal.as_ref();
+        checks.push(target_check(i, spec, &r, &profile.thresholds, goal));
         workloads.push(r);
     }
     let flames = target.stop()?;
@@ -91,21 +85,30 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         }
         (_, f) => f.map(|p| p.display().to_string()),
     };
+    let mut environment = machine::environment(&m, node_settings, mismatches);
+    environment.io_backends = io_backends;
+    let criterion = report::criterion::results_with_provenance(
+        &criterion_dir(),
+        &environment.git_commit,
+        &machine::is_ancestor_of_head,
+    );
     let results = RunResults {
         profile: profile.name.clone(),
         thresholds: Thresholds {
             min_tps: profile.thresholds.min_tps,
             max_latency_ms_p99: profile.thresholds.max_latency_ms_p99,
         },
-        environment: machine::environment(&m, node_settings, mismatches),
+        environment,
         crypto_bound_recoveries_per_s_per_core: bound,
         nodes: profile.node.nodes,
         consensus: profile.node.consensus.clone(),
         workloads,
-        criterion: report::criterion::latest_criterion_results(&target_dir()),
+        criterion,
         flamegraph,
         passed: failures.is_empty(),
         failures,
+        goal: profile.goal.as_ref().map(Into::into),
+        checks,
     };
     std::fs::create_dir_all(&o.out_dir)?;
     let dir = report::write(&o.out_dir, &results)?;
@@ -117,130 +120,33 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     Ok((results, dir))
 }
 
-/// The build's target dir, where criterion results live.
-fn target_dir() -> PathBuf {
+/// Where criterion results live, found the way criterion (and benches/src/provenance.rs) finds
+/// it: `$CRITERION_HOME`, `$CARGO_TARGET_DIR/criterion`, or the `criterion` directory of the
+/// target dir this binary was built into.
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
     if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-        return t.into();
+        return PathBuf::from(t).join("criterion");
     }
     std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().and_then(Path::parent).map(Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from("target"))
+        .join("criterion")
 }
 
 /// A workload result as one line for the console.
 pub fn one_line(r: &WorkloadResult) -> String {
-    let knee = r
-        .knee_tps
-        .map(|k| format!(", knee {k:.0}/s"))
-        .unwrap_or_default();
+    let knee = match (r.saturation_end(), r.knee_tps) {
+        (Some(SaturationEnd::StepsExhausted), Some(k)) => format!(", knee not reached; ≥ {k:.0}/s"),
+        (Some(SaturationEnd::FirstStepSaturated), _) => ", saturated at the first step".into(),
+        (_, Some(k)) => format!(", knee {k:.0}/s"),
+        (_, None) => String::new(),
+    };
     format!(
         "{} ({}): offered {:.0}/s, committed {:.0}/s ({} in {:.1} s), p50 {:.1} ms, p99 {:.1} ms, errors {}{knee}",
         r.workload, r.mode, r.offered_tps, r.committed_tps, r.committed, r.window_s, r.latency_ms.p50, r.latency_ms.p99, r.errors
     )
-}
-
-/// Missed thresholds of one workload, one sentence each.
-pub fn check(spec: &WorkloadSpec, r: &WorkloadResult, global: &ThresholdSpec) -> Vec<String> {
-    let min_tps = spec.min_tps.unwrap_or(global.min_tps);
-    let p99_max = spec.max_latency_ms_p99.unwrap_or(global.max_latency_ms_p99);
-    let name = &r.workload;
-    let mut out = Vec::new();
-    if spec.saturation {
-        let knee = r.knee_tps.unwrap_or(0.0);
-        if knee < min_tps {
-            out.push(format!(
-                "{name}: saturation knee {knee:.0} tx/s is below min_tps {min_tps:.0}"
-            ));
-        }
-    } else if spec.mode == Mode::Closed {
-        if r.committed_tps < min_tps {
-            out.push(format!(
-                "{name}: committed {:.0} tx/s is below min_tps {min_tps:.0}",
-                r.committed_tps
-            ));
-        }
-    } else {
-        if p99_max > 0.0 && r.latency_ms.p99 > p99_max {
-            out.push(format!(
-                "{name}: p99 latency {:.1} ms is above max_latency_ms_p99 {p99_max:.1}",
-                r.latency_ms.p99
-            ));
-        }
-        if r.committed_tps < OPEN_LOOP_FOLLOW_MIN * r.offered_tps {
-            out.push(format!(
-                "{name}: committed {:.0} tx/s of {:.0} offered (below {:.0} %)",
-                r.committed_tps,
-                r.offered_tps,
-                OPEN_LOOP_FOLLOW_MIN * 100.0
-            ));
-        }
-    }
-    if r.errors as f64 > ERROR_FRACTION_MAX * r.submitted.max(1) as f64 {
-        out.push(format!(
-            "{name}: {} of {} window transactions refused or never committed",
-            r.errors, r.submitted
-        ));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::results::LatencySummary;
-
-    fn result(mode: &str, offered: f64, committed: f64, p99: f64, errors: u64) -> WorkloadResult {
-        WorkloadResult {
-            workload: "transfer".into(),
-            mode: mode.into(),
-            offered_tps: offered,
-            committed_tps: committed,
-            submitted: 1000,
-            committed: 1000,
-            errors,
-            window_s: 1.0,
-            latency_ms: LatencySummary {
-                p99,
-                ..Default::default()
-            },
-            latency_cdf: vec![],
-            tps_timeline: vec![],
-            saturation: vec![],
-            knee_tps: None,
-            stages: vec![],
-            node_usage: vec![],
-        }
-    }
-
-    #[test]
-    fn thresholds_apply_per_mode() {
-        let g = ThresholdSpec {
-            min_tps: 10_000.0,
-            max_latency_ms_p99: 200.0,
-        };
-        let closed = WorkloadSpec {
-            concurrency: Some(1000),
-            ..WorkloadSpec::new("transfer", Mode::Closed)
-        };
-        assert!(check(&closed, &result("closed", 12_000.0, 12_000.0, 900.0, 0), &g).is_empty());
-        assert_eq!(
-            check(&closed, &result("closed", 9_000.0, 9_000.0, 1.0, 0), &g).len(),
-            1
-        );
-        let open = WorkloadSpec {
-            rate: Some(5000.0),
-            ..WorkloadSpec::new("transfer", Mode::Open)
-        };
-        assert!(check(&open, &result("open", 5000.0, 4990.0, 150.0, 0), &g).is_empty());
-        assert_eq!(
-            check(&open, &result("open", 5000.0, 4000.0, 250.0, 50), &g).len(),
-            3
-        );
-        let relaxed = WorkloadSpec {
-            max_latency_ms_p99: Some(300.0),
-            ..open
-        };
-        assert!(check(&relaxed, &result("open", 5000.0, 4990.0, 250.0, 0), &g).is_empty());
-    }
 }

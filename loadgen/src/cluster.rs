@@ -133,7 +133,9 @@ pub fn init(
     let base = free_port_range(2 * nodes)?;
     let out = dir.join("cluster");
     let mut cmd = Command::new(bin);
+    // a dev chain: the load is signed by the test mnemonic's funded accounts
     cmd.arg("init")
+        .arg("--dev")
         .args(["--nodes", &nodes.to_string(), "--hosts", "127.0.0.1"])
         .arg("--out")
         .arg(&out)

@@ -6,8 +6,8 @@
 //! (target rate, latency from the scheduled send time) or closed-loop (fixed in-flight count)
 //! and tracks commits per block; `target` starts embedded nodes (one `bcos dev` node, or a PBFT cluster
 //! laid out by `cluster`) or attaches to `--url`s;
-//! `profile` reads hardware-profiles/*.toml; `certify` ties it together into [`results`],
-//! which `report` renders.
+//! `profile` reads hardware-profiles/*.toml; `certify` ties it together into [`results`]
+//! (judged by `verdict` against the profile's thresholds and goal), which `report` renders.
 
 pub mod accounts;
 pub mod certify;
@@ -16,6 +16,7 @@ pub mod cryptobound;
 pub mod engine;
 pub mod error;
 pub mod machine;
+pub mod node_info;
 pub mod profile;
 pub mod progress;
 pub mod report;
@@ -24,6 +25,7 @@ pub mod rpc_client;
 pub mod runner;
 pub mod target;
 pub mod transfer;
+pub mod verdict;
 pub mod workload;
 
 pub use error::UsageError;

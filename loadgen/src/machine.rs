@@ -117,6 +117,20 @@ pub fn git_commit() -> String {
     }
 }
 
+/// Whether `commit` (a full or short sha) is HEAD or one of its ancestors, by
+/// `git merge-base --is-ancestor`; false when git cannot tell (not a repository, unknown sha).
+pub fn is_ancestor_of_head(commit: &str) -> bool {
+    // Only a plain hex sha goes to git: never an option or a revision expression.
+    if commit.is_empty() || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
+        return false;
+    }
+    Command::new("git")
+        .args(["merge-base", "--is-ancestor", commit, "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Differences between the detected machine and the profile's, one sentence each.
 pub fn compare(spec: &MachineSpec, m: &MachineInfo) -> Vec<String> {
     let mut out = Vec::new();
@@ -156,6 +170,7 @@ pub fn environment(m: &MachineInfo, node_settings: String, mismatches: Vec<Strin
         git_commit: git_commit(),
         date_utc: date_utc(std::time::SystemTime::now()),
         node_settings,
+        io_backends: Vec::new(),
         profile_mismatches: mismatches,
     }
 }

@@ -1,5 +1,6 @@
 //! Hardware profiles (hardware-profiles/*.toml, schema in hardware-profiles/README.md): the
-//! machine a result is valid for, the node settings, the workloads and the pass thresholds.
+//! machine a result is valid for, the node settings, the workloads, the pass thresholds and,
+//! separately, the goal those thresholds serve.
 //! Unknown keys are rejected everywhere except inside `[node.settings]`, which is handed to the
 //! node verbatim (the node rejects unknown keys itself).
 
@@ -20,6 +21,9 @@ pub struct Profile {
     #[serde(rename = "workload")]
     pub workloads: Vec<WorkloadSpec>,
     pub thresholds: ThresholdSpec,
+    /// What the thresholds serve (an issue's target); reported beside them, never a verdict.
+    #[serde(default)]
+    pub goal: Option<GoalSpec>,
 }
 
 /// The machine the profile describes; compared with the detected one (machine.rs).
@@ -185,6 +189,63 @@ pub struct ThresholdSpec {
     pub max_latency_ms_p99: f64,
 }
 
+/// `[goal]`: the figure the profile aims at and where it comes from. A threshold may sit below
+/// its goal (a shared host's noise); the report prints both and whether each was met.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalSpec {
+    /// Committed TPS, compared where the global `min_tps` is (closed loops, saturation knees).
+    #[serde(default)]
+    pub tps: Option<f64>,
+    /// p99 latency, compared where the global `max_latency_ms_p99` is (open loops).
+    #[serde(default)]
+    pub latency_ms_p99: Option<f64>,
+    /// The open-loop rate the latency goal is stated at; a workload at this `rate` must exist.
+    #[serde(default)]
+    pub latency_at_tps: Option<f64>,
+    /// The workload the goal is stated for; default every workload.
+    #[serde(default)]
+    pub workload: Option<String>,
+    /// Where the goal comes from ("issue 3").
+    pub source: String,
+}
+
+impl GoalSpec {
+    fn validate(&self, workloads: &[WorkloadSpec]) -> Result<(), String> {
+        if self.source.trim().is_empty() {
+            return Err("[goal] needs a source (where the goal comes from)".into());
+        }
+        if self.tps.is_none() && self.latency_ms_p99.is_none() {
+            return Err("[goal] needs tps or latency_ms_p99".into());
+        }
+        let figures = [self.tps, self.latency_ms_p99, self.latency_at_tps];
+        if figures.iter().flatten().any(|&v| !above(v, 0.0)) {
+            return Err("[goal] figures must be > 0".into());
+        }
+        let for_goal = |w: &&WorkloadSpec| self.workload.as_ref().is_none_or(|n| *n == w.name);
+        if let Some(n) = &self.workload {
+            if !workloads.iter().any(|w| w.name == *n) {
+                return Err(format!(
+                    "[goal] workload {n:?} is not among the [[workload]]s"
+                ));
+            }
+        }
+        if let Some(rate) = self.latency_at_tps {
+            if self.latency_ms_p99.is_none() {
+                return Err("[goal] latency_at_tps needs latency_ms_p99".into());
+            }
+            let runs_at =
+                |w: &&WorkloadSpec| w.mode == Mode::Open && !w.saturation && w.rate == Some(rate);
+            if !workloads.iter().filter(for_goal).any(|w| runs_at(&w)) {
+                return Err(format!(
+                    "[goal] latency_at_tps = {rate}: no open-loop workload runs at that rate"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Profile {
     /// Reads and validates a profile; every problem is a [`UsageError`].
     pub fn load(path: &Path) -> anyhow::Result<Profile> {
@@ -215,6 +276,9 @@ impl Profile {
         }
         for w in &self.workloads {
             w.validate()?;
+        }
+        if let Some(goal) = &self.goal {
+            goal.validate(&self.workloads)?;
         }
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! What a certification run measured: the data model shared by the engine (which fills it)
 //! and the report writer (which renders it to report.md, results.json and SVG charts).
-//! Serialized as results.json, so field names are part of the report format.
+//! Serialized as results.json, so field names are part of the report format. Fields added
+//! after the first committed reports carry `#[serde(default)]`, so every results.json written
+//! before them still reads back (with the new facts marked unknown, never guessed).
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +26,57 @@ pub struct RunResults {
     pub passed: bool,
     /// Human-readable reasons for each missed threshold.
     pub failures: Vec<String>,
+    /// What the profile aims at (`[goal]`), beside the thresholds that decide the verdict.
+    #[serde(default)]
+    pub goal: Option<Goal>,
+    /// Each workload's TPS or latency figure against its threshold and the goal; empty in
+    /// results recorded before goals existed.
+    #[serde(default)]
+    pub checks: Vec<TargetCheck>,
+}
+
+/// A profile's `[goal]`: the figure a threshold serves, stated separately so a threshold set
+/// below it (for a shared, noisy host) cannot pass for the goal.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Goal {
+    /// Committed transactions per second.
+    pub tps: Option<f64>,
+    pub latency_ms_p99: Option<f64>,
+    /// The offered rate the latency goal is stated at; None = any open-loop rate.
+    pub latency_at_tps: Option<f64>,
+    /// The workload the goal is stated for; None = every workload the global thresholds check.
+    pub workload: Option<String>,
+    /// Where the goal comes from ("issue 3").
+    pub source: String,
+}
+
+/// What a [`TargetCheck`] compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetMetric {
+    /// Committed TPS of a closed loop: at least the target.
+    CommittedTps,
+    /// The saturation knee: at least the target.
+    KneeTps,
+    /// Open-loop p99 latency in ms: at most the target.
+    LatencyMsP99,
+}
+
+/// One workload's figure against its threshold and (where the goal applies) the goal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetCheck {
+    /// Index into [`RunResults::workloads`].
+    pub workload: usize,
+    pub metric: TargetMetric,
+    /// The measured figure; None when there is none (a search whose first step saturated).
+    pub measured: Option<f64>,
+    /// true when `measured` is only a lower bound (a knee the search did not reach).
+    pub lower_bound: bool,
+    pub threshold: f64,
+    pub threshold_met: bool,
+    /// None where the goal does not apply to this workload.
+    pub goal: Option<f64>,
+    pub goal_met: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -43,6 +96,11 @@ pub struct Environment {
     pub date_utc: String,
     /// The node settings the run used, as TOML.
     pub node_settings: String,
+    /// The storage I/O backend each node reported it runs (`bcos_getNodeInfo` `ioBackend`,
+    /// "auto" resolved), in node order; "unknown" for a node that did not say. Empty in results
+    /// recorded before this was read.
+    #[serde(default)]
+    pub io_backends: Vec<String>,
     /// Differences between this machine and the profile's (empty when they match).
     pub profile_mismatches: Vec<String>,
 }
@@ -67,10 +125,56 @@ pub struct WorkloadResult {
     pub tps_timeline: Vec<f64>,
     /// Saturation search steps (offered, committed), when one ran.
     pub saturation: Vec<(f64, f64)>,
-    /// The offered rate past which committed TPS stopped following, when found.
+    /// The highest offered rate that still followed: the knee when the search found one, a
+    /// lower bound when it ran out of steps first (see `saturation_end`).
     pub knee_tps: Option<f64>,
+    /// How the saturation search ended; None when none ran, or in results recorded before
+    /// this was kept (read it through [`WorkloadResult::saturation_end`]).
+    #[serde(default)]
+    pub saturation_end: Option<SaturationEnd>,
     pub stages: Vec<StageCost>,
     pub node_usage: Vec<NodeUsage>,
+}
+
+/// How a saturation search ended (engine/saturation.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaturationEnd {
+    /// A step stopped following: `knee_tps` is the knee.
+    KneeFound,
+    /// Every step followed until `saturation_steps_max`: the knee lies at or above `knee_tps`.
+    StepsExhausted,
+    /// The first step already stopped following: the knee lies below the first rate.
+    FirstStepSaturated,
+}
+
+impl WorkloadResult {
+    /// How the saturation search ended: as recorded, else (results.json from before it was
+    /// recorded) as the steps show it. The search stops at the first step that does not
+    /// follow, so the knee being the last step means every step followed.
+    pub fn saturation_end(&self) -> Option<SaturationEnd> {
+        if self.saturation_end.is_some() {
+            return self.saturation_end;
+        }
+        let last = self.saturation.last()?.0;
+        Some(match self.knee_tps {
+            None => SaturationEnd::FirstStepSaturated,
+            Some(k) if k == last => SaturationEnd::StepsExhausted,
+            Some(_) => SaturationEnd::KneeFound,
+        })
+    }
+
+    /// Sender recoveries per committed transaction per node over the window: the `recover`
+    /// stage's items (summed over the nodes) ÷ (committed × nodes). None without a recover
+    /// stage or commits.
+    pub fn recoveries_per_tx_per_node(&self, nodes: usize) -> Option<f64> {
+        let recover = self.stages.iter().find(|s| s.stage == "recover")?;
+        let per = self
+            .committed
+            .checked_mul(nodes as u64)
+            .filter(|&d| d > 0)?;
+        Some(recover.items as f64 / per as f64)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -106,4 +210,41 @@ pub struct CriterionResult {
     pub id: String,
     pub mean_ns: f64,
     pub throughput_per_s: Option<f64>,
+    /// When criterion wrote the result (its `new/estimates.json`'s mtime), UTC; None when
+    /// unknown.
+    #[serde(default)]
+    pub measured_utc: Option<String>,
+    /// The bench run that wrote it, from `<target>/criterion/bcos-provenance.jsonl`; None
+    /// when no recorded run covers it.
+    #[serde(default)]
+    pub provenance: Option<BenchProvenance>,
+    /// How the result's commit relates to the report's.
+    #[serde(default)]
+    pub origin: BenchOrigin,
+}
+
+/// The bench binary run a criterion result came from (written by benches/src/provenance.rs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BenchProvenance {
+    /// The bench binary ("recover").
+    pub bench: String,
+    /// The commit checked out when it ran.
+    pub commit: String,
+    /// true when tracked files had uncommitted changes.
+    pub dirty: bool,
+}
+
+/// Whether a criterion result describes the report's code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BenchOrigin {
+    /// Measured at the report's commit, both from clean trees.
+    ThisCommit,
+    /// Measured at an ancestor of the report's commit (clean tree).
+    OlderCommit,
+    /// Measured at a commit outside the report's history, or from a tree with changes.
+    OtherCommit,
+    /// No recorded bench run covers the result.
+    #[default]
+    Unknown,
 }

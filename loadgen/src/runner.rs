@@ -58,7 +58,7 @@ pub fn run_workload(
         p99_ms_max,
     };
     let mut levels = Vec::new();
-    let (steps, knee) = saturation::search(&search, |k, rate| {
+    let outcome = saturation::search(&search, |k, rate| {
         let label = format!("{} step {} @{rate:.0}/s", spec.name, k + 1);
         let r = run_level(
             target,
@@ -87,15 +87,18 @@ pub fn run_workload(
         Ok(step)
     })?;
     // The reported level is the knee (the highest that followed), else the first step.
-    let at = knee
-        .and_then(|k| steps.iter().position(|s| s.offered_tps == k))
+    let at = outcome
+        .knee
+        .and_then(|k| outcome.steps.iter().position(|s| s.offered_tps == k))
         .unwrap_or(0);
     let mut result = levels.swap_remove(at);
-    result.saturation = steps
+    result.saturation = outcome
+        .steps
         .iter()
         .map(|s| (s.offered_tps, s.committed_tps))
         .collect();
-    result.knee_tps = knee;
+    result.knee_tps = outcome.knee;
+    result.saturation_end = Some(outcome.end);
     Ok(result)
 }
 
@@ -186,6 +189,7 @@ fn run_level(
         tps_timeline: s.tps_timeline,
         saturation: Vec::new(),
         knee_tps: None,
+        saturation_end: None,
         stages,
         node_usage,
     })

@@ -113,7 +113,13 @@ impl Target {
                 .nodes
                 .push(spawn_node(cmd, &dir.path().join("node-0.log"), flame(0))?);
         } else {
-            let nodes = cluster::init(&bin, dir.path(), spec.nodes, &spec.consensus, &spec.settings)?;
+            let nodes = cluster::init(
+                &bin,
+                dir.path(),
+                spec.nodes,
+                &spec.consensus,
+                &spec.settings,
+            )?;
             target.node_config = format!(
                 "# node 0 of a {}-node {} cluster written by `bcos init` with the profile's settings overlaid (other nodes differ only in index, addresses and keys)\n{}",
                 spec.nodes,

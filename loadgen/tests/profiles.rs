@@ -1,6 +1,6 @@
 //! The shipped hardware profiles parse and validate; malformed ones are rejected.
 
-use bcos_loadgen::profile::{Mode, Profile};
+use bcos_loadgen::profile::{GoalSpec, Mode, Profile};
 use std::path::PathBuf;
 
 fn profiles_dir() -> PathBuf {
@@ -139,4 +139,93 @@ fn the_pbft4_profile_is_a_four_node_cluster() {
     assert!(open_at_3k, "an open loop at half of the 6k goal");
     assert!(p.workloads.iter().any(|w| w.mode == Mode::Closed));
     assert!(p.workloads.iter().any(|w| w.saturation));
+}
+
+/// Every shipped profile states the goal its thresholds serve, with its source, apart from the
+/// thresholds (issue 9: a threshold below its goal must not pass for the goal).
+#[test]
+fn every_shipped_profile_states_its_goal() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(profiles_dir()).unwrap_or_else(|e| panic!("{e}")) {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let p = Profile::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+        let goal = p
+            .goal
+            .unwrap_or_else(|| panic!("{}: no [goal]", path.display()));
+        assert!(!goal.source.trim().is_empty(), "{}", path.display());
+        assert!(goal.tps.is_some() || goal.latency_ms_p99.is_some());
+        seen += 1;
+    }
+    assert!(seen >= 4, "profiles found: {seen}");
+}
+
+/// Issue 3's goal (6,000 TPS, p99 < 300 ms at 3,000 tx/s) stands beside pbft4's lower
+/// thresholds instead of being implied by them.
+#[test]
+fn the_pbft4_goal_is_issue_3s_not_its_threshold() {
+    let p = load("ci-2core-pbft4.toml");
+    let goal = p.goal.unwrap_or_else(|| panic!("no goal"));
+    assert_eq!(
+        (goal.tps, goal.latency_ms_p99, goal.latency_at_tps),
+        (Some(6000.0), Some(300.0), Some(3000.0))
+    );
+    assert!(goal.source.contains("issue 3"), "{}", goal.source);
+    assert_ne!(Some(p.thresholds.min_tps), goal.tps);
+}
+
+const GOAL: &str = "\n[goal]\ntps = 5\nsource = \"issue 1\"\n";
+
+#[test]
+fn goals_are_validated() {
+    let ok = Profile::parse(&format!("{MINIMAL}{GOAL}")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        ok.goal,
+        Some(GoalSpec {
+            tps: Some(5.0),
+            source: "issue 1".into(),
+            ..Default::default()
+        })
+    );
+    assert_eq!(Profile::parse(MINIMAL).map(|p| p.goal), Ok(None));
+    for (what, goal, needle) in [
+        (
+            "unknown key",
+            GOAL.replace("tps = 5", "tps = 5\ntpx = 5"),
+            "unknown field",
+        ),
+        (
+            "no source",
+            GOAL.replace("source = \"issue 1\"", ""),
+            "source",
+        ),
+        (
+            "empty source",
+            GOAL.replace("\"issue 1\"", "\" \""),
+            "source",
+        ),
+        (
+            "no figure",
+            GOAL.replace("tps = 5", ""),
+            "tps or latency_ms_p99",
+        ),
+        ("negative", GOAL.replace("tps = 5", "tps = -5"), "> 0"),
+        (
+            "rate no workload runs",
+            GOAL.replace("tps = 5", "latency_ms_p99 = 100\nlatency_at_tps = 3000"),
+            "no open-loop workload",
+        ),
+        (
+            "unknown workload",
+            GOAL.replace("tps = 5", "tps = 5\nworkload = \"erc20\""),
+            "not among",
+        ),
+    ] {
+        let err = Profile::parse(&format!("{MINIMAL}{goal}"))
+            .err()
+            .unwrap_or_else(|| panic!("{what}: accepted"));
+        assert!(err.contains(needle), "{what}: {err}");
+    }
 }

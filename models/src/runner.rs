@@ -128,6 +128,9 @@ pub struct Outcome {
     pub depth_cut: Option<usize>,
     pub search: Search,
     pub coverage: CoverageReport,
+    /// Nodes in the model: with one (solo) there is no second node to agree with, and a
+    /// state with a commit is what the run must reach.
+    pub nodes: usize,
 }
 
 impl Outcome {
@@ -141,8 +144,10 @@ impl Outcome {
             Verdict::Fail
         } else if self.cut_short {
             Verdict::Inconclusive("stopped by the state/time limit before the search finished")
-        } else if self.coverage.two_node_commit == 0 {
+        } else if self.nodes >= 2 && self.coverage.two_node_commit == 0 {
             Verdict::Inconclusive("no checked state has commits at two honest nodes")
+        } else if self.coverage.with_commit == 0 {
+            Verdict::Inconclusive("no checked state has a commit")
         } else if matches!(self.search, Search::Simulation { .. }) {
             Verdict::Sampled
         } else if let Some(d) = self.depth_cut {
@@ -385,6 +390,7 @@ pub fn run<P: ModelCore>(
         depth_cut,
         search: opts.search,
         coverage: model.coverage.report(),
+        nodes: model.specs.len(),
     }
 }
 

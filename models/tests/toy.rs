@@ -267,6 +267,16 @@ fn reorder() -> Faults {
     }
 }
 
+/// At most `k` restarts: the unreduced model's whole space is enumerated in the fusion test,
+/// and with unbounded restarts a restarted node's resends refill the reordering network
+/// without end there.
+fn restarts_up_to(k: u8, f: Faults) -> Faults {
+    Faults {
+        restarts: Restarts::UpTo(k),
+        ..f
+    }
+}
+
 fn restarts(f: Faults) -> Faults {
     Faults {
         restarts: Restarts::Any,
@@ -279,7 +289,7 @@ fn correct_toy_holds_and_pins_its_state_count() {
     let out = check(3, correct(), reorder(), None, None);
     assert!(out.passed(), "{}", out.render());
     assert_eq!(out.examples, vec![L1]);
-    assert_eq!(out.unique_states, 1088, "{}", out.render());
+    assert_eq!(out.unique_states, 681, "{}", out.render());
 }
 
 #[test]
@@ -302,7 +312,7 @@ fn quorum_of_one_is_caught_with_a_counterexample() {
 fn crash_restart_with_persisted_votes_holds() {
     let out = check(3, correct(), restarts(reorder()), None, None);
     assert!(out.passed(), "{}", out.render());
-    assert_eq!(out.unique_states, 213_292, "{}", out.render());
+    assert_eq!(out.unique_states, 7_775, "{}", out.render());
 }
 
 #[test]
@@ -345,7 +355,7 @@ fn loss_and_duplication_keep_agreement() {
         None,
     );
     assert!(out.passed(), "{}", out.render());
-    assert_eq!(out.unique_states, 91_808, "{}", out.render());
+    assert_eq!(out.unique_states, 24_561, "{}", out.render());
 }
 
 #[test]
@@ -368,7 +378,7 @@ fn double_voter_cannot_split_a_two_thirds_quorum() {
     };
     let out = check(4, cfg, reorder(), Some((3, Role::DoubleVote)), None);
     assert!(out.passed(), "{}", out.render());
-    assert_eq!(out.unique_states, 379_536, "{}", out.render());
+    assert_eq!(out.unique_states, 232_342, "{}", out.render());
 }
 
 #[test]
@@ -382,7 +392,7 @@ fn equivocating_leader_cannot_split_a_two_thirds_quorum() {
     assert!(out.passed(), "{}", out.render());
     // One peer gets the block, two the forgery: no side reaches 3 votes, so nothing commits.
     assert_eq!(out.unreached, vec![L1]);
-    assert_eq!(out.unique_states, 78_608, "{}", out.render());
+    assert_eq!(out.unique_states, 31_538, "{}", out.render());
 }
 
 /// Every set of commits (per node) some reachable state holds: the observation the safety
@@ -417,13 +427,13 @@ fn silent_step_fusion_reaches_every_commit_configuration() {
     // exactly the commit configurations of the unreduced one, with crashes, duplication and
     // a seeded bug that breaks agreement (so violating configurations are compared too).
     for (cfg, faults) in [
-        (correct(), restarts(reorder())),
+        (correct(), restarts_up_to(2, reorder())),
         (
             ToyCfg {
                 persist_vote: false,
                 ..correct()
             },
-            restarts(reorder()),
+            restarts_up_to(2, reorder()),
         ),
         (
             ToyCfg {

@@ -47,8 +47,9 @@ libclang_find() {
     for dir in ${LD_LIBRARY_PATH:-} ${LIBRARY_PATH:-}; do dirs+=("$root$dir"); done
     unset IFS
     local pattern
-    for pattern in /usr/local/llvm*/lib* /usr/local/lib*/*/* /usr/local/lib*/* /usr/local/lib* \
-                   /usr/lib*/*/* /usr/lib*/* /usr/lib*; do
+    # Quoted: the patterns are expanded below ROOT, not against this machine's /usr.
+    for pattern in '/usr/local/llvm*/lib*' '/usr/local/lib*/*/*' '/usr/local/lib*/*' '/usr/local/lib*' \
+                   '/usr/lib*/*/*' '/usr/lib*/*' '/usr/lib*'; do
       for dir in "$root"$pattern; do [ -d "$dir" ] && dirs+=("$dir"); done
     done
   fi

@@ -40,7 +40,7 @@ pub fn free_port_range(count: u16) -> u16 {
     panic!("no free range of {count} loopback ports");
 }
 
-/// Runs `bcos init` into `out` for `n` nodes on loopback.
+/// Runs `bcos init --dev` into `out` for `n` nodes on loopback.
 pub fn init(out: &Path, n: usize) {
     init_with(out, n, &[]);
 }
@@ -49,7 +49,15 @@ pub fn init(out: &Path, n: usize) {
 pub fn init_with(out: &Path, n: usize, extra: &[&str]) {
     let base = free_port_range(2 * n as u16);
     let status = Command::new(bcos_bin())
-        .args(["init", "--nodes", &n.to_string(), "--hosts", "127.0.0.1"])
+        // a dev chain: the tests sign with the test mnemonic's funded accounts and admin
+        .args([
+            "init",
+            "--dev",
+            "--nodes",
+            &n.to_string(),
+            "--hosts",
+            "127.0.0.1",
+        ])
         .arg("--out")
         .arg(out)
         .args(["--p2p-port", &base.to_string()])

@@ -7,6 +7,7 @@
 //! that cannot start it fails (it never skips).
 
 pub mod chain;
+pub mod client;
 pub mod cluster;
 pub mod node;
 pub mod rpc;

@@ -140,7 +140,7 @@ fn node_with_a_certificate_from_an_unknown_ca_cannot_join() {
             .to_string()
     };
     let mut imp = a_cfg.clone();
-    for name in ["node_id", "bls_public_key"] {
+    for name in ["node_id", "bls_public_key", "bls_pop"] {
         imp = imp.replace(&field(&a_cfg, 3, name), &field(&b_cfg, 3, name));
     }
     imp = imp.replace(

@@ -1,6 +1,10 @@
 //! Saturation search: offer rate r, r·f, r·f², … (open loop) until committed TPS stops
 //! following the offered rate (committed < follow_ratio × offered) or p99 latency exceeds
-//! the limit. The knee is the highest offered rate that still followed.
+//! the limit. The knee is the highest offered rate that still followed — when a step did stop
+//! following. A search that ran out of steps (`steps_max`) first found no knee, only a lower
+//! bound for it, and says so ([`SaturationEnd::StepsExhausted`]).
+
+pub use crate::results::SaturationEnd;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Step {
@@ -42,12 +46,29 @@ pub fn knee(spec: &SearchSpec, steps: &[Step]) -> Option<f64> {
         .map(|s| s.offered_tps)
 }
 
-/// Runs steps with `run_step(rate)` until one stops following or `steps_max` is reached;
-/// returns the steps and the knee.
+/// How a search over `steps` ended: only a step that stopped following locates the knee.
+pub fn end(spec: &SearchSpec, steps: &[Step]) -> SaturationEnd {
+    match steps.iter().position(|s| !spec.follows(s)) {
+        Some(0) => SaturationEnd::FirstStepSaturated,
+        Some(_) => SaturationEnd::KneeFound,
+        None => SaturationEnd::StepsExhausted,
+    }
+}
+
+/// What a search measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub steps: Vec<Step>,
+    /// The highest offered rate that followed (a lower bound when `end` is StepsExhausted).
+    pub knee: Option<f64>,
+    pub end: SaturationEnd,
+}
+
+/// Runs steps with `run_step(rate)` until one stops following or `steps_max` is reached.
 pub fn search(
     spec: &SearchSpec,
     mut run_step: impl FnMut(usize, f64) -> anyhow::Result<Step>,
-) -> anyhow::Result<(Vec<Step>, Option<f64>)> {
+) -> anyhow::Result<Outcome> {
     let mut steps = Vec::new();
     for k in 0..spec.steps_max.max(1) {
         let step = run_step(k, spec.rate(k))?;
@@ -56,8 +77,11 @@ pub fn search(
             break;
         }
     }
-    let knee = knee(spec, &steps);
-    Ok((steps, knee))
+    Ok(Outcome {
+        knee: knee(spec, &steps),
+        end: end(spec, &steps),
+        steps,
+    })
 }
 
 #[cfg(test)]
@@ -93,7 +117,9 @@ mod tests {
 
     #[test]
     fn finds_the_last_rate_below_capacity() {
-        let (steps, knee) = search(&spec(), node(5000.0)).unwrap_or_else(|e| panic!("{e}"));
+        let Outcome { steps, knee, end } =
+            search(&spec(), node(5000.0)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(end, SaturationEnd::KneeFound);
         // Rates 1000, 1250, 1562.5, 1953.1, 2441.4, 3051.8, 3814.7, 4768.4 (> 0.95·cap: p99 fails).
         let knee = knee.unwrap_or(0.0);
         assert!((knee - 3814.697).abs() < 0.01, "{knee}");
@@ -134,14 +160,24 @@ mod tests {
 
     #[test]
     fn no_knee_when_the_first_step_fails_and_steps_are_bounded() {
-        let (steps, knee) = search(&spec(), node(500.0)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((steps.len(), knee), (1, None));
+        let o = search(&spec(), node(500.0)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (o.steps.len(), o.knee, o.end),
+            (1, None, SaturationEnd::FirstStepSaturated)
+        );
+    }
+
+    /// A node that keeps up with every step: the search stops at `steps_max`, and the last
+    /// step is a lower bound of the knee, not the knee.
+    #[test]
+    fn a_search_capped_before_saturation_reaches_no_knee() {
         let s = SearchSpec {
             steps_max: 3,
             ..spec()
         };
-        let (steps, knee) = search(&s, node(1e9)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(steps.len(), 3);
-        assert_eq!(knee, Some(1562.5));
+        let o = search(&s, node(1e9)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.steps.len(), 3);
+        assert_eq!(o.knee, Some(1562.5));
+        assert_eq!(o.end, SaturationEnd::StepsExhausted);
     }
 }

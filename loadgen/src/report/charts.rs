@@ -8,7 +8,7 @@ use anyhow::Context;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::results::{RunResults, WorkloadResult};
+use crate::results::{RunResults, SaturationEnd, WorkloadResult};
 
 /// Committed TPS in each second of each workload's window.
 pub const TPS_TIMELINE_SVG: &str = "tps_timeline.svg";
@@ -302,9 +302,15 @@ pub fn saturation(results: &RunResults) -> anyhow::Result<Option<String>> {
                 chart
                     .draw_series([PathElement::new(vec![(knee, 0.0), (knee, max)], style)])
                     .map_err(pe)?;
+                // A capped search found no knee: mark its lower bound as such.
+                let label = if w.saturation_end() == Some(SaturationEnd::StepsExhausted) {
+                    format!("knee not reached; ≥ {knee:.0}")
+                } else {
+                    format!("knee {knee:.0}")
+                };
                 chart
                     .draw_series([Text::new(
-                        format!("knee {knee:.0}"),
+                        label,
                         (knee, max * (0.95 - 0.05 * (i % 10) as f64)),
                         (FONT, 14).into_font().color(&Palette99::pick(i)),
                     )])

@@ -1,14 +1,20 @@
-//! Reads the latest criterion results from a cargo target directory, for the report's bench
-//! table: `<target>/criterion/**/new/estimates.json` (the mean, in ns) and the `benchmark.json`
-//! beside it (the bench id and its declared throughput).
+//! Reads the latest criterion results from a criterion directory (`<target>/criterion`), for
+//! the report's bench table: `**/new/estimates.json` (the mean, in ns, and by its mtime when it
+//! was measured) and the `benchmark.json` beside it (the bench id and its declared throughput);
+//! then attaches to each the bench run that wrote it and that run's commit ([`provenance`]).
 //!
 //! Anything unreadable or malformed is skipped: a missing bench row must not stop a report.
+//!
+//! [`provenance`]: super::provenance
 
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use crate::results::CriterionResult;
+use super::provenance;
+use crate::machine::date_utc;
+use crate::results::{BenchOrigin, CriterionResult};
 
 /// How deep below `<target>/criterion` to look; criterion nests group/function/value/new.
 const SEARCH_DEPTH_MAX: usize = 8;
@@ -32,18 +38,52 @@ struct Benchmark {
     throughput: Option<serde_json::Value>,
 }
 
-/// The latest result of every bench under `<target_dir>/criterion`, sorted by id.
-/// `throughput_per_s` is set for benches that declared `Throughput::Elements` (elements/s);
-/// byte throughputs are left out because the report's column counts items, not bytes.
-pub fn latest_criterion_results(target_dir: &Path) -> Vec<CriterionResult> {
-    let root = target_dir.join("criterion");
-    let mut out = Vec::new();
-    collect(&root, &root, 0, &mut out);
+/// A result as read, with the time its estimates were written.
+struct Found {
+    result: CriterionResult,
+    written_unix_ms: Option<u64>,
+}
+
+/// The latest result of every bench under `criterion_dir`, sorted by id, each with the commit
+/// and time it was measured at and how that commit relates to `report_commit` (see
+/// [`provenance::origin`]; `is_ancestor` asks git).
+pub fn results_with_provenance(
+    criterion_dir: &Path,
+    report_commit: &str,
+    is_ancestor: &dyn Fn(&str) -> bool,
+) -> Vec<CriterionResult> {
+    let records = provenance::read_records(criterion_dir);
+    let mut found = Vec::new();
+    collect(criterion_dir, criterion_dir, 0, &mut found);
+    let mut out: Vec<CriterionResult> = found
+        .into_iter()
+        .map(|f| {
+            let run = f
+                .written_unix_ms
+                .and_then(|t| provenance::covering(&records, t));
+            let mut r = f.result;
+            r.provenance = provenance::provenance_of(run);
+            r.origin = provenance::origin(r.provenance.as_ref(), report_commit, is_ancestor);
+            r
+        })
+        .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }
 
-fn collect(root: &Path, dir: &Path, depth: usize, out: &mut Vec<CriterionResult>) {
+/// The latest result of every bench under `criterion_dir`, sorted by id, with the time each
+/// was measured but no provenance (origin Unknown). `throughput_per_s` is set for benches that
+/// declared `Throughput::Elements` (elements/s); byte throughputs are left out because the
+/// report's column counts items, not bytes.
+pub fn latest_criterion_results(criterion_dir: &Path) -> Vec<CriterionResult> {
+    let mut found = Vec::new();
+    collect(criterion_dir, criterion_dir, 0, &mut found);
+    let mut out: Vec<CriterionResult> = found.into_iter().map(|f| f.result).collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+fn collect(root: &Path, dir: &Path, depth: usize, out: &mut Vec<Found>) {
     if depth > SEARCH_DEPTH_MAX {
         return;
     }
@@ -74,8 +114,12 @@ fn collect(root: &Path, dir: &Path, depth: usize, out: &mut Vec<CriterionResult>
     }
 }
 
-fn read_bench(root: &Path, new_dir: &Path) -> Option<CriterionResult> {
-    let estimates: Estimates = read_json(&new_dir.join("estimates.json"))?;
+fn read_bench(root: &Path, new_dir: &Path) -> Option<Found> {
+    let estimates_path = new_dir.join("estimates.json");
+    let estimates: Estimates = read_json(&estimates_path)?;
+    let written = std::fs::metadata(&estimates_path)
+        .and_then(|m| m.modified())
+        .ok();
     let mean_ns = estimates.mean.point_estimate;
     if !mean_ns.is_finite() || mean_ns < 0.0 {
         return None;
@@ -103,11 +147,22 @@ fn read_bench(root: &Path, new_dir: &Path) -> Option<CriterionResult> {
         Some(n) if mean_ns > 0.0 => Some(n / (mean_ns * 1e-9)),
         _ => None,
     };
-    Some(CriterionResult {
-        id,
-        mean_ns,
-        throughput_per_s,
+    Some(Found {
+        result: CriterionResult {
+            id,
+            mean_ns,
+            throughput_per_s,
+            measured_utc: written.map(date_utc),
+            provenance: None,
+            origin: BenchOrigin::Unknown,
+        },
+        written_unix_ms: written.and_then(unix_ms),
     })
+}
+
+fn unix_ms(t: SystemTime) -> Option<u64> {
+    let ms = t.duration_since(UNIX_EPOCH).ok()?.as_millis();
+    u64::try_from(ms).ok()
 }
 
 /// Elements per iteration from criterion's serialized `Throughput`.

@@ -10,9 +10,14 @@ pub mod criterion;
 pub mod flame;
 pub mod json;
 pub mod markdown;
+pub mod provenance;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_measured;
+#[cfg(test)]
+mod tests_provenance;
 
 use std::path::{Path, PathBuf};
 

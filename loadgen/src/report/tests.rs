@@ -37,6 +37,7 @@ fn workload(name: &str, committed_tps: f64) -> WorkloadResult {
             (8000.0, 4995.5),
         ],
         knee_tps: Some(4800.0),
+        saturation_end: Some(SaturationEnd::KneeFound),
         stages: ["commit", "recover", "admit", "consensus", "execute"]
             .iter()
             .enumerate()
@@ -62,7 +63,7 @@ fn workload(name: &str, committed_tps: f64) -> WorkloadResult {
     }
 }
 
-fn full_run() -> RunResults {
+pub(super) fn full_run() -> RunResults {
     RunResults {
         profile: "ci-2core".to_string(),
         thresholds: Thresholds {
@@ -78,6 +79,7 @@ fn full_run() -> RunResults {
             git_commit: "8a1111c0ffee1234567890abcdef1234567890ab".to_string(),
             date_utc: "2026-11-24T10:15:00Z".to_string(),
             node_settings: "[pool]\ntx_count_max = 100000\n".to_string(),
+            io_backends: vec!["io_uring".to_string(); 4],
             profile_mismatches: vec!["memory: profile 16 GiB, machine 24 GiB".to_string()],
         },
         crypto_bound_recoveries_per_s_per_core: 26100.0,
@@ -88,10 +90,46 @@ fn full_run() -> RunResults {
             id: "recover/batch_rayon".to_string(),
             mean_ns: 39_100_000.0,
             throughput_per_s: Some(26189.3),
+            measured_utc: Some("2026-11-24T09:40:00Z".to_string()),
+            provenance: Some(BenchProvenance {
+                bench: "recover".to_string(),
+                commit: "8a1111c0ffee1234567890abcdef1234567890ab".to_string(),
+                dirty: false,
+            }),
+            origin: BenchOrigin::ThisCommit,
         }],
         flamegraph: None,
         passed: false,
         failures: vec!["erc20: committed 2500.2 TPS < 3000 TPS".to_string()],
+        goal: Some(Goal {
+            tps: Some(6000.0),
+            latency_ms_p99: Some(300.0),
+            latency_at_tps: Some(5000.0),
+            workload: None,
+            source: "issue 3".to_string(),
+        }),
+        checks: vec![
+            TargetCheck {
+                workload: 0,
+                metric: TargetMetric::LatencyMsP99,
+                measured: Some(97.125),
+                lower_bound: false,
+                threshold: 500.0,
+                threshold_met: true,
+                goal: Some(300.0),
+                goal_met: Some(true),
+            },
+            TargetCheck {
+                workload: 1,
+                metric: TargetMetric::CommittedTps,
+                measured: Some(2500.25),
+                lower_bound: false,
+                threshold: 3000.0,
+                threshold_met: false,
+                goal: Some(6000.0),
+                goal_met: Some(false),
+            },
+        ],
     }
 }
 
@@ -101,10 +139,14 @@ fn bare_run() -> RunResults {
     r.passed = true;
     r.failures.clear();
     r.criterion.clear();
+    r.goal = None;
+    r.checks.clear();
     r.environment.profile_mismatches.clear();
+    r.environment.io_backends.clear();
     for w in &mut r.workloads {
         w.saturation.clear();
         w.knee_tps = None;
+        w.saturation_end = None;
         w.tps_timeline.clear();
         w.latency_cdf.clear();
         w.stages.clear();
@@ -158,12 +200,26 @@ fn full_report_has_every_section_and_number() -> anyhow::Result<()> {
     // 4995.5 × 4 ÷ (26100 × 2) = 38.28 %.
     assert!(md.contains("26100.0 secp256k1 recoveries/s per core"));
     assert!(md.contains("efficiency = committed TPS × nodes ÷ (recoveries/s per core × cores)"));
-    assert!(md.contains("| transfer | 4995.5 | 38.3 % |"));
+    // The recover stage counted 149875 items for 149875 commits on 4 nodes: 0.25 per node.
+    assert!(md.contains("| transfer | 4995.5 | 38.3 % | 0.25 |"));
     assert!(md.contains("| CPU model | AMD EPYC 9B14 |"));
     assert!(md.contains("| memory | 24.0 GiB |"));
     assert!(md.contains("- memory: profile 16 GiB, machine 24 GiB"));
     assert!(md.contains("```toml\n[pool]\ntx_count_max = 100000\n```"));
-    assert!(md.contains("| recover/batch_rayon | 39.10 ms | 26189.3/s |"));
+    assert!(md.contains(
+        "| recover/batch_rayon | 39.10 ms | 26189.3/s | this commit, 2026-11-24T09:40:00Z |"
+    ));
+    assert!(md.contains("1 of 1 results were measured at this report's commit (8a1111c)"));
+    assert!(md.contains("| storage I/O backend (as run) | io_uring (all 4 nodes) |"));
+    assert!(md.contains(
+        "Goal (issue 3): committed TPS ≥ 6000.0, p99 latency ≤ 300.00 ms at 5000.0 tx/s offered."
+    ));
+    assert!(md.contains(
+        "| transfer (open) | p99 latency ms | 97.12 | ≤ 500.00 | yes | ≤ 300.00 | yes |"
+    ));
+    assert!(md.contains(
+        "| erc20 (open) | committed TPS | 2500.2 | ≥ 3000.0 | **no** | ≥ 6000.0 | **no** |"
+    ));
     for chart in charts::CHART_FILES {
         assert!(md.contains(&format!("]({chart})")), "no link to {chart}");
         assert_svg(&read(&dir, chart), chart);
@@ -318,7 +374,8 @@ fn criterion_reader_finds_latest_results() -> anyhow::Result<()> {
         ),
     )?;
     bench("tx/new", 1500.0, None)?; // a bench named "new", without benchmark.json
-                                    // An old baseline and a malformed result are not "latest" results.
+
+    // An old baseline and a malformed result are not "latest" results.
     std::fs::create_dir_all(crit.join("recover/batch_rayon/base"))?;
     std::fs::write(
         crit.join("recover/batch_rayon/base/estimates.json"),
@@ -327,7 +384,7 @@ fn criterion_reader_finds_latest_results() -> anyhow::Result<()> {
     std::fs::create_dir_all(crit.join("broken/new"))?;
     std::fs::write(crit.join("broken/new/estimates.json"), "{not json")?;
 
-    let found = criterion::latest_criterion_results(tmp.path());
+    let found = criterion::latest_criterion_results(&crit);
     let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["keccak/size/32", "recover/batch_rayon", "tx/new"]);
     assert_eq!(found[0].throughput_per_s, None);
@@ -336,6 +393,7 @@ fn criterion_reader_finds_latest_results() -> anyhow::Result<()> {
     assert!((thr - 500_000.0).abs() < 1e-6);
     assert_eq!(found[2].mean_ns, 1500.0);
     assert!(criterion::latest_criterion_results(&tmp.path().join("absent")).is_empty());
+    assert!(found.iter().all(|c| c.measured_utc.is_some()));
     Ok(())
 }
 

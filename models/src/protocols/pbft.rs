@@ -297,11 +297,16 @@ pub fn check(req: &CheckRequest) -> Result<Report, ModelError> {
             }
             let quorum_bug = bug == Some(SeededBug::QuorumTwoF);
             if quorum_bug && req.faults.is_none() {
-                // The 9-step split needs no fault beyond reordering.
+                // The split needs no fault beyond reordering.
                 rc.faults = Faults {
                     restarts: Restarts::None,
                     ..Faults::safety()
                 };
+            }
+            if quorum_bug && req.bound.is_none() {
+                // ... and no view change: the equivocating view-0 leader's two blocks each
+                // gather 2f prepares and commits in view 0.
+                rc.cfg.bound = Some(0);
             }
             let mut opts = req.run.clone();
             let default = if quorum_bug {

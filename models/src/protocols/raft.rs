@@ -12,7 +12,7 @@
 
 use super::{CheckRequest, ModelError, Report};
 use crate::core::{DurableRecord, ModelCore};
-use crate::faults::{Faults, Restarts};
+use crate::faults::Faults;
 use crate::model::{ModelCfg, ModelSpec};
 use crate::properties::{agreement, all_commit_max_height, integrity, validity};
 use crate::runner::{depth_or, run, RunOptions};
@@ -59,8 +59,11 @@ pub const DEPTH_DEFAULT: usize = 10;
 /// Depth of the `commit-old-term` run (its counterexample takes 17 steps of the reduced
 /// model on FIFO links).
 pub const FIGURE8_DEPTH: usize = 20;
-/// Depth of the membership run: the removal commits 14 steps in.
-pub const MEMBERSHIP_DEPTH: usize = 14;
+/// Depth of the membership run (FIFO links): the addition commits from 15 steps in, the
+/// removal from 18.
+pub const MEMBERSHIP_DEPTH: usize = 20;
+/// Depth of a free run with more than three nodes (`--nodes 5`: 4 M states at depth 8).
+pub const DEPTH_LARGE: usize = 8;
 
 const FLAG_REWRITE: u8 = 1;
 const FLAG_INCOMPLETE: u8 = 2;
@@ -466,15 +469,14 @@ pub fn check(req: &CheckRequest) -> Result<Report, ModelError> {
         .map_err(|e| ModelError::Invalid(e.to_string()))?;
     // `commit-old-term` needs a longer history (three leaders, 17 steps): its defaults
     // trade the restarts, the reordering and the later heights for depth (spec/raft.md §8).
-    // The membership run trades restarts and the second candidate for the depth the
-    // removal needs.
+    // The membership run trades restarts, reordering and the second candidate for the
+    // depth the removal needs.
     let faults = req.faults.unwrap_or(if figure8 {
         Faults::default()
     } else if membership {
-        Faults {
-            restarts: Restarts::None,
-            ..Faults::safety()
-        }
+        // FIFO links, no restarts: with reordering the removal lies beyond what BFS
+        // reaches within 20 M states.
+        Faults::default()
     } else {
         Faults::safety()
     });
@@ -491,6 +493,8 @@ pub fn check(req: &CheckRequest) -> Result<Report, ModelError> {
         FIGURE8_DEPTH
     } else if membership {
         MEMBERSHIP_DEPTH
+    } else if n > NODES_DEFAULT {
+        DEPTH_LARGE
     } else {
         DEPTH_DEFAULT
     };

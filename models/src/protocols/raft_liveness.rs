@@ -20,7 +20,7 @@ pub const RAFT_L1_FAIR: &str =
     "RAFT-L1 progress (fair form): after GST every run commits every height on every node";
 
 /// Heights the liveness run proposes by default.
-pub const HEIGHTS_DEFAULT: u64 = 2;
+pub const HEIGHTS_DEFAULT: u64 = 1;
 /// Terms it allows: elections after GST are sequential (a second candidate's timer waits
 /// for the first election to settle), so one more term than the faults used suffices.
 pub const TERMS_DEFAULT: u64 = 4;

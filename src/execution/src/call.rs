@@ -3,8 +3,13 @@
 //! A call runs one message against the committed state through an uncommitted overlay.
 //! Unlike a block transaction it skips the nonce check and the EIP-3607 "sender has code"
 //! check; without a fee it pays nothing and sees a zero BASEFEE, as in geth.
+//!
+//! Anyone who reaches the RPC port can ask for calls, so each is bounded (EXEC-R12): its gas
+//! by [`CallLimits::gas_max`] (below the block gas limit), its time by
+//! [`CallLimits::timeout`] (one clock for a whole estimateGas search, which runs ~28 calls).
 
 use crate::db::StateDb;
+use crate::deadline::Deadline;
 use crate::error::ExecError;
 use crate::executor::{BlockEnv, Executor};
 use bcos_storage::StateReader;
@@ -15,12 +20,33 @@ use revm::context_interface::transaction::{AccessList, AccessListItem};
 use revm::database::CacheDB;
 use revm::handler::{MainnetContext, MainnetEvm};
 use revm::primitives::{TxKind, B256};
-use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
+use revm::{Context, InspectEvm, MainBuilder, MainContext};
+use std::time::{Duration, Instant};
 
 /// Gas the geth-style optimistic first guess adds for a value-carrying inner call.
 const CALL_STIPEND: u64 = 2_300;
 
-type CallEvm<'a> = MainnetEvm<MainnetContext<CacheDB<StateDb<'a>>>>;
+type CallEvm<'a> = MainnetEvm<MainnetContext<CacheDB<StateDb<'a>>>, Deadline>;
+
+/// Bounds on one eth_call, or one whole eth_estimateGas search (EXEC-R12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Most gas a call may use, whatever the request asks; the block gas limit and the
+    /// fork's per-transaction cap apply as well.
+    pub gas_max: u64,
+    /// Wall-clock time after which the call is abandoned with [`ExecError::Timeout`].
+    pub timeout: Duration,
+}
+
+impl Default for CallLimits {
+    /// 50 M gas (below the default 300 M block gas limit) and 5 s (geth's RPC EVM timeout).
+    fn default() -> Self {
+        CallLimits {
+            gas_max: 50_000_000,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
 
 /// A call request turned into a message.
 struct Message {
@@ -38,10 +64,22 @@ impl Executor {
         state: &dyn StateReader,
         env: &BlockEnv,
         request: &CallRequest,
+        limits: &CallLimits,
     ) -> Result<CallOutcome, ExecError> {
-        let msg = self.message(env, request)?;
-        let mut evm = self.call_evm(state, msg.block);
-        match attempt(&mut evm, msg.tx)? {
+        self.call_until(state, env, request, limits, deadline(limits))
+    }
+
+    fn call_until(
+        &self,
+        state: &dyn StateReader,
+        env: &BlockEnv,
+        request: &CallRequest,
+        limits: &CallLimits,
+        deadline: Deadline,
+    ) -> Result<CallOutcome, ExecError> {
+        let msg = self.message(env, request, limits)?;
+        let mut evm = self.call_evm(state, msg.block, deadline);
+        match attempt(&mut evm, msg.tx, limits)? {
             Ok((outcome, _)) => Ok(outcome),
             Err(invalid) => Err(ExecError::InvalidCall(invalid)),
         }
@@ -54,8 +92,10 @@ impl Executor {
         state: &dyn StateReader,
         env: &BlockEnv,
         request: &CallRequest,
+        limits: &CallLimits,
     ) -> Result<Result<u64, CallOutcome>, ExecError> {
-        let msg = self.message(env, request)?;
+        let deadline = deadline(limits);
+        let msg = self.message(env, request, limits)?;
         let mut hi = msg.tx.gas_limit;
         if msg.tx.gas_price > 0 {
             // With a fee, the sender's balance bounds the gas it can buy.
@@ -71,11 +111,11 @@ impl Executor {
                 hi = allowance.to::<u64>();
             }
         }
-        let mut evm = self.call_evm(state, msg.block);
+        let mut evm = self.call_evm(state, msg.block, deadline);
         let mut run = |gas: u64| {
             let mut tx = msg.tx.clone();
             tx.gas_limit = gas;
-            attempt(&mut evm, tx)
+            attempt(&mut evm, tx, limits)
         };
         let (mut lo, spent) = match run(hi)? {
             Err(invalid) => return Err(ExecError::InvalidCall(invalid)),
@@ -104,7 +144,12 @@ impl Executor {
         Ok(Ok(hi))
     }
 
-    fn call_evm<'a>(&'a self, state: &'a dyn StateReader, block: RevmBlockEnv) -> CallEvm<'a> {
+    fn call_evm<'a>(
+        &'a self,
+        state: &'a dyn StateReader,
+        block: RevmBlockEnv,
+        deadline: Deadline,
+    ) -> CallEvm<'a> {
         let mut cfg = self.block_cfg().clone();
         cfg.disable_nonce_check = true;
         cfg.disable_eip3607 = true;
@@ -113,11 +158,19 @@ impl Executor {
             .with_db(CacheDB::new(StateDb::new(state, &self.codes)))
             .with_cfg(cfg)
             .with_block(block)
-            .build_mainnet()
+            .build_mainnet_with_inspector(deadline)
     }
 
-    fn message(&self, env: &BlockEnv, req: &CallRequest) -> Result<Message, ExecError> {
-        let cap = env.gas_limit.min(self.config().spec.tx_gas_limit_cap());
+    fn message(
+        &self,
+        env: &BlockEnv,
+        req: &CallRequest,
+        limits: &CallLimits,
+    ) -> Result<Message, ExecError> {
+        let cap = env
+            .gas_limit
+            .min(self.config().spec.tx_gas_limit_cap())
+            .min(limits.gas_max);
         let gas_limit = req.gas.unwrap_or(cap).min(cap);
         let legacy_type = if req.access_list.is_empty() { 0 } else { 1 };
         let (tx_type, gas_price, gas_priority_fee) = match (
@@ -133,7 +186,15 @@ impl Executor {
             }
             (Some(price), None, None) => (legacy_type, price, None),
             (None, Some(max), tip) => (2, max, Some(tip.unwrap_or(0))),
-            (None, None, Some(tip)) => (2, u128::from(env.base_fee) + tip, Some(tip)),
+            (None, None, Some(tip)) => {
+                // The tip comes from the caller: a sum past u128 is refused, not wrapped.
+                let fee = u128::from(env.base_fee).checked_add(tip).ok_or_else(|| {
+                    ExecError::InvalidCall(
+                        "maxPriorityFeePerGas plus the base fee overflows".to_string(),
+                    )
+                })?;
+                (2, fee, Some(tip))
+            }
             (None, None, None) => (legacy_type, 0, None),
         };
         let mut block = env.to_revm();
@@ -174,8 +235,24 @@ fn succeeded(a: &Attempt) -> bool {
     matches!(a, Ok((outcome, _)) if outcome.is_success())
 }
 
-fn attempt(evm: &mut CallEvm<'_>, tx: TxEnv) -> Result<Attempt, ExecError> {
-    match evm.transact(tx) {
+/// When a call that starts now must be over. A timeout too large for the clock means none.
+fn deadline(limits: &CallLimits) -> Deadline {
+    let now = Instant::now();
+    let at = now
+        .checked_add(limits.timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
+    Deadline::new(at)
+}
+
+fn attempt(evm: &mut CallEvm<'_>, tx: TxEnv, limits: &CallLimits) -> Result<Attempt, ExecError> {
+    if evm.inspector.expired() {
+        return Err(ExecError::Timeout(limits.timeout));
+    }
+    let result = evm.inspect_tx(tx);
+    if evm.inspector.expired() {
+        return Err(ExecError::Timeout(limits.timeout));
+    }
+    match result {
         Ok(r) => {
             let spent = r.result.gas().total_gas_spent();
             Ok(Ok((outcome(r.result), spent)))
@@ -202,5 +279,91 @@ pub(crate) fn outcome(result: ExecutionResult) -> CallOutcome {
             };
             CallOutcome::Halt { reason, gas_used }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ExecConfig;
+    use bcos_storage::StorageError;
+    use bcos_types::{Account, Bytes, B256};
+    use std::cell::Cell;
+    use std::sync::OnceLock;
+
+    struct EmptyState;
+
+    impl StateReader for EmptyState {
+        fn account(&self, _: &Address) -> Result<Option<Account>, StorageError> {
+            Ok(None)
+        }
+        fn storage(&self, _: &Address, _: &U256) -> Result<U256, StorageError> {
+            Ok(U256::ZERO)
+        }
+        fn code(&self, _: &B256) -> Result<Option<Bytes>, StorageError> {
+            Ok(None)
+        }
+    }
+
+    static START: OnceLock<Instant> = OnceLock::new();
+    thread_local! {
+        static READS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// A clock one millisecond later at every read: the deadline falls at a known step.
+    fn scripted_clock() -> Instant {
+        let n = READS.with(|r| {
+            r.set(r.get() + 1);
+            r.get()
+        });
+        *START.get_or_init(Instant::now) + Duration::from_millis(n)
+    }
+
+    /// Init code that CREATEs a child whose init code loops forever, then stores 1 in slot 0
+    /// and stops: if the child's abort did not end the whole message, it would succeed.
+    fn create_a_looping_child() -> Bytes {
+        let child = [0x5b, 0x60, 0x00, 0x56]; // JUMPDEST PUSH1 0 JUMP
+        let mut code = vec![0x63];
+        code.extend_from_slice(&child);
+        code.extend_from_slice(&[0x60, 0xe0, 0x1b]); // shl(224): child at memory 0..4
+        code.extend_from_slice(&[0x60, 0x00, 0x52]); // mstore(0, ..)
+        code.extend_from_slice(&[0x60, 0x04, 0x60, 0x00, 0x60, 0x00, 0xf0]); // create(0, 0, 4)
+        code.extend_from_slice(&[0x50, 0x60, 0x01, 0x60, 0x00, 0x55, 0x00]); // pop; sstore(0,1); stop
+        Bytes::from(code)
+    }
+
+    /// A deadline that passes inside a nested frame ends the whole message with a timeout;
+    /// the caller frame does not carry on (it would, were only the child frame halted).
+    #[test]
+    fn a_deadline_passing_in_a_child_frame_aborts_the_whole_call() {
+        let exec = Executor::new(ExecConfig::default());
+        let env = BlockEnv {
+            number: 1,
+            gas_limit: 30_000_000,
+            ..Default::default()
+        };
+        let request = CallRequest {
+            input: create_a_looping_child(),
+            ..Default::default()
+        };
+        let limits = CallLimits {
+            gas_max: 10_000_000,
+            timeout: Duration::from_millis(3),
+        };
+        READS.with(|r| r.set(0));
+        let at = *START.get_or_init(Instant::now) + limits.timeout;
+        let deadline = Deadline::with_clock(at, scripted_clock);
+        let out = exec.call_until(&EmptyState, &env, &request, &limits, deadline);
+        assert!(
+            matches!(out, Err(ExecError::Timeout(t)) if t == limits.timeout),
+            "{out:?}"
+        );
+        // The clock was read in the child's loop, past the few steps of the parent.
+        assert!(READS.with(Cell::get) >= 3);
+
+        // Without a deadline in reach the same message runs out of gas in the child, and
+        // the parent finishes.
+        let out = exec.call(&EmptyState, &env, &request, &CallLimits::default());
+        assert!(matches!(out, Ok(CallOutcome::Success { .. })), "{out:?}");
     }
 }

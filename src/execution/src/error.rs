@@ -13,6 +13,10 @@ pub enum ExecError {
     /// funds for its value, fee below the base fee, gas below the intrinsic cost).
     #[error("{0}")]
     InvalidCall(String),
+    /// An eth_call / eth_estimateGas ran past its wall-clock limit (EXEC-R12); geth's
+    /// wording.
+    #[error("execution aborted (timeout = {} ms)", .0.as_millis())]
+    Timeout(std::time::Duration),
     /// A bug or an impossible block environment.
     #[error("internal execution error: {0}")]
     Internal(String),

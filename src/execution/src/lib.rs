@@ -1,22 +1,26 @@
 //! The EVM executor: runs blocks of transactions and read-only calls on revm over the
 //! committed state, producing receipts and the block's state diff.
 //!
-//! Implements spec/execution.md §3 (execution rules EXEC-R1..R11: fork, fees, rejected versus
-//! included-and-failed transactions, eth_call and eth_estimateGas) and §4 (genesis); the
+//! Implements spec/execution.md §3 (execution rules EXEC-R1..R12: fork, fees, rejected versus
+//! included-and-failed transactions, eth_call and eth_estimateGas and their limits) and §4
+//! (genesis); the
 //! roots of §2 are computed from its outputs by `bcos_types`.
 
 mod call;
 mod config;
 mod db;
+mod deadline;
 mod diff;
 mod error;
 mod executor;
 mod genesis;
 
+pub use call::CallLimits;
 pub use config::{
     EvmSpec, ExecConfig, UnknownSpec, DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID,
     DEFAULT_CODE_CACHE_ENTRIES_MAX,
 };
+pub use deadline::STEPS_PER_CLOCK_READ;
 pub use error::{DbError, ExecError};
 pub use executor::{BlockEnv, ExecutedBlock, Executor};
 pub use genesis::{genesis_diff, genesis_header, GenesisParams};

@@ -4,7 +4,7 @@
 mod common;
 
 use alloy_primitives::{Address, Bytes, TxKind, U256};
-use bcos_execution::{ExecConfig, ExecError, Executor};
+use bcos_execution::{CallLimits, ExecConfig, ExecError, Executor};
 use bcos_types::{CallOutcome, CallRequest};
 use common::*;
 
@@ -42,7 +42,10 @@ fn call_returns_revert_data_and_commits_nothing() {
         to: Some(contract),
         ..Default::default()
     };
-    match exec.call(&state, &env(2), &req).unwrap() {
+    match exec
+        .call(&state, &env(2), &req, &CallLimits::default())
+        .unwrap()
+    {
         CallOutcome::Revert { output, gas_used } => {
             assert_eq!(output, Bytes::from(nope_revert_data()));
             assert!(gas_used > 21_000);
@@ -62,7 +65,10 @@ fn call_from_an_unfunded_account_without_fee_succeeds_and_logs() {
         nonce: Some(9),
         ..Default::default()
     };
-    match exec.call(&state, &env(2), &req).unwrap() {
+    match exec
+        .call(&state, &env(2), &req, &CallLimits::default())
+        .unwrap()
+    {
         CallOutcome::Success {
             logs,
             gas_used,
@@ -90,7 +96,7 @@ fn call_with_a_fee_the_sender_cannot_pay_is_invalid() {
         ..Default::default()
     };
     assert!(matches!(
-        exec.call(&state, &env(2), &req),
+        exec.call(&state, &env(2), &req, &CallLimits::default()),
         Err(ExecError::InvalidCall(_))
     ));
 }
@@ -104,7 +110,10 @@ fn call_can_run_from_a_contract_address() {
         input: Bytes::from(vec![2u8; 32]),
         ..Default::default()
     };
-    assert!(exec.call(&state, &env(2), &req).unwrap().is_success());
+    assert!(exec
+        .call(&state, &env(2), &req, &CallLimits::default())
+        .unwrap()
+        .is_success());
 }
 
 #[test]
@@ -119,7 +128,8 @@ fn estimate_of_a_transfer_is_21000() {
         ..Default::default()
     };
     assert_eq!(
-        exec.estimate_gas(&state, &env(1), &req).unwrap(),
+        exec.estimate_gas(&state, &env(1), &req, &CallLimits::default())
+            .unwrap(),
         Ok(21_000)
     );
 }
@@ -134,7 +144,10 @@ fn estimate_is_the_least_gas_that_succeeds() {
         input: Bytes::from(vec![3u8; 32]),
         ..Default::default()
     };
-    let estimate = exec.estimate_gas(&state, &env(2), &req).unwrap().unwrap();
+    let estimate = exec
+        .estimate_gas(&state, &env(2), &req, &CallLimits::default())
+        .unwrap()
+        .unwrap();
     let at = |gas: u64| {
         exec.call(
             &state,
@@ -143,6 +156,7 @@ fn estimate_is_the_least_gas_that_succeeds() {
                 gas: Some(gas),
                 ..req.clone()
             },
+            &CallLimits::default(),
         )
         .unwrap()
     };
@@ -181,7 +195,10 @@ fn estimate_of_a_reverting_call_returns_the_revert() {
         to: Some(contract),
         ..Default::default()
     };
-    match exec.estimate_gas(&state, &env(2), &req).unwrap() {
+    match exec
+        .estimate_gas(&state, &env(2), &req, &CallLimits::default())
+        .unwrap()
+    {
         Err(CallOutcome::Revert { output, .. }) => {
             assert_eq!(output, Bytes::from(nope_revert_data()))
         }
@@ -200,7 +217,10 @@ fn estimate_of_a_deployment_succeeds_with_it() {
         input: Bytes::from(init.clone()),
         ..Default::default()
     };
-    let estimate = exec.estimate_gas(&state, &env(1), &req).unwrap().unwrap();
+    let estimate = exec
+        .estimate_gas(&state, &env(1), &req, &CallLimits::default())
+        .unwrap()
+        .unwrap();
     let tx = tx1559(
         &key(1),
         0,
@@ -229,7 +249,10 @@ fn estimate_covers_gas_that_is_refunded_later() {
         input: Bytes::from(vec![0u8; 32]),
         ..Default::default()
     };
-    let estimate = exec.estimate_gas(&state, &env(2), &req).unwrap().unwrap();
+    let estimate = exec
+        .estimate_gas(&state, &env(2), &req, &CallLimits::default())
+        .unwrap()
+        .unwrap();
     let at = |gas: u64| {
         exec.call(
             &state,
@@ -238,6 +261,7 @@ fn estimate_covers_gas_that_is_refunded_later() {
                 gas: Some(gas),
                 ..req.clone()
             },
+            &CallLimits::default(),
         )
         .unwrap()
     };

@@ -23,6 +23,8 @@ pub enum PkiError {
     InvalidNodeId(String),
     #[error("certificate names no node (expected a DNS SAN node-<index>.bcos and a CN)")]
     NoNodeIdentity,
+    #[error("certificate validity: {0}")]
+    Validity(&'static str),
 }
 
 /// Transport errors returned to callers (connection-level failures are logged and counted,
@@ -39,6 +41,8 @@ pub enum NetError {
     Pki(#[from] PkiError),
     #[error(transparent)]
     Frame(#[from] FrameError),
+    #[error("deny list: {0}")]
+    DenyList(#[from] crate::deny::DenyListError),
     #[error("peer {0} is not in the peer list")]
     UnknownPeer(PeerIndex),
     #[error("send queue to peer {0} is full; frame dropped")]

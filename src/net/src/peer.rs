@@ -10,15 +10,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::watch;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
+use crate::admission::HandshakeSlot;
 use crate::config::PeerIndex;
+use crate::deny::DenyList;
 use crate::framing::{self, FrameReader};
+use crate::pki::PeerIdentity;
+use crate::queues::{Delivered, Delivery, SendQueueRx};
 use crate::tls;
 use crate::transport::Shared;
 
@@ -36,13 +40,19 @@ enum DialError {
     Unreachable(std::io::Error),
     /// TLS or ack failure: a misconfigured or untrusted peer.
     Handshake(String),
+    /// The peer's certificate is valid but not the configured peer's or is denied; counted
+    /// by [`Shared::admit_identity`].
+    Identity(String),
 }
 
+type ClientStream = tokio_rustls::client::TlsStream<TcpStream>;
+
 async fn dial(
+    shared: &Shared,
     peer: PeerIndex,
     addr: SocketAddr,
     connector: &TlsConnector,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, DialError> {
+) -> Result<(ClientStream, PeerIdentity), DialError> {
     let tcp = TcpStream::connect(addr)
         .await
         .map_err(DialError::Unreachable)?;
@@ -52,6 +62,19 @@ async fn dial(
         .connect(name, tcp)
         .await
         .map_err(|e| DialError::Handshake(format!("tls: {e}")))?;
+    // rustls checked the chain, the name node-<peer>.bcos and the validity dates (P2P-I2);
+    // the node id and the deny list are ours to check (P2P-I1, P2P-I3)
+    let identity = tls::peer_identity(stream.get_ref().1.peer_certificates())
+        .ok_or_else(|| DialError::Handshake("acceptor certificate names no node".into()))?;
+    if identity.index != peer {
+        return Err(DialError::Handshake(format!(
+            "acceptor certificate is for node {}",
+            identity.index
+        )));
+    }
+    shared
+        .admit_identity(&identity)
+        .map_err(DialError::Identity)?;
     let mut ack = [0u8; ACK_BYTES];
     stream
         .read_exact(&mut ack)
@@ -61,7 +84,7 @@ async fn dial(
     if ack[..] != expected[..] {
         return Err(DialError::Handshake("bad ack".into()));
     }
-    Ok(stream)
+    Ok((stream, identity))
 }
 
 /// Keeps a send-only connection to `peer` up and drains its queue into it. Ends when the
@@ -70,19 +93,30 @@ pub(crate) async fn dial_loop(
     shared: Arc<Shared>,
     peer: PeerIndex,
     addr: SocketAddr,
-    mut queue: mpsc::Receiver<Bytes>,
+    mut queue: SendQueueRx,
     connector: TlsConnector,
 ) {
     let cfg = &shared.config;
     let mut backoff_ms = cfg.connect_retry_ms;
     let handshake_timeout = Duration::from_millis(cfg.handshake_timeout_ms);
+    let mut deny = shared.deny.subscribe();
     loop {
-        match tokio::time::timeout(handshake_timeout, dial(peer, addr, &connector)).await {
-            Ok(Ok(stream)) => {
+        if let Some(node_id) = shared.node_ids.get(&peer) {
+            if deny.borrow_and_update().denies_node_id(node_id) {
+                // no dialling a denied node until the list changes
+                info!(peer, "peer is on the deny list; not dialling");
+                if deny.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        }
+        match tokio::time::timeout(handshake_timeout, dial(&shared, peer, addr, &connector)).await {
+            Ok(Ok((stream, identity))) => {
                 backoff_ms = cfg.connect_retry_ms;
                 shared.link_up(peer);
                 info!(peer, %addr, "connected");
-                let end = send_loop(stream, &mut queue).await;
+                let end = send_loop(&shared, stream, &identity, &mut queue, &mut deny).await;
                 shared.link_down(peer);
                 match end {
                     None => return,
@@ -90,17 +124,16 @@ pub(crate) async fn dial_loop(
                 }
             }
             Ok(Err(DialError::Unreachable(e))) => debug!(peer, %addr, error = %e, "dial failed"),
+            Ok(Err(DialError::Identity(e))) => {
+                shared.log_refusal(addr.ip(), "outbound peer refused", &e);
+            }
             Ok(Err(DialError::Handshake(e))) => {
-                warn!(peer, %addr, error = %e, "outbound handshake failed");
-                shared
-                    .stats
-                    .send_modify(|s| s.handshakes_failed_outbound += 1);
+                shared.count(|s| s.handshakes_failed_outbound += 1);
+                shared.log_refusal(addr.ip(), "outbound handshake failed", &e);
             }
             Err(_) => {
-                warn!(peer, %addr, "outbound handshake timed out");
-                shared
-                    .stats
-                    .send_modify(|s| s.handshakes_failed_outbound += 1);
+                shared.count(|s| s.handshakes_failed_outbound += 1);
+                shared.log_refusal(addr.ip(), "outbound handshake timed out", &peer);
             }
         }
         if queue.is_closed() {
@@ -113,16 +146,33 @@ pub(crate) async fn dial_loop(
     }
 }
 
+/// Resolves when a reloaded deny list names `identity` (P2P-I3); pending forever if the
+/// list's sender is gone.
+async fn denied(deny: &mut watch::Receiver<Arc<DenyList>>, identity: &PeerIdentity) {
+    loop {
+        if deny.borrow_and_update().denies(identity) {
+            return;
+        }
+        if deny.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
 /// Writes queued frames until the link fails (returns the reason) or the queue closes (None).
 /// Frames in a write that fails are lost: delivery is at most once, and consensus recovers
 /// lost messages by its own timeouts and block sync.
 async fn send_loop(
-    stream: tokio_rustls::client::TlsStream<TcpStream>,
-    queue: &mut mpsc::Receiver<Bytes>,
+    shared: &Shared,
+    stream: ClientStream,
+    identity: &PeerIdentity,
+    queue: &mut SendQueueRx,
+    deny: &mut watch::Receiver<Arc<DenyList>>,
 ) -> Option<String> {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut probe = [0u8; 64];
     let mut batch = BytesMut::new();
+    let write_timeout = Duration::from_millis(shared.config.write_timeout_ms);
     loop {
         tokio::select! {
             frame = queue.recv() => {
@@ -134,16 +184,26 @@ async fn send_loop(
                 framing::encode(&frame, &mut batch);
                 while batch.len() < WRITE_BATCH_BYTES {
                     match queue.try_recv() {
-                        Ok(frame) => framing::encode(&frame, &mut batch),
-                        Err(_) => break,
+                        Some(frame) => framing::encode(&frame, &mut batch),
+                        None => break,
                     }
                 }
                 let written = async {
                     wr.write_all(&batch).await?;
                     wr.flush().await
                 };
-                if let Err(e) = written.await {
-                    return Some(format!("write: {e}"));
+                // P2P-L1: a peer that stops reading cannot hold our queue and memory forever
+                match tokio::time::timeout(write_timeout, written).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Some(format!("write: {e}")),
+                    Err(_) => {
+                        shared.count(|s| s.write_timeouts += 1);
+                        return Some(format!(
+                            "write of {} bytes not done within write_timeout_ms {}",
+                            batch.len(),
+                            shared.config.write_timeout_ms
+                        ));
+                    }
                 }
             }
             // the acceptor never writes after its ack: this only ever sees the close
@@ -153,6 +213,11 @@ async fn send_loop(
                     Ok(_) => "peer wrote on a send-only link".to_owned(),
                     Err(e) => format!("read: {e}"),
                 });
+            }
+            () = denied(deny, identity) => {
+                shared.count(|s| s.connections_closed_denied += 1);
+                let _ = wr.shutdown().await;
+                return Some("peer is now on the deny list".to_owned());
             }
         }
     }
@@ -164,35 +229,43 @@ pub(crate) async fn serve_inbound(
     tcp: TcpStream,
     remote: SocketAddr,
     acceptor: TlsAcceptor,
-    deliver: mpsc::Sender<(PeerIndex, Bytes)>,
+    delivery: Arc<Delivery>,
     conn_id: u64,
-    permit: OwnedSemaphorePermit,
+    slot: HandshakeSlot,
 ) {
     let _ = tcp.set_nodelay(true);
     let timeout = Duration::from_millis(shared.config.handshake_timeout_ms);
+    let ip = remote.ip();
     let mut stream = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
-            warn!(%remote, error = %e, "inbound handshake failed; connection dropped");
-            shared
-                .stats
-                .send_modify(|s| s.handshakes_failed_inbound += 1);
+            shared.count(|s| s.handshakes_failed_inbound += 1);
+            shared.log_refusal(ip, "inbound handshake failed; connection dropped", &e);
             return;
         }
         Err(_) => {
-            warn!(%remote, "inbound handshake timed out; connection dropped");
-            shared
-                .stats
-                .send_modify(|s| s.handshakes_failed_inbound += 1);
+            shared.count(|s| s.handshakes_failed_inbound += 1);
+            shared.log_refusal(
+                ip,
+                "inbound handshake timed out; connection dropped",
+                &remote,
+            );
             return;
         }
     };
-    let claimed = tls::peer_index(stream.get_ref().1.peer_certificates());
-    let Some((peer, slot)) = claimed.and_then(|p| shared.inbound.get(&p).map(|slot| (p, slot)))
-    else {
-        warn!(%remote, ?claimed, "certificate names no configured peer; connection refused");
-        shared.stats.send_modify(|s| s.peers_refused += 1);
+    let Some(identity) = tls::peer_identity(stream.get_ref().1.peer_certificates()) else {
+        shared.count(|s| s.peers_refused += 1);
+        shared.log_refusal(ip, "certificate names no node; connection refused", &remote);
         return;
+    };
+    if let Err(e) = shared.admit_identity(&identity) {
+        shared.log_refusal(ip, "inbound peer refused", &e);
+        return;
+    }
+    let peer = identity.index;
+    let (Some(slot_id), Some(budget)) = (shared.inbound.get(&peer), delivery.budgets.get(&peer))
+    else {
+        return; // admit_identity only passes configured peers
     };
     let ack = [ACK_MAGIC, shared.self_index.to_be_bytes()].concat();
     let acked = tokio::time::timeout(timeout, async {
@@ -201,43 +274,87 @@ pub(crate) async fn serve_inbound(
     })
     .await;
     if !matches!(acked, Ok(Ok(()))) {
-        warn!(%remote, peer, "could not ack inbound connection; dropped");
+        shared.log_refusal(ip, "could not ack inbound connection; dropped", &peer);
         return;
     }
-    drop(permit);
+    drop(slot);
     // the newest connection of a peer wins: a restarted peer replaces its stale one
-    slot.send_replace(conn_id);
-    let mut latest = slot.subscribe();
-    shared.stats.send_modify(|s| s.inbound_connections += 1);
+    slot_id.send_replace(conn_id);
+    let mut latest = slot_id.subscribe();
+    let mut deny = shared.deny.subscribe();
+    shared.count(|s| s.inbound_connections += 1);
     info!(%remote, peer, "inbound link up");
 
     let mut reader = FrameReader::new(shared.config.frame_bytes_max);
     loop {
-        tokio::select! {
-            frame = reader.next(&mut stream) => match frame {
-                Ok(Some(frame)) => {
-                    // back-pressure: a full receive queue stops reading, it does not buffer
-                    if deliver.send((peer, frame)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => {
-                    info!(%remote, peer, "inbound link closed by peer");
-                    return;
-                }
-                Err(e) => {
-                    warn!(%remote, peer, error = %e, "bad frame; closing this connection");
-                    shared.stats.send_modify(|s| s.frames_rejected += 1);
-                    return;
-                }
-            },
-            changed = latest.changed() => {
-                if changed.is_err() || *latest.borrow() != conn_id {
-                    info!(%remote, peer, "inbound link superseded by a newer connection");
-                    shared.stats.send_modify(|s| s.inbound_superseded += 1);
-                    return;
-                }
+        let frame = tokio::select! {
+            frame = reader.next(&mut stream) => frame,
+            end = closed(&shared, &mut latest, conn_id, &mut deny, &identity) => {
+                info!(%remote, peer, "inbound link closed: {end}");
+                return;
             }
+        };
+        let frame = match frame {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
+                info!(%remote, peer, "inbound link closed by peer");
+                return;
+            }
+            Err(e) => {
+                shared.count(|s| s.frames_rejected += 1);
+                shared.log_refusal(ip, "bad frame; connection closed", &e);
+                return;
+            }
+        };
+        // P2P-L2: a full receive budget stops this peer's reader (TCP back-pressure on this
+        // peer only), it never buffers more
+        let permits = tokio::select! {
+            permits = budget.acquire(frame.len()) => permits,
+            end = closed(&shared, &mut latest, conn_id, &mut deny, &identity) => {
+                info!(%remote, peer, "inbound link closed: {end}");
+                return;
+            }
+        };
+        let Some(permits) = permits else { return };
+        if delivery
+            .tx
+            .send(Delivered::new(peer, frame, permits))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Resolves when this inbound connection must close: a newer connection of the same peer
+/// replaced it, or the deny list now names its peer.
+async fn closed(
+    shared: &Shared,
+    latest: &mut watch::Receiver<u64>,
+    conn_id: u64,
+    deny: &mut watch::Receiver<Arc<DenyList>>,
+    identity: &PeerIdentity,
+) -> &'static str {
+    tokio::select! {
+        () = superseded(latest, conn_id) => {
+            shared.count(|s| s.inbound_superseded += 1);
+            "superseded by a newer connection"
+        }
+        () = denied(deny, identity) => {
+            shared.count(|s| s.connections_closed_denied += 1);
+            "peer is now on the deny list"
+        }
+    }
+}
+
+async fn superseded(latest: &mut watch::Receiver<u64>, conn_id: u64) {
+    loop {
+        if *latest.borrow_and_update() != conn_id {
+            return;
+        }
+        if latest.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -4,7 +4,13 @@
 //! signed by it. The certificate names the node twice: its DNS subject alt name is
 //! `node-<index>.bcos` (what the transport maps to a peer index and what a dialler verifies as
 //! the server name) and its common name is the node id (hex of the node's secp256k1 key, which
-//! lives in the node's config, not here).
+//! lives in the node's config, not here). The transport accepts a certificate only when both
+//! match the peer list's entry for that index (P2P-I1).
+//!
+//! Certificates expire (P2P-I2): node certificates are valid for
+//! [`NODE_CERT_VALIDITY_DAYS_DEFAULT`] days unless the issuer says otherwise, the CA for
+//! [`CA_VALIDITY_DAYS_DEFAULT`]; rustls refuses an expired or not-yet-valid certificate at the
+//! handshake. Both start [`NOT_BEFORE_BACKDATE_S`] in the past to tolerate clock skew.
 //!
 //! Files: a CA directory holds `ca.crt` and `ca.key`; a node directory holds `ca.crt` (the
 //! only trusted root), `node.crt` and `node.key`. Keys are written with mode 0600.
@@ -19,7 +25,7 @@ use rcgen::{
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::PeerIndex;
+use crate::config::{normalize_node_id, PeerIndex};
 use crate::der;
 use crate::error::PkiError;
 
@@ -32,6 +38,78 @@ pub const NODE_KEY_FILE: &str = "node.key";
 const DNS_PREFIX: &str = "node-";
 const DNS_SUFFIX: &str = ".bcos";
 const NODE_ID_HEX_LEN_MAX: usize = 130;
+
+/// Default lifetime of a node certificate (`bcos init --cert-validity-days`).
+pub const NODE_CERT_VALIDITY_DAYS_DEFAULT: u32 = 365;
+/// Default lifetime of the chain CA certificate (`bcos init --ca-validity-days`).
+pub const CA_VALIDITY_DAYS_DEFAULT: u32 = 3_650;
+/// Certificates become valid this long before they are issued, so a peer whose clock is a
+/// little behind does not refuse a fresh certificate.
+pub const NOT_BEFORE_BACKDATE_S: i64 = 3_600;
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// When a certificate is valid, in seconds since the Unix epoch (inclusive bounds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Validity {
+    pub not_before_unix_s: i64,
+    pub not_after_unix_s: i64,
+}
+
+impl Validity {
+    /// From [`NOT_BEFORE_BACKDATE_S`] ago until `days` days from now.
+    pub fn days_from_now(days: u32) -> Self {
+        let now = unix_now_s();
+        Self {
+            not_before_unix_s: now - NOT_BEFORE_BACKDATE_S,
+            not_after_unix_s: now + i64::from(days) * SECONDS_PER_DAY,
+        }
+    }
+
+    fn apply(&self, params: &mut CertificateParams) -> Result<(), PkiError> {
+        if self.not_after_unix_s <= self.not_before_unix_s {
+            return Err(PkiError::Validity("not_after must be after not_before"));
+        }
+        let at = |s| {
+            time::OffsetDateTime::from_unix_timestamp(s)
+                .map_err(|_| PkiError::Validity("date out of range"))
+        };
+        params.not_before = at(self.not_before_unix_s)?;
+        params.not_after = at(self.not_after_unix_s)?;
+        Ok(())
+    }
+}
+
+/// Seconds since the Unix epoch by the system clock (0 if the clock is before 1970).
+pub fn unix_now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Everything the transport checks about a peer's verified certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerIdentity {
+    /// From the `node-<index>.bcos` DNS SAN.
+    pub index: PeerIndex,
+    /// From the CN, normalized (lower-case hex, no `0x`).
+    pub node_id_hex: String,
+    /// The certificate's serial number (lower-case hex), what a deny list can name.
+    pub serial_hex: String,
+    /// When the certificate expires.
+    pub not_after_unix_s: i64,
+}
+
+impl PeerIdentity {
+    pub fn from_cert(cert_der: &[u8]) -> Result<Self, PkiError> {
+        let (index, node_id_hex) = node_identity(cert_der)?;
+        Ok(Self {
+            index,
+            node_id_hex: normalize_node_id(&node_id_hex),
+            serial_hex: der::serial_hex(cert_der)?,
+            not_after_unix_s: der::validity(cert_der)?.1,
+        })
+    }
+}
 
 /// The DNS name a node's certificate carries: `node-<index>.bcos`.
 pub fn node_dns_name(index: PeerIndex) -> String {
@@ -66,6 +144,8 @@ pub struct NodeCert {
     pub index: PeerIndex,
     /// The node id hex (from the certificate's CN).
     pub node_id_hex: String,
+    /// When the certificate expires (seconds since the Unix epoch).
+    pub not_after_unix_s: i64,
     cert_pem: String,
     key_pem: String,
     cert_der: CertificateDer<'static>,
@@ -77,6 +157,7 @@ impl std::fmt::Debug for NodeCert {
         f.debug_struct("NodeCert")
             .field("index", &self.index)
             .field("node_id_hex", &self.node_id_hex)
+            .field("not_after_unix_s", &self.not_after_unix_s)
             .finish_non_exhaustive()
     }
 }
@@ -96,10 +177,18 @@ fn ca_params(name: &str) -> CertificateParams {
     params
 }
 
-/// Generates a new self-signed chain CA named `name` (its common name).
+/// Generates a new self-signed chain CA named `name` (its common name), valid for
+/// [`CA_VALIDITY_DAYS_DEFAULT`] days.
 pub fn generate_ca(name: &str) -> Result<Ca, PkiError> {
+    generate_ca_with_validity(name, Validity::days_from_now(CA_VALIDITY_DAYS_DEFAULT))
+}
+
+/// Generates a new self-signed chain CA valid during `validity`.
+pub fn generate_ca_with_validity(name: &str, validity: Validity) -> Result<Ca, PkiError> {
     let key = KeyPair::generate()?;
-    let cert = ca_params(name).self_signed(&key)?;
+    let mut params = ca_params(name);
+    validity.apply(&mut params)?;
+    let cert = params.self_signed(&key)?;
     Ok(Ca {
         name: name.to_owned(),
         key,
@@ -121,8 +210,23 @@ impl Ca {
         self.cert.clone()
     }
 
-    /// Issues a TLS certificate for node `index` whose node id is `node_id_hex`.
+    /// Issues a TLS certificate for node `index` whose node id is `node_id_hex`, valid for
+    /// [`NODE_CERT_VALIDITY_DAYS_DEFAULT`] days.
     pub fn issue_node(&self, index: PeerIndex, node_id_hex: &str) -> Result<NodeCert, PkiError> {
+        self.issue_node_with_validity(
+            index,
+            node_id_hex,
+            Validity::days_from_now(NODE_CERT_VALIDITY_DAYS_DEFAULT),
+        )
+    }
+
+    /// Issues a TLS certificate for node `index` valid during `validity`.
+    pub fn issue_node_with_validity(
+        &self,
+        index: PeerIndex,
+        node_id_hex: &str,
+        validity: Validity,
+    ) -> Result<NodeCert, PkiError> {
         let valid = !node_id_hex.is_empty()
             && node_id_hex.len() <= NODE_ID_HEX_LEN_MAX
             && node_id_hex.bytes().all(|b| b.is_ascii_hexdigit());
@@ -142,12 +246,14 @@ impl Ca {
             ExtendedKeyUsagePurpose::ClientAuth,
         ];
         params.use_authority_key_identifier_extension = true;
+        validity.apply(&mut params)?;
         // Issuer from the same params that made the CA certificate: identical subject bytes.
         let issuer = Issuer::new(ca_params(&self.name), &self.key);
         let cert = params.signed_by(&key, &issuer)?;
         Ok(NodeCert {
             index,
             node_id_hex: node_id_hex.to_owned(),
+            not_after_unix_s: validity.not_after_unix_s,
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
             cert_der: cert.der().clone(),
@@ -191,9 +297,11 @@ impl NodeCert {
             detail: e.to_string(),
         })?;
         let (index, node_id_hex) = node_identity(&cert_der)?;
+        let (_, not_after_unix_s) = der::validity(&cert_der)?;
         Ok(Self {
             index,
             node_id_hex,
+            not_after_unix_s,
             cert_pem: cert_pem.to_owned(),
             key_pem: key_pem.to_owned(),
             cert_der,
@@ -319,8 +427,44 @@ mod tests {
     #[test]
     fn issued_certificate_carries_index_and_node_id() -> Result<(), PkiError> {
         let ca = generate_ca("chain-1 CA")?;
-        let node = ca.issue_node(3, "02abcdef")?;
-        assert_eq!(node_identity(node.cert_der())?, (3, "02abcdef".to_owned()));
+        let node = ca.issue_node(3, "02ABCDEF")?;
+        assert_eq!(node_identity(node.cert_der())?, (3, "02ABCDEF".to_owned()));
+        let id = PeerIdentity::from_cert(node.cert_der())?;
+        assert_eq!((id.index, id.node_id_hex.as_str()), (3, "02abcdef"));
+        assert_eq!(id.not_after_unix_s, node.not_after_unix_s);
+        let days = (id.not_after_unix_s - unix_now_s()) / SECONDS_PER_DAY;
+        assert!(
+            (i64::from(NODE_CERT_VALIDITY_DAYS_DEFAULT) - 1
+                ..=i64::from(NODE_CERT_VALIDITY_DAYS_DEFAULT))
+                .contains(&days),
+            "expires in {days} days"
+        );
+        let again = ca.issue_node(3, "02abcdef")?;
+        assert_ne!(
+            PeerIdentity::from_cert(again.cert_der())?.serial_hex,
+            id.serial_hex,
+            "each issued certificate has its own serial"
+        );
+        let past = Validity {
+            not_before_unix_s: 1_000,
+            not_after_unix_s: 2_000,
+        };
+        let old = ca.issue_node_with_validity(3, "02abcdef", past)?;
+        assert_eq!(
+            PeerIdentity::from_cert(old.cert_der())?.not_after_unix_s,
+            2_000
+        );
+        assert!(matches!(
+            ca.issue_node_with_validity(
+                3,
+                "aa",
+                Validity {
+                    not_before_unix_s: 5,
+                    not_after_unix_s: 5
+                }
+            ),
+            Err(PkiError::Validity(_))
+        ));
         assert_eq!(
             der::common_name(ca.cert().der())?.as_deref(),
             Some("chain-1 CA")

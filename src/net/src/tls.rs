@@ -4,7 +4,9 @@
 //! The acceptor requires a client certificate that chains to the CA
 //! ([`rustls::server::WebPkiClientVerifier`]); the dialler verifies the acceptor's certificate
 //! against the same CA and the expected name `node-<index>.bcos`. A certificate no trusted CA
-//! signed fails the handshake.
+//! signed, or one outside its validity dates (P2P-I2: webpki checks them against the system
+//! clock on every handshake), fails the handshake. The node id and the deny list are checked
+//! after the handshake by the transport ([`crate::pki::PeerIdentity`]).
 
 use std::sync::Arc;
 
@@ -14,7 +16,7 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use crate::config::PeerIndex;
 use crate::error::NetError;
-use crate::pki::{node_dns_name, node_identity, CaCert, NodeCert};
+use crate::pki::{node_dns_name, node_identity, CaCert, NodeCert, PeerIdentity};
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -55,4 +57,9 @@ pub fn server_name(index: PeerIndex) -> Result<ServerName<'static>, NetError> {
 pub fn peer_index(certs: Option<&[CertificateDer<'static>]>) -> Option<PeerIndex> {
     let leaf = certs?.first()?;
     node_identity(leaf).ok().map(|(index, _)| index)
+}
+
+/// Everything the transport checks about a verified end-entity certificate.
+pub fn peer_identity(certs: Option<&[CertificateDer<'static>]>) -> Option<PeerIdentity> {
+    PeerIdentity::from_cert(certs?.first()?).ok()
 }

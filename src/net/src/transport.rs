@@ -1,23 +1,28 @@
-//! [`Network`]: the listener, one dialler per peer, the handle the node sends through, and the
-//! counters that make dropped frames and refused connections visible.
+//! [`Network`]: the listener, one dialler per peer, the handle the node sends through, the
+//! deny list watcher, and the counters that make dropped frames and refused connections
+//! visible.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
-use tracing::warn;
+use tracing::{debug, info, warn};
 
-use crate::config::{NetConfig, PeerIndex};
+use crate::admission::{Admission, LogLimiter, Refusal};
+use crate::config::{normalize_node_id, NetConfig, PeerIndex};
+use crate::deny::{self, DenyList};
 use crate::error::NetError;
 use crate::framing;
 use crate::peer;
-use crate::pki::{CaCert, NodeCert};
+use crate::pki::{CaCert, NodeCert, PeerIdentity};
+use crate::queues::{self, Delivery, Dropped, Inbound, RecvBudget, SendQueue};
 use crate::tls;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
@@ -28,16 +33,36 @@ const ACCEPT_ERROR_PAUSE_MS: u64 = 100;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NetStats {
     /// Inbound TLS handshakes that failed or timed out (e.g. a certificate from an unknown CA,
-    /// or a client that is not speaking TLS).
+    /// an expired certificate, or a client that is not speaking TLS).
     pub handshakes_failed_inbound: u64,
     /// Outbound TLS handshakes or acks that failed or timed out.
     pub handshakes_failed_outbound: u64,
-    /// Verified certificates naming an index not in the peer list (or our own).
+    /// Inbound connections closed before their handshake: their IP already held
+    /// `handshakes_per_ip_max` handshake slots.
+    pub handshakes_refused_per_ip: u64,
+    /// Inbound connections from non-peer IPs closed before their handshake: all
+    /// `handshakes_inflight_max` slots were taken.
+    pub handshakes_refused_busy: u64,
+    /// Verified certificates naming an index not in the peer list (or our own), or a node id
+    /// other than the peer list's for that index (P2P-I1), either direction.
     pub peers_refused: u64,
+    /// Handshakes refused because the deny list names the peer (P2P-I3), either direction.
+    pub peers_denied: u64,
+    /// Established connections closed because a reloaded deny list names their peer.
+    pub connections_closed_denied: u64,
+    /// Times the deny list file was re-read and applied.
+    pub deny_list_reloads: u64,
+    /// Times a changed deny list file could not be read or parsed (the previous list stays).
+    pub deny_list_reload_errors: u64,
     /// Inbound connections closed for a malformed, empty, oversized or truncated frame.
     pub frames_rejected: u64,
-    /// Frames not sent because the peer's send queue was full.
+    /// Frames not sent because the peer's send queue held `send_queue_frames_max` frames.
     pub frames_dropped_queue_full: u64,
+    /// Frames not sent because they would have taken the peer's queued bytes past
+    /// `send_queue_bytes_max`.
+    pub frames_dropped_queue_bytes: u64,
+    /// Outbound links closed because a write did not finish within `write_timeout_ms`.
+    pub write_timeouts: u64,
     /// Inbound connections accepted after verification.
     pub inbound_connections: u64,
     /// Inbound connections closed because the same peer connected again.
@@ -62,6 +87,14 @@ pub(crate) struct Shared {
     links: HashMap<PeerIndex, watch::Sender<LinkState>>,
     /// Per peer, the id of its newest inbound connection; older ones close when it changes.
     pub(crate) inbound: HashMap<PeerIndex, watch::Sender<u64>>,
+    /// Per peer, the node id its certificate must carry (normalized).
+    pub(crate) node_ids: HashMap<PeerIndex, String>,
+    /// The deny list in force; connections watch it and close when it names their peer.
+    pub(crate) deny: watch::Sender<Arc<DenyList>>,
+    /// Handshake failures logged at warn at most once per IP per interval.
+    pub(crate) log_limiter: LogLimiter,
+    /// The receive budgets (the readers hold clones through [`Delivery`]).
+    recv_budgets: HashMap<PeerIndex, RecvBudget>,
 }
 
 impl Shared {
@@ -80,6 +113,48 @@ impl Shared {
                 l.connected = false;
                 l.disconnects += 1;
             });
+        }
+    }
+
+    pub(crate) fn count(&self, f: impl FnOnce(&mut NetStats)) {
+        self.stats.send_modify(f);
+    }
+
+    /// Checks a peer's verified certificate against the peer list and the deny list
+    /// (P2P-I1, P2P-I3); counts and describes a refusal.
+    pub(crate) fn admit_identity(&self, id: &PeerIdentity) -> Result<(), String> {
+        match self.node_ids.get(&id.index) {
+            None => {
+                self.count(|s| s.peers_refused += 1);
+                Err(format!(
+                    "certificate names node {}, not a configured peer",
+                    id.index
+                ))
+            }
+            Some(want) if *want != id.node_id_hex => {
+                self.count(|s| s.peers_refused += 1);
+                Err(format!(
+                    "certificate for node {} carries node id {}, the peer list says {want}",
+                    id.index, id.node_id_hex
+                ))
+            }
+            Some(_) if self.deny.borrow().denies(id) => {
+                self.count(|s| s.peers_denied += 1);
+                Err(format!(
+                    "node {} (node id {}, certificate serial {}) is on the deny list",
+                    id.index, id.node_id_hex, id.serial_hex
+                ))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Logs a handshake problem from `ip`: at warn once per `handshake_log_interval_ms`
+    /// per IP, otherwise at debug (every one is counted in [`NetStats`]).
+    pub(crate) fn log_refusal(&self, ip: IpAddr, what: &str, detail: &dyn std::fmt::Display) {
+        match self.log_limiter.allow(ip) {
+            Some(suppressed) => warn!(%ip, suppressed, "{what}: {detail}"),
+            None => debug!(%ip, "{what}: {detail}"),
         }
     }
 }
@@ -108,7 +183,7 @@ impl Drop for Tasks {
 #[derive(Clone)]
 pub struct NetworkHandle {
     shared: Arc<Shared>,
-    queues: Arc<HashMap<PeerIndex, mpsc::Sender<Bytes>>>,
+    queues: Arc<HashMap<PeerIndex, SendQueue>>,
     tasks: Arc<Tasks>,
     local_addr: SocketAddr,
 }
@@ -122,7 +197,7 @@ impl Network {
         config: NetConfig,
         identity: NodeCert,
         ca: CaCert,
-    ) -> Result<(NetworkHandle, mpsc::Receiver<(PeerIndex, Bytes)>), NetError> {
+    ) -> Result<(NetworkHandle, Inbound), NetError> {
         let listener = TcpListener::bind(config.listen_addr).await?;
         Self::start_on(listener, config, identity, ca)
     }
@@ -135,24 +210,34 @@ impl Network {
         config: NetConfig,
         identity: NodeCert,
         ca: CaCert,
-    ) -> Result<(NetworkHandle, mpsc::Receiver<(PeerIndex, Bytes)>), NetError> {
-        if config.frame_bytes_max == 0
-            || config.send_queue_frames_max == 0
-            || config.recv_queue_frames_max == 0
-            || config.handshakes_inflight_max == 0
-        {
-            return Err(NetError::Config("limits must be positive"));
-        }
+    ) -> Result<(NetworkHandle, Inbound), NetError> {
+        config.check()?;
         let self_index = identity.index;
         let mut peers: HashMap<PeerIndex, SocketAddr> = HashMap::new();
-        for &(index, addr) in config.peers.iter().filter(|(i, _)| *i != self_index) {
-            if peers.insert(index, addr).is_some() {
+        let mut node_ids = HashMap::new();
+        for spec in config.peers.iter().filter(|p| p.index != self_index) {
+            if peers.insert(spec.index, spec.addr).is_some() {
                 return Err(NetError::Config("a peer index appears twice"));
             }
+            node_ids.insert(spec.index, normalize_node_id(&spec.node_id_hex));
         }
+        let deny = match &config.deny_list_file {
+            Some(path) => DenyList::load(path)?,
+            None => DenyList::default(),
+        };
         let acceptor = TlsAcceptor::from(tls::server_config(&identity, &ca)?);
         let connector = TlsConnector::from(tls::client_config(&identity, &ca)?);
         let local_addr = listener.local_addr()?;
+        let admission = Admission::new(
+            peers.values().map(SocketAddr::ip),
+            config.handshakes_per_ip_max,
+            config.handshakes_inflight_max,
+        );
+        let (delivery, inbound) = queues::delivery(
+            peers.keys().copied(),
+            config.recv_queue_frames_max,
+            config.recv_queue_bytes_max,
+        );
 
         let shared = Arc::new(Shared {
             self_index,
@@ -162,18 +247,28 @@ impl Network {
                 .map(|&p| (p, watch::Sender::new(LinkState::default())))
                 .collect(),
             inbound: peers.keys().map(|&p| (p, watch::Sender::new(0))).collect(),
+            node_ids,
+            deny: watch::Sender::new(Arc::new(deny)),
+            log_limiter: LogLimiter::new(Duration::from_millis(config.handshake_log_interval_ms)),
+            recv_budgets: delivery.budgets.clone(),
             config,
         });
-        let (deliver, received) = mpsc::channel(shared.config.recv_queue_frames_max);
         let mut tasks = vec![tokio::spawn(accept_loop(
             shared.clone(),
             listener,
             acceptor,
-            deliver,
+            admission,
+            Arc::new(delivery),
         ))];
+        if let Some(path) = shared.config.deny_list_file.clone() {
+            tasks.push(tokio::spawn(watch_deny_list(shared.clone(), path)));
+        }
         let mut queues = HashMap::new();
         for (&peer, &addr) in &peers {
-            let (tx, rx) = mpsc::channel(shared.config.send_queue_frames_max);
+            let (tx, rx) = queues::send_queue(
+                shared.config.send_queue_frames_max,
+                shared.config.send_queue_bytes_max,
+            );
             queues.insert(peer, tx);
             tasks.push(tokio::spawn(peer::dial_loop(
                 shared.clone(),
@@ -189,7 +284,7 @@ impl Network {
             tasks: Arc::new(Tasks(Mutex::new(tasks))),
             local_addr,
         };
-        Ok((handle, received))
+        Ok((handle, inbound))
     }
 }
 
@@ -211,8 +306,8 @@ impl NetworkHandle {
         peers
     }
 
-    /// Queues `frame` for `peer`. Never waits: a full queue drops the frame, counts it and
-    /// returns [`NetError::QueueFull`].
+    /// Queues `frame` for `peer`. Never waits: a full queue (frames or bytes) drops the
+    /// frame, counts it and returns [`NetError::QueueFull`].
     pub fn send(&self, peer: PeerIndex, frame: Bytes) -> Result<(), NetError> {
         framing::check_outgoing(&frame, self.shared.config.frame_bytes_max)?;
         let queue = self.queues.get(&peer).ok_or(NetError::UnknownPeer(peer))?;
@@ -220,7 +315,7 @@ impl NetworkHandle {
     }
 
     /// Queues `frame` for every peer; returns how many queues took it (full ones are counted
-    /// in [`NetStats::frames_dropped_queue_full`]).
+    /// in [`NetStats`]).
     pub fn broadcast(&self, frame: Bytes) -> Result<usize, NetError> {
         framing::check_outgoing(&frame, self.shared.config.frame_bytes_max)?;
         let mut queued = 0;
@@ -234,22 +329,42 @@ impl NetworkHandle {
         Ok(queued)
     }
 
-    fn enqueue(
-        &self,
-        peer: PeerIndex,
-        queue: &mpsc::Sender<Bytes>,
-        frame: Bytes,
-    ) -> Result<(), NetError> {
-        match queue.try_send(frame) {
+    fn enqueue(&self, peer: PeerIndex, queue: &SendQueue, frame: Bytes) -> Result<(), NetError> {
+        match queue.push(frame) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.shared
-                    .stats
-                    .send_modify(|s| s.frames_dropped_queue_full += 1);
+            Err(Dropped::Frames) => {
+                self.shared.count(|s| s.frames_dropped_queue_full += 1);
                 Err(NetError::QueueFull(peer))
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(NetError::Closed),
+            Err(Dropped::Bytes) => {
+                self.shared.count(|s| s.frames_dropped_queue_bytes += 1);
+                Err(NetError::QueueFull(peer))
+            }
+            Err(Dropped::Closed) => Err(NetError::Closed),
         }
+    }
+
+    /// Payload bytes queued for `peer` and not yet written, or `None` for an unknown peer.
+    /// A server of large responses (block sync) checks this first and skips or defers a
+    /// peer whose queue cannot take the response, instead of building it to have it dropped.
+    pub fn send_queue_bytes(&self, peer: PeerIndex) -> Option<usize> {
+        self.queues.get(&peer).map(SendQueue::queued_bytes)
+    }
+
+    /// Payload bytes `peer`'s send queue can still take (`send_queue_bytes_max` minus what is
+    /// queued), or `None` for an unknown peer.
+    pub fn send_queue_bytes_free(&self, peer: PeerIndex) -> Option<usize> {
+        let max = self.shared.config.send_queue_bytes_max;
+        self.send_queue_bytes(peer).map(|q| max.saturating_sub(q))
+    }
+
+    /// Payload bytes received from `peer` and not yet taken from [`Inbound`] (at most
+    /// `recv_queue_bytes_max`), or `None` for an unknown peer.
+    pub fn recv_queue_bytes(&self, peer: PeerIndex) -> Option<usize> {
+        self.shared
+            .recv_budgets
+            .get(&peer)
+            .map(RecvBudget::held_bytes)
     }
 
     /// Counters; `changed()`/`wait_for` on the receiver await a change.
@@ -274,20 +389,19 @@ impl NetworkHandle {
     }
 }
 
+/// Accepts without pause: a connection admission refuses is closed at once (P2P-L3), so the
+/// kernel backlog never holds junk ahead of a validator.
 async fn accept_loop(
     shared: Arc<Shared>,
     listener: TcpListener,
     acceptor: TlsAcceptor,
-    deliver: mpsc::Sender<(PeerIndex, Bytes)>,
+    admission: Arc<Admission>,
+    delivery: Arc<Delivery>,
 ) {
     // dropped with this task, which aborts every connection task
     let mut conns = JoinSet::new();
-    let handshakes = Arc::new(Semaphore::new(shared.config.handshakes_inflight_max));
     let mut conn_id = 0u64;
     loop {
-        let Ok(permit) = handshakes.clone().acquire_owned().await else {
-            return;
-        };
         let accepted = loop {
             tokio::select! {
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
@@ -295,21 +409,63 @@ async fn accept_loop(
             }
         };
         match accepted {
-            Ok((tcp, remote)) => {
-                conn_id += 1;
-                conns.spawn(peer::serve_inbound(
-                    shared.clone(),
-                    tcp,
-                    remote,
-                    acceptor.clone(),
-                    deliver.clone(),
-                    conn_id,
-                    permit,
-                ));
-            }
+            Ok((tcp, remote)) => match admission.try_admit(remote.ip()) {
+                Ok(slot) => {
+                    conn_id += 1;
+                    conns.spawn(peer::serve_inbound(
+                        shared.clone(),
+                        tcp,
+                        remote,
+                        acceptor.clone(),
+                        delivery.clone(),
+                        conn_id,
+                        slot,
+                    ));
+                }
+                Err(refusal) => {
+                    drop(tcp);
+                    let what = match refusal {
+                        Refusal::PerIp => {
+                            shared.count(|s| s.handshakes_refused_per_ip += 1);
+                            "too many handshakes from this IP; connection closed"
+                        }
+                        Refusal::Busy => {
+                            shared.count(|s| s.handshakes_refused_busy += 1);
+                            "all handshake slots taken; connection closed"
+                        }
+                    };
+                    shared.log_refusal(remote.ip(), what, &remote);
+                }
+            },
             Err(e) => {
                 warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(ACCEPT_ERROR_PAUSE_MS)).await;
+            }
+        }
+    }
+}
+
+/// Re-reads the deny list when the file changes (P2P-I3); a list that fails to load leaves
+/// the previous one in force.
+async fn watch_deny_list(shared: Arc<Shared>, path: PathBuf) {
+    let poll = Duration::from_millis(shared.config.deny_list_poll_ms);
+    let mut last = deny::stamp(&path);
+    loop {
+        tokio::time::sleep(poll).await;
+        let now = deny::stamp(&path);
+        if now == last {
+            continue;
+        }
+        last = now;
+        match DenyList::load(&path) {
+            Ok(list) => {
+                info!(path = %path.display(), entries = list.len(), "deny list reloaded");
+                shared.deny.send_replace(Arc::new(list));
+                shared.count(|s| s.deny_list_reloads += 1);
+            }
+            Err(e) => {
+                warn!(error = %e, "deny list not reloaded; the previous one stays in force");
+                shared.count(|s| s.deny_list_reload_errors += 1);
             }
         }
     }

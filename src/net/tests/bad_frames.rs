@@ -6,7 +6,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use bcos_net::{framing, tls, Ca, Network, NetworkHandle, NodeCert, PeerIndex};
+use bcos_net::{framing, tls, Ca, Network, NetworkHandle, NodeCert};
 use bytes::{Bytes, BytesMut};
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -90,14 +90,8 @@ async fn oversized_frame_closes_only_that_connection() {
 async fn victim() -> (
     Ca,
     NodeCert,
-    (
-        NetworkHandle,
-        tokio::sync::mpsc::Receiver<(PeerIndex, Bytes)>,
-    ),
-    (
-        NetworkHandle,
-        tokio::sync::mpsc::Receiver<(PeerIndex, Bytes)>,
-    ),
+    (NetworkHandle, bcos_net::Inbound),
+    (NetworkHandle, bcos_net::Inbound),
     SocketAddr,
 ) {
     let (ca, mut certs) = ca_and_nodes("chain", &[0, 1, 2]);
@@ -145,11 +139,7 @@ async fn await_closed<S: tokio::io::AsyncRead + Unpin>(s: &mut S) {
     }
 }
 
-async fn still_hears_node0(
-    n0: &NetworkHandle,
-    rx1: &mut tokio::sync::mpsc::Receiver<(PeerIndex, Bytes)>,
-    tag: &'static [u8],
-) {
+async fn still_hears_node0(n0: &NetworkHandle, rx1: &mut bcos_net::Inbound, tag: &'static [u8]) {
     n0.send(1, Bytes::from_static(tag)).expect("send");
     assert_eq!(recv(rx1).await, (0, Bytes::from_static(tag)));
 }

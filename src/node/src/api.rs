@@ -3,12 +3,12 @@
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
 use crate::pool::{Ingress, Pool};
-use bcos_execution::{BlockEnv, Executor};
+use bcos_execution::{BlockEnv, CallLimits, Executor};
 use bcos_rpc::{ApiError, ChainApi, StateAt};
 use bcos_storage::{ChainStore, StateReader};
 use bcos_types::{
     Account, Address, Bytes, CallOutcome, CallRequest, CommittedBlock, Header, RecoveredTx, Tx,
-    TxError, B256, U256,
+    B256, U256,
 };
 use serde_json::json;
 use std::future::Future;
@@ -39,10 +39,12 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-/// An invalid call (unpayable fee, gas below intrinsic, ...) is the caller's error.
+/// An invalid call (unpayable fee, gas below intrinsic, ...) is the caller's error; a call
+/// past its time limit gets geth's -32000 "execution aborted (timeout = …)".
 fn exec_error(e: bcos_execution::ExecError) -> ApiError {
     match e {
         bcos_execution::ExecError::InvalidCall(m) => ApiError::TxRejected(m),
+        e @ bcos_execution::ExecError::Timeout(_) => ApiError::Unavailable(e.to_string()),
         other => internal(other),
     }
 }
@@ -62,12 +64,21 @@ impl NodeApi {
         }
     }
 
+    /// EXEC-R12: the bounds of one eth_call or eth_estimateGas (`rpc.call_gas_max`,
+    /// `rpc.call_timeout_ms`).
+    fn call_limits(&self) -> CallLimits {
+        CallLimits {
+            gas_max: self.config.rpc.call_gas_max,
+            timeout: std::time::Duration::from_millis(self.config.rpc.call_timeout_ms),
+        }
+    }
+
     fn next_env(&self) -> BlockEnv {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         BlockEnv {
-            number: self.head_number() + 1,
+            number: self.head_number().saturating_add(1),
             timestamp: now,
             gas_limit: self.config.sealer.block_gas_limit,
             base_fee: self.config.chain.base_fee_wei,
@@ -105,22 +116,11 @@ impl NodeApi {
 
     /// Size, decoding and the static rules: everything checked before sender recovery.
     pub fn check_raw(&self, raw: &[u8]) -> Result<Arc<Tx>, ApiError> {
-        let rules = self.pool.rules();
-        if raw.len() > rules.tx_bytes_max {
-            return Err(ApiError::TxRejected(format!(
-                "oversized data: transaction of {} bytes, limit {}",
-                raw.len(),
-                rules.tx_bytes_max
-            )));
-        }
-        let tx = Tx::decode(raw).map_err(|e| match e {
-            TxError::InvalidSignature => ApiError::TxRejected("invalid signature".into()),
-            other => ApiError::TxRejected(other.to_string()),
-        })?;
-        rules
-            .check(&tx)
-            .map_err(|e| ApiError::TxRejected(e.to_string()))?;
-        Ok(Arc::new(tx))
+        self.pool
+            .rules()
+            .check_raw(raw)
+            .map(Arc::new)
+            .map_err(|e| ApiError::TxRejected(e.to_string()))
     }
 }
 
@@ -221,7 +221,7 @@ impl ChainApi for NodeApi {
         self.check_at(at)?;
         let state: &dyn StateReader = &*self.store;
         self.executor
-            .call(state, &self.next_env(), &request)
+            .call(state, &self.next_env(), &request, &self.call_limits())
             .map_err(exec_error)
     }
 
@@ -233,7 +233,7 @@ impl ChainApi for NodeApi {
         self.check_at(at)?;
         let state: &dyn StateReader = &*self.store;
         self.executor
-            .estimate_gas(state, &self.next_env(), &request)
+            .estimate_gas(state, &self.next_env(), &request, &self.call_limits())
             .map_err(exec_error)
     }
 
@@ -276,6 +276,14 @@ impl ChainApi for NodeApi {
                 "peersRefused": st.peers_refused,
                 "framesRejected": st.frames_rejected,
                 "framesDroppedQueueFull": st.frames_dropped_queue_full,
+                "framesDroppedQueueBytes": st.frames_dropped_queue_bytes,
+                "writeTimeouts": st.write_timeouts,
+                "handshakesRefusedPerIp": st.handshakes_refused_per_ip,
+                "handshakesRefusedBusy": st.handshakes_refused_busy,
+                "peersDenied": st.peers_denied,
+                "connectionsClosedDenied": st.connections_closed_denied,
+                "denyListReloads": st.deny_list_reloads,
+                "denyListReloadErrors": st.deny_list_reload_errors,
             })
         });
         json!({

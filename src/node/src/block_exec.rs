@@ -16,7 +16,7 @@ use bcos_types::state::next_state_root;
 use bcos_types::{Address, Block, Bytes, CommittedBlock, Header, RecoveredTx, SealedBlock};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use tokio::sync::broadcast;
 
 pub struct SealerContext {
@@ -30,7 +30,14 @@ pub struct SealerContext {
     pub block_gas_limit: u64,
     pub base_fee: u64,
     pub beneficiary: Address,
+    /// How far (seconds) a proposed block's timestamp may run ahead of this node's clock.
+    pub timestamp_future_s_max: u64,
+    /// Wall time for block timestamps (the runtime's clock).
+    pub clock: std::sync::Arc<dyn crate::runtime::Clock>,
 }
+
+/// The largest `extra_data` a block may carry (the Ethereum rule; this node writes none).
+pub const EXTRA_DATA_BYTES_MAX: usize = 32;
 
 /// A block executed and waiting for the core's decision.
 pub struct Candidate {
@@ -51,18 +58,16 @@ pub enum BlockInvalid {
     },
     #[error("timestamp {got} is before the parent's {parent}")]
     Timestamp { got: u64, parent: u64 },
+    #[error("timestamp {got} is more than {drift_s} s ahead of this node's clock ({now})")]
+    TimestampAhead { got: u64, now: u64, drift_s: u64 },
+    #[error("{count} transactions, more than the {max} a block may hold")]
+    TooManyTxs { count: usize, max: usize },
     #[error("header field {0} differs from the block's contents or this chain's rules")]
     Header(&'static str),
     #[error("transaction {0} is invalid at its turn: {1}")]
     Tx(usize, String),
     #[error("execution failed: {0}")]
     Execution(String),
-}
-
-fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Packs and executes `batch` on top of `parent` (the leader's side).
@@ -74,7 +79,7 @@ pub fn build(
     let p = parent.header();
     let env = BlockEnv {
         number: p.number + 1,
-        timestamp: now_s().max(p.timestamp),
+        timestamp: ctx.clock.wall_s().max(p.timestamp),
         gas_limit: ctx.block_gas_limit,
         base_fee: ctx.base_fee,
         beneficiary: ctx.beneficiary,
@@ -154,8 +159,37 @@ pub fn verify_and_execute(
             parent: p.timestamp,
         });
     }
+    // A far-future timestamp would stick: every later block must be at or after it.
+    let now = ctx.clock.wall_s();
+    if h.timestamp > now.saturating_add(ctx.timestamp_future_s_max) {
+        return Err(BlockInvalid::TimestampAhead {
+            got: h.timestamp,
+            now,
+            drift_s: ctx.timestamp_future_s_max,
+        });
+    }
+    if h.extra_data.len() > EXTRA_DATA_BYTES_MAX {
+        return Err(BlockInvalid::Header("extra_data"));
+    }
+    if h.beneficiary != ctx.beneficiary {
+        return Err(BlockInvalid::Header("beneficiary"));
+    }
     if h.gas_limit != ctx.block_gas_limit {
         return Err(BlockInvalid::Header("gas_limit"));
+    }
+    if block.block.txs.len() > ctx.block_txs_max {
+        return Err(BlockInvalid::TooManyTxs {
+            count: block.block.txs.len(),
+            max: ctx.block_txs_max,
+        });
+    }
+    // A leader's block passes the same per-transaction rules as the pool (size, chain id,
+    // signature form, gas and fee bounds): what the pool refuses, no block carries.
+    let rules = ctx.pool.rules();
+    for (i, tx) in block.block.txs.iter().enumerate() {
+        rules
+            .check(tx)
+            .map_err(|e| BlockInvalid::Tx(i, e.to_string()))?;
     }
     if h.base_fee_per_gas != ctx.base_fee {
         return Err(BlockInvalid::Header("base_fee_per_gas"));
@@ -222,6 +256,14 @@ pub fn commit(ctx: &SealerContext, c: Candidate, certificate: Vec<u8>) -> anyhow
         .record(c.included.len(), started.elapsed());
     ctx.metrics.blocks.fetch_add(1, Ordering::Relaxed);
     ctx.pool.on_block(&c.included, &c.rejected);
+    announce(ctx, c, certificate);
+    Ok(())
+}
+
+/// Tells subscribers (RPC, the simulator's client) about a block: its receipts become
+/// visible. Called by [`commit`] once the block is durable (DUR-3).
+pub fn announce(ctx: &SealerContext, c: Candidate, certificate: Vec<u8>) {
+    let senders: Vec<Address> = c.included.iter().map(|t| t.sender).collect();
     tracing::info!(
         number = c.block.number(),
         hash = %c.block.hash,
@@ -237,7 +279,17 @@ pub fn commit(ctx: &SealerContext, c: Candidate, certificate: Vec<u8>) -> anyhow
     };
     // No subscriber is fine; lagging subscribers refill from storage.
     let _ = ctx.blocks.send(Arc::new(committed));
-    Ok(())
+}
+
+/// Seeded bug `AckBeforeDurable` only: announces a copy of a block not yet stored.
+pub fn announce_early(ctx: &SealerContext, c: &Candidate, certificate: &[u8]) {
+    let committed = CommittedBlock {
+        block: c.block.clone(),
+        receipts: Arc::new(c.executed.receipts.clone()),
+        senders: Arc::new(c.included.iter().map(|t| t.sender).collect()),
+        certificate: Bytes::copy_from_slice(certificate),
+    };
+    let _ = ctx.blocks.send(Arc::new(committed));
 }
 
 /// Senders of a block's transactions for a replica (each hash recovered once node-wide: the
@@ -263,3 +315,7 @@ pub fn recover_block(
     );
     out
 }
+
+#[cfg(test)]
+#[path = "block_exec_tests.rs"]
+mod tests;

@@ -26,7 +26,8 @@ pub struct ChainConfig {
     pub chain_id: u64,
     /// Where the chain's data lives.
     pub data_dir: PathBuf,
-    /// Dev genesis: how many mnemonic accounts to fund.
+    /// Dev genesis: how many mnemonic accounts to fund. Their keys are public; a production
+    /// chain (`bcos init` without `--dev`) sets 0 and funds `alloc` instead.
     pub dev_accounts: usize,
     /// Dev genesis: the balance of each, in ether.
     pub dev_balance_ether: u64,
@@ -39,6 +40,18 @@ pub struct ChainConfig {
     pub priority_fee_wei: u128,
     /// EVM hard fork: "cancun", "prague" or "osaka".
     pub evm_spec: String,
+    /// Accounts funded at genesis besides the dev accounts (`bcos init --alloc FILE`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alloc: Vec<GenesisAccount>,
+}
+
+/// One account funded at genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAccount {
+    pub address: bcos_types::Address,
+    /// Balance in wei: a decimal string, or hex with `0x`.
+    pub balance_wei: String,
 }
 
 impl Default for ChainConfig {
@@ -52,6 +65,7 @@ impl Default for ChainConfig {
             base_fee_wei: 1_000_000_000,
             priority_fee_wei: 1_000_000_000,
             evm_spec: "osaka".to_string(),
+            alloc: Vec::new(),
         }
     }
 }
@@ -77,6 +91,18 @@ pub struct PoolConfig {
     pub ingress_queue_max: usize,
     /// Transactions recovered together in one parallel batch at most.
     pub ingress_batch_max: usize,
+    /// Encoded bytes of the transactions waiting for sender recovery at most; past it,
+    /// "pool busy". Peers' forwarded transactions queue without waiting, so the count
+    /// alone (up to 128 KiB each) would not bound memory.
+    pub ingress_queue_bytes_max: usize,
+    /// Transactions one sender may have waiting behind a missing nonce (gapped, so not
+    /// proposable); past it, "too many future-nonce transactions for sender".
+    pub gapped_per_sender_max: usize,
+    /// Gapped transactions of all senders together; past it, "pool full for future-nonce
+    /// transactions". Keeps most of the pool for transactions a leader can propose.
+    pub gapped_txs_max: usize,
+    /// A transaction still gapped this long after admission is dropped.
+    pub gapped_lifetime_ms: u64,
 }
 
 impl Default for PoolConfig {
@@ -91,6 +117,10 @@ impl Default for PoolConfig {
             allow_unprotected_txs: false,
             ingress_queue_max: 100_000,
             ingress_batch_max: 4_096,
+            ingress_queue_bytes_max: 64 * 1024 * 1024,
+            gapped_per_sender_max: 512,
+            gapped_txs_max: 20_000,
+            gapped_lifetime_ms: 300_000,
         }
     }
 }
@@ -102,6 +132,9 @@ pub struct SealerConfig {
     pub block_txs_max: usize,
     /// Block gas limit.
     pub block_gas_limit: u64,
+    /// A proposed block whose timestamp is further ahead of this node's clock than this is
+    /// refused (a far-future timestamp would bind every later block).
+    pub timestamp_future_s_max: u64,
 }
 
 impl Default for SealerConfig {
@@ -109,6 +142,7 @@ impl Default for SealerConfig {
         SealerConfig {
             block_txs_max: 10_000,
             block_gas_limit: 300_000_000,
+            timestamp_future_s_max: 15,
         }
     }
 }
@@ -160,6 +194,11 @@ impl NodeConfig {
         if let Some(c) = self.cluster.as_mut() {
             if c.keys_dir.is_relative() {
                 c.keys_dir = base.join(&c.keys_dir);
+            }
+            if let Some(deny) = c.deny_list_file.as_mut() {
+                if deny.is_relative() {
+                    *deny = base.join(&*deny);
+                }
             }
         }
     }

@@ -14,7 +14,7 @@ pub mod genesis;
 pub mod metrics;
 pub mod node;
 pub mod pool;
-pub mod sealer;
+pub mod runtime;
 pub mod supervise;
 
 pub use config::NodeConfig;

@@ -28,10 +28,27 @@ enum Command {
     Dev(DevArgs),
     /// Run one node from its config file (a cluster node written by `bcos init`).
     Node(NodeArgs),
-    /// Write a chain CA, node keys, certificates and configs for an N-node group.
+    /// Write a chain CA, node keys, certificates and configs for an N-node group (a
+    /// production chain: needs --admin, or --dev for a development chain).
     Init(InitArgs),
-    /// Create (first time) and run a local cluster until Ctrl-C stops all its nodes.
+    /// Create (first time) and run a local DEVELOPMENT cluster until Ctrl-C stops all its
+    /// nodes (public test-mnemonic admin and accounts).
     Up(UpArgs),
+    /// Issue a node's TLS certificate again (same index and node id) from the chain CA.
+    RenewCert(RenewCertArgs),
+}
+
+#[derive(Parser)]
+struct RenewCertArgs {
+    /// The chain CA directory `bcos init` wrote (ca.crt, ca.key).
+    #[arg(long)]
+    ca: PathBuf,
+    /// The node's keys directory (node.crt and node.key are replaced).
+    #[arg(long)]
+    keys: PathBuf,
+    /// Lifetime of the new certificate.
+    #[arg(long, default_value_t = bcos_net::pki::NODE_CERT_VALIDITY_DAYS_DEFAULT)]
+    validity_days: u32,
 }
 
 #[derive(Parser)]
@@ -69,6 +86,27 @@ struct InitArgs {
     /// the node-manager system contract (0 = all vote).
     #[arg(long, default_value_t = 0)]
     voters: usize,
+    /// The chain admin: the only account whose node-manager calls add or remove validators.
+    /// Required unless --dev.
+    #[arg(long)]
+    admin: Option<bcos_types::Address>,
+    /// Accounts funded at genesis: a JSON (.json) or TOML file of address -> balance in wei.
+    #[arg(long)]
+    alloc: Option<PathBuf>,
+    /// Development chain: fund the public test mnemonic's accounts and make the first the
+    /// admin (unless --admin). Never for real value: everyone knows those keys.
+    #[arg(long)]
+    dev: bool,
+    /// Comma-separated RPC bind IPs: one for all nodes, or one per node. Default: 127.0.0.1
+    /// (the P2P host with --dev).
+    #[arg(long, value_delimiter = ',')]
+    rpc_hosts: Vec<std::net::IpAddr>,
+    /// Lifetime of the node TLS certificates (renew with `bcos renew-cert`).
+    #[arg(long, default_value_t = bcos_net::pki::NODE_CERT_VALIDITY_DAYS_DEFAULT)]
+    cert_validity_days: u32,
+    /// Lifetime of the chain CA certificate.
+    #[arg(long, default_value_t = bcos_net::pki::CA_VALIDITY_DAYS_DEFAULT)]
+    ca_validity_days: u32,
 }
 
 #[derive(Parser)]
@@ -89,6 +127,10 @@ struct UpArgs {
     /// Log filter passed to every node.
     #[arg(long, default_value = "info")]
     log: String,
+    /// What to do when a node process dies: start it again after a short delay (doubling
+    /// while it keeps dying, up to 30 s), or leave it down. The other nodes run on either way.
+    #[arg(long, value_enum, default_value = "always")]
+    restart: bcos_node::supervise::RestartPolicy,
 }
 
 #[derive(Parser)]
@@ -132,6 +174,7 @@ fn main() {
         Command::Node(args) => run_node_cmd(args),
         Command::Init(args) => run_init(args),
         Command::Up(args) => run_up(args),
+        Command::RenewCert(args) => run_renew_cert(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -227,21 +270,20 @@ fn init_options(
     consensus: bcos_node::cluster::config::ConsensusKind,
     voters: usize,
 ) -> bcos_node::cluster::init::InitOptions {
-    bcos_node::cluster::init::InitOptions {
-        nodes,
-        hosts,
-        out,
-        p2p_port: ports.0,
-        rpc_port: ports.1,
-        chain_id,
-        consensus,
-        voters,
-        nodes_max: bcos_node::cluster::init::NODES_MAX_DEFAULT,
-    }
+    let mut o = bcos_node::cluster::init::InitOptions::new(nodes, hosts[0], out);
+    o.hosts = hosts;
+    (o.p2p_port, o.rpc_port) = ports;
+    o.chain_id = chain_id;
+    o.consensus = consensus;
+    o.voters = voters;
+    o
 }
 
 fn run_init(a: InitArgs) -> anyhow::Result<()> {
-    let o = init_options(
+    if a.hosts.is_empty() {
+        anyhow::bail!("--hosts needs at least one IP");
+    }
+    let mut o = init_options(
         a.nodes,
         a.hosts,
         a.out,
@@ -250,11 +292,23 @@ fn run_init(a: InitArgs) -> anyhow::Result<()> {
         a.consensus,
         a.voters,
     );
+    o.dev = a.dev;
+    o.admin = a.admin;
+    o.rpc_hosts = a.rpc_hosts;
+    o.cert_validity_days = a.cert_validity_days;
+    o.ca_validity_days = a.ca_validity_days;
+    if let Some(path) = &a.alloc {
+        o.alloc = bcos_node::genesis::read_alloc_file(path)?;
+    }
+    if o.dev {
+        print_dev_warning();
+    }
     let dirs = bcos_node::cluster::init::init_cluster(&o)?;
     println!(
-        "wrote a {}-node {:?} cluster to {}:",
+        "wrote a {}-node {:?} {} cluster to {}:",
         dirs.len(),
         o.consensus,
+        if o.dev { "DEVELOPMENT" } else { "production" },
         o.out.display()
     );
     for d in &dirs {
@@ -268,6 +322,36 @@ fn run_init(a: InitArgs) -> anyhow::Result<()> {
         "  {}  (the CA key: keep it offline)",
         o.out.join("ca").display()
     );
+    if let Some(admin) = o.admin {
+        let funded = o.alloc.iter().any(|acc| acc.address == admin);
+        if !funded && !o.dev {
+            println!(
+                "note: the admin {admin} has no balance in --alloc; it needs one to pay for \
+                 node-manager transactions"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Said by `bcos up` and `bcos init --dev`, where nobody can miss it.
+fn print_dev_warning() {
+    eprintln!(
+        "\n*** DEVELOPMENT CHAIN ***\n\
+         Its admin (who may add and remove validators) and its funded accounts are the public \
+         test mnemonic's ('test test ... junk'): anyone can sign as them. Never use it for \
+         real value. A production chain: bcos init --nodes N --out DIR --admin 0x... --alloc \
+         FILE\n"
+    );
+}
+
+fn run_renew_cert(a: RenewCertArgs) -> anyhow::Result<()> {
+    let not_after = bcos_node::cluster::init::renew_node_cert(&a.ca, &a.keys, a.validity_days)?;
+    println!(
+        "renewed {}: valid for {} days (until Unix time {not_after}); restart the node to use it",
+        a.keys.join(bcos_net::pki::NODE_CERT_FILE).display(),
+        a.validity_days
+    );
     Ok(())
 }
 
@@ -277,8 +361,10 @@ fn run_up(a: UpArgs) -> anyhow::Result<()> {
     let existing = (0..)
         .take_while(|i| node_dir(&a.dir, *i).join("config.toml").exists())
         .count();
+    // `bcos up` is the local development cluster: dev accounts and admin, said loudly
+    print_dev_warning();
     let dirs: Vec<PathBuf> = if existing == 0 {
-        let o = init_options(
+        let mut o = init_options(
             a.nodes,
             vec![std::net::IpAddr::from([127, 0, 0, 1])],
             a.dir.clone(),
@@ -287,6 +373,7 @@ fn run_up(a: UpArgs) -> anyhow::Result<()> {
             a.consensus,
             0,
         );
+        o.dev = true;
         init_cluster(&o)?
     } else if existing == a.nodes {
         (0..existing).map(|i| node_dir(&a.dir, i)).collect()
@@ -298,35 +385,53 @@ fn run_up(a: UpArgs) -> anyhow::Result<()> {
         );
     };
     let exe = std::env::current_exe().context("locating the bcos binary")?;
-    let mut nodes = supervise::spawn_nodes(&exe, &dirs, &a.log)?;
+    let mut nodes = supervise::Supervisor::start(&exe, &dirs, &a.log, a.restart)?;
     for (i, d) in dirs.iter().enumerate() {
         let cfg = NodeConfig::load(&d.join("config.toml"))?;
         println!(
-            "node {i}: RPC http://{}  log {}",
+            "node {i}: RPC http://{}  pid {}  log {}",
             cfg.rpc.addr,
+            nodes.pid(i).unwrap_or(0),
             d.join("node.log").display()
         );
     }
-    println!("{} nodes running; Ctrl-C stops them all", nodes.len());
+    println!(
+        "{} nodes running (--restart {}); Ctrl-C stops them all",
+        nodes.len(),
+        match a.restart {
+            supervise::RestartPolicy::Always => "always",
+            supervise::RestartPolicy::Never => "never",
+        }
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let outcome = runtime.block_on(async {
-        let mut signal = Box::pin(shutdown_signal());
+        let mut signal = Box::pin(shutdown_signal()?);
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(supervise::POLL_MS));
         loop {
             tokio::select! {
                 s = &mut signal => { s?; return Ok(()); }
                 _ = tick.tick() => {
-                    if let Some((i, status)) = supervise::exited(&mut nodes) {
-                        return Err(anyhow::anyhow!("node {i} exited ({status}); see {}", nodes[i].log.display()));
+                    for event in nodes.poll(std::time::Instant::now()) {
+                        let log = match &event {
+                            supervise::Event::Exited { index, .. } => nodes.log_path(*index),
+                            _ => None,
+                        };
+                        match log {
+                            Some(log) => eprintln!("{event}; see {}", log.display()),
+                            None => eprintln!("{event}"),
+                        }
+                    }
+                    if !nodes.any_alive() {
+                        return Err(anyhow::anyhow!("every node has exited"));
                     }
                 }
             }
         }
     });
     eprintln!("stopping {} nodes...", nodes.len());
-    supervise::stop_all(&mut nodes);
+    nodes.stop_all();
     eprintln!("stopped");
     outcome
 }
@@ -346,6 +451,7 @@ fn run_until_stopped(
         let data_dir = config.chain.data_dir.clone();
         let cluster = config.cluster.as_ref().map(|c| (c.index, c.members.len()));
         let mut node = Node::start(config).await?;
+        let stop = shutdown_signal()?;
         match cluster {
             Some((i, n)) if !banner => {
                 println!(
@@ -359,7 +465,7 @@ fn run_until_stopped(
         }
         let failure = node.sealer_failure();
         let outcome = tokio::select! {
-            s = shutdown_signal() => { s?; Ok(()) }
+            s = stop => { s?; Ok(()) }
             f = failure => match f {
                 Ok(msg) => Err(anyhow::anyhow!("consensus failed: {msg}")),
                 Err(_) => Ok(()),
@@ -408,11 +514,17 @@ fn hex_key(key: &secp256k1::SecretKey) -> String {
         .collect()
 }
 
-async fn shutdown_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("listening for Ctrl-C")?,
-        _ = term.recv() => {}
-    }
-    Ok(())
+/// Registers SIGINT and SIGTERM handlers now (so a signal that arrives right after the
+/// banner is printed is not lost) and returns the future that completes on either.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        Ok(())
+    })
 }

@@ -2,13 +2,12 @@
 //! order.
 
 use crate::api::NodeApi;
+use crate::block_exec::SealerContext;
 use crate::config::NodeConfig;
-use crate::genesis::{dev_genesis, ensure_genesis, Genesis};
+use crate::genesis::{build_genesis, ensure_genesis, Genesis};
 use crate::metrics::Metrics;
 use crate::pool::{rules::StaticRules, Ingress, Pool};
-use crate::sealer::{Sealer, SealerContext};
 use anyhow::Context;
-use bcos_consensus::Solo;
 use bcos_crypto::{BatchConfig, BatchRecoverer, SenderCache};
 use bcos_execution::{ExecConfig, Executor};
 use bcos_storage::{ChainStore, DiskStore};
@@ -17,10 +16,6 @@ use bcos_types::Address;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{broadcast, oneshot};
-
-/// Blocks kept for slow subscribers before they are told they lagged (they then refill from
-/// storage).
-const BLOCK_CHANNEL_CAPACITY: usize = 256;
 
 pub struct Node;
 
@@ -47,10 +42,11 @@ impl Node {
         let io_backend = format!("{:?}", disk.io_backend_in_use());
         let store: Arc<dyn ChainStore> = Arc::new(disk);
 
-        let genesis = dev_genesis(&config.chain, &config.sealer)?;
+        let genesis = build_genesis(&config.chain, &config.sealer)?;
         ensure_genesis(&*store, &genesis)?;
 
         let metrics = Arc::new(Metrics::default());
+        let clock = crate::runtime::system_clock();
         let doorbell = Doorbell::new();
         let spec: bcos_execution::EvmSpec = config
             .chain
@@ -85,6 +81,7 @@ impl Node {
             pool.clone(),
             recoverer,
             config.pool.ingress_queue_max,
+            config.pool.ingress_queue_bytes_max,
             config.pool.ingress_batch_max,
         );
 
@@ -94,10 +91,11 @@ impl Node {
             block_gas_limit: config.sealer.block_gas_limit,
             ..ExecConfig::default()
         }));
-        let (blocks, _) = broadcast::channel(BLOCK_CHANNEL_CAPACITY);
+        // Blocks kept for slow subscribers before they are told they lagged (they then
+        // refill from storage): `rpc.block_feed_blocks_max`, part of the memory budget.
+        let (blocks, _) = broadcast::channel(config.rpc.block_feed_blocks_max.max(1));
         let beneficiary = genesis.addresses.first().copied().unwrap_or(Address::ZERO);
 
-        let head = store.head().map_or(0, |(n, _)| n);
         let ctx = SealerContext {
             store: store.clone(),
             pool: pool.clone(),
@@ -109,21 +107,13 @@ impl Node {
             block_gas_limit: config.sealer.block_gas_limit,
             base_fee: config.chain.base_fee_wei,
             beneficiary,
+            timestamp_future_s_max: config.sealer.timestamp_future_s_max,
+            clock: clock.clone(),
         };
         let (failed_tx, failed_rx) = oneshot::channel();
         let mut cluster = None;
         let sealer_thread = match &config.cluster {
-            None => {
-                let sealer = Sealer::new(ctx, Solo::new(head + 1))?;
-                std::thread::Builder::new()
-                    .name("sealer".into())
-                    .spawn(move || {
-                        if let Err(e) = sealer.run() {
-                            tracing::error!("sealer stopped: {e:#}");
-                            let _ = failed_tx.send(format!("{e:#}"));
-                        }
-                    })?
-            }
+            None => crate::cluster::solo::start(ctx, failed_tx)?,
             Some(cc) => {
                 // Block senders are nearly always in the sender cache already (the pool
                 // recovered them): one thread, so four nodes on one host do not oversubscribe.
@@ -146,8 +136,7 @@ impl Node {
                     default_admin: beneficiary,
                 })
                 .await?;
-                let slot = c.api_slot_handle();
-                cluster = Some((c.net, c.forwarder, slot, c.view));
+                cluster = Some((c.net, c.forwarder, c.view));
                 c.driver
             }
         };
@@ -165,14 +154,11 @@ impl Node {
             metrics,
             io_backend,
             beneficiary,
-            forward: cluster.as_ref().map(|(_, f, _, _)| f.clone()),
-            net: cluster.as_ref().map(|(n, _, _, _)| n.clone()),
-            consensus: cluster.as_ref().map(|(_, _, _, v)| v.clone()),
+            forward: cluster.as_ref().map(|(_, f, _)| f.clone()),
+            net: cluster.as_ref().map(|(n, _, _)| n.clone()),
+            consensus: cluster.as_ref().map(|(_, _, v)| v.clone()),
         });
-        let net = cluster.map(|(net, _, slot, _)| {
-            let _ = slot.set(api.clone());
-            net
-        });
+        let net = cluster.map(|(net, _, _)| net);
         let rpc = bcos_rpc::start(&config.rpc, api.clone())
             .await
             .context("starting JSON-RPC")?;

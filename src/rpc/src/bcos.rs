@@ -3,6 +3,7 @@
 //!
 //! [`ChainApi`]: crate::ChainApi
 
+use crate::blocking::{self, Pool};
 use crate::errors::{ok, RpcResult};
 use crate::server::Ctx;
 use alloy_primitives::{keccak256, Bytes, B256, U64};
@@ -38,13 +39,18 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
         ok(U64::from(c.api.pending_tx_count()))
     })?;
     // The commit certificate stored with block N (PBFT: view, signers, BLS aggregate).
-    m.register_method("bcos_getBlockCertificate", |p, c, _| -> RpcResult<serde_json::Value> {
-        let n: U64 = p.one()?;
-        c.api
-            .block_certificate(n.to::<u64>())
-            .map_err(crate::errors::api_error)?
-            .ok_or_else(|| crate::errors::invalid_params(format!("no block {n}")))
-    })?;
+    blocking::register(
+        m,
+        "bcos_getBlockCertificate",
+        Pool::Read,
+        |p, c, _| -> RpcResult<serde_json::Value> {
+            let n: U64 = p.one()?;
+            c.api
+                .block_certificate(n.to::<u64>())
+                .map_err(crate::errors::api_error)?
+                .ok_or_else(|| crate::errors::invalid_params(format!("no block {n}")))
+        },
+    )?;
     m.register_method("bcos_getTotalTransactionCount", |_, c, _| {
         ok(U64::from(c.api.total_tx_count()))
     })?;

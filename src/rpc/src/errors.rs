@@ -45,13 +45,15 @@ pub fn limit_exceeded(msg: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(LIMIT_EXCEEDED, msg, None::<()>)
 }
 
+pub fn internal_error(msg: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(INTERNAL, format!("internal error: {msg}"), None::<()>)
+}
+
 pub fn api_error(e: ApiError) -> ErrorObjectOwned {
     match e {
         ApiError::TxRejected(m) | ApiError::Unavailable(m) => server_error(m),
         ApiError::InvalidParams(m) => invalid_params(m),
-        ApiError::Internal(m) => {
-            ErrorObjectOwned::owned(INTERNAL, format!("internal error: {m}"), None::<()>)
-        }
+        ApiError::Internal(m) => internal_error(m),
     }
 }
 

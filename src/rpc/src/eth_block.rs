@@ -2,11 +2,13 @@
 //! eth_getTransactionByBlock*AndIndex and eth_feeHistory.
 //!
 //! Every committed block is final (BFT commit), so `safe` and `finalized` are `latest`;
-//! `pending` is also `latest` for blocks since the pool has no block of its own.
+//! `pending` is also `latest` for blocks since the pool has no block of its own. Methods that
+//! read blocks run in the bounded blocking pool (`blocking`).
 
 use crate::api::StateAt;
+use crate::blocking::{self, Pool};
 use crate::convert::{rpc_block, rpc_tx};
-use crate::errors::{api_error, invalid_params, ok, server_error, RpcResult};
+use crate::errors::{api_error, invalid_params, limit_exceeded, ok, server_error, RpcResult};
 use crate::server::Ctx;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{B256, U64};
@@ -71,8 +73,10 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
     m.register_method("eth_blockNumber", |_, c, _| {
         ok(U64::from(c.api.head_number()))
     })?;
-    m.register_method(
+    blocking::register(
+        m,
         "eth_getBlockByNumber",
+        Pool::Read,
         |p, c, _| -> RpcResult<Option<Block>> {
             let mut seq = p.sequence();
             let tag: BlockNumberOrTag = seq.next()?;
@@ -80,8 +84,10 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
             Ok(block_by_tag(c, tag)?.map(|b| rpc_block(&b, full.unwrap_or(false))))
         },
     )?;
-    m.register_method(
+    blocking::register(
+        m,
         "eth_getBlockByHash",
+        Pool::Read,
         |p, c, _| -> RpcResult<Option<Block>> {
             let mut seq = p.sequence();
             let hash: B256 = seq.next()?;
@@ -89,29 +95,37 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
             Ok(block_by_hash(c, &hash)?.map(|b| rpc_block(&b, full.unwrap_or(false))))
         },
     )?;
-    m.register_method(
+    blocking::register(
+        m,
         "eth_getBlockTransactionCountByNumber",
+        Pool::Read,
         |p, c, _| -> RpcResult<Option<U64>> {
             let tag: BlockNumberOrTag = p.one()?;
             Ok(block_by_tag(c, tag)?.map(|b| U64::from(b.block.block.txs.len())))
         },
     )?;
-    m.register_method(
+    blocking::register(
+        m,
         "eth_getBlockTransactionCountByHash",
+        Pool::Read,
         |p, c, _| -> RpcResult<Option<U64>> {
             let hash: B256 = p.one()?;
             Ok(block_by_hash(c, &hash)?.map(|b| U64::from(b.block.block.txs.len())))
         },
     )?;
-    m.register_method(
+    blocking::register(
+        m,
         "eth_getTransactionByBlockNumberAndIndex",
+        Pool::Read,
         |p, c, _| -> RpcResult<Option<Transaction>> {
             let (tag, index): (BlockNumberOrTag, Index) = p.parse()?;
             Ok(block_by_tag(c, tag)?.and_then(|b| rpc_tx(&b, index.0)))
         },
     )?;
-    m.register_method(
+    blocking::register(
+        m,
         "eth_getTransactionByBlockHashAndIndex",
+        Pool::Read,
         |p, c, _| -> RpcResult<Option<Transaction>> {
             let (hash, index): (B256, Index) = p.parse()?;
             Ok(block_by_hash(c, &hash)?.and_then(|b| rpc_tx(&b, index.0)))
@@ -119,13 +133,18 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
     )?;
     m.register_method("eth_getUncleCountByBlockNumber", |_, _, _| ok(U64::ZERO))?;
     m.register_method("eth_getUncleCountByBlockHash", |_, _, _| ok(U64::ZERO))?;
-    m.register_blocking_method("eth_feeHistory", |p, c, _| -> RpcResult<FeeHistory> {
-        let mut seq = p.sequence();
-        let count: serde_json::Value = seq.next()?;
-        let newest: BlockNumberOrTag = seq.next()?;
-        let percentiles: Option<Vec<f64>> = seq.optional_next()?;
-        fee_history(&c, parse_quantity(&count)?, newest, percentiles)
-    })?;
+    blocking::register(
+        m,
+        "eth_feeHistory",
+        Pool::Read,
+        |p, c, _| -> RpcResult<FeeHistory> {
+            let mut seq = p.sequence();
+            let count: serde_json::Value = seq.next()?;
+            let newest: BlockNumberOrTag = seq.next()?;
+            let percentiles: Option<Vec<f64>> = seq.optional_next()?;
+            fee_history(c, parse_quantity(&count)?, newest, percentiles)
+        },
+    )?;
     Ok(())
 }
 
@@ -149,6 +168,15 @@ fn fee_history(
     percentiles: Option<Vec<f64>>,
 ) -> RpcResult<FeeHistory> {
     if let Some(ps) = &percentiles {
+        // Issue 10, item 9: the reward table is blocks × percentiles; unbounded, one 4 MiB
+        // request could ask for gigabytes.
+        let max = c.config.fee_history_percentiles_max;
+        if ps.len() > max {
+            return Err(limit_exceeded(format!(
+                "too many reward percentiles: {} (limit {max})",
+                ps.len()
+            )));
+        }
         let in_range = ps.iter().all(|p| (0.0..=100.0).contains(p));
         if !in_range || ps.windows(2).any(|w| w[0] > w[1]) {
             return Err(invalid_params(
@@ -163,7 +191,10 @@ fn fee_history(
             "request beyond head block: requested {newest}, head {head}"
         )));
     }
-    let count = count.min(c.config.fee_history_blocks_max).min(newest + 1);
+    // newest <= head, a committed height, so newest + 1 cannot wrap; saturating regardless.
+    let count = count
+        .min(c.config.fee_history_blocks_max)
+        .min(newest.saturating_add(1));
     let mut fh = FeeHistory {
         reward: percentiles.as_ref().map(|_| Vec::new()),
         ..Default::default()
@@ -171,7 +202,7 @@ fn fee_history(
     if count == 0 {
         return Ok(fh);
     }
-    let oldest = newest + 1 - count;
+    let oldest = newest.saturating_add(1) - count;
     fh.oldest_block = oldest;
     for n in oldest..=newest {
         let header = match &percentiles {
@@ -208,9 +239,9 @@ fn fee_history(
         c.api.next_base_fee()
     } else {
         c.api
-            .header(newest + 1)
+            .header(newest.saturating_add(1))
             .map_err(api_error)?
-            .ok_or_else(|| missing(newest + 1))?
+            .ok_or_else(|| missing(newest.saturating_add(1)))?
             .1
             .base_fee_per_gas
     };
@@ -249,7 +280,7 @@ pub fn block_rewards(block: &CommittedBlock, percentiles: &[f64]) -> Vec<u128> {
             let threshold = (header.gas_used as f64 * p / 100.0) as u64;
             while sum < threshold && index < txs.len() - 1 {
                 index += 1;
-                sum += txs[index].1;
+                sum = sum.saturating_add(txs[index].1);
             }
             txs[index].0
         })

@@ -2,6 +2,7 @@
 //! eth_getTransactionReceipt, and the fee suggestions eth_gasPrice and
 //! eth_maxPriorityFeePerGas.
 
+use crate::blocking::{self, Pool};
 use crate::convert::{pending_rpc_tx, rpc_receipt, rpc_tx};
 use crate::errors::{api_error, ok, RpcResult};
 use crate::server::Ctx;
@@ -18,8 +19,10 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
         let raw: Bytes = p.one()?;
         c.api.send_raw_transaction(raw).await.map_err(api_error)
     })?;
-    m.register_method(
+    blocking::register(
+        m,
         "eth_getTransactionByHash",
+        Pool::Read,
         |p, c, _| -> RpcResult<Option<Transaction>> {
             let hash: B256 = p.one()?;
             if let Some((block, index)) = locate(c, &hash)? {
@@ -28,8 +31,10 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
             Ok(c.api.pending_tx(&hash).map(|tx| pending_rpc_tx(&tx)))
         },
     )?;
-    m.register_method(
+    blocking::register(
+        m,
         "eth_getTransactionReceipt",
+        Pool::Read,
         |p, c, _| -> RpcResult<Option<TransactionReceipt>> {
             let hash: B256 = p.one()?;
             Ok(locate(c, &hash)?.and_then(|(block, index)| rpc_receipt(&block, index)))

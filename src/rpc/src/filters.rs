@@ -7,19 +7,28 @@
 //! the cursor past what it returned, so no block or log is ever skipped or repeated, however
 //! far the broadcast feed has run ahead. A filter not polled for `filter_idle_timeout_ms` is
 //! removed, as in geth. Pending-transaction filters always report an empty list.
+//!
+//! At most `filters_max` filters exist, and at most `filters_per_client_max` of one client
+//! (its IP address: an HTTP client opens a new connection whenever it likes, so the
+//! connection is no identity), so one client cannot take every slot (issue 10, item 11). A
+//! poll reads at most `get_logs_blocks_read_max` blocks' receipts and about
+//! `get_logs_bytes_max` bytes of logs, stopping at a block boundary.
 
+use crate::blocking::{self, Pool};
+use crate::conn::ConnMeter;
 use crate::errors::{api_error, limit_exceeded, server_error, RpcResult};
-use crate::logs::{append_block_logs, block_if_may_match, get_logs};
+use crate::logs::{append_block_logs, block_if_may_match, get_logs, LogQuery};
 use crate::server::Ctx;
 use crate::RpcConfig;
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{B256, U128};
 use alloy_rpc_types_eth::{Filter, FilterChanges, Log as RpcLog};
 use jsonrpsee::core::RegisterMethodError;
-use jsonrpsee::RpcModule;
+use jsonrpsee::{Extensions, RpcModule};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +45,7 @@ pub fn random_id() -> u128 {
 enum Kind {
     Blocks,
     PendingTxs,
-    Logs(Box<Filter>),
+    Logs(Box<LogQuery>),
 }
 
 struct Entry {
@@ -48,6 +57,8 @@ struct Entry {
 /// One filter. `last_poll` has its own lock so expiry checks never wait behind a long poll.
 struct Slot {
     last_poll: Mutex<Instant>,
+    /// Who installed it; `None` for a request that did not come through a connection.
+    client: Option<IpAddr>,
     entry: Mutex<Entry>,
 }
 
@@ -55,7 +66,13 @@ struct Slot {
 pub struct Filters {
     map: Mutex<HashMap<u128, Arc<Slot>>>,
     max: usize,
+    per_client_max: usize,
     idle_timeout: Duration,
+}
+
+/// The client (IP address) a request came from.
+pub fn client_of(ext: &Extensions) -> Option<IpAddr> {
+    ext.get::<Arc<ConnMeter>>().map(|m| m.client())
 }
 
 impl Filters {
@@ -63,11 +80,12 @@ impl Filters {
         Filters {
             map: Mutex::new(HashMap::new()),
             max: config.filters_max,
+            per_client_max: config.filters_per_client_max,
             idle_timeout: Duration::from_millis(config.filter_idle_timeout_ms),
         }
     }
 
-    fn install(&self, kind: Kind, next_block: u64) -> RpcResult<U128> {
+    fn install(&self, kind: Kind, next_block: u64, client: Option<IpAddr>) -> RpcResult<U128> {
         let mut map = self.map.lock();
         let timeout = self.idle_timeout;
         map.retain(|_, slot| slot.last_poll.lock().elapsed() < timeout);
@@ -77,9 +95,20 @@ impl Filters {
                 self.max
             )));
         }
+        if let Some(ip) = client {
+            let mine = map.values().filter(|s| s.client == Some(ip)).count();
+            if mine >= self.per_client_max {
+                return Err(limit_exceeded(format!(
+                    "too many installed filters for this client: {mine} (limit {}); \
+                     uninstall unused ones",
+                    self.per_client_max
+                )));
+            }
+        }
         let id = random_id();
         let slot = Slot {
             last_poll: Mutex::new(Instant::now()),
+            client,
             entry: Mutex::new(Entry { kind, next_block }),
         };
         map.insert(id, Arc::new(slot));
@@ -119,39 +148,58 @@ fn not_found() -> jsonrpsee::types::ErrorObjectOwned {
 }
 
 pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
-    m.register_method("eth_newFilter", |p, c, _| -> RpcResult<U128> {
+    m.register_method("eth_newFilter", |p, c, ext| -> RpcResult<U128> {
         let filter: Filter = p.one()?;
-        c.filters
-            .install(Kind::Logs(Box::new(filter)), c.api.head_number() + 1)
+        let query = LogQuery::new(c, filter)?;
+        c.filters.install(
+            Kind::Logs(Box::new(query)),
+            c.api.head_number().saturating_add(1),
+            client_of(ext),
+        )
     })?;
-    m.register_method("eth_newBlockFilter", |_, c, _| {
-        c.filters.install(Kind::Blocks, c.api.head_number() + 1)
+    m.register_method("eth_newBlockFilter", |_, c, ext| {
+        c.filters.install(
+            Kind::Blocks,
+            c.api.head_number().saturating_add(1),
+            client_of(ext),
+        )
     })?;
-    m.register_method("eth_newPendingTransactionFilter", |_, c, _| {
-        c.filters.install(Kind::PendingTxs, c.api.head_number() + 1)
+    m.register_method("eth_newPendingTransactionFilter", |_, c, ext| {
+        c.filters.install(
+            Kind::PendingTxs,
+            c.api.head_number().saturating_add(1),
+            client_of(ext),
+        )
     })?;
     m.register_method("eth_uninstallFilter", |p, c, _| -> RpcResult<bool> {
         let id: U128 = p.one()?;
         Ok(c.filters.uninstall(id))
     })?;
-    m.register_blocking_method(
+    blocking::register(
+        m,
         "eth_getFilterChanges",
+        Pool::Read,
         |p, c, _| -> RpcResult<FilterChanges> {
             let id: U128 = p.one()?;
             let slot = c.filters.get(id)?;
             let mut e = slot.entry.lock();
-            changes(&c, &mut e)
+            changes(c, &mut e)
         },
     )?;
-    m.register_blocking_method("eth_getFilterLogs", |p, c, _| -> RpcResult<Vec<RpcLog>> {
-        let id: U128 = p.one()?;
-        let slot = c.filters.get(id)?;
-        let filter = match &slot.entry.lock().kind {
-            Kind::Logs(f) => (**f).clone(),
-            _ => return Err(not_found()),
-        };
-        get_logs(&c, &filter)
-    })?;
+    blocking::register(
+        m,
+        "eth_getFilterLogs",
+        Pool::Read,
+        |p, c, _| -> RpcResult<Vec<RpcLog>> {
+            let id: U128 = p.one()?;
+            let slot = c.filters.get(id)?;
+            let entry = slot.entry.lock();
+            match &entry.kind {
+                Kind::Logs(q) => get_logs(c, q),
+                _ => Err(not_found()),
+            }
+        },
+    )?;
     Ok(())
 }
 
@@ -165,31 +213,38 @@ fn changes(c: &Ctx, e: &mut Entry) -> RpcResult<FilterChanges> {
     let to = head.min(from.saturating_add(window - 1));
     match &e.kind {
         Kind::PendingTxs => {
-            e.next_block = to + 1;
+            e.next_block = to.saturating_add(1);
             Ok(FilterChanges::Empty)
         }
         Kind::Blocks => {
-            let mut hashes: Vec<B256> = Vec::with_capacity((to - from + 1) as usize);
+            let mut hashes: Vec<B256> = Vec::new();
             for n in from..=to {
                 let Some((hash, _)) = c.api.header(n).map_err(api_error)? else {
                     break;
                 };
                 hashes.push(hash);
-                e.next_block = n + 1;
+                e.next_block = n.saturating_add(1);
             }
             Ok(FilterChanges::Hashes(hashes))
         }
-        Kind::Logs(filter) => {
-            let (lo, hi) = numeric_bounds(filter);
+        Kind::Logs(query) => {
+            let (lo, hi) = numeric_bounds(&query.filter);
             let mut logs = Vec::new();
+            let mut bytes = 0usize;
+            let mut reads = 0u64;
             for n in from..=to {
                 if n >= lo && n <= hi {
-                    if let Some(block) = block_if_may_match(c, filter, n)? {
-                        append_block_logs(&block, filter, &mut logs);
+                    if let Some(block) = block_if_may_match(c, query, n)? {
+                        reads += 1;
+                        bytes = bytes.saturating_add(append_block_logs(&block, query, &mut logs));
                     }
                 }
-                e.next_block = n + 1;
-                if logs.len() >= c.config.get_logs_results_max {
+                e.next_block = n.saturating_add(1);
+                // Stop at a block boundary; the next poll resumes at `next_block`.
+                if logs.len() >= c.config.get_logs_results_max
+                    || bytes >= c.config.get_logs_bytes_max
+                    || reads >= c.config.get_logs_blocks_read_max
+                {
                     break;
                 }
             }

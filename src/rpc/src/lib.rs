@@ -5,13 +5,18 @@
 //! Serves spec/execution.md §1–§2 data (blocks, receipts, logs) in Ethereum's JSON shapes;
 //! the node side is the [`ChainApi`] trait, so this crate depends on no storage or execution.
 //!
-//! Layout: `server` (startup, parallel batches), `convert` (node types → alloy RPC types),
+//! Layout: `server` (startup), `conn` (accept loop, connection limits, per-connection
+//! accounting), `middleware` (parallel batches, request permits), `blocking` (storage reads
+//! and EVM calls on bounded blocking pools), `convert` (node types → alloy RPC types),
 //! `eth_state`, `eth_tx`, `eth_block`, `logs`, `filters`, `subscriptions`, `bcos`
-//! (method groups), `errors` (geth-compatible error objects), `config` (limits).
+//! (method groups), `errors` (geth-compatible error objects), `config` (limits; their sum
+//! is docs/memory-budget.md).
 
 pub mod api;
 mod bcos;
+mod blocking;
 pub mod config;
+mod conn;
 pub mod convert;
 pub mod errors;
 mod eth_block;
@@ -19,6 +24,7 @@ mod eth_state;
 mod eth_tx;
 mod filters;
 mod logs;
+mod middleware;
 pub mod server;
 mod subscriptions;
 

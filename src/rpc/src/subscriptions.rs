@@ -4,12 +4,18 @@
 //!
 //! Each subscription reads its own `ChainApi::subscribe_blocks` receiver. Blocks arrive in
 //! order; when the receiver lagged (or any gap appears) the missing blocks are read back
-//! with `committed_block(n)` before the new one is sent, so no head or log is skipped.
+//! with `committed_block(n)` (in the bounded blocking pool) before the new one is sent, so
+//! no head or log is skipped.
+//!
+//! Subscriptions are bounded per connection (`subscriptions_per_connection_max`, enforced
+//! by jsonrpsee) and in total (`subscriptions_max`, [`SubscriptionCount`]); a `logs`
+//! filter's lists are bounded as eth_getLogs's are.
 
+use crate::blocking::{run_blocking, Pool};
 use crate::convert::rpc_header;
-use crate::errors::invalid_params;
+use crate::errors::{api_error, invalid_params, limit_exceeded};
 use crate::filters::random_id;
-use crate::logs::append_block_logs;
+use crate::logs::{append_block_logs, LogQuery};
 use crate::server::Ctx;
 use alloy_rpc_types_eth::Filter;
 use bcos_types::CommittedBlock;
@@ -18,8 +24,47 @@ use jsonrpsee::core::traits::IdProvider;
 use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::types::SubscriptionId;
 use jsonrpsee::RpcModule;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
+
+/// Live subscriptions of all connections, against `subscriptions_max`.
+pub struct SubscriptionCount {
+    live: Arc<AtomicUsize>,
+    max: usize,
+}
+
+/// One live subscription; dropping it frees its slot.
+pub struct SubscriptionSlot(Arc<AtomicUsize>);
+
+impl SubscriptionCount {
+    pub fn new(max: usize) -> Self {
+        SubscriptionCount {
+            live: Arc::new(AtomicUsize::new(0)),
+            max,
+        }
+    }
+
+    fn take(&self) -> Option<SubscriptionSlot> {
+        let max = self.max;
+        self.live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| SubscriptionSlot(self.live.clone()))
+    }
+
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for SubscriptionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// Subscription ids as geth makes them: `0x` and random hex.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +78,7 @@ impl IdProvider for HexIdProvider {
 
 enum Feed {
     Heads,
-    Logs(Box<Filter>),
+    Logs(Box<LogQuery>),
 }
 
 pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
@@ -47,16 +92,28 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
                 Ok(k) => k,
                 Err(e) => return pending.reject(e).await,
             };
+            let Some(slot) = c.subscriptions.take() else {
+                let max = c.subscriptions.max;
+                return pending
+                    .reject(limit_exceeded(format!(
+                        "too many subscriptions on this node (limit {max})"
+                    )))
+                    .await;
+            };
             let feed = match kind.as_str() {
                 "newHeads" => Feed::Heads,
                 "logs" => match seq.optional_next::<Filter>() {
-                    Ok(f) => Feed::Logs(Box::new(f.unwrap_or_default())),
+                    Ok(f) => match LogQuery::new(&c, f.unwrap_or_default()) {
+                        Ok(q) => Feed::Logs(Box::new(q)),
+                        Err(e) => return pending.reject(e).await,
+                    },
                     Err(e) => return pending.reject(e).await,
                 },
                 "newPendingTransactions" => {
                     if let Ok(sink) = pending.accept().await {
                         sink.closed().await;
                     }
+                    drop(slot);
                     return;
                 }
                 other => {
@@ -67,11 +124,12 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
             };
             // Subscribe before reading the head so no block falls between the two.
             let rx = c.api.subscribe_blocks();
-            let next = c.api.head_number() + 1;
+            let next = c.api.head_number().saturating_add(1);
             let Ok(sink) = pending.accept().await else {
                 return;
             };
             follow(c, sink, rx, next, feed).await;
+            drop(slot);
         },
     )?;
     Ok(())
@@ -104,7 +162,15 @@ async fn follow(
             continue;
         }
         while next < number {
-            match c.api.committed_block(next) {
+            let n = next;
+            // Held until the block read back has been sent (docs/memory-budget.md).
+            let Some(_refill) = c.pools.refill_permit().await else {
+                return;
+            };
+            let read = run_blocking(c.clone(), Pool::Read, move |c| {
+                c.api.committed_block(n).map_err(api_error)
+            });
+            match read.await {
                 Ok(Some(missed)) => {
                     if !emit(&sink, &missed, &feed).await {
                         return;
@@ -121,7 +187,7 @@ async fn follow(
         if !emit(&sink, &block, &feed).await {
             return;
         }
-        next = number + 1;
+        next = number.saturating_add(1);
     }
 }
 
@@ -132,14 +198,12 @@ async fn emit(sink: &SubscriptionSink, block: &CommittedBlock, feed: &Feed) -> b
             let header = rpc_header(block.block.hash, block.block.header(), None);
             vec![serde_json::value::to_raw_value(&header)]
         }
-        Feed::Logs(filter) => {
-            if (!filter.address.is_empty() || filter.has_topics())
-                && !filter.matches_bloom(block.block.header().logs_bloom)
-            {
+        Feed::Logs(query) => {
+            if query.constrains() && !query.may_match(&block.block.header().logs_bloom) {
                 return true;
             }
             let mut logs = Vec::new();
-            append_block_logs(block, filter, &mut logs);
+            append_block_logs(block, query, &mut logs);
             logs.iter().map(serde_json::value::to_raw_value).collect()
         }
     };

@@ -115,9 +115,14 @@ impl Tx {
     pub fn effective_gas_price(&self, base_fee: u64) -> u128 {
         self.envelope.effective_gas_price(Some(base_fee))
     }
-    /// The most this transaction can cost its sender: `gas_limit × max_fee + value`.
-    pub fn max_cost(&self) -> U256 {
-        U256::from(self.gas_limit()) * U256::from(self.max_fee_per_gas()) + self.value()
+    /// The most this transaction can cost its sender: `gas_limit × max_fee + value`, or `None`
+    /// when that sum exceeds 2^256 − 1. Every operand comes from the sender, so the sum is
+    /// checked: wrapping would let an empty account pass a balance check. The product
+    /// (u64 × u128 < 2^192) cannot overflow; only adding `value` can.
+    pub fn max_cost(&self) -> Option<U256> {
+        U256::from(self.gas_limit())
+            .checked_mul(U256::from(self.max_fee_per_gas()))?
+            .checked_add(self.value())
     }
     /// The hash the sender signed.
     pub fn signature_hash(&self) -> B256 {
@@ -254,6 +259,38 @@ mod tests {
             trailing.push(extra);
             prop_assert!(Tx::decode(&trailing).is_err());
         }
+    }
+
+    fn with_value(value: U256) -> Tx {
+        use alloy_consensus::TxEip1559;
+        Tx::from_envelope(sign(
+            TxEip1559 {
+                chain_id: 20200,
+                gas_limit: 21_000,
+                max_fee_per_gas: 1_000_000_000,
+                to: TxKind::Call(Address::repeat_byte(0x11)),
+                value,
+                ..Default::default()
+            },
+            &key(3),
+        ))
+    }
+
+    /// Regression (issue 10, item 10): `gas × fee + value` used to wrap, so a value near
+    /// 2^256 made the cost tiny and an empty account passed the balance check.
+    #[test]
+    fn max_cost_is_checked() {
+        let gas_cost = U256::from(21_000u64) * U256::from(1_000_000_000u64);
+        assert_eq!(
+            with_value(U256::from(5)).max_cost(),
+            Some(gas_cost + U256::from(5))
+        );
+        assert_eq!(with_value(U256::MAX - gas_cost).max_cost(), Some(U256::MAX));
+        assert_eq!(
+            with_value(U256::MAX - gas_cost + U256::from(1)).max_cost(),
+            None
+        );
+        assert_eq!(with_value(U256::MAX).max_cost(), None);
     }
 
     #[test]

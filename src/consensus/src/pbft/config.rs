@@ -52,8 +52,6 @@ pub enum PbftError {
     TooFewNodes { n: u32, f: u32 },
     #[error("node index {me} is not below n = {n}")]
     IndexOutOfRange { me: NodeIndex, n: u32 },
-    #[error("durable state is for height {durable} but the committed head is {head}")]
-    DurableAhead { durable: Height, head: Height },
 }
 
 impl PbftConfig {

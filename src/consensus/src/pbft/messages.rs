@@ -4,8 +4,8 @@
 //! certificate embedded in a message) before the message enters the core, and passes the
 //! authenticated sender as `Input::Message::from`. The signing domain binds the group id.
 
-use serde::{Deserialize, Serialize};
 use bcos_types::{Height, View, B256};
+use serde::{Deserialize, Serialize};
 
 use crate::protocol::NodeIndex;
 

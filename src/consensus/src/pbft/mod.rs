@@ -46,26 +46,23 @@ impl Pbft {
 
     /// A restarted replica (PBFT-R2): `durable` is the last `Output::Persist` it made
     /// durable (if any), `committed_head` the head of its block store. A snapshot for a
-    /// height already committed is obsolete. Call [`Pbft::resume`] next.
+    /// height already committed is obsolete. A snapshot *ahead* of the store (the core moved
+    /// to h + 1 and persisted a vote there before the driver stored block h, then the node
+    /// crashed) is kept: its votes are promises the node must not break, and the blocks up
+    /// to it come by sync (PBFT-R17; a quorum decided them). Call [`Pbft::resume`] next.
     pub fn restore(
         cfg: PbftConfig,
         committed_head: Height,
         durable: Option<PbftDurable>,
     ) -> Result<Self, PbftError> {
         cfg.validate()?;
-        let next = committed_head + 1;
+        let next = committed_head.saturating_add(1);
         let st = match durable {
-            Some(mut d) if d.height == next => {
+            Some(mut d) if d.height >= next => {
                 if cfg.bug == Some(SeededBug::LockNotDurable) {
                     d.lock = None;
                 }
                 PbftState::from_durable(cfg.me, d)
-            }
-            Some(d) if d.height > next => {
-                return Err(PbftError::DurableAhead {
-                    durable: d.height,
-                    head: committed_head,
-                })
             }
             _ => PbftState::new(next),
         };
@@ -216,12 +213,18 @@ impl Pbft {
         }
     }
 
-    /// PBFT-R17: keep a bounded window of messages for later heights.
+    /// PBFT-R17: keep a bounded window of messages for later heights, each sender within
+    /// its own share of the buffer so that one flooding peer cannot crowd out the others.
     fn buffer_future(&mut self, from: NodeIndex, msg: PbftMsg) {
         let h = msg.height();
-        if h - self.st.height <= self.cfg.future_heights_max
-            && self.st.future.len() < self.cfg.future_msgs_max
+        if h - self.st.height > self.cfg.future_heights_max
+            || self.st.future.len() >= self.cfg.future_msgs_max
         {
+            return;
+        }
+        let share = (self.cfg.future_msgs_max / self.cfg.n.max(1) as usize).max(1);
+        let held = self.st.future.iter().filter(|(_, f, _)| *f == from).count();
+        if held < share {
             self.st.future.insert((h, from, msg));
         }
     }
@@ -285,6 +288,7 @@ pub(crate) mod test_util;
 mod tests {
     use super::test_util::*;
     use super::*;
+    use bcos_types::B256;
 
     #[test]
     fn config_checks_and_leader_rotation() {
@@ -329,6 +333,32 @@ mod tests {
         });
         assert!(msg(&mut p, 2, far).is_empty());
         assert!(p.state().prepares.is_empty());
+    }
+
+    /// Issue 10 item 4: one peer flooding future-height messages used to fill the whole
+    /// shared buffer (1,024), so an honest peer's early pre-prepare was dropped.
+    #[test]
+    fn one_peer_cannot_fill_the_future_buffer() {
+        let mut p = node(0);
+        for i in 0..5_000u32 {
+            let mut h = [0u8; 32];
+            h[..4].copy_from_slice(&i.to_be_bytes());
+            let junk = PbftMsg::Prepare(Prepare {
+                height: 2,
+                view: u64::from(i % 16),
+                block_hash: B256::from(h),
+            });
+            msg(&mut p, 3, junk);
+        }
+        let share = p.config().future_msgs_max / 4;
+        assert_eq!(p.state().future.len(), share);
+        let honest = PbftMsg::PrePrepare(PrePrepare {
+            height: 2,
+            view: 0,
+            block_hash: hash(2),
+        });
+        msg(&mut p, 2, honest.clone());
+        assert!(p.state().future.contains(&(2, 2, honest)));
     }
 
     #[test]
@@ -428,7 +458,7 @@ mod tests {
     }
 
     #[test]
-    fn restore_discards_obsolete_and_refuses_ahead_snapshots() {
+    fn restore_discards_obsolete_and_keeps_ahead_snapshots() {
         let c = PbftConfig::new(4, 0);
         let mut d = PbftDurable::fresh(5);
         d.view = 3;
@@ -440,12 +470,9 @@ mod tests {
             Pbft::restore(c.clone(), 5, Some(d.clone())).unwrap().view(),
             0
         );
-        assert_eq!(
-            Pbft::restore(c, 3, Some(d)),
-            Err(PbftError::DurableAhead {
-                durable: 5,
-                head: 3
-            })
-        );
+        // Issue 10 item 7: durable state ahead of the store (crash between the core's
+        // persist at h + 1 and the store of block h) used to refuse every restart.
+        let ahead = Pbft::restore(c, 3, Some(d)).expect("a node restarts from what it stored");
+        assert_eq!((ahead.next_height(), ahead.view()), (5, 3));
     }
 }

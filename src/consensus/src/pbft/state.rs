@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
 use bcos_types::{Height, View, B256};
+use serde::{Deserialize, Serialize};
 
 use super::messages::{
     Commit, CommitBody, NewView, PbftMsg, PbftTimer, Prepare, PreparedCert, ViewChange,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use bcos_types::{Height, Term};
+use bcos_types::Term;
 
 use crate::protocol::NodeIndex;
 
@@ -59,8 +59,6 @@ pub enum RaftError {
     HeartbeatTooSlow { heartbeat: u64, election: u64 },
     #[error("a limit is zero: {0}")]
     ZeroLimit(&'static str),
-    #[error("durable log starts at height {base} but the committed head is {head}")]
-    DurableAhead { base: Height, head: Height },
     #[error("only the leader changes the membership")]
     NotLeader,
     #[error("a membership change is still uncommitted or pending")]

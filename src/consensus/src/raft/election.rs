@@ -13,7 +13,13 @@ impl Raft {
         if self.st.role == Role::Leader || !self.is_member(self.cfg.me) {
             return;
         }
-        self.st.term += 1;
+        // The top of the term range cannot be passed (a wrap to 0 would undo RAFT-S1); a
+        // node there stays a follower. Only members can raise terms (RAFT-R1), so reaching
+        // it takes 2^64 elections.
+        let Some(term) = self.st.term.checked_add(1) else {
+            return;
+        };
+        self.st.term = term;
         self.st.voted_for = Some(self.cfg.me);
         self.become_follower(None);
         self.st.role = Role::Candidate;
@@ -104,11 +110,60 @@ mod tests {
         });
         let out = msg(&mut n, 3, rv.clone());
         assert!(
-            out.iter().all(|o| matches!(o, Output::SetTimer { .. } | Output::CancelTimer(_))),
+            out.iter()
+                .all(|o| matches!(o, Output::SetTimer { .. } | Output::CancelTimer(_))),
             "no answer, no persist: {out:?}"
         );
         assert_eq!(n.term(), 0, "the removed node's term is not observed");
         assert_eq!(votes(&msg(&mut n, 1, rv)), vec![(1, true)]);
+    }
+
+    /// Issue 10 item 8: a non-member's append or reply with a huge term used to raise the
+    /// term (observe_term ran before any membership check); at u64::MAX the next election's
+    /// `term += 1` wrapped to 0 in release builds.
+    #[test]
+    fn non_members_cannot_raise_the_term_and_the_top_term_is_never_passed() {
+        let mut cfg = RaftConfig::new(4, 0);
+        cfg.members = [0, 1, 2].into();
+        let mut n = Raft::new(cfg.clone(), 0).unwrap();
+        let huge = Term::MAX;
+        let from_outsider = [
+            RaftMsg::Append(Append {
+                term: huge,
+                prev: LogPos::default(),
+                entries: Vec::new(),
+                commit: 0,
+            }),
+            RaftMsg::AppendReply(AppendReply {
+                term: huge,
+                success: false,
+                match_index: 0,
+            }),
+            RaftMsg::Vote(Vote {
+                term: huge,
+                granted: true,
+            }),
+        ];
+        for m in from_outsider {
+            msg(&mut n, 3, m);
+            assert_eq!(n.term(), 0, "a non-member raised the term");
+        }
+        // A member at the top of the range: the election timer does not wrap the term.
+        let mut top = Raft::new(cfg, 0).unwrap();
+        msg(
+            &mut top,
+            1,
+            RaftMsg::Append(Append {
+                term: huge,
+                prev: LogPos::default(),
+                entries: Vec::new(),
+                commit: 0,
+            }),
+        );
+        assert_eq!(top.term(), huge);
+        let out = top.handle(Input::Timeout(RaftTimer::Election));
+        assert_eq!(top.term(), huge, "{out:?}");
+        assert_eq!(top.role(), Role::Follower);
     }
 
     #[test]

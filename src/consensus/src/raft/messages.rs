@@ -4,14 +4,16 @@
 //! passes the sender as `Input::Message::from`. Blocks travel beside `Append` keyed by hash,
 //! as with PBFT's pre-prepare; the core sees only (height, hash).
 
-use serde::{Deserialize, Serialize};
 use bcos_types::{Height, Term, B256};
+use serde::{Deserialize, Serialize};
 
 use crate::protocol::NodeIndex;
 
 /// A position in the log: the entry at `index` (= block height) written in `term`.
 /// Term 0 means "unknown": no entry has it, so it never matches one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 pub struct LogPos {
     pub index: Height,
     pub term: Term,

@@ -68,12 +68,10 @@ impl Raft {
             return Raft::new(cfg, committed_head);
         };
         cfg.validate()?;
-        if d.log.base.index > committed_head {
-            return Err(RaftError::DurableAhead {
-                base: d.log.base.index,
-                head: committed_head,
-            });
-        }
+        // A log compacted past the store's head (the node lagged in storing what it had
+        // committed, then crashed) is kept: everything at or below its base is committed,
+        // and the driver fetches those blocks by sync (RAFT-R14, R16).
+        let committed_head = committed_head.max(d.log.base.index);
         let mut log = d.log.clone();
         if log.last().index < committed_head {
             // Block sync ran past the log: nothing of it can be checked against the head.
@@ -276,9 +274,14 @@ impl Raft {
         self.sync_timer(fx);
     }
 
-    /// RAFT-R1: admission of a message from an authenticated peer.
+    /// RAFT-R1: admission of a message from an authenticated peer. Membership is checked
+    /// before anything else: a node outside the current configuration can never raise this
+    /// node's term (it could otherwise push it to `u64::MAX` and stop elections for good).
     fn on_message(&mut self, from: NodeIndex, msg: RaftMsg, fx: &mut Vec<Out>) {
         if from >= self.cfg.n || from == self.cfg.me {
+            return;
+        }
+        if msg.term() > self.st.term && !self.is_member(from) {
             return;
         }
         match msg {
@@ -378,17 +381,18 @@ mod tests {
             !out.iter().any(|o| matches!(o, Output::Persist(_))),
             "nothing changed"
         );
-        assert_eq!(
-            Raft::restore(
-                RaftConfig::new(3, 0),
-                0,
-                Some(RaftDurable {
-                    log: RaftLog::new(LogPos { index: 5, term: 1 }, [0].into()),
-                    ..d
-                })
-            ),
-            Err(RaftError::DurableAhead { base: 5, head: 0 })
-        );
+        // Issue 10 item 7: a log compacted past the stored head used to refuse every
+        // restart; the node now restarts with those entries committed and syncs the blocks.
+        let ahead = Raft::restore(
+            RaftConfig::new(3, 0),
+            0,
+            Some(RaftDurable {
+                log: RaftLog::new(LogPos { index: 5, term: 1 }, [0].into()),
+                ..d
+            }),
+        )
+        .expect("a node restarts from what it stored");
+        assert_eq!(ahead.commit_index(), 5);
     }
 
     #[test]

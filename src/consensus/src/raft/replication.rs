@@ -334,7 +334,10 @@ mod tests {
                 match_index: 0,
             }),
         );
-        assert!(sends(&stale).is_empty(), "resent while in flight: {stale:?}");
+        assert!(
+            sends(&stale).is_empty(),
+            "resent while in flight: {stale:?}"
+        );
         let ack = msg(
             &mut l,
             1,

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
 use bcos_types::{Height, Term};
+use serde::{Deserialize, Serialize};
 
 use super::messages::{Entry, LogPos, MemberChange, RaftTimer};
 use crate::protocol::NodeIndex;

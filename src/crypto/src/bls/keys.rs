@@ -37,6 +37,8 @@ pub enum BlsKeyError {
     SecretKey,
     #[error("public key rejected: {0:?}")]
     PublicKey(BLST_ERROR),
+    #[error("proof of possession does not verify for this public key")]
+    Possession,
 }
 
 fn check_len(bytes: &[u8], expected: usize) -> Result<(), BlsKeyError> {
@@ -152,6 +154,21 @@ impl BlsPublicKey {
     /// Checks a proof of possession made by [`BlsSecretKey::prove_possession`].
     pub fn verify_possession(&self, proof: &BlsSignature) -> bool {
         verify_raw(&self.point, &self.bytes, POP_DST, proof)
+    }
+
+    /// Parses a validator's key together with its proof of possession and refuses the key
+    /// unless the proof verifies (PBFT-K1). Every key that enters a validator set goes
+    /// through here: certificates are checked with a fast aggregate verification over one
+    /// message, which is only sound when no key in the set is a rogue key built from the
+    /// others' (`pk_rogue = r·G - Σ pk_i`), and nobody can prove possession of such a key.
+    pub fn from_hex_with_possession(key_hex: &str, proof_hex: &str) -> Result<Self, BlsKeyError> {
+        let key = Self::from_hex(key_hex)?;
+        let proof = BlsSignature::from_hex(proof_hex)?;
+        if key.verify_possession(&proof) {
+            Ok(key)
+        } else {
+            Err(BlsKeyError::Possession)
+        }
     }
 
     pub(crate) fn point(&self) -> &PublicKey {

@@ -17,10 +17,13 @@ mod builder;
 pub mod cache;
 pub mod certificate;
 pub mod keys;
+pub mod rogue;
 pub mod vote;
 
 #[cfg(test)]
 mod codec_tests;
+#[cfg(test)]
+mod rogue_key_tests;
 #[cfg(test)]
 mod tests;
 

@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bcos_net::{
-    generate_ca, Ca, LinkState, NetConfig, NetStats, NetworkHandle, NodeCert, PeerIndex,
+    generate_ca, Ca, Inbound, LinkState, NetConfig, NetStats, NetworkHandle, NodeCert, PeerIndex,
+    PeerSpec,
 };
 use bytes::Bytes;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
 /// Upper bound for any awaited event; generous because the machine is shared.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -21,14 +21,16 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// The node id the tests give node `i` (its certificate's CN and its peer list entry).
+pub fn node_id(i: PeerIndex) -> String {
+    format!("{:02x}{:02x}", i, 0xab)
+}
+
 pub fn ca_and_nodes(name: &str, indices: &[PeerIndex]) -> (Ca, Vec<NodeCert>) {
     let ca = generate_ca(name).expect("ca");
     let nodes = indices
         .iter()
-        .map(|&i| {
-            ca.issue_node(i, &format!("{:02x}{:02x}", i, 0xab))
-                .expect("node cert")
-        })
+        .map(|&i| ca.issue_node(i, &node_id(i)).expect("node cert"))
         .collect();
     (ca, nodes)
 }
@@ -39,8 +41,12 @@ pub async fn bind() -> (TcpListener, SocketAddr) {
     (listener, addr)
 }
 
-/// Fast retry so that reconnects happen promptly in tests.
+/// Fast retry so that reconnects happen promptly in tests; peer `i` must carry [`node_id`].
 pub fn config(listen: SocketAddr, peers: Vec<(PeerIndex, SocketAddr)>) -> NetConfig {
+    let peers = peers
+        .into_iter()
+        .map(|(i, a)| PeerSpec::new(i, a, node_id(i)))
+        .collect();
     let mut c = NetConfig::new(listen, peers);
     c.connect_retry_ms = 10;
     c.connect_retry_max_ms = 200;
@@ -48,7 +54,7 @@ pub fn config(listen: SocketAddr, peers: Vec<(PeerIndex, SocketAddr)>) -> NetCon
     c
 }
 
-pub async fn recv(rx: &mut mpsc::Receiver<(PeerIndex, Bytes)>) -> (PeerIndex, Bytes) {
+pub async fn recv(rx: &mut Inbound) -> (PeerIndex, Bytes) {
     tokio::time::timeout(EVENT_TIMEOUT, rx.recv())
         .await
         .expect("timed out waiting for a frame")
@@ -56,10 +62,7 @@ pub async fn recv(rx: &mut mpsc::Receiver<(PeerIndex, Bytes)>) -> (PeerIndex, By
 }
 
 /// Receives `n` frames and returns them sorted (arrival order across peers is not defined).
-pub async fn recv_n(
-    rx: &mut mpsc::Receiver<(PeerIndex, Bytes)>,
-    n: usize,
-) -> Vec<(PeerIndex, Vec<u8>)> {
+pub async fn recv_n(rx: &mut Inbound, n: usize) -> Vec<(PeerIndex, Vec<u8>)> {
     let mut got = Vec::new();
     for _ in 0..n {
         let (p, b) = recv(rx).await;

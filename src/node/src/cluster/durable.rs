@@ -22,10 +22,17 @@ impl DurableFile {
     }
 
     pub fn load<T: DeserializeOwned>(&self) -> anyhow::Result<Option<T>> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        match self.load_bytes()? {
+            Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .with_context(|| format!("{} is damaged", self.path.display())),
+            None => Ok(None),
+        }
+    }
+
+    pub fn load_bytes(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("reading {}", self.path.display())),
         }
@@ -33,10 +40,14 @@ impl DurableFile {
 
     /// Returns only once the record is durable.
     pub fn store<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
-        let bytes = serde_json::to_vec(value)?;
+        self.store_bytes(&serde_json::to_vec(value)?)
+    }
+
+    /// Returns only once the bytes are durable.
+    pub fn store_bytes(&self, bytes: &[u8]) -> anyhow::Result<()> {
         let mut f = std::fs::File::create(&self.tmp)
             .with_context(|| format!("creating {}", self.tmp.display()))?;
-        f.write_all(&bytes)?;
+        f.write_all(bytes)?;
         f.sync_data()?;
         drop(f);
         std::fs::rename(&self.tmp, &self.path)

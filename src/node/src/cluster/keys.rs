@@ -21,6 +21,32 @@ pub struct NodeKeys {
     pub ca: CaCert,
 }
 
+/// The keys a consensus driver signs with (the TLS identity stays with the transport).
+#[derive(Clone)]
+pub struct SignerKeys {
+    /// Signs view changes; its address is the node id.
+    pub node_key: SecretKey,
+    pub node_id: Address,
+    /// Signs prepare and commit votes.
+    pub bls: BlsSecretKey,
+}
+
+impl SignerKeys {
+    pub fn bls_public(&self) -> BlsPublicKey {
+        self.bls.public_key()
+    }
+}
+
+impl NodeKeys {
+    pub fn signer(&self) -> SignerKeys {
+        SignerKeys {
+            node_key: self.node_key,
+            node_id: self.node_id,
+            bls: self.bls.clone(),
+        }
+    }
+}
+
 /// 32 bytes from the kernel's CSPRNG.
 pub fn random_32() -> anyhow::Result<[u8; 32]> {
     use std::io::Read;
@@ -117,4 +143,37 @@ impl NodeKeys {
     pub fn bls_public(&self) -> BlsPublicKey {
         self.bls.public_key()
     }
+
+    /// Refuses to start with a TLS certificate that does not carry this node's id (peers
+    /// would refuse it, P2P-I1) or that has expired (P2P-I2); warns within
+    /// [`CERT_EXPIRY_WARNING_DAYS`] of expiry.
+    pub fn check_certificate(&self, now_unix_s: i64) -> anyhow::Result<()> {
+        let want = format!("{:x}", self.node_id);
+        if bcos_net::config::normalize_node_id(&self.tls.node_id_hex) != want {
+            anyhow::bail!(
+                "the TLS certificate (node.crt) carries node id {}, but node_id.key is node {want}; \
+                 peers would refuse it",
+                self.tls.node_id_hex
+            );
+        }
+        let left_s = self.tls.not_after_unix_s.saturating_sub(now_unix_s);
+        if left_s <= 0 {
+            anyhow::bail!(
+                "the TLS certificate (node.crt) expired {} days ago; peers refuse it. Issue a \
+                 new one with `bcos renew-cert --ca <cluster>/ca --keys <this node's keys dir>`",
+                -left_s / SECONDS_PER_DAY
+            );
+        }
+        if left_s < CERT_EXPIRY_WARNING_DAYS * SECONDS_PER_DAY {
+            tracing::warn!(
+                days_left = left_s / SECONDS_PER_DAY,
+                "the TLS certificate (node.crt) expires soon; renew it with `bcos renew-cert`"
+            );
+        }
+        Ok(())
+    }
 }
+
+/// A node warns at start when its certificate expires within this many days.
+pub const CERT_EXPIRY_WARNING_DAYS: i64 = 30;
+const SECONDS_PER_DAY: i64 = 86_400;

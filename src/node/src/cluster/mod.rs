@@ -2,36 +2,37 @@
 //! forwarding, BLS vote book and the consensus drivers. A node with a `[cluster]` section
 //! runs one of these drivers instead of the solo sealer.
 
+pub mod base;
 pub mod config;
+pub mod deferred;
 pub mod durable;
 pub mod event_loop;
 pub mod gossip;
+pub mod inbox;
 pub mod init;
 pub mod keys;
 pub mod membership;
 pub mod pbft;
 pub mod raft;
+pub mod solo;
+pub mod sync_server;
 pub mod sync_tracker;
 pub mod timers;
 pub mod votes;
 pub mod wire;
 
-use crate::api::NodeApi;
 use crate::block_exec::SealerContext;
+use crate::runtime::{DriverRuntime, FileDurable, NetTransport, Transport};
 use anyhow::Context;
 use bcos_crypto::BatchRecoverer;
-use bcos_net::{NetConfig, Network, NetworkHandle};
+use bcos_net::{Network, NetworkHandle};
 use bcos_sync::{Doorbell, Wake};
 use config::{ClusterConfig, ConsensusKind};
+use inbox::Inbox;
 use keys::NodeKeys;
-use pbft::{Event, PbftDriver, PbftDriverParts};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::{Arc, OnceLock};
+use pbft::{PbftDriver, PbftDriverParts};
+use std::sync::Arc;
 use wire::Wire;
-
-/// Consensus events queued for the driver thread at most; past it, messages are dropped
-/// (the protocol recovers them by retransmission, view change or sync).
-pub const DRIVER_QUEUE_MAX: usize = 16_384;
 
 /// The consensus position a driver publishes for RPC (`bcos_getConsensusStatus`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -72,15 +73,6 @@ pub struct Cluster {
     pub forwarder: gossip::TxForwarder,
     pub driver: std::thread::JoinHandle<()>,
     pub view: Arc<ConsensusView>,
-    /// Set once the API exists: forwarded transactions are checked and admitted through it.
-    api_slot: Arc<OnceLock<Arc<NodeApi>>>,
-}
-
-impl Cluster {
-    /// Where the node puts its API once built (forwarded transactions wait for it).
-    pub fn api_slot_handle(&self) -> Arc<OnceLock<Arc<NodeApi>>> {
-        self.api_slot.clone()
-    }
 }
 
 /// What [`start`] needs from the node.
@@ -120,12 +112,8 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
             cfg.index
         );
     }
-    let mut net_cfg = NetConfig::new(
-        cfg.listen_addr,
-        cfg.members.iter().map(|m| (m.index, m.p2p_addr)).collect(),
-    );
-    net_cfg.frame_bytes_max = cfg.frame_bytes_max;
-    let (net, mut inbound) = Network::start(net_cfg, keys.tls.clone(), keys.ca.clone())
+    keys.check_certificate(bcos_net::pki::unix_now_s())?;
+    let (net, mut inbound) = Network::start(cfg.net_config(), keys.tls.clone(), keys.ca.clone())
         .await
         .with_context(|| format!("starting P2P on {}", cfg.listen_addr))?;
     let forwarder = gossip::TxForwarder::start(
@@ -134,20 +122,26 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
         cfg.gossip_batch_max,
         (cfg.frame_bytes_max / 2) as usize,
     );
-    let (events, rx) = sync_channel::<Event>(DRIVER_QUEUE_MAX);
-    spawn_doorbell_relay(ctx.doorbell.clone(), events.clone())?;
+    let inbox = Arc::new(Inbox::new(
+        cfg.driver_queue_per_peer_max,
+        cfg.driver_queue_per_peer_bytes_max,
+    ));
+    spawn_doorbell_relay(ctx.doorbell.clone(), inbox.clone())?;
 
-    let api_slot: Arc<OnceLock<Arc<NodeApi>>> = Arc::new(OnceLock::new());
-    let slot = api_slot.clone();
-    let to_driver = events.clone();
+    let pool = ctx.pool.clone();
+    let to_driver = inbox.clone();
     tokio::spawn(async move {
         while let Some((from, frame)) = inbound.recv().await {
             match Wire::decode(&frame) {
-                Ok(Wire::Txs(list)) => admit_forwarded(&slot, &ingress, from, list),
+                Ok(Wire::Txs(list)) => admit_forwarded(&pool, &ingress, from, list),
                 Ok(w) => {
                     let kind = w.kind();
-                    if let Err(TrySendError::Full(_)) = to_driver.try_send(Event::Net(from, w)) {
-                        tracing::warn!(peer = from, kind, "driver queue full; message dropped");
+                    if to_driver.push(from, w, frame.len()).is_err() {
+                        tracing::debug!(
+                            peer = from,
+                            kind,
+                            "peer's driver queue full; message dropped"
+                        );
                     }
                 }
                 Err(e) => tracing::warn!(peer = from, "dropped undecodable frame: {e}"),
@@ -156,31 +150,48 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
     });
 
     let view = Arc::new(ConsensusView::default());
+    let transport: Arc<dyn Transport> = Arc::new(NetTransport(net.clone()));
+    let clock = ctx.clock.clone();
+    let record = match cfg.consensus {
+        ConsensusKind::Pbft => "pbft-state.json",
+        ConsensusKind::Raft => "raft-state.json",
+    };
+    let rt = DriverRuntime {
+        net: transport.clone(),
+        clock: clock.clone(),
+        durable: Box::new(FileDurable(durable::DurableFile::new(state_dir, record))),
+        sync_server: Box::new(sync_server::SyncServer::start(
+            ctx.store.clone(),
+            transport,
+            clock,
+            &cfg,
+        )?),
+    };
     let run: Box<dyn FnOnce() -> anyhow::Result<()> + Send> = match cfg.consensus {
         ConsensusKind::Pbft => {
             let d = PbftDriver::new(PbftDriverParts {
                 view: view.clone(),
                 ctx,
-                net: net.clone(),
-                keys,
+                rt,
+                keys: keys.signer(),
                 cfg,
                 recoverer,
-                state_dir: state_dir.to_path_buf(),
             })?;
-            Box::new(move || d.run(rx))
+            let inbox = inbox.clone();
+            Box::new(move || d.run(&inbox))
         }
         ConsensusKind::Raft => {
             let admin = cfg.admin.unwrap_or(default_admin);
             let d = raft::RaftDriver::new(raft::RaftDriverParts {
                 view: view.clone(),
                 ctx,
-                net: net.clone(),
+                rt,
                 cfg,
                 recoverer,
-                state_dir: state_dir.to_path_buf(),
                 admin,
             })?;
-            Box::new(move || d.run(rx))
+            let inbox = inbox.clone();
+            Box::new(move || d.run(&inbox))
         }
     };
     let driver = std::thread::Builder::new()
@@ -196,23 +207,19 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
         forwarder,
         driver,
         view,
-        api_slot,
     })
 }
 
 fn admit_forwarded(
-    slot: &OnceLock<Arc<NodeApi>>,
+    pool: &crate::pool::Pool,
     ingress: &crate::pool::Ingress,
     from: u32,
     list: Vec<bcos_types::Bytes>,
 ) {
-    let Some(api) = slot.get() else {
-        return;
-    };
     for raw in list {
-        match api.check_raw(&raw) {
+        match pool.rules().check_raw(&raw) {
             Ok(tx) => {
-                if let Err(e) = ingress.offer(tx) {
+                if let Err(e) = ingress.offer(Arc::new(tx)) {
                     tracing::debug!(peer = from, "forwarded transaction not queued: {e}");
                 }
             }
@@ -222,18 +229,16 @@ fn admit_forwarded(
 }
 
 /// The pool's doorbell wakes the driver; closing it stops the driver.
-fn spawn_doorbell_relay(doorbell: Doorbell, events: SyncSender<Event>) -> anyhow::Result<()> {
+pub(crate) fn spawn_doorbell_relay(doorbell: Doorbell, inbox: Arc<Inbox>) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("doorbell".into())
         .spawn(move || loop {
             match doorbell.wait() {
                 Wake::Closed => {
-                    let _ = events.send(Event::Stop);
+                    inbox.stop();
                     return;
                 }
-                _ => {
-                    let _ = events.try_send(Event::Work);
-                }
+                _ => inbox.work(),
             }
         })?;
     Ok(())

@@ -14,17 +14,59 @@ use bcos_crypto::bls::{
 use bcos_types::{GroupId, Header, Height, B256};
 use std::collections::{BTreeMap, HashMap};
 
-/// Distinct vote digests remembered at most (votes for more are dropped; honest traffic
-/// needs a handful per height).
-pub const DIGESTS_MAX: usize = 4_096;
+/// One vote a signer may cast: at most one per (height, view, phase) (PBFT-R5, R7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VoteSlot {
+    pub height: Height,
+    pub view: u64,
+    /// false: prepare, true: commit.
+    pub commit: bool,
+}
 
+impl VoteSlot {
+    pub fn prepare(height: Height, view: u64) -> Self {
+        VoteSlot {
+            height,
+            view,
+            commit: false,
+        }
+    }
+
+    pub fn commit(height: Height, view: u64) -> Self {
+        VoteSlot {
+            height,
+            view,
+            commit: true,
+        }
+    }
+}
+
+/// What became of a recorded vote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Stored,
+    /// The same vote again (a retransmission).
+    Duplicate,
+    /// Another digest in a slot the signer already voted in: equivocation; the first stays.
+    Conflicting,
+    /// The signer's share was full and this vote is older than all it holds: dropped.
+    OverQuota,
+    UnknownSigner,
+}
+
+/// Keeps each validator's vote signatures, each validator within its own share
+/// (`votes_per_peer_max` slots), so a Byzantine validator flooding votes for made-up blocks
+/// or views can only crowd out its own votes, never an honest one's or this node's.
 pub struct VoteBook {
     group: GroupId,
     me: usize,
     key: BlsSecretKey,
     validators: Vec<BlsPublicKey>,
     cache: VoteCache,
+    per_peer_max: usize,
     sigs: HashMap<VoteDigest, (Height, BTreeMap<usize, BlsSignature>)>,
+    /// Per signer: the digest it signed in each slot.
+    slots: Vec<BTreeMap<VoteSlot, VoteDigest>>,
 }
 
 impl VoteBook {
@@ -34,13 +76,16 @@ impl VoteBook {
         key: BlsSecretKey,
         validators: Vec<BlsPublicKey>,
         cache_entries: usize,
+        per_peer_max: usize,
     ) -> Self {
         VoteBook {
             group,
             me,
             key,
+            slots: vec![BTreeMap::new(); validators.len()],
             validators,
             cache: VoteCache::with_capacity(cache_entries),
+            per_peer_max: per_peer_max.max(1),
             sigs: HashMap::new(),
         }
     }
@@ -79,33 +124,77 @@ impl VoteBook {
         self.data(height, view, body, VotePhase::Commit).digest()
     }
 
-    /// This node's signature on `digest` (signed once, remembered, known valid).
-    pub fn sign(&mut self, height: Height, digest: VoteDigest) -> BlsSignature {
+    /// This node's signature on `digest` (signed once, remembered, known valid). Its own
+    /// votes are never refused for lack of room.
+    pub fn sign(&mut self, slot: VoteSlot, digest: VoteDigest) -> BlsSignature {
         if let Some(sig) = self.sigs.get(&digest).and_then(|(_, m)| m.get(&self.me)) {
             return *sig;
         }
         let sig = sign_vote(&self.key, &digest);
         self.cache
             .insert(VoteKey::new(&digest, self.me, &sig), VerifiedBy::Single);
-        self.record(height, digest, self.me, sig);
+        self.store(slot, digest, self.me, sig);
         sig
     }
 
     /// Keeps a peer's signature unverified; it is checked when a certificate is built.
-    /// The first signature per signer and digest wins (a second one is a culprit's).
-    pub fn record(&mut self, height: Height, digest: VoteDigest, signer: usize, sig: BlsSignature) {
-        if signer >= self.validators.len() {
-            return;
+    /// The first vote per signer and slot wins (a second digest is an equivocation). A
+    /// signer whose share is full loses its oldest vote to a newer one.
+    pub fn record(
+        &mut self,
+        slot: VoteSlot,
+        digest: VoteDigest,
+        signer: usize,
+        sig: BlsSignature,
+    ) -> Recorded {
+        let Some(mine) = self.slots.get(signer) else {
+            return Recorded::UnknownSigner;
+        };
+        match mine.get(&slot) {
+            Some(d) if *d == digest => return Recorded::Duplicate,
+            Some(_) => return Recorded::Conflicting,
+            None => {}
         }
-        if !self.sigs.contains_key(&digest) && self.sigs.len() >= DIGESTS_MAX {
-            return;
+        if signer != self.me && mine.len() >= self.per_peer_max {
+            let Some((&oldest, _)) = mine.first_key_value() else {
+                return Recorded::OverQuota;
+            };
+            if slot < oldest {
+                return Recorded::OverQuota;
+            }
+            self.forget(signer, oldest);
+        }
+        self.store(slot, digest, signer, sig);
+        Recorded::Stored
+    }
+
+    fn store(&mut self, slot: VoteSlot, digest: VoteDigest, signer: usize, sig: BlsSignature) {
+        if let Some(mine) = self.slots.get_mut(signer) {
+            mine.insert(slot, digest);
         }
         self.sigs
             .entry(digest)
-            .or_insert_with(|| (height, BTreeMap::new()))
+            .or_insert_with(|| (slot.height, BTreeMap::new()))
             .1
             .entry(signer)
             .or_insert(sig);
+    }
+
+    fn forget(&mut self, signer: usize, slot: VoteSlot) {
+        let Some(digest) = self.slots.get_mut(signer).and_then(|m| m.remove(&slot)) else {
+            return;
+        };
+        if let Some((_, votes)) = self.sigs.get_mut(&digest) {
+            votes.remove(&signer);
+            if votes.is_empty() {
+                self.sigs.remove(&digest);
+            }
+        }
+    }
+
+    /// Vote digests held (for tests and metrics).
+    pub fn digests_held(&self) -> usize {
+        self.sigs.len()
     }
 
     /// A certificate over `digest` from the recorded votes, if a quorum of them is valid.
@@ -125,6 +214,7 @@ impl VoteBook {
         for c in &report.culprits {
             votes.remove(&c.signer_index);
         }
+        // A culprit's slot stays taken: it may not replace a bad signature with another.
         (report.certificate, report.culprits)
     }
 
@@ -139,6 +229,9 @@ impl VoteBook {
     /// Forgets votes for heights below `height`.
     pub fn prune_below(&mut self, height: Height) {
         self.sigs.retain(|_, (h, _)| *h >= height);
+        for mine in &mut self.slots {
+            mine.retain(|slot, _| slot.height >= height);
+        }
     }
 
     pub fn verifications_performed(&self) -> u64 {
@@ -192,6 +285,8 @@ pub fn verify_block_certificate(
 mod tests {
     use super::*;
 
+    const PER_PEER: usize = 64;
+
     fn books(n: usize) -> Vec<VoteBook> {
         let keys: Vec<BlsSecretKey> = (0..n)
             .map(|i| BlsSecretKey::from_seed(&[i as u8 + 1; 32]))
@@ -199,7 +294,7 @@ mod tests {
         let pks: Vec<BlsPublicKey> = keys.iter().map(|k| k.public_key()).collect();
         keys.into_iter()
             .enumerate()
-            .map(|(i, k)| VoteBook::new(7, i, k, pks.clone(), 1024))
+            .map(|(i, k)| VoteBook::new(7, i, k, pks.clone(), 1024, PER_PEER))
             .collect()
     }
 
@@ -219,11 +314,12 @@ mod tests {
             receipts_root: header.receipts_root,
         };
         let d = b[0].commit_digest(5, 2, body);
-        let sigs: Vec<BlsSignature> = (1..3).map(|i| b[i].sign(5, d)).collect();
-        b[0].sign(5, d);
+        let slot = VoteSlot::commit(5, 2);
+        let sigs: Vec<BlsSignature> = (1..3).map(|i| b[i].sign(slot, d)).collect();
+        b[0].sign(slot, d);
         assert!(b[0].certificate(d).0.is_none() || b[0].quorum() <= 1);
         for (i, s) in sigs.into_iter().enumerate() {
-            b[0].record(5, d, i + 1, s);
+            b[0].record(slot, d, i + 1, s);
         }
         let (cert, culprits) = b[0].certificate(d);
         let cert = cert.expect("three valid votes make a certificate");
@@ -245,25 +341,103 @@ mod tests {
     #[test]
     fn a_bad_signature_is_a_culprit_and_the_rest_still_certify() {
         let mut b = books(4);
+        let slot = VoteSlot::prepare(1, 0);
         let d = b[0].prepare_digest(1, 0, B256::repeat_byte(4));
-        b[0].sign(1, d);
-        let good1 = b[1].sign(1, d);
+        b[0].sign(slot, d);
+        let good1 = b[1].sign(slot, d);
         let other = b[2].prepare_digest(1, 0, B256::repeat_byte(5));
-        let wrong = b[2].sign(1, other);
-        b[0].record(1, d, 1, good1);
-        b[0].record(1, d, 2, wrong);
+        let wrong = b[2].sign(slot, other);
+        b[0].record(slot, d, 1, good1);
+        b[0].record(slot, d, 2, wrong);
         let (cert, culprits) = b[0].certificate(d);
         assert!(cert.is_none());
         assert_eq!(
             culprits.iter().map(|c| c.signer_index).collect::<Vec<_>>(),
             vec![2]
         );
-        let good3 = b[3].sign(1, d);
-        b[0].record(1, d, 3, good3);
+        let good3 = b[3].sign(slot, d);
+        b[0].record(slot, d, 3, good3);
         let (cert, _) = b[0].certificate(d);
         let cert = cert.expect("quorum of good votes");
         assert_eq!(cert.signer_indices().collect::<Vec<_>>(), vec![0, 1, 3]);
         b[0].prune_below(2);
         assert!(b[0].certificate(d).0.is_none());
+    }
+
+    /// Issue 10 item 1: one validator floods prepares for thousands of made-up blocks and
+    /// views. The old book (4,096 digests for all peers together, first come first kept)
+    /// then dropped every honest vote, this node's own included, and no certificate could
+    /// form; with a share per signer the flood only displaces the flooder's own votes.
+    #[test]
+    fn a_flooding_validator_cannot_crowd_out_honest_votes() {
+        let mut b = books(4);
+        let junk_digest = b[3].prepare_digest(9, 999, B256::ZERO);
+        let junk_sig = b[3].sign(VoteSlot::prepare(9, 999), junk_digest);
+        for i in 0..10_000u64 {
+            let mut hash = [0u8; 32];
+            hash[..8].copy_from_slice(&i.to_be_bytes());
+            let d = b[0].prepare_digest(1, i % 64, B256::from(hash));
+            b[0].record(VoteSlot::prepare(1, i), d, 3, junk_sig);
+        }
+        assert!(
+            b[0].digests_held() <= PER_PEER + 1,
+            "{}",
+            b[0].digests_held()
+        );
+        // Honest commit votes for the real block still certify it.
+        let body = CommitBody {
+            block_hash: B256::repeat_byte(7),
+            state_root: B256::repeat_byte(8),
+            receipts_root: B256::repeat_byte(9),
+        };
+        let slot = VoteSlot::commit(1, 0);
+        let d = b[0].commit_digest(1, 0, body);
+        b[0].sign(slot, d);
+        for i in 1..3 {
+            let sig = b[i].sign(slot, d);
+            assert_eq!(b[0].record(slot, d, i, sig), Recorded::Stored);
+        }
+        let (cert, culprits) = b[0].certificate(d);
+        assert!(culprits.is_empty());
+        assert_eq!(
+            cert.expect("honest votes certify despite the flood")
+                .signer_indices()
+                .collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+    }
+
+    #[test]
+    fn one_vote_per_signer_and_slot() {
+        let mut b = books(4);
+        let slot = VoteSlot::prepare(2, 0);
+        let d1 = b[0].prepare_digest(2, 0, B256::repeat_byte(1));
+        let d2 = b[0].prepare_digest(2, 0, B256::repeat_byte(2));
+        let s1 = b[1].sign(slot, d1);
+        let s2 = b[1].sign(slot, d2);
+        assert_eq!(b[0].record(slot, d1, 1, s1), Recorded::Stored);
+        assert_eq!(b[0].record(slot, d1, 1, s1), Recorded::Duplicate);
+        assert_eq!(b[0].record(slot, d2, 1, s2), Recorded::Conflicting);
+        assert_eq!(b[0].record(slot, d1, 9, s1), Recorded::UnknownSigner);
+        // A full share drops an older vote rather than a newer one.
+        let mut b = books(4);
+        for v in 1..=PER_PEER as u64 {
+            let d = b[0].prepare_digest(3, v, B256::ZERO);
+            assert_eq!(
+                b[0].record(VoteSlot::prepare(3, v), d, 2, s1),
+                Recorded::Stored
+            );
+        }
+        let old = b[0].prepare_digest(3, 0, B256::ZERO);
+        assert_eq!(
+            b[0].record(VoteSlot::prepare(3, 0), old, 2, s1),
+            Recorded::OverQuota
+        );
+        let new = b[0].prepare_digest(3, 100, B256::ZERO);
+        assert_eq!(
+            b[0].record(VoteSlot::prepare(3, 100), new, 2, s1),
+            Recorded::Stored
+        );
+        assert_eq!(b[0].digests_held(), PER_PEER);
     }
 }

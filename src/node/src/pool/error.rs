@@ -17,6 +17,10 @@ pub enum PoolError {
     NonceTooLow { next: u64, got: u64 },
     #[error("nonce too high: next nonce {next}, tx nonce {got}, at most {gap_max} ahead")]
     NonceTooHigh { next: u64, got: u64, gap_max: u64 },
+    #[error("nonce has max value")]
+    NonceMax,
+    #[error("transaction cost overflows: gas * max fee + value exceeds 2^256 - 1")]
+    CostOverflow,
     #[error("insufficient funds for gas * price + value: balance {balance}, tx cost {cost}")]
     InsufficientFunds { balance: String, cost: String },
     #[error("exceeds block gas limit: tx gas {gas}, block gas limit {limit}")]
@@ -44,8 +48,23 @@ pub enum PoolError {
     },
     #[error("pool full for sender: {count} pending transactions (limit {limit})")]
     SenderFull { count: usize, limit: usize },
+    #[error(
+        "too many future-nonce transactions for sender: {count} wait behind a missing nonce \
+         (limit {limit}); send the missing nonce first"
+    )]
+    GappedSenderFull { count: usize, limit: usize },
+    #[error(
+        "pool full for future-nonce transactions: {count} wait behind missing nonces \
+         (limit {limit}); send the missing nonce first"
+    )]
+    GappedPoolFull { count: usize, limit: usize },
     #[error("pool busy: {0} transactions already wait for signature recovery")]
     Busy(usize),
+    #[error(
+        "pool busy: {bytes} bytes of transactions already wait for signature recovery \
+         (limit {limit})"
+    )]
+    BusyBytes { bytes: usize, limit: usize },
     #[error("node is shutting down")]
     ShuttingDown,
     #[error("storage: {0}")]

@@ -5,10 +5,15 @@
 //! transaction and await the verdict. One thread drains whatever is queued (up to
 //! `ingress_batch_max`), recovers the senders on the rayon pool (both cores; each hash at
 //! most once thanks to the sender cache) and admits the batch.
+//!
+//! The queue is bounded in count (`pool.ingress_queue_max`) and in encoded bytes
+//! (`pool.ingress_queue_bytes_max`): transactions forwarded by peers arrive without waiting
+//! for a verdict, and up to 128 KiB each a count alone would allow gigabytes.
 
 use super::{Pool, PoolError};
 use bcos_crypto::BatchRecoverer;
 use bcos_types::{Tx, B256};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +27,9 @@ struct Job {
 pub struct Ingress {
     sender: parking_lot::Mutex<Option<SyncSender<Job>>>,
     queue_max: usize,
+    /// Encoded bytes of the queued transactions, against `bytes_max`.
+    queued_bytes: Arc<AtomicUsize>,
+    bytes_max: usize,
     thread: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -30,34 +38,63 @@ impl Ingress {
         pool: Arc<Pool>,
         recoverer: BatchRecoverer,
         queue_max: usize,
+        bytes_max: usize,
         batch_max: usize,
     ) -> Arc<Self> {
         let (tx, rx) = sync_channel(queue_max.max(1));
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let drained = queued_bytes.clone();
         let thread = std::thread::Builder::new()
             .name("ingress".into())
-            .spawn(move || run(rx, pool, recoverer, batch_max.max(1)))
+            .spawn(move || run(rx, pool, recoverer, batch_max.max(1), drained))
             .expect("spawning the ingress thread at start-up");
         Arc::new(Ingress {
             sender: parking_lot::Mutex::new(Some(tx)),
             queue_max,
+            queued_bytes,
+            bytes_max,
             thread: parking_lot::Mutex::new(Some(thread)),
         })
+    }
+
+    /// Counts `tx`'s bytes against the byte bound, or says the queue is full.
+    fn reserve(&self, tx: &Tx) -> Result<(), PoolError> {
+        let size = tx.encoded_len();
+        let max = self.bytes_max;
+        self.queued_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                b.checked_add(size).filter(|total| *total <= max)
+            })
+            .map(|_| ())
+            .map_err(|bytes| PoolError::BusyBytes { bytes, limit: max })
+    }
+
+    fn unreserve(&self, size: usize) {
+        self.queued_bytes.fetch_sub(size, Ordering::AcqRel);
+    }
+
+    /// Queues a job whose bytes are reserved; gives them back if it cannot be queued.
+    fn enqueue(&self, job: Job) -> Result<(), PoolError> {
+        let size = job.tx.encoded_len();
+        self.reserve(&job.tx)?;
+        let guard = self.sender.lock();
+        let result = match guard.as_ref() {
+            None => Err(PoolError::ShuttingDown),
+            Some(sender) => sender.try_send(job).map_err(|e| match e {
+                TrySendError::Full(_) => PoolError::Busy(self.queue_max),
+                TrySendError::Disconnected(_) => PoolError::ShuttingDown,
+            }),
+        };
+        if result.is_err() {
+            self.unreserve(size);
+        }
+        result
     }
 
     /// Queues a decoded transaction for recovery and admission and waits for the verdict.
     pub async fn submit(&self, tx: Arc<Tx>) -> Result<B256, PoolError> {
         let (reply, verdict) = oneshot::channel();
-        {
-            let guard = self.sender.lock();
-            let Some(sender) = guard.as_ref() else {
-                return Err(PoolError::ShuttingDown);
-            };
-            match sender.try_send(Job { tx, reply }) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => return Err(PoolError::Busy(self.queue_max)),
-                Err(TrySendError::Disconnected(_)) => return Err(PoolError::ShuttingDown),
-            }
-        }
+        self.enqueue(Job { tx, reply })?;
         verdict.await.unwrap_or(Err(PoolError::ShuttingDown))
     }
 
@@ -65,14 +102,7 @@ impl Ingress {
     /// peers: a refusal is only logged at debug level). Fails when the queue is full.
     pub fn offer(&self, tx: Arc<Tx>) -> Result<(), PoolError> {
         let (reply, _verdict) = oneshot::channel();
-        let guard = self.sender.lock();
-        let Some(sender) = guard.as_ref() else {
-            return Err(PoolError::ShuttingDown);
-        };
-        sender.try_send(Job { tx, reply }).map_err(|e| match e {
-            TrySendError::Full(_) => PoolError::Busy(self.queue_max),
-            TrySendError::Disconnected(_) => PoolError::ShuttingDown,
-        })
+        self.enqueue(Job { tx, reply })
     }
 
     /// Stops accepting transactions, lets queued ones finish, and joins the thread.
@@ -84,7 +114,13 @@ impl Ingress {
     }
 }
 
-fn run(rx: Receiver<Job>, pool: Arc<Pool>, recoverer: BatchRecoverer, batch_max: usize) {
+fn run(
+    rx: Receiver<Job>,
+    pool: Arc<Pool>,
+    recoverer: BatchRecoverer,
+    batch_max: usize,
+    queued_bytes: Arc<AtomicUsize>,
+) {
     let mut jobs = Vec::with_capacity(batch_max);
     while let Ok(first) = rx.recv() {
         jobs.push(first);
@@ -95,9 +131,18 @@ fn run(rx: Receiver<Job>, pool: Arc<Pool>, recoverer: BatchRecoverer, batch_max:
             }
         }
         let txs: Vec<Arc<Tx>> = jobs.iter().map(|j| j.tx.clone()).collect();
+        // Out of the queue: the batch's bytes are the batch's now (at most `batch_max`).
+        let taken: usize = txs.iter().map(|t| t.encoded_len()).sum();
+        queued_bytes.fetch_sub(taken, Ordering::AcqRel);
         let started = Instant::now();
+        let hits_before = recoverer.cache_hits_total();
         let recovered = tracing::info_span!("recover").in_scope(|| recoverer.recover_batch(txs));
-        pool.metrics.recover.record(jobs.len(), started.elapsed());
+        // Only real recoveries count as items (as on the block path): a hash seen before
+        // comes from the sender cache.
+        let hits = recoverer.cache_hits_total().saturating_sub(hits_before) as usize;
+        pool.metrics
+            .recover
+            .record(jobs.len().saturating_sub(hits), started.elapsed());
         let verdicts = pool.admit_batch(recovered);
         for (job, verdict) in jobs.drain(..).zip(verdicts) {
             let _ = job.reply.send(verdict);

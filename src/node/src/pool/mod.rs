@@ -1,5 +1,10 @@
 //! The transaction pool: admission (static rules, parallel sender recovery, nonce and balance
 //! against committed state), per-sender nonce queues, and hand-off to the sealer.
+//!
+//! What a consensus driver may rely on: [`Pool::ready_len`] / [`Pool::has_ready`] count only
+//! *proposable* transactions (no nonce gap before them), the ones [`Pool::take_ready`]
+//! returns. Gapped transactions are in [`Pool::len`] but no leader can propose them, so
+//! "work is pending" must be decided on `has_ready`, never on `!is_empty`.
 
 pub mod error;
 pub mod ingress;
@@ -43,6 +48,7 @@ fn admit_one(
     tx: RecoveredTx,
     committed_nonce: u64,
     balance: U256,
+    now: Instant,
 ) -> Result<(B256, bool), PoolError> {
     let hash = tx.hash();
     if q.contains(&hash) {
@@ -56,14 +62,14 @@ fn admit_one(
             got: tx.nonce(),
         });
     }
-    let cost = tx.max_cost();
+    let cost = tx.max_cost().ok_or(PoolError::CostOverflow)?;
     if cost > balance {
         return Err(PoolError::InsufficientFunds {
             balance: balance.to_string(),
             cost: cost.to_string(),
         });
     }
-    let inserted = q.insert(tx, state_nonce)?;
+    let inserted = q.insert(tx, state_nonce, now)?;
     Ok((hash, inserted.ready))
 }
 
@@ -81,6 +87,9 @@ impl Pool {
             per_sender_max: config.per_sender_max,
             nonce_gap_max: config.nonce_gap_max,
             price_bump_percent: config.price_bump_percent,
+            gapped_per_sender_max: config.gapped_per_sender_max,
+            gapped_txs_max: config.gapped_txs_max,
+            gapped_lifetime: std::time::Duration::from_millis(config.gapped_lifetime_ms),
         };
         Pool {
             queue: Mutex::new(TxQueue::new(limits)),
@@ -110,6 +119,22 @@ impl Pool {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Proposable transactions: those [`Pool::take_ready`] can return (no nonce gap before
+    /// them). The count a consensus driver must use to decide that work is pending.
+    pub fn ready_len(&self) -> usize {
+        self.queue.lock().ready_len()
+    }
+
+    /// Whether a leader could propose anything now; see [`Pool::ready_len`].
+    pub fn has_ready(&self) -> bool {
+        self.ready_len() > 0
+    }
+
+    /// Transactions waiting behind a missing nonce (counted in `len`, never proposable).
+    pub fn gapped_len(&self) -> usize {
+        self.queue.lock().gapped_len()
     }
 
     /// Next nonce for `sender` counting its gap-free pooled transactions.
@@ -178,13 +203,15 @@ impl Pool {
         let mut out = Vec::with_capacity(pre.txs.len());
         {
             let mut q = self.queue.lock();
+            let now = Instant::now();
+            q.expire_gapped_if_due(now);
             let stale = self.commit_epoch.load(Ordering::Acquire) != pre.epoch;
             for c in pre.txs {
                 out.push(c.and_then(|(tx, mut nonce, mut balance)| {
                     if stale && q.next_nonce(&tx.sender).is_none() {
                         (nonce, balance) = self.state_account(&tx.sender)?;
                     }
-                    let (hash, ready) = admit_one(&mut q, tx, nonce, balance)?;
+                    let (hash, ready) = admit_one(&mut q, tx, nonce, balance, now)?;
                     any_ready |= ready;
                     Ok(hash)
                 }));
@@ -211,10 +238,12 @@ impl Pool {
         for tx in rejected {
             q.remove_rejected(&tx.sender, tx.nonce());
         }
-        let more = !q.is_empty();
+        q.expire_gapped_if_due(Instant::now());
+        let more = q.ready_len() > 0;
         drop(q);
         if more {
-            // Transactions that were not ready before this block may be now.
+            // Transactions that were not ready before this block may be now (only ready ones
+            // count: a gapped one gives the sealer nothing to do).
             self.doorbell.ring();
         }
     }

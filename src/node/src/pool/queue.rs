@@ -1,28 +1,59 @@
 //! The pool's data structure: per-sender queues ordered by nonce, indexed by hash, bounded in
-//! count and bytes. Pure and single-threaded; `Pool` puts it behind one lock.
+//! count and bytes. Pure and single-threaded; `Pool` puts it behind one lock and passes the
+//! time in, so expiry is tested without sleeping.
+//!
+//! A sender's transactions split into a *ready* run (nonces `next_nonce..ready_end`, no gap,
+//! proposable in the next block) and *gapped* ones (above a missing nonce). Gapped
+//! transactions cost memory but can never be proposed, so they are bounded apart from the
+//! rest (per sender and in total) and expire: otherwise a few dozen fresh keys could fill the
+//! whole pool with transactions no leader will ever include (issue 10, item 10).
 
 use super::error::PoolError;
-use bcos_types::{Address, RecoveredTx, B256};
+use bcos_types::{Address, RecoveredTx, B256, U256};
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+struct Pooled {
+    tx: RecoveredTx,
+    admitted: Instant,
+}
 
 #[derive(Debug)]
 struct SenderQueue {
     /// The account's next nonce as of the last committed block.
     next_nonce: u64,
-    txs: BTreeMap<u64, RecoveredTx>,
+    /// First nonce past the gap-free run: every nonce in `next_nonce..ready_end` is in `txs`,
+    /// and `txs` holds nothing below `next_nonce`.
+    ready_end: u64,
+    txs: BTreeMap<u64, Pooled>,
 }
 
 impl SenderQueue {
-    /// Length of the gap-free run starting at `next_nonce`.
-    fn ready_len(&self) -> u64 {
-        let mut n = self.next_nonce;
-        for &nonce in self.txs.range(self.next_nonce..).map(|(k, _)| k) {
-            if nonce != n {
-                break;
-            }
-            n += 1;
+    fn new(next_nonce: u64) -> Self {
+        SenderQueue {
+            next_nonce,
+            ready_end: next_nonce,
+            txs: BTreeMap::new(),
         }
-        n - self.next_nonce
+    }
+
+    fn ready_count(&self) -> usize {
+        // Bounded by `txs.len()`, so the cast cannot truncate.
+        (self.ready_end - self.next_nonce) as usize
+    }
+
+    fn gapped_count(&self) -> usize {
+        self.txs.len() - self.ready_count()
+    }
+
+    /// Moves `ready_end` past every pooled nonce that now continues the run. Nonces are
+    /// below `u64::MAX` (admission refuses the maximum), so `ready_end + 1` cannot overflow.
+    fn extend_ready(&mut self) {
+        self.ready_end = self.ready_end.max(self.next_nonce);
+        while self.txs.contains_key(&self.ready_end) {
+            self.ready_end += 1;
+        }
     }
 }
 
@@ -34,6 +65,12 @@ pub struct QueueLimits {
     pub per_sender_max: usize,
     pub nonce_gap_max: u64,
     pub price_bump_percent: u64,
+    /// Gapped transactions one sender may have pooled.
+    pub gapped_per_sender_max: usize,
+    /// Gapped transactions of all senders together.
+    pub gapped_txs_max: usize,
+    /// A transaction still gapped this long after admission is dropped.
+    pub gapped_lifetime: Duration,
 }
 
 #[derive(Debug)]
@@ -42,7 +79,15 @@ pub struct TxQueue {
     senders: HashMap<Address, SenderQueue>,
     by_hash: HashMap<B256, (Address, u64)>,
     bytes: usize,
+    /// Sum of every sender's `gapped_count`.
+    gapped: usize,
+    /// When `expire_gapped_if_due` next sweeps; `None`: at the next call.
+    next_sweep: Option<Instant>,
 }
+
+/// How often admission and commits sweep expired gapped transactions: a sweep visits every
+/// sender, so it runs at most this often, however busy the pool is.
+pub const GAPPED_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What an insert did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +103,8 @@ impl TxQueue {
             senders: HashMap::new(),
             by_hash: HashMap::new(),
             bytes: 0,
+            gapped: 0,
+            next_sweep: None,
         }
     }
 
@@ -70,13 +117,21 @@ impl TxQueue {
     pub fn bytes(&self) -> usize {
         self.bytes
     }
+    /// Transactions a leader could propose now (no nonce gap before them).
+    pub fn ready_len(&self) -> usize {
+        self.len() - self.gapped
+    }
+    /// Transactions waiting behind a missing nonce.
+    pub fn gapped_len(&self) -> usize {
+        self.gapped
+    }
     pub fn contains(&self, hash: &B256) -> bool {
         self.by_hash.contains_key(hash)
     }
 
     pub fn get(&self, hash: &B256) -> Option<&RecoveredTx> {
         let (sender, nonce) = self.by_hash.get(hash)?;
-        self.senders.get(sender)?.txs.get(nonce)
+        Some(&self.senders.get(sender)?.txs.get(nonce)?.tx)
     }
 
     /// The sender's next nonce as the pool knows it, if it tracks the sender.
@@ -86,25 +141,30 @@ impl TxQueue {
 
     /// Next nonce counting the sender's gap-free pooled transactions.
     pub fn pending_nonce(&self, sender: &Address) -> Option<u64> {
-        self.senders
-            .get(sender)
-            .map(|q| q.next_nonce + q.ready_len())
+        self.senders.get(sender).map(|q| q.ready_end)
     }
 
-    /// Inserts `tx`; `state_nonce` is the sender's committed next nonce (used when the pool
-    /// does not track the sender yet).
-    pub fn insert(&mut self, tx: RecoveredTx, state_nonce: u64) -> Result<Inserted, PoolError> {
+    /// Inserts `tx` admitted at `now`; `state_nonce` is the sender's committed next nonce
+    /// (used when the pool does not track the sender yet).
+    pub fn insert(
+        &mut self,
+        tx: RecoveredTx,
+        state_nonce: u64,
+        now: Instant,
+    ) -> Result<Inserted, PoolError> {
         let hash = tx.hash();
         if self.by_hash.contains_key(&hash) {
             return Err(PoolError::AlreadyKnown);
         }
+        let nonce = tx.nonce();
+        // EIP-2681: an account nonce never reaches 2^64 - 1, so no such transaction is valid.
+        if nonce == u64::MAX {
+            return Err(PoolError::NonceMax);
+        }
         let limits = &self.limits;
         let size = tx.encoded_len();
-        let nonce = tx.nonce();
-        let next = self
-            .senders
-            .get(&tx.sender)
-            .map_or(state_nonce, |q| q.next_nonce);
+        let queue = self.senders.get(&tx.sender);
+        let next = queue.map_or(state_nonce, |q| q.next_nonce);
         if nonce < next {
             return Err(PoolError::NonceTooLow { next, got: nonce });
         }
@@ -115,11 +175,14 @@ impl TxQueue {
                 gap_max: limits.nonce_gap_max,
             });
         }
-        let queue = self.senders.get(&tx.sender);
-        let replaced = queue.and_then(|q| q.txs.get(&nonce)).cloned();
+        let replaced = queue.and_then(|q| q.txs.get(&nonce)).map(|p| p.tx.clone());
         if let Some(old) = &replaced {
-            let bump = old.max_fee_per_gas() * (100 + u128::from(limits.price_bump_percent)) / 100;
-            if tx.max_fee_per_gas() < bump {
+            // In U256: fee caps and the configured bump come from outside, and their product
+            // overflows u128.
+            let needed = U256::from(old.max_fee_per_gas())
+                * (U256::from(100u64) + U256::from(limits.price_bump_percent))
+                / U256::from(100u64);
+            if U256::from(tx.max_fee_per_gas()) < needed {
                 return Err(PoolError::ReplacementUnderpriced);
             }
         } else {
@@ -130,7 +193,7 @@ impl TxQueue {
                     limit: limits.per_sender_max,
                 });
             }
-            if self.len() >= limits.txs_max || self.bytes + size > limits.bytes_max {
+            if self.len() >= limits.txs_max || self.bytes.saturating_add(size) > limits.bytes_max {
                 return Err(PoolError::PoolFull {
                     count: self.len(),
                     bytes: self.bytes,
@@ -138,20 +201,40 @@ impl TxQueue {
                     bytes_max: limits.bytes_max,
                 });
             }
+            // A new nonce is ready exactly when it extends the run; otherwise it is gapped.
+            let ready_end = queue.map_or(next, |q| q.ready_end);
+            if nonce != ready_end {
+                let sender_gapped = queue.map_or(0, SenderQueue::gapped_count);
+                if sender_gapped >= limits.gapped_per_sender_max {
+                    return Err(PoolError::GappedSenderFull {
+                        count: sender_gapped,
+                        limit: limits.gapped_per_sender_max,
+                    });
+                }
+                if self.gapped >= limits.gapped_txs_max {
+                    return Err(PoolError::GappedPoolFull {
+                        count: self.gapped,
+                        limit: limits.gapped_txs_max,
+                    });
+                }
+            }
         }
         if let Some(old) = replaced {
             self.by_hash.remove(&old.hash());
             self.bytes -= old.encoded_len();
         }
         let sender = tx.sender;
-        let q = self.senders.entry(sender).or_insert_with(|| SenderQueue {
-            next_nonce: next,
-            txs: BTreeMap::new(),
-        });
-        q.txs.insert(nonce, tx);
+        let q = self
+            .senders
+            .entry(sender)
+            .or_insert_with(|| SenderQueue::new(next));
+        let gapped_before = q.gapped_count();
+        q.txs.insert(nonce, Pooled { tx, admitted: now });
+        q.extend_ready();
+        let ready = nonce < q.ready_end;
+        self.gapped = self.gapped - gapped_before + q.gapped_count();
         self.by_hash.insert(hash, (sender, nonce));
         self.bytes += size;
-        let ready = nonce < q.next_nonce + q.ready_len();
         Ok(Inserted { ready })
     }
 
@@ -161,21 +244,16 @@ impl TxQueue {
         let mut out = Vec::new();
         let mut gas = 0u64;
         'senders: for q in self.senders.values() {
-            let mut expect = q.next_nonce;
-            for (&nonce, tx) in q.txs.range(q.next_nonce..) {
-                if nonce != expect || out.len() >= txs_max {
-                    continue 'senders;
+            for p in q.txs.range(q.next_nonce..q.ready_end).map(|(_, p)| p) {
+                if out.len() >= txs_max {
+                    break 'senders;
                 }
-                let g = tx.gas_limit();
+                let g = p.tx.gas_limit();
                 if gas.saturating_add(g) > gas_max {
                     continue 'senders;
                 }
                 gas += g;
-                out.push(tx.clone());
-                expect += 1;
-            }
-            if out.len() >= txs_max {
-                break;
+                out.push(p.tx.clone());
             }
         }
         out
@@ -186,14 +264,16 @@ impl TxQueue {
         let Some(q) = self.senders.get_mut(sender) else {
             return;
         };
-        q.next_nonce = q.next_nonce.max(nonce + 1);
+        let gapped_before = q.gapped_count();
+        q.next_nonce = q.next_nonce.max(nonce.saturating_add(1));
         let keep = q.txs.split_off(&q.next_nonce);
         let gone = std::mem::replace(&mut q.txs, keep);
-        for tx in gone.into_values() {
-            self.by_hash.remove(&tx.hash());
-            self.bytes -= tx.encoded_len();
-        }
-        if q.txs.is_empty() {
+        q.extend_ready();
+        let gapped_after = q.gapped_count();
+        let empty = q.txs.is_empty();
+        self.gapped = self.gapped - gapped_before + gapped_after;
+        self.forget(gone.into_values());
+        if empty {
             self.senders.remove(sender);
         }
     }
@@ -204,13 +284,89 @@ impl TxQueue {
         let Some(q) = self.senders.get_mut(sender) else {
             return;
         };
+        let gapped_before = q.gapped_count();
         let gone = q.txs.split_off(&nonce);
-        for tx in gone.into_values() {
-            self.by_hash.remove(&tx.hash());
-            self.bytes -= tx.encoded_len();
-        }
-        if q.txs.is_empty() {
+        q.ready_end = q.ready_end.min(nonce.max(q.next_nonce));
+        let gapped_after = q.gapped_count();
+        let empty = q.txs.is_empty();
+        self.gapped = self.gapped - gapped_before + gapped_after;
+        self.forget(gone.into_values());
+        if empty {
             self.senders.remove(sender);
         }
+    }
+
+    /// Drops every transaction still gapped `gapped_lifetime` after its admission; returns
+    /// how many. Ready transactions never expire here.
+    pub fn expire_gapped(&mut self, now: Instant) -> usize {
+        if self.gapped == 0 {
+            return 0;
+        }
+        let lifetime = self.limits.gapped_lifetime;
+        let mut expired = Vec::new();
+        let mut emptied = Vec::new();
+        for (sender, q) in self.senders.iter_mut() {
+            let old: Vec<u64> = q
+                .txs
+                .range(q.ready_end..)
+                .filter(|(_, p)| now.saturating_duration_since(p.admitted) >= lifetime)
+                .map(|(n, _)| *n)
+                .collect();
+            for n in old {
+                if let Some(p) = q.txs.remove(&n) {
+                    expired.push(p);
+                }
+            }
+            if q.txs.is_empty() {
+                emptied.push(*sender);
+            }
+        }
+        for sender in emptied {
+            self.senders.remove(&sender);
+        }
+        let n = expired.len();
+        // Only gapped transactions were removed, and no run changed.
+        self.gapped -= n;
+        self.forget(expired.into_iter());
+        n
+    }
+
+    /// [`Self::expire_gapped`] at most once per [`GAPPED_SWEEP_INTERVAL`].
+    pub fn expire_gapped_if_due(&mut self, now: Instant) -> usize {
+        if self.next_sweep.is_some_and(|t| now < t) {
+            return 0;
+        }
+        self.next_sweep = now.checked_add(GAPPED_SWEEP_INTERVAL);
+        self.expire_gapped(now)
+    }
+
+    fn forget(&mut self, gone: impl Iterator<Item = Pooled>) {
+        for p in gone {
+            self.by_hash.remove(&p.tx.hash());
+            self.bytes -= p.tx.encoded_len();
+        }
+    }
+
+    /// Recounts everything from scratch and panics on a mismatch (tests only).
+    #[cfg(test)]
+    pub fn check_invariants(&self) {
+        let mut gapped = 0;
+        let mut count = 0;
+        let mut bytes = 0;
+        for q in self.senders.values() {
+            assert!(!q.txs.is_empty(), "empty sender queue kept");
+            assert!(q.txs.keys().all(|n| *n >= q.next_nonce));
+            let mut end = q.next_nonce;
+            while q.txs.contains_key(&end) {
+                end += 1;
+            }
+            assert_eq!(end, q.ready_end, "ready run");
+            gapped += q.txs.len() - (end - q.next_nonce) as usize;
+            count += q.txs.len();
+            bytes += q.txs.values().map(|p| p.tx.encoded_len()).sum::<usize>();
+        }
+        assert_eq!(gapped, self.gapped, "gapped count");
+        assert_eq!(count, self.by_hash.len(), "hash index");
+        assert_eq!(bytes, self.bytes, "bytes");
     }
 }

@@ -18,6 +18,23 @@ pub struct StaticRules {
 }
 
 impl StaticRules {
+    /// Size, decoding and [`StaticRules::check`]: everything checked before sender
+    /// recovery, for a transaction from RPC or forwarded by a peer.
+    pub fn check_raw(&self, raw: &[u8]) -> Result<Tx, PoolError> {
+        if raw.len() > self.tx_bytes_max {
+            return Err(PoolError::Oversized {
+                size: raw.len(),
+                limit: self.tx_bytes_max,
+            });
+        }
+        let tx = Tx::decode(raw).map_err(|e| match e {
+            bcos_types::TxError::InvalidSignature => PoolError::InvalidSignature,
+            other => PoolError::Malformed(other.to_string()),
+        })?;
+        self.check(&tx)?;
+        Ok(tx)
+    }
+
     pub fn check(&self, tx: &Tx) -> Result<(), PoolError> {
         if tx.encoded_len() > self.tx_bytes_max {
             return Err(PoolError::Oversized {
@@ -66,25 +83,40 @@ impl StaticRules {
         {
             return Err(PoolError::TipAboveFeeCap);
         }
+        if tx.nonce() == u64::MAX {
+            return Err(PoolError::NonceMax);
+        }
+        // Checked here, before sender recovery, and again against the balance at admission.
+        if tx.max_cost().is_none() {
+            return Err(PoolError::CostOverflow);
+        }
         Ok(())
     }
 }
 
 /// Gas charged before any code runs (Yellow Paper g0, EIP-2028 calldata, EIP-2930 access
 /// lists, EIP-3860 initcode words, and EIP-7623's calldata floor).
+///
+/// Saturating: the lengths come from the sender. They are bounded by `tx_bytes_max` before
+/// this runs, but a saturated sum still compares correctly against any gas limit.
 pub fn intrinsic_gas(tx: &Tx) -> u64 {
     let data = tx.input();
     let zeros = data.iter().filter(|b| **b == 0).count() as u64;
     let nonzeros = data.len() as u64 - zeros;
-    let mut gas = 21_000 + zeros * 4 + nonzeros * 16;
+    let mut gas = 21_000u64
+        .saturating_add(zeros.saturating_mul(4))
+        .saturating_add(nonzeros.saturating_mul(16));
     if tx.kind() == TxKind::Create {
-        gas += 32_000 + 2 * (data.len() as u64).div_ceil(32);
+        let words = (data.len() as u64).div_ceil(32);
+        gas = gas.saturating_add(32_000u64.saturating_add(words.saturating_mul(2)));
     }
     if let Some(list) = tx.envelope().access_list() {
         for item in list.iter() {
-            gas += 2_400 + 1_900 * item.storage_keys.len() as u64;
+            let keys = item.storage_keys.len() as u64;
+            gas = gas.saturating_add(2_400u64.saturating_add(keys.saturating_mul(1_900)));
         }
     }
-    let floor = 21_000 + 10 * (zeros + 4 * nonzeros);
+    let tokens = zeros.saturating_add(nonzeros.saturating_mul(4));
+    let floor = 21_000u64.saturating_add(tokens.saturating_mul(10));
     gas.max(floor)
 }

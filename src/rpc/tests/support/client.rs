@@ -7,9 +7,22 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// A TCP connection to `addr` from the loopback address `from` (127.0.0.0/8 is all local
+/// on Linux), so one test can act as several clients.
+pub async fn connect_from(from: [u8; 4], addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from((from, 0)))?;
+    socket.connect(addr).await
+}
+
 /// POSTs `body` and returns the HTTP status and the response body.
 pub async fn post_raw(addr: SocketAddr, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
+    post_raw_from([127, 0, 0, 1], addr, body).await
+}
+
+/// [`post_raw`] from the loopback address `from`.
+pub async fn post_raw_from(from: [u8; 4], addr: SocketAddr, body: &str) -> (u16, String) {
+    let mut s = connect_from(from, addr).await.unwrap();
     let req = format!(
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -52,11 +65,14 @@ pub async fn post(addr: SocketAddr, body: &Value) -> Value {
 
 /// One call; returns the whole response object.
 pub async fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
-    post(
-        addr,
-        &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
-    )
-    .await
+    call_from([127, 0, 0, 1], addr, method, params).await
+}
+
+/// [`call`] from the loopback address `from`.
+pub async fn call_from(from: [u8; 4], addr: SocketAddr, method: &str, params: Value) -> Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let (_, text) = post_raw_from(from, addr, &body.to_string()).await;
+    serde_json::from_str(&text).unwrap()
 }
 
 /// One call that must succeed; returns its `result`.
@@ -72,7 +88,11 @@ pub struct Ws {
 
 impl Ws {
     pub async fn connect(addr: SocketAddr) -> Ws {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
+        Self::connect_from([127, 0, 0, 1], addr).await
+    }
+
+    pub async fn connect_from(from: [u8; 4], addr: SocketAddr) -> Ws {
+        let mut stream = connect_from(from, addr).await.unwrap();
         let req = format!(
             "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -106,6 +126,37 @@ impl Ws {
         frame.extend_from_slice(&mask);
         frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
         self.stream.write_all(&frame).await.unwrap();
+    }
+
+    /// Reads text messages until the server closes the connection; returns how many.
+    pub async fn count_until_closed(&mut self) -> usize {
+        let mut n = 0;
+        loop {
+            let mut head = [0u8; 2];
+            if self.stream.read_exact(&mut head).await.is_err() {
+                return n;
+            }
+            let len = match head[1] & 0x7f {
+                126 => match self.stream.read_u16().await {
+                    Ok(l) => u64::from(l),
+                    Err(_) => return n,
+                },
+                127 => match self.stream.read_u64().await {
+                    Ok(l) => l,
+                    Err(_) => return n,
+                },
+                l => u64::from(l),
+            };
+            let mut payload = vec![0u8; len as usize];
+            if self.stream.read_exact(&mut payload).await.is_err() {
+                return n;
+            }
+            match head[0] & 0x0f {
+                0x1 => n += 1,
+                0x8 => return n,
+                _ => {}
+            }
+        }
     }
 
     /// The next text message (pings and other control frames are skipped).

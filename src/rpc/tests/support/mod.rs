@@ -12,7 +12,7 @@ use bcos_types::{
     Account, Address, Block, Bytes, CallOutcome, CallRequest, CommittedBlock, Header, Log, LogData,
     Receipt, RecoveredTx, Tx, B256, U256,
 };
-use parking_lot::RwLock;
+use parking_lot::{Condvar, Mutex, RwLock};
 use secp256k1::{Message, SecretKey, SECP256K1};
 use std::collections::HashMap;
 use std::future::Future;
@@ -122,6 +122,44 @@ pub const REVERT_STRING_INPUT: [u8; 2] = [0xde, 0xad];
 pub const REVERT_CUSTOM_INPUT: [u8; 2] = [0xbe, 0xef];
 /// A raw "transaction" the mock holds until a second one arrives (tests batch parallelism).
 pub const RENDEZVOUS_RAW: [u8; 1] = [0x01];
+/// An account whose state read blocks in [`MockChain::gate`] until the test opens it.
+pub const GATED: Address = Address::repeat_byte(0x9a);
+/// An account whose code is [`BIG_CODE_BYTES`] long.
+pub const BIG_CODE: Address = Address::repeat_byte(0xb1);
+pub const BIG_CODE_BYTES: usize = 1 << 20;
+
+/// Holds every state read of [`GATED`] until opened, counting the reads that entered: a
+/// storage read that is slow or stuck, to see where reads run and how many at once.
+#[derive(Default)]
+pub struct Gate {
+    state: Mutex<(bool, usize)>,
+    changed: Condvar,
+}
+
+impl Gate {
+    fn pass(&self) {
+        let mut s = self.state.lock();
+        s.1 += 1;
+        self.changed.notify_all();
+        while !s.0 {
+            self.changed.wait(&mut s);
+        }
+    }
+    /// Blocks the calling thread until at least `n` reads have entered.
+    pub fn wait_entered(&self, n: usize) {
+        let mut s = self.state.lock();
+        while s.1 < n {
+            self.changed.wait(&mut s);
+        }
+    }
+    pub fn entered(&self) -> usize {
+        self.state.lock().1
+    }
+    pub fn open(&self) {
+        self.state.lock().0 = true;
+        self.changed.notify_all();
+    }
+}
 
 pub struct MockChain {
     blocks: RwLock<Vec<CommittedBlock>>,
@@ -129,6 +167,9 @@ pub struct MockChain {
     feed: tokio::sync::broadcast::Sender<Arc<CommittedBlock>>,
     rendezvous: tokio::sync::Barrier,
     pub accounts: RwLock<HashMap<Address, Account>>,
+    pub gate: Gate,
+    /// Counts the reads of [`BIG_CODE`] (always open).
+    pub big_code: Gate,
 }
 
 impl MockChain {
@@ -141,7 +182,10 @@ impl MockChain {
             feed: tokio::sync::broadcast::channel(feed_capacity).0,
             rendezvous: tokio::sync::Barrier::new(2),
             accounts: RwLock::new(HashMap::new()),
+            gate: Gate::default(),
+            big_code: Gate::default(),
         });
+        chain.big_code.open();
         let k = key(1);
         let sender = address_of(&k);
         chain.accounts.write().insert(
@@ -268,6 +312,9 @@ impl ChainApi for MockChain {
         None
     }
     fn account(&self, address: &Address, at: StateAt) -> Result<Option<Account>, ApiError> {
+        if *address == GATED {
+            self.gate.pass();
+        }
         match at {
             StateAt::Number(_) => Err(ApiError::Unavailable("historical state is not kept".into())),
             _ => Ok(self.accounts.read().get(address).cloned()),
@@ -276,7 +323,11 @@ impl ChainApi for MockChain {
     fn storage_at(&self, _address: &Address, slot: &U256, _at: StateAt) -> Result<U256, ApiError> {
         Ok(*slot + U256::from(1))
     }
-    fn code(&self, _address: &Address, _at: StateAt) -> Result<Bytes, ApiError> {
+    fn code(&self, address: &Address, _at: StateAt) -> Result<Bytes, ApiError> {
+        if *address == BIG_CODE {
+            self.big_code.pass();
+            return Ok(Bytes::from(vec![0x5b; BIG_CODE_BYTES]));
+        }
         Ok(Bytes::from(vec![0x60, 0x00]))
     }
     fn pending_nonce(&self, address: &Address) -> Result<u64, ApiError> {

@@ -13,20 +13,21 @@ impl PbftDriver {
     /// proposal and times out without one).
     pub(super) fn maybe_seal(&mut self) -> anyhow::Result<()> {
         let height = self.core.next_height();
-        if self.head.number() + 1 != height || !self.pending.is_empty() {
+        if self.base.head.number() + 1 != height || !self.pending.is_empty() {
             return Ok(());
         }
         if self.core.may_propose() {
             let batch = self
+                .base
                 .ctx
                 .pool
-                .take_ready(self.ctx.block_txs_max, self.ctx.block_gas_limit);
+                .take_ready(self.base.ctx.block_txs_max, self.base.ctx.block_gas_limit);
             if batch.is_empty() {
                 return Ok(());
             }
-            let c = block_exec::build(&self.ctx, &self.head, batch)?;
+            let c = block_exec::build(&self.base.ctx, &self.base.head, batch)?;
             if c.included.is_empty() {
-                self.ctx.pool.on_block(&[], &c.rejected);
+                self.base.ctx.pool.on_block(&[], &c.rejected);
                 return Ok(());
             }
             let roots = roots_of(&c.block);
@@ -39,8 +40,10 @@ impl PbftDriver {
             self.feed(Input::Propose(proposal))?;
             return self.feed(Input::Executed(roots));
         }
+        // Only transactions the leader can propose are work: with gapped ones alone a
+        // replica would expect a proposal that never comes and change views forever.
         let key = (height, self.core.view());
-        if self.work_signaled != Some(key) && !self.ctx.pool.is_empty() {
+        if self.work_signaled != Some(key) && self.base.ctx.pool.has_ready() {
             self.work_signaled = Some(key);
             self.feed(Input::Propose(Proposal {
                 height,
@@ -53,8 +56,8 @@ impl PbftDriver {
     /// Checks and executes every proposed block for `head + 1` not yet seen, and feeds the
     /// roots of each valid one to the core (R7 waits for them).
     pub(super) fn execute_proposed(&mut self) -> anyhow::Result<()> {
-        let next = self.head.number() + 1;
-        let Some(blocks) = self.proposed.remove(&next) else {
+        let next = self.base.head.number() + 1;
+        let Some(blocks) = self.proposals.take(next) else {
             return Ok(());
         };
         for (hash, block) in blocks {
@@ -69,7 +72,7 @@ impl PbftDriver {
                     continue;
                 }
             };
-            match block_exec::verify_and_execute(&self.ctx, &self.head, block, txs) {
+            match block_exec::verify_and_execute(&self.base.ctx, &self.base.head, block, txs) {
                 Ok(c) => {
                     let roots = roots_of(&c.block);
                     self.candidates.insert(hash, c);
@@ -85,13 +88,13 @@ impl PbftDriver {
     }
 
     pub(super) fn recover(&self, block: &SealedBlock) -> anyhow::Result<Vec<RecoveredTx>> {
-        block_exec::recover_block(&self.recoverer, &self.ctx.metrics, block)
+        self.base.recover(block)
     }
 
     /// R8: the core decided. Only noted here (outputs are applied in order and must not
     /// re-enter the core); `retry_pending` stores it after the output list is done.
     pub(super) fn on_decision(&mut self, d: Decision) -> anyhow::Result<()> {
-        if d.height <= self.head.number() {
+        if d.height <= self.base.head.number() {
             return Ok(()); // synced meanwhile
         }
         let cert = CommitCert::decode(&d.certificate)
@@ -104,7 +107,7 @@ impl PbftDriver {
     /// signatures are at hand; otherwise waits (more commit votes, or block sync, will
     /// provide them).
     pub(super) fn retry_pending(&mut self) -> anyhow::Result<()> {
-        let head = self.head.number();
+        let head = self.base.head.number();
         self.pending = self.pending.split_off(&(head + 1));
         let Some(p) = self.pending.get(&(head + 1)) else {
             if !self.pending.is_empty() {
@@ -149,16 +152,13 @@ impl PbftDriver {
 
     /// Commits a checked block and moves the driver to the next height.
     pub(super) fn store_block(&mut self, c: Candidate, certificate: Vec<u8>) -> anyhow::Result<()> {
-        let block = c.block.clone();
-        block_exec::commit(&self.ctx, c, certificate)?;
-        self.head = block;
-        self.sync.on_head_advanced();
-        let next = self.head.number() + 1;
+        self.base.store_block(c, certificate)?;
+        let next = self.base.head.number() + 1;
         self.candidates.clear();
         self.invalid.clear();
-        self.proposed = self.proposed.split_off(&next);
-        self.view_changes.retain(|(h, _, _), _| *h >= next);
-        self.book.prune_below(self.head.number());
+        self.proposals.prune_below(next);
+        self.view_changes.prune_below(next);
+        self.book.prune_below(self.base.head.number());
         self.work_signaled = None;
         if self.core.next_height() < next {
             let out = self.core.advance_to(next);

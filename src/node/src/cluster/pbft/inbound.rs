@@ -5,12 +5,16 @@
 //! change in it is. Anything else is dropped with a log line, never a panic.
 
 use super::outbound::view_change_digest;
+use super::proposals::{view_in_window, Accepted};
+use super::view_changes::Seen;
 use super::PbftDriver;
+use crate::cluster::votes::{Recorded, VoteSlot};
 use crate::cluster::wire::{core_new_view, SignedViewChange, Wire};
 use bcos_consensus::pbft::{PbftMsg, PrePrepare};
 use bcos_consensus::Input;
+use bcos_consensus::Protocol;
 use bcos_crypto::bls::{BlsSignature, CommitCertificate, SIGNATURE_LEN};
-use bcos_types::{Block, Bytes};
+use bcos_types::Bytes;
 
 impl PbftDriver {
     pub(super) fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {
@@ -23,11 +27,13 @@ impl PbftDriver {
                 let Some(sig) = parse_sig(&sig) else {
                     return self.drop_msg(from, "prepare with a malformed signature");
                 };
-                if self.vote_height_ok(msg.height) {
+                if self.vote_in_window(msg.height, msg.view) {
                     let d = self
                         .book
                         .prepare_digest(msg.height, msg.view, msg.block_hash);
-                    self.book.record(msg.height, d, from as usize, sig);
+                    let slot = VoteSlot::prepare(msg.height, msg.view);
+                    let recorded = self.book.record(slot, d, from as usize, sig);
+                    self.note_recorded(from, recorded);
                 }
                 self.feed(Input::Message {
                     from,
@@ -38,9 +44,11 @@ impl PbftDriver {
                 let Some(sig) = parse_sig(&sig) else {
                     return self.drop_msg(from, "commit with a malformed signature");
                 };
-                if self.vote_height_ok(msg.height) {
+                if self.vote_in_window(msg.height, msg.view) {
                     let d = self.book.commit_digest(msg.height, msg.view, msg.body);
-                    self.book.record(msg.height, d, from as usize, sig);
+                    let slot = VoteSlot::commit(msg.height, msg.view);
+                    let recorded = self.book.record(slot, d, from as usize, sig);
+                    self.note_recorded(from, recorded);
                 }
                 self.feed(Input::Message {
                     from,
@@ -51,10 +59,21 @@ impl PbftDriver {
                 if s.signer != from {
                     return self.drop_msg(from, "view change signed by another node");
                 }
+                // Range first: a view change outside the window costs nothing.
+                if !self.view_in_window(s.vc.height, s.vc.view) {
+                    return Ok(());
+                }
+                match self.view_changes.seen(&s) {
+                    Seen::Same => return Ok(()), // a retransmission: the core has it
+                    Seen::Different => {
+                        return self.drop_msg(from, "a second, different view change for one view")
+                    }
+                    Seen::New => {}
+                }
                 let Some(vc) = self.check_view_change(&s) else {
                     return self.drop_msg(from, "view change with a bad signature or proof");
                 };
-                self.view_changes.insert((vc.height, vc.view, s.signer), s);
+                self.keep_view_change(s);
                 self.feed(Input::Message {
                     from,
                     msg: PbftMsg::ViewChange(vc),
@@ -67,29 +86,37 @@ impl PbftDriver {
                 reproposal,
                 block,
             } => {
+                // Cheap checks before any signature work: only the leader of that view may
+                // send its new view, for the height being decided, inside the view window.
+                if from != self.core.config().leader(height, view) {
+                    return self
+                        .drop_msg(from, "new view from a node that does not lead that view");
+                }
+                if !self.view_in_window(height, view) {
+                    return Ok(());
+                }
                 // At most one view change per validator, each checked once (a flood of them
                 // would otherwise cost a BLS verification apiece).
                 if view_changes.len() > self.members.len() {
                     return self.drop_msg(from, "new view with more view changes than validators");
                 }
                 let mut checked = Vec::with_capacity(view_changes.len());
-                for s in view_changes {
-                    let Some(vc) = self.check_view_change(&s) else {
-                        return self.drop_msg(from, "new view holding an invalid view change");
-                    };
-                    if vc.height != height || vc.view != view {
+                for s in &view_changes {
+                    if s.vc.height != height || s.vc.view != view {
                         return self
                             .drop_msg(from, "new view holding a view change for another view");
                     }
-                    checked.push(SignedViewChange { vc, ..s });
+                    let Some(vc) = self.check_view_change(s) else {
+                        return self.drop_msg(from, "new view holding an invalid view change");
+                    };
+                    checked.push(SignedViewChange { vc, ..s.clone() });
                 }
                 if let (Some(hash), Some(bytes)) = (reproposal, block) {
-                    self.accept_block(from, height, hash, &bytes)?;
+                    self.accept_block(from, height, view, hash, &bytes)?;
                 }
-                for s in &checked {
-                    self.view_changes
-                        .entry((height, view, s.signer))
-                        .or_insert_with(|| s.clone());
+                // The signed originals are kept (they are what this node may forward).
+                for s in view_changes {
+                    self.keep_view_change(s);
                 }
                 let nv = core_new_view(height, view, &checked, reproposal);
                 self.feed(Input::Message {
@@ -99,7 +126,7 @@ impl PbftDriver {
                 self.execute_proposed()
             }
             Wire::Status { height, hash: _ } => {
-                self.sync.on_status(from, height);
+                self.base.sync.on_status(from, height);
                 Ok(())
             }
             Wire::SyncRequest { from: start, count } => self.serve_sync(from, start, count),
@@ -114,11 +141,28 @@ impl PbftDriver {
         Ok(())
     }
 
-    /// Votes are only worth keeping for heights the core still works on.
-    fn vote_height_ok(&self, h: u64) -> bool {
+    /// Votes are only worth keeping for heights the core still works on (the last decided
+    /// one included: its certificate may still be missing votes) and for views the core
+    /// would accept (PBFT-R1's window).
+    fn vote_in_window(&self, h: u64, view: u64) -> bool {
         let next = bcos_consensus::Protocol::next_height(&self.core);
+        let cfg = self.core.config();
         h.saturating_add(1) >= next
-            && h <= next.saturating_add(self.core.config().future_heights_max)
+            && h <= next.saturating_add(cfg.future_heights_max)
+            && view <= self.core.view().saturating_add(cfg.views_ahead_max)
+    }
+
+    fn note_recorded(&self, from: u32, r: Recorded) {
+        match r {
+            Recorded::Conflicting => {
+                tracing::warn!(
+                    peer = from,
+                    "two different votes in one slot (equivocation)"
+                )
+            }
+            Recorded::OverQuota => tracing::debug!(peer = from, "vote dropped: peer's share full"),
+            Recorded::Stored | Recorded::Duplicate | Recorded::UnknownSigner => {}
+        }
     }
 
     /// PBFT-R4 from the driver's side: the block must be the one the pre-prepare names; it
@@ -127,7 +171,10 @@ impl PbftDriver {
         if from != self.core.config().leader(msg.height, msg.view) {
             return self.drop_msg(from, "pre-prepare from a node that does not lead that view");
         }
-        self.accept_block(from, msg.height, msg.block_hash, block)?;
+        if !self.view_in_window(msg.height, msg.view) {
+            return Ok(());
+        }
+        self.accept_block(from, msg.height, msg.view, msg.block_hash, block)?;
         self.feed(Input::Message {
             from,
             msg: PbftMsg::PrePrepare(msg),
@@ -135,37 +182,49 @@ impl PbftDriver {
         self.execute_proposed()
     }
 
-    /// Keeps a proposed block whose hash and height match what its message claims.
+    /// Whether (height, view) is inside the core's window ([`view_in_window`]).
+    pub(super) fn view_in_window(&self, height: u64, view: u64) -> bool {
+        let next = self.core.next_height();
+        view_in_window(self.core.config(), next, self.core.view(), height, view)
+    }
+
+    /// Keeps a proposed block (the caller checked that `from` leads that view).
     pub(super) fn accept_block(
         &mut self,
         from: u32,
         height: u64,
+        view: u64,
         hash: bcos_types::B256,
         bytes: &[u8],
     ) -> anyhow::Result<()> {
-        let head = self.head.number();
-        if height <= head || height > head + 1 + super::BLOCK_HEIGHTS_AHEAD_MAX {
-            return Ok(());
+        match self
+            .proposals
+            .accept(self.base.head.number(), height, view, hash, bytes)
+        {
+            Accepted::Kept | Accepted::Again | Accepted::OutOfRange => Ok(()),
+            Accepted::Equivocation => {
+                self.drop_msg(from, "a second block for one view (equivocation)")
+            }
+            Accepted::Full => self.drop_msg(from, "too many proposals held"),
+            Accepted::Mismatch(why) => self.drop_msg(from, &why),
         }
-        let block = match Block::decode_bytes(bytes) {
-            Ok(b) => b.seal(),
-            Err(e) => return self.drop_msg(from, &format!("undecodable block: {e}")),
-        };
-        if block.hash != hash || block.number() != height {
-            return self.drop_msg(from, "block does not match its message");
-        }
-        let at = self.proposed.entry(height).or_default();
-        if at.len() < super::BLOCKS_PER_HEIGHT_MAX {
-            at.insert(hash, block);
-        }
-        Ok(())
+    }
+
+    /// Remembers a verified view change (to forward in a new view, and so that the same
+    /// one is never verified twice); keeps the map within the view window.
+    fn keep_view_change(&mut self, s: SignedViewChange) {
+        let (next, cur) = (self.core.next_height(), self.core.view());
+        self.view_changes.keep(s, next, cur);
     }
 
     /// Checks a signed view change; returns the core form (lock voters = the proof's
-    /// signers).
+    /// signers). One already verified (held, byte for byte) costs no signature check.
     fn check_view_change(&self, s: &SignedViewChange) -> Option<bcos_consensus::pbft::ViewChange> {
+        if self.view_changes.seen(s) == Seen::Same {
+            return Some(core_form(s));
+        }
         let member = self.members.get(s.signer as usize)?;
-        let digest = view_change_digest(self.cfg.group_id, s.signer, &s.vc, &s.proof);
+        let digest = view_change_digest(self.base.cfg.group_id, s.signer, &s.vc, &s.proof);
         let sig: [u8; 64] = s.sig.as_ref().try_into().ok()?;
         let signer = bcos_crypto::recover_address(digest, &sig, s.parity).ok()?;
         if signer != member.node_id {
@@ -191,6 +250,27 @@ impl PbftDriver {
         }
         Some(vc)
     }
+}
+
+/// The core's form of a verified view change: the lock's voters are the proof's signers.
+fn core_form(s: &SignedViewChange) -> bcos_consensus::pbft::ViewChange {
+    let mut vc = s.vc.clone();
+    if let (Some(lock), Some(proof)) = (&mut vc.prepared, &s.proof) {
+        lock.voters = bitmap_indices(&proof.signers);
+    }
+    vc
+}
+
+fn bitmap_indices(bitmap: &[u8]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for (byte_i, byte) in bitmap.iter().enumerate() {
+        for bit in 0..8u32 {
+            if byte & (1 << bit) != 0 {
+                out.push(byte_i as u32 * 8 + bit);
+            }
+        }
+    }
+    out
 }
 
 fn parse_sig(bytes: &[u8]) -> Option<BlsSignature> {

@@ -1,6 +1,6 @@
-//! The PBFT network driver (spec/pbft.md §5): one thread owns the sans-IO core and carries
-//! out its outputs in list order — persist (fsync) before any send, then sends, timers and
-//! commits. Around the core it signs and checks what the core leaves to its driver: BLS
+//! The PBFT driver (spec/pbft.md §5): an adapter around the sans-IO core on the shared
+//! [`DriverBase`] (runtime, head, timers, sync, output order: persist before any send).
+//! Around the core it signs and checks what the core leaves to its driver: BLS
 //! votes and certificates ([`super::votes`]), signed view changes, blocks shipped beside
 //! pre-prepares and new views (checked, executed, fed back as `Executed`), and block sync
 //! with certificate verification ([`sync`]).
@@ -11,30 +11,25 @@
 mod blocks;
 mod inbound;
 mod outbound;
+pub mod proposals;
 mod sync;
+pub mod view_changes;
 
-use super::config::{ClusterConfig, Member};
-use super::durable::DurableFile;
-use super::keys::NodeKeys;
+use super::base::{DriverBase, Routed};
+use super::config::{ClusterConfig, Member, SeededBug};
+use super::keys::SignerKeys;
 use super::votes::VoteBook;
-use super::wire::{SignedViewChange, Wire};
+use super::wire::Wire;
 use crate::block_exec::{Candidate, SealerContext};
-use anyhow::Context;
+use crate::runtime::DriverRuntime;
 use bcos_consensus::pbft::{CommitCert, PbftConfig, PbftDurable, PbftMsg, PbftTimer};
 use bcos_consensus::{Input, Output, Pbft, Protocol};
 use bcos_crypto::BatchRecoverer;
-use bcos_net::NetworkHandle;
 use bcos_types::{Height, SealedBlock, B256};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 pub use super::event_loop::Event;
-
-/// Proposed blocks kept per height at most (an honest leader sends one per view).
-const BLOCKS_PER_HEIGHT_MAX: usize = 8;
-/// Heights ahead of the head whose proposed blocks are kept for later.
-const BLOCK_HEIGHTS_AHEAD_MAX: u64 = 2;
 
 /// A height the core decided whose block is not stored yet: its certificate still needs
 /// valid votes, or the block itself must come from a peer.
@@ -43,56 +38,36 @@ struct PendingDecision {
 }
 
 pub struct PbftDriver {
-    ctx: SealerContext,
+    base: DriverBase<PbftTimer, PbftDurable>,
     core: Pbft,
-    net: NetworkHandle,
-    keys: NodeKeys,
+    keys: SignerKeys,
     members: Vec<Member>,
-    cfg: ClusterConfig,
     book: VoteBook,
-    recoverer: BatchRecoverer,
-    durable: DurableFile,
-    /// The store's head block.
-    head: SealedBlock,
-    /// Proposed blocks by height, not yet executed (or for a later height).
-    proposed: BTreeMap<Height, HashMap<B256, SealedBlock>>,
+    /// Proposed blocks not yet executed (or for a later height): the first per view.
+    proposals: proposals::Proposals,
     /// Blocks for `head + 1` executed and checked.
     candidates: HashMap<B256, Candidate>,
     /// Blocks for `head + 1` found invalid (never voted for).
     invalid: HashSet<B256>,
     /// Signed view changes by (height, view, signer): a new view forwards them.
-    view_changes: HashMap<(Height, u64, u32), SignedViewChange>,
+    view_changes: view_changes::ViewChanges,
     /// Decided heights not stored yet.
     pending: BTreeMap<Height, PendingDecision>,
-    timers: super::timers::Timers<PbftTimer>,
-    sync: super::sync_tracker::SyncTracker,
-    view: std::sync::Arc<super::ConsensusView>,
     /// Height for which "the pool has work" was told to a non-leader core.
     work_signaled: Option<(Height, u64)>,
 }
 
 pub struct PbftDriverParts {
     pub ctx: SealerContext,
-    pub net: NetworkHandle,
-    pub keys: NodeKeys,
+    pub rt: DriverRuntime,
+    pub keys: SignerKeys,
     pub cfg: ClusterConfig,
     pub recoverer: BatchRecoverer,
-    pub state_dir: std::path::PathBuf,
     pub view: std::sync::Arc<super::ConsensusView>,
 }
 
 impl PbftDriver {
     pub fn new(p: PbftDriverParts) -> anyhow::Result<Self> {
-        let (head_n, _) = p
-            .ctx
-            .store
-            .head()
-            .context("the store has no genesis block")?;
-        let head = p
-            .ctx
-            .store
-            .block_by_number(head_n)?
-            .context("head block missing from the store")?;
         let validators = p
             .cfg
             .members
@@ -103,7 +78,7 @@ impl PbftDriver {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let me = p.cfg.index as usize;
-        if validators[me] != p.keys.bls_public() {
+        if validators.get(me) != Some(&p.keys.bls_public()) {
             anyhow::bail!("keys/bls.key does not match members[{me}].bls_public_key");
         }
         if p.cfg.members[me].node_id != p.keys.node_id {
@@ -111,54 +86,68 @@ impl PbftDriver {
         }
         let mut pcfg = PbftConfig::new(p.cfg.members.len() as u32, p.cfg.index);
         pcfg.view_timeout_ticks = p.cfg.view_timeout_ms;
-        let durable = DurableFile::new(&p.state_dir, "pbft-state.json");
-        let saved: Option<PbftDurable> = durable.load()?;
-        let core = Pbft::restore(pcfg, head_n, saved).map_err(|e| anyhow::anyhow!("{e}"))?;
+        pcfg.bug = match p.cfg.seeded_bug {
+            Some(SeededBug::PbftQuorumTwoF) => Some(bcos_consensus::pbft::SeededBug::QuorumTwoF),
+            Some(SeededBug::PbftNoLock) => Some(bcos_consensus::pbft::SeededBug::NoLock),
+            _ => None,
+        };
         let book = VoteBook::new(
             p.cfg.group_id,
             me,
             p.keys.bls.clone(),
             validators,
             p.cfg.vote_cache_entries,
+            p.cfg.votes_per_peer_max,
         );
+        let members = p.cfg.members.clone();
+        let (base, saved) = DriverBase::new(p.ctx, p.cfg, p.rt, p.recoverer, p.view)?;
+        let core =
+            Pbft::restore(pcfg, base.head.number(), saved).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(PbftDriver {
-            sync: super::sync_tracker::SyncTracker::new(&p.cfg),
-            members: p.cfg.members.clone(),
-            ctx: p.ctx,
+            view_changes: view_changes::ViewChanges::new(members.len()),
+            members,
+            base,
             core,
-            net: p.net,
             keys: p.keys,
-            cfg: p.cfg,
             book,
-            recoverer: p.recoverer,
-            durable,
-            head,
-            proposed: BTreeMap::new(),
+            proposals: proposals::Proposals::default(),
             candidates: HashMap::new(),
             invalid: HashSet::new(),
-            view_changes: HashMap::new(),
             pending: BTreeMap::new(),
-            timers: super::timers::Timers::new(),
             work_signaled: None,
-            view: p.view,
         })
     }
 
     /// Runs until `Stop`; an error means going on would be unsafe (storage failure, or this
     /// node's execution disagreeing with a certified decision).
-    pub fn run(mut self, rx: Receiver<Event>) -> anyhow::Result<()> {
+    pub fn run(mut self, inbox: &super::inbox::Inbox) -> anyhow::Result<()> {
+        self.start()?;
+        let clock = self.base.clock.clone();
+        super::event_loop::run(&mut self, inbox, &*clock)
+    }
+
+    /// The first step after construction (a restart resends this node's latest votes).
+    pub fn start(&mut self) -> anyhow::Result<()> {
         let out = self.core.resume();
         self.apply(out)?;
         self.publish();
-        self.execute_proposed()?;
-        super::event_loop::run(&mut self, &rx)
+        self.execute_proposed()
+    }
+
+    /// The committed head this driver stands on.
+    pub fn head(&self) -> &SealedBlock {
+        &self.base.head
+    }
+
+    pub fn core(&self) -> &Pbft {
+        &self.core
     }
 
     /// Feeds one input to the core and carries out what it asks.
     fn feed(&mut self, input: Input<PbftMsg, PbftTimer>) -> anyhow::Result<()> {
         let started = Instant::now();
         let out = self.core.handle(input);
-        self.ctx.metrics.consensus.record(0, started.elapsed());
+        self.base.ctx.metrics.consensus.record(0, started.elapsed());
         self.apply(out)?;
         self.retry_pending()?;
         self.publish();
@@ -166,13 +155,14 @@ impl PbftDriver {
     }
 
     fn publish(&self) {
-        self.view.set(super::ConsensusSnapshot {
+        self.base.view.set(super::ConsensusSnapshot {
             next_height: self.core.next_height(),
             view: self.core.view(),
             leader: self.core.leader(),
         });
-        if self.view.members().is_empty() {
-            self.view
+        if self.base.view.members().is_empty() {
+            self.base
+                .view
                 .set_members((0..self.members.len() as u32).collect());
         }
     }
@@ -183,33 +173,26 @@ impl PbftDriver {
         outputs: Vec<Output<PbftMsg, PbftTimer, PbftDurable>>,
     ) -> anyhow::Result<()> {
         for o in outputs {
-            match o {
-                Output::Persist(d) => self.durable.store(&d)?,
-                Output::Send { to, msg } => {
+            match self.base.apply_output(o)? {
+                Some(Routed::Send { to, msg }) => {
                     if let Some(w) = self.wire_for(msg) {
-                        if let Err(e) = self.net.send(to, w.encode()) {
-                            tracing::debug!(peer = to, "send failed: {e}");
-                        }
+                        self.base.net.send(to, w.encode());
                     }
                 }
-                Output::Broadcast(msg) => {
+                Some(Routed::Broadcast(msg)) => {
                     if let Some(w) = self.wire_for(msg) {
-                        let _ = self.net.broadcast(w.encode());
+                        self.base.net.broadcast(w.encode());
                     }
                 }
-                Output::SetTimer { timer, ticks } => self.timers.set(timer, ticks),
-                Output::CancelTimer(t) => self.timers.cancel(&t),
-                Output::Commit(d) => self.on_decision(d)?,
-                Output::Evidence { culprit, reason } => {
-                    tracing::warn!(culprit, %reason, "consensus evidence");
-                }
+                Some(Routed::Commit(d)) => self.on_decision(d)?,
+                None => {}
             }
         }
         Ok(())
     }
 
     fn fire_timers(&mut self) -> anyhow::Result<()> {
-        for t in self.timers.take_due() {
+        for t in self.base.due_timers() {
             tracing::info!(?t, "view timer fired");
             self.feed(Input::Timeout(t))?;
         }
@@ -217,20 +200,22 @@ impl PbftDriver {
     }
 
     fn me(&self) -> u32 {
-        self.cfg.index
+        self.base.cfg.index
     }
 }
 
 impl super::event_loop::Steps for PbftDriver {
-    fn next_deadline(&self) -> Instant {
-        self.timers.next_deadline(self.sync.next_status())
+    fn next_deadline_ms(&self) -> u64 {
+        self.base.next_deadline_ms()
     }
 
     fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {
+        self.base.flush_deferred()?;
         PbftDriver::on_wire(self, from, w)
     }
 
     fn after_wake(&mut self) -> anyhow::Result<()> {
+        self.base.flush_deferred()?;
         self.fire_timers()?;
         self.periodic()?;
         self.maybe_seal()

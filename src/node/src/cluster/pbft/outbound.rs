@@ -1,8 +1,10 @@
 //! Core messages to wire messages: the signatures and blocks the core leaves to its driver.
 
 use super::PbftDriver;
+use crate::cluster::votes::VoteSlot;
 use crate::cluster::wire::{PreparedProof, SignedViewChange, Wire};
 use bcos_consensus::pbft::{PbftMsg, ViewChange};
+use bcos_consensus::Protocol;
 use bcos_types::{Bytes, GroupId, B256};
 use secp256k1::{Message, SECP256K1};
 
@@ -29,7 +31,7 @@ impl PbftDriver {
             }
             PbftMsg::Prepare(m) => {
                 let d = self.book.prepare_digest(m.height, m.view, m.block_hash);
-                let sig = self.book.sign(m.height, d);
+                let sig = self.book.sign(VoteSlot::prepare(m.height, m.view), d);
                 Wire::Prepare {
                     msg: m,
                     sig: Bytes::copy_from_slice(&sig.to_bytes()),
@@ -37,7 +39,7 @@ impl PbftDriver {
             }
             PbftMsg::Commit(m) => {
                 let d = self.book.commit_digest(m.height, m.view, m.body);
-                let sig = self.book.sign(m.height, d);
+                let sig = self.book.sign(VoteSlot::commit(m.height, m.view), d);
                 Wire::Commit {
                     msg: m,
                     sig: Bytes::copy_from_slice(&sig.to_bytes()),
@@ -98,7 +100,7 @@ impl PbftDriver {
             }
         }
         let me = self.me();
-        let digest = view_change_digest(self.cfg.group_id, me, &vc, &proof);
+        let digest = view_change_digest(self.base.cfg.group_id, me, &vc, &proof);
         let (recid, compact) = SECP256K1
             .sign_ecdsa_recoverable(Message::from_digest(digest.0), &self.keys.node_key)
             .serialize_compact();
@@ -110,7 +112,7 @@ impl PbftDriver {
             parity: i32::from(recid) as u8,
         };
         self.view_changes
-            .insert((vc.height, vc.view, me), signed.clone());
+            .keep(signed.clone(), self.core.next_height(), self.core.view());
         signed
     }
 
@@ -118,9 +120,8 @@ impl PbftDriver {
         if let Some(c) = self.candidates.get(hash) {
             return Some(Bytes::from(c.block.block.encode_bytes()));
         }
-        self.proposed
-            .get(&height)
-            .and_then(|m| m.get(hash))
+        self.proposals
+            .get(height, hash)
             .map(|b| Bytes::from(b.block.encode_bytes()))
     }
 }

@@ -14,7 +14,7 @@ impl RaftDriver {
     /// need a first entry of the leader's term committed, so it may propose an empty block
     /// for it; an idle chain with no pending change proposes nothing).
     pub(super) fn maybe_seal(&mut self) -> anyhow::Result<()> {
-        if !self.is_leader() || self.core.state().log.last().index != self.head.number() {
+        if !self.is_leader() || self.core.state().log.last().index != self.base.head.number() {
             return Ok(());
         }
         self.prune_wanted();
@@ -33,15 +33,16 @@ impl RaftDriver {
             }
         }
         let batch = self
+            .base
             .ctx
             .pool
-            .take_ready(self.ctx.block_txs_max, self.ctx.block_gas_limit);
+            .take_ready(self.base.ctx.block_txs_max, self.base.ctx.block_gas_limit);
         if batch.is_empty() && !needs_block {
             return Ok(());
         }
-        let c = block_exec::build(&self.ctx, &self.head, batch)?;
+        let c = block_exec::build(&self.base.ctx, &self.base.head, batch)?;
         if c.included.is_empty() && !needs_block {
-            self.ctx.pool.on_block(&[], &c.rejected);
+            self.base.ctx.pool.on_block(&[], &c.rejected);
             return Ok(());
         }
         let proposal = Proposal {
@@ -70,7 +71,7 @@ impl RaftDriver {
     /// Stores committed entries in height order while their blocks are at hand.
     pub(super) fn store_pending(&mut self) -> anyhow::Result<()> {
         loop {
-            let next = self.head.number() + 1;
+            let next = self.base.head.number() + 1;
             self.pending = self.pending.split_off(&next);
             let Some(d) = self.pending.get(&next).cloned() else {
                 if !self.pending.is_empty() {
@@ -78,16 +79,31 @@ impl RaftDriver {
                 }
                 return Ok(());
             };
+            if self.halted_at.is_some() {
+                return Ok(());
+            }
             let c = if let Some(c) = self.candidates.remove(&d.block_hash) {
                 c
             } else if let Some(b) = self.blocks.get(&d.block_hash).cloned() {
-                let txs = self.recover(&b)?;
-                block_exec::verify_and_execute(&self.ctx, &self.head, b, txs).map_err(|e| {
-                    anyhow::anyhow!(
-                        "committed block {} at {next} does not execute: {e}",
-                        d.block_hash
-                    )
-                })?
+                let checked = self.recover(&b).and_then(|txs| {
+                    block_exec::verify_and_execute(&self.base.ctx, &self.base.head, b, txs)
+                        .map_err(anyhow::Error::from)
+                });
+                match checked {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Raft trusts its leader; a committed block that does not execute
+                        // here would fork this node's state. It stops applying blocks and
+                        // says so, but keeps running (spec/raft.md §5.1).
+                        tracing::error!(
+                            height = next,
+                            hash = %d.block_hash,
+                            "committed block does not execute on this node; applying stopped: {e:#}"
+                        );
+                        self.halted_at = Some(next);
+                        return Ok(());
+                    }
+                }
             } else {
                 self.request_sync_now();
                 return Ok(());
@@ -98,12 +114,12 @@ impl RaftDriver {
     }
 
     pub(super) fn recover(&self, block: &SealedBlock) -> anyhow::Result<Vec<RecoveredTx>> {
-        block_exec::recover_block(&self.recoverer, &self.ctx.metrics, block)
+        self.base.recover(block)
     }
 
     /// Commits a block and notes the membership requests it holds.
     pub(super) fn store_block(&mut self, c: Candidate, certificate: Vec<u8>) -> anyhow::Result<()> {
-        let n = self.cfg.members.len() as u32;
+        let n = self.base.cfg.members.len() as u32;
         for tx in &c.included {
             if let Some(change) = membership::request(tx, self.admin, n) {
                 tracing::info!(
@@ -118,13 +134,11 @@ impl RaftDriver {
             }
         }
         self.prune_wanted();
-        let block = c.block.clone();
-        block_exec::commit(&self.ctx, c, certificate)?;
-        self.head = block;
-        self.sync.on_head_advanced();
-        let head = self.head.number();
+        self.base.store_block(c, certificate)?;
+        let head = self.base.head.number();
         self.blocks.retain(|_, b| b.number() > head);
         self.candidates.retain(|_, c| c.block.number() > head);
+        self.invalid.clear();
         Ok(())
     }
 }

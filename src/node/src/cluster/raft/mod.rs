@@ -9,74 +9,63 @@
 //! authenticated member sends is trusted (a synced block is re-executed and must match its
 //! header, but its certificate is a log position, not a proof).
 
+mod append;
 mod blocks;
 mod sync;
 
-use super::config::ClusterConfig;
-use super::durable::DurableFile;
+use super::base::{DriverBase, Routed};
+use super::config::{ClusterConfig, SeededBug};
 use super::wire::Wire;
 use crate::block_exec::{Candidate, SealerContext};
-use anyhow::Context;
+use crate::runtime::DriverRuntime;
 use bcos_consensus::raft::{MemberChange, RaftConfig, RaftDurable, RaftMsg, RaftTimer, Role};
 use bcos_consensus::{Decision, Input, Output, Protocol, Raft};
 use bcos_crypto::BatchRecoverer;
-use bcos_net::NetworkHandle;
 use bcos_types::{Address, Bytes, Height, SealedBlock, B256};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::mpsc::Receiver;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 pub use super::event_loop::Event;
 
-/// Blocks received beside appends and not yet committed, kept at most.
-const BLOCKS_KEPT_MAX: usize = 1_024;
+/// Blocks received beside appends and not yet committed, kept at most: the core's
+/// `uncommitted_entries_max` (64). Each arrived in a frame of at most `frame_bytes_max`.
+const BLOCKS_KEPT_MAX: usize = 64;
 
 pub struct RaftDriverParts {
     pub ctx: SealerContext,
-    pub net: NetworkHandle,
+    pub rt: DriverRuntime,
     pub cfg: ClusterConfig,
     pub recoverer: BatchRecoverer,
-    pub state_dir: std::path::PathBuf,
     pub view: std::sync::Arc<super::ConsensusView>,
     /// Whose node-manager calls count (the chain admin).
     pub admin: Address,
 }
 
 pub struct RaftDriver {
-    ctx: SealerContext,
+    base: DriverBase<RaftTimer, RaftDurable>,
     core: Raft,
-    net: NetworkHandle,
-    cfg: ClusterConfig,
-    recoverer: BatchRecoverer,
-    durable: DurableFile,
     admin: Address,
-    head: SealedBlock,
-    /// The leader's own executed proposals.
+    /// Executed blocks waiting for their commit: the leader's own proposals, and blocks a
+    /// follower checked before acknowledging their entries.
     candidates: HashMap<B256, Candidate>,
+    /// Blocks found invalid at `head + 1` (never acknowledged).
+    invalid: HashSet<B256>,
+    /// The part of the leader's last append that waits for this node's head to reach it.
+    held: Option<(u32, bcos_consensus::raft::Append)>,
+    /// Set when a committed block does not execute here: this node stops applying blocks
+    /// (its state would fork) but keeps running (spec/raft.md §5.1).
+    halted_at: Option<Height>,
     /// Blocks by hash from appends (and our own proposals), for commits and re-sends.
     blocks: HashMap<B256, SealedBlock>,
     /// Committed decisions waiting for their block (or an earlier height).
     pending: BTreeMap<Height, Decision>,
     /// Membership requests read from committed blocks, not yet in effect.
     wanted: BTreeSet<MemberChange>,
-    timers: super::timers::Timers<RaftTimer>,
-    sync: super::sync_tracker::SyncTracker,
-    view: std::sync::Arc<super::ConsensusView>,
     last_role: Option<(u64, Role, Option<u32>)>,
 }
 
 impl RaftDriver {
     pub fn new(p: RaftDriverParts) -> anyhow::Result<Self> {
-        let (head_n, _) = p
-            .ctx
-            .store
-            .head()
-            .context("the store has no genesis block")?;
-        let head = p
-            .ctx
-            .store
-            .block_by_number(head_n)?
-            .context("head block missing from the store")?;
         let mut rc = RaftConfig::new(p.cfg.members.len() as u32, p.cfg.index);
         if !p.cfg.voters.is_empty() {
             rc.members = p.cfg.voters.iter().copied().collect();
@@ -84,40 +73,58 @@ impl RaftDriver {
         rc.election_timeout_ticks = p.cfg.election_timeout_ms;
         rc.election_spread_ticks = p.cfg.election_spread_ms;
         rc.heartbeat_ticks = p.cfg.heartbeat_ms;
-        let durable = DurableFile::new(&p.state_dir, "raft-state.json");
-        let saved: Option<RaftDurable> = durable.load()?;
-        let core = Raft::restore(rc, head_n, saved).map_err(|e| anyhow::anyhow!("{e}"))?;
+        rc.bug = match p.cfg.seeded_bug {
+            Some(SeededBug::RaftVoteTwice) => Some(bcos_consensus::raft::SeededBug::VoteTwice),
+            Some(SeededBug::RaftCommitOldTerm) => {
+                Some(bcos_consensus::raft::SeededBug::CommitOldTerm)
+            }
+            _ => None,
+        };
+        let (base, saved) = DriverBase::new(p.ctx, p.cfg, p.rt, p.recoverer, p.view)?;
+        let core =
+            Raft::restore(rc, base.head.number(), saved).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(RaftDriver {
-            sync: super::sync_tracker::SyncTracker::new(&p.cfg),
-            ctx: p.ctx,
+            base,
             core,
-            net: p.net,
-            cfg: p.cfg,
-            recoverer: p.recoverer,
-            durable,
             admin: p.admin,
-            head,
             candidates: HashMap::new(),
+            invalid: HashSet::new(),
+            held: None,
+            halted_at: None,
             blocks: HashMap::new(),
             pending: BTreeMap::new(),
             wanted: BTreeSet::new(),
-            timers: super::timers::Timers::new(),
-            view: p.view,
             last_role: None,
         })
     }
 
-    pub fn run(mut self, rx: Receiver<Event>) -> anyhow::Result<()> {
+    pub fn run(mut self, inbox: &super::inbox::Inbox) -> anyhow::Result<()> {
+        self.start()?;
+        let clock = self.base.clock.clone();
+        super::event_loop::run(&mut self, inbox, &*clock)
+    }
+
+    /// The first step after construction (a restarted node arms its election timer).
+    pub fn start(&mut self) -> anyhow::Result<()> {
         let out = self.core.resume();
         self.apply(out)?;
         self.publish();
-        super::event_loop::run(&mut self, &rx)
+        Ok(())
+    }
+
+    /// The committed head this driver stands on.
+    pub fn head(&self) -> &SealedBlock {
+        &self.base.head
+    }
+
+    pub fn core(&self) -> &Raft {
+        &self.core
     }
 
     fn feed(&mut self, input: Input<RaftMsg, RaftTimer>) -> anyhow::Result<()> {
         let started = Instant::now();
         let out = self.core.handle(input);
-        self.ctx.metrics.consensus.record(0, started.elapsed());
+        self.base.ctx.metrics.consensus.record(0, started.elapsed());
         self.apply(out)?;
         self.publish();
         Ok(())
@@ -129,12 +136,13 @@ impl RaftDriver {
             tracing::info!(term = now.0, role = ?now.1, leader = ?now.2, members = ?self.core.members(), "raft role");
             self.last_role = Some(now);
         }
-        self.view.set(super::ConsensusSnapshot {
-            next_height: self.head.number() + 1,
+        self.base.view.set(super::ConsensusSnapshot {
+            next_height: self.base.head.number() + 1,
             view: self.core.term(),
             leader: self.core.leader().unwrap_or(u32::MAX),
         });
-        self.view
+        self.base
+            .view
             .set_members(self.core.members().into_iter().collect());
     }
 
@@ -144,29 +152,22 @@ impl RaftDriver {
         outputs: Vec<Output<RaftMsg, RaftTimer, RaftDurable>>,
     ) -> anyhow::Result<()> {
         for o in outputs {
-            match o {
-                Output::Persist(d) => self.durable.store(&d)?,
-                Output::Send { to, msg } => {
+            match self.base.apply_output(o)? {
+                Some(Routed::Send { to, msg }) => {
                     let w = self.to_wire(&msg);
-                    if let Err(e) = self.net.send(to, w.encode()) {
-                        tracing::debug!(peer = to, "send failed: {e}");
-                    }
+                    self.base.net.send(to, w.encode());
                 }
-                Output::Broadcast(msg) => {
+                Some(Routed::Broadcast(msg)) => {
                     let w = self.to_wire(&msg);
-                    let _ = self.net.broadcast(w.encode());
+                    self.base.net.broadcast(w.encode());
                 }
-                Output::SetTimer { timer, ticks } => self.timers.set(timer, ticks),
-                Output::CancelTimer(t) => self.timers.cancel(&t),
-                Output::Commit(d) => {
+                Some(Routed::Commit(d)) => {
                     tracing::debug!(height = d.height, "decided");
-                    if d.height > self.head.number() {
+                    if d.height > self.base.head.number() {
                         self.pending.insert(d.height, d);
                     }
                 }
-                Output::Evidence { culprit, reason } => {
-                    tracing::warn!(culprit, %reason, "consensus evidence");
-                }
+                None => {}
             }
         }
         self.store_pending()
@@ -193,14 +194,14 @@ impl RaftDriver {
             return Some(Bytes::from(b.block.encode_bytes()));
         }
         // A committed entry a slow follower still needs.
-        match self.ctx.store.block_by_number(height) {
+        match self.base.ctx.store.block_by_number(height) {
             Ok(Some(b)) if b.hash == *hash => Some(Bytes::from(b.block.encode_bytes())),
             _ => None,
         }
     }
 
     fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {
-        if from as usize >= self.cfg.members.len() || from == self.cfg.index {
+        if from as usize >= self.base.cfg.members.len() || from == self.base.cfg.index {
             return Ok(());
         }
         match w {
@@ -225,6 +226,12 @@ impl RaftDriver {
                     }
                     let wanted: HashMap<B256, Height> =
                         a.entries.iter().map(|e| (e.block_hash, e.index)).collect();
+                    // A block for a height this append fills with another block is stale (a
+                    // deposed leader's): it gives way, so stale blocks cannot fill the room.
+                    let heights: HashMap<Height, B256> =
+                        a.entries.iter().map(|e| (e.index, e.block_hash)).collect();
+                    self.blocks
+                        .retain(|hash, b| heights.get(&b.number()).is_none_or(|h| h == hash));
                     for raw in blocks {
                         if self.blocks.len() >= BLOCKS_KEPT_MAX {
                             break;
@@ -237,6 +244,9 @@ impl RaftDriver {
                         }
                     }
                 }
+                if let RaftMsg::Append(a) = msg {
+                    return self.admit_append(from, a);
+                }
                 if let RaftMsg::AppendReply(r) = &msg {
                     tracing::debug!(
                         peer = from,
@@ -248,7 +258,7 @@ impl RaftDriver {
                 self.feed(Input::Message { from, msg })
             }
             Wire::Status { height, .. } => {
-                self.sync.on_status(from, height);
+                self.base.sync.on_status(from, height);
                 Ok(())
             }
             Wire::SyncRequest { from: start, count } => self.serve_sync(from, start, count),
@@ -266,7 +276,7 @@ impl RaftDriver {
     }
 
     fn fire_timers(&mut self) -> anyhow::Result<()> {
-        for t in self.timers.take_due() {
+        for t in self.base.due_timers() {
             self.feed(Input::Timeout(t))?;
         }
         Ok(())
@@ -278,15 +288,17 @@ impl RaftDriver {
 }
 
 impl super::event_loop::Steps for RaftDriver {
-    fn next_deadline(&self) -> Instant {
-        self.timers.next_deadline(self.sync.next_status())
+    fn next_deadline_ms(&self) -> u64 {
+        self.base.next_deadline_ms()
     }
 
     fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {
+        self.base.flush_deferred()?;
         RaftDriver::on_wire(self, from, w)
     }
 
     fn after_wake(&mut self) -> anyhow::Result<()> {
+        self.base.flush_deferred()?;
         self.fire_timers()?;
         self.periodic()?;
         self.maybe_seal()

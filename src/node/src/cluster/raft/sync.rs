@@ -10,14 +10,15 @@ use bcos_types::{Block, Height};
 
 impl RaftDriver {
     pub(super) fn periodic(&mut self) -> anyhow::Result<()> {
-        if self.sync.tick(&self.net, &self.head) {
-            self.request_sync_now();
-        }
+        // The core may know entries committed whose blocks this node never stored (a log
+        // compacted past the store before a crash): they come by sync.
+        let behind_core = self.core.commit_index() > self.base.head.number();
+        self.base.periodic(behind_core, false);
         Ok(())
     }
 
     pub(super) fn request_sync_now(&mut self) {
-        self.sync.request(&self.net, self.head.number(), false);
+        self.base.request_sync(false);
     }
 
     /// Members only: a removed node stops receiving blocks, one not yet added gets none.
@@ -31,8 +32,8 @@ impl RaftDriver {
             tracing::debug!(peer, "sync request from a non-member refused");
             return Ok(());
         }
-        self.sync
-            .serve(&*self.ctx.store, &self.net, peer, start, count)
+        self.base.serve_sync(peer, start, count);
+        Ok(())
     }
 
     pub(super) fn apply_synced(
@@ -40,15 +41,15 @@ impl RaftDriver {
         peer: u32,
         blocks: Vec<CertifiedBlock>,
     ) -> anyhow::Result<()> {
-        self.sync.on_response(peer);
         let mut last_term = None;
+        let mut applied = 0;
         for cb in blocks {
             let Ok(block) = Block::decode_bytes(&cb.block).map(Block::seal) else {
                 tracing::warn!(peer, "synced block undecodable");
                 break;
             };
             let n = block.number();
-            if n <= self.head.number() {
+            if n <= self.base.head.number() {
                 continue;
             }
             let Some(pos) = decode_certificate(&cb.certificate).filter(|p| p.index == n) else {
@@ -62,10 +63,11 @@ impl RaftDriver {
                     break;
                 }
             };
-            match block_exec::verify_and_execute(&self.ctx, &self.head, block, txs) {
+            match block_exec::verify_and_execute(&self.base.ctx, &self.base.head, block, txs) {
                 Ok(c) => {
                     self.store_block(c, cb.certificate.to_vec())?;
                     last_term = Some(pos.term);
+                    applied += 1;
                 }
                 Err(e) => {
                     tracing::warn!(peer, number = n, "synced block refused: {e}");
@@ -73,9 +75,11 @@ impl RaftDriver {
                 }
             }
         }
+        // Raft asks again at the next status tick (members only, peers ahead).
+        let _ = self.base.on_synced(peer, applied);
         if let Some(term) = last_term {
-            tracing::info!(peer, head = self.head.number(), "synced");
-            let out = self.core.advance_to(self.head.number() + 1, term);
+            tracing::info!(peer, head = self.base.head.number(), "synced");
+            let out = self.core.advance_to(self.base.head.number() + 1, term);
             self.apply(out)?;
         }
         Ok(())

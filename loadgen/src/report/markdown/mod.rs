@@ -1,10 +1,23 @@
 //! `report.md`: the human-readable certification report, rendered from [`RunResults`] alone so
 //! a report can be regenerated from its `results.json`. Sections without data are left out.
+//! Sections with rules of their own live beside this file: [`checks`] (verdict, thresholds,
+//! goal), [`efficiency`] (crypto bound), [`bench`] (criterion results and their provenance).
 
-use std::fmt::{self, Write};
+mod bench;
+mod checks;
+mod efficiency;
+mod format;
 
+use std::fmt::Write;
+
+use self::format::{cell, fence_for, ms, num, text, tps};
 use super::charts::Chart;
-use crate::results::{RunResults, WorkloadResult};
+use crate::results::{RunResults, SaturationEnd, StageCost, WorkloadResult};
+
+pub use bench::measured_at;
+pub use efficiency::efficiency_ratio;
+
+type Result = std::fmt::Result;
 
 /// The node pipeline's stages in pipeline order; stages the nodes report beyond these follow.
 const STAGE_ORDER: [&str; 5] = ["recover", "admit", "consensus", "execute", "commit"];
@@ -19,16 +32,17 @@ pub fn render(results: &RunResults, charts: &[Chart]) -> String {
     out
 }
 
-fn write_report(o: &mut String, r: &RunResults, charts: &[Chart]) -> fmt::Result {
+fn write_report(o: &mut String, r: &RunResults, charts: &[Chart]) -> Result {
     header(o, r)?;
     summary(o, r)?;
+    checks::targets(o, r)?;
     saturation(o, r)?;
     stages(o, r)?;
     node_usage(o, r)?;
-    efficiency_section(o, r)?;
+    efficiency::efficiency_section(o, r)?;
     environment(o, r)?;
     chart_links(o, charts)?;
-    criterion(o, r)?;
+    bench::criterion(o, r)?;
     if let Some(flame) = &r.flamegraph {
         writeln!(
             o,
@@ -39,7 +53,7 @@ fn write_report(o: &mut String, r: &RunResults, charts: &[Chart]) -> fmt::Result
     Ok(())
 }
 
-fn header(o: &mut String, r: &RunResults) -> fmt::Result {
+fn header(o: &mut String, r: &RunResults) -> Result {
     writeln!(o, "# Certification report: {}\n", text(&r.profile))?;
     writeln!(
         o,
@@ -58,17 +72,10 @@ fn header(o: &mut String, r: &RunResults) -> fmt::Result {
         }
         writeln!(o)?;
     }
-    writeln!(
-        o,
-        "Thresholds: committed TPS ≥ {}, p99 latency ≤ {} ms. Cluster: {} node(s), {} consensus.\n",
-        tps(r.thresholds.min_tps),
-        ms(r.thresholds.max_latency_ms_p99),
-        r.nodes,
-        text(&r.consensus)
-    )
+    checks::thresholds_and_goal(o, r)
 }
 
-fn summary(o: &mut String, r: &RunResults) -> fmt::Result {
+fn summary(o: &mut String, r: &RunResults) -> Result {
     writeln!(o, "## Summary\n")?;
     if r.workloads.is_empty() {
         return writeln!(o, "No workload ran.\n");
@@ -102,7 +109,7 @@ fn summary(o: &mut String, r: &RunResults) -> fmt::Result {
     writeln!(o)
 }
 
-fn saturation(o: &mut String, r: &RunResults) -> fmt::Result {
+fn saturation(o: &mut String, r: &RunResults) -> Result {
     let searched: Vec<&WorkloadResult> = r
         .workloads
         .iter()
@@ -115,7 +122,9 @@ fn saturation(o: &mut String, r: &RunResults) -> fmt::Result {
     writeln!(
         o,
         "The saturation search raises the offered rate step by step; the knee is the offered rate \
-         past which committed TPS stopped following it.\n"
+         past which committed TPS stopped following it. A search that ran out of steps \
+         (`saturation_steps_max`) while every step still followed found no knee, only a lower \
+         bound: \"knee not reached; ≥ X\", X the highest step that followed.\n"
     )?;
     writeln!(
         o,
@@ -138,7 +147,7 @@ fn saturation(o: &mut String, r: &RunResults) -> fmt::Result {
             o,
             "| {} | {} | {} | {} |",
             cell(&w.workload),
-            w.knee_tps.map_or("not reached".to_string(), tps),
+            knee(w),
             best.map_or("–".to_string(), tps),
             if steps.is_empty() {
                 "–".to_string()
@@ -150,14 +159,28 @@ fn saturation(o: &mut String, r: &RunResults) -> fmt::Result {
     writeln!(o)
 }
 
-fn stages(o: &mut String, r: &RunResults) -> fmt::Result {
+/// The knee cell: the knee, or what the search showed instead.
+fn knee(w: &WorkloadResult) -> String {
+    match (w.saturation_end(), w.knee_tps) {
+        (Some(SaturationEnd::StepsExhausted), Some(k)) => format!("knee not reached; ≥ {}", tps(k)),
+        (Some(SaturationEnd::FirstStepSaturated), _) => {
+            let first = w.saturation.first().map_or(f64::NAN, |s| s.0);
+            format!("below the first step (< {})", tps(first))
+        }
+        (_, Some(k)) => tps(k),
+        (_, None) => "–".to_string(),
+    }
+}
+
+fn stages(o: &mut String, r: &RunResults) -> Result {
     if r.workloads.iter().all(|w| w.stages.is_empty()) {
         return Ok(());
     }
     writeln!(o, "## Per-stage cost\n")?;
     writeln!(
         o,
-        "From the nodes' own metrics (`bcos_getNodeInfo`) over the measured window.\n"
+        "From the nodes' own metrics (`bcos_getNodeInfo`) over the measured window, summed over \
+         the nodes; µs per item is n/a for a stage that recorded no items.\n"
     )?;
     writeln!(o, "| workload | stage | items | busy ms | µs per item |")?;
     writeln!(o, "|---|---|--:|--:|--:|")?;
@@ -181,14 +204,24 @@ fn stages(o: &mut String, r: &RunResults) -> fmt::Result {
                 cell(&s.stage),
                 s.items,
                 s.busy_ms,
-                num(s.per_item_us, 2)
+                per_item(s)
             )?;
         }
     }
     writeln!(o)
 }
 
-fn node_usage(o: &mut String, r: &RunResults) -> fmt::Result {
+/// Busy time per item; with no items there is no per-item cost to show (busy time may still
+/// have been spent, e.g. on consensus rounds of empty batches).
+fn per_item(s: &StageCost) -> String {
+    if s.items == 0 {
+        "n/a".to_string()
+    } else {
+        num(s.per_item_us, 2)
+    }
+}
+
+fn node_usage(o: &mut String, r: &RunResults) -> Result {
     if r.workloads.iter().all(|w| w.node_usage.is_empty()) {
         return Ok(());
     }
@@ -210,57 +243,7 @@ fn node_usage(o: &mut String, r: &RunResults) -> fmt::Result {
     writeln!(o)
 }
 
-/// committed TPS × nodes ÷ (bound × cores), or None when the bound or core count is unknown.
-pub fn efficiency_ratio(
-    committed_tps: f64,
-    nodes: usize,
-    bound_per_core: f64,
-    cores: usize,
-) -> Option<f64> {
-    let capacity = bound_per_core * cores as f64;
-    (capacity > 0.0 && capacity.is_finite() && committed_tps.is_finite())
-        .then(|| committed_tps * nodes as f64 / capacity)
-}
-
-fn efficiency_section(o: &mut String, r: &RunResults) -> fmt::Result {
-    let bound = r.crypto_bound_recoveries_per_s_per_core;
-    let cores = r.environment.cores;
-    writeln!(o, "## Crypto bound and efficiency\n")?;
-    writeln!(
-        o,
-        "Measured on this machine at the start of the run: **{} secp256k1 recoveries/s per core**.\n",
-        tps(bound)
-    )?;
-    writeln!(
-        o,
-        "Every node recovers the sender of every transaction once, so a cluster committing T TPS \
-         needs T × nodes recoveries per second out of the bound × cores the machine offers:\n"
-    )?;
-    writeln!(
-        o,
-        "`efficiency = committed TPS × nodes ÷ (recoveries/s per core × cores)`\n"
-    )?;
-    writeln!(o, "with nodes = {} and cores = {}.\n", r.nodes, cores)?;
-    if r.workloads.is_empty() {
-        return Ok(());
-    }
-    writeln!(o, "| workload | committed TPS | efficiency |")?;
-    writeln!(o, "|---|--:|--:|")?;
-    for w in &r.workloads {
-        let e = efficiency_ratio(w.committed_tps, r.nodes, bound, cores)
-            .map_or("n/a".to_string(), |e| format!("{:.1} %", e * 100.0));
-        writeln!(
-            o,
-            "| {} | {} | {} |",
-            cell(&w.workload),
-            tps(w.committed_tps),
-            e
-        )?;
-    }
-    writeln!(o)
-}
-
-fn environment(o: &mut String, r: &RunResults) -> fmt::Result {
+fn environment(o: &mut String, r: &RunResults) -> Result {
     let e = &r.environment;
     writeln!(o, "## Environment\n")?;
     writeln!(o, "| | |\n|---|---|")?;
@@ -275,6 +258,11 @@ fn environment(o: &mut String, r: &RunResults) -> fmt::Result {
     writeln!(o, "| OS | {} |", cell(&e.os))?;
     writeln!(o, "| commit | `{}` |", cell(&e.git_commit))?;
     writeln!(o, "| date (UTC) | {} |", cell(&e.date_utc))?;
+    writeln!(
+        o,
+        "| storage I/O backend (as run) | {} |",
+        cell(&io_backends(&e.io_backends))
+    )?;
     writeln!(o, "| profile | {} |", cell(&r.profile))?;
     let mismatches = if e.profile_mismatches.is_empty() {
         "none".to_string()
@@ -289,12 +277,33 @@ fn environment(o: &mut String, r: &RunResults) -> fmt::Result {
         }
         writeln!(o)?;
     }
-    writeln!(o, "### Node settings\n")?;
+    writeln!(
+        o,
+        "### Node settings\n\nAs configured; where a setting lets the node choose (`io_backend = \
+         \"auto\"`), the environment table above says what it chose.\n"
+    )?;
     let fence = fence_for(&e.node_settings);
     writeln!(o, "{fence}toml\n{}\n{fence}\n", e.node_settings.trim_end())
 }
 
-fn chart_links(o: &mut String, charts: &[Chart]) -> fmt::Result {
+/// The backend every node ran ("io_uring (all 4 nodes)"), or each node's when they differ.
+fn io_backends(per_node: &[String]) -> String {
+    match per_node {
+        [] => "not recorded".to_string(),
+        [one] => one.clone(),
+        [first, rest @ ..] if rest.iter().all(|b| b == first) => {
+            format!("{first} (all {} nodes)", per_node.len())
+        }
+        _ => per_node
+            .iter()
+            .enumerate()
+            .map(|(i, b)| format!("node {i}: {b}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+fn chart_links(o: &mut String, charts: &[Chart]) -> Result {
     if charts.is_empty() {
         return Ok(());
     }
@@ -303,74 +312,4 @@ fn chart_links(o: &mut String, charts: &[Chart]) -> fmt::Result {
         writeln!(o, "- [{0}]({1})\n\n  ![{0}]({1})\n", c.title, c.file)?;
     }
     Ok(())
-}
-
-fn criterion(o: &mut String, r: &RunResults) -> fmt::Result {
-    if r.criterion.is_empty() {
-        return Ok(());
-    }
-    writeln!(o, "## Criterion benches (latest results)\n")?;
-    writeln!(o, "| bench | mean | throughput |")?;
-    writeln!(o, "|---|--:|--:|")?;
-    for c in &r.criterion {
-        let thr = c
-            .throughput_per_s
-            .map_or("–".to_string(), |t| format!("{}/s", tps(t)));
-        writeln!(
-            o,
-            "| {} | {} | {} |",
-            cell(&c.id),
-            duration_ns(c.mean_ns),
-            thr
-        )?;
-    }
-    writeln!(o)
-}
-
-/// A code fence longer than any backtick run inside `body`, so settings cannot close it early.
-fn fence_for(body: &str) -> String {
-    let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    "`".repeat(longest.max(2) + 1)
-}
-
-/// Table cell text: pipes escaped, line breaks flattened.
-fn cell(s: &str) -> String {
-    text(s).replace('|', "\\|")
-}
-
-/// Inline text: line breaks flattened so a value cannot start a new markdown block.
-fn text(s: &str) -> String {
-    s.replace(['\r', '\n'], " ")
-}
-
-fn num(v: f64, decimals: usize) -> String {
-    if v.is_finite() {
-        format!("{v:.decimals$}")
-    } else {
-        "n/a".to_string()
-    }
-}
-
-/// Rates: one decimal.
-fn tps(v: f64) -> String {
-    num(v, 1)
-}
-
-/// Latencies: two decimals of a millisecond.
-fn ms(v: f64) -> String {
-    num(v, 2)
-}
-
-fn duration_ns(ns: f64) -> String {
-    if !ns.is_finite() {
-        "n/a".to_string()
-    } else if ns < 1e3 {
-        format!("{ns:.1} ns")
-    } else if ns < 1e6 {
-        format!("{:.2} µs", ns / 1e3)
-    } else if ns < 1e9 {
-        format!("{:.2} ms", ns / 1e6)
-    } else {
-        format!("{:.2} s", ns / 1e9)
-    }
 }

@@ -1,0 +1,200 @@
+use super::*;
+use crate::results::LatencySummary;
+
+fn result(mode: &str, offered: f64, committed: f64, p99: f64, errors: u64) -> WorkloadResult {
+    WorkloadResult {
+        workload: "transfer".into(),
+        mode: mode.into(),
+        offered_tps: offered,
+        committed_tps: committed,
+        submitted: 1000,
+        committed: 1000,
+        errors,
+        window_s: 1.0,
+        latency_ms: LatencySummary {
+            p99,
+            ..Default::default()
+        },
+        latency_cdf: vec![],
+        tps_timeline: vec![],
+        saturation: vec![],
+        knee_tps: None,
+        saturation_end: None,
+        stages: vec![],
+        node_usage: vec![],
+    }
+}
+
+fn global() -> ThresholdSpec {
+    ThresholdSpec {
+        min_tps: 10_000.0,
+        max_latency_ms_p99: 200.0,
+    }
+}
+
+fn saturation_spec(min_tps: f64) -> WorkloadSpec {
+    WorkloadSpec {
+        rate: Some(2000.0),
+        saturation: true,
+        min_tps: Some(min_tps),
+        ..WorkloadSpec::new("transfer", Mode::Open)
+    }
+}
+
+/// Steps 2000, 2500, 3125, each committed as offered: the search hit its cap.
+fn capped_search(end: Option<SaturationEnd>) -> WorkloadResult {
+    let mut r = result("open", 3125.0, 3125.0, 50.0, 0);
+    r.saturation = vec![(2000.0, 2000.0), (2500.0, 2500.0), (3125.0, 3125.0)];
+    r.knee_tps = Some(3125.0);
+    r.saturation_end = end;
+    r
+}
+
+#[test]
+fn thresholds_apply_per_mode() {
+    let g = global();
+    let closed = WorkloadSpec {
+        concurrency: Some(1000),
+        ..WorkloadSpec::new("transfer", Mode::Closed)
+    };
+    assert!(check(&closed, &result("closed", 12_000.0, 12_000.0, 900.0, 0), &g).is_empty());
+    assert_eq!(
+        check(&closed, &result("closed", 9_000.0, 9_000.0, 1.0, 0), &g).len(),
+        1
+    );
+    let open = WorkloadSpec {
+        rate: Some(5000.0),
+        ..WorkloadSpec::new("transfer", Mode::Open)
+    };
+    assert!(check(&open, &result("open", 5000.0, 4990.0, 150.0, 0), &g).is_empty());
+    assert_eq!(
+        check(&open, &result("open", 5000.0, 4000.0, 250.0, 50), &g).len(),
+        3
+    );
+    let relaxed = WorkloadSpec {
+        max_latency_ms_p99: Some(300.0),
+        ..open
+    };
+    assert!(check(&relaxed, &result("open", 5000.0, 4990.0, 250.0, 0), &g).is_empty());
+}
+
+/// A capped search shows the knee is ≥ its last step: enough for a min_tps at or below that
+/// step, a named failure (not a knee "below" min_tps) above it.
+#[test]
+fn a_knee_not_reached_is_a_lower_bound() {
+    let g = global();
+    let r = capped_search(Some(SaturationEnd::StepsExhausted));
+    assert!(check(&saturation_spec(3000.0), &r, &g).is_empty());
+    let t = target_check(0, &saturation_spec(3000.0), &r, &g, None);
+    assert_eq!(
+        (t.metric, t.measured, t.lower_bound),
+        (TargetMetric::KneeTps, Some(3125.0), true)
+    );
+    assert!(t.threshold_met);
+
+    let misses = check(&saturation_spec(4000.0), &r, &g);
+    assert_eq!(misses.len(), 1, "{misses:?}");
+    assert!(
+        misses[0].contains("knee not reached; ≥ 3125"),
+        "{}",
+        misses[0]
+    );
+    assert!(misses[0].contains("saturation_steps_max"), "{}", misses[0]);
+
+    // A knee found is the knee: the same numbers read as "below".
+    let mut found = capped_search(Some(SaturationEnd::KneeFound));
+    found.saturation.push((3906.0, 3000.0));
+    let misses = check(&saturation_spec(4000.0), &found, &g);
+    assert!(
+        misses[0].contains("saturation knee 3125 tx/s is below min_tps 4000"),
+        "{misses:?}"
+    );
+    assert!(!target_check(0, &saturation_spec(3000.0), &found, &g, None).lower_bound);
+}
+
+/// results.json from before `saturation_end` was kept: the steps show a capped search.
+#[test]
+fn a_capped_search_is_recognised_in_old_results() {
+    let r = capped_search(None);
+    assert_eq!(r.saturation_end(), Some(SaturationEnd::StepsExhausted));
+    let t = target_check(0, &saturation_spec(3000.0), &r, &global(), None);
+    assert!(t.lower_bound);
+}
+
+#[test]
+fn a_first_step_that_saturates_shows_no_knee() {
+    let mut r = result("open", 2000.0, 1000.0, 50.0, 0);
+    r.saturation = vec![(2000.0, 1000.0)];
+    r.saturation_end = Some(SaturationEnd::FirstStepSaturated);
+    // Even a min_tps below the first step is not shown: the knee lies somewhere below it.
+    let misses = check(&saturation_spec(500.0), &r, &global());
+    assert_eq!(misses.len(), 1);
+    assert!(misses[0].contains("first saturation step"), "{}", misses[0]);
+}
+
+/// The goal is judged beside the threshold, never instead of it, and only where the workload
+/// is judged by the global threshold and at the goal's rate and workload.
+#[test]
+fn the_goal_is_judged_beside_the_threshold() {
+    let g = ThresholdSpec {
+        min_tps: 4000.0,
+        max_latency_ms_p99: 500.0,
+    };
+    let goal = GoalSpec {
+        tps: Some(6000.0),
+        latency_ms_p99: Some(300.0),
+        latency_at_tps: Some(3000.0),
+        workload: None,
+        source: "issue 3".into(),
+    };
+    let closed = WorkloadSpec {
+        concurrency: Some(5000),
+        ..WorkloadSpec::new("transfer", Mode::Closed)
+    };
+    let r = result("closed", 5434.0, 5434.0, 900.0, 0);
+    let t = target_check(0, &closed, &r, &g, Some(&goal));
+    assert_eq!(
+        (t.threshold_met, t.goal, t.goal_met),
+        (true, Some(6000.0), Some(false))
+    );
+    assert!(
+        check(&closed, &r, &g).is_empty(),
+        "the verdict stays the threshold's"
+    );
+
+    let open_at = |rate: f64| WorkloadSpec {
+        rate: Some(rate),
+        ..WorkloadSpec::new("transfer", Mode::Open)
+    };
+    let r = result("open", 3000.0, 3000.0, 186.0, 0);
+    let t = target_check(1, &open_at(3000.0), &r, &g, Some(&goal));
+    assert_eq!(
+        (t.metric, t.goal_met),
+        (TargetMetric::LatencyMsP99, Some(true))
+    );
+    // At another rate the latency goal does not apply.
+    let t = target_check(1, &open_at(5000.0), &r, &g, Some(&goal));
+    assert_eq!((t.goal, t.goal_met), (None, None));
+    // A workload with its own threshold is judged by that alone.
+    let t = target_check(
+        2,
+        &saturation_spec(3000.0),
+        &capped_search(None),
+        &g,
+        Some(&goal),
+    );
+    assert_eq!((t.goal, t.goal_met), (None, None));
+    // A goal stated for another workload does not apply.
+    let erc20_goal = GoalSpec {
+        workload: Some("erc20".into()),
+        ..goal
+    };
+    let t = target_check(
+        0,
+        &closed,
+        &result("closed", 7000.0, 7000.0, 1.0, 0),
+        &g,
+        Some(&erc20_goal),
+    );
+    assert_eq!(t.goal, None);
+}

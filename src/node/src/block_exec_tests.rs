@@ -1,0 +1,180 @@
+//! The block rules a replica applies to a leader's block (issue 10 item 6): every header
+//! field bounded, and the same per-transaction rules as the pool.
+
+use super::*;
+use crate::config::{ChainConfig, PoolConfig, SealerConfig};
+use crate::genesis::{build_genesis, ensure_genesis};
+use crate::pool::{rules::StaticRules, Pool};
+use alloy_consensus::{TxEip1559, TxLegacy};
+use alloy_primitives::{TxKind, U256};
+use bcos_execution::{ExecConfig, Executor};
+use bcos_storage::MemStore;
+use bcos_types::Tx;
+
+struct Fixture {
+    ctx: SealerContext,
+    parent: SealedBlock,
+    key: secp256k1::SecretKey,
+    sender: Address,
+}
+
+fn fixture() -> Fixture {
+    let chain = ChainConfig::default();
+    let sealer = SealerConfig::default();
+    let genesis = build_genesis(&chain, &sealer).expect("genesis");
+    let store: Arc<dyn ChainStore> = Arc::new(MemStore::new());
+    ensure_genesis(&*store, &genesis).expect("commit genesis");
+    let metrics = Arc::new(Metrics::default());
+    let doorbell = Doorbell::new();
+    let rules = StaticRules {
+        chain_id: chain.chain_id,
+        allow_unprotected: false,
+        tx_bytes_max: 128 * 1024,
+        block_gas_limit: sealer.block_gas_limit,
+        tx_gas_cap: 16_777_216,
+        base_fee: chain.base_fee_wei,
+    };
+    let pool = Arc::new(Pool::new(
+        &PoolConfig::default(),
+        rules,
+        store.clone(),
+        doorbell.clone(),
+        metrics.clone(),
+    ));
+    let executor = Arc::new(Executor::new(ExecConfig {
+        chain_id: chain.chain_id,
+        block_gas_limit: sealer.block_gas_limit,
+        ..ExecConfig::default()
+    }));
+    let (blocks, _) = broadcast::channel(4);
+    let ctx = SealerContext {
+        store,
+        pool,
+        executor,
+        doorbell,
+        blocks,
+        metrics,
+        block_txs_max: 4,
+        block_gas_limit: sealer.block_gas_limit,
+        base_fee: chain.base_fee_wei,
+        beneficiary: genesis.addresses[0],
+        timestamp_future_s_max: 15,
+        clock: crate::runtime::system_clock(),
+    };
+    Fixture {
+        ctx,
+        parent: genesis.block.clone(),
+        key: genesis.keys[1],
+        sender: genesis.addresses[1],
+    }
+}
+
+fn transfer(f: &Fixture, nonce: u64) -> RecoveredTx {
+    let env = bcos_crypto::sign_tx(
+        TxEip1559 {
+            chain_id: 20200,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 2_000_000_000,
+            max_priority_fee_per_gas: 1,
+            to: TxKind::Call(Address::repeat_byte(0x22)),
+            value: U256::from(1u64),
+            input: Default::default(),
+            access_list: Default::default(),
+        },
+        &f.key,
+    );
+    RecoveredTx::new(Arc::new(Tx::from_envelope(env)), f.sender)
+}
+
+/// A valid block of `count` transfers, as the leader builds it.
+fn valid(f: &Fixture, count: u64) -> (SealedBlock, Vec<RecoveredTx>) {
+    let txs: Vec<RecoveredTx> = (0..count).map(|n| transfer(f, n)).collect();
+    let c = build(&f.ctx, &f.parent, txs).expect("build");
+    (c.block, c.included)
+}
+
+fn with_header(block: &SealedBlock, edit: impl FnOnce(&mut Header)) -> SealedBlock {
+    let mut b = (*block.block).clone();
+    edit(&mut b.header);
+    b.seal()
+}
+
+#[test]
+fn a_valid_block_passes() {
+    let f = fixture();
+    let (block, txs) = valid(&f, 2);
+    verify_and_execute(&f.ctx, &f.parent, block, txs).expect("valid");
+}
+
+#[test]
+fn a_far_future_timestamp_is_refused() {
+    let f = fixture();
+    let (block, txs) = valid(&f, 1);
+    let now_s = f.ctx.clock.wall_s();
+    let late = with_header(&block, |h| h.timestamp = now_s + 3_600);
+    assert!(matches!(
+        verify_and_execute(&f.ctx, &f.parent, late, txs.clone()),
+        Err(BlockInvalid::TimestampAhead { .. })
+    ));
+    let within = with_header(&block, |h| h.timestamp = now_s + 5);
+    verify_and_execute(&f.ctx, &f.parent, within, txs).expect("within the drift");
+}
+
+#[test]
+fn oversized_extra_data_and_a_foreign_beneficiary_are_refused() {
+    let f = fixture();
+    let (block, txs) = valid(&f, 1);
+    let fat = with_header(&block, |h| {
+        h.extra_data = Bytes::from(vec![7u8; EXTRA_DATA_BYTES_MAX + 1])
+    });
+    assert_eq!(
+        verify_and_execute(&f.ctx, &f.parent, fat, txs.clone()).err(),
+        Some(BlockInvalid::Header("extra_data"))
+    );
+    let paid_elsewhere = with_header(&block, |h| h.beneficiary = Address::repeat_byte(9));
+    assert_eq!(
+        verify_and_execute(&f.ctx, &f.parent, paid_elsewhere, txs).err(),
+        Some(BlockInvalid::Header("beneficiary"))
+    );
+}
+
+#[test]
+fn more_transactions_than_a_block_may_hold_are_refused() {
+    let mut f = fixture();
+    f.ctx.block_txs_max = 8;
+    let (block, txs) = valid(&f, 6);
+    f.ctx.block_txs_max = 5;
+    assert!(matches!(
+        verify_and_execute(&f.ctx, &f.parent, block, txs),
+        Err(BlockInvalid::TooManyTxs { count: 6, max: 5 })
+    ));
+}
+
+/// An unprotected legacy transaction (no chain id: replayable on any chain) is refused by
+/// the pool; before the fix a leader could still put one in a block.
+#[test]
+fn a_transaction_the_pool_refuses_cannot_ride_in_a_block() {
+    let f = fixture();
+    let unprotected = bcos_crypto::sign_tx(
+        TxLegacy {
+            chain_id: None,
+            nonce: 0,
+            gas_price: 2_000_000_000,
+            gas_limit: 21_000,
+            to: TxKind::Call(Address::repeat_byte(0x22)),
+            value: U256::from(1u64),
+            input: Default::default(),
+        },
+        &f.key,
+    );
+    let tx = RecoveredTx::new(Arc::new(Tx::from_envelope(unprotected)), f.sender);
+    assert!(
+        f.ctx.pool.rules().check(&tx.tx).is_err(),
+        "the pool refuses it"
+    );
+    let c = build(&f.ctx, &f.parent, vec![tx]).expect("build");
+    assert_eq!(c.included.len(), 1, "execution alone would take it");
+    let err = verify_and_execute(&f.ctx, &f.parent, c.block, c.included).err();
+    assert!(matches!(err, Some(BlockInvalid::Tx(0, _))), "{err:?}");
+}
