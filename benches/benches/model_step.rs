@@ -28,10 +28,14 @@ fn pbft_states() -> usize {
         max_height: 1,
         bound: Some(0),
     };
-    let m = pbft::model(PbftConfig::new(4, 0), cfg, Faults {
-        restarts: Restarts::None,
-        ..Faults::safety()
-    });
+    let m = pbft::model(
+        PbftConfig::new(4, 0),
+        cfg,
+        Faults {
+            restarts: Restarts::None,
+            ..Faults::safety()
+        },
+    );
     run(m, &opts(5), describe).states
 }
 

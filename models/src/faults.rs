@@ -159,7 +159,10 @@ mod tests {
         assert!(f.loss && f.reordering && !f.duplication && f.restarts == Restarts::None);
         assert_eq!("all".parse::<Faults>().ok(), Some(Faults::all()));
         assert!("flood".parse::<Faults>().is_err());
-        assert!(matches!("partition".parse::<Faults>(), Err(BadFault::Partition)));
+        assert!(matches!(
+            "partition".parse::<Faults>(),
+            Err(BadFault::Partition)
+        ));
         let c: Faults = "dup,crash=2".parse().unwrap_or_default();
         assert_eq!(c.restarts, Restarts::UpTo(2));
         assert_eq!(c.to_string(), "dup,reorder,crash(≤ 2 restarts)");

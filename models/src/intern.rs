@@ -53,9 +53,12 @@ pub fn content_hash<T: Hash + ?Sized>(t: &T) -> u64 {
     h.finish()
 }
 
+/// One chunk of an [`Interner`]'s slots, allocated on first use.
+type Chunk<T> = OnceLock<Box<[OnceLock<T>]>>;
+
 /// A table of distinct values, each named by a `u32`.
 pub struct Interner<T> {
-    chunks: Box<[OnceLock<Box<[OnceLock<T>]>>]>,
+    chunks: Box<[Chunk<T>]>,
     next: AtomicU32,
     index: Vec<Mutex<FastMap<u64, Vec<u32>>>>,
 }
@@ -65,7 +68,9 @@ impl<T: Eq + Hash> Default for Interner<T> {
         Interner {
             chunks: (0..CHUNKS).map(|_| OnceLock::new()).collect(),
             next: AtomicU32::new(0),
-            index: (0..SHARDS).map(|_| Mutex::new(FastMap::default())).collect(),
+            index: (0..SHARDS)
+                .map(|_| Mutex::new(FastMap::default()))
+                .collect(),
         }
     }
 }
@@ -73,8 +78,8 @@ impl<T: Eq + Hash> Default for Interner<T> {
 impl<T: Eq + Hash> Interner<T> {
     fn slot(&self, id: u32) -> &OnceLock<T> {
         let id = id as usize;
-        let chunk = self.chunks[id / CHUNK]
-            .get_or_init(|| (0..CHUNK).map(|_| OnceLock::new()).collect());
+        let chunk =
+            self.chunks[id / CHUNK].get_or_init(|| (0..CHUNK).map(|_| OnceLock::new()).collect());
         &chunk[id % CHUNK]
     }
 

@@ -58,7 +58,9 @@ impl<P: ModelCore> Default for Memo<P> {
             nodes: Interner::default(),
             entries: Interner::default(),
             timers: Interner::default(),
-            steps: (0..SHARDS).map(|_| Mutex::new(FastMap::default())).collect(),
+            steps: (0..SHARDS)
+                .map(|_| Mutex::new(FastMap::default()))
+                .collect(),
         }
     }
 }
@@ -89,11 +91,7 @@ impl<P: ModelCore> Memo<P> {
     pub fn step(&self, spec: &NodeSpec<P>, node: u32, input: Input) -> Option<Arc<Effect>> {
         let k: StepKey = (spec.me, node, input.code());
         let shard = &self.steps[(node as usize ^ (input.code() as usize)) % SHARDS];
-        if let Some(hit) = shard
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&k)
-        {
+        if let Some(hit) = shard.lock().unwrap_or_else(PoisonError::into_inner).get(&k) {
             return hit.clone();
         }
         let node_input = match input {

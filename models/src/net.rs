@@ -123,7 +123,10 @@ impl Net {
         let lo = u64::from(dst) << 48;
         let start = self.keys.partition_point(|k| *k < lo);
         let mut last: Option<Key> = None;
-        for k in self.keys[start..].iter().take_while(|k| key_dst(**k) == dst) {
+        for k in self.keys[start..]
+            .iter()
+            .take_while(|k| key_dst(**k) == dst)
+        {
             let skip = match (self.kind, last) {
                 (NetKind::Bag, Some(prev)) => prev == *k,
                 (NetKind::Fifo, Some(prev)) => channel(prev) == channel(*k),

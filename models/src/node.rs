@@ -114,7 +114,10 @@ impl<P: ModelCore> CommitView for Node<P> {
 /// What a node does with one input.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum NodeInput<P: ModelCore> {
-    Deliver { from: NodeIndex, msg: P::Message },
+    Deliver {
+        from: NodeIndex,
+        msg: P::Message,
+    },
     Timeout(P::Timer),
     /// Crash and immediate recovery from the durable record.
     Restart,

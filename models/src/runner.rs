@@ -10,9 +10,9 @@
 
 use crate::core::ModelCore;
 use crate::stats::{Coverage, CoverageReport, COVERAGE};
+use crate::system::{Macro, Step};
 use crate::system::{SysState, SystemModel};
 use stateright::report::{ReportData, ReportDiscovery, Reporter};
-use crate::system::{Macro, Step};
 use stateright::{Checker, Chooser, Expectation, HasDiscoveries, Model, Path, Property};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -362,7 +362,12 @@ pub fn run<P: ModelCore>(
             (_, Some(path)) => failures.push(Failure {
                 property: p.name,
                 trace: render_path(&model, path, describe, opts.trace_prefix.as_ref()),
-                steps: path.clone().into_actions().iter().map(|a| a.steps.len()).sum::<usize>()
+                steps: path
+                    .clone()
+                    .into_actions()
+                    .iter()
+                    .map(|a| a.steps.len())
+                    .sum::<usize>()
                     + opts.trace_prefix.as_ref().map_or(0, |(_, n)| *n),
             }),
             (_, None) => {}
@@ -381,7 +386,11 @@ pub fn run<P: ModelCore>(
         states,
         unique_states: if simulation { states } else { unique },
         // stateright counts the initial state as depth 1 in its searches, as 0 in walks.
-        depth_reached: if simulation { depth } else { depth.saturating_sub(1) },
+        depth_reached: if simulation {
+            depth
+        } else {
+            depth.saturating_sub(1)
+        },
         elapsed,
         failures,
         examples,

@@ -389,8 +389,8 @@ impl<P: ModelCore> SystemModel<P> {
         if same_node && !grows && consumed.is_none() {
             return None;
         }
-        let observed_same =
-            same_node || self.memo.node(before).observed() == self.memo.node(effect.node).observed();
+        let observed_same = same_node
+            || self.memo.node(before).observed() == self.memo.node(effect.node).observed();
         let mut next = SysState {
             nodes: s.nodes.clone(),
             net: s.net.copy_with_room(effect.sends.len()),

@@ -92,7 +92,12 @@ fn view_change_carries_a_lock_and_decides_after_it() {
         r.bound = Some(1);
         r.run.depth_max = Some(PIN_VC_DEPTH);
     }));
-    assert_eq!(o.verdict(), Verdict::Bounded(PIN_VC_DEPTH), "{}", o.render());
+    assert_eq!(
+        o.verdict(),
+        Verdict::Bounded(PIN_VC_DEPTH),
+        "{}",
+        o.render()
+    );
     assert!(probe(&o, PROBE_NEW_VIEW) > 0, "{}", o.render());
     assert!(probe(&o, PROBE_LOCK_CARRIED) > 0, "{}", o.render());
     assert!(o.coverage.two_node_commit > 0, "{}", o.render());
@@ -108,7 +113,11 @@ fn a_run_that_never_sees_two_commits_is_inconclusive() {
     }));
     assert!(o.passed());
     assert_eq!(o.coverage.two_node_commit, 0);
-    assert!(matches!(o.verdict(), Verdict::Inconclusive(_)), "{}", o.render());
+    assert!(
+        matches!(o.verdict(), Verdict::Inconclusive(_)),
+        "{}",
+        o.render()
+    );
     assert!(!o.verdict().ok());
     assert!(o.render().contains("INCONCLUSIVE"), "{}", o.render());
 }

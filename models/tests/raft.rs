@@ -55,7 +55,12 @@ fn three_entries_per_log_under_duplication_reordering_and_restarts() {
         r.faults = faults("dup,reorder,crash=1");
         r.run.depth_max = Some(PIN_FREE_DEPTH);
     }));
-    assert_eq!(o.verdict(), Verdict::Bounded(PIN_FREE_DEPTH), "{}", o.render());
+    assert_eq!(
+        o.verdict(),
+        Verdict::Bounded(PIN_FREE_DEPTH),
+        "{}",
+        o.render()
+    );
     assert!(probe(&o, PROBE_THREE_ENTRIES) > 0, "{}", o.render());
     assert_eq!(o.coverage.max_height, 3, "{}", o.render());
     assert!(o.coverage.two_node_commit > 0, "{}", o.render());

@@ -13,7 +13,11 @@ fn quiet() -> RunOptions {
 
 #[test]
 fn solo_commits_every_height() {
-    let out = run(model(3, Restarts::None), &quiet(), bcos_models::protocols::describe);
+    let out = run(
+        model(3, Restarts::None),
+        &quiet(),
+        bcos_models::protocols::describe,
+    );
     assert!(out.passed(), "{}", out.render());
     assert_eq!(out.examples, vec![SOLO_L1]);
     assert_eq!(out.verdict(), Verdict::Pass, "{}", out.render());
@@ -23,7 +27,11 @@ fn solo_commits_every_height() {
 
 #[test]
 fn solo_survives_crash_restart() {
-    let out = run(model(3, Restarts::UpTo(1)), &quiet(), bcos_models::protocols::describe);
+    let out = run(
+        model(3, Restarts::UpTo(1)),
+        &quiet(),
+        bcos_models::protocols::describe,
+    );
     assert!(out.passed(), "{}", out.render());
     // A crash and the recovery are one step (models/README.md "Reductions"): the restarted
     // node restores its stored head 3 and has nothing left to propose, so it is back in the

@@ -466,6 +466,15 @@ fn silent_step_fusion_reaches_every_commit_configuration() {
     // And the reduction does reduce.
     let fused = check(3, correct(), reorder(), None, None);
     let plain = check_unfused(3, correct(), reorder());
-    assert!(fused.unique_states < plain.unique_states, "{} vs {}", fused.unique_states, plain.unique_states);
-    assert!(plain.passed() && plain.verdict() == Verdict::Pass, "{}", plain.render());
+    assert!(
+        fused.unique_states < plain.unique_states,
+        "{} vs {}",
+        fused.unique_states,
+        plain.unique_states
+    );
+    assert!(
+        plain.passed() && plain.verdict() == Verdict::Pass,
+        "{}",
+        plain.render()
+    );
 }

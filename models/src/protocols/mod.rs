@@ -118,7 +118,11 @@ impl Report {
             let _ = writeln!(
                 s,
                 "overall: {}",
-                if self.ok() { "every run reached its goal" } else { "NOT every run reached its goal (see above)" }
+                if self.ok() {
+                    "every run reached its goal"
+                } else {
+                    "NOT every run reached its goal (see above)"
+                }
             );
         }
         s

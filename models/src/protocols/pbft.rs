@@ -31,8 +31,7 @@ pub const PBFT_S2: &str =
     "PBFT-S2 validity: an honest node commits only a block proposed for that height";
 pub const PBFT_S3: &str =
     "PBFT-S3 integrity: an honest node never commits two blocks at one height";
-pub const PBFT_L1: &str =
-    "PBFT-L1 progress: some run commits every height on every honest node";
+pub const PBFT_L1: &str = "PBFT-L1 progress: some run commits every height on every honest node";
 
 /// Coverage probe: a view change carried a lock into a new view.
 pub const PROBE_LOCK_CARRIED: &str =
@@ -171,7 +170,8 @@ fn lock_carried(m: &SystemModel<Pbft>, s: &SysState<Pbft>) -> bool {
 }
 
 fn new_view(m: &SystemModel<Pbft>, s: &SysState<Pbft>) -> bool {
-    crate::properties::honest(m, s).any(|(_, st)| st.core.view() >= 1 && st.core.state().view_active)
+    crate::properties::honest(m, s)
+        .any(|(_, st)| st.core.view() >= 1 && st.core.state().view_active)
 }
 
 /// The PBFT model with its safety properties, the L1 reachability check, views bounded by
@@ -192,7 +192,10 @@ pub fn model(template: PbftConfig, cfg: ModelCfg, faults: Faults) -> SystemModel
     // `--views N`: do not expand states where some node is past view N. View-change churn
     // dominates the space; a bug across one view change needs views 0 and 1 only.
     m.bound = within_views;
-    m.probes = vec![(PROBE_NEW_VIEW, new_view), (PROBE_LOCK_CARRIED, lock_carried)];
+    m.probes = vec![
+        (PROBE_NEW_VIEW, new_view),
+        (PROBE_LOCK_CARRIED, lock_carried),
+    ];
     m
 }
 
@@ -259,7 +262,8 @@ pub fn label(rc: &PbftRunCfg, opts: &RunOptions, what: &str) -> String {
         rc.cfg.max_height,
         rc.cfg.bound.unwrap_or(0),
         opts.search,
-        opts.depth_max.map_or(String::new(), |d| format!(", depth {d}"))
+        opts.depth_max
+            .map_or(String::new(), |d| format!(", depth {d}"))
     )
 }
 

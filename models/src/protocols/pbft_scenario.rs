@@ -28,9 +28,9 @@ use super::{CheckRequest, ModelError, Report};
 use crate::byzantine::Role;
 use crate::faults::Restarts;
 use crate::model::ModelCfg;
+use crate::net::key_dst;
 use crate::runner::{run, Outcome, RunOptions};
 use crate::scenario::{reach, render_steps, Stage};
-use crate::net::key_dst;
 use crate::system::{Allow, Step, SysState, SystemModel};
 use bcos_consensus::pbft::SeededBug;
 use bcos_consensus::{NodeIndex, Pbft};
@@ -77,7 +77,9 @@ fn one_honest_decided(m: &SystemModel<Pbft>, s: &SysState<Pbft>) -> bool {
 fn one_decided_others_unlocked(m: &SystemModel<Pbft>, s: &SysState<Pbft>) -> bool {
     one_honest_decided(m, s)
         && m.nodes(s).enumerate().all(|(i, st)| {
-            !m.cfg.is_honest(i as NodeIndex) || !st.commits.is_empty() || st.core.state().lock.is_none()
+            !m.cfg.is_honest(i as NodeIndex)
+                || !st.commits.is_empty()
+                || st.core.state().lock.is_none()
         })
 }
 
@@ -119,7 +121,11 @@ pub enum Script {
     ViewChange { strict: bool },
 }
 
-pub fn check(req: &CheckRequest, bug: Option<SeededBug>, script: Script) -> Result<Report, ModelError> {
+pub fn check(
+    req: &CheckRequest,
+    bug: Option<SeededBug>,
+    script: Script,
+) -> Result<Report, ModelError> {
     let rc = defaults(req, bug)?;
     let mut opts = req.run.clone();
     opts.depth_max = match opts.depth_max {
@@ -138,7 +144,11 @@ pub fn check(req: &CheckRequest, bug: Option<SeededBug>, script: Script) -> Resu
 }
 
 /// Runs the two stages of `script`; `opts.depth_max` bounds stage 2.
-pub fn run_script(rc: PbftRunCfg, opts: &RunOptions, script: Script) -> Result<Outcome, ModelError> {
+pub fn run_script(
+    rc: PbftRunCfg,
+    opts: &RunOptions,
+    script: Script,
+) -> Result<Outcome, ModelError> {
     let PbftRunCfg {
         template,
         cfg,
@@ -166,7 +176,10 @@ pub fn run_script(rc: PbftRunCfg, opts: &RunOptions, script: Script) -> Result<O
     })?;
     let (steps_text, steps) = render_steps(&inner, &path, 1);
     eprintln!("  reached in {steps} steps; {stage2_name}");
-    let prefix = format!("  -- {} --\n{steps_text}  -- {stage2_name} --\n", stage1.name);
+    let prefix = format!(
+        "  -- {} --\n{steps_text}  -- {stage2_name} --\n",
+        stage1.name
+    );
     let mut scripted = inner;
     scripted.init = vec![path.last_state().clone()];
     scripted.allow = Some(stage2);

@@ -82,11 +82,14 @@ fn safety(restarts: Restarts) -> Faults {
 
 type Run = (String, Outcome);
 
-
 fn free(rc: PbftRunCfg, o: RunOptions, what: &str) -> Run {
     let label = label(&rc, &o, what);
     eprintln!("{label} ...");
-    let out = run(model(rc.template, rc.cfg, rc.faults), &o, super::describe::<Pbft>);
+    let out = run(
+        model(rc.template, rc.cfg, rc.faults),
+        &o,
+        super::describe::<Pbft>,
+    );
     (label, out)
 }
 
@@ -99,7 +102,11 @@ fn scripted(rc: PbftRunCfg, o: RunOptions, script: Script, what: &str) -> Result
 fn fair(rc: PbftRunCfg, o: RunOptions, gst_at_start: bool, what: &str) -> Run {
     let label = label(&rc, &o, what);
     eprintln!("{label} ...");
-    let out = run(liveness_model(rc, gst_at_start), &o, super::describe::<Pbft>);
+    let out = run(
+        liveness_model(rc, gst_at_start),
+        &o,
+        super::describe::<Pbft>,
+    );
     (label, out)
 }
 
@@ -128,13 +135,25 @@ pub fn check(req: &CheckRequest) -> Result<Report, ModelError> {
         ),
         // A double voter counts towards two quorums (PBFT-R11).
         free(
-            with(req, Some((2, Role::DoubleVote)), safety(Restarts::None), 0, 1)?,
+            with(
+                req,
+                Some((2, Role::DoubleVote)),
+                safety(Restarts::None),
+                0,
+                1,
+            )?,
             opts(req, bfs, Some(5)),
             "double voter",
         ),
         // View changes, every state within the depth: locks carried, decisions after them.
         free(
-            with(req, Some((0, Role::Silent)), safety(Restarts::UpTo(1)), 1, 1)?,
+            with(
+                req,
+                Some((0, Role::Silent)),
+                safety(Restarts::UpTo(1)),
+                1,
+                1,
+            )?,
             opts(req, bfs, Some(6)),
             "one view change",
         ),
@@ -148,7 +167,13 @@ pub fn check(req: &CheckRequest) -> Result<Report, ModelError> {
         // PBFT-L1/L2 in the fair form: a silent view-0 leader is replaced and the next
         // leader's block commits everywhere, on every fair schedule.
         fair(
-            with(req, Some((1, Role::Silent)), safety(Restarts::None), LIVENESS_VIEWS, 1)?,
+            with(
+                req,
+                Some((1, Role::Silent)),
+                safety(Restarts::None),
+                LIVENESS_VIEWS,
+                1,
+            )?,
             opts(req, bfs, None),
             true,
             "liveness, fair form",
@@ -163,8 +188,16 @@ pub fn check(req: &CheckRequest) -> Result<Report, ModelError> {
         (0, Role::Honest),
     ] {
         let mut o = opts(req, walks, Some(WALK_DEPTH));
-        o.states_max = Some(req.run.states_max.map_or(WALK_STATES, |n| n.min(WALK_STATES)));
-        runs.push(free(with(req, Some(byz), every_fault, 2, 2)?, o, "random walks"));
+        o.states_max = Some(
+            req.run
+                .states_max
+                .map_or(WALK_STATES, |n| n.min(WALK_STATES)),
+        );
+        runs.push(free(
+            with(req, Some(byz), every_fault, 2, 2)?,
+            o,
+            "random walks",
+        ));
     }
     Ok(Report { runs })
 }

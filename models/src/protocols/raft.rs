@@ -113,7 +113,10 @@ impl ModelCore for Raft {
     }
 
     /// RAFT-R13: every (re)start arms the election timer.
-    fn after_boot(&mut self, _restored: bool) -> Vec<Output<bcos_consensus::RaftMsg, RaftTimer, RaftDurable>> {
+    fn after_boot(
+        &mut self,
+        _restored: bool,
+    ) -> Vec<Output<bcos_consensus::RaftMsg, RaftTimer, RaftDurable>> {
         self.resume()
     }
 
@@ -453,7 +456,9 @@ pub fn check(req: &CheckRequest) -> Result<Report, ModelError> {
         }
     };
     let figure8 = bug == Some(SeededBug::CommitOldTerm);
-    let n = req.nodes.unwrap_or(if membership { 4 } else { NODES_DEFAULT });
+    let n = req
+        .nodes
+        .unwrap_or(if membership { 4 } else { NODES_DEFAULT });
     let mut template = RaftConfig {
         bug,
         ..RaftConfig::new(n, 0)
@@ -517,7 +522,13 @@ pub fn check(req: &CheckRequest) -> Result<Report, ModelError> {
 }
 
 /// A run's configuration in words.
-pub fn label(core: &RaftModelCfg, cfg: &ModelCfg, faults: Faults, opts: &RunOptions, what: &str) -> String {
+pub fn label(
+    core: &RaftModelCfg,
+    cfg: &ModelCfg,
+    faults: Faults,
+    opts: &RunOptions,
+    what: &str,
+) -> String {
     format!(
         "raft {what}: n = {}, members {:?}, {} candidates, faults {faults}, heights {}, terms <= {}, {:?}{}",
         cfg.n,

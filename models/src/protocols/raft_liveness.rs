@@ -11,8 +11,8 @@ use crate::faults::{Faults, Restarts};
 use crate::model::ModelCfg;
 use crate::properties::progress_always;
 use crate::runner::{depth_or, run};
-use bcos_consensus::raft::SeededBug;
 use crate::system::{SysState, SystemModel};
+use bcos_consensus::raft::SeededBug;
 use bcos_consensus::{Raft, RaftConfig};
 use stateright::Expectation;
 

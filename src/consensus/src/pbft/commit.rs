@@ -258,10 +258,17 @@ mod tests {
     fn seeded_commit_bug_decides_on_two_votes() {
         let mut correct = node(0);
         msg(&mut correct, 1, commit(7));
-        assert!(commits(&msg(&mut correct, 2, commit(7))).is_empty(), "two of three");
+        assert!(
+            commits(&msg(&mut correct, 2, commit(7))).is_empty(),
+            "two of three"
+        );
         let mut cfg = PbftConfig::new(4, 0);
         cfg.bug = Some(SeededBug::CommitTwoF);
-        assert_eq!((cfg.quorum(), cfg.decide_quorum()), (3, 2), "only the decision");
+        assert_eq!(
+            (cfg.quorum(), cfg.decide_quorum()),
+            (3, 2),
+            "only the decision"
+        );
         let mut bugged = Pbft::new(cfg, 1).unwrap();
         msg(&mut bugged, 1, commit(7));
         assert_eq!(commits(&msg(&mut bugged, 2, commit(7))).len(), 1);

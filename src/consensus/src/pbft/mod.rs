@@ -454,7 +454,10 @@ mod tests {
             bug: Some(SeededBug::LockNotDurable),
             ..c
         };
-        assert_eq!(Pbft::restore(bugged, 0, Some(d)).unwrap().state().lock, None);
+        assert_eq!(
+            Pbft::restore(bugged, 0, Some(d)).unwrap().state().lock,
+            None
+        );
     }
 
     #[test]
