@@ -99,6 +99,30 @@ pub trait ModelCore:
         let _ = msg;
         None
     }
+
+    /// Byzantine hook: the message with any lock it carries removed (a view change that
+    /// claims no prepared certificate), or `None` if `msg` carries no lock. A Byzantine node
+    /// can always do this: nothing forces it to prove a lock it holds.
+    fn hide_lock(msg: &Self::Message) -> Option<Self::Message> {
+        let _ = msg;
+        None
+    }
+
+    /// A digest of whatever the protocol's properties read from the core besides the
+    /// commits (which every protocol's properties read). A step that sends nothing and
+    /// changes neither the commits nor this digest is *silent*: the reduced model may fuse
+    /// it with the node's next step (see `reduction` in system.rs). 0 when properties read
+    /// commits only.
+    fn observed(&self) -> u64 {
+        0
+    }
+
+    /// Called right before the adapter offers `Input::Propose` for `height` to a node that
+    /// may propose (the node's sealer sealing a block): Raft queues a membership change
+    /// that rides on that block (RAFT-R15).
+    fn before_propose(&mut self, cfg: &Self::Config, height: Height) {
+        let _ = (cfg, height);
+    }
 }
 
 const DIGEST_TAG: u8 = 0xB1;

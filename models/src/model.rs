@@ -1,16 +1,19 @@
-//! Builds an [`ActorModel`] of `n` [`ProtocolActor`]s with the chosen faults and at most one
-//! Byzantine node.
+//! Builds a [`SystemModel`] of `n` nodes running core `P` with the chosen faults and at most
+//! one Byzantine node.
 
-use crate::actor::ProtocolActor;
 use crate::byzantine::Role;
 use crate::core::ModelCore;
 use crate::faults::Faults;
+use crate::memo::Memo;
+use crate::node::NodeSpec;
+use crate::stats::Coverage;
+use crate::system::{Env, SysState, SystemModel};
 use bcos_consensus::NodeIndex;
 use bcos_types::Height;
-use stateright::actor::{ActorModel, LossyNetwork};
 use stateright::Property;
+use std::sync::Arc;
 
-/// What the properties need to know about a run (stateright's model `cfg`).
+/// What the properties need to know about a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelCfg {
     pub n: u32,
@@ -18,8 +21,8 @@ pub struct ModelCfg {
     pub byzantine: Option<(NodeIndex, Role)>,
     /// Proposals stop after this height.
     pub max_height: Height,
-    /// A protocol-specific bound on the explored space (pbft: the highest view; states past
-    /// it are not expanded). `None`: no bound.
+    /// A protocol-specific bound on the explored space (pbft: the highest view; raft: the
+    /// highest term; states past it are not expanded). `None`: no bound.
     pub bound: Option<u64>,
 }
 
@@ -29,9 +32,6 @@ impl ModelCfg {
     }
 }
 
-/// The model type for core `P`.
-pub type CoreModel<P> = ActorModel<ProtocolActor<P>, ModelCfg, ()>;
-
 /// Everything that defines one model of core `P`.
 #[derive(Debug, Clone)]
 pub struct ModelSpec<P: ModelCore> {
@@ -40,26 +40,47 @@ pub struct ModelSpec<P: ModelCore> {
     pub faults: Faults,
 }
 
+fn unbounded<P: ModelCore>(_: &SystemModel<P>, _: &SysState<P>) -> bool {
+    true
+}
+
 impl<P: ModelCore> ModelSpec<P> {
-    /// The model with `properties` attached.
-    pub fn build(&self, properties: Vec<Property<CoreModel<P>>>) -> CoreModel<P> {
-        let actors = (0..self.cfg.n).map(|i| {
-            let role = match self.cfg.byzantine {
-                Some((b, r)) if b == i => r,
-                _ => Role::Honest,
-            };
-            ProtocolActor::new(i, self.cfg.n, self.core.clone(), self.cfg.max_height, role)
-        });
-        let mut model = ActorModel::new(self.cfg.clone(), ())
-            .actors(actors)
-            .init_network(self.faults.network())
-            .lossy_network(if self.faults.loss {
-                LossyNetwork::Yes
-            } else {
-                LossyNetwork::No
+    /// The model with `properties`, silent-step fusion on (safety form).
+    pub fn build(&self, properties: Vec<Property<SystemModel<P>>>) -> SystemModel<P> {
+        let specs = (0..self.cfg.n)
+            .map(|i| {
+                let role = match self.cfg.byzantine {
+                    Some((b, r)) if b == i => r,
+                    _ => Role::Honest,
+                };
+                NodeSpec {
+                    me: i,
+                    n: self.cfg.n,
+                    cfg: self.core.clone(),
+                    max_height: self.cfg.max_height,
+                    role,
+                }
             })
-            .max_crashes(self.faults.crashes_max);
-        model.properties = properties;
-        model
+            .collect();
+        SystemModel {
+            specs,
+            cfg: self.cfg.clone(),
+            env: Env {
+                net: self.faults.net(),
+                loss: self.faults.loss,
+                restarts_max: self.faults.restarts.max(),
+                fuse_silent: true,
+                liveness: false,
+                gst_at_start: false,
+            },
+            bound: unbounded::<P>,
+            allow: None,
+            init: Vec::new(),
+            properties,
+            on_step: None,
+            probes: Vec::new(),
+            coverage: Arc::new(Coverage::default()),
+            memo: Arc::new(Memo::default()),
+        }
     }
 }

@@ -1,52 +1,34 @@
 //! Property builders whose names carry spec IDs ("PBFT-S1 agreement", "PBFT-L1 ..."), generic
-//! over any actor whose state exposes its commits ([`CommitView`]). Each protocol picks its
-//! own IDs and texts; the conditions are shared. Only honest nodes' commits are judged.
+//! over any core: they read the commits each node reported. Each protocol picks its own IDs
+//! and texts; the conditions are shared. Only honest nodes' commits are judged.
 //!
 //! Map (see README.md): `agreement` → *-S1, `validity` → *-S2, `integrity` → *-S3,
 //! `all_commit_max_height` → *-L1.
 
-use crate::actor::CommitView;
-use crate::core::decode_digest;
-use crate::model::ModelCfg;
+use crate::core::{decode_digest, ModelCore};
+use crate::node::Node;
+use crate::system::{SysState, SystemModel};
 use bcos_consensus::NodeIndex;
 use bcos_types::{Height, B256};
-use stateright::actor::{Actor, ActorModel, ActorModelState};
 use stateright::Property;
 use std::collections::BTreeMap;
-use std::fmt::Debug;
-use std::hash::Hash;
 
-type M<A, H> = ActorModel<A, ModelCfg, H>;
-type S<A, H> = ActorModelState<A, H>;
-
-fn honest<'a, A, H>(
-    m: &'a M<A, H>,
-    s: &'a S<A, H>,
-) -> impl Iterator<Item = (NodeIndex, &'a A::State)> + 'a
-where
-    A: Actor,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    H: Clone + Debug + Hash,
-{
-    s.actor_states
-        .iter()
+/// The honest nodes of `s` with their states.
+pub fn honest<'a, P: ModelCore>(
+    m: &'a SystemModel<P>,
+    s: &'a SysState<P>,
+) -> impl Iterator<Item = (NodeIndex, &'a Node<P>)> + 'a {
+    m.nodes(s)
         .enumerate()
-        .map(|(i, st)| (i as NodeIndex, &**st))
+        .map(|(i, st)| (i as NodeIndex, st))
         .filter(|(i, _)| m.cfg.is_honest(*i))
 }
 
 /// No two honest nodes commit different blocks at one height.
-pub fn agreement<A, H>(m: &M<A, H>, s: &S<A, H>) -> bool
-where
-    A: Actor<State: CommitView>,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    H: Clone + Debug + Hash,
-{
+pub fn agreement<P: ModelCore>(m: &SystemModel<P>, s: &SysState<P>) -> bool {
     let mut seen: BTreeMap<Height, B256> = BTreeMap::new();
     for (_, st) in honest(m, s) {
-        for (h, hash) in st.commits() {
+        for (h, hash) in &st.commits {
             if *seen.entry(*h).or_insert(*hash) != *hash {
                 return false;
             }
@@ -57,15 +39,9 @@ where
 
 /// Every block an honest node commits was proposed for that height, and is a proposer's
 /// honest block unless the proposer is the Byzantine node.
-pub fn validity<A, H>(m: &M<A, H>, s: &S<A, H>) -> bool
-where
-    A: Actor<State: CommitView>,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    H: Clone + Debug + Hash,
-{
+pub fn validity<P: ModelCore>(m: &SystemModel<P>, s: &SysState<P>) -> bool {
     honest(m, s).all(|(_, st)| {
-        st.commits()
+        st.commits
             .iter()
             .all(|(h, hash)| match decode_digest(hash) {
                 Some((node, height, variant)) => {
@@ -77,43 +53,13 @@ where
 }
 
 /// No honest node commits two different blocks at one height.
-pub fn integrity<A, H>(m: &M<A, H>, s: &S<A, H>) -> bool
-where
-    A: Actor<State: CommitView>,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    H: Clone + Debug + Hash,
-{
-    honest(m, s).all(|(_, st)| !st.self_conflict())
+pub fn integrity<P: ModelCore>(m: &SystemModel<P>, s: &SysState<P>) -> bool {
+    honest(m, s).all(|(_, st)| !st.self_conflict)
 }
 
-/// Every honest node that is up has committed every height up to the model's `max_height`.
-pub fn all_commit_max_height<A, H>(m: &M<A, H>, s: &S<A, H>) -> bool
-where
-    A: Actor<State: CommitView>,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    H: Clone + Debug + Hash,
-{
-    honest(m, s)
-        .filter(|(i, _)| !s.crashed.get(*i as usize).copied().unwrap_or(false))
-        .all(|(_, st)| (1..=m.cfg.max_height).all(|h| st.commits().contains_key(&h)))
-}
-
-/// The safety set: `[prefix]-S1 agreement`, `-S2 validity`, `-S3 integrity`, with `names`
-/// giving the full names (they must be `'static`, as stateright keys discoveries by them).
-pub fn safety<A, H>(names: SafetyNames) -> Vec<Property<M<A, H>>>
-where
-    A: Actor<State: CommitView>,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    H: Clone + Debug + Hash,
-{
-    vec![
-        Property::always(names.agreement, agreement::<A, H>),
-        Property::always(names.validity, validity::<A, H>),
-        Property::always(names.integrity, integrity::<A, H>),
-    ]
+/// Every honest node has committed every height up to the model's `max_height`.
+pub fn all_commit_max_height<P: ModelCore>(m: &SystemModel<P>, s: &SysState<P>) -> bool {
+    honest(m, s).all(|(_, st)| (1..=m.cfg.max_height).all(|h| st.commits.contains_key(&h)))
 }
 
 /// Names of the safety properties of one protocol.
@@ -124,29 +70,27 @@ pub struct SafetyNames {
     pub integrity: &'static str,
 }
 
-/// `sometimes`: some run commits every height on every live honest node (a reachability
-/// check: the model is not vacuous).
-pub fn progress_possible<A, H>(name: &'static str) -> Property<M<A, H>>
-where
-    A: Actor<State: CommitView>,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    H: Clone + Debug + Hash,
-{
-    Property::sometimes(name, all_commit_max_height::<A, H>)
+/// The safety set: agreement, validity, integrity under `names` (they must be `'static`, as
+/// stateright keys discoveries by them).
+pub fn safety<P: ModelCore>(names: SafetyNames) -> Vec<Property<SystemModel<P>>> {
+    vec![
+        Property::always(names.agreement, agreement::<P>),
+        Property::always(names.validity, validity::<P>),
+        Property::always(names.integrity, integrity::<P>),
+    ]
 }
 
-/// `eventually`: every maximal run commits every height on every live honest node. Only
-/// meaningful without loss and with a depth bound past the longest run (stateright checks
-/// `eventually` on acyclic paths only).
-pub fn progress_always<A, H>(name: &'static str) -> Property<M<A, H>>
-where
-    A: Actor<State: CommitView>,
-    A::Msg: Ord,
-    A::Timer: Ord,
-    H: Clone + Debug + Hash,
-{
-    Property::eventually(name, all_commit_max_height::<A, H>)
+/// `sometimes`: some run commits every height on every honest node (a reachability check:
+/// the model is not vacuous).
+pub fn progress_possible<P: ModelCore>(name: &'static str) -> Property<SystemModel<P>> {
+    Property::sometimes(name, all_commit_max_height::<P>)
+}
+
+/// `eventually`: every maximal run commits every height on every honest node. Meaningful
+/// only in the liveness form (`Env::liveness`: after GST timers wait for quiet networks,
+/// so maximal runs are fair and finite; stateright judges `eventually` at terminal states).
+pub fn progress_always<P: ModelCore>(name: &'static str) -> Property<SystemModel<P>> {
+    Property::eventually(name, all_commit_max_height::<P>)
 }
 
 /// The spec ID a property name starts with ("PBFT-S1 agreement" → "PBFT-S1").

@@ -1,109 +1,192 @@
-//! The real PBFT core under the model, in a bounded configuration that runs in seconds: the
-//! full check (`check pbft`) runs from the CLI.
+//! The real PBFT core under the model, through the same entry point as `check pbft`, in
+//! bounded configurations that run in seconds (one thread, so the unique state counts are
+//! deterministic and pinned). Each correct-core run must reach states where two honest nodes
+//! committed one height (else its verdict is INCONCLUSIVE); each seeded bug must be caught.
 
-use bcos_consensus::pbft::{PbftConfig, SeededBug};
-use bcos_models::protocols::pbft::{model, PBFT_L1, PBFT_S1};
-use bcos_models::{run, Faults, ModelCfg, Role, RunOptions};
+use bcos_models::protocols::pbft::{PBFT_L1, PBFT_S1, PROBE_LOCK_CARRIED, PROBE_NEW_VIEW};
+use bcos_models::protocols::pbft_suite::PBFT_L1_FAIR;
+use bcos_models::protocols::{check, CheckRequest};
+use bcos_models::{Faults, Outcome, Role, RunOptions, Verdict};
 
-fn bounded(bug: Option<SeededBug>, depth: usize, threads: usize) -> bcos_models::Outcome {
-    // Node 1 leads (height 1, view 0) and equivocates: one peer gets its block, two a forgery.
-    with_byzantine(bug, (1, Role::Equivocate), depth, threads)
-}
-
-fn with_byzantine(
-    bug: Option<SeededBug>,
-    byzantine: (u32, Role),
-    depth: usize,
-    threads: usize,
-) -> bcos_models::Outcome {
-    let template = PbftConfig {
-        bug,
-        ..PbftConfig::new(4, 0)
-    };
-    let cfg = ModelCfg {
-        n: 4,
-        byzantine: Some(byzantine),
-        max_height: 1,
-        bound: None,
-    };
-    let m = model(template, cfg, Faults::default());
-    // A pinned count needs one thread: with a depth bound the set of states reached is then
-    // deterministic. The checker evaluates properties only below the bound, so a path of k
-    // steps needs a bound of k + 2.
-    let opts = RunOptions {
-        depth_max: Some(depth),
-        threads,
-        ..RunOptions::default()
-    };
-    run(m, &opts, bcos_models::protocols::describe)
-}
-
-#[test]
-fn equivocating_leader_cannot_split_correct_pbft() {
-    let out = bounded(None, 8, 1);
-    assert!(out.passed(), "{}", out.render());
-    assert_eq!(out.unique_states, 60_709, "{}", out.render());
-}
-
-#[test]
-fn silent_node_or_double_voter_cannot_split_correct_pbft() {
-    // Silent node 0 (no leader of views 0 and 1); double voter 2 (the view-1 leader).
-    let silent = with_byzantine(None, (0, Role::Silent), 10, 1);
-    assert!(silent.passed(), "{}", silent.render());
-    assert_eq!(silent.unique_states, 102_435, "{}", silent.render());
-    let double = with_byzantine(None, (2, Role::DoubleVote), 8, 1);
-    assert!(double.passed(), "{}", double.render());
-    assert_eq!(double.unique_states, 65_519, "{}", double.render());
-}
-
-#[test]
-fn quorum_of_2f_is_caught_with_a_counterexample() {
-    // The shortest counterexample has 9 steps (see README.md).
-    let out = bounded(Some(SeededBug::QuorumTwoF), 11, 2);
-    let f = out
-        .failures
-        .iter()
-        .find(|f| f.property == PBFT_S1)
-        .unwrap_or_else(|| panic!("{}", out.render()));
-    assert!(f.trace.contains("PrePrepare"), "{}", f.trace);
-}
-
-/// The scripted view-change scenario (`check pbft --bug no-lock`, pbft_scenario.rs) under
-/// `NoLock` or the correct core; reordering only, views <= 1, stage 2 depth 20, one thread so
-/// the counts are deterministic.
-fn view_change(bug: Option<&str>) -> bcos_models::Outcome {
-    use bcos_models::protocols::{check, CheckRequest};
-    let req = CheckRequest {
-        bug: bug.map(str::to_string),
-        scenario: Some("view-change".into()),
+fn req(f: impl FnOnce(&mut CheckRequest)) -> CheckRequest {
+    let mut r = CheckRequest {
         run: RunOptions {
             threads: 1,
             ..RunOptions::default()
         },
         ..CheckRequest::default()
     };
-    check("pbft", &req).unwrap_or_else(|e| panic!("{e}"))
+    f(&mut r);
+    r
+}
+
+fn one(r: &CheckRequest) -> Outcome {
+    let report = check("pbft", r).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.runs.len(), 1);
+    report.runs[0].1.clone()
+}
+
+fn faults(s: &str) -> Option<Faults> {
+    Some(s.parse().unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn probe(o: &Outcome, name: &str) -> usize {
+    o.coverage
+        .probes
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(0, |(_, k)| *k)
+}
+
+fn caught(o: &Outcome, property: &str) -> String {
+    assert_eq!(o.verdict(), Verdict::Fail, "{}", o.render());
+    o.failures
+        .iter()
+        .find(|f| f.property == property)
+        .unwrap_or_else(|| panic!("{property} not violated:\n{}", o.render()))
+        .trace
+        .clone()
+}
+
+#[test]
+fn view_0_every_state_with_duplication_and_reordering() {
+    // All honest, views <= 0, the whole reachable space: every commit one view can produce.
+    let o = one(&req(|r| {
+        r.scenario = Some("free".into());
+        r.byzantine = Some((0, Role::Honest));
+        r.faults = faults("dup,reorder");
+        r.bound = Some(0);
+        r.run.depth_max = Some(0);
+    }));
+    assert_eq!(o.verdict(), Verdict::Pass, "{}", o.render());
+    assert!(o.coverage.two_node_commit > 0, "{}", o.render());
+    assert_eq!(o.coverage.max_height, 1);
+    assert!(o.examples.contains(&PBFT_L1), "{}", o.render());
+    assert_eq!(o.unique_states, PIN_VIEW0, "{}", o.render());
+}
+
+#[test]
+fn two_heights_commit_in_order() {
+    // A silent node 0, any number of restarts; height 2 is decided after height 1 (vote
+    // cleanup, last_commit carried).
+    let o = one(&req(|r| {
+        r.scenario = Some("free".into());
+        r.byzantine = Some((0, Role::Silent));
+        r.faults = faults("dup,reorder,crash");
+        r.bound = Some(0);
+        r.max_height = Some(2);
+        r.run.depth_max = Some(0);
+    }));
+    assert_eq!(o.verdict(), Verdict::Pass, "{}", o.render());
+    assert_eq!(o.coverage.max_height, 2, "{}", o.render());
+    assert!(o.examples.contains(&PBFT_L1), "{}", o.render());
+    assert_eq!(o.unique_states, PIN_TWO_HEIGHTS, "{}", o.render());
+}
+
+#[test]
+fn view_change_carries_a_lock_and_decides_after_it() {
+    let o = one(&req(|r| {
+        r.scenario = Some("free".into());
+        r.byzantine = Some((0, Role::Silent));
+        r.faults = faults("dup,reorder");
+        r.bound = Some(1);
+        r.run.depth_max = Some(PIN_VC_DEPTH);
+    }));
+    assert_eq!(
+        o.verdict(),
+        Verdict::Bounded(PIN_VC_DEPTH),
+        "{}",
+        o.render()
+    );
+    assert!(probe(&o, PROBE_NEW_VIEW) > 0, "{}", o.render());
+    assert!(probe(&o, PROBE_LOCK_CARRIED) > 0, "{}", o.render());
+    assert!(o.coverage.two_node_commit > 0, "{}", o.render());
+    assert_eq!(o.unique_states, PIN_VC, "{}", o.render());
+}
+
+#[test]
+fn a_run_that_never_sees_two_commits_is_inconclusive() {
+    let o = one(&req(|r| {
+        r.scenario = Some("free".into());
+        r.byzantine = Some((0, Role::Honest));
+        r.run.depth_max = Some(2);
+    }));
+    assert!(o.passed());
+    assert_eq!(o.coverage.two_node_commit, 0);
+    assert!(
+        matches!(o.verdict(), Verdict::Inconclusive(_)),
+        "{}",
+        o.render()
+    );
+    assert!(!o.verdict().ok());
+    assert!(o.render().contains("INCONCLUSIVE"), "{}", o.render());
+}
+
+#[test]
+fn liveness_fair_form_holds_for_the_correct_core() {
+    // A silent view-0 leader: after the view change every honest node commits.
+    let o = one(&req(|r| {
+        r.scenario = Some("liveness".into());
+        r.byzantine = Some((1, Role::Silent));
+        r.faults = faults("dup,reorder");
+    }));
+    assert!(o.passed(), "{}", o.render());
+    assert_eq!(o.verdict(), Verdict::Pass, "{}", o.render());
+    assert_eq!(o.unique_states, PIN_LIVENESS, "{}", o.render());
+}
+
+#[test]
+fn liveness_fair_form_fails_without_view_changes() {
+    // The same run with views <= 0: the silent leader is never replaced, so some fair run
+    // never commits and the eventually-property names it.
+    let o = one(&req(|r| {
+        r.scenario = Some("liveness".into());
+        r.byzantine = Some((1, Role::Silent));
+        r.faults = faults("dup,reorder");
+        r.bound = Some(0);
+    }));
+    let _ = caught(&o, PBFT_L1_FAIR);
+}
+
+#[test]
+fn quorum_of_2f_is_caught() {
+    let o = one(&req(|r| r.bug = Some("quorum-2f".into())));
+    let t = caught(&o, PBFT_S1);
+    assert!(t.contains("PrePrepare"), "{t}");
 }
 
 #[test]
 fn no_lock_is_caught_across_a_view_change() {
-    let out = view_change(Some("no-lock"));
-    let f = out
-        .failures
-        .iter()
-        .find(|f| f.property == PBFT_S1)
-        .unwrap_or_else(|| panic!("{}", out.render()));
-    // 10 scripted view-0 steps, then the view change: the new leader's fresh block is
-    // decided next to the block decided in view 0.
-    assert_eq!(f.steps, 27, "{}", f.trace);
-    assert!(f.trace.contains("NewView"), "{}", f.trace);
-    assert!(f.trace.contains("prepared: None"), "{}", f.trace);
+    let o = one(&req(|r| r.bug = Some("no-lock".into())));
+    let t = caught(&o, PBFT_S1);
+    assert!(t.contains("NewView") && t.contains("prepared: None"), "{t}");
 }
 
 #[test]
-fn correct_pbft_keeps_the_decided_block_across_the_view_change() {
-    let out = view_change(None);
-    assert!(out.passed() && !out.cut_short, "{}", out.render());
-    assert!(out.examples.contains(&PBFT_L1), "{}", out.render());
-    assert_eq!(out.unique_states, 6_105, "{}", out.render());
+fn commit_on_2f_votes_is_caught() {
+    let o = one(&req(|r| r.bug = Some("commit-2f".into())));
+    let t = caught(&o, PBFT_S1);
+    assert!(t.contains("Commit"), "{t}");
 }
+
+#[test]
+fn lock_not_durable_is_caught_after_a_restart() {
+    let o = one(&req(|r| r.bug = Some("lock-not-durable".into())));
+    let t = caught(&o, PBFT_S1);
+    assert!(t.contains("RESTART"), "{t}");
+}
+
+#[test]
+fn the_correct_core_passes_the_view_change_scenario() {
+    let o = one(&req(|r| r.scenario = Some("view-change".into())));
+    assert!(o.passed() && o.verdict().ok(), "{}", o.render());
+    assert!(o.coverage.two_node_commit > 0, "{}", o.render());
+    assert_eq!(o.unique_states, PIN_SCENARIO, "{}", o.render());
+}
+
+const PIN_VIEW0: usize = 109_632;
+const PIN_TWO_HEIGHTS: usize = 758;
+const PIN_VC_DEPTH: usize = 6;
+const PIN_VC: usize = 87_108;
+const PIN_LIVENESS: usize = 5_502;
+const PIN_SCENARIO: usize = 1_275;

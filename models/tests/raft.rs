@@ -1,73 +1,136 @@
-//! The real Raft core under the model (spec/raft.md §8), in bounded configurations that run
-//! in seconds; the full check (`check raft`) runs from the CLI.
+//! The real Raft core under the model (spec/raft.md §8), through the same entry point as
+//! `check raft`, in bounded configurations that run in seconds (one thread, so the unique
+//! state counts are deterministic and pinned).
 
-use bcos_consensus::raft::SeededBug;
-use bcos_consensus::RaftConfig;
-use bcos_models::protocols::raft::{describe, model, RAFT_L1, RAFT_S1, RAFT_S4};
-use bcos_models::{run, Faults, ModelCfg, RunOptions};
+use bcos_models::protocols::raft::{
+    PROBE_ADDED, PROBE_REMOVED, PROBE_THREE_ENTRIES, RAFT_S1, RAFT_S4,
+};
+use bcos_models::protocols::raft_liveness::RAFT_L1_FAIR;
+use bcos_models::protocols::{check, CheckRequest};
+use bcos_models::{Faults, Outcome, RunOptions, Verdict};
 
-fn bounded(
-    bug: Option<SeededBug>,
-    faults: Faults,
-    depth: usize,
-    threads: usize,
-) -> bcos_models::Outcome {
-    let template = RaftConfig {
-        bug,
-        ..RaftConfig::new(3, 0)
+fn req(f: impl FnOnce(&mut CheckRequest)) -> CheckRequest {
+    let mut r = CheckRequest {
+        run: RunOptions {
+            threads: 1,
+            ..RunOptions::default()
+        },
+        ..CheckRequest::default()
     };
-    let cfg = ModelCfg {
-        n: 3,
-        byzantine: None,
-        max_height: 1,
-        bound: Some(3),
-    };
-    // A pinned count needs one thread: with a depth bound the set of states reached is then
-    // deterministic. The checker evaluates properties only below the bound, so a path of k
-    // steps needs a bound of k + 2.
-    let opts = RunOptions {
-        depth_max: Some(depth),
-        threads,
-        ..RunOptions::default()
-    };
-    run(model(template, cfg, faults), &opts, describe)
+    f(&mut r);
+    r
+}
+
+fn one(r: &CheckRequest) -> Outcome {
+    let report = check("raft", r).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.runs.len(), 1);
+    report.runs[0].1.clone()
+}
+
+fn faults(s: &str) -> Option<Faults> {
+    Some(s.parse().unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn probe(o: &Outcome, name: &str) -> usize {
+    o.coverage
+        .probes
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(0, |(_, k)| *k)
+}
+
+fn caught(o: &Outcome, property: &str) -> (String, usize) {
+    assert_eq!(o.verdict(), Verdict::Fail, "{}", o.render());
+    let f = o
+        .failures
+        .iter()
+        .find(|f| f.property == property)
+        .unwrap_or_else(|| panic!("{property} not violated:\n{}", o.render()));
+    (f.trace.clone(), f.steps)
 }
 
 #[test]
-fn correct_raft_holds_under_crash_and_partition_and_pins_its_state_count() {
-    let faults = Faults {
-        crashes_max: 1,
-        partitions_max: 1,
-        ..Faults::default()
-    };
-    let out = bounded(None, faults, 13, 1);
-    assert!(out.passed(), "{}", out.render());
-    assert!(out.examples.contains(&RAFT_L1), "{}", out.render());
-    assert_eq!(out.unique_states, 639_284, "{}", out.render());
+fn three_entries_per_log_under_duplication_reordering_and_restarts() {
+    let o = one(&req(|r| {
+        r.faults = faults("dup,reorder,crash=1");
+        r.run.depth_max = Some(PIN_FREE_DEPTH);
+    }));
+    assert_eq!(
+        o.verdict(),
+        Verdict::Bounded(PIN_FREE_DEPTH),
+        "{}",
+        o.render()
+    );
+    assert!(probe(&o, PROBE_THREE_ENTRIES) > 0, "{}", o.render());
+    assert_eq!(o.coverage.max_height, 3, "{}", o.render());
+    assert!(o.coverage.two_node_commit > 0, "{}", o.render());
+    assert_eq!(o.unique_states, PIN_FREE, "{}", o.render());
+}
+
+#[test]
+fn membership_change_adds_and_removes_a_voter() {
+    let o = one(&req(|r| {
+        r.scenario = Some("membership".into());
+        r.run.depth_max = Some(PIN_MEMBERSHIP_DEPTH);
+    }));
+    assert!(o.passed() && o.verdict().ok(), "{}", o.render());
+    assert!(probe(&o, PROBE_ADDED) > 0, "{}", o.render());
+    assert!(probe(&o, PROBE_REMOVED) > 0, "{}", o.render());
+    assert_eq!(o.unique_states, PIN_MEMBERSHIP, "{}", o.render());
+}
+
+#[test]
+fn five_nodes_three_candidates() {
+    let o = one(&req(|r| {
+        r.nodes = Some(5);
+        r.candidates = Some(3);
+        r.max_height = Some(1);
+        r.faults = faults("dup,reorder");
+        r.run.depth_max = Some(PIN_FIVE_DEPTH);
+    }));
+    assert!(o.passed() && o.verdict().ok(), "{}", o.render());
+    assert!(o.coverage.two_node_commit > 0, "{}", o.render());
+    assert_eq!(o.unique_states, PIN_FIVE, "{}", o.render());
+}
+
+#[test]
+fn liveness_fair_form_holds() {
+    // One height, terms <= 2, two candidates, after GST from the start.
+    let o = one(&req(|r| {
+        r.scenario = Some("liveness".into());
+        r.bound = Some(2);
+    }));
+    assert_eq!(o.verdict(), Verdict::Pass, "{}", o.render());
+    assert_eq!(o.unique_states, PIN_LIVENESS, "{}", o.render());
+}
+
+#[test]
+fn liveness_fair_form_fails_without_a_candidate() {
+    let o = one(&req(|r| {
+        r.scenario = Some("liveness".into());
+        r.candidates = Some(0);
+    }));
+    let _ = caught(&o, RAFT_L1_FAIR);
 }
 
 #[test]
 fn voting_twice_is_caught_as_two_leaders_in_one_term() {
-    // The shortest counterexample has 6 steps (two candidates, one voter granting both).
-    let out = bounded(Some(SeededBug::VoteTwice), Faults::default(), 8, 2);
-    let f = out
-        .failures
-        .iter()
-        .find(|f| f.property == RAFT_S1)
-        .unwrap_or_else(|| panic!("{}", out.render()));
-    assert_eq!(f.steps, 6, "{}", f.trace);
-    assert!(f.trace.contains("RequestVote"), "{}", f.trace);
+    let o = one(&req(|r| r.bug = Some("vote-twice".into())));
+    let (t, _) = caught(&o, RAFT_S1);
+    assert!(t.contains("RequestVote"), "{t}");
 }
 
 #[test]
 fn committing_an_old_term_entry_is_caught_as_a_completeness_violation() {
-    // Figure 8: leader of term 3 counts replicas of its term-1 entry; a node holding a
-    // term-2 entry at that height can still win an election. 18 steps on FIFO links.
-    let out = bounded(Some(SeededBug::CommitOldTerm), Faults::default(), 22, 2);
-    let f = out
-        .failures
-        .iter()
-        .find(|f| f.property == RAFT_S4)
-        .unwrap_or_else(|| panic!("{}", out.render()));
-    assert!(f.trace.contains("term: 3"), "{}", f.trace);
+    let o = one(&req(|r| r.bug = Some("commit-old-term".into())));
+    let (t, _) = caught(&o, RAFT_S4);
+    assert!(t.contains("term: 3"), "{t}");
 }
+
+const PIN_FREE_DEPTH: usize = 9;
+const PIN_FREE: usize = 870_552;
+const PIN_MEMBERSHIP_DEPTH: usize = 18;
+const PIN_MEMBERSHIP: usize = 356_360;
+const PIN_FIVE_DEPTH: usize = 8;
+const PIN_FIVE: usize = 2_787_974;
+const PIN_LIVENESS: usize = 19_995;

@@ -1,15 +1,16 @@
 //! `check`: model-checks a consensus core.
 //!
 //! `cargo run --release -p bcos-models --bin check -- <solo|pbft|raft> [--bug NAME]
-//! [--scenario free|view-change] [--depth N] [--nodes N]
-//! [--faults loss,dup,reorder,crash,partition] [--byzantine KIND[@NODE]]`
+//! [--scenario NAME] [--depth N] [--nodes N] [--faults loss,dup,reorder,crash[=N]]
+//! [--byzantine KIND[@NODE]] [--dfs | --simulate SEED]`
 //!
-//! Exits 0 when no property is violated, 1 when one is (the counterexample is printed) or
-//! the state/time limit cut the search short, 2 on a usage or availability error.
+//! Exits 0 when every run reached its goal (PASS, BOUNDED or SAMPLED with commits at two
+//! nodes checked), 1 when a property is violated (the counterexample is printed) or a run
+//! is INCONCLUSIVE, 2 on a usage or availability error.
 
 use anyhow::{anyhow, Context};
 use bcos_models::protocols::{self, CheckRequest};
-use bcos_models::{Faults, Role, RunOptions};
+use bcos_models::{Faults, Role, RunOptions, Search};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -18,11 +19,12 @@ use std::process::ExitCode;
 struct Args {
     /// solo, pbft or raft.
     protocol: String,
-    /// A seeded bug to switch on (pbft: quorum-2f, no-lock; raft: vote-twice,
-    /// commit-old-term); the checker must find it.
+    /// A seeded bug to switch on (pbft: quorum-2f, no-lock, commit-2f, lock-not-durable;
+    /// raft: vote-twice, commit-old-term); the checker must find it.
     #[arg(long)]
     bug: Option<String>,
-    /// Stop exploring below this depth (default: the protocol's; 0 = unbounded).
+    /// Check every state within N steps of the reduced model (default: the protocol's;
+    /// 0 = the whole reachable space).
     #[arg(long)]
     depth: Option<usize>,
     /// Group size (pbft default 4, i.e. f = 1; raft default 3; solo is always 1).
@@ -31,30 +33,36 @@ struct Args {
     /// Highest height the model proposes.
     #[arg(long)]
     heights: Option<u64>,
-    /// pbft: explore views up to N only (states past view N are not expanded); raft: terms
-    /// up to N (default 3).
+    /// pbft: explore views up to N only (default 1); raft: terms up to N (default 3).
     #[arg(long)]
     views: Option<u64>,
-    /// Comma list of loss, dup, reorder, crash, partition (raft only); or all / none
-    /// (default: the protocol's).
+    /// Comma list of loss, dup, reorder, crash (any number of restarts), crash=N (at most
+    /// N); or all / none (default: dup,reorder,crash).
     #[arg(long)]
     faults: Option<String>,
-    /// One Byzantine node: equivocate, silent or double-vote, optionally @NODE (default @0).
+    /// One Byzantine node: equivocate, silent, double-vote, hide-lock or honest,
+    /// optionally @NODE (default @0).
     #[arg(long)]
     byzantine: Option<String>,
-    /// pbft: `free` (every schedule the faults allow) or `view-change` (scripted two-stage
-    /// search, see pbft_scenario.rs); default `view-change` for --bug no-lock, else `free`.
+    /// pbft: suite (default without other flags), free, view-change, liveness; raft: free
+    /// (default), membership, liveness.
     #[arg(long)]
     scenario: Option<String>,
+    /// raft: nodes whose election timer may fire (default 2).
+    #[arg(long)]
+    candidates: Option<u32>,
     /// Checker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Depth-first search (default breadth-first, which finds the shortest counterexample).
+    /// Depth-first search (memory for fingerprints only; complete only with --depth 0).
     #[arg(long)]
     dfs: bool,
-    /// Stop after generating this many states (memory guard; 0 = no limit). Default: pbft
-    /// 2,500,000 (a PBFT state with all faults costs about 6 KiB, so under ~15 GiB), others
-    /// 10,000,000 (Raft and solo states are far smaller).
+    /// Random walks from the initial state with this seed (stateright's simulation
+    /// checker) instead of an exhaustive search; give --states-max or --time-limit.
+    #[arg(long)]
+    simulate: Option<u64>,
+    /// Stop after generating this many states (memory guard; 0 = no limit; default
+    /// 20,000,000).
     #[arg(long)]
     states_max: Option<usize>,
     /// Stop after this many seconds.
@@ -65,9 +73,8 @@ struct Args {
     keep_going: bool,
 }
 
-/// Default state caps (see `--states-max`).
-const PBFT_STATES_MAX_DEFAULT: usize = 2_500_000;
-const STATES_MAX_DEFAULT: usize = 10_000_000;
+/// Default state cap: a reduced PBFT state is under 1 KiB in a breadth-first frontier.
+const STATES_MAX_DEFAULT: usize = 20_000_000;
 
 fn parse_byzantine(s: &str) -> anyhow::Result<(u32, Role)> {
     let (kind, node) = match s.split_once('@') {
@@ -82,6 +89,12 @@ fn parse_byzantine(s: &str) -> anyhow::Result<(u32, Role)> {
 }
 
 fn request(a: &Args) -> anyhow::Result<CheckRequest> {
+    let search = match (a.dfs, a.simulate) {
+        (true, Some(_)) => return Err(anyhow!("--dfs and --simulate exclude each other")),
+        (true, None) => Search::Dfs,
+        (false, Some(seed)) => Search::Simulation { seed },
+        (false, None) => Search::Bfs,
+    };
     Ok(CheckRequest {
         nodes: a.nodes,
         max_height: a.heights,
@@ -90,17 +103,13 @@ fn request(a: &Args) -> anyhow::Result<CheckRequest> {
         byzantine: a.byzantine.as_deref().map(parse_byzantine).transpose()?,
         bug: a.bug.clone(),
         scenario: a.scenario.clone(),
+        candidates: a.candidates,
         run: RunOptions {
-            depth_max: a.depth.filter(|d| *d > 0),
+            depth_max: a.depth,
             threads: a.threads,
-            dfs: a.dfs,
+            search,
             time_limit_s: a.time_limit,
-            states_max: Some(a.states_max.unwrap_or(if a.protocol == "pbft" {
-                PBFT_STATES_MAX_DEFAULT
-            } else {
-                STATES_MAX_DEFAULT
-            }))
-            .filter(|n| *n > 0),
+            states_max: Some(a.states_max.unwrap_or(STATES_MAX_DEFAULT)).filter(|n| *n > 0),
             stop_on_failure: !a.keep_going,
             progress: true,
             trace_prefix: None,
@@ -117,22 +126,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    eprintln!(
-        "checking {} (bug: {}, depth: {}, states max: {}, threads: {})",
-        args.protocol,
-        req.bug.as_deref().unwrap_or("none"),
-        req.run
-            .depth_max
-            .map_or("protocol default".to_string(), |d| d.to_string()),
-        req.run
-            .states_max
-            .map_or("unlimited".to_string(), |n| n.to_string()),
-        req.run.threads
-    );
     match protocols::check(&args.protocol, &req).map_err(|e| anyhow!(e)) {
-        Ok(outcome) => {
-            print!("{}", outcome.render());
-            if outcome.passed() && !outcome.cut_short {
+        Ok(report) => {
+            print!("{}", report.render());
+            if report.ok() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

@@ -5,6 +5,7 @@
 
 pub mod double_vote;
 pub mod equivocate;
+pub mod hide_lock;
 pub mod silent;
 
 use crate::core::ModelCore;
@@ -23,6 +24,8 @@ pub enum Role {
     Silent,
     /// Votes for two digests at once ([`double_vote`]).
     DoubleVote,
+    /// Claims no lock in its view changes ([`hide_lock`]).
+    HideLock,
 }
 
 impl Role {
@@ -37,12 +40,15 @@ impl Role {
             Role::Equivocate => "(equivocating)",
             Role::Silent => "(silent)",
             Role::DoubleVote => "(double-voter)",
+            Role::HideLock => "(hides locks)",
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown Byzantine behaviour {0:?} (expected equivocate, silent or double-vote)")]
+#[error(
+    "unknown Byzantine behaviour {0:?} (expected equivocate, silent, double-vote, hide-lock or honest)"
+)]
 pub struct UnknownRole(String);
 
 impl FromStr for Role {
@@ -53,6 +59,7 @@ impl FromStr for Role {
             "equivocate" => Ok(Role::Equivocate),
             "silent" => Ok(Role::Silent),
             "double-vote" => Ok(Role::DoubleVote),
+            "hide-lock" => Ok(Role::HideLock),
             other => Err(UnknownRole(other.to_string())),
         }
     }
@@ -65,6 +72,7 @@ impl fmt::Display for Role {
             Role::Equivocate => "equivocate",
             Role::Silent => "silent",
             Role::DoubleVote => "double-vote",
+            Role::HideLock => "hide-lock",
         })
     }
 }
@@ -81,5 +89,6 @@ pub fn transform<P: ModelCore>(
         Role::Silent => silent::transform::<P>(outs),
         Role::Equivocate => equivocate::transform::<P>(me, n, outs),
         Role::DoubleVote => double_vote::transform::<P>(outs),
+        Role::HideLock => hide_lock::transform::<P>(outs),
     }
 }

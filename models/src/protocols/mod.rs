@@ -1,20 +1,22 @@
-//! The protocols the `check` binary knows, each a module that turns a [`CheckRequest`] into a
-//! model and runs it. `solo` runs end to end; `pbft` is the extension point for the PBFT core
-//! (src/consensus/src/pbft, spec/pbft.md); `raft` checks the Raft core (src/consensus/src/raft,
+//! The protocols the `check` binary knows, each a module that turns a [`CheckRequest`] into
+//! models and runs them: `solo` (end to end), `pbft` (src/consensus/src/pbft, spec/pbft.md;
+//! its default is the suite in [`pbft_suite`]), `raft` (src/consensus/src/raft,
 //! spec/raft.md).
 
 pub mod pbft;
 pub mod pbft_scenario;
+pub mod pbft_suite;
 pub mod raft;
+pub mod raft_liveness;
 pub mod solo;
 
 use crate::byzantine::Role;
 use crate::core::ModelCore;
 use crate::faults::Faults;
-use crate::runner::RunOptions;
+use crate::runner::{Outcome, RunOptions, Verdict};
+use crate::system::{SysState, SystemModel};
 use bcos_consensus::NodeIndex;
 use bcos_types::Height;
-use stateright::actor::ActorModelState;
 use std::fmt::Write as _;
 
 /// One check as the CLI asks for it; `None` fields take the protocol's defaults.
@@ -22,16 +24,33 @@ use std::fmt::Write as _;
 pub struct CheckRequest {
     pub nodes: Option<u32>,
     pub max_height: Option<Height>,
-    /// Protocol-specific bound on the space (pbft: highest view, raft: highest term explored).
+    /// Protocol-specific bound on the space (pbft: highest view, raft: highest term).
     pub bound: Option<u64>,
     pub faults: Option<Faults>,
     pub byzantine: Option<(NodeIndex, Role)>,
     /// A seeded bug by name (each protocol lists its own).
     pub bug: Option<String>,
-    /// A scripted environment by name (pbft: `free`, `view-change`); `None`: the protocol
-    /// picks (pbft: `view-change` for `no-lock`, else `free`).
+    /// A named scenario (pbft: `suite`, `free`, `view-change`, `liveness`; raft: `free`,
+    /// `membership`, `liveness`); `None`: the protocol picks.
     pub scenario: Option<String>,
+    /// raft: nodes whose election timer may fire.
+    pub candidates: Option<u32>,
+    /// `depth_max`, `search` and the limits are `None`/default unless the CLI set them.
     pub run: RunOptions,
+}
+
+impl CheckRequest {
+    /// Whether the request fixes anything a suite would choose itself.
+    pub fn configured(&self) -> bool {
+        self.nodes.is_some()
+            || self.max_height.is_some()
+            || self.bound.is_some()
+            || self.faults.is_some()
+            || self.byzantine.is_some()
+            || self.bug.is_some()
+            || self.scenario.is_some()
+            || self.run.depth_max.is_some()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +69,68 @@ pub enum ModelError {
     UnknownProtocol(String),
 }
 
+/// The runs of one check, each with its label.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub runs: Vec<(String, Outcome)>,
+}
+
+impl Report {
+    pub fn single(label: impl Into<String>, outcome: Outcome) -> Self {
+        Report {
+            runs: vec![(label.into(), outcome)],
+        }
+    }
+
+    /// Whether every run did what it set out to do (see [`Verdict::ok`]).
+    pub fn ok(&self) -> bool {
+        self.runs.iter().all(|(_, o)| o.verdict().ok())
+    }
+
+    /// The outcome of the only (or first) run.
+    pub fn first(&self) -> Option<&Outcome> {
+        self.runs.first().map(|(_, o)| o)
+    }
+
+    /// Every run's summary, then one line per run and the overall verdict.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for (label, o) in &self.runs {
+            let _ = writeln!(s, "== {label}\n{}", o.render());
+        }
+        if self.runs.len() > 1 {
+            let _ = writeln!(s, "== summary");
+            for (label, o) in &self.runs {
+                let v = match o.verdict() {
+                    Verdict::Fail => "FAIL".to_string(),
+                    Verdict::Inconclusive(_) => "INCONCLUSIVE".to_string(),
+                    Verdict::Bounded(d) => format!("BOUNDED (depth {d})"),
+                    Verdict::Sampled => "SAMPLED".to_string(),
+                    Verdict::Pass => "PASS".to_string(),
+                };
+                let c = &o.coverage;
+                let _ = writeln!(
+                    s,
+                    "  {v:<18} {label}: {} states, {} with a commit, {} with two nodes at one height, height {}, {:.1} s",
+                    c.checked, c.with_commit, c.two_node_commit, c.max_height, o.elapsed.as_secs_f64()
+                );
+            }
+            let _ = writeln!(
+                s,
+                "overall: {}",
+                if self.ok() {
+                    "every run reached its goal"
+                } else {
+                    "NOT every run reached its goal (see above)"
+                }
+            );
+        }
+        s
+    }
+}
+
 /// Runs the named protocol's check.
-pub fn check(protocol: &str, req: &CheckRequest) -> Result<crate::runner::Outcome, ModelError> {
+pub fn check(protocol: &str, req: &CheckRequest) -> Result<Report, ModelError> {
     match protocol {
         "solo" => solo::check(req),
         "pbft" => pbft::check(req),
@@ -60,15 +139,10 @@ pub fn check(protocol: &str, req: &CheckRequest) -> Result<crate::runner::Outcom
     }
 }
 
-/// Renders a model state for a counterexample: per node its role, liveness, commits and core.
-pub fn describe<P: ModelCore>(s: &ActorModelState<crate::actor::ProtocolActor<P>, ()>) -> String {
+/// Renders a system state for a counterexample: per node its role, commits and core.
+pub fn describe<P: ModelCore>(m: &SystemModel<P>, s: &SysState<P>) -> String {
     let mut out = String::new();
-    for (i, st) in s.actor_states.iter().enumerate() {
-        let crashed = if s.crashed.get(i).copied().unwrap_or(false) {
-            " CRASHED"
-        } else {
-            ""
-        };
+    for (i, st) in m.nodes(s).enumerate() {
         let commits: Vec<String> = st
             .commits
             .iter()
@@ -77,13 +151,9 @@ pub fn describe<P: ModelCore>(s: &ActorModelState<crate::actor::ProtocolActor<P>
                 None => format!("h{h}={hash}"),
             })
             .collect();
-        let _ = writeln!(
-            out,
-            "    node{i}{crashed}: commits [{}]",
-            commits.join(", ")
-        );
+        let _ = writeln!(out, "    node{i}: commits [{}]", commits.join(", "));
         let _ = writeln!(out, "           core {:?}", st.core);
     }
-    let _ = writeln!(out, "    in flight: {} message(s)", s.network.len());
+    let _ = writeln!(out, "    in flight: {} message(s)", s.net.len());
     out
 }

@@ -1,22 +1,26 @@
 //! The PBFT model (spec/pbft.md): the real `bcos_consensus::pbft::Pbft` core, n = 4, f = 1 by
-//! default, with loss, duplication, reordering, crash-restart and one Byzantine node chosen by
-//! flag. Seeded bugs (`--bug quorum-2f`, `--bug no-lock`) switch on the core's `SeededBug`;
-//! `--bug no-lock` runs the scripted `view-change` scenario ([`super::pbft_scenario`]) by default.
+//! default, over the reduced [`SystemModel`]. Seeded bugs (`--bug quorum-2f`, `no-lock`,
+//! `commit-2f`, `lock-not-durable`) switch on the core's `SeededBug`.
+//!
+//! `check pbft` with no configuration runs the suite of [`super::pbft_suite`]; any flag
+//! that configures a run (`--byzantine`, `--faults`, `--depth`, `--bug`, `--scenario` ...)
+//! runs that one configuration instead.
 //!
 //! Driver behaviour modelled here: every node's pool holds transactions (work pending,
 //! PBFT-R9); the leader's sealer offers `digest(leader, height, 0)`; a node executes the
 //! block its current view fixed as soon as it knows it (PBFT-R19); a restarted node restores
 //! its last `Persist` and its stored head, then resumes (PBFT-R2).
 
-use super::{CheckRequest, ModelError};
+use super::{CheckRequest, ModelError, Report};
 use crate::byzantine::Role;
 use crate::core::{equivocal, roots_of, DurableRecord, ModelCore};
-use crate::faults::Faults;
-use crate::model::{CoreModel, ModelCfg, ModelSpec};
+use crate::faults::{Faults, Restarts};
+use crate::model::{ModelCfg, ModelSpec};
 use crate::properties::{progress_possible, safety, SafetyNames};
-use crate::runner::{run, Outcome};
+use crate::runner::{depth_or, run, RunOptions};
+use crate::system::{SysState, SystemModel};
 use bcos_consensus::pbft::{
-    Commit, CommitBody, PbftConfig, PbftMsg, PrePrepare, Prepare, SeededBug,
+    Commit, CommitBody, PbftConfig, PbftMsg, PrePrepare, Prepare, SeededBug, ViewChange,
 };
 use bcos_consensus::{Input, NodeIndex, Output, Pbft, PbftDurable, PbftTimer, Proposal};
 use bcos_types::Height;
@@ -27,33 +31,31 @@ pub const PBFT_S2: &str =
     "PBFT-S2 validity: an honest node commits only a block proposed for that height";
 pub const PBFT_S3: &str =
     "PBFT-S3 integrity: an honest node never commits two blocks at one height";
-pub const PBFT_L1: &str =
-    "PBFT-L1 progress: some run commits every height on every live honest node";
+pub const PBFT_L1: &str = "PBFT-L1 progress: some run commits every height on every honest node";
+
+/// Coverage probe: a view change carried a lock into a new view.
+pub const PROBE_LOCK_CARRIED: &str =
+    "view change carried a lock (an honest node entered view >= 1 on a new view re-proposing a locked block)";
+/// Coverage probe: a view change completed.
+pub const PROBE_NEW_VIEW: &str = "an honest node entered view >= 1";
 
 /// Seeded bugs the PBFT model knows, by CLI name.
 pub const BUGS: &[(&str, SeededBug)] = &[
     ("quorum-2f", SeededBug::QuorumTwoF),
     ("no-lock", SeededBug::NoLock),
+    ("commit-2f", SeededBug::CommitTwoF),
+    ("lock-not-durable", SeededBug::LockNotDurable),
 ];
 
-/// Defaults of the free CLI run (README.md has the measured outcome): n = 4 (f = 1), one
-/// height, views <= 1, all faults, node 1 (the view-0 leader) equivocating unless
-/// `--byzantine` names another (`honest@0` for none), and depth 6: with every fault on, the
-/// space grows about fifteenfold per step (depth 6: 174 k states, 0.9 GiB; depth 7 passes
-/// 2.7 M states and 17 GiB), so deeper runs take `--depth` with fewer faults.
 pub const NODES_DEFAULT: u32 = 4;
 pub const MAX_HEIGHT_DEFAULT: Height = 1;
-pub const DEPTH_DEFAULT: usize = 6;
-/// `--bug quorum-2f` defaults to no faults and this depth (its counterexample has 9 steps;
-/// properties are checked 2 below the bound).
-pub const QUORUM_BUG_DEPTH_DEFAULT: usize = 11;
+/// Views explored by default: one view change.
 pub const VIEWS_DEFAULT: u64 = 1;
+/// Depth (steps of the reduced model) of a free run when `--depth` is not given.
+pub const DEPTH_DEFAULT: usize = 8;
+/// `--bug quorum-2f` depth (its counterexample takes 6 steps of the reduced model).
+pub const QUORUM_BUG_DEPTH_DEFAULT: usize = 8;
 pub const BYZANTINE_DEFAULT: (NodeIndex, Role) = (1, Role::Equivocate);
-
-/// Loss, duplication, reordering and one crash at a time.
-pub fn default_faults() -> Faults {
-    Faults::all()
-}
 
 /// The model's config: the template `PbftConfig` (its `me` is replaced per node).
 #[derive(Debug, Clone)]
@@ -136,10 +138,45 @@ impl ModelCore for Pbft {
             _ => None,
         }
     }
+
+    fn hide_lock(msg: &PbftMsg) -> Option<PbftMsg> {
+        match msg {
+            PbftMsg::ViewChange(vc) if vc.prepared.is_some() => {
+                Some(PbftMsg::ViewChange(ViewChange {
+                    prepared: None,
+                    ..vc.clone()
+                }))
+            }
+            _ => None,
+        }
+    }
 }
 
-/// The PBFT model with its safety properties and the L1 reachability check.
-pub fn model(template: PbftConfig, cfg: ModelCfg, faults: Faults) -> CoreModel<Pbft> {
+fn within_views(m: &SystemModel<Pbft>, s: &SysState<Pbft>) -> bool {
+    match m.cfg.bound {
+        Some(v) => m.nodes(s).all(|st| st.core.view() <= v),
+        None => true,
+    }
+}
+
+fn lock_carried(m: &SystemModel<Pbft>, s: &SysState<Pbft>) -> bool {
+    crate::properties::honest(m, s).any(|(_, st)| {
+        st.core
+            .state()
+            .new_views
+            .iter()
+            .any(|(v, re)| *v >= 1 && re.is_some())
+    })
+}
+
+fn new_view(m: &SystemModel<Pbft>, s: &SysState<Pbft>) -> bool {
+    crate::properties::honest(m, s)
+        .any(|(_, st)| st.core.view() >= 1 && st.core.state().view_active)
+}
+
+/// The PBFT model with its safety properties, the L1 reachability check, views bounded by
+/// `cfg.bound` and the coverage probes.
+pub fn model(template: PbftConfig, cfg: ModelCfg, faults: Faults) -> SystemModel<Pbft> {
     let spec = ModelSpec::<Pbft> {
         core: PbftModelCfg { template },
         cfg,
@@ -154,10 +191,11 @@ pub fn model(template: PbftConfig, cfg: ModelCfg, faults: Faults) -> CoreModel<P
     let mut m = spec.build(props);
     // `--views N`: do not expand states where some node is past view N. View-change churn
     // dominates the space; a bug across one view change needs views 0 and 1 only.
-    m.within_boundary = |cfg, s| match cfg.bound {
-        Some(v) => s.actor_states.iter().all(|st| st.core.view() <= v),
-        None => true,
-    };
+    m.bound = within_views;
+    m.probes = vec![
+        (PROBE_NEW_VIEW, new_view),
+        (PROBE_LOCK_CARRIED, lock_carried),
+    ];
     m
 }
 
@@ -181,31 +219,6 @@ pub struct PbftRunCfg {
     pub faults: Faults,
 }
 
-/// Which environment a check explores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scenario {
-    /// Every schedule the fault flags allow (breadth-first within the bounds).
-    Free,
-    /// The scripted two-stage view-change search of [`super::pbft_scenario`].
-    ViewChange,
-}
-
-/// Parses `--scenario`; `None` picks `view-change` for the `no-lock` bug (its shortest
-/// counterexample is out of reach of free BFS) and `free` otherwise.
-pub fn scenario_by_name(
-    name: Option<&str>,
-    bug: Option<SeededBug>,
-) -> Result<Scenario, ModelError> {
-    match name {
-        None if bug == Some(SeededBug::NoLock) => Ok(Scenario::ViewChange),
-        None | Some("free") => Ok(Scenario::Free),
-        Some("view-change") => Ok(Scenario::ViewChange),
-        Some(other) => Err(ModelError::Invalid(format!(
-            "unknown pbft scenario {other:?} (expected free or view-change)"
-        ))),
-    }
-}
-
 /// Builds the run configuration of a request, defaults filled in (see README.md).
 pub fn run_cfg(req: &CheckRequest, bug: Option<SeededBug>) -> Result<PbftRunCfg, ModelError> {
     let n = req.nodes.unwrap_or(NODES_DEFAULT);
@@ -227,63 +240,90 @@ pub fn run_cfg(req: &CheckRequest, bug: Option<SeededBug>) -> Result<PbftRunCfg,
         n,
         byzantine: req.byzantine,
         max_height: req.max_height.unwrap_or(MAX_HEIGHT_DEFAULT),
-        bound: req.bound,
+        bound: Some(req.bound.unwrap_or(VIEWS_DEFAULT)),
     };
     Ok(PbftRunCfg {
         template,
         cfg,
-        faults: req.faults.unwrap_or_else(default_faults),
+        faults: req.faults.unwrap_or_else(Faults::safety),
     })
 }
 
-pub fn check(req: &CheckRequest) -> Result<Outcome, ModelError> {
+/// The label of a run: its configuration in words.
+pub fn label(rc: &PbftRunCfg, opts: &RunOptions, what: &str) -> String {
+    let byz = match rc.cfg.byzantine {
+        Some((b, r)) if !r.is_honest() => format!("{r}@{b}"),
+        _ => "all honest".to_string(),
+    };
+    format!(
+        "pbft {what}: n = {}, {byz}, faults {}, heights {}, views <= {}, {:?}{}",
+        rc.cfg.n,
+        rc.faults,
+        rc.cfg.max_height,
+        rc.cfg.bound.unwrap_or(0),
+        opts.search,
+        opts.depth_max
+            .map_or(String::new(), |d| format!(", depth {d}"))
+    )
+}
+
+/// One free run of `rc`.
+pub fn free_run(rc: PbftRunCfg, opts: &RunOptions) -> (String, crate::runner::Outcome) {
+    let label = label(&rc, opts, "free");
+    eprintln!("{label} ...");
+    let out = run(
+        model(rc.template, rc.cfg, rc.faults),
+        opts,
+        super::describe::<Pbft>,
+    );
+    (label, out)
+}
+
+pub fn check(req: &CheckRequest) -> Result<Report, ModelError> {
     let bug = req.bug.as_deref().map(bug_by_name).transpose()?;
-    let scenario = scenario_by_name(req.scenario.as_deref(), bug)?;
-    let mut rc = run_cfg(req, bug)?;
-    let mut opts = req.run.clone();
-    if scenario == Scenario::Free {
-        if req.byzantine.is_none() {
-            rc.cfg.byzantine = Some(BYZANTINE_DEFAULT);
-        }
-        if rc.cfg.bound.is_none() {
-            rc.cfg.bound = Some(VIEWS_DEFAULT);
-        }
-        let quorum_bug = bug == Some(SeededBug::QuorumTwoF);
-        if quorum_bug && req.faults.is_none() {
-            // The 9-step split needs no fault: a FIFO network keeps the search small.
-            rc.faults = Faults::default();
-        }
-        if opts.depth_max.is_none() {
-            opts.depth_max = Some(if quorum_bug {
+    let scenario = req.scenario.as_deref().unwrap_or(match bug {
+        None if !req.configured() => "suite",
+        Some(SeededBug::QuorumTwoF) | None => "free",
+        Some(_) => "view-change",
+    });
+    match scenario {
+        "suite" => super::pbft_suite::check(req),
+        "view-change" => super::pbft_scenario::check(
+            req,
+            bug,
+            super::pbft_scenario::Script::ViewChange { strict: false },
+        ),
+        "liveness" => super::pbft_suite::liveness(req, bug),
+        "free" => {
+            let mut rc = run_cfg(req, bug)?;
+            if req.byzantine.is_none() {
+                rc.cfg.byzantine = Some(BYZANTINE_DEFAULT);
+            }
+            let quorum_bug = bug == Some(SeededBug::QuorumTwoF);
+            if quorum_bug && req.faults.is_none() {
+                // The split needs no fault beyond reordering.
+                rc.faults = Faults {
+                    restarts: Restarts::None,
+                    ..Faults::safety()
+                };
+            }
+            if quorum_bug && req.bound.is_none() {
+                // ... and no view change: the equivocating view-0 leader's two blocks each
+                // gather 2f prepares and commits in view 0.
+                rc.cfg.bound = Some(0);
+            }
+            let mut opts = req.run.clone();
+            let default = if quorum_bug {
                 QUORUM_BUG_DEPTH_DEFAULT
             } else {
                 DEPTH_DEFAULT
-            });
+            };
+            opts.depth_max = depth_or(opts.depth_max, Some(default));
+            let (label, out) = free_run(rc, &opts);
+            Ok(Report::single(label, out))
         }
-    }
-    if scenario == Scenario::ViewChange {
-        // The scripted search's defaults: reordering only (the fault the scenario needs);
-        // `--faults` adds loss, duplication or crashes to its second stage.
-        if req.faults.is_none() {
-            rc.faults = Faults::default();
-        }
-        rc.faults.reordering = true;
-        rc.cfg
-            .bound
-            .get_or_insert(super::pbft_scenario::VIEWS_DEFAULT);
-        opts.depth_max
-            .get_or_insert(super::pbft_scenario::STAGE2_DEPTH_DEFAULT);
-    }
-    eprintln!(
-        "pbft: n = {}, f = {}, scenario: {scenario:?}, faults: {}, byzantine: {:?}, heights: {}, depth: {:?}, views: {:?}",
-        rc.cfg.n, rc.template.f, rc.faults, rc.cfg.byzantine, rc.cfg.max_height, opts.depth_max, rc.cfg.bound
-    );
-    match scenario {
-        Scenario::Free => Ok(run(
-            model(rc.template, rc.cfg, rc.faults),
-            &opts,
-            super::describe::<Pbft>,
-        )),
-        Scenario::ViewChange => super::pbft_scenario::check(rc, &opts),
+        other => Err(ModelError::Invalid(format!(
+            "unknown pbft scenario {other:?} (expected suite, free, view-change or liveness)"
+        ))),
     }
 }

@@ -1,26 +1,28 @@
 //! The Raft model (spec/raft.md): the real `bcos_consensus::raft::Raft` core, n = 3 by
-//! default (a bounded n = 5 on request), with crash-restart, message loss, duplication,
-//! reordering and partitions (the [`Partitioned`] wrapper). Seeded bugs (`--bug vote-twice`,
-//! `--bug commit-old-term`) switch on the core's `SeededBug`.
+//! default, over the reduced [`SystemModel`] with crash-restart, duplication and reordering
+//! (and loss on request). Seeded bugs (`--bug vote-twice`, `--bug commit-old-term`) switch
+//! on the core's `SeededBug`; `--scenario membership` adds and removes a voter (RAFT-R15).
 //!
 //! Driver behaviour modelled here: the leader's sealer offers `digest(leader, height, 0)`
-//! whenever the core may propose, up to `max_height`; a node (re)starts from its last
-//! `Persist` and its stored head and resumes (RAFT-R13); every timer may fire at any step.
-//! `--views N` bounds terms: states where a node is past term N are not expanded.
+//! whenever the core may propose, up to `max_height`, first queueing the next membership
+//! change of the model's plan (as the node does for a block carrying a node-manager
+//! transaction); a node (re)starts from its last `Persist` and its stored head and resumes
+//! (RAFT-R13); every timer may fire at any step. `--views N` bounds terms: states where a
+//! node is past term N are not expanded.
 
-use super::{CheckRequest, ModelError};
+use super::{CheckRequest, ModelError, Report};
 use crate::core::{DurableRecord, ModelCore};
 use crate::faults::Faults;
-use crate::model::{CoreModel, ModelCfg, ModelSpec};
-use crate::partition::{InnerAction, InnerState, PState, Partitioned};
+use crate::model::{ModelCfg, ModelSpec};
 use crate::properties::{agreement, all_commit_max_height, integrity, validity};
-use crate::runner::{run, Outcome};
-use bcos_consensus::raft::{Role, SeededBug};
-use bcos_consensus::{NodeIndex, Output, Raft, RaftConfig, RaftDurable, RaftMsg, RaftTimer};
+use crate::runner::{depth_or, run, RunOptions};
+use crate::system::{Step, SysState, SystemModel};
+use bcos_consensus::raft::{MemberChange, Role, SeededBug};
+use bcos_consensus::{NodeIndex, Output, Raft, RaftConfig, RaftDurable, RaftTimer};
 use bcos_types::Height;
-use stateright::actor::{ActorModelAction, Network};
 use stateright::Property;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
 
 pub const RAFT_S1: &str = "RAFT-S1 election safety: at most one leader per term";
 pub const RAFT_S2: &str =
@@ -31,7 +33,16 @@ pub const RAFT_S4: &str =
     "RAFT-S4 leader completeness: a leader, or a node that could win an election, holds every committed block";
 pub const RAFT_S5: &str =
     "RAFT-S5 state machine safety: no two nodes commit different blocks at one height";
-pub const RAFT_L1: &str = "RAFT-L1 progress: some run commits every height on every live node";
+pub const RAFT_L1: &str = "RAFT-L1 progress: some run commits every height on every node";
+pub const RAFT_L1_ALWAYS: &str =
+    "RAFT-L1 progress (fair form): after GST every run commits every height on every node";
+
+/// Coverage probe: a node committed an entry that adds a voter.
+pub const PROBE_ADDED: &str = "a node committed the addition of a voter";
+/// Coverage probe: a node committed an entry that removes a voter.
+pub const PROBE_REMOVED: &str = "a node committed the removal of a voter";
+/// Coverage probe: a log holds three entries or more.
+pub const PROBE_THREE_ENTRIES: &str = "a log holds three entries or more";
 
 /// Seeded bugs the Raft model knows, by CLI name.
 pub const BUGS: &[(&str, SeededBug)] = &[
@@ -39,21 +50,26 @@ pub const BUGS: &[(&str, SeededBug)] = &[
     ("commit-old-term", SeededBug::CommitOldTerm),
 ];
 
-/// Defaults of the CLI run (see README.md for their cost): n = 3, one height, terms up to
-/// 3, FIFO links, one crash at a time and one partition.
+/// Defaults of the CLI run (see README.md for their cost): n = 3, three heights, terms up
+/// to 3, duplicating network, restarts at any time.
 pub const NODES_DEFAULT: u32 = 3;
-pub const MAX_HEIGHT_DEFAULT: Height = 1;
+pub const MAX_HEIGHT_DEFAULT: Height = 3;
 pub const TERMS_DEFAULT: u64 = 3;
-pub const DEPTH_DEFAULT: usize = 14;
-/// Depth of the `commit-old-term` run: its counterexample has 18 steps, and the checker
-/// evaluates properties only below the bound.
-pub const FIGURE8_DEPTH: usize = 22;
+pub const DEPTH_DEFAULT: usize = 10;
+/// Depth of the `commit-old-term` run (its counterexample takes 17 steps of the reduced
+/// model on FIFO links).
+pub const FIGURE8_DEPTH: usize = 20;
+/// Depth of the membership run (FIFO links): the addition commits from 15 steps in, the
+/// removal from 18.
+pub const MEMBERSHIP_DEPTH: usize = 20;
+/// Depth of a free run with more than three nodes (`--nodes 5`: 4 M states at depth 8).
+pub const DEPTH_LARGE: usize = 8;
 
 const FLAG_REWRITE: u8 = 1;
 const FLAG_INCOMPLETE: u8 = 2;
 
-/// The model's config: the template `RaftConfig` (its `me` is replaced per node) and two
-/// restrictions of the environment that keep the space small.
+/// The model's config: the template `RaftConfig` (its `me` is replaced per node), which
+/// nodes campaign, and the membership changes the leaders' sealers make.
 #[derive(Debug, Clone)]
 pub struct RaftModelCfg {
     pub template: RaftConfig,
@@ -61,10 +77,13 @@ pub struct RaftModelCfg {
     /// and lead never (default 2: two candidates suffice for every split vote and every
     /// competing-leader history of n = 3; a majority still needs the others' votes).
     pub candidates: u32,
-    /// A leader's heartbeat fires only while none of its messages is in flight (a resend
-    /// then only repeats what is on its way; after a loss it still retransmits). Default on;
-    /// a duplicating network keeps every heartbeat (it holds a set, repeats add no state).
-    pub quiet_heartbeats: bool,
+    /// Membership changes, in order: a leader about to propose queues the first one not yet
+    /// in its log (RAFT-R15).
+    pub plan: Vec<MemberChange>,
+    /// Whether a leader's heartbeat timer fires. Off only for the `commit-old-term` search:
+    /// without loss nothing needs a retransmission, and a leader still replicates when it
+    /// is elected, proposes and hears a reply (RAFT-R7, R12).
+    pub heartbeats: bool,
 }
 
 /// Default of [`RaftModelCfg::candidates`].
@@ -94,34 +113,59 @@ impl ModelCore for Raft {
     }
 
     /// RAFT-R13: every (re)start arms the election timer.
-    fn after_boot(&mut self, _restored: bool) -> Vec<Output<RaftMsg, RaftTimer, RaftDurable>> {
+    fn after_boot(
+        &mut self,
+        _restored: bool,
+    ) -> Vec<Output<bcos_consensus::RaftMsg, RaftTimer, RaftDurable>> {
         self.resume()
+    }
+
+    /// The properties read roles, terms and logs besides the commits.
+    fn observed(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.role().hash(&mut h);
+        self.term().hash(&mut h);
+        self.state().log.hash(&mut h);
+        h.finish()
+    }
+
+    /// RAFT-R15: the next change of the plan rides on this block, if the core takes it now
+    /// (one change at a time, after an own-term commit); otherwise a later block carries it.
+    fn before_propose(&mut self, cfg: &RaftModelCfg, _height: Height) {
+        let members = self.members();
+        let next = cfg.plan.iter().find(|c| match c {
+            MemberChange::Add(x) => !members.contains(x),
+            MemberChange::Remove(x) => members.contains(x),
+        });
+        if let Some(change) = next {
+            let _ = self.change_membership(*change);
+        }
     }
 }
 
-pub type RaftModel = Partitioned<Raft>;
-type S = PState<Raft>;
+pub type RaftModel = SystemModel<Raft>;
+type S = SysState<Raft>;
 
-fn cores(s: &InnerState<Raft>) -> impl Iterator<Item = &Raft> {
-    s.actor_states.iter().map(|st| &st.core)
+fn cores<'a>(m: &'a RaftModel, s: &'a S) -> impl Iterator<Item = &'a Raft> + 'a {
+    m.nodes(s).map(|st| &st.core)
 }
 
-/// RAFT-S1: no two nodes (crashed ones included: their last state) lead one term.
-fn election_safety(_: &RaftModel, s: &S) -> bool {
-    let leaders: Vec<u64> = cores(&s.inner)
+/// RAFT-S1: no two nodes lead one term.
+fn election_safety(m: &RaftModel, s: &S) -> bool {
+    let mut leaders: Vec<u64> = cores(m, s)
         .filter(|c| c.role() == Role::Leader)
         .map(Raft::term)
         .collect();
-    let mut sorted = leaders.clone();
-    sorted.sort_unstable();
-    sorted.dedup();
-    sorted.len() == leaders.len()
+    let all = leaders.len();
+    leaders.sort_unstable();
+    leaders.dedup();
+    leaders.len() == all
 }
 
 /// RAFT-S3: for two logs, the highest index where both hold an entry of the same term
 /// bounds a prefix on which both agree entry for entry.
-fn log_matching(_: &RaftModel, s: &S) -> bool {
-    let logs: Vec<_> = cores(&s.inner).map(|c| &c.state().log).collect();
+fn log_matching(m: &RaftModel, s: &S) -> bool {
+    let logs: Vec<_> = cores(m, s).map(|c| &c.state().log).collect();
     for (i, a) in logs.iter().enumerate() {
         for b in &logs[i + 1..] {
             let common: Vec<Height> = a
@@ -158,11 +202,11 @@ fn append_only(_: &RaftModel, s: &S) -> bool {
 /// up to date than its own (RAFT-R4's comparison). The invariant is what the Raft proof of
 /// S4 establishes; checking it catches a broken commit rule as soon as the commit happens,
 /// not only after the election it makes possible.
-fn completeness(_: &RaftModel, s: &S) -> bool {
+fn completeness(m: &RaftModel, s: &S) -> bool {
     if s.flags & FLAG_INCOMPLETE != 0 {
         return false;
     }
-    let nodes = &s.inner.actor_states;
+    let nodes: Vec<&crate::node::Node<Raft>> = m.nodes(s).collect();
     let lasts: Vec<(u64, Height)> = nodes
         .iter()
         .map(|st| {
@@ -199,40 +243,55 @@ fn completeness(_: &RaftModel, s: &S) -> bool {
 
 /// RAFT-S5: agreement and integrity of the committed blocks, and each a proposed one.
 fn state_machine_safety(m: &RaftModel, s: &S) -> bool {
-    agreement(&m.inner, &s.inner) && integrity(&m.inner, &s.inner) && validity(&m.inner, &s.inner)
+    agreement(m, s) && integrity(m, s) && validity(m, s)
 }
 
 fn progress(m: &RaftModel, s: &S) -> bool {
-    all_commit_max_height(&m.inner, &s.inner)
+    all_commit_max_height(m, s)
+}
+
+/// Some node committed an entry whose change `pick` accepts.
+fn committed_change(m: &RaftModel, s: &S, pick: fn(&MemberChange) -> bool) -> bool {
+    cores(m, s).any(|c| {
+        c.state()
+            .log
+            .entries
+            .iter()
+            .any(|e| e.index <= c.commit_index() && e.change.as_ref().is_some_and(pick))
+    })
+}
+
+fn voter_added(m: &RaftModel, s: &S) -> bool {
+    committed_change(m, s, |c| matches!(c, MemberChange::Add(_)))
+}
+
+fn voter_removed(m: &RaftModel, s: &S) -> bool {
+    committed_change(m, s, |c| matches!(c, MemberChange::Remove(_)))
+}
+
+fn three_entries(m: &RaftModel, s: &S) -> bool {
+    cores(m, s).any(|c| c.state().log.last().index >= 3)
 }
 
 /// Step checks for RAFT-S2 (a leader that stays leader of its term keeps every entry) and
 /// RAFT-S4 (a node that just became leader of term t holds every block committed in a term
-/// below t). `memo` maps each committed height to the lowest term a node committed it in.
-fn on_step(
-    _: &CoreModel<Raft>,
-    before: &InnerState<Raft>,
-    after: &InnerState<Raft>,
-    memo: &mut BTreeMap<u64, u64>,
-) -> u8 {
+/// below t). `notes` maps each committed height to the lowest term a node committed it in.
+/// Run once per transition of the reduced model: its silent steps change no role, term or
+/// log (`Raft::observed`), so the check sees every change of those.
+fn on_step(m: &RaftModel, before: &S, after: &S, notes: &mut BTreeMap<u64, u64>) -> u8 {
     let mut flags = 0;
-    for st in after.actor_states.iter() {
+    for st in m.nodes(after) {
         for h in st.commits.keys() {
-            let t = memo.entry(*h).or_insert(st.core.term());
+            let t = notes.entry(*h).or_insert(st.core.term());
             *t = (*t).min(st.core.term());
         }
     }
-    for (i, (b, a)) in before
-        .actor_states
-        .iter()
-        .zip(&after.actor_states)
-        .enumerate()
-    {
+    for (b, a) in m.nodes(before).zip(m.nodes(after)) {
         let (bc, ac) = (&b.core, &a.core);
         if ac.role() != Role::Leader {
             continue;
         }
-        let was_leader = bc.role() == Role::Leader && bc.term() == ac.term() && !before.crashed[i];
+        let was_leader = bc.role() == Role::Leader && bc.term() == ac.term();
         if was_leader {
             let alog = &ac.state().log;
             let kept = bc
@@ -247,9 +306,9 @@ fn on_step(
             }
         } else {
             let log = &ac.state().log;
-            let complete = before.actor_states.iter().all(|other| {
+            let complete = m.nodes(before).all(|other| {
                 other.commits.iter().all(|(h, hash)| {
-                    if memo.get(h).is_some_and(|t| *t >= ac.term()) {
+                    if notes.get(h).is_some_and(|t| *t >= ac.term()) {
                         true
                     } else if *h <= log.base.index {
                         a.commits.get(h) == Some(hash)
@@ -266,93 +325,94 @@ fn on_step(
     flags
 }
 
+/// Which timeouts the environment fires ([`RaftModelCfg::candidates`]): node-local.
+fn allow(m: &RaftModel, _: &S, step: &Step) -> bool {
+    match step {
+        Step::Timeout { node, timer } => match m.memo.timers.get(*timer) {
+            RaftTimer::Election => m
+                .specs
+                .get(*node as usize)
+                .is_some_and(|spec| *node < spec.cfg.candidates),
+            RaftTimer::Heartbeat => m
+                .specs
+                .get(*node as usize)
+                .is_some_and(|spec| spec.cfg.heartbeats),
+        },
+        _ => true,
+    }
+}
+
+fn within_terms(m: &RaftModel, s: &S) -> bool {
+    match m.cfg.bound {
+        Some(t) => m.nodes(s).all(|st| st.core.term() <= t),
+        None => true,
+    }
+}
+
 /// The Raft model with its properties, terms bounded by `cfg.bound`.
 pub fn model(template: RaftConfig, cfg: ModelCfg, faults: Faults) -> RaftModel {
     model_with(
         RaftModelCfg {
             template,
             candidates: CANDIDATES_DEFAULT,
-            quiet_heartbeats: true,
+            plan: Vec::new(),
+            heartbeats: true,
         },
         cfg,
         faults,
     )
 }
 
-/// Which timeouts the environment fires ([`RaftModelCfg`]).
-fn allow(m: &CoreModel<Raft>, s: &InnerState<Raft>, a: &InnerAction<Raft>) -> bool {
-    let ActorModelAction::Timeout(id, timer) = a else {
-        return true;
-    };
-    let i = usize::from(*id);
-    let Some(actor) = m.actors.get(i) else {
-        return true;
-    };
-    match timer {
-        RaftTimer::Election => (i as u32) < actor.cfg.candidates,
-        RaftTimer::Heartbeat => {
-            // A duplicating network is a set: a repeated heartbeat adds no state there.
-            !actor.cfg.quiet_heartbeats
-                || matches!(s.network, Network::UnorderedDuplicating(..))
-                || s.network
-                    .iter_deliverable()
-                    .all(|e| usize::from(e.src) != i)
-        }
-    }
-}
-
 /// The model for an explicit [`RaftModelCfg`].
 pub fn model_with(core: RaftModelCfg, cfg: ModelCfg, faults: Faults) -> RaftModel {
     let spec = ModelSpec::<Raft> { core, cfg, faults };
-    let mut inner = spec.build(Vec::new());
-    inner.within_boundary = |cfg, s| match cfg.bound {
-        Some(t) => s.actor_states.iter().all(|st| st.core.term() <= t),
-        None => true,
-    };
-    Partitioned {
-        inner,
-        partitions_max: u8::try_from(faults.partitions_max).unwrap_or(u8::MAX),
-        properties: vec![
-            Property::always(RAFT_S1, election_safety),
-            Property::always(RAFT_S2, append_only),
-            Property::always(RAFT_S3, log_matching),
-            Property::always(RAFT_S4, completeness),
-            Property::always(RAFT_S5, state_machine_safety),
-            Property::sometimes(RAFT_L1, progress),
-        ],
-        on_step,
-        allow,
-    }
+    let mut m = spec.build(vec![
+        Property::always(RAFT_S1, election_safety),
+        Property::always(RAFT_S2, append_only),
+        Property::always(RAFT_S3, log_matching),
+        Property::always(RAFT_S4, completeness),
+        Property::always(RAFT_S5, state_machine_safety),
+        Property::sometimes(RAFT_L1, progress),
+    ]);
+    m.bound = within_terms;
+    m.allow = Some(allow);
+    m.on_step = Some(on_step);
+    m.probes = vec![
+        (PROBE_THREE_ENTRIES, three_entries),
+        (PROBE_ADDED, voter_added),
+        (PROBE_REMOVED, voter_removed),
+    ];
+    m
 }
 
 /// Renders a state for a counterexample.
-pub fn describe(s: &S) -> String {
+pub fn describe(m: &RaftModel, s: &S) -> String {
     let mut out = String::new();
-    if let Some(c) = s.cut {
-        out.push_str(&format!("    node{c} is cut off\n"));
-    }
-    for (i, st) in s.inner.actor_states.iter().enumerate() {
+    for (i, st) in m.nodes(s).enumerate() {
         let c = &st.core;
         let log: Vec<String> = c
             .state()
             .log
             .entries
             .iter()
-            .map(|e| match crate::core::decode_digest(&e.block_hash) {
-                Some((node, _, _)) => format!("{}:t{}(node{node})", e.index, e.term),
-                None => format!("{}:t{}", e.index, e.term),
+            .map(|e| {
+                let who = crate::core::decode_digest(&e.block_hash)
+                    .map_or(String::new(), |(node, _, _)| format!("(node{node})"));
+                let change = e.change.map_or(String::new(), |ch| format!("[{ch:?}]"));
+                format!("{}:t{}{who}{change}", e.index, e.term)
             })
             .collect();
         out.push_str(&format!(
-            "    node{i}: {:?} term {} voted {:?} commit {} log [{}]\n",
+            "    node{i}: {:?} term {} voted {:?} commit {} members {:?} log [{}]\n",
             c.role(),
             c.term(),
             c.state().voted_for,
             c.commit_index(),
+            c.members(),
             log.join(", ")
         ));
     }
-    out + &super::describe::<Raft>(&s.inner)
+    out + &super::describe::<Raft>(m, s)
 }
 
 /// Parses a `--bug` name.
@@ -367,32 +427,63 @@ pub fn bug_by_name(name: &str) -> Result<SeededBug, ModelError> {
         })
 }
 
-pub fn check(req: &CheckRequest) -> Result<Outcome, ModelError> {
+/// The membership scenario: nodes 0..n-1 start as members, node n - 1 is added, then node
+/// 0 (a candidate, so possibly the leader that removes itself) is removed.
+pub fn membership_plan(n: u32) -> (BTreeSet<NodeIndex>, Vec<MemberChange>) {
+    let members = (0..n.saturating_sub(1)).collect();
+    (
+        members,
+        vec![MemberChange::Add(n - 1), MemberChange::Remove(0)],
+    )
+}
+
+pub fn check(req: &CheckRequest) -> Result<Report, ModelError> {
     let bug = req.bug.as_deref().map(bug_by_name).transpose()?;
     if req.byzantine.is_some() {
         return Err(ModelError::Invalid(
             "raft tolerates crashes, not Byzantine nodes (spec/raft.md §1)".into(),
         ));
     }
-    let n = req.nodes.unwrap_or(NODES_DEFAULT);
-    let template = RaftConfig {
+    let scenario = req.scenario.as_deref().unwrap_or("free");
+    let membership = match scenario {
+        "free" => false,
+        "membership" => true,
+        "liveness" => return super::raft_liveness::check(req, bug),
+        other => {
+            return Err(ModelError::Invalid(format!(
+                "unknown raft scenario {other:?} (expected free, membership or liveness)"
+            )))
+        }
+    };
+    let figure8 = bug == Some(SeededBug::CommitOldTerm);
+    let n = req
+        .nodes
+        .unwrap_or(if membership { 4 } else { NODES_DEFAULT });
+    let mut template = RaftConfig {
         bug,
         ..RaftConfig::new(n, 0)
     };
+    let mut plan = Vec::new();
+    if membership {
+        let (members, changes) = membership_plan(n);
+        template.members = members;
+        plan = changes;
+    }
     template
         .validate()
         .map_err(|e| ModelError::Invalid(e.to_string()))?;
-    // `commit-old-term` needs a longer history (three leaders, 18 steps): its defaults trade
-    // reordering, crashes and the second height for depth (spec/raft.md §8).
-    let figure8 = bug == Some(SeededBug::CommitOldTerm);
+    // `commit-old-term` needs a longer history (three leaders, 17 steps): its defaults
+    // trade the restarts, the reordering and the later heights for depth (spec/raft.md §8).
+    // The membership run trades restarts, reordering and the second candidate for the
+    // depth the removal needs.
     let faults = req.faults.unwrap_or(if figure8 {
         Faults::default()
+    } else if membership {
+        // FIFO links, no restarts: with reordering the removal lies beyond what BFS
+        // reaches within 20 M states.
+        Faults::default()
     } else {
-        Faults {
-            crashes_max: 1,
-            partitions_max: 1,
-            ..Faults::default()
-        }
+        Faults::safety()
     });
     let cfg = ModelCfg {
         n,
@@ -403,16 +494,49 @@ pub fn check(req: &CheckRequest) -> Result<Outcome, ModelError> {
         bound: Some(req.bound.unwrap_or(TERMS_DEFAULT)),
     };
     let mut opts = req.run.clone();
-    if opts.depth_max.is_none() {
-        opts.depth_max = Some(if figure8 {
-            FIGURE8_DEPTH
-        } else {
-            DEPTH_DEFAULT
-        });
-    }
-    eprintln!(
-        "raft: n = {n}, faults: {faults}, heights: {}, terms: {:?}, depth: {:?}",
-        cfg.max_height, cfg.bound, opts.depth_max
-    );
-    Ok(run(model(template, cfg, faults), &opts, describe))
+    let depth = if figure8 {
+        FIGURE8_DEPTH
+    } else if membership {
+        MEMBERSHIP_DEPTH
+    } else if n > NODES_DEFAULT {
+        DEPTH_LARGE
+    } else {
+        DEPTH_DEFAULT
+    };
+    opts.depth_max = match opts.search {
+        crate::runner::Search::Bfs => depth_or(opts.depth_max, Some(depth)),
+        _ => depth_or(opts.depth_max, None),
+    };
+    let core = RaftModelCfg {
+        template,
+        candidates: req
+            .candidates
+            .unwrap_or(if membership { 1 } else { CANDIDATES_DEFAULT }),
+        plan,
+        heartbeats: !figure8,
+    };
+    let label = label(&core, &cfg, faults, &opts, scenario);
+    eprintln!("{label} ...");
+    let out = run(model_with(core, cfg, faults), &opts, describe);
+    Ok(Report::single(label, out))
+}
+
+/// A run's configuration in words.
+pub fn label(
+    core: &RaftModelCfg,
+    cfg: &ModelCfg,
+    faults: Faults,
+    opts: &RunOptions,
+    what: &str,
+) -> String {
+    format!(
+        "raft {what}: n = {}, members {:?}, {} candidates, faults {faults}, heights {}, terms <= {}, {:?}{}",
+        cfg.n,
+        core.template.members,
+        core.candidates,
+        cfg.max_height,
+        cfg.bound.unwrap_or(0),
+        opts.search,
+        opts.depth_max.map_or(String::new(), |d| format!(", depth {d}"))
+    )
 }

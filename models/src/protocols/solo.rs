@@ -3,11 +3,13 @@
 //! runner. `bcos_consensus::solo::Never` lacks `Ord`, which stateright needs for messages, so
 //! a thin wrapper swaps in a local uninhabited type.
 
-use super::{CheckRequest, ModelError};
+use super::{CheckRequest, ModelError, Report};
 use crate::core::{DurableRecord, ModelCore};
-use crate::model::{CoreModel, ModelCfg, ModelSpec};
+use crate::faults::{Faults, Restarts};
+use crate::model::{ModelCfg, ModelSpec};
 use crate::properties::{progress_possible, safety, SafetyNames};
-use crate::runner::{run, Outcome};
+use crate::runner::run;
+use crate::system::SystemModel;
 use bcos_consensus::{Input, NodeIndex, Output, Protocol, Solo};
 use bcos_types::Height;
 
@@ -68,7 +70,7 @@ pub const SOLO_L1: &str = "SOLO-L1 progress: every height up to the bound commit
 pub const MAX_HEIGHT_DEFAULT: Height = 3;
 
 /// The solo model: one node, crash-restart if asked (it resumes after its stored head).
-pub fn model(max_height: Height, crashes_max: usize) -> CoreModel<SoloCore> {
+pub fn model(max_height: Height, restarts: Restarts) -> SystemModel<SoloCore> {
     let spec = ModelSpec::<SoloCore> {
         core: (),
         cfg: ModelCfg {
@@ -77,8 +79,8 @@ pub fn model(max_height: Height, crashes_max: usize) -> CoreModel<SoloCore> {
             max_height,
             bound: None,
         },
-        faults: crate::faults::Faults {
-            crashes_max,
+        faults: Faults {
+            restarts,
             ..Default::default()
         },
     };
@@ -91,7 +93,7 @@ pub fn model(max_height: Height, crashes_max: usize) -> CoreModel<SoloCore> {
     spec.build(props)
 }
 
-pub fn check(req: &CheckRequest) -> Result<Outcome, ModelError> {
+pub fn check(req: &CheckRequest) -> Result<Report, ModelError> {
     if let Some(bug) = &req.bug {
         return Err(ModelError::UnknownBug {
             protocol: "solo",
@@ -109,7 +111,14 @@ pub fn check(req: &CheckRequest) -> Result<Outcome, ModelError> {
             "solo has no peers to lie to; drop --byzantine".into(),
         ));
     }
-    let crashes = req.faults.map_or(0, |f| f.crashes_max);
-    let m = model(req.max_height.unwrap_or(MAX_HEIGHT_DEFAULT), crashes);
-    Ok(run(m, &req.run, super::describe::<SoloCore>))
+    let restarts = req.faults.map_or(Restarts::None, |f| f.restarts);
+    let m = model(req.max_height.unwrap_or(MAX_HEIGHT_DEFAULT), restarts);
+    let mut opts = req.run.clone();
+    if opts.depth_max == Some(0) {
+        opts.depth_max = None;
+    }
+    Ok(Report::single(
+        "solo",
+        run(m, &opts, super::describe::<SoloCore>),
+    ))
 }

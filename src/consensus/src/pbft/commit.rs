@@ -73,7 +73,7 @@ impl Pbft {
     /// PBFT-R8: 2f + 1 identical commit votes of any view decide the height; the
     /// certificate lists every voter of that digest.
     pub(crate) fn maybe_decide(&mut self, fx: &mut Vec<Out>) {
-        let q = self.cfg.quorum();
+        let q = self.cfg.decide_quorum();
         let Some(((view, body), voters)) = self
             .st
             .commit_tallies()
@@ -252,6 +252,26 @@ mod tests {
         );
         assert!(commits(&out).is_empty());
         assert_eq!(p.next_height(), 1);
+    }
+
+    #[test]
+    fn seeded_commit_bug_decides_on_two_votes() {
+        let mut correct = node(0);
+        msg(&mut correct, 1, commit(7));
+        assert!(
+            commits(&msg(&mut correct, 2, commit(7))).is_empty(),
+            "two of three"
+        );
+        let mut cfg = PbftConfig::new(4, 0);
+        cfg.bug = Some(SeededBug::CommitTwoF);
+        assert_eq!(
+            (cfg.quorum(), cfg.decide_quorum()),
+            (3, 2),
+            "only the decision"
+        );
+        let mut bugged = Pbft::new(cfg, 1).unwrap();
+        msg(&mut bugged, 1, commit(7));
+        assert_eq!(commits(&msg(&mut bugged, 2, commit(7))).len(), 1);
     }
 
     #[test]

@@ -11,6 +11,10 @@ pub enum SeededBug {
     QuorumTwoF,
     /// View changes drop the prepared certificate (no lock carried forward).
     NoLock,
+    /// A replica decides on 2f matching commit votes instead of 2f + 1 (PBFT-R8).
+    CommitTwoF,
+    /// A restarted replica forgets its lock: the snapshot's lock is not restored (PBFT-R2).
+    LockNotDurable,
 }
 
 /// Static parameters of one PBFT instance.
@@ -88,6 +92,14 @@ impl PbftConfig {
         match self.bug {
             Some(SeededBug::QuorumTwoF) => 2 * self.f as usize,
             _ => 2 * self.f as usize + 1,
+        }
+    }
+
+    /// Commit votes that decide a height: the quorum (PBFT-R8).
+    pub fn decide_quorum(&self) -> usize {
+        match self.bug {
+            Some(SeededBug::CommitTwoF) => 2 * self.f as usize,
+            _ => self.quorum(),
         }
     }
 

@@ -58,7 +58,12 @@ impl Pbft {
         cfg.validate()?;
         let next = committed_head.saturating_add(1);
         let st = match durable {
-            Some(d) if d.height >= next => PbftState::from_durable(cfg.me, d),
+            Some(mut d) if d.height >= next => {
+                if cfg.bug == Some(SeededBug::LockNotDurable) {
+                    d.lock = None;
+                }
+                PbftState::from_durable(cfg.me, d)
+            }
             _ => PbftState::new(next),
         };
         Ok(Pbft { cfg, st })
@@ -431,6 +436,28 @@ mod tests {
             })]
         );
         assert!(p.advance_to(1).is_empty(), "never backwards");
+    }
+
+    #[test]
+    fn seeded_lock_bug_forgets_the_lock_on_restore() {
+        let mut d = PbftDurable::fresh(1);
+        d.lock = Some(PreparedCert {
+            height: 1,
+            view: 0,
+            block_hash: hash(7),
+            voters: vec![0, 1, 2],
+        });
+        let c = PbftConfig::new(4, 0);
+        let kept = Pbft::restore(c.clone(), 0, Some(d.clone())).unwrap();
+        assert_eq!(kept.state().lock, d.lock);
+        let bugged = PbftConfig {
+            bug: Some(SeededBug::LockNotDurable),
+            ..c
+        };
+        assert_eq!(
+            Pbft::restore(bugged, 0, Some(d)).unwrap().state().lock,
+            None
+        );
     }
 
     #[test]
