@@ -49,7 +49,9 @@ pub fn view_in_window(
 
 #[derive(Default)]
 pub struct Proposals {
-    by_height: BTreeMap<Height, HashMap<B256, SealedBlock>>,
+    /// Ordered by hash so that a replica executes several blocks of one height in the same
+    /// order in every run (a seeded simulation replays exactly).
+    by_height: BTreeMap<Height, BTreeMap<B256, SealedBlock>>,
     first_per_view: HashMap<(Height, u64), B256>,
 }
 
@@ -93,7 +95,7 @@ impl Proposals {
     }
 
     /// The blocks held for `height`, handed over for execution.
-    pub fn take(&mut self, height: Height) -> Option<HashMap<B256, SealedBlock>> {
+    pub fn take(&mut self, height: Height) -> Option<BTreeMap<B256, SealedBlock>> {
         self.by_height.remove(&height)
     }
 
