@@ -21,4 +21,4 @@ pub use protocol::{Decision, ExecutedRoots, Input, NodeIndex, Output, Proposal, 
 pub use raft::{
     Raft, RaftConfig, RaftDurable, RaftError, RaftMsg, RaftTimer, SeededBug as RaftSeededBug,
 };
-pub use solo::Solo;
+pub use solo::{Never, Solo};

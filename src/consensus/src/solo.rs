@@ -6,7 +6,9 @@ use crate::protocol::{Decision, Input, Output, Protocol};
 use bcos_types::Height;
 
 /// Solo never talks to anyone, so it has no messages, timers or durable state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Never {}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

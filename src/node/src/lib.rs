@@ -15,7 +15,6 @@ pub mod metrics;
 pub mod node;
 pub mod pool;
 pub mod runtime;
-pub mod sealer;
 pub mod supervise;
 
 pub use config::NodeConfig;

@@ -2,13 +2,12 @@
 //! order.
 
 use crate::api::NodeApi;
+use crate::block_exec::SealerContext;
 use crate::config::NodeConfig;
 use crate::genesis::{build_genesis, ensure_genesis, Genesis};
 use crate::metrics::Metrics;
 use crate::pool::{rules::StaticRules, Ingress, Pool};
-use crate::sealer::{Sealer, SealerContext};
 use anyhow::Context;
-use bcos_consensus::Solo;
 use bcos_crypto::{BatchConfig, BatchRecoverer, SenderCache};
 use bcos_execution::{ExecConfig, Executor};
 use bcos_storage::{ChainStore, DiskStore};
@@ -97,7 +96,6 @@ impl Node {
         let (blocks, _) = broadcast::channel(config.rpc.block_feed_blocks_max.max(1));
         let beneficiary = genesis.addresses.first().copied().unwrap_or(Address::ZERO);
 
-        let head = store.head().map_or(0, |(n, _)| n);
         let ctx = SealerContext {
             store: store.clone(),
             pool: pool.clone(),
@@ -115,17 +113,7 @@ impl Node {
         let (failed_tx, failed_rx) = oneshot::channel();
         let mut cluster = None;
         let sealer_thread = match &config.cluster {
-            None => {
-                let sealer = Sealer::new(ctx, Solo::new(head + 1))?;
-                std::thread::Builder::new()
-                    .name("sealer".into())
-                    .spawn(move || {
-                        if let Err(e) = sealer.run() {
-                            tracing::error!("sealer stopped: {e:#}");
-                            let _ = failed_tx.send(format!("{e:#}"));
-                        }
-                    })?
-            }
+            None => crate::cluster::solo::start(ctx, failed_tx)?,
             Some(cc) => {
                 // Block senders are nearly always in the sender cache already (the pool
                 // recovered them): one thread, so four nodes on one host do not oversubscribe.

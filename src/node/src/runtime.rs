@@ -117,6 +117,43 @@ impl Durable for FileDurable {
     }
 }
 
+/// A node without peers (solo): nothing to send, no record to keep, no one to serve.
+pub struct Alone;
+
+impl Transport for Alone {
+    fn send(&self, _to: u32, _frame: Bytes) -> bool {
+        false
+    }
+
+    fn broadcast(&self, _frame: Bytes) {}
+}
+
+impl Durable for Alone {
+    fn load(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    fn store(&mut self, _bytes: &[u8]) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+impl SyncServe for Alone {
+    fn offer(&self, _peer: u32, _start: Height, _count: u64) {}
+}
+
+impl DriverRuntime {
+    /// The runtime of a single node: its clock and nothing else.
+    pub fn alone(clock: Arc<dyn Clock>) -> Self {
+        DriverRuntime {
+            net: Arc::new(Alone),
+            clock,
+            durable: Box::new(Alone),
+            sync_server: Box::new(Alone),
+        }
+    }
+}
+
 /// Decodes a durable record stored as JSON.
 pub fn load_json<T: serde::de::DeserializeOwned>(d: &dyn Durable) -> anyhow::Result<Option<T>> {
     match d.load()? {

@@ -104,7 +104,7 @@ pub fn verify(root: &B256, leaf: &[u8], proof: &MerkleProof) -> bool {
             let Some(s) = siblings.next() else {
                 return false;
             };
-            hash = if pos % 2 == 0 {
+            hash = if pos.is_multiple_of(2) {
                 node_hash(&hash, s)
             } else {
                 node_hash(s, &hash)

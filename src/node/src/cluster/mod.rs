@@ -2,6 +2,7 @@
 //! forwarding, BLS vote book and the consensus drivers. A node with a `[cluster]` section
 //! runs one of these drivers instead of the solo sealer.
 
+pub mod base;
 pub mod config;
 pub mod deferred;
 pub mod durable;
@@ -13,6 +14,7 @@ pub mod keys;
 pub mod membership;
 pub mod pbft;
 pub mod raft;
+pub mod solo;
 pub mod sync_server;
 pub mod sync_tracker;
 pub mod timers;
@@ -227,7 +229,7 @@ fn admit_forwarded(
 }
 
 /// The pool's doorbell wakes the driver; closing it stops the driver.
-fn spawn_doorbell_relay(doorbell: Doorbell, inbox: Arc<Inbox>) -> anyhow::Result<()> {
+pub(crate) fn spawn_doorbell_relay(doorbell: Doorbell, inbox: Arc<Inbox>) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("doorbell".into())
         .spawn(move || loop {

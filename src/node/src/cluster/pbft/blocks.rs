@@ -2,7 +2,6 @@
 
 use super::{PbftDriver, PendingDecision};
 use crate::block_exec::{self, Candidate};
-use crate::cluster::config::SeededBug;
 use crate::cluster::votes::encode_block_certificate;
 use bcos_consensus::pbft::CommitCert;
 use bcos_consensus::{Decision, ExecutedRoots, Input, Proposal, Protocol};
@@ -14,20 +13,21 @@ impl PbftDriver {
     /// proposal and times out without one).
     pub(super) fn maybe_seal(&mut self) -> anyhow::Result<()> {
         let height = self.core.next_height();
-        if self.head.number() + 1 != height || !self.pending.is_empty() {
+        if self.base.head.number() + 1 != height || !self.pending.is_empty() {
             return Ok(());
         }
         if self.core.may_propose() {
             let batch = self
+                .base
                 .ctx
                 .pool
-                .take_ready(self.ctx.block_txs_max, self.ctx.block_gas_limit);
+                .take_ready(self.base.ctx.block_txs_max, self.base.ctx.block_gas_limit);
             if batch.is_empty() {
                 return Ok(());
             }
-            let c = block_exec::build(&self.ctx, &self.head, batch)?;
+            let c = block_exec::build(&self.base.ctx, &self.base.head, batch)?;
             if c.included.is_empty() {
-                self.ctx.pool.on_block(&[], &c.rejected);
+                self.base.ctx.pool.on_block(&[], &c.rejected);
                 return Ok(());
             }
             let roots = roots_of(&c.block);
@@ -43,7 +43,7 @@ impl PbftDriver {
         // Only transactions the leader can propose are work: with gapped ones alone a
         // replica would expect a proposal that never comes and change views forever.
         let key = (height, self.core.view());
-        if self.work_signaled != Some(key) && self.ctx.pool.has_ready() {
+        if self.work_signaled != Some(key) && self.base.ctx.pool.has_ready() {
             self.work_signaled = Some(key);
             self.feed(Input::Propose(Proposal {
                 height,
@@ -56,7 +56,7 @@ impl PbftDriver {
     /// Checks and executes every proposed block for `head + 1` not yet seen, and feeds the
     /// roots of each valid one to the core (R7 waits for them).
     pub(super) fn execute_proposed(&mut self) -> anyhow::Result<()> {
-        let next = self.head.number() + 1;
+        let next = self.base.head.number() + 1;
         let Some(blocks) = self.proposals.take(next) else {
             return Ok(());
         };
@@ -72,7 +72,7 @@ impl PbftDriver {
                     continue;
                 }
             };
-            match block_exec::verify_and_execute(&self.ctx, &self.head, block, txs) {
+            match block_exec::verify_and_execute(&self.base.ctx, &self.base.head, block, txs) {
                 Ok(c) => {
                     let roots = roots_of(&c.block);
                     self.candidates.insert(hash, c);
@@ -88,13 +88,13 @@ impl PbftDriver {
     }
 
     pub(super) fn recover(&self, block: &SealedBlock) -> anyhow::Result<Vec<RecoveredTx>> {
-        block_exec::recover_block(&self.recoverer, &self.ctx.metrics, block)
+        self.base.recover(block)
     }
 
     /// R8: the core decided. Only noted here (outputs are applied in order and must not
     /// re-enter the core); `retry_pending` stores it after the output list is done.
     pub(super) fn on_decision(&mut self, d: Decision) -> anyhow::Result<()> {
-        if d.height <= self.head.number() {
+        if d.height <= self.base.head.number() {
             return Ok(()); // synced meanwhile
         }
         let cert = CommitCert::decode(&d.certificate)
@@ -107,7 +107,7 @@ impl PbftDriver {
     /// signatures are at hand; otherwise waits (more commit votes, or block sync, will
     /// provide them).
     pub(super) fn retry_pending(&mut self) -> anyhow::Result<()> {
-        let head = self.head.number();
+        let head = self.base.head.number();
         self.pending = self.pending.split_off(&(head + 1));
         let Some(p) = self.pending.get(&(head + 1)) else {
             if !self.pending.is_empty() {
@@ -152,30 +152,13 @@ impl PbftDriver {
 
     /// Commits a checked block and moves the driver to the next height.
     pub(super) fn store_block(&mut self, c: Candidate, certificate: Vec<u8>) -> anyhow::Result<()> {
-        let block = c.block.clone();
-        // The consensus stage's items are the decided blocks' transactions (its busy time
-        // is recorded per core input in `feed`), as for execute and commit.
-        self.ctx
-            .metrics
-            .consensus
-            .record(block.block.txs.len(), std::time::Duration::ZERO);
-        if self.cfg.seeded_bug == Some(SeededBug::AckBeforeDurable) {
-            if let Some((old, cert)) = self.deferred.commit.take() {
-                block_exec::commit(&self.ctx, old, cert)?;
-            }
-            block_exec::announce_early(&self.ctx, &c, &certificate);
-            self.deferred.commit = Some((c, certificate));
-        } else {
-            block_exec::commit(&self.ctx, c, certificate)?;
-        }
-        self.head = block;
-        self.sync.on_head_advanced(self.clock.now_ms());
-        let next = self.head.number() + 1;
+        self.base.store_block(c, certificate)?;
+        let next = self.base.head.number() + 1;
         self.candidates.clear();
         self.invalid.clear();
         self.proposals.prune_below(next);
         self.view_changes.prune_below(next);
-        self.book.prune_below(self.head.number());
+        self.book.prune_below(self.base.head.number());
         self.work_signaled = None;
         if self.core.next_height() < next {
             let out = self.core.advance_to(next);

@@ -126,7 +126,7 @@ impl PbftDriver {
                 self.execute_proposed()
             }
             Wire::Status { height, hash: _ } => {
-                self.sync.on_status(from, height);
+                self.base.sync.on_status(from, height);
                 Ok(())
             }
             Wire::SyncRequest { from: start, count } => self.serve_sync(from, start, count),
@@ -199,7 +199,7 @@ impl PbftDriver {
     ) -> anyhow::Result<()> {
         match self
             .proposals
-            .accept(self.head.number(), height, view, hash, bytes)
+            .accept(self.base.head.number(), height, view, hash, bytes)
         {
             Accepted::Kept | Accepted::Again | Accepted::OutOfRange => Ok(()),
             Accepted::Equivocation => {
@@ -224,7 +224,7 @@ impl PbftDriver {
             return Some(core_form(s));
         }
         let member = self.members.get(s.signer as usize)?;
-        let digest = view_change_digest(self.cfg.group_id, s.signer, &s.vc, &s.proof);
+        let digest = view_change_digest(self.base.cfg.group_id, s.signer, &s.vc, &s.proof);
         let sig: [u8; 64] = s.sig.as_ref().try_into().ok()?;
         let signer = bcos_crypto::recover_address(digest, &sig, s.parity).ok()?;
         if signer != member.node_id {

@@ -100,7 +100,7 @@ impl PbftDriver {
             }
         }
         let me = self.me();
-        let digest = view_change_digest(self.cfg.group_id, me, &vc, &proof);
+        let digest = view_change_digest(self.base.cfg.group_id, me, &vc, &proof);
         let (recid, compact) = SECP256K1
             .sign_ecdsa_recoverable(Message::from_digest(digest.0), &self.keys.node_key)
             .serialize_compact();

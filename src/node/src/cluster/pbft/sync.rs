@@ -18,36 +18,25 @@ impl PbftDriver {
     pub(super) fn periodic(&mut self) -> anyhow::Result<()> {
         // After a crash between persisting a vote at h + 1 and storing block h, the core is
         // ahead of the store: the blocks in between come by sync (PBFT-R17).
-        let behind_core = self.core.next_height() > self.head.number() + 1;
-        let (status, behind) = self.sync.tick(self.clock.now_ms(), &self.head);
-        if let Some(s) = status {
-            self.net.broadcast(s.encode());
-        }
-        if behind || behind_core {
-            self.request_sync_now();
-        }
+        let behind_core = self.core.next_height() > self.base.head.number() + 1;
+        self.base.periodic(behind_core, true);
         Ok(())
     }
 
     /// Asks a peer that is ahead (or any peer: this node may hold a decision whose block it
     /// lacks) for the blocks after the head.
     pub(super) fn request_sync_now(&mut self) {
-        if let Some((peer, req)) = self
-            .sync
-            .request(self.clock.now_ms(), self.head.number(), true)
-        {
-            self.net.send(peer, req.encode());
-        }
+        self.base.request_sync(true);
     }
 
-    /// Served by the sync server's thread, within the peer's budget.
+    /// Served by the sync server, within the peer's budget.
     pub(super) fn serve_sync(
         &mut self,
         peer: u32,
         start: Height,
         count: u64,
     ) -> anyhow::Result<()> {
-        self.sync_server.offer(peer, start, count);
+        self.base.serve_sync(peer, start, count);
         Ok(())
     }
 
@@ -67,10 +56,10 @@ impl PbftDriver {
                 }
             };
             let n = block.number();
-            if n <= self.head.number() {
+            if n <= self.base.head.number() {
                 continue;
             }
-            let skip_check = self.cfg.seeded_bug
+            let skip_check = self.base.cfg.seeded_bug
                 == Some(crate::cluster::config::SeededBug::SyncWithoutCertificate);
             if let Err(e) =
                 verify_block_certificate(&self.book, block.header(), block.hash, &cb.certificate)
@@ -87,24 +76,22 @@ impl PbftDriver {
                     break;
                 }
             };
-            let c = match block_exec::verify_and_execute(&self.ctx, &self.head, block, txs) {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(peer, number = n, "synced block refused: {e}");
-                    break;
-                }
-            };
+            let c =
+                match block_exec::verify_and_execute(&self.base.ctx, &self.base.head, block, txs) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(peer, number = n, "synced block refused: {e}");
+                        break;
+                    }
+                };
             self.store_block(c, cb.certificate.to_vec())?;
             applied += 1;
         }
-        let now = self.clock.now_ms();
-        self.sync
-            .on_response(peer, applied, self.head.number(), now);
         if applied > 0 {
-            tracing::info!(peer, applied, head = self.head.number(), "synced");
-            if self.sync.best(now) > self.head.number() {
-                self.request_sync_now();
-            }
+            tracing::info!(peer, applied, head = self.base.head.number(), "synced");
+        }
+        if self.base.on_synced(peer, applied) {
+            self.request_sync_now();
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ impl RaftDriver {
     }
 
     fn admit_once(&mut self, from: u32, a: Append) -> anyhow::Result<()> {
-        let head = self.head.number();
+        let head = self.base.head.number();
         let (now, later) = split_ready(&a.entries, head, |e| self.entry_block_ok(e));
         let prev_of_later = now.last().map_or(a.prev, Entry::pos);
         self.feed(Input::Message {
@@ -54,7 +54,7 @@ impl RaftDriver {
         let current = a.term == self.core.term()
             && self.core.role() == Role::Follower
             && self.core.leader() == Some(*from);
-        let head = self.head.number();
+        let head = self.base.head.number();
         let first = a.entries.first().map(|e| e.index);
         match first {
             Some(first) if current && first == head + 1 => {}
@@ -82,7 +82,7 @@ impl RaftDriver {
             return false;
         };
         let checked = self.recover(&block).and_then(|txs| {
-            block_exec::verify_and_execute(&self.ctx, &self.head, block, txs)
+            block_exec::verify_and_execute(&self.base.ctx, &self.base.head, block, txs)
                 .map_err(anyhow::Error::from)
         });
         match checked {

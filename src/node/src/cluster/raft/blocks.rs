@@ -14,7 +14,7 @@ impl RaftDriver {
     /// need a first entry of the leader's term committed, so it may propose an empty block
     /// for it; an idle chain with no pending change proposes nothing).
     pub(super) fn maybe_seal(&mut self) -> anyhow::Result<()> {
-        if !self.is_leader() || self.core.state().log.last().index != self.head.number() {
+        if !self.is_leader() || self.core.state().log.last().index != self.base.head.number() {
             return Ok(());
         }
         self.prune_wanted();
@@ -33,15 +33,16 @@ impl RaftDriver {
             }
         }
         let batch = self
+            .base
             .ctx
             .pool
-            .take_ready(self.ctx.block_txs_max, self.ctx.block_gas_limit);
+            .take_ready(self.base.ctx.block_txs_max, self.base.ctx.block_gas_limit);
         if batch.is_empty() && !needs_block {
             return Ok(());
         }
-        let c = block_exec::build(&self.ctx, &self.head, batch)?;
+        let c = block_exec::build(&self.base.ctx, &self.base.head, batch)?;
         if c.included.is_empty() && !needs_block {
-            self.ctx.pool.on_block(&[], &c.rejected);
+            self.base.ctx.pool.on_block(&[], &c.rejected);
             return Ok(());
         }
         let proposal = Proposal {
@@ -70,7 +71,7 @@ impl RaftDriver {
     /// Stores committed entries in height order while their blocks are at hand.
     pub(super) fn store_pending(&mut self) -> anyhow::Result<()> {
         loop {
-            let next = self.head.number() + 1;
+            let next = self.base.head.number() + 1;
             self.pending = self.pending.split_off(&next);
             let Some(d) = self.pending.get(&next).cloned() else {
                 if !self.pending.is_empty() {
@@ -85,7 +86,7 @@ impl RaftDriver {
                 c
             } else if let Some(b) = self.blocks.get(&d.block_hash).cloned() {
                 let checked = self.recover(&b).and_then(|txs| {
-                    block_exec::verify_and_execute(&self.ctx, &self.head, b, txs)
+                    block_exec::verify_and_execute(&self.base.ctx, &self.base.head, b, txs)
                         .map_err(anyhow::Error::from)
                 });
                 match checked {
@@ -113,12 +114,12 @@ impl RaftDriver {
     }
 
     pub(super) fn recover(&self, block: &SealedBlock) -> anyhow::Result<Vec<RecoveredTx>> {
-        block_exec::recover_block(&self.recoverer, &self.ctx.metrics, block)
+        self.base.recover(block)
     }
 
     /// Commits a block and notes the membership requests it holds.
     pub(super) fn store_block(&mut self, c: Candidate, certificate: Vec<u8>) -> anyhow::Result<()> {
-        let n = self.cfg.members.len() as u32;
+        let n = self.base.cfg.members.len() as u32;
         for tx in &c.included {
             if let Some(change) = membership::request(tx, self.admin, n) {
                 tracing::info!(
@@ -133,25 +134,8 @@ impl RaftDriver {
             }
         }
         self.prune_wanted();
-        let block = c.block.clone();
-        // The consensus stage's items are the decided blocks' transactions (its busy time
-        // is recorded per core input in `feed`), as for execute and commit.
-        self.ctx
-            .metrics
-            .consensus
-            .record(block.block.txs.len(), std::time::Duration::ZERO);
-        if self.cfg.seeded_bug == Some(crate::cluster::config::SeededBug::AckBeforeDurable) {
-            if let Some((old, cert)) = self.deferred.commit.take() {
-                block_exec::commit(&self.ctx, old, cert)?;
-            }
-            block_exec::announce_early(&self.ctx, &c, &certificate);
-            self.deferred.commit = Some((c, certificate));
-        } else {
-            block_exec::commit(&self.ctx, c, certificate)?;
-        }
-        self.head = block;
-        self.sync.on_head_advanced(self.clock.now_ms());
-        let head = self.head.number();
+        self.base.store_block(c, certificate)?;
+        let head = self.base.head.number();
         self.blocks.retain(|_, b| b.number() > head);
         self.candidates.retain(|_, c| c.block.number() > head);
         self.invalid.clear();

@@ -13,17 +13,16 @@ mod append;
 mod blocks;
 mod sync;
 
+use super::base::{DriverBase, Routed};
 use super::config::{ClusterConfig, SeededBug};
 use super::wire::Wire;
 use crate::block_exec::{Candidate, SealerContext};
-use crate::runtime::{load_json, store_json, Clock, DriverRuntime, Durable, SyncServe, Transport};
-use anyhow::Context;
+use crate::runtime::DriverRuntime;
 use bcos_consensus::raft::{MemberChange, RaftConfig, RaftDurable, RaftMsg, RaftTimer, Role};
 use bcos_consensus::{Decision, Input, Output, Protocol, Raft};
 use bcos_crypto::BatchRecoverer;
 use bcos_types::{Address, Bytes, Height, SealedBlock, B256};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Instant;
 
 pub use super::event_loop::Event;
@@ -43,15 +42,9 @@ pub struct RaftDriverParts {
 }
 
 pub struct RaftDriver {
-    ctx: SealerContext,
+    base: DriverBase<RaftTimer, RaftDurable>,
     core: Raft,
-    net: Arc<dyn Transport>,
-    clock: Arc<dyn Clock>,
-    cfg: ClusterConfig,
-    recoverer: BatchRecoverer,
-    durable: Box<dyn Durable>,
     admin: Address,
-    head: SealedBlock,
     /// Executed blocks waiting for their commit: the leader's own proposals, and blocks a
     /// follower checked before acknowledging their entries.
     candidates: HashMap<B256, Candidate>,
@@ -68,27 +61,11 @@ pub struct RaftDriver {
     pending: BTreeMap<Height, Decision>,
     /// Membership requests read from committed blocks, not yet in effect.
     wanted: BTreeSet<MemberChange>,
-    timers: super::timers::Timers<RaftTimer>,
-    sync: super::sync_tracker::SyncTracker,
-    sync_server: Box<dyn SyncServe>,
-    view: std::sync::Arc<super::ConsensusView>,
     last_role: Option<(u64, Role, Option<u32>)>,
-    /// Seeded bugs only: what the next step writes late.
-    deferred: super::deferred::Deferred<RaftDurable>,
 }
 
 impl RaftDriver {
     pub fn new(p: RaftDriverParts) -> anyhow::Result<Self> {
-        let (head_n, _) = p
-            .ctx
-            .store
-            .head()
-            .context("the store has no genesis block")?;
-        let head = p
-            .ctx
-            .store
-            .block_by_number(head_n)?
-            .context("head block missing from the store")?;
         let mut rc = RaftConfig::new(p.cfg.members.len() as u32, p.cfg.index);
         if !p.cfg.voters.is_empty() {
             rc.members = p.cfg.voters.iter().copied().collect();
@@ -103,26 +80,13 @@ impl RaftDriver {
             }
             _ => None,
         };
-        let DriverRuntime {
-            net,
-            clock,
-            durable,
-            sync_server,
-        } = p.rt;
-        let saved: Option<RaftDurable> = load_json(&*durable)?;
-        let core = Raft::restore(rc, head_n, saved).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (base, saved) = DriverBase::new(p.ctx, p.cfg, p.rt, p.recoverer, p.view)?;
+        let core =
+            Raft::restore(rc, base.head.number(), saved).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(RaftDriver {
-            sync: super::sync_tracker::SyncTracker::new(&p.cfg, clock.now_ms()),
-            sync_server,
-            clock,
-            ctx: p.ctx,
+            base,
             core,
-            net,
-            cfg: p.cfg,
-            recoverer: p.recoverer,
-            durable,
             admin: p.admin,
-            head,
             candidates: HashMap::new(),
             invalid: HashSet::new(),
             held: None,
@@ -130,16 +94,13 @@ impl RaftDriver {
             blocks: HashMap::new(),
             pending: BTreeMap::new(),
             wanted: BTreeSet::new(),
-            timers: super::timers::Timers::new(),
-            view: p.view,
             last_role: None,
-            deferred: Default::default(),
         })
     }
 
     pub fn run(mut self, inbox: &super::inbox::Inbox) -> anyhow::Result<()> {
         self.start()?;
-        let clock = self.clock.clone();
+        let clock = self.base.clock.clone();
         super::event_loop::run(&mut self, inbox, &*clock)
     }
 
@@ -153,7 +114,7 @@ impl RaftDriver {
 
     /// The committed head this driver stands on.
     pub fn head(&self) -> &SealedBlock {
-        &self.head
+        &self.base.head
     }
 
     pub fn core(&self) -> &Raft {
@@ -163,7 +124,7 @@ impl RaftDriver {
     fn feed(&mut self, input: Input<RaftMsg, RaftTimer>) -> anyhow::Result<()> {
         let started = Instant::now();
         let out = self.core.handle(input);
-        self.ctx.metrics.consensus.record(0, started.elapsed());
+        self.base.ctx.metrics.consensus.record(0, started.elapsed());
         self.apply(out)?;
         self.publish();
         Ok(())
@@ -175,12 +136,13 @@ impl RaftDriver {
             tracing::info!(term = now.0, role = ?now.1, leader = ?now.2, members = ?self.core.members(), "raft role");
             self.last_role = Some(now);
         }
-        self.view.set(super::ConsensusSnapshot {
-            next_height: self.head.number() + 1,
+        self.base.view.set(super::ConsensusSnapshot {
+            next_height: self.base.head.number() + 1,
             view: self.core.term(),
             leader: self.core.leader().unwrap_or(u32::MAX),
         });
-        self.view
+        self.base
+            .view
             .set_members(self.core.members().into_iter().collect());
     }
 
@@ -190,32 +152,22 @@ impl RaftDriver {
         outputs: Vec<Output<RaftMsg, RaftTimer, RaftDurable>>,
     ) -> anyhow::Result<()> {
         for o in outputs {
-            match o {
-                Output::Persist(d) if self.cfg.seeded_bug == Some(SeededBug::SendBeforePersist) => {
-                    self.deferred.persist = Some(d)
-                }
-                Output::Persist(d) => store_json(&mut *self.durable, &d)?,
-                Output::Send { to, msg } => {
+            match self.base.apply_output(o)? {
+                Some(Routed::Send { to, msg }) => {
                     let w = self.to_wire(&msg);
-                    self.net.send(to, w.encode());
+                    self.base.net.send(to, w.encode());
                 }
-                Output::Broadcast(msg) => {
+                Some(Routed::Broadcast(msg)) => {
                     let w = self.to_wire(&msg);
-                    self.net.broadcast(w.encode());
+                    self.base.net.broadcast(w.encode());
                 }
-                Output::SetTimer { timer, ticks } => {
-                    self.timers.set(timer, ticks, self.clock.now_ms())
-                }
-                Output::CancelTimer(t) => self.timers.cancel(&t),
-                Output::Commit(d) => {
+                Some(Routed::Commit(d)) => {
                     tracing::debug!(height = d.height, "decided");
-                    if d.height > self.head.number() {
+                    if d.height > self.base.head.number() {
                         self.pending.insert(d.height, d);
                     }
                 }
-                Output::Evidence { culprit, reason } => {
-                    tracing::warn!(culprit, %reason, "consensus evidence");
-                }
+                None => {}
             }
         }
         self.store_pending()
@@ -242,14 +194,14 @@ impl RaftDriver {
             return Some(Bytes::from(b.block.encode_bytes()));
         }
         // A committed entry a slow follower still needs.
-        match self.ctx.store.block_by_number(height) {
+        match self.base.ctx.store.block_by_number(height) {
             Ok(Some(b)) if b.hash == *hash => Some(Bytes::from(b.block.encode_bytes())),
             _ => None,
         }
     }
 
     fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {
-        if from as usize >= self.cfg.members.len() || from == self.cfg.index {
+        if from as usize >= self.base.cfg.members.len() || from == self.base.cfg.index {
             return Ok(());
         }
         match w {
@@ -306,7 +258,7 @@ impl RaftDriver {
                 self.feed(Input::Message { from, msg })
             }
             Wire::Status { height, .. } => {
-                self.sync.on_status(from, height);
+                self.base.sync.on_status(from, height);
                 Ok(())
             }
             Wire::SyncRequest { from: start, count } => self.serve_sync(from, start, count),
@@ -323,19 +275,8 @@ impl RaftDriver {
         }
     }
 
-    /// Seeded bugs only: finishes what the previous step left undone.
-    fn flush_deferred(&mut self) -> anyhow::Result<()> {
-        if let Some(d) = self.deferred.persist.take() {
-            store_json(&mut *self.durable, &d)?;
-        }
-        if let Some((c, cert)) = self.deferred.commit.take() {
-            crate::block_exec::commit(&self.ctx, c, cert)?;
-        }
-        Ok(())
-    }
-
     fn fire_timers(&mut self) -> anyhow::Result<()> {
-        for t in self.timers.take_due(self.clock.now_ms()) {
+        for t in self.base.due_timers() {
             self.feed(Input::Timeout(t))?;
         }
         Ok(())
@@ -348,16 +289,16 @@ impl RaftDriver {
 
 impl super::event_loop::Steps for RaftDriver {
     fn next_deadline_ms(&self) -> u64 {
-        self.timers.next_deadline_ms(self.sync.next_status_ms())
+        self.base.next_deadline_ms()
     }
 
     fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {
-        self.flush_deferred()?;
+        self.base.flush_deferred()?;
         RaftDriver::on_wire(self, from, w)
     }
 
     fn after_wake(&mut self) -> anyhow::Result<()> {
-        self.flush_deferred()?;
+        self.base.flush_deferred()?;
         self.fire_timers()?;
         self.periodic()?;
         self.maybe_seal()

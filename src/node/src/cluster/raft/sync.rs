@@ -12,24 +12,13 @@ impl RaftDriver {
     pub(super) fn periodic(&mut self) -> anyhow::Result<()> {
         // The core may know entries committed whose blocks this node never stored (a log
         // compacted past the store before a crash): they come by sync.
-        let behind_core = self.core.commit_index() > self.head.number();
-        let (status, behind) = self.sync.tick(self.clock.now_ms(), &self.head);
-        if let Some(s) = status {
-            self.net.broadcast(s.encode());
-        }
-        if behind || behind_core {
-            self.request_sync_now();
-        }
+        let behind_core = self.core.commit_index() > self.base.head.number();
+        self.base.periodic(behind_core, false);
         Ok(())
     }
 
     pub(super) fn request_sync_now(&mut self) {
-        if let Some((peer, req)) = self
-            .sync
-            .request(self.clock.now_ms(), self.head.number(), false)
-        {
-            self.net.send(peer, req.encode());
-        }
+        self.base.request_sync(false);
     }
 
     /// Members only: a removed node stops receiving blocks, one not yet added gets none.
@@ -43,7 +32,7 @@ impl RaftDriver {
             tracing::debug!(peer, "sync request from a non-member refused");
             return Ok(());
         }
-        self.sync_server.offer(peer, start, count);
+        self.base.serve_sync(peer, start, count);
         Ok(())
     }
 
@@ -60,7 +49,7 @@ impl RaftDriver {
                 break;
             };
             let n = block.number();
-            if n <= self.head.number() {
+            if n <= self.base.head.number() {
                 continue;
             }
             let Some(pos) = decode_certificate(&cb.certificate).filter(|p| p.index == n) else {
@@ -74,7 +63,7 @@ impl RaftDriver {
                     break;
                 }
             };
-            match block_exec::verify_and_execute(&self.ctx, &self.head, block, txs) {
+            match block_exec::verify_and_execute(&self.base.ctx, &self.base.head, block, txs) {
                 Ok(c) => {
                     self.store_block(c, cb.certificate.to_vec())?;
                     last_term = Some(pos.term);
@@ -86,11 +75,11 @@ impl RaftDriver {
                 }
             }
         }
-        self.sync
-            .on_response(peer, applied, self.head.number(), self.clock.now_ms());
+        // Raft asks again at the next status tick (members only, peers ahead).
+        let _ = self.base.on_synced(peer, applied);
         if let Some(term) = last_term {
-            tracing::info!(peer, head = self.head.number(), "synced");
-            let out = self.core.advance_to(self.head.number() + 1, term);
+            tracing::info!(peer, head = self.base.head.number(), "synced");
+            let out = self.core.advance_to(self.base.head.number() + 1, term);
             self.apply(out)?;
         }
         Ok(())
