@@ -14,6 +14,13 @@ impl RaftDriver {
     /// need a first entry of the leader's term committed, so it may propose an empty block
     /// for it; an idle chain with no pending change proposes nothing).
     pub(super) fn maybe_seal(&mut self) -> anyhow::Result<()> {
+        if self.core.tail_of_earlier_term() {
+            // RAFT-R17: this leader cannot build on an uncommitted block, and may not commit
+            // an earlier term's entry without one of its own above it; it re-issues the tail
+            // in its own term instead (found by bcos-sim, raft seed 1).
+            let out = self.core.adopt_tail();
+            return self.apply(out);
+        }
         if !self.is_leader() || self.core.state().log.last().index != self.base.head.number() {
             return Ok(());
         }
