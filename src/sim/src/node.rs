@@ -109,18 +109,20 @@ impl Driver {
         }
     }
 
-    /// Raft: this node leads, and the top of its log is an entry of an earlier term above
-    /// its stored head. The driver proposes only on its stored head, and RAFT-R9 commits an
-    /// earlier term's entry only under one of the current term: such a leader can never
-    /// commit again (a driver bug the simulator found; src/sim/README.md).
-    pub fn raft_leader_stuck_on_old_term(&self) -> bool {
+    /// Raft: this node leads, its log ends in an uncommitted entry above its head, and it
+    /// does not hold that entry's block. The body lives only in memory (the durable record
+    /// names it by hash): when every node that had it crashed, no follower can execute the
+    /// entry, so none acknowledges it, and the leader can neither commit nor replace it (a
+    /// driver bug the simulator found, not fixed yet; src/sim/README.md).
+    pub fn raft_leader_without_block(&self) -> bool {
         match self {
             Driver::Raft(d) => {
                 let c = d.core();
                 let last = c.state().log.last();
+                let hash = c.state().log.get(last.index).map(|e| e.block_hash);
                 c.role() == bcos_consensus::raft::Role::Leader
                     && last.index > d.head().number()
-                    && last.term < c.term()
+                    && hash.is_some_and(|h| !d.holds_block(&h))
             }
             Driver::Pbft(_) => false,
         }

@@ -316,9 +316,9 @@ impl World {
 
     /// Whether a liveness failure is one of the driver bugs this simulator found and that
     /// are not fixed yet (src/sim/README.md, "Bugs found"), recognised by their exact state:
-    /// - `raft-old-term-stall`: a Raft leader whose log ends in an entry of an earlier term
-    ///   above its stored head (it proposes only on its head, and may not commit that entry
-    ///   without one of its own term above it);
+    /// - `raft-block-body-lost`: a Raft leader whose log ends above its head in an entry
+    ///   whose block body it does not hold (bodies are kept in memory only; when every node
+    ///   that had it crashed, no follower can execute and acknowledge the entry);
     /// - `pbft-locked-block-lost`: every honest PBFT node is locked on one block at the next
     ///   height, and the last new view re-proposed it without its bytes (the lock is durable,
     ///   the block is not: every node that held it restarted);
@@ -333,8 +333,8 @@ impl World {
             .filter(|n| n.honest())
             .filter_map(|n| n.live.as_ref())
             .collect();
-        if live.iter().any(|l| l.driver.raft_leader_stuck_on_old_term()) {
-            return Some("raft-old-term-stall");
+        if live.iter().any(|l| l.driver.raft_leader_without_block()) {
+            return Some("raft-block-body-lost");
         }
         let locks: Vec<Option<(u64, bcos_types::B256)>> =
             live.iter().map(|l| l.driver.pbft_lock()).collect();

@@ -121,6 +121,11 @@ impl RaftDriver {
         &self.core
     }
 
+    /// Whether this node holds the body of the block `hash` (uncommitted, kept in memory).
+    pub fn holds_block(&self, hash: &B256) -> bool {
+        self.blocks.contains_key(hash) || self.candidates.contains_key(hash)
+    }
+
     fn feed(&mut self, input: Input<RaftMsg, RaftTimer>) -> anyhow::Result<()> {
         let started = Instant::now();
         let out = self.core.handle(input);
