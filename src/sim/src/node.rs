@@ -97,13 +97,14 @@ impl Driver {
                 let c = d.core();
                 let last = c.state().log.last();
                 format!(
-                    "head {}, {:?} in term {}, log last {}@{}, commit {}",
+                    "head {}, {:?} in term {}, log last {}@{}, commit {}, {}",
                     d.head().number(),
                     c.role(),
                     c.term(),
                     last.index,
                     last.term,
-                    c.commit_index()
+                    c.commit_index(),
+                    d.describe_held()
                 )
             }
         }
@@ -221,6 +222,8 @@ pub struct SimNode {
     pub store: Arc<dyn ChainStore>,
     /// Survives crashes: the consensus core's record.
     pub durable: MemDurable,
+    /// Survives crashes: the bodies of uncommitted blocks the driver made durable.
+    pub bodies: MemDurable,
     pub live: Option<Live>,
     /// When the queue holds this node's next wake-up (earlier ones are stale).
     pub wake_at: Option<u64>,
@@ -264,6 +267,7 @@ impl SimNode {
             net: transport.clone(),
             clock: clock.clone(),
             durable: Box::new(self.durable.clone()),
+            bodies: Box::new(self.bodies.clone()),
             sync_server: Box::new(InlineSyncServer::new(
                 self.store.clone(),
                 transport,

@@ -96,6 +96,7 @@ impl World {
                     }),
                     store,
                     durable: MemDurable::default(),
+                    bodies: MemDurable::default(),
                     live: None,
                     wake_at: None,
                     checked_head: 0,

@@ -66,6 +66,8 @@ impl RaftDriver {
         );
         self.blocks.insert(c.block.hash, c.block.clone());
         self.candidates.insert(c.block.hash, c);
+        // The body is durable before the entry that names it.
+        self.persist_bodies()?;
         self.feed(Input::Propose(proposal))
     }
 
