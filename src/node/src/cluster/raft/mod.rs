@@ -213,6 +213,26 @@ impl RaftDriver {
         }
     }
 
+    /// Keeps a body from an append. When the room is full the lowest heights win: the next
+    /// block to execute must always fit, or a follower far behind could fill the room with
+    /// later blocks and never execute the next one (bcos-sim raft seed 201).
+    fn keep_block(&mut self, b: SealedBlock) {
+        if self.blocks.len() >= BLOCKS_KEPT_MAX && !self.blocks.contains_key(&b.hash) {
+            let highest = self
+                .blocks
+                .values()
+                .map(|k| (k.number(), k.hash))
+                .max();
+            match highest {
+                Some((n, h)) if n > b.number() => {
+                    self.blocks.remove(&h);
+                }
+                _ => return,
+            }
+        }
+        self.blocks.insert(b.hash, b);
+    }
+
     fn block_bytes(&self, height: Height, hash: &B256) -> Option<Bytes> {
         if let Some(b) = self.blocks.get(hash) {
             return Some(Bytes::from(b.block.encode_bytes()));
@@ -263,13 +283,10 @@ impl RaftDriver {
                     self.blocks
                         .retain(|hash, b| heights.get(&b.number()).is_none_or(|h| h == hash));
                     for raw in blocks {
-                        if self.blocks.len() >= BLOCKS_KEPT_MAX {
-                            break;
-                        }
                         if let Ok(b) = bcos_types::Block::decode_bytes(&raw) {
                             let b = b.seal();
                             if wanted.get(&b.hash) == Some(&b.number()) {
-                                self.blocks.insert(b.hash, b);
+                                self.keep_block(b);
                             }
                         }
                     }
