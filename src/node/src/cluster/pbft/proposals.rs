@@ -94,6 +94,15 @@ impl Proposals {
         Accepted::Kept
     }
 
+    /// A block this node voted for before a restart (its own durable copy, so no view
+    /// and no sender to check).
+    pub fn restore(&mut self, block: SealedBlock) {
+        let at = self.by_height.entry(block.number()).or_default();
+        if at.len() < BLOCKS_PER_HEIGHT_MAX {
+            at.insert(block.hash, block);
+        }
+    }
+
     /// The blocks held for `height`, handed over for execution.
     pub fn take(&mut self, height: Height) -> Option<BTreeMap<B256, SealedBlock>> {
         self.by_height.remove(&height)
