@@ -109,13 +109,27 @@ impl Byzantine {
         let second = match Wire::decode(&frame) {
             Ok(Wire::Prepare { mut msg, .. }) => {
                 msg.block_hash = keccak256(msg.block_hash);
-                let sig = self.sign(msg.height, msg.view, msg.block_hash, B256::ZERO, B256::ZERO, VotePhase::Prepare);
+                let sig = self.sign(
+                    msg.height,
+                    msg.view,
+                    msg.block_hash,
+                    B256::ZERO,
+                    B256::ZERO,
+                    VotePhase::Prepare,
+                );
                 Some(Wire::Prepare { msg, sig })
             }
             Ok(Wire::Commit { mut msg, .. }) => {
                 msg.body.block_hash = keccak256(msg.body.block_hash);
                 let b = msg.body;
-                let sig = self.sign(msg.height, msg.view, b.block_hash, b.state_root, b.receipts_root, VotePhase::Commit);
+                let sig = self.sign(
+                    msg.height,
+                    msg.view,
+                    b.block_hash,
+                    b.state_root,
+                    b.receipts_root,
+                    VotePhase::Commit,
+                );
                 Some(Wire::Commit { msg, sig })
             }
             _ => None,
@@ -128,7 +142,15 @@ impl Byzantine {
         out
     }
 
-    fn sign(&self, height: u64, view: u64, block_hash: B256, state_root: B256, receipts_root: B256, phase: VotePhase) -> Bytes {
+    fn sign(
+        &self,
+        height: u64,
+        view: u64,
+        block_hash: B256,
+        state_root: B256,
+        receipts_root: B256,
+        phase: VotePhase,
+    ) -> Bytes {
         let digest = VoteData {
             group_id: self.group_id,
             height,
@@ -237,7 +259,9 @@ impl Byzantine {
                 let mut parent = None;
                 let mut forged = Vec::with_capacity(blocks.len());
                 for cb in blocks {
-                    let Some(b) = retimed(&cb.block, parent) else { break };
+                    let Some(b) = retimed(&cb.block, parent) else {
+                        break;
+                    };
                     parent = Some(b.hash);
                     forged.push(CertifiedBlock {
                         block: Bytes::from(b.block.encode_bytes()),

@@ -48,7 +48,7 @@ pub struct Violation {
     pub node: Option<u32>,
     pub detail: String,
     /// Set when the failure matches a driver bug the simulator already found and that is
-    /// not fixed yet (src/sim/README.md, "Bugs found"): it still fails the run, but a test
+    /// fixed since (src/sim/README.md, "Bugs found"), so a regression is named: it still fails the run, but a test
     /// may tell it apart from a new finding.
     pub known_bug: Option<&'static str>,
 }
@@ -173,7 +173,12 @@ impl Checkers {
         let head = store.head().map_or(0, |(h, _)| h);
         for h in from + 1..=head {
             let Some(b) = store.committed_block(h)? else {
-                self.fail("agreement", now, node, format!("block {h} missing below head {head}"));
+                self.fail(
+                    "agreement",
+                    now,
+                    node,
+                    format!("block {h} missing below head {head}"),
+                );
                 return Ok(head);
             };
             self.agree(now, node, &b, "stored");
@@ -246,7 +251,10 @@ impl Checkers {
                         "certificate",
                         now,
                         node,
-                        format!("block {h} ({}) stored with an invalid certificate: {e}", b.block.hash),
+                        format!(
+                            "block {h} ({}) stored with an invalid certificate: {e}",
+                            b.block.hash
+                        ),
                     ),
                 }
             }
@@ -293,9 +301,8 @@ impl Checkers {
             }
             Wire::Commit { msg, .. } => {
                 let b = msg.body;
-                let digest = keccak256(
-                    [b.block_hash.0, b.state_root.0, b.receipts_root.0].concat(),
-                );
+                let digest =
+                    keccak256([b.block_hash.0, b.state_root.0, b.receipts_root.0].concat());
                 self.vote(now, node, (msg.height, msg.view, true), digest)
             }
             Wire::Raft { msg, .. } => {
@@ -366,8 +373,14 @@ impl Checkers {
     pub fn on_step(&mut self, at: u64, node: u32, prev: &CoreState, now: &CoreState) {
         match (prev, now) {
             (
-                CoreState::Pbft { height: h0, lock_view: Some(v0), .. },
-                CoreState::Pbft { height, lock_view, .. },
+                CoreState::Pbft {
+                    height: h0,
+                    lock_view: Some(v0),
+                    ..
+                },
+                CoreState::Pbft {
+                    height, lock_view, ..
+                },
             ) if h0 == height && lock_view.is_none_or(|v| v < *v0) => self.fail(
                 "lock kept",
                 at,
@@ -375,10 +388,21 @@ impl Checkers {
                 format!("at height {height} its lock of view {v0} became {lock_view:?}"),
             ),
             (
-                CoreState::Raft { term: t0, commit: c0, leader: true, .. },
-                CoreState::Raft { term, commit, commit_term, leader: true, .. },
-            ) if t0 == term && commit > c0 && commit_term.is_some_and(|ct| ct < *term) => {
-                self.fail(
+                CoreState::Raft {
+                    term: t0,
+                    commit: c0,
+                    leader: true,
+                    ..
+                },
+                CoreState::Raft {
+                    term,
+                    commit,
+                    commit_term,
+                    leader: true,
+                    ..
+                },
+            ) if t0 == term && commit > c0 && commit_term.is_some_and(|ct| ct < *term) => self
+                .fail(
                     "commit rule",
                     at,
                     node,
@@ -386,8 +410,7 @@ impl Checkers {
                         "leader of term {term} advanced its commit index to {commit}, an entry \
                          of term {commit_term:?}, with no entry of its own term beneath"
                     ),
-                )
-            }
+                ),
             _ => {}
         }
     }
@@ -396,11 +419,25 @@ impl Checkers {
     pub fn on_restart(&mut self, at: u64, node: u32, sent: &CoreState, restored: &CoreState) {
         let lost = match (sent, restored) {
             (
-                CoreState::Pbft { height: h0, view: v0, lock_view: l0, prepared: p0, committed: c0 },
-                CoreState::Pbft { height, view, lock_view, prepared, committed },
+                CoreState::Pbft {
+                    height: h0,
+                    view: v0,
+                    lock_view: l0,
+                    prepared: p0,
+                    committed: c0,
+                },
+                CoreState::Pbft {
+                    height,
+                    view,
+                    lock_view,
+                    prepared,
+                    committed,
+                },
             ) if h0 == height => {
                 if view < v0 {
-                    Some(format!("height {height}: view {v0} before the crash, {view} after"))
+                    Some(format!(
+                        "height {height}: view {v0} before the crash, {view} after"
+                    ))
                 } else if l0.is_some_and(|l| lock_view.is_none_or(|v| v < l)) {
                     Some(format!("height {height}: lock of view {l0:?} before the crash, {lock_view:?} after"))
                 } else if view == v0 && (prepared != p0 || committed != c0) {
@@ -413,15 +450,30 @@ impl Checkers {
                 }
             }
             (
-                CoreState::Raft { term: t0, voted_for: vf0, last: l0, .. },
-                CoreState::Raft { term, voted_for, last, .. },
+                CoreState::Raft {
+                    term: t0,
+                    voted_for: vf0,
+                    last: l0,
+                    ..
+                },
+                CoreState::Raft {
+                    term,
+                    voted_for,
+                    last,
+                    ..
+                },
             ) => {
                 if term < t0 {
                     Some(format!("term {t0} before the crash, {term} after"))
                 } else if term == t0 && vf0.is_some() && voted_for != vf0 {
-                    Some(format!("term {term}: voted for {vf0:?} before the crash, {voted_for:?} after"))
+                    Some(format!(
+                        "term {term}: voted for {vf0:?} before the crash, {voted_for:?} after"
+                    ))
                 } else if last.0 < l0.0 {
-                    Some(format!("log ended at {} before the crash, at {} after", l0.0, last.0))
+                    Some(format!(
+                        "log ended at {} before the crash, at {} after",
+                        l0.0, last.0
+                    ))
                 } else {
                     None
                 }

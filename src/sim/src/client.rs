@@ -131,7 +131,12 @@ impl Client {
                 } else {
                     Address::from_word(B256::from(rng.bytes32()))
                 };
-                (TxKind::Call(to), Vec::new(), 21_000, rng.between(1, 1_000_000))
+                (
+                    TxKind::Call(to),
+                    Vec::new(),
+                    21_000,
+                    rng.between(1, 1_000_000),
+                )
             }
         };
         let unsigned = TxEip1559 {

@@ -19,7 +19,9 @@ impl FromStr for Protocol {
         match s {
             "pbft" => Ok(Protocol::Pbft),
             "raft" => Ok(Protocol::Raft),
-            other => Err(format!("unknown protocol {other:?} (expected pbft or raft)")),
+            other => Err(format!(
+                "unknown protocol {other:?} (expected pbft or raft)"
+            )),
         }
     }
 }
@@ -39,7 +41,10 @@ pub const BUG_NAMES: [(&str, SeededBug); 7] = [
     ("no-lock", SeededBug::PbftNoLock),
     ("vote-twice", SeededBug::RaftVoteTwice),
     ("commit-old-term", SeededBug::RaftCommitOldTerm),
-    ("sync-without-certificate", SeededBug::SyncWithoutCertificate),
+    (
+        "sync-without-certificate",
+        SeededBug::SyncWithoutCertificate,
+    ),
     ("send-before-persist", SeededBug::SendBeforePersist),
     ("ack-before-durable", SeededBug::AckBeforeDurable),
 ];
@@ -117,7 +122,10 @@ impl FromStr for ByzantineSpec {
             .map(|(_, k)| *k)
             .ok_or_else(|| {
                 let names: Vec<&str> = BYZANTINE_NAMES.iter().map(|(n, _)| *n).collect();
-                format!("unknown Byzantine kind {kind:?} (expected one of {})", names.join(", "))
+                format!(
+                    "unknown Byzantine kind {kind:?} (expected one of {})",
+                    names.join(", ")
+                )
             })?;
         let node = node
             .parse()
@@ -187,7 +195,9 @@ impl SimConfig {
         if let Some(bug) = self.bug {
             let pbft_only = matches!(
                 bug,
-                SeededBug::PbftQuorumTwoF | SeededBug::PbftNoLock | SeededBug::SyncWithoutCertificate
+                SeededBug::PbftQuorumTwoF
+                    | SeededBug::PbftNoLock
+                    | SeededBug::SyncWithoutCertificate
             );
             let raft_only = matches!(bug, SeededBug::RaftVoteTwice | SeededBug::RaftCommitOldTerm);
             if (pbft_only && self.protocol != Protocol::Pbft)

@@ -9,16 +9,24 @@ use std::collections::BinaryHeap;
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A frame reaches `to` (it left `from` earlier).
-    Deliver { from: u32, to: u32, frame: Bytes },
+    Deliver {
+        from: u32,
+        to: u32,
+        frame: Bytes,
+    },
     /// A node's driver wants a step (its next deadline); stale if the node rescheduled.
-    Wake { node: u32 },
+    Wake {
+        node: u32,
+    },
     /// The client signs and submits a new transaction.
     Submit,
     /// The client resubmits transactions that have no receipt yet.
     Retry,
     /// A scheduled crash of a random live node.
     Crash,
-    Restart { node: u32 },
+    Restart {
+        node: u32,
+    },
     PartitionStart,
     PartitionHeal,
     /// An isolation (a one-node partition after a decision or proposal) ends.

@@ -58,7 +58,12 @@ fn real_main() -> anyhow::Result<bool> {
     let args = Args::parse();
     let mut base = SimConfig::new(args.protocol, args.nodes, args.seed);
     base.ticks = args.ticks;
-    base.bug = args.bug.as_deref().map(parse_bug).transpose().map_err(anyhow::Error::msg)?;
+    base.bug = args
+        .bug
+        .as_deref()
+        .map(parse_bug)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     base.byzantine = args.byzantine;
     base.validate().map_err(anyhow::Error::msg)?;
     match &args.seeds {
@@ -83,7 +88,11 @@ fn real_main() -> anyhow::Result<bool> {
     }
 }
 
-fn run_sweep(base: &SimConfig, seeds: std::ops::Range<u64>, stop_after: Option<usize>) -> anyhow::Result<bool> {
+fn run_sweep(
+    base: &SimConfig,
+    seeds: std::ops::Range<u64>,
+    stop_after: Option<usize>,
+) -> anyhow::Result<bool> {
     let total = seeds.end - seeds.start;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
@@ -106,7 +115,11 @@ fn run_sweep(base: &SimConfig, seeds: std::ops::Range<u64>, stop_after: Option<u
         );
         if !r.passed() {
             failed += 1;
-            let first = r.violations.first().map(|v| v.to_string()).unwrap_or_default();
+            let first = r
+                .violations
+                .first()
+                .map(|v| v.to_string())
+                .unwrap_or_default();
             let line = format!(
                 "FAIL seed {}: {first}\n  replay: {}",
                 r.config.seed,

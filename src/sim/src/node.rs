@@ -84,10 +84,16 @@ impl Driver {
                     d.head().number(),
                     c.next_height(),
                     c.view(),
-                    if st.view_active { "" } else { " (waiting for its new view)" },
-                    st.lock
-                        .as_ref()
-                        .map_or("none".to_string(), |l| format!("view {} {:.10}", l.view, l.block_hash.to_string())),
+                    if st.view_active {
+                        ""
+                    } else {
+                        " (waiting for its new view)"
+                    },
+                    st.lock.as_ref().map_or("none".to_string(), |l| format!(
+                        "view {} {:.10}",
+                        l.view,
+                        l.block_hash.to_string()
+                    )),
                     st.timer,
                     st.work_pending,
                     c.leader()
@@ -114,7 +120,7 @@ impl Driver {
     /// does not hold that entry's block. The body lives only in memory (the durable record
     /// names it by hash): when every node that had it crashed, no follower can execute the
     /// entry, so none acknowledges it, and the leader can neither commit nor replace it (a
-    /// driver bug the simulator found, not fixed yet; src/sim/README.md).
+    /// driver bug the simulator found, fixed by durable bodies; src/sim/README.md).
     pub fn raft_leader_without_block(&self) -> bool {
         match self {
             Driver::Raft(d) => {
@@ -338,6 +344,9 @@ impl SimNode {
     }
 
     pub fn take_outbox(&self) -> Vec<(crate::runtime::Dest, Bytes)> {
-        self.live.as_ref().map(|l| l.outbox.take()).unwrap_or_default()
+        self.live
+            .as_ref()
+            .map(|l| l.outbox.take())
+            .unwrap_or_default()
     }
 }

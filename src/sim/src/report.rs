@@ -77,7 +77,9 @@ impl fmt::Display for Report {
             c.bug
                 .map(|b| format!(" bug={}", crate::config::bug_name(b)))
                 .unwrap_or_default(),
-            c.byzantine.map(|b| format!(" byzantine={b}")).unwrap_or_default()
+            c.byzantine
+                .map(|b| format!(" byzantine={b}"))
+                .unwrap_or_default()
         )?;
         writeln!(f, "  faults:     {}", self.faults)?;
         writeln!(
@@ -125,7 +127,11 @@ impl fmt::Display for Report {
             self.max_view_or_term
         )?;
         if c.byzantine.is_some() {
-            writeln!(f, "  byzantine:  {} frames forged, suppressed or malformed", self.byzantine_frames)?;
+            writeln!(
+                f,
+                "  byzantine:  {} frames forged, suppressed or malformed",
+                self.byzantine_frames
+            )?;
         }
         match self.settled_after_ms {
             Some(ms) => writeln!(f, "  liveness:   settled {ms} ms after the faults stopped")?,

@@ -28,7 +28,8 @@ impl World {
         };
         if let Some(why) = failure {
             if self.nodes[i].honest() {
-                self.checkers.fail("no driver failure", self.now(), node, why);
+                self.checkers
+                    .fail("no driver failure", self.now(), node, why);
             }
             return Ok(());
         }
@@ -122,7 +123,8 @@ impl World {
         self.after_step(node, failure.is_none())?;
         if let Some(why) = failure {
             if self.nodes[i].honest() {
-                self.checkers.fail("no driver failure", self.now(), node, why);
+                self.checkers
+                    .fail("no driver failure", self.now(), node, why);
             }
             if self.nodes[i].is_up() {
                 self.crash(node, false);
@@ -158,7 +160,9 @@ impl World {
         let honest = self.nodes[i].honest();
         let mut decided = false;
         loop {
-            let Some(live) = self.nodes[i].live.as_mut() else { break };
+            let Some(live) = self.nodes[i].live.as_mut() else {
+                break;
+            };
             let b = match live.feed.try_recv() {
                 Ok(b) => b,
                 Err(TryRecvError::Lagged(k)) => {
@@ -232,7 +236,9 @@ impl World {
 
     fn observe_position(&mut self, node: u32) {
         let i = node as usize;
-        let Some(live) = self.nodes[i].live.as_ref() else { return };
+        let Some(live) = self.nodes[i].live.as_ref() else {
+            return;
+        };
         let (height, view, leads) = live.driver.position();
         self.stats.max_view_or_term = self.stats.max_view_or_term.max(view);
         match self.cfg.protocol {
@@ -256,7 +262,10 @@ impl World {
         let now = self.now();
         let n = &self.nodes[i];
         let Some(live) = n.live.as_ref() else { return };
-        let deadline = live.driver.next_deadline_ms().saturating_sub(n.clock.skew_ms);
+        let deadline = live
+            .driver
+            .next_deadline_ms()
+            .saturating_sub(n.clock.skew_ms);
         // A deadline already due after `after_wake` ran is served on the next ms.
         let at = deadline.max(now + 1);
         if n.wake_at.is_none_or(|w| at < w) {
@@ -288,7 +297,8 @@ impl World {
                 Dest::To(_) => Vec::new(),
                 Dest::All => (0..self.cfg.nodes).filter(|p| *p != node).collect(),
             };
-            self.net.send(&mut self.rng, &mut self.q, now, node, &to, &frame);
+            self.net
+                .send(&mut self.rng, &mut self.q, now, node, &to, &frame);
         }
     }
 
@@ -314,8 +324,16 @@ impl World {
             }
             Ok(w) => {
                 match &w {
-                    Wire::PrePrepare { msg, .. } => tracing::debug!(target: "bcos_sim::frames", from, to, at_ms = self.now(), height = msg.height, view = msg.view, block = %msg.block_hash, "pre-prepare"),
-                    Wire::NewView { height, view, reproposal, block, .. } => {
+                    Wire::PrePrepare { msg, .. } => {
+                        tracing::debug!(target: "bcos_sim::frames", from, to, at_ms = self.now(), height = msg.height, view = msg.view, block = %msg.block_hash, "pre-prepare")
+                    }
+                    Wire::NewView {
+                        height,
+                        view,
+                        reproposal,
+                        block,
+                        ..
+                    } => {
                         tracing::debug!(target: "bcos_sim::frames", from, to, at_ms = self.now(), height, view, reproposal = ?reproposal, with_block = block.is_some(), "new view");
                         if let Some(r) = reproposal {
                             self.last_new_view.insert(*height, (*r, block.is_some()));
@@ -334,7 +352,11 @@ impl World {
             .live
             .as_ref()
             .ok_or_else(|| "node is down".to_string())?;
-        let tx = live.pool.rules().check_raw(raw).map_err(|e| e.to_string())?;
+        let tx = live
+            .pool
+            .rules()
+            .check_raw(raw)
+            .map_err(|e| e.to_string())?;
         let rtx = self
             .recoverer
             .recover_one(Arc::new(tx))

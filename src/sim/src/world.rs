@@ -110,9 +110,8 @@ impl World {
         let group_id = setup::cluster_config(cfg, &vals, 0).group_id;
         let frame_bytes_max = setup::cluster_config(cfg, &vals, 0).frame_bytes_max as usize;
         let byz = cfg.byzantine.and_then(|b| {
-            vals.get(b.node as usize).map(|v| {
-                Byzantine::new(b.kind, b.node, cfg.nodes, group_id, v.keys.bls.clone())
-            })
+            vals.get(b.node as usize)
+                .map(|v| Byzantine::new(b.kind, b.node, cfg.nodes, group_id, v.keys.bls.clone()))
         });
         Ok(World {
             checkers: Checkers::new(cfg.protocol, &vals, group_id)?,
@@ -151,13 +150,18 @@ impl World {
         for i in 0..self.cfg.nodes {
             self.start_node(i)?;
         }
-        self.q.push(self.rng.between(1, self.submit_every_ms), Event::Submit);
+        self.q
+            .push(self.rng.between(1, self.submit_every_ms), Event::Submit);
         self.q.push(RETRY_INTERVAL_MS, Event::Retry);
         if let Some(every) = self.plan.crash_every_ms {
-            self.q.push(self.rng.between(every / 2, every * 3 / 2), Event::Crash);
+            self.q
+                .push(self.rng.between(every / 2, every * 3 / 2), Event::Crash);
         }
         if let Some(every) = self.plan.partition_every_ms {
-            self.q.push(self.rng.between(every / 2, every * 3 / 2), Event::PartitionStart);
+            self.q.push(
+                self.rng.between(every / 2, every * 3 / 2),
+                Event::PartitionStart,
+            );
         }
         self.q.push(self.cfg.ticks, Event::Quiet);
         Ok(())
@@ -299,7 +303,11 @@ impl World {
     }
 
     pub fn up_nodes(&self) -> Vec<u32> {
-        self.nodes.iter().filter(|n| n.is_up()).map(|n| n.index).collect()
+        self.nodes
+            .iter()
+            .filter(|n| n.is_up())
+            .map(|n| n.index)
+            .collect()
     }
 
     pub fn down_count(&self) -> u32 {
@@ -316,7 +324,7 @@ impl World {
     }
 
     /// Whether a liveness failure is one of the driver bugs this simulator found and that
-    /// are not fixed yet (src/sim/README.md, "Bugs found"), recognised by their exact state:
+    /// are fixed since (src/sim/README.md, "Bugs found"; a regression is named), recognised by their exact state:
     /// - `raft-block-body-lost`: a Raft leader whose log ends above its head in an entry
     ///   whose block body it does not hold (bodies are kept in memory only; when every node
     ///   that had it crashed, no follower can execute and acknowledge the entry);
@@ -360,7 +368,9 @@ impl World {
     /// Liveness is reached once faults stopped, every transaction has a receipt and every
     /// honest node is up at one head.
     fn check_settled(&mut self, now: u64) {
-        let Some(quiet) = self.quiet_since else { return };
+        let Some(quiet) = self.quiet_since else {
+            return;
+        };
         if self.client.pending() > 0 || self.nodes.iter().any(|n| n.honest() && !n.is_up()) {
             return;
         }

@@ -45,11 +45,20 @@ fn raft_fixed_seeds_pass() {
 /// The Byzantine modules (PBFT, f = 1 of 4): the honest nodes keep every property.
 #[test]
 fn pbft_tolerates_each_byzantine_module() {
-    for kind in ["equivocate", "silent", "double-vote", "garbage", "fake-sync"] {
+    for kind in [
+        "equivocate",
+        "silent",
+        "double-vote",
+        "garbage",
+        "fake-sync",
+    ] {
         let spec = format!("{kind}@1");
         let r = run(Protocol::Pbft, BYZANTINE_SEED, Some(&spec));
         assert!(r.passed(), "byzantine {spec} broke the cluster:\n{r}");
-        assert!(r.byzantine_frames > 0 || kind == "silent", "{spec} did nothing");
+        assert!(
+            r.byzantine_frames > 0 || kind == "silent",
+            "{spec} did nothing"
+        );
     }
 }
 
@@ -58,7 +67,10 @@ fn a_seed_replays_to_the_same_trace_hash() {
     for protocol in [Protocol::Pbft, Protocol::Raft] {
         let a = run(protocol, 7, None);
         let b = run(protocol, 7, None);
-        assert_eq!(a.trace_hash, b.trace_hash, "{protocol} seed 7 did not replay");
+        assert_eq!(
+            a.trace_hash, b.trace_hash,
+            "{protocol} seed 7 did not replay"
+        );
         let c = run(protocol, 8, None);
         assert_ne!(a.trace_hash, c.trace_hash, "two seeds, one trace");
     }

@@ -50,7 +50,13 @@ fn assert_found(
 
 #[test]
 fn pbft_no_lock_is_found() {
-    assert_found(Protocol::Pbft, SeededBug::PbftNoLock, None, &["lock kept", "agreement"], 10);
+    assert_found(
+        Protocol::Pbft,
+        SeededBug::PbftNoLock,
+        None,
+        &["lock kept", "agreement"],
+        10,
+    );
 }
 
 /// With a quorum of 2f the cluster forms certificates the honest nodes' own rule refuses;
@@ -85,14 +91,24 @@ fn pbft_send_before_persist_is_found() {
         Protocol::Pbft,
         SeededBug::SendBeforePersist,
         None,
-        &["restart keeps durable state", "one vote per slot", "agreement"],
+        &[
+            "restart keeps durable state",
+            "one vote per slot",
+            "agreement",
+        ],
         20,
     );
 }
 
 #[test]
 fn pbft_ack_before_durable_is_found() {
-    assert_found(Protocol::Pbft, SeededBug::AckBeforeDurable, None, &["durability"], 40);
+    assert_found(
+        Protocol::Pbft,
+        SeededBug::AckBeforeDurable,
+        None,
+        &["durability"],
+        40,
+    );
 }
 
 #[test]
@@ -123,12 +139,22 @@ fn raft_send_before_persist_is_found() {
         Protocol::Raft,
         SeededBug::SendBeforePersist,
         None,
-        &["restart keeps durable state", "one vote per slot", "election safety"],
+        &[
+            "restart keeps durable state",
+            "one vote per slot",
+            "election safety",
+        ],
         20,
     );
 }
 
 #[test]
 fn raft_ack_before_durable_is_found() {
-    assert_found(Protocol::Raft, SeededBug::AckBeforeDurable, None, &["durability"], 40);
+    assert_found(
+        Protocol::Raft,
+        SeededBug::AckBeforeDurable,
+        None,
+        &["durability"],
+        40,
+    );
 }

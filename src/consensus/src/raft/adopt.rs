@@ -54,7 +54,9 @@ impl Raft {
     /// Whether [`Raft::adopt_tail`] would change anything.
     pub fn tail_of_earlier_term(&self) -> bool {
         let last = self.st.log.last();
-        self.st.role == Role::Leader && last.index > self.st.commit_index && last.term < self.st.term
+        self.st.role == Role::Leader
+            && last.index > self.st.commit_index
+            && last.term < self.st.term
     }
 }
 
@@ -67,7 +69,11 @@ mod tests {
     /// Node 0 of three holds entry 1 of term 1 (uncommitted), then wins term 2.
     fn leader_with_old_tail() -> Raft {
         let mut n = node(0);
-        msg(&mut n, 1, append(1, LogPos::default(), vec![entry(1, 1)], 0));
+        msg(
+            &mut n,
+            1,
+            append(1, LogPos::default(), vec![entry(1, 1)], 0),
+        );
         n.handle(Input::Timeout(RaftTimer::Election));
         msg(
             &mut n,
@@ -97,7 +103,10 @@ mod tests {
         assert!(commits(&msg(&mut l, 1, ok(1))).is_empty());
         let out = l.adopt_tail();
         assert!(persist_precedes_sends(&out));
-        assert_eq!(l.state().log.get(1).map(|e| (e.term, e.block_hash)), Some((2, hash(1))));
+        assert_eq!(
+            l.state().log.get(1).map(|e| (e.term, e.block_hash)),
+            Some((2, hash(1)))
+        );
         assert!(!l.tail_of_earlier_term());
         let appends: Vec<_> = sends(&out)
             .into_iter()
@@ -107,7 +116,11 @@ mod tests {
             })
             .collect();
         assert_eq!(appends.len(), 2, "both peers get the re-issued entry");
-        assert!(appends.iter().all(|a| a.entries == vec![Entry { term: 2, ..entry(1, 1) }]));
+        assert!(appends.iter().all(|a| a.entries
+            == vec![Entry {
+                term: 2,
+                ..entry(1, 1)
+            }]));
         // The match recorded for the term-1 entry no longer counts: a fresh ack does.
         let out = msg(&mut l, 1, ok(1));
         assert_eq!(commits(&out), vec![1]);
@@ -115,17 +128,32 @@ mod tests {
             panic!("no commit")
         };
         assert_eq!(d.block_hash, hash(1));
-        assert_eq!(decode_certificate(&d.certificate), Some(LogPos { index: 1, term: 2 }));
+        assert_eq!(
+            decode_certificate(&d.certificate),
+            Some(LogPos { index: 1, term: 2 })
+        );
     }
 
     #[test]
     fn a_follower_replaces_the_old_entry_with_the_reissued_one() {
         let mut f = node(1);
-        msg(&mut f, 0, append(1, LogPos::default(), vec![entry(1, 1)], 0));
+        msg(
+            &mut f,
+            0,
+            append(1, LogPos::default(), vec![entry(1, 1)], 0),
+        );
         let out = msg(
             &mut f,
             2,
-            append(2, LogPos::default(), vec![Entry { term: 2, ..entry(1, 1) }], 0),
+            append(
+                2,
+                LogPos::default(),
+                vec![Entry {
+                    term: 2,
+                    ..entry(1, 1)
+                }],
+                0,
+            ),
         );
         assert_eq!(
             replies(&out),
@@ -142,7 +170,11 @@ mod tests {
     #[test]
     fn nothing_changes_for_followers_or_current_term_tails() {
         let mut f = node(1);
-        msg(&mut f, 0, append(1, LogPos::default(), vec![entry(1, 1)], 0));
+        msg(
+            &mut f,
+            0,
+            append(1, LogPos::default(), vec![entry(1, 1)], 0),
+        );
         let before = f.clone();
         assert!(!f.tail_of_earlier_term());
         f.adopt_tail();

@@ -393,7 +393,11 @@ impl TxQueue {
         assert_eq!(gapped, self.gapped, "gapped count");
         assert_eq!(self.arrival.len(), self.senders.len(), "arrival order");
         for (k, a) in &self.arrival {
-            assert_eq!(self.senders.get(a).map(|q| q.arrival), Some(*k), "arrival key");
+            assert_eq!(
+                self.senders.get(a).map(|q| q.arrival),
+                Some(*k),
+                "arrival key"
+            );
         }
         assert_eq!(count, self.by_hash.len(), "hash index");
         assert_eq!(bytes, self.bytes, "bytes");

@@ -135,7 +135,9 @@ impl RaftDriver {
             self.blocks.values().map(|b| b.number()).collect::<Vec<_>>(),
             self.candidates.len(),
             self.invalid.len(),
-            self.held.as_ref().map(|(from, a)| (*from, a.entries.first().map(|e| e.index))),
+            self.held
+                .as_ref()
+                .map(|(from, a)| (*from, a.entries.first().map(|e| e.index))),
             self.halted_at
         )
     }
@@ -218,11 +220,7 @@ impl RaftDriver {
     /// later blocks and never execute the next one (bcos-sim raft seed 201).
     fn keep_block(&mut self, b: SealedBlock) {
         if self.blocks.len() >= BLOCKS_KEPT_MAX && !self.blocks.contains_key(&b.hash) {
-            let highest = self
-                .blocks
-                .values()
-                .map(|k| (k.number(), k.hash))
-                .max();
+            let highest = self.blocks.values().map(|k| (k.number(), k.hash)).max();
             match highest {
                 Some((n, h)) if n > b.number() => {
                     self.blocks.remove(&h);
