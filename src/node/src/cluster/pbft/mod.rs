@@ -59,6 +59,8 @@ pub struct PbftDriver {
     /// Bodies of the blocks this node voted for above its head, as made durable
     /// ([`bodies`]).
     voted_bodies: BTreeMap<(Height, B256), Vec<u8>>,
+    /// Proofs of this node's locks (height, view, block), as made durable ([`bodies`]).
+    lock_proofs: BTreeMap<(Height, u64, B256), bodies::KeptProof>,
 }
 
 pub struct PbftDriverParts {
@@ -120,6 +122,7 @@ impl PbftDriver {
             pending: BTreeMap::new(),
             work_signaled: None,
             voted_bodies: BTreeMap::new(),
+            lock_proofs: BTreeMap::new(),
         };
         d.load_bodies()?;
         Ok(d)
@@ -179,6 +182,7 @@ impl PbftDriver {
         &mut self,
         outputs: Vec<Output<PbftMsg, PbftTimer, PbftDurable>>,
     ) -> anyhow::Result<()> {
+        self.keep_lock_proof(&outputs)?;
         for o in outputs {
             match self.base.apply_output(o)? {
                 Some(Routed::Send { to, msg }) => {
