@@ -75,3 +75,25 @@ fn a_seed_replays_to_the_same_trace_hash() {
         assert_ne!(a.trace_hash, c.trace_hash, "two seeds, one trace");
     }
 }
+
+/// The seeds on which the simulator found bugs in the real drivers (src/sim/README.md,
+/// "Bugs found"), at the CLI's default length: each must pass now.
+#[test]
+fn seeds_that_found_driver_bugs_pass() {
+    let found: [(Protocol, u64); 9] = [
+        (Protocol::Raft, 1),   // RAFT-R17: an earlier term's tail never committed
+        (Protocol::Raft, 24),  // block body lost with the leader's crash
+        (Protocol::Raft, 48),  // a leader did not send an executed candidate
+        (Protocol::Raft, 185), // block body lost
+        (Protocol::Raft, 201), // room for bodies full of later heights
+        (Protocol::Pbft, 18),  // every honest node locked on a block none held
+        (Protocol::Pbft, 20),  // locks nobody could prove after restarts
+        (Protocol::Pbft, 25),  // locked block lost
+        (Protocol::Pbft, 237), // view-change split over unprovable locks
+    ];
+    for (protocol, seed) in found {
+        let cfg = SimConfig::new(protocol, 4, seed);
+        let r = bcos_sim::run(&cfg).expect("the run starts");
+        assert!(r.passed(), "{protocol} seed {seed} fails again:\n{r}");
+    }
+}

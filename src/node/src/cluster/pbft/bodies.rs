@@ -42,7 +42,8 @@ impl PbftDriver {
         let head = self.base.head.number();
         for (h, v, hash, signers, agg) in rec.proofs {
             if h > head {
-                self.lock_proofs.insert((h, v, B256::from(hash)), (signers, agg));
+                self.lock_proofs
+                    .insert((h, v, B256::from(hash)), (signers, agg));
             }
         }
         for raw in rec.bodies {
