@@ -159,10 +159,7 @@ impl World {
         // Receipts the node showed.
         let honest = self.nodes[i].honest();
         let mut decided = false;
-        loop {
-            let Some(live) = self.nodes[i].live.as_mut() else {
-                break;
-            };
+        while let Some(live) = self.nodes[i].live.as_mut() {
             let b = match live.feed.try_recv() {
                 Ok(b) => b,
                 Err(TryRecvError::Lagged(k)) => {

@@ -19,12 +19,14 @@ use bcos_consensus::Output;
 use bcos_types::{Block, Bytes, Height, B256};
 use serde::{Deserialize, Serialize};
 
+/// A lock's proof as written: (height, view, block hash, signer bitmap, aggregate).
+type ProofRow = (Height, u64, [u8; 32], Vec<u8>, Vec<u8>);
+
 /// The record: bodies of voted blocks and proofs of locks, above the head.
 #[derive(Serialize, Deserialize, Default)]
 struct Record {
     bodies: Vec<Vec<u8>>,
-    /// (height, view, block hash, signer bitmap, aggregate signature).
-    proofs: Vec<(Height, u64, [u8; 32], Vec<u8>, Vec<u8>)>,
+    proofs: Vec<ProofRow>,
 }
 
 /// A lock's proof as kept: (signer bitmap, aggregate).
