@@ -46,6 +46,10 @@ pub struct DriverRuntime {
     pub clock: Arc<dyn Clock>,
     /// The core's durable record.
     pub durable: Box<dyn Durable>,
+    /// The bodies of blocks the durable record names but the store does not hold yet (Raft:
+    /// uncommitted entries this node proposed or acknowledged), so that a restarted node can
+    /// still send them.
+    pub bodies: Box<dyn Durable>,
     pub sync_server: Box<dyn SyncServe>,
 }
 
@@ -149,6 +153,7 @@ impl DriverRuntime {
             net: Arc::new(Alone),
             clock,
             durable: Box::new(Alone),
+            bodies: Box::new(Alone),
             sync_server: Box::new(Alone),
         }
     }

@@ -6,6 +6,7 @@
 //! not Byzantine nodes. Phases live in sibling modules: [`election`], [`replication`],
 //! [`membership`].
 
+pub mod adopt;
 pub mod config;
 pub mod election;
 pub mod membership;

@@ -35,6 +35,8 @@ pub struct DriverBase<T, D> {
     pub net: Arc<dyn Transport>,
     pub clock: Arc<dyn Clock>,
     durable: Box<dyn Durable>,
+    /// Bodies of uncommitted blocks the adapter must not lose in a crash.
+    pub bodies: Box<dyn Durable>,
     sync_server: Box<dyn SyncServe>,
     pub recoverer: BatchRecoverer,
     /// The store's head block.
@@ -68,6 +70,7 @@ where
             net,
             clock,
             durable,
+            bodies,
             sync_server,
         } = rt;
         let saved: Option<D> = load_json(&*durable)?;
@@ -78,6 +81,7 @@ where
             net,
             clock,
             durable,
+            bodies,
             sync_server,
             recoverer,
             head,

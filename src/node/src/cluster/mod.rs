@@ -152,14 +152,15 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
     let view = Arc::new(ConsensusView::default());
     let transport: Arc<dyn Transport> = Arc::new(NetTransport(net.clone()));
     let clock = ctx.clock.clone();
-    let record = match cfg.consensus {
-        ConsensusKind::Pbft => "pbft-state.json",
-        ConsensusKind::Raft => "raft-state.json",
+    let (record, bodies) = match cfg.consensus {
+        ConsensusKind::Pbft => ("pbft-state.json", "pbft-blocks.bin"),
+        ConsensusKind::Raft => ("raft-state.json", "raft-blocks.bin"),
     };
     let rt = DriverRuntime {
         net: transport.clone(),
         clock: clock.clone(),
         durable: Box::new(FileDurable(durable::DurableFile::new(state_dir, record))),
+        bodies: Box::new(FileDurable(durable::DurableFile::new(state_dir, bodies))),
         sync_server: Box::new(sync_server::SyncServer::start(
             ctx.store.clone(),
             transport,

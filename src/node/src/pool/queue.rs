@@ -10,6 +10,7 @@
 
 use super::error::PoolError;
 use bcos_types::{Address, RecoveredTx, B256, U256};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,8 @@ struct Pooled {
 struct SenderQueue {
     /// The account's next nonce as of the last committed block.
     next_nonce: u64,
+    /// Its key in `TxQueue::arrival` (when this queue was opened).
+    arrival: u64,
     /// First nonce past the gap-free run: every nonce in `next_nonce..ready_end` is in `txs`,
     /// and `txs` holds nothing below `next_nonce`.
     ready_end: u64,
@@ -30,9 +33,10 @@ struct SenderQueue {
 }
 
 impl SenderQueue {
-    fn new(next_nonce: u64) -> Self {
+    fn new(next_nonce: u64, arrival: u64) -> Self {
         SenderQueue {
             next_nonce,
+            arrival,
             ready_end: next_nonce,
             txs: BTreeMap::new(),
         }
@@ -77,6 +81,11 @@ pub struct QueueLimits {
 pub struct TxQueue {
     limits: QueueLimits,
     senders: HashMap<Address, SenderQueue>,
+    /// Senders in the order their queues were opened: `take_ready` serves them first come,
+    /// first proposed. The order is the pool's own, never a hash map's, so a block's
+    /// contents do not depend on a per-process hash seed (a seeded simulation replays).
+    arrival: BTreeMap<u64, Address>,
+    next_arrival: u64,
     by_hash: HashMap<B256, (Address, u64)>,
     bytes: usize,
     /// Sum of every sender's `gapped_count`.
@@ -101,6 +110,8 @@ impl TxQueue {
         TxQueue {
             limits,
             senders: HashMap::new(),
+            arrival: BTreeMap::new(),
+            next_arrival: 0,
             by_hash: HashMap::new(),
             bytes: 0,
             gapped: 0,
@@ -224,10 +235,15 @@ impl TxQueue {
             self.bytes -= old.encoded_len();
         }
         let sender = tx.sender;
-        let q = self
-            .senders
-            .entry(sender)
-            .or_insert_with(|| SenderQueue::new(next));
+        let q = match self.senders.entry(sender) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                let arrival = self.next_arrival;
+                self.next_arrival += 1;
+                self.arrival.insert(arrival, sender);
+                v.insert(SenderQueue::new(next, arrival))
+            }
+        };
         let gapped_before = q.gapped_count();
         q.txs.insert(nonce, Pooled { tx, admitted: now });
         q.extend_ready();
@@ -239,11 +255,13 @@ impl TxQueue {
     }
 
     /// Ready transactions for the next block, at most `txs_max` and `gas_max` in total;
-    /// each sender's in nonce order. Nothing is removed: commits remove.
+    /// senders in the order their queues opened, each sender's in nonce order. Nothing is
+    /// removed: commits remove.
     pub fn take_ready(&self, txs_max: usize, gas_max: u64) -> Vec<RecoveredTx> {
         let mut out = Vec::new();
         let mut gas = 0u64;
-        'senders: for q in self.senders.values() {
+        let queues = self.arrival.values().filter_map(|a| self.senders.get(a));
+        'senders: for q in queues {
             for p in q.txs.range(q.next_nonce..q.ready_end).map(|(_, p)| p) {
                 if out.len() >= txs_max {
                     break 'senders;
@@ -274,7 +292,7 @@ impl TxQueue {
         self.gapped = self.gapped - gapped_before + gapped_after;
         self.forget(gone.into_values());
         if empty {
-            self.senders.remove(sender);
+            self.close_sender(sender);
         }
     }
 
@@ -292,7 +310,7 @@ impl TxQueue {
         self.gapped = self.gapped - gapped_before + gapped_after;
         self.forget(gone.into_values());
         if empty {
-            self.senders.remove(sender);
+            self.close_sender(sender);
         }
     }
 
@@ -322,7 +340,7 @@ impl TxQueue {
             }
         }
         for sender in emptied {
-            self.senders.remove(&sender);
+            self.close_sender(&sender);
         }
         let n = expired.len();
         // Only gapped transactions were removed, and no run changed.
@@ -338,6 +356,13 @@ impl TxQueue {
         }
         self.next_sweep = now.checked_add(GAPPED_SWEEP_INTERVAL);
         self.expire_gapped(now)
+    }
+
+    /// Drops an emptied sender queue and its place in the arrival order.
+    fn close_sender(&mut self, sender: &Address) {
+        if let Some(q) = self.senders.remove(sender) {
+            self.arrival.remove(&q.arrival);
+        }
     }
 
     fn forget(&mut self, gone: impl Iterator<Item = Pooled>) {
@@ -366,6 +391,14 @@ impl TxQueue {
             bytes += q.txs.values().map(|p| p.tx.encoded_len()).sum::<usize>();
         }
         assert_eq!(gapped, self.gapped, "gapped count");
+        assert_eq!(self.arrival.len(), self.senders.len(), "arrival order");
+        for (k, a) in &self.arrival {
+            assert_eq!(
+                self.senders.get(a).map(|q| q.arrival),
+                Some(*k),
+                "arrival key"
+            );
+        }
         assert_eq!(count, self.by_hash.len(), "hash index");
         assert_eq!(bytes, self.bytes, "bytes");
     }

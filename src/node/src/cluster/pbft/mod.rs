@@ -9,6 +9,7 @@
 //! to the wire), [`blocks`] (proposals, execution, decisions), [`sync`].
 
 mod blocks;
+mod bodies;
 mod inbound;
 mod outbound;
 pub mod proposals;
@@ -55,6 +56,11 @@ pub struct PbftDriver {
     pending: BTreeMap<Height, PendingDecision>,
     /// Height for which "the pool has work" was told to a non-leader core.
     work_signaled: Option<(Height, u64)>,
+    /// Bodies of the blocks this node voted for above its head, as made durable
+    /// ([`bodies`]).
+    voted_bodies: BTreeMap<(Height, B256), Vec<u8>>,
+    /// Proofs of this node's locks (height, view, block), as made durable ([`bodies`]).
+    lock_proofs: BTreeMap<(Height, u64, B256), bodies::KeptProof>,
 }
 
 pub struct PbftDriverParts {
@@ -103,7 +109,7 @@ impl PbftDriver {
         let (base, saved) = DriverBase::new(p.ctx, p.cfg, p.rt, p.recoverer, p.view)?;
         let core =
             Pbft::restore(pcfg, base.head.number(), saved).map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(PbftDriver {
+        let mut d = PbftDriver {
             view_changes: view_changes::ViewChanges::new(members.len()),
             members,
             base,
@@ -115,7 +121,11 @@ impl PbftDriver {
             invalid: HashSet::new(),
             pending: BTreeMap::new(),
             work_signaled: None,
-        })
+            voted_bodies: BTreeMap::new(),
+            lock_proofs: BTreeMap::new(),
+        };
+        d.load_bodies()?;
+        Ok(d)
     }
 
     /// Runs until `Stop`; an error means going on would be unsafe (storage failure, or this
@@ -172,14 +182,17 @@ impl PbftDriver {
         &mut self,
         outputs: Vec<Output<PbftMsg, PbftTimer, PbftDurable>>,
     ) -> anyhow::Result<()> {
+        self.keep_lock_proof(&outputs)?;
         for o in outputs {
             match self.base.apply_output(o)? {
                 Some(Routed::Send { to, msg }) => {
+                    self.keep_voted_body(&msg)?;
                     if let Some(w) = self.wire_for(msg) {
                         self.base.net.send(to, w.encode());
                     }
                 }
                 Some(Routed::Broadcast(msg)) => {
+                    self.keep_voted_body(&msg)?;
                     if let Some(w) = self.wire_for(msg) {
                         self.base.net.broadcast(w.encode());
                     }

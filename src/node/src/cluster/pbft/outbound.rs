@@ -89,14 +89,22 @@ impl PbftDriver {
                         aggregate: Bytes::copy_from_slice(&cert.aggregate),
                     });
                 }
-                None => {
-                    tracing::warn!(
-                        height = pc.height,
-                        view = pc.view,
-                        "lock without a provable quorum; not claimed"
-                    );
-                    vc.prepared = None;
-                }
+                None => match self.kept_proof(pc.height, pc.view, pc.block_hash) {
+                    Some((kept, voters)) => {
+                        if let Some(lock) = vc.prepared.as_mut() {
+                            lock.voters = voters;
+                        }
+                        proof = Some(kept);
+                    }
+                    None => {
+                        tracing::warn!(
+                            height = pc.height,
+                            view = pc.view,
+                            "lock without a provable quorum; not claimed"
+                        );
+                        vc.prepared = None;
+                    }
+                },
             }
         }
         let me = self.me();

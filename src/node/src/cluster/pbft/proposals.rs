@@ -49,7 +49,9 @@ pub fn view_in_window(
 
 #[derive(Default)]
 pub struct Proposals {
-    by_height: BTreeMap<Height, HashMap<B256, SealedBlock>>,
+    /// Ordered by hash so that a replica executes several blocks of one height in the same
+    /// order in every run (a seeded simulation replays exactly).
+    by_height: BTreeMap<Height, BTreeMap<B256, SealedBlock>>,
     first_per_view: HashMap<(Height, u64), B256>,
 }
 
@@ -92,8 +94,17 @@ impl Proposals {
         Accepted::Kept
     }
 
+    /// A block this node voted for before a restart (its own durable copy, so no view
+    /// and no sender to check).
+    pub fn restore(&mut self, block: SealedBlock) {
+        let at = self.by_height.entry(block.number()).or_default();
+        if at.len() < BLOCKS_PER_HEIGHT_MAX {
+            at.insert(block.hash, block);
+        }
+    }
+
     /// The blocks held for `height`, handed over for execution.
-    pub fn take(&mut self, height: Height) -> Option<HashMap<B256, SealedBlock>> {
+    pub fn take(&mut self, height: Height) -> Option<BTreeMap<B256, SealedBlock>> {
         self.by_height.remove(&height)
     }
 

@@ -24,6 +24,8 @@ impl RaftDriver {
         let head = self.base.head.number();
         let (now, later) = split_ready(&a.entries, head, |e| self.entry_block_ok(e));
         let prev_of_later = now.last().map_or(a.prev, Entry::pos);
+        // What the core appends (and acknowledges) has its body on disk first.
+        self.persist_bodies()?;
         self.feed(Input::Message {
             from,
             msg: RaftMsg::Append(Append {

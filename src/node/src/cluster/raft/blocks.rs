@@ -3,6 +3,7 @@
 
 use super::RaftDriver;
 use crate::block_exec::{self, Candidate};
+use crate::cluster::config::SeededBug;
 use crate::cluster::membership;
 use bcos_consensus::raft::{MemberChange, RaftError};
 use bcos_consensus::{Input, Proposal};
@@ -14,6 +15,15 @@ impl RaftDriver {
     /// need a first entry of the leader's term committed, so it may propose an empty block
     /// for it; an idle chain with no pending change proposes nothing).
     pub(super) fn maybe_seal(&mut self) -> anyhow::Result<()> {
+        // Seeded bug CommitOldTerm: a leader that counts replicas of old-term entries
+        // believes it can commit them as they are, so it does not re-issue them.
+        if self.core.tail_of_earlier_term() && !self.base.bug(SeededBug::RaftCommitOldTerm) {
+            // RAFT-R17: this leader cannot build on an uncommitted block, and may not commit
+            // an earlier term's entry without one of its own above it; it re-issues the tail
+            // in its own term instead (found by bcos-sim, raft seed 1).
+            let out = self.core.adopt_tail();
+            return self.apply(out);
+        }
         if !self.is_leader() || self.core.state().log.last().index != self.base.head.number() {
             return Ok(());
         }
@@ -56,6 +66,8 @@ impl RaftDriver {
         );
         self.blocks.insert(c.block.hash, c.block.clone());
         self.candidates.insert(c.block.hash, c);
+        // The body is durable before the entry that names it.
+        self.persist_bodies()?;
         self.feed(Input::Propose(proposal))
     }
 

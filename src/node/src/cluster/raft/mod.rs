@@ -11,6 +11,7 @@
 
 mod append;
 mod blocks;
+mod bodies;
 mod sync;
 
 use super::base::{DriverBase, Routed};
@@ -62,6 +63,8 @@ pub struct RaftDriver {
     /// Membership requests read from committed blocks, not yet in effect.
     wanted: BTreeSet<MemberChange>,
     last_role: Option<(u64, Role, Option<u32>)>,
+    /// The uncommitted bodies last made durable ([`bodies`]).
+    bodies_written: BTreeSet<(Height, B256)>,
 }
 
 impl RaftDriver {
@@ -83,7 +86,7 @@ impl RaftDriver {
         let (base, saved) = DriverBase::new(p.ctx, p.cfg, p.rt, p.recoverer, p.view)?;
         let core =
             Raft::restore(rc, base.head.number(), saved).map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(RaftDriver {
+        let mut d = RaftDriver {
             base,
             core,
             admin: p.admin,
@@ -95,7 +98,10 @@ impl RaftDriver {
             pending: BTreeMap::new(),
             wanted: BTreeSet::new(),
             last_role: None,
-        })
+            bodies_written: BTreeSet::new(),
+        };
+        d.load_bodies()?;
+        Ok(d)
     }
 
     pub fn run(mut self, inbox: &super::inbox::Inbox) -> anyhow::Result<()> {
@@ -119,6 +125,26 @@ impl RaftDriver {
 
     pub fn core(&self) -> &Raft {
         &self.core
+    }
+
+    /// What the driver holds beside its core, for a stall report: bodies, executed
+    /// candidates, blocks found invalid, a held append, a halt.
+    pub fn describe_held(&self) -> String {
+        format!(
+            "bodies {:?}, candidates {}, invalid {}, held {:?}, halted {:?}",
+            self.blocks.values().map(|b| b.number()).collect::<Vec<_>>(),
+            self.candidates.len(),
+            self.invalid.len(),
+            self.held
+                .as_ref()
+                .map(|(from, a)| (*from, a.entries.first().map(|e| e.index))),
+            self.halted_at
+        )
+    }
+
+    /// Whether this node holds the body of the block `hash` (uncommitted, kept in memory).
+    pub fn holds_block(&self, hash: &B256) -> bool {
+        self.blocks.contains_key(hash) || self.candidates.contains_key(hash)
     }
 
     fn feed(&mut self, input: Input<RaftMsg, RaftTimer>) -> anyhow::Result<()> {
@@ -189,9 +215,31 @@ impl RaftDriver {
         }
     }
 
+    /// Keeps a body from an append. When the room is full the lowest heights win: the next
+    /// block to execute must always fit, or a follower far behind could fill the room with
+    /// later blocks and never execute the next one (bcos-sim raft seed 201).
+    fn keep_block(&mut self, b: SealedBlock) {
+        if self.blocks.len() >= BLOCKS_KEPT_MAX && !self.blocks.contains_key(&b.hash) {
+            let highest = self.blocks.values().map(|k| (k.number(), k.hash)).max();
+            match highest {
+                Some((n, h)) if n > b.number() => {
+                    self.blocks.remove(&h);
+                }
+                _ => return,
+            }
+        }
+        self.blocks.insert(b.hash, b);
+    }
+
     fn block_bytes(&self, height: Height, hash: &B256) -> Option<Bytes> {
         if let Some(b) = self.blocks.get(hash) {
             return Some(Bytes::from(b.block.encode_bytes()));
+        }
+        // An executed block whose body left `blocks` (a later append named another block at
+        // its height) may still be this leader's entry: without this, a leader could hold
+        // the block and never send it (bcos-sim raft seed 48).
+        if let Some(c) = self.candidates.get(hash) {
+            return Some(Bytes::from(c.block.block.encode_bytes()));
         }
         // A committed entry a slow follower still needs.
         match self.base.ctx.store.block_by_number(height) {
@@ -233,13 +281,10 @@ impl RaftDriver {
                     self.blocks
                         .retain(|hash, b| heights.get(&b.number()).is_none_or(|h| h == hash));
                     for raw in blocks {
-                        if self.blocks.len() >= BLOCKS_KEPT_MAX {
-                            break;
-                        }
                         if let Ok(b) = bcos_types::Block::decode_bytes(&raw) {
                             let b = b.seal();
                             if wanted.get(&b.hash) == Some(&b.number()) {
-                                self.blocks.insert(b.hash, b);
+                                self.keep_block(b);
                             }
                         }
                     }

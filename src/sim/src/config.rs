@@ -1,0 +1,262 @@
+//! What one simulated run is: protocol, cluster size, seed, length, an optional seeded bug
+//! and an optional Byzantine node. Everything else (fault rates, workload) is drawn from the
+//! seed ([`crate::faults::FaultPlan`]), so one seed names one run.
+
+use bcos_node::cluster::config::SeededBug;
+use std::fmt;
+use std::str::FromStr;
+
+/// Which consensus the simulated cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Pbft,
+    Raft,
+}
+
+impl FromStr for Protocol {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pbft" => Ok(Protocol::Pbft),
+            "raft" => Ok(Protocol::Raft),
+            other => Err(format!(
+                "unknown protocol {other:?} (expected pbft or raft)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Pbft => "pbft",
+            Protocol::Raft => "raft",
+        })
+    }
+}
+
+/// The seeded bugs by their command-line names (the models' names for the cores' bugs).
+pub const BUG_NAMES: [(&str, SeededBug); 7] = [
+    ("quorum-2f", SeededBug::PbftQuorumTwoF),
+    ("no-lock", SeededBug::PbftNoLock),
+    ("vote-twice", SeededBug::RaftVoteTwice),
+    ("commit-old-term", SeededBug::RaftCommitOldTerm),
+    (
+        "sync-without-certificate",
+        SeededBug::SyncWithoutCertificate,
+    ),
+    ("send-before-persist", SeededBug::SendBeforePersist),
+    ("ack-before-durable", SeededBug::AckBeforeDurable),
+];
+
+pub fn parse_bug(s: &str) -> Result<SeededBug, String> {
+    BUG_NAMES
+        .iter()
+        .find(|(n, _)| *n == s)
+        .map(|(_, b)| *b)
+        .ok_or_else(|| {
+            let names: Vec<&str> = BUG_NAMES.iter().map(|(n, _)| *n).collect();
+            format!("unknown bug {s:?} (expected one of {})", names.join(", "))
+        })
+}
+
+pub fn bug_name(b: SeededBug) -> &'static str {
+    BUG_NAMES
+        .iter()
+        .find(|(_, x)| *x == b)
+        .map_or("?", |(n, _)| *n)
+}
+
+/// A Byzantine behaviour, run in the simulated transport of one PBFT node
+/// ([`crate::byzantine`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ByzantineKind {
+    /// Sends one block to some peers and another to the rest for each proposal.
+    Equivocate,
+    /// Sends nothing at all.
+    Silent,
+    /// Follows every vote with a validly signed vote for another block in the same slot.
+    DoubleVote,
+    /// Sends malformed frames, replays stale ones and lies about numbers, beside its
+    /// honest traffic.
+    Garbage,
+    /// Claims a head above its own and answers block sync with a forged chain (valid
+    /// blocks, certificates that do not match them).
+    FakeSync,
+}
+
+pub const BYZANTINE_NAMES: [(&str, ByzantineKind); 5] = [
+    ("equivocate", ByzantineKind::Equivocate),
+    ("silent", ByzantineKind::Silent),
+    ("double-vote", ByzantineKind::DoubleVote),
+    ("garbage", ByzantineKind::Garbage),
+    ("fake-sync", ByzantineKind::FakeSync),
+];
+
+impl fmt::Display for ByzantineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = BYZANTINE_NAMES
+            .iter()
+            .find(|(_, k)| k == self)
+            .map_or("?", |(n, _)| *n);
+        f.write_str(name)
+    }
+}
+
+/// `KIND@NODE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ByzantineSpec {
+    pub kind: ByzantineKind,
+    pub node: u32,
+}
+
+impl FromStr for ByzantineSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, node) = s
+            .split_once('@')
+            .ok_or_else(|| format!("--byzantine {s:?}: expected KIND@NODE, e.g. silent@1"))?;
+        let kind = BYZANTINE_NAMES
+            .iter()
+            .find(|(n, _)| *n == kind)
+            .map(|(_, k)| *k)
+            .ok_or_else(|| {
+                let names: Vec<&str> = BYZANTINE_NAMES.iter().map(|(n, _)| *n).collect();
+                format!(
+                    "unknown Byzantine kind {kind:?} (expected one of {})",
+                    names.join(", ")
+                )
+            })?;
+        let node = node
+            .parse()
+            .map_err(|_| format!("--byzantine {s:?}: {node:?} is not a node index"))?;
+        Ok(ByzantineSpec { kind, node })
+    }
+}
+
+impl fmt::Display for ByzantineSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.kind, self.node)
+    }
+}
+
+/// Virtual milliseconds of the faulty phase when `--ticks` is not given.
+pub const TICKS_DEFAULT: u64 = 10_000;
+/// Validators in a simulated cluster at most (keys, quorums and the event rate grow with it).
+pub const NODES_MAX: u32 = 16;
+
+/// One run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    pub protocol: Protocol,
+    pub nodes: u32,
+    pub seed: u64,
+    /// Virtual milliseconds of the faulty phase (1 tick = 1 ms, the drivers' timer unit);
+    /// a quiet phase follows in which faults stop and liveness is checked.
+    pub ticks: u64,
+    pub bug: Option<SeededBug>,
+    pub byzantine: Option<ByzantineSpec>,
+}
+
+impl SimConfig {
+    pub fn new(protocol: Protocol, nodes: u32, seed: u64) -> Self {
+        SimConfig {
+            protocol,
+            nodes,
+            seed,
+            ticks: TICKS_DEFAULT,
+            bug: None,
+            byzantine: None,
+        }
+    }
+
+    /// Refuses combinations that cannot mean anything.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.nodes == 0 || self.nodes > NODES_MAX {
+            return Err(format!("--nodes must be 1..={NODES_MAX}"));
+        }
+        if self.ticks == 0 {
+            return Err("--ticks must be positive".into());
+        }
+        if let Some(b) = self.byzantine {
+            if self.protocol == Protocol::Raft {
+                return Err(
+                    "Raft tolerates crash faults only; Byzantine nodes are a PBFT experiment"
+                        .into(),
+                );
+            }
+            if b.node >= self.nodes {
+                return Err(format!("--byzantine node {} is not below --nodes", b.node));
+            }
+            if self.nodes < 4 {
+                return Err("a Byzantine node needs --nodes >= 4 (n >= 3f + 1, f >= 1)".into());
+            }
+        }
+        if let Some(bug) = self.bug {
+            let pbft_only = matches!(
+                bug,
+                SeededBug::PbftQuorumTwoF
+                    | SeededBug::PbftNoLock
+                    | SeededBug::SyncWithoutCertificate
+            );
+            let raft_only = matches!(bug, SeededBug::RaftVoteTwice | SeededBug::RaftCommitOldTerm);
+            if (pbft_only && self.protocol != Protocol::Pbft)
+                || (raft_only && self.protocol != Protocol::Raft)
+            {
+                return Err(format!(
+                    "bug {} does not exist in {} (it lives in the other protocol's code)",
+                    bug_name(bug),
+                    self.protocol
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The command line that replays this run.
+    pub fn replay_command(&self) -> String {
+        let mut s = format!(
+            "cargo run --release -p bcos-sim -- --protocol {} --nodes {} --seed {} --ticks {}",
+            self.protocol, self.nodes, self.seed, self.ticks
+        );
+        if let Some(b) = self.bug {
+            s.push_str(&format!(" --bug {}", bug_name(b)));
+        }
+        if let Some(b) = self.byzantine {
+            s.push_str(&format!(" --byzantine {b}"));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_print_back() {
+        for (name, bug) in BUG_NAMES {
+            assert_eq!(parse_bug(name), Ok(bug));
+            assert_eq!(bug_name(bug), name);
+        }
+        assert!(parse_bug("nope").is_err());
+        let b: ByzantineSpec = "double-vote@2".parse().expect("parses");
+        assert_eq!(b.to_string(), "double-vote@2");
+        assert!("silent".parse::<ByzantineSpec>().is_err());
+        assert!("loud@1".parse::<ByzantineSpec>().is_err());
+    }
+
+    #[test]
+    fn nonsense_combinations_are_refused() {
+        let mut c = SimConfig::new(Protocol::Raft, 4, 1);
+        c.byzantine = Some("silent@1".parse().expect("parses"));
+        assert!(c.validate().is_err());
+        let mut c = SimConfig::new(Protocol::Raft, 4, 1);
+        c.bug = Some(SeededBug::PbftNoLock);
+        assert!(c.validate().is_err());
+        let mut c = SimConfig::new(Protocol::Pbft, 4, 1);
+        c.byzantine = Some("silent@4".parse().expect("parses"));
+        assert!(c.validate().is_err());
+        assert!(SimConfig::new(Protocol::Pbft, 4, 1).validate().is_ok());
+    }
+}

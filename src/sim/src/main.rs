@@ -1,0 +1,158 @@
+//! `bcos-sim`: run one seed (and print its report and trace hash) or sweep a range of seeds
+//! (printing each failing seed with the command that replays it).
+
+use bcos_sim::config::{parse_bug, ByzantineSpec, Protocol, SimConfig, TICKS_DEFAULT};
+use bcos_sim::sweep::{parse_seed_range, sweep};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+/// Deterministic simulation of a bcos cluster: the real drivers, a virtual clock, a seeded
+/// faulty network, crashes and Byzantine peers.
+#[derive(Parser, Debug)]
+#[command(name = "bcos-sim", version)]
+struct Args {
+    /// pbft or raft.
+    #[arg(long, default_value = "pbft")]
+    protocol: Protocol,
+    /// Validators in the cluster.
+    #[arg(long, default_value_t = 4)]
+    nodes: u32,
+    /// The seed of a single run.
+    #[arg(long, default_value_t = 0, conflicts_with = "seeds")]
+    seed: u64,
+    /// Sweep the seeds A..B (B excluded).
+    #[arg(long)]
+    seeds: Option<String>,
+    /// Virtual milliseconds of the faulty phase (a quiet phase follows).
+    #[arg(long, default_value_t = TICKS_DEFAULT)]
+    ticks: u64,
+    /// A seeded bug: quorum-2f, no-lock, vote-twice, commit-old-term,
+    /// sync-without-certificate, send-before-persist, ack-before-durable.
+    #[arg(long)]
+    bug: Option<String>,
+    /// A Byzantine PBFT node, KIND@NODE: equivocate, silent, double-vote, garbage, fake-sync.
+    #[arg(long)]
+    byzantine: Option<ByzantineSpec>,
+    /// Sweep: stop after this many failing seeds.
+    #[arg(long)]
+    stop_after: Option<usize>,
+    /// Log the drivers' tracing output (RUST_LOG syntax, e.g. `info`); single runs only.
+    #[arg(long)]
+    log: Option<String>,
+}
+
+fn main() {
+    match real_main() {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("bcos-sim: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn real_main() -> anyhow::Result<bool> {
+    let args = Args::parse();
+    let mut base = SimConfig::new(args.protocol, args.nodes, args.seed);
+    base.ticks = args.ticks;
+    base.bug = args
+        .bug
+        .as_deref()
+        .map(parse_bug)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    base.byzantine = args.byzantine;
+    base.validate().map_err(anyhow::Error::msg)?;
+    match &args.seeds {
+        None => {
+            if let Some(filter) = &args.log {
+                tracing_subscriber::fmt()
+                    .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                    .with_writer(std::io::stderr)
+                    .init();
+            }
+            let r = bcos_sim::run(&base)?;
+            println!("{r}");
+            if !r.passed() {
+                println!("replay: {}", r.config.replay_command());
+            }
+            Ok(r.passed())
+        }
+        Some(range) => {
+            let seeds = parse_seed_range(range).map_err(anyhow::Error::msg)?;
+            run_sweep(&base, seeds, args.stop_after)
+        }
+    }
+}
+
+fn run_sweep(
+    base: &SimConfig,
+    seeds: std::ops::Range<u64>,
+    stop_after: Option<usize>,
+) -> anyhow::Result<bool> {
+    let total = seeds.end - seeds.start;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("{pos}/{len} seeds [{bar:30}] {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        bar
+    });
+    let started = Instant::now();
+    let mut last_line = Instant::now();
+    let (mut done, mut faults, mut failed) = (0u64, 0u64, 0u64);
+    let result = sweep(base, seeds, stop_after, |r| {
+        done += 1;
+        faults += r.faults_injected();
+        let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+        let msg = format!(
+            "{:.2} seeds/s, {faults} faults injected, {failed} failing",
+            done as f64 / elapsed
+        );
+        if !r.passed() {
+            failed += 1;
+            let first = r
+                .violations
+                .first()
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let line = format!(
+                "FAIL seed {}: {first}\n  replay: {}",
+                r.config.seed,
+                r.config.replay_command()
+            );
+            match &bar {
+                Some(b) => b.println(line),
+                None => println!("{line}"),
+            }
+        }
+        match &bar {
+            Some(b) => {
+                b.set_position(done);
+                b.set_message(msg);
+            }
+            None if last_line.elapsed() >= Duration::from_secs(5) => {
+                eprintln!("{done}/{total} seeds: {msg}");
+                last_line = Instant::now();
+            }
+            None => {}
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    println!(
+        "{} seeds, {} failing, {:.1} s wall: {:.1} seeds/min, {:.0} simulated blocks/s ({} blocks), {faults} faults injected",
+        result.runs,
+        result.failures.len(),
+        result.wall_s,
+        result.seeds_per_min(),
+        result.blocks_per_s(),
+        result.blocks
+    );
+    Ok(result.failures.is_empty())
+}
