@@ -203,7 +203,12 @@ impl Raft {
                 .max(matched + 1);
             if back < next {
                 self.st.next_index.insert(from, back);
-                self.replicate(from, fx);
+                // Below the log's base no append can match: the follower needs block sync
+                // (RAFT-R14) and heartbeats keep probing. Resending on every refusal there is
+                // a storm that duplicated frames multiply (bcos-sim raft seed 629).
+                if m.match_index >= self.st.log.base.index {
+                    self.replicate(from, fx);
+                }
             }
         }
     }
@@ -428,6 +433,38 @@ mod tests {
             panic!("{s:?}")
         };
         assert_eq!((*to, a.prev.index, a.entries.len()), (2, 1, 1));
+    }
+
+    #[test]
+    fn a_follower_below_the_log_base_is_left_to_block_sync_not_resent_to() {
+        let mut l = node(0);
+        msg(
+            &mut l,
+            1,
+            append(
+                1,
+                LogPos::default(),
+                vec![entry(1, 1), entry(2, 1), entry(3, 1)],
+                0,
+            ),
+        );
+        l.handle(crate::protocol::Input::Timeout(RaftTimer::Election));
+        msg(&mut l, 1, RaftMsg::Vote(Vote { term: 2, granted: true }));
+        assert_eq!(l.role(), Role::Leader);
+        l.st.log.compact_to(2);
+        let refusal = |i| {
+            RaftMsg::AppendReply(AppendReply {
+                term: 2,
+                success: false,
+                match_index: i,
+            })
+        };
+        assert!(sends(&msg(&mut l, 2, refusal(1))).is_empty(), "needs sync");
+        let s = sends(&msg(&mut l, 2, refusal(2)));
+        let (to, RaftMsg::Append(a)) = &s[0] else {
+            panic!("{s:?}")
+        };
+        assert_eq!((*to, a.prev.index), (2, 2), "at the base an append can match");
     }
 
     #[test]
