@@ -128,9 +128,9 @@ fn committing_an_old_term_entry_is_caught_as_a_completeness_violation() {
 }
 
 const PIN_FREE_DEPTH: usize = 9;
-const PIN_FREE: usize = 870_552;
+const PIN_FREE: usize = 872_306;
 const PIN_MEMBERSHIP_DEPTH: usize = 18;
 const PIN_MEMBERSHIP: usize = 356_360;
 const PIN_FIVE_DEPTH: usize = 8;
 const PIN_FIVE: usize = 2_787_974;
-const PIN_LIVENESS: usize = 19_995;
+const PIN_LIVENESS: usize = 8_019;

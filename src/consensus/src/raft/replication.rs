@@ -187,12 +187,28 @@ impl Raft {
                 self.replicate(from, fx);
             }
         } else {
+            // A refusal below the recorded match means the follower no longer holds what it
+            // acknowledged (block sync replaced a diverged suffix, RAFT-R14): without lowering
+            // the match the leader would never send from low enough and the follower would
+            // refuse forever (bcos-sim raft seed 267). Lowering it only delays commits; a stale
+            // refusal costs one resend of entries the follower already has.
+            let matched = if m.match_index < matched {
+                self.st.match_index.insert(from, m.match_index);
+                m.match_index
+            } else {
+                matched
+            };
             let back = (m.match_index + 1)
                 .min(next.saturating_sub(1))
                 .max(matched + 1);
             if back < next {
                 self.st.next_index.insert(from, back);
-                self.replicate(from, fx);
+                // Below the log's base no append can match: the follower needs block sync
+                // (RAFT-R14) and heartbeats keep probing. Resending on every refusal there is
+                // a storm that duplicated frames multiply (bcos-sim raft seed 629).
+                if m.match_index >= self.st.log.base.index {
+                    self.replicate(from, fx);
+                }
             }
         }
     }
@@ -382,6 +398,73 @@ mod tests {
             panic!("{s:?}")
         };
         assert_eq!((*to, a.prev.index, a.entries.len()), (2, 0, 2));
+    }
+
+    #[test]
+    fn a_refusal_below_the_recorded_match_lowers_it_and_resends_from_there() {
+        let mut l = node(0);
+        msg(
+            &mut l,
+            1,
+            append(1, LogPos::default(), vec![entry(1, 1), entry(2, 1)], 0),
+        );
+        l.handle(crate::protocol::Input::Timeout(RaftTimer::Election));
+        msg(&mut l, 1, RaftMsg::Vote(Vote { term: 2, granted: true }));
+        assert_eq!(l.role(), Role::Leader);
+        let ok = |i| {
+            RaftMsg::AppendReply(AppendReply {
+                term: 2,
+                success: true,
+                match_index: i,
+            })
+        };
+        msg(&mut l, 2, ok(2));
+        assert_eq!(l.state().match_index.get(&2), Some(&2));
+        // Node 2's log shrank to one entry (block sync dropped a diverged suffix).
+        let refused = RaftMsg::AppendReply(AppendReply {
+            term: 2,
+            success: false,
+            match_index: 1,
+        });
+        let out = msg(&mut l, 2, refused.clone());
+        assert_eq!(l.state().match_index.get(&2), Some(&1));
+        let s = sends(&out);
+        let (to, RaftMsg::Append(a)) = &s[0] else {
+            panic!("{s:?}")
+        };
+        assert_eq!((*to, a.prev.index, a.entries.len()), (2, 1, 1));
+    }
+
+    #[test]
+    fn a_follower_below_the_log_base_is_left_to_block_sync_not_resent_to() {
+        let mut l = node(0);
+        msg(
+            &mut l,
+            1,
+            append(
+                1,
+                LogPos::default(),
+                vec![entry(1, 1), entry(2, 1), entry(3, 1)],
+                0,
+            ),
+        );
+        l.handle(crate::protocol::Input::Timeout(RaftTimer::Election));
+        msg(&mut l, 1, RaftMsg::Vote(Vote { term: 2, granted: true }));
+        assert_eq!(l.role(), Role::Leader);
+        l.st.log.compact_to(2);
+        let refusal = |i| {
+            RaftMsg::AppendReply(AppendReply {
+                term: 2,
+                success: false,
+                match_index: i,
+            })
+        };
+        assert!(sends(&msg(&mut l, 2, refusal(1))).is_empty(), "needs sync");
+        let s = sends(&msg(&mut l, 2, refusal(2)));
+        let (to, RaftMsg::Append(a)) = &s[0] else {
+            panic!("{s:?}")
+        };
+        assert_eq!((*to, a.prev.index), (2, 2), "at the base an append can match");
     }
 
     #[test]

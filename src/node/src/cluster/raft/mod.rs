@@ -12,6 +12,7 @@
 mod append;
 mod blocks;
 mod bodies;
+mod forward;
 mod sync;
 
 use super::base::{DriverBase, Routed};
@@ -65,6 +66,10 @@ pub struct RaftDriver {
     last_role: Option<(u64, Role, Option<u32>)>,
     /// The uncommitted bodies last made durable ([`bodies`]).
     bodies_written: BTreeSet<(Height, B256)>,
+    /// The head and since when (ms) it has not moved, and when a follower may next hand
+    /// its ready transactions to the leader ([`forward`]).
+    stall: (Height, u64),
+    next_forward_ms: u64,
 }
 
 impl RaftDriver {
@@ -99,6 +104,8 @@ impl RaftDriver {
             wanted: BTreeSet::new(),
             last_role: None,
             bodies_written: BTreeSet::new(),
+            stall: (0, 0),
+            next_forward_ms: 0,
         };
         d.load_bodies()?;
         Ok(d)
@@ -346,6 +353,7 @@ impl super::event_loop::Steps for RaftDriver {
         self.base.flush_deferred()?;
         self.fire_timers()?;
         self.periodic()?;
+        self.forward_if_stalled();
         self.maybe_seal()
     }
 }
