@@ -80,13 +80,14 @@ fn a_seed_replays_to_the_same_trace_hash() {
 /// "Bugs found"), at the CLI's default length: each must pass now.
 #[test]
 fn seeds_that_found_driver_bugs_pass() {
-    let found: [(Protocol, u64); 11] = [
+    let found: [(Protocol, u64); 12] = [
         (Protocol::Raft, 1),   // RAFT-R17: an earlier term's tail never committed
         (Protocol::Raft, 24),  // block body lost with the leader's crash
         (Protocol::Raft, 48),  // a leader did not send an executed candidate
         (Protocol::Raft, 185), // block body lost
         (Protocol::Raft, 201), // room for bodies full of later heights
         (Protocol::Raft, 267), // a leader's match above a follower's shortened log
+        (Protocol::Raft, 629), // a refusal storm below the leader's log base
         (Protocol::Raft, 796), // a transaction only followers held
         (Protocol::Pbft, 18),  // every honest node locked on a block none held
         (Protocol::Pbft, 20),  // locks nobody could prove after restarts
