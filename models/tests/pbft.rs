@@ -5,37 +5,14 @@
 
 use bcos_models::protocols::pbft::{PBFT_L1, PBFT_S1, PROBE_LOCK_CARRIED, PROBE_NEW_VIEW};
 use bcos_models::protocols::pbft_suite::PBFT_L1_FAIR;
-use bcos_models::protocols::{check, CheckRequest};
-use bcos_models::{Faults, Outcome, Role, RunOptions, Verdict};
+use bcos_models::protocols::CheckRequest;
+use bcos_models::{Outcome, Role, Verdict};
 
-fn req(f: impl FnOnce(&mut CheckRequest)) -> CheckRequest {
-    let mut r = CheckRequest {
-        run: RunOptions {
-            threads: 1,
-            ..RunOptions::default()
-        },
-        ..CheckRequest::default()
-    };
-    f(&mut r);
-    r
-}
+mod common;
+use common::{faults, probe, req};
 
 fn one(r: &CheckRequest) -> Outcome {
-    let report = check("pbft", r).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(report.runs.len(), 1);
-    report.runs[0].1.clone()
-}
-
-fn faults(s: &str) -> Option<Faults> {
-    Some(s.parse().unwrap_or_else(|e| panic!("{e}")))
-}
-
-fn probe(o: &Outcome, name: &str) -> usize {
-    o.coverage
-        .probes
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or(0, |(_, k)| *k)
+    common::one_of("pbft", r)
 }
 
 fn caught(o: &Outcome, property: &str) -> String {
