@@ -47,7 +47,7 @@ pub fn init(out: &Path, n: usize) {
 
 /// `bcos init` with extra flags (e.g. `["--consensus", "raft", "--voters", "3"]`).
 pub fn init_with(out: &Path, n: usize, extra: &[&str]) {
-    let base = free_port_range(2 * n as u16);
+    let base = free_port_range(3 * n as u16);
     let status = Command::new(bcos_bin())
         // a dev chain: the tests sign with the test mnemonic's funded accounts and admin
         .args([
@@ -62,6 +62,7 @@ pub fn init_with(out: &Path, n: usize, extra: &[&str]) {
         .arg(out)
         .args(["--p2p-port", &base.to_string()])
         .args(["--rpc-port", &(base + n as u16).to_string()])
+        .args(["--admin-port", &(base + 2 * n as u16).to_string()])
         .args(extra)
         .status()
         .expect("running bcos init");
@@ -133,35 +134,39 @@ impl Cluster {
     /// Awaits every running node at one head `>= at_least` with one hash and state root;
     /// returns (head, hash, state root).
     pub fn wait_agreement(&self, at_least: u64) -> (u64, String, String) {
-        let mut last = Vec::new();
-        for _ in 0..CLUSTER_POLL_ATTEMPTS {
-            let heads: Vec<u64> = self.running().iter().map(|&i| head(self.rpc(i))).collect();
-            let h = heads.iter().copied().min().unwrap_or(0);
-            if h >= at_least && heads.iter().all(|x| *x == h) {
-                let tops: Vec<(String, String)> = self
-                    .running()
-                    .iter()
-                    .map(|&i| {
-                        let b = self
-                            .rpc(i)
-                            .ok("eth_getBlockByNumber", json!([format!("0x{h:x}"), false]));
-                        (
-                            b["hash"].as_str().unwrap_or_default().to_string(),
-                            b["stateRoot"].as_str().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect();
-                if tops.windows(2).all(|w| w[0] == w[1]) {
-                    let (hash, root) = tops[0].clone();
-                    return (h, hash, root);
-                }
-                // Same height, different blocks: a fork, never acceptable.
-                panic!("nodes disagree at height {h}: {tops:?}");
-            }
-            last = heads;
-            std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
-        }
-        panic!("no agreement on a head >= {at_least}; heads {last:?}");
+        let rpcs: Vec<Rpc> = self
+            .running()
+            .iter()
+            .map(|&i| self.rpc(i).clone())
+            .collect();
+        wait_agreement_on(&rpcs, at_least)
+    }
+
+    /// [`Cluster::wait_agreement`] for group `g` among the running nodes of `members`.
+    pub fn wait_group_agreement(
+        &self,
+        g: u32,
+        members: &[usize],
+        at_least: u64,
+    ) -> (u64, String, String) {
+        let rpcs: Vec<Rpc> = members
+            .iter()
+            .filter(|i| self.nodes[**i].is_some())
+            .map(|&i| self.rpc(i).group(g))
+            .collect();
+        wait_agreement_on(&rpcs, at_least)
+    }
+
+    /// Node `i`'s admin listener (group lifecycle), from its config.
+    pub fn admin(&self, i: usize) -> Rpc {
+        let path = node_dir(&self.out(), i).join("config.toml");
+        let text = std::fs::read_to_string(&path).expect("node config");
+        let addr = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("admin_addr = "))
+            .unwrap_or_else(|| panic!("no rpc.admin_addr in {}", path.display()))
+            .trim_matches('"');
+        Rpc::new(&format!("http://{addr}"))
     }
 
     /// The leader of the next height as node `asker` sees it.
@@ -210,6 +215,37 @@ impl Cluster {
             head(self.rpc(i))
         );
     }
+}
+
+/// Awaits every endpoint in `rpcs` at one head `>= at_least` with one hash and state root;
+/// returns (head, hash, state root). Two different blocks at one height fail at once.
+pub fn wait_agreement_on(rpcs: &[Rpc], at_least: u64) -> (u64, String, String) {
+    let mut last = Vec::new();
+    for _ in 0..CLUSTER_POLL_ATTEMPTS {
+        let heads: Vec<u64> = rpcs.iter().map(head).collect();
+        let h = heads.iter().copied().min().unwrap_or(0);
+        if h >= at_least && heads.iter().all(|x| *x == h) {
+            let tops: Vec<(String, String)> = rpcs
+                .iter()
+                .map(|r| {
+                    let b = r.ok("eth_getBlockByNumber", json!([format!("0x{h:x}"), false]));
+                    (
+                        b["hash"].as_str().unwrap_or_default().to_string(),
+                        b["stateRoot"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            if tops.windows(2).all(|w| w[0] == w[1]) {
+                let (hash, root) = tops[0].clone();
+                return (h, hash, root);
+            }
+            // Same height, different blocks: a fork, never acceptable.
+            panic!("nodes disagree at height {h}: {tops:?}");
+        }
+        last = heads;
+        std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
+    }
+    panic!("no agreement on a head >= {at_least}; heads {last:?}");
 }
 
 /// Sends `count` transfers of 1,000 wei from dev account `acct` (nonces from `nonce`) to

@@ -47,15 +47,20 @@ impl RpcErr {
 #[derive(Debug, Clone)]
 pub struct Rpc {
     addr: SocketAddr,
+    /// The request path: `/`, or `/g/<group>` for a group of a multi-group node.
+    path: String,
 }
 
 impl Rpc {
-    /// `url` is `http://IP:PORT` (as the node prints it); only loopback is accepted.
+    /// `url` is `http://IP:PORT[/PATH]` (as the node prints it); only loopback is accepted.
     pub fn new(url: &str) -> Rpc {
-        let hostport = url
+        let rest = url
             .strip_prefix("http://")
-            .unwrap_or_else(|| panic!("RPC url {url:?} is not http://"))
-            .trim_end_matches('/');
+            .unwrap_or_else(|| panic!("RPC url {url:?} is not http://"));
+        let (hostport, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].to_string()),
+            None => (rest, "/".to_string()),
+        };
         let addr: SocketAddr = hostport
             .parse()
             .unwrap_or_else(|e| panic!("RPC url {url:?}: {e}"));
@@ -63,11 +68,27 @@ impl Rpc {
             addr.ip().is_loopback(),
             "tests talk to loopback only, got {addr}"
         );
-        Rpc { addr }
+        Rpc { addr, path }
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The same node's endpoint for group `g` (`/g/<g>`).
+    pub fn group(&self, g: u32) -> Rpc {
+        Rpc {
+            addr: self.addr,
+            path: format!("/g/{g}"),
+        }
+    }
+
+    /// The same node at another path (for routing tests).
+    pub fn at_path(&self, path: &str) -> Rpc {
+        Rpc {
+            addr: self.addr,
+            path: path.to_string(),
+        }
     }
 
     /// POSTs `body` as-is; returns the HTTP status and the response body.
@@ -78,8 +99,9 @@ impl Rpc {
         s.set_write_timeout(Some(timeout))?;
         s.set_nodelay(true)?;
         let head = format!(
-            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n",
+            self.path,
             self.addr,
             body.len()
         );

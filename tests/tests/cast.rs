@@ -14,6 +14,8 @@ const SUPPLY: &str = "1000000000000000000000000";
 
 struct Cast<'a> {
     node: &'a Node,
+    /// The endpoint: the node's RPC URL, or a group's (`…/g/<g>`).
+    url: String,
 }
 
 impl Cast<'_> {
@@ -29,7 +31,7 @@ impl Cast<'_> {
         // arguments (a constructor's) would swallow a flag placed after them.
         let (sub, rest) = args.split_first().expect("a cast subcommand");
         cmd.arg(sub)
-            .args(["--rpc-url", &self.node.rpc_url])
+            .args(["--rpc-url", &self.url])
             .args(rest)
             // No telemetry, no update checks, no config from the user's home.
             .env("FOUNDRY_DISABLE_NIGHTLY_WARNING", "1")
@@ -48,7 +50,10 @@ impl Cast<'_> {
 #[test]
 fn cast_deploys_transacts_and_reads_logs() {
     let node = Node::start(&[]);
-    let cast = Cast { node: &node };
+    let cast = Cast {
+        node: &node,
+        url: node.rpc_url.clone(),
+    };
     assert_eq!(cast.run(&["chain-id"]), "20200");
 
     let compiled = run_client(
@@ -139,4 +144,40 @@ fn cast_deploys_transacts_and_reads_logs() {
         Some(1),
         "{receipt}"
     );
+}
+
+/// Groups (issue 13): cast reaches a group by URL alone, signs with that group's chain id
+/// (which it reads from the endpoint), and the transfer lands in that group only.
+#[test]
+fn cast_targets_a_group_by_url() {
+    let c = bcos_tests::cluster::Cluster::start_with(1, &[0], &["--groups", "2"]);
+    let node = c.node(0);
+    let g1 = Cast {
+        node,
+        url: format!("{}/g/1", node.rpc_url),
+    };
+    let g0 = Cast {
+        node,
+        url: node.rpc_url.clone(),
+    };
+    assert_eq!(g1.run(&["chain-id"]), "20201");
+    assert_eq!(g0.run(&["chain-id"]), "20200");
+    let receipt = g1.json(&[
+        "send",
+        "--private-key",
+        DEV_KEY,
+        "--json",
+        RECEIVER,
+        "--value",
+        "12345",
+    ]);
+    assert_eq!(receipt["status"], json!("0x1"), "{receipt}");
+    let balance = |c: &Cast| c.run(&["balance", RECEIVER]);
+    assert_ne!(
+        balance(&g1),
+        balance(&g0),
+        "the transfer landed in group 0 too"
+    );
+    assert_eq!(g0.run(&["nonce", DEV_ADDR]), "0");
+    assert_eq!(g1.run(&["nonce", DEV_ADDR]), "1");
 }

@@ -18,7 +18,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
 
 pub struct NodeApi {
+    /// The group's own configuration (`crate::groups::config::for_group`).
     pub config: Arc<NodeConfig>,
+    /// The group number (`/g/<group>` on the RPC port).
+    pub group: u32,
+    /// Every group of the node, for `bcos_getGroupList`.
+    pub group_list: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
     pub store: Arc<dyn ChainStore>,
     pub pool: Arc<Pool>,
     pub ingress: Arc<Ingress>,
@@ -33,6 +38,8 @@ pub struct NodeApi {
     pub net: Option<bcos_net::NetworkHandle>,
     /// What the consensus driver last reported (cluster nodes).
     pub consensus: Option<std::sync::Arc<crate::cluster::ConsensusView>>,
+    /// The node's P2P frame dispatch (its drop counters), for cluster nodes.
+    pub dispatch: Option<Arc<crate::groups::dispatch::Dispatch>>,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -102,7 +109,7 @@ impl NodeApi {
     }
 
     fn group_id(&self) -> u32 {
-        self.config.cluster.as_ref().map_or(1, |c| c.group_id)
+        self.group
     }
 
     fn protocol_name(&self) -> &'static str {
@@ -289,9 +296,11 @@ impl ChainApi for NodeApi {
         json!({
             "version": self.client_version(),
             "chainId": self.chain_id(),
-            "groups": [self.group_id()],
+            "group": self.group_id(),
+            "groups": self.group_list(),
+            "dispatch": self.dispatch.as_ref().map(|d| d.counters.json()),
             "consensus": self.protocol_name(),
-            "nodeIndex": self.config.cluster.as_ref().map(|c| c.index),
+            "nodeIndex": self.config.cluster.as_ref().map(|c| c.node_index()),
             "blockNumber": self.head_number(),
             "ioBackend": self.io_backend,
             "p2p": p2p,
@@ -300,7 +309,7 @@ impl ChainApi for NodeApi {
     }
 
     fn group_list(&self) -> serde_json::Value {
-        json!([{ "groupId": self.group_id(), "chainId": self.chain_id(), "consensus": self.protocol_name() }])
+        (self.group_list)()
     }
 
     fn consensus_status(&self) -> serde_json::Value {
@@ -310,7 +319,11 @@ impl ChainApi for NodeApi {
                 json!({
                     "protocol": self.protocol_name(),
                     "nodes": c.members.len(),
-                    "nodeIndex": c.index,
+                    "nodeIndex": c.node_index(),
+                    // Consensus positions (leader, members) are the group's; memberNodes
+                    // gives the node index of each.
+                    "position": c.index,
+                    "memberNodes": c.member_nodes(),
                     // Raft: `view` is the term; the leader is null while unknown.
                     "leader": (s.leader != u32::MAX).then_some(s.leader),
                     "view": s.view,

@@ -17,6 +17,10 @@ pub struct NodeConfig {
     /// Present for a node of a multi-node group (written by `bcos init`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<crate::cluster::config::ClusterConfig>,
+    /// `[[groups]]`: chains besides group 0 (which is `[chain]` + `[cluster]`); see
+    /// `crate::groups::config`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<crate::groups::config::GroupConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -12,6 +12,7 @@ use bcos_types::state::next_state_root;
 use bcos_types::{Address, Block, Bytes, Header, SealedBlock, StateDiff, B256, U256};
 use secp256k1::SecretKey;
 
+#[derive(Clone)]
 pub struct Genesis {
     pub keys: Vec<SecretKey>,
     pub addresses: Vec<Address>,

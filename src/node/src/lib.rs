@@ -11,6 +11,7 @@ pub mod block_exec;
 pub mod cluster;
 pub mod config;
 pub mod genesis;
+pub mod groups;
 pub mod metrics;
 pub mod node;
 pub mod pool;

@@ -107,6 +107,19 @@ struct InitArgs {
     /// Lifetime of the chain CA certificate.
     #[arg(long, default_value_t = bcos_net::pki::CA_VALIDITY_DAYS_DEFAULT)]
     ca_validity_days: u32,
+    /// Groups (chains) every node takes part in: 0..G-1; group g has chain id chain_id + g.
+    #[arg(long, default_value_t = 1)]
+    groups: u32,
+    /// A group's consensus, e.g. `--group-consensus 2=raft` (repeatable; default pbft).
+    #[arg(long)]
+    group_consensus: Vec<String>,
+    /// A group's members as node indices, e.g. `--group-members 1=0,1,2` (repeatable;
+    /// default every node).
+    #[arg(long)]
+    group_members: Vec<String>,
+    /// Node i's admin listener (group lifecycle) is 127.0.0.1:admin_port + i; 0: none.
+    #[arg(long, default_value_t = bcos_node::cluster::init::ADMIN_PORT_DEFAULT)]
+    admin_port: u16,
 }
 
 #[derive(Parser)]
@@ -131,6 +144,19 @@ struct UpArgs {
     /// while it keeps dying, up to 30 s), or leave it down. The other nodes run on either way.
     #[arg(long, value_enum, default_value = "always")]
     restart: bcos_node::supervise::RestartPolicy,
+    /// Groups (chains) every node takes part in: 0..G-1; group g has chain id chain_id + g.
+    #[arg(long, default_value_t = 1)]
+    groups: u32,
+    /// A group's consensus, e.g. `--group-consensus 2=raft` (repeatable; default pbft).
+    #[arg(long)]
+    group_consensus: Vec<String>,
+    /// A group's members as node indices, e.g. `--group-members 1=0,1,2` (repeatable;
+    /// default every node).
+    #[arg(long)]
+    group_members: Vec<String>,
+    /// Node i's admin listener (group lifecycle) is 127.0.0.1:admin_port + i; 0: none.
+    #[arg(long, default_value_t = bcos_node::cluster::init::ADMIN_PORT_DEFAULT)]
+    admin_port: u16,
 }
 
 #[derive(Parser)]
@@ -297,6 +323,9 @@ fn run_init(a: InitArgs) -> anyhow::Result<()> {
     o.rpc_hosts = a.rpc_hosts;
     o.cert_validity_days = a.cert_validity_days;
     o.ca_validity_days = a.ca_validity_days;
+    o.groups =
+        bcos_node::groups::config::groups_from_cli(a.groups, &a.group_consensus, &a.group_members)?;
+    o.admin_port = a.admin_port;
     if let Some(path) = &a.alloc {
         o.alloc = bcos_node::genesis::read_alloc_file(path)?;
     }
@@ -374,6 +403,12 @@ fn run_up(a: UpArgs) -> anyhow::Result<()> {
             0,
         );
         o.dev = true;
+        o.groups = bcos_node::groups::config::groups_from_cli(
+            a.groups,
+            &a.group_consensus,
+            &a.group_members,
+        )?;
+        o.admin_port = a.admin_port;
         init_cluster(&o)?
     } else if existing == a.nodes {
         (0..existing).map(|i| node_dir(&a.dir, i)).collect()
@@ -394,6 +429,17 @@ fn run_up(a: UpArgs) -> anyhow::Result<()> {
             nodes.pid(i).unwrap_or(0),
             d.join("node.log").display()
         );
+        let index = cfg.cluster.as_ref().map_or(0, |c| c.index);
+        for g in cfg
+            .groups
+            .iter()
+            .filter(|g| g.members.is_empty() || g.members.contains(&index))
+        {
+            println!("  group {}: http://{}/g/{}", g.id, cfg.rpc.addr, g.id);
+        }
+        if let Some(admin) = cfg.rpc.admin_addr {
+            println!("  admin (group lifecycle): http://{admin}");
+        }
     }
     println!(
         "{} nodes running (--restart {}); Ctrl-C stops them all",

@@ -89,24 +89,7 @@ pub fn system_clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock::new())
 }
 
-/// The TLS P2P network as a transport.
-pub struct NetTransport(pub bcos_net::NetworkHandle);
-
-impl Transport for NetTransport {
-    fn send(&self, to: u32, frame: Bytes) -> bool {
-        match self.0.send(to, frame) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::debug!(peer = to, "send failed: {e}");
-                false
-            }
-        }
-    }
-
-    fn broadcast(&self, frame: Bytes) {
-        let _ = self.0.broadcast(frame);
-    }
-}
+// The TLS P2P network's transport is per group: `crate::groups::transport::GroupTransport`.
 
 /// A durable record in a file, replaced atomically ([`crate::cluster::durable::DurableFile`]).
 pub struct FileDurable(pub crate::cluster::durable::DurableFile);

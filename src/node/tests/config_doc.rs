@@ -24,8 +24,13 @@ fn full_config() -> Value {
         members: vec![member],
         ..ClusterConfig::default()
     };
+    let mut group = bcos_node::groups::config::GroupConfig::new(1);
+    group.chain_id = Some(20_201);
+    group.members = vec![0];
+    group.voters = vec![0];
     let config = NodeConfig {
         cluster: Some(cluster),
+        groups: vec![group],
         ..NodeConfig::default()
     };
     serde_json::to_value(&config).expect("the config serializes")

@@ -1,5 +1,10 @@
 //! Server limits. Every limit is a named field with a documented default; a config file may
 //! set any subset (`#[serde(default)]`). docs/memory-budget.md adds up what they allow.
+//!
+//! Groups: every group a node serves has its own RPC state (filters, subscriptions,
+//! blocking pools), each bounded by the per-server limits below, so the filter, subscription
+//! and blocking-read terms of the memory budget multiply by the number of groups served.
+//! Connections, request permits and body sizes are per listener and do not.
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -91,6 +96,21 @@ pub struct RpcConfig {
     pub fee_history_blocks_max: u64,
     /// Most reward percentiles one eth_feeHistory may ask for. Default 100, like geth.
     pub fee_history_percentiles_max: usize,
+    /// Listen address of the group admin server (`bcos_generateGroup`, `bcos_startGroup`,
+    /// ...; see [`crate::admin`]). Default `None`: the admin server is off unless an operator
+    /// enables it, because it changes what the node runs, and a fixed default port would
+    /// collide when several nodes share a host (the usual test and demo set-up).
+    pub admin_addr: Option<SocketAddr>,
+    /// Let the admin server bind a non-loopback address. Default false: it has no
+    /// authentication, so only local users should reach it.
+    pub admin_allow_non_loopback: bool,
+    /// Largest admin request body. Default 1 MiB (a group description with a genesis
+    /// allocation of a few thousand accounts).
+    pub admin_max_request_body_bytes: u32,
+    /// Open TCP connections to the admin server; past it new ones are closed at once. Each
+    /// connection runs at most one admin call at a time (HTTP/1.1, batches refused), so
+    /// this also bounds the admin calls running at once. Default 4.
+    pub admin_max_connections: u32,
 }
 
 impl Default for RpcConfig {
@@ -127,6 +147,10 @@ impl Default for RpcConfig {
             block_feed_blocks_max: 16,
             fee_history_blocks_max: 1_024,
             fee_history_percentiles_max: 100,
+            admin_addr: None,
+            admin_allow_non_loopback: false,
+            admin_max_request_body_bytes: 1024 * 1024,
+            admin_max_connections: 4,
         }
     }
 }

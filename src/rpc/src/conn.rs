@@ -571,10 +571,10 @@ mod tests {
         let a = Admission::new(3, 2, 1);
         let ip1: IpAddr = [10, 0, 0, 1].into();
         let ip2: IpAddr = [10, 0, 0, 2].into();
-        let first = a.admit(ip1).unwrap();
-        let _second = a.admit(ip1).unwrap();
+        let first = a.admit(ip1).expect("under both limits");
+        let _second = a.admit(ip1).expect("under both limits");
         assert_eq!(a.admit(ip1).err(), Some(Refused::PerIp));
-        let _third = a.admit(ip2).unwrap();
+        let _third = a.admit(ip2).expect("under both limits");
         assert_eq!(a.admit(ip2).err(), Some(Refused::Total));
         drop(first);
         assert!(a.admit(ip1).is_ok());

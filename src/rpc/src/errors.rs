@@ -15,6 +15,19 @@ pub enum RpcError {
     },
     #[error("cannot register method: {0}")]
     Register(String),
+    /// [`crate::RpcHandle::add_group`] (or `start_groups`) for a group already served.
+    #[error("group {0} is already served")]
+    GroupExists(u32),
+    /// A group was added after the server stopped.
+    #[error("the JSON-RPC server has stopped")]
+    Stopped,
+    /// The group admin server may change what this node runs, so it binds only loopback
+    /// addresses unless the operator says otherwise.
+    #[error(
+        "refusing to bind the group admin server to {addr}: not a loopback address \
+         (set rpc.admin_allow_non_loopback to allow it)"
+    )]
+    AdminNotLoopback { addr: std::net::SocketAddr },
 }
 
 pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
@@ -32,6 +45,10 @@ pub const SERVER_ERROR: i32 = -32000;
 pub const EXECUTION_REVERTED: i32 = 3;
 /// Infura/erigon: a query hit a configured limit.
 pub const LIMIT_EXCEEDED: i32 = -32005;
+/// EIP-1474 "resource not found": the request's path names no group this node serves
+/// (never added, removed, or not a group path at all). Sent with HTTP 404 and `id: null`,
+/// since the request is refused before its body is read.
+pub const GROUP_NOT_FOUND: i32 = -32001;
 
 pub fn invalid_params(msg: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(INVALID_PARAMS, msg, None::<()>)

@@ -5,13 +5,20 @@
 //! Serves spec/execution.md §1–§2 data (blocks, receipts, logs) in Ethereum's JSON shapes;
 //! the node side is the [`ChainApi`] trait, so this crate depends on no storage or execution.
 //!
-//! Layout: `server` (startup), `conn` (accept loop, connection limits, per-connection
-//! accounting), `middleware` (parallel batches, request permits), `blocking` (storage reads
-//! and EVM calls on bounded blocking pools), `convert` (node types → alloy RPC types),
-//! `eth_state`, `eth_tx`, `eth_block`, `logs`, `filters`, `subscriptions`, `bcos`
-//! (method groups), `errors` (geth-compatible error objects), `config` (limits; their sum
-//! is docs/memory-budget.md).
+//! One node may serve several groups (chains), each at `/g/<group>` on the same port, `/`
+//! being group 0; a separate loopback-only listener (`admin`) lets an operator generate,
+//! start, stop and remove groups.
+//!
+//! Layout: `server` (startup), `groups` (per-request routing to a group's method table),
+//! `admin` (the group lifecycle listener), `conn` (accept loop, connection limits,
+//! per-connection accounting), `middleware` (parallel batches, request permits),
+//! `blocking` (storage reads and EVM calls on bounded blocking pools), `convert` (node
+//! types → alloy RPC types), `eth_state`, `eth_tx`, `eth_block`, `logs`, `filters`,
+//! `subscriptions`, `bcos` (method groups), `errors` (geth-compatible error objects),
+//! `config` (limits; their sum is docs/memory-budget.md, times the groups served for the
+//! per-group ones).
 
+pub mod admin;
 pub mod api;
 mod bcos;
 mod blocking;
@@ -23,12 +30,14 @@ mod eth_block;
 mod eth_state;
 mod eth_tx;
 mod filters;
+mod groups;
 mod logs;
 mod middleware;
 pub mod server;
 mod subscriptions;
 
+pub use admin::{start_admin, AdminHandle, GroupAdmin, GroupStatus};
 pub use api::{ApiError, ChainApi, JsonValue, StateAt};
 pub use config::RpcConfig;
 pub use errors::RpcError;
-pub use server::{build_module, start, RpcHandle};
+pub use server::{build_module, start, start_groups, RpcHandle};

@@ -45,6 +45,8 @@ pub struct Violation {
     /// The property, as spec/coverage.md names it.
     pub property: &'static str,
     pub at_ms: u64,
+    /// The group whose checkers found it, in a run of several groups.
+    pub group: Option<u32>,
     pub node: Option<u32>,
     pub detail: String,
     /// Set when the failure matches a driver bug the simulator already found and that is
@@ -59,8 +61,11 @@ impl fmt::Display for Violation {
         if let Some(k) = self.known_bug {
             write!(f, " [known driver bug {k}]")?;
         }
-        if let Some(n) = self.node {
-            write!(f, " (node {n})")?;
+        match (self.group, self.node) {
+            (Some(g), Some(n)) => write!(f, " (group {g}, node {n})")?,
+            (Some(g), None) => write!(f, " (group {g})")?,
+            (None, Some(n)) => write!(f, " (node {n})")?,
+            (None, None) => {}
         }
         write!(f, ": {}", self.detail)
     }
@@ -75,8 +80,12 @@ struct Stored {
     node: u32,
 }
 
+/// The checkers of one group: each group is a chain of its own, so agreement, votes and
+/// leaders are per group. Nodes are named by their index in the cluster.
 pub struct Checkers {
     protocol: Protocol,
+    /// The group named in violations (`None` in a single-group run).
+    label: Option<u32>,
     /// The chain as the honest nodes stored it, by height.
     chain: BTreeMap<u64, Stored>,
     /// Verifies PBFT certificates against the validator set.
@@ -93,7 +102,14 @@ pub struct Checkers {
 }
 
 impl Checkers {
-    pub fn new(protocol: Protocol, vals: &[Validator], group_id: u32) -> anyhow::Result<Self> {
+    /// `vals`: the group's validators in consensus-position order (certificates name
+    /// signers by position); `group_id`: its vote domain.
+    pub fn new(
+        protocol: Protocol,
+        vals: &[Validator],
+        group_id: u32,
+        label: Option<u32>,
+    ) -> anyhow::Result<Self> {
         let book = match protocol {
             Protocol::Pbft => {
                 let keys = vals
@@ -113,6 +129,7 @@ impl Checkers {
         };
         Ok(Checkers {
             protocol,
+            label,
             chain: BTreeMap::new(),
             book,
             certs_ok: BTreeSet::new(),
@@ -127,6 +144,7 @@ impl Checkers {
         self.violations.push(Violation {
             property,
             at_ms,
+            group: self.label,
             node: Some(node),
             detail,
             known_bug: None,
@@ -147,6 +165,7 @@ impl Checkers {
         self.violations.push(Violation {
             property,
             at_ms,
+            group: self.label,
             node: None,
             detail,
             known_bug,

@@ -1,8 +1,9 @@
 //! The simulated users: the dev accounts sign real transactions (transfers, deployments of
-//! a tiny counter contract, calls to it), submit each to a random live node, and resubmit
-//! to another node whatever has no receipt after a while, as a wallet would. A transaction
-//! is acknowledged when some node announces a committed block holding it (its receipt is
-//! visible): that is the promise the durability checker holds the nodes to.
+//! a tiny counter contract, calls to it) for one group's chain, submit each to a random
+//! live member of that group, and resubmit to another member whatever has no receipt after
+//! a while, as a wallet would. A transaction is acknowledged when some node announces a
+//! committed block holding it (its receipt is visible): that is the promise the durability
+//! checker holds the nodes to.
 
 use crate::rng::SimRng;
 use alloy_consensus::TxEip1559;
@@ -70,6 +71,21 @@ pub struct ClientStats {
     pub no_node: u64,
 }
 
+impl ClientStats {
+    /// Adds another group's figures (the run's totals).
+    pub fn add(&mut self, o: &ClientStats) {
+        self.created += o.created;
+        self.acked += o.acked;
+        self.resubmissions += o.resubmissions;
+        self.deploys += o.deploys;
+        self.calls += o.calls;
+        self.refused += o.refused;
+        self.no_node += o.no_node;
+    }
+}
+
+/// The users of one chain (one per group: nonces, contracts and the chain id in every
+/// signature are the chain's own).
 pub struct Client {
     accounts: Vec<Account>,
     pub txs: BTreeMap<B256, TxRecord>,

@@ -1,7 +1,9 @@
-//! What one simulated run is: protocol, cluster size, seed, length, an optional seeded bug
-//! and an optional Byzantine node. Everything else (fault rates, workload) is drawn from the
+//! What one simulated run is: protocol, cluster size, seed, length, its groups (one chain on
+//! every node unless told otherwise, [`crate::groups`]), an optional seeded bug and an
+//! optional Byzantine node. Everything else (fault rates, workload) is drawn from the
 //! seed ([`crate::faults::FaultPlan`]), so one seed names one run.
 
+use crate::groups::SimGroup;
 use bcos_node::cluster::config::SeededBug;
 use std::fmt;
 use std::str::FromStr;
@@ -156,6 +158,10 @@ pub struct SimConfig {
     pub ticks: u64,
     pub bug: Option<SeededBug>,
     pub byzantine: Option<ByzantineSpec>,
+    /// The groups the nodes run; empty: one group, `protocol` on every node (the
+    /// single-chain run, which replays every seed as before groups existed). When given,
+    /// group 0's protocol is `protocol`.
+    pub groups: Vec<SimGroup>,
 }
 
 impl SimConfig {
@@ -167,7 +173,32 @@ impl SimConfig {
             ticks: TICKS_DEFAULT,
             bug: None,
             byzantine: None,
+            groups: Vec::new(),
         }
+    }
+
+    /// `groups` on `nodes` nodes (`protocol` is group 0's).
+    pub fn with_groups(nodes: u32, seed: u64, groups: Vec<SimGroup>) -> Self {
+        let protocol = groups.first().map_or(Protocol::Pbft, |g| g.protocol);
+        SimConfig {
+            groups,
+            ..SimConfig::new(protocol, nodes, seed)
+        }
+    }
+
+    /// The groups of the run, the single-chain run's one group included.
+    pub fn group_list(&self) -> Vec<SimGroup> {
+        if self.groups.is_empty() {
+            vec![SimGroup::all_nodes(self.protocol, self.nodes)]
+        } else {
+            self.groups.clone()
+        }
+    }
+
+    /// More than one group: events and frames name their group (in the trace too) and
+    /// violations name theirs.
+    pub fn multi_group(&self) -> bool {
+        self.groups.len() > 1
     }
 
     /// Refuses combinations that cannot mean anything.
@@ -178,7 +209,20 @@ impl SimConfig {
         if self.ticks == 0 {
             return Err("--ticks must be positive".into());
         }
+        crate::groups::validate(&self.groups, self.nodes)?;
+        if self
+            .groups
+            .first()
+            .is_some_and(|g| g.protocol != self.protocol)
+        {
+            return Err("group 0's protocol must be --protocol".into());
+        }
         if let Some(b) = self.byzantine {
+            if self.multi_group() {
+                // The Byzantine modules forge frames of one chain (its vote domain, its
+                // positions); several groups would need one module per group.
+                return Err("a Byzantine node runs in single-group runs only".into());
+            }
             if self.protocol == Protocol::Raft {
                 return Err(
                     "Raft tolerates crash faults only; Byzantine nodes are a PBFT experiment"
@@ -200,9 +244,9 @@ impl SimConfig {
                     | SeededBug::SyncWithoutCertificate
             );
             let raft_only = matches!(bug, SeededBug::RaftVoteTwice | SeededBug::RaftCommitOldTerm);
-            if (pbft_only && self.protocol != Protocol::Pbft)
-                || (raft_only && self.protocol != Protocol::Raft)
-            {
+            // Every group's drivers carry the bug; it must live in one of them at least.
+            let runs = |p: Protocol| self.group_list().iter().any(|g| g.protocol == p);
+            if (pbft_only && !runs(Protocol::Pbft)) || (raft_only && !runs(Protocol::Raft)) {
                 return Err(format!(
                     "bug {} does not exist in {} (it lives in the other protocol's code)",
                     bug_name(bug),
@@ -225,6 +269,7 @@ impl SimConfig {
         if let Some(b) = self.byzantine {
             s.push_str(&format!(" --byzantine {b}"));
         }
+        s.push_str(&crate::groups::cli_flags(&self.groups, self.nodes));
         s
     }
 }
@@ -258,5 +303,26 @@ mod tests {
         c.byzantine = Some("silent@4".parse().expect("parses"));
         assert!(c.validate().is_err());
         assert!(SimConfig::new(Protocol::Pbft, 4, 1).validate().is_ok());
+    }
+
+    #[test]
+    fn group_runs_refuse_what_they_cannot_mean() {
+        let groups =
+            crate::groups::groups_from_cli(4, Protocol::Pbft, 2, None, &[]).expect("two groups");
+        let c = SimConfig::with_groups(4, 1, groups);
+        assert!(c.validate().is_ok());
+        assert!(c
+            .replay_command()
+            .ends_with("--groups 2 --group-protocols pbft,raft"));
+        let mut byz = c.clone();
+        byz.byzantine = Some("silent@1".parse().expect("parses"));
+        assert!(byz.validate().is_err());
+        let mut mismatch = c.clone();
+        mismatch.protocol = Protocol::Raft;
+        assert!(mismatch.validate().is_err());
+        // A Raft bug lives in the Raft group.
+        let mut bug = c;
+        bug.bug = Some(SeededBug::RaftVoteTwice);
+        assert!(bug.validate().is_ok());
     }
 }

@@ -8,22 +8,26 @@ use std::collections::BinaryHeap;
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A frame reaches `to` (it left `from` earlier).
+    /// A frame of `group` reaches node `to` (it left node `from` earlier).
     Deliver {
+        group: u32,
         from: u32,
         to: u32,
         frame: Bytes,
     },
-    /// A node's driver wants a step (its next deadline); stale if the node rescheduled.
+    /// A node's driver of `group` wants a step (its next deadline); stale if it
+    /// rescheduled.
     Wake {
+        group: u32,
         node: u32,
     },
     /// The client signs and submits a new transaction.
     Submit,
     /// The client resubmits transactions that have no receipt yet.
     Retry,
-    /// A scheduled crash of a random live node.
+    /// A scheduled crash of a random live node (every group on it).
     Crash,
+    /// A crashed node starts again (every group on it).
     Restart {
         node: u32,
     },
@@ -112,13 +116,12 @@ mod tests {
     #[test]
     fn pops_by_time_then_by_insertion() {
         let mut q = EventQueue::default();
-        q.push(5, Event::Wake { node: 1 });
-        q.push(3, Event::Wake { node: 2 });
-        q.push(5, Event::Wake { node: 3 });
-        q.push(3, Event::Wake { node: 4 });
+        for (at, node) in [(5, 1), (3, 2), (5, 3), (3, 4)] {
+            q.push(at, Event::Wake { group: 0, node });
+        }
         let order: Vec<(u64, u32)> = std::iter::from_fn(|| q.pop())
             .map(|(t, e)| match e {
-                Event::Wake { node } => (t, node),
+                Event::Wake { node, .. } => (t, node),
                 _ => (t, 99),
             })
             .collect();

@@ -72,6 +72,18 @@ impl FaultPlan {
         }
     }
 
+    /// Nodes down at once at most when the nodes run `groups`: a crash takes down every
+    /// group of a node, so the least tolerant group bounds it (at least one, as
+    /// [`FaultPlan::draw`] allows: a group that tolerates none only stalls until the node
+    /// is back). One group on every node gives [`FaultPlan::draw`]'s own bound.
+    pub fn down_max_for(groups: &[crate::groups::SimGroup]) -> u32 {
+        groups
+            .iter()
+            .map(|g| Self::tolerated(g.protocol, g.members.len() as u32).max(1))
+            .min()
+            .unwrap_or(1)
+    }
+
     /// This seed's faults: each kind is on with probability one half.
     pub fn draw(rng: &mut SimRng, protocol: Protocol, n: u32) -> Self {
         let mut p = FaultPlan::calm(n);

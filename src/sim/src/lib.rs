@@ -10,6 +10,11 @@
 //! in the hands of a Byzantine module. After every step, checkers test the properties of
 //! spec/pbft.md, spec/raft.md and spec/durability.md ([`checkers`]).
 //!
+//! The nodes may run several groups (spec/groups.md; [`groups`], [`group`]): each node runs
+//! one driver per group it is a member of, each group with its own chain, stores, pools,
+//! checkers and users, over one shared faulty network; a node crash takes down all of its
+//! groups.
+//!
 //! One seed names one run: the only randomness is [`rng::SimRng`] (xoshiro256**) seeded with it, so a
 //! failing seed replays exactly (the run ends with a trace hash that a replay reproduces).
 
@@ -19,6 +24,8 @@ pub mod client;
 pub mod config;
 pub mod events;
 pub mod faults;
+pub mod group;
+pub mod groups;
 pub mod net;
 pub mod node;
 pub mod report;
@@ -28,8 +35,10 @@ pub mod setup;
 mod steps;
 pub mod sweep;
 pub mod trace;
+mod traffic;
 pub mod world;
 
 pub use config::{ByzantineKind, ByzantineSpec, Protocol, SimConfig};
-pub use report::{Report, Verdict};
+pub use groups::SimGroup;
+pub use report::{GroupReport, GroupVerdict, Report, Verdict};
 pub use world::run;

@@ -2,6 +2,7 @@
 //! (printing each failing seed with the command that replays it).
 
 use bcos_sim::config::{parse_bug, ByzantineSpec, Protocol, SimConfig, TICKS_DEFAULT};
+use bcos_sim::groups::groups_from_cli;
 use bcos_sim::sweep::{parse_seed_range, sweep};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -32,9 +33,21 @@ struct Args {
     /// sync-without-certificate, send-before-persist, ack-before-durable.
     #[arg(long)]
     bug: Option<String>,
-    /// A Byzantine PBFT node, KIND@NODE: equivocate, silent, double-vote, garbage, fake-sync.
+    /// A Byzantine PBFT node, KIND@NODE: equivocate, silent, double-vote, garbage, fake-sync
+    /// (single-group runs only).
     #[arg(long)]
     byzantine: Option<ByzantineSpec>,
+    /// Groups the nodes run (spec/groups.md): group g has chain id base + g and vote domain
+    /// base + g; a node crash takes down all its groups. 1 is the single-chain run.
+    #[arg(long, default_value_t = 1)]
+    groups: u32,
+    /// Each group's protocol, comma-separated (e.g. pbft,raft,pbft; the first replaces
+    /// --protocol); default alternates, starting from --protocol.
+    #[arg(long)]
+    group_protocols: Option<String>,
+    /// A group's members, GROUP=NODE,NODE,.. (e.g. 2=1,2,3); repeatable; default every node.
+    #[arg(long)]
+    group_members: Vec<String>,
     /// Sweep: stop after this many failing seeds.
     #[arg(long)]
     stop_after: Option<usize>,
@@ -56,7 +69,17 @@ fn main() {
 
 fn real_main() -> anyhow::Result<bool> {
     let args = Args::parse();
-    let mut base = SimConfig::new(args.protocol, args.nodes, args.seed);
+    let groups = groups_from_cli(
+        args.nodes,
+        args.protocol,
+        args.groups,
+        args.group_protocols.as_deref(),
+        &args.group_members,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let protocol = groups.first().map_or(args.protocol, |g| g.protocol);
+    let mut base = SimConfig::new(protocol, args.nodes, args.seed);
+    base.groups = groups;
     base.ticks = args.ticks;
     base.bug = args
         .bug

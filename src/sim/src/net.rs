@@ -2,11 +2,17 @@
 //! after a latency drawn from the run's [`FaultPlan`]; in the faulty phase a frame may be
 //! lost, held back (and so reordered), duplicated, or cut by a partition. Frames larger
 //! than the P2P frame limit are refused as the real transport refuses them.
+//!
+//! One network joins the nodes, whatever groups they run (GRP-N1): a frame carries its
+//! group in its delivery event (the real transport tags it, GRP-N2), partitions cut node
+//! pairs, so every group on a link at once, and each frame meets the link's loss, delay and
+//! duplication rates on its own.
 
 use crate::events::{Event, EventQueue};
 use crate::faults::FaultPlan;
 use crate::rng::SimRng;
 use alloy_primitives::bytes::Bytes;
+use bcos_node::groups::tag::TAG_BYTES;
 
 /// What the network did, for the report.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -39,16 +45,30 @@ pub struct Network {
     /// `side[i]`: which side of the current partition node i is on; `None`: no partition.
     pub side: Option<Vec<bool>>,
     pub frame_bytes_max: usize,
+    /// Every group's frames together.
     pub stats: NetStats,
+    /// Each group's frames (partitions and isolations cut links, so they count only in
+    /// `stats`).
+    pub group_stats: Vec<NetStats>,
 }
 
 impl Network {
-    pub fn new(plan: FaultPlan, frame_bytes_max: usize) -> Self {
+    pub fn new(plan: FaultPlan, frame_bytes_max: usize, groups: usize) -> Self {
         Network {
             plan,
             side: None,
             frame_bytes_max,
             stats: NetStats::default(),
+            group_stats: vec![NetStats::default(); groups],
+        }
+    }
+
+    /// Counts one thing that happened to a frame of `group`, in its group's figures and in
+    /// the total.
+    pub fn count(&mut self, group: usize, what: impl Fn(&mut NetStats)) {
+        what(&mut self.stats);
+        if let Some(s) = self.group_stats.get_mut(group) {
+            what(s);
         }
     }
 
@@ -58,32 +78,35 @@ impl Network {
             .is_some_and(|s| s.get(a as usize) != s.get(b as usize))
     }
 
-    /// Schedules the delivery of `frame` from `from` to each of `to`.
+    /// Schedules the delivery of `group`'s `frame` from node `from` to each node of `to`.
+    #[allow(clippy::too_many_arguments)] // the queue, the clock and the frame's addresses
     pub fn send(
         &mut self,
         rng: &mut SimRng,
         q: &mut EventQueue,
         now: u64,
+        group: usize,
         from: u32,
         to: &[u32],
         frame: &Bytes,
     ) {
-        self.stats.frames_sent += 1;
-        if frame.len() > self.frame_bytes_max {
-            self.stats.oversized += 1;
+        self.count(group, |s| s.frames_sent += 1);
+        // The real transport carries the group tag in front of every frame (GRP-N2).
+        if frame.len() + TAG_BYTES > self.frame_bytes_max {
+            self.count(group, |s| s.oversized += 1);
             return;
         }
         for &dst in to {
             if self.cut(from, dst) {
-                self.stats.partitioned += 1;
+                self.count(group, |s| s.partitioned += 1);
                 continue;
             }
             if rng.chance(self.plan.drop_p) {
-                self.stats.dropped += 1;
+                self.count(group, |s| s.dropped += 1);
                 continue;
             }
             let copies = if rng.chance(self.plan.duplicate_p) {
-                self.stats.duplicated += 1;
+                self.count(group, |s| s.duplicated += 1);
                 2
             } else {
                 1
@@ -91,12 +114,13 @@ impl Network {
             for _ in 0..copies {
                 let mut latency = rng.between(self.plan.latency_ms.0, self.plan.latency_ms.1);
                 if rng.chance(self.plan.delay_p) {
-                    self.stats.delayed += 1;
+                    self.count(group, |s| s.delayed += 1);
                     latency += rng.between(0, self.plan.delay_max_ms);
                 }
                 q.push(
                     now + latency,
                     Event::Deliver {
+                        group: group as u32,
                         from,
                         to: dst,
                         frame: frame.clone(),

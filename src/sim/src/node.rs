@@ -1,5 +1,7 @@
-//! One simulated node: what survives a crash (its chain store and its consensus record) and
-//! what a crash destroys (the driver, its pool, its block feed, its in-flight work).
+//! One simulated node's part in one group (with a single group, the node itself): what
+//! survives a crash (its chain store and its consensus record) and what a crash destroys
+//! (the driver, its pool, its block feed, its in-flight work). A node crash takes down its
+//! part in every group at once (`crate::steps`).
 
 use crate::config::{ByzantineKind, Protocol};
 use crate::runtime::{MemDurable, NodeClock, Outbox, SimTransport};
@@ -219,11 +221,15 @@ pub struct Live {
     pub feed: broadcast::Receiver<Arc<CommittedBlock>>,
 }
 
-/// A node slot of the simulated cluster.
+/// A node's slot in one group of the simulated cluster.
 pub struct SimNode {
+    /// The node's index in the cluster (its position in the group may differ).
     pub index: u32,
     pub byzantine: Option<ByzantineKind>,
+    /// The node's clock (shared by its groups: one process).
     pub clock: Arc<NodeClock>,
+    /// Its cluster section in this group (consensus positions, vote domain).
+    pub cluster: ClusterConfig,
     /// Survives crashes: commits are atomic and durable on return.
     pub store: Arc<dyn ChainStore>,
     /// Survives crashes: the consensus core's record.
@@ -245,6 +251,9 @@ pub struct SimNode {
     /// The core's state after the last step in which it sent frames: what others may rely
     /// on, so what a restart must restore (or pass).
     pub sent_state: Option<CoreState>,
+    /// The (height, view) its core was at after its last step (view changes are counted
+    /// from it).
+    pub last_pos: (u64, u64),
 }
 
 impl SimNode {
@@ -262,9 +271,9 @@ impl SimNode {
         &mut self,
         chain: &Chain,
         protocol: Protocol,
-        cfg: ClusterConfig,
         validator: &Validator,
     ) -> anyhow::Result<()> {
+        let cfg = self.cluster.clone();
         let nc = setup::node_context(chain, self.store.clone(), self.clock.clone())?;
         let outbox = Arc::new(Outbox::default());
         let transport: Arc<dyn Transport> = Arc::new(SimTransport(outbox.clone()));
@@ -325,7 +334,7 @@ impl SimNode {
         self.wake_at = None;
     }
 
-    /// Feeds one frame to the driver (the first half of the node's event-loop turn; the
+    /// Feeds one frame from consensus position `from` to the driver (the first half of the node's event-loop turn; the
     /// simulator may crash the node before the second half, [`SimNode::wake`]).
     pub fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {
         match self.live.as_mut() {

@@ -1,9 +1,10 @@
-//! What a run saw, and its verdict.
+//! What a run saw, and its verdict: for the whole run and, with several groups, per group.
 
 use crate::checkers::Violation;
 use crate::client::ClientStats;
-use crate::config::SimConfig;
+use crate::config::{Protocol, SimConfig};
 use crate::net::NetStats;
+use crate::world::World;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +13,54 @@ pub enum Verdict {
     Pass,
     /// A property failed (the first violation is in the report).
     Fail,
+}
+
+/// One group's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupVerdict {
+    /// No violation, blocks committed, liveness reached after the faults.
+    Pass,
+    /// A property of this group failed (or it committed nothing, or did not settle).
+    Fail,
+    /// No violation of its own, but the run stopped at another group's violation before
+    /// this group's progress and liveness could be judged: neither pass nor fail.
+    Inconclusive,
+}
+
+impl fmt::Display for GroupVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GroupVerdict::Pass => "PASS",
+            GroupVerdict::Fail => "FAIL",
+            GroupVerdict::Inconclusive => {
+                "INCONCLUSIVE (the run stopped at another group's violation)"
+            }
+        })
+    }
+}
+
+/// What one group's chain did.
+#[derive(Debug, Clone)]
+pub struct GroupReport {
+    pub id: u32,
+    pub protocol: Protocol,
+    /// Node indices of its members.
+    pub members: Vec<u32>,
+    pub chain_id: u64,
+    /// Highest height its honest members stored (its blocks committed).
+    pub height: u64,
+    /// Each member's stored head at the end.
+    pub heads: Vec<u64>,
+    pub client: ClientStats,
+    /// PBFT: view changes its members went through; Raft: terms that had a leader.
+    pub view_changes: u64,
+    pub max_view_or_term: u64,
+    /// Its frames (partitions and crashes hit every group of a node or link at once; they
+    /// are counted for the run).
+    pub net: NetStats,
+    pub settled_after_ms: Option<u64>,
+    pub violations: usize,
+    pub verdict: GroupVerdict,
 }
 
 #[derive(Debug, Clone)]
@@ -24,9 +73,10 @@ pub struct Report {
     /// Virtual time simulated (ms).
     pub virtual_ms: u64,
     pub events: u64,
-    /// Highest height the honest nodes stored.
+    /// Blocks committed: the highest height the honest nodes stored, summed over the
+    /// groups (a single-chain run's height).
     pub height: u64,
-    /// Each node's stored head at the end.
+    /// Each node's stored head at the end (of group 0's chain, with several groups).
     pub heads: Vec<u64>,
     pub client: ClientStats,
     pub latency_ms_p50: u64,
@@ -35,13 +85,17 @@ pub struct Report {
     pub crashes: u64,
     pub step_crashes: u64,
     pub restarts: u64,
-    /// PBFT: view changes the nodes went through; Raft: terms that had a leader.
+    /// PBFT: view changes the nodes went through; Raft: terms that had a leader (summed
+    /// over the groups).
     pub view_changes: u64,
     pub max_view_or_term: u64,
     pub byzantine_frames: u64,
-    /// When liveness was reached after the faults stopped (ms after the quiet phase began).
+    /// When liveness was reached after the faults stopped (ms after the quiet phase began;
+    /// every group, with several).
     pub settled_after_ms: Option<u64>,
     pub wall_s: f64,
+    /// Per group (one entry in a single-chain run).
+    pub groups: Vec<GroupReport>,
 }
 
 impl Report {
@@ -67,9 +121,15 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
+        let multi = c.multi_group();
+        let groups: Vec<String> = self
+            .groups
+            .iter()
+            .map(|g| format!("{}{:?}", g.protocol, g.members))
+            .collect();
         writeln!(
             f,
-            "{} n={} seed={} ticks={}{}{}",
+            "{} n={} seed={} ticks={}{}{}{}",
             c.protocol,
             c.nodes,
             c.seed,
@@ -79,7 +139,12 @@ impl fmt::Display for Report {
                 .unwrap_or_default(),
             c.byzantine
                 .map(|b| format!(" byzantine={b}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if multi {
+                format!(" groups={}", groups.join(","))
+            } else {
+                String::new()
+            }
         )?;
         writeln!(f, "  faults:     {}", self.faults)?;
         writeln!(
@@ -89,13 +154,26 @@ impl fmt::Display for Report {
             self.events,
             self.wall_s
         )?;
-        writeln!(
-            f,
-            "  blocks:     height {} (heads {:?}), {:.0} blocks/s simulated",
-            self.height,
-            self.heads,
-            self.blocks_per_s()
-        )?;
+        if multi {
+            writeln!(
+                f,
+                "  blocks:     {} over {} groups, {:.0} blocks/s simulated",
+                self.height,
+                self.groups.len(),
+                self.blocks_per_s()
+            )?;
+            for g in &self.groups {
+                writeln!(f, "  {g}")?;
+            }
+        } else {
+            writeln!(
+                f,
+                "  blocks:     height {} (heads {:?}), {:.0} blocks/s simulated",
+                self.height,
+                self.heads,
+                self.blocks_per_s()
+            )?;
+        }
         writeln!(
             f,
             "  txs:        {} signed ({} deploys, {} calls), {} with receipts, {} resubmissions; latency p50 {} ms, max {} ms",
@@ -115,14 +193,20 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  nodes:      {} crashes ({} right after a step), {} restarts; {} {}, highest {}",
+            "  nodes:      {} crashes ({} right after a step), {} restarts{}; {} {}, highest {}",
             self.crashes,
             self.step_crashes,
             self.restarts,
+            if multi {
+                " (each takes every group of its node)"
+            } else {
+                ""
+            },
             self.view_changes,
-            match c.protocol {
-                crate::config::Protocol::Pbft => "view changes",
-                crate::config::Protocol::Raft => "terms with a leader",
+            match (multi, c.protocol) {
+                (true, _) => "view changes (PBFT) and terms with a leader (Raft)",
+                (false, Protocol::Pbft) => "view changes",
+                (false, Protocol::Raft) => "terms with a leader",
             },
             self.max_view_or_term
         )?;
@@ -149,5 +233,123 @@ impl fmt::Display for Report {
             }
         )?;
         write!(f, "  trace hash: {}", self.trace_hash)
+    }
+}
+
+impl fmt::Display for GroupReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "group {}:    {} on nodes {:?}, chain id {}: height {} (heads {:?}), {} txs ({} with \
+             receipts), {} {}, {} deliveries, {} network faults, {}: {}",
+            self.id,
+            self.protocol,
+            self.members,
+            self.chain_id,
+            self.height,
+            self.heads,
+            self.client.created,
+            self.client.acked,
+            self.view_changes,
+            match self.protocol {
+                Protocol::Pbft => "view changes",
+                Protocol::Raft => "terms with a leader",
+            },
+            self.net.deliveries,
+            self.net.faults(),
+            match self.settled_after_ms {
+                Some(ms) => format!("settled {ms} ms after the faults stopped"),
+                None => "not settled".into(),
+            },
+            self.verdict
+        )
+    }
+}
+
+impl World {
+    /// The run's report; the trace hash closes over the violations and every member's
+    /// final head.
+    pub(crate) fn report(self, wall_s: f64) -> Report {
+        let failed = self.failed();
+        let mut trace = self.trace;
+        let violations: Vec<Violation> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.checkers.violations.iter().cloned())
+            .collect();
+        for v in &violations {
+            trace.bytes(v.to_string().as_bytes());
+        }
+        let mut client = ClientStats::default();
+        let mut lat = Vec::new();
+        let mut groups = Vec::new();
+        for g in &self.groups {
+            let heads = g.all_heads();
+            for h in &heads {
+                trace.u64(*h);
+            }
+            client.add(&g.client.stats);
+            lat.extend(g.client.latencies_ms());
+            let height = g.checkers.height();
+            // A run that ran its course gave every group that did not commit or settle a
+            // violation; one cut short by another group's leaves it undecided.
+            let verdict = if g.checkers.failed() {
+                GroupVerdict::Fail
+            } else if height > 0 && g.settled_at.is_some() {
+                GroupVerdict::Pass
+            } else {
+                GroupVerdict::Inconclusive
+            };
+            groups.push(GroupReport {
+                id: g.id,
+                protocol: g.spec.protocol,
+                members: g.spec.members.clone(),
+                chain_id: g.chain.chain.chain_id,
+                height,
+                heads,
+                client: g.client.stats.clone(),
+                view_changes: match g.spec.protocol {
+                    Protocol::Pbft => g.view_changes,
+                    Protocol::Raft => g.checkers.leader_terms() as u64,
+                },
+                max_view_or_term: g.max_view_or_term,
+                net: self
+                    .net
+                    .group_stats
+                    .get(g.id as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                settled_after_ms: g.settled_at,
+                violations: g.checkers.violations.len(),
+                verdict,
+            });
+        }
+        lat.sort_unstable();
+        Report {
+            faults: self.plan.describe(),
+            verdict: if failed { Verdict::Fail } else { Verdict::Pass },
+            violations,
+            trace_hash: trace.finish(),
+            virtual_ms: self.time.now_ms(),
+            events: self.stats.events,
+            height: groups.iter().map(|g| g.height).sum(),
+            heads: groups.first().map(|g| g.heads.clone()).unwrap_or_default(),
+            client,
+            latency_ms_p50: lat.get(lat.len() / 2).copied().unwrap_or(0),
+            latency_ms_max: lat.last().copied().unwrap_or(0),
+            net: self.net.stats.clone(),
+            crashes: self.stats.crashes,
+            step_crashes: self.stats.step_crashes,
+            restarts: self.stats.restarts,
+            view_changes: groups.iter().map(|g| g.view_changes).sum(),
+            max_view_or_term: groups.iter().map(|g| g.max_view_or_term).max().unwrap_or(0),
+            byzantine_frames: self.byz.as_ref().map_or(0, |b| {
+                b.stats.forged + b.stats.suppressed + b.stats.malformed + b.stats.stale
+            }),
+            settled_after_ms: self.settled_at,
+            wall_s,
+            config: self.cfg,
+            groups,
+        }
     }
 }

@@ -1,8 +1,10 @@
-//! Building a simulated cluster from a seed: the dev chain's genesis (computed once per
-//! process), validator keys drawn from the seed, each member's `ClusterConfig`, and a node's
-//! execution context (store, pool, executor, block feed) as `bcos_node::node` wires it.
+//! Building a simulated cluster from a seed: the dev chain's genesis per group (computed once
+//! per process), validator keys drawn from the seed, each member's `ClusterConfig` in each
+//! group, and a node's execution context (store, pool, executor, block feed) as
+//! `bcos_node::node` wires it.
 
 use crate::config::{Protocol, SimConfig};
+use crate::groups::SimGroup;
 use crate::rng::SimRng;
 use crate::runtime::NodeClock;
 use anyhow::Context;
@@ -12,7 +14,7 @@ use bcos_execution::{ExecConfig, Executor};
 use bcos_node::block_exec::SealerContext;
 use bcos_node::cluster::config::{ClusterConfig, ConsensusKind, Member};
 use bcos_node::cluster::keys::SignerKeys;
-use bcos_node::config::{ChainConfig, PoolConfig, SealerConfig};
+use bcos_node::config::{ChainConfig, NodeConfig, PoolConfig, SealerConfig};
 use bcos_node::genesis::{build_genesis, Genesis};
 use bcos_node::metrics::Metrics;
 use bcos_node::pool::{rules::StaticRules, Pool};
@@ -20,8 +22,9 @@ use bcos_storage::ChainStore;
 use bcos_sync::Doorbell;
 use bcos_types::CommittedBlock;
 use secp256k1::SecretKey;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::broadcast;
 
 /// Committed blocks a node's feed holds before a slow reader lags (the simulator reads it
@@ -41,8 +44,11 @@ pub struct Chain {
 }
 
 static CHAIN: OnceLock<Result<Chain, String>> = OnceLock::new();
+/// The chains of groups 1.. (by group), built on first use and kept for the process.
+static GROUP_CHAINS: Mutex<BTreeMap<u32, &'static Chain>> = Mutex::new(BTreeMap::new());
 
-/// The chain every run uses (deriving the dev keys takes a while; it is done once).
+/// The chain every run uses, and group 0's (deriving the dev keys takes a while; it is done
+/// once).
 pub fn chain() -> anyhow::Result<&'static Chain> {
     CHAIN
         .get_or_init(|| {
@@ -58,6 +64,38 @@ pub fn chain() -> anyhow::Result<&'static Chain> {
         })
         .as_ref()
         .map_err(|e| anyhow::anyhow!("building the dev genesis: {e}"))
+}
+
+/// Group `g`'s chain: the dev chain's genesis description under chain id `chain_id + g`
+/// (GRP-C2, GRP-C3), so its genesis block, its transactions and its receipts are its own.
+/// The sender cache is the process's one (GRP-R1): a chain id is part of what a
+/// transaction's hash covers, so no entry of one group answers for another's.
+pub fn group_chain(g: u32) -> anyhow::Result<&'static Chain> {
+    let base = chain()?;
+    if g == 0 {
+        return Ok(base);
+    }
+    let mut chains = GROUP_CHAINS
+        .lock()
+        .map_err(|_| anyhow::anyhow!("a run panicked while building a group's chain"))?;
+    if let Some(c) = chains.get(&g) {
+        return Ok(*c);
+    }
+    let chain = ChainConfig {
+        chain_id: base.chain.chain_id + u64::from(g),
+        ..base.chain.clone()
+    };
+    let genesis = build_genesis(&chain, &base.sealer)
+        .with_context(|| format!("building group {g}'s genesis"))?;
+    // Leaked once per group per process, as the base chain is kept in a static.
+    let c: &'static Chain = Box::leak(Box::new(Chain {
+        chain,
+        sealer: base.sealer.clone(),
+        genesis,
+        senders: base.senders.clone(),
+    }));
+    chains.insert(g, c);
+    Ok(c)
 }
 
 /// A validator's keys and its entry in the member list.
@@ -98,14 +136,51 @@ pub fn validators(rng: &mut SimRng, n: u32) -> anyhow::Result<Vec<Validator>> {
         .collect()
 }
 
+/// Node `node`'s cluster section in group `g`: the node's own section (every node a member)
+/// turned into the group's view by the node's code, `bcos_node::groups::config::for_group`
+/// (GRP-C4): the group's consensus, its members re-indexed to positions `0..k`, the node's
+/// position, and the vote domain `group_id + g`. For the single-chain run (group 0 on every
+/// node) this is the node's section itself.
+pub fn group_cluster_config(
+    cfg: &SimConfig,
+    vals: &[Validator],
+    g: u32,
+    group: &SimGroup,
+    node: u32,
+) -> anyhow::Result<ClusterConfig> {
+    let chain = group_chain(0)?;
+    let node_cfg = NodeConfig {
+        chain: chain.chain.clone(),
+        cluster: Some(cluster_config(cfg, vals, node)),
+        ..NodeConfig::default()
+    };
+    let entry = bcos_node::groups::config::GroupConfig {
+        consensus: consensus_kind(group.protocol),
+        // Group 0 keeps the node's member list, as in the node.
+        members: if g == 0 && group.members.len() == vals.len() {
+            Vec::new()
+        } else {
+            group.members.clone()
+        },
+        ..bcos_node::groups::config::GroupConfig::new(g)
+    };
+    bcos_node::groups::config::for_group(&node_cfg, &entry)?
+        .and_then(|c| c.cluster)
+        .with_context(|| format!("node {node} is not a member of group {g}"))
+}
+
+fn consensus_kind(p: Protocol) -> ConsensusKind {
+    match p {
+        Protocol::Pbft => ConsensusKind::Pbft,
+        Protocol::Raft => ConsensusKind::Raft,
+    }
+}
+
 /// Node `index`'s cluster section. Timeouts are shorter than the node's defaults (a LAN
 /// with 1-20 ms latency), in the same proportions.
 pub fn cluster_config(cfg: &SimConfig, vals: &[Validator], index: u32) -> ClusterConfig {
     ClusterConfig {
-        consensus: match cfg.protocol {
-            Protocol::Pbft => ConsensusKind::Pbft,
-            Protocol::Raft => ConsensusKind::Raft,
-        },
+        consensus: consensus_kind(cfg.protocol),
         index,
         members: vals.iter().map(|v| v.member.clone()).collect(),
         view_timeout_ms: 1_000,
@@ -193,7 +268,7 @@ pub fn node_context(
 
 /// Sender recovery on the calling thread only (every batch stays inline), through the
 /// process-wide cache: the simulation stays on one thread.
-pub fn inline_recoverer(chain: &Chain) -> anyhow::Result<BatchRecoverer> {
+pub fn inline_recoverer(chain: &Chain) -> anyhow::Result<std::sync::Arc<BatchRecoverer>> {
     BatchRecoverer::new(
         BatchConfig {
             thread_count: 1,
@@ -201,5 +276,6 @@ pub fn inline_recoverer(chain: &Chain) -> anyhow::Result<BatchRecoverer> {
         },
         chain.senders.clone(),
     )
+    .map(std::sync::Arc::new)
     .context("starting the (idle) recovery pool")
 }

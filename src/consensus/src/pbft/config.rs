@@ -87,11 +87,16 @@ impl PbftConfig {
         Ok(())
     }
 
-    /// Prepare, commit and new-view quorum: 2f + 1 (PBFT-R5).
+    /// Prepare, commit and new-view quorum: n - f, which is 2f + 1 when n = 3f + 1 (PBFT-R5,
+    /// spec/pbft.md §1). For other n, 2f + 1 would be too small: two quorums of 2f + 1 out
+    /// of n = 3f + 3 share only f nodes, and with n = 3 (f = 0) one vote would decide alone.
+    /// Any two quorums of n - f share n - 2f >= f + 1 nodes, and the n - f honest nodes form
+    /// one. It is also what a commit certificate must carry (`bcos_crypto::bls::quorum_for`).
     pub fn quorum(&self) -> usize {
+        let n_minus_f = self.n.saturating_sub(self.f) as usize;
         match self.bug {
             Some(SeededBug::QuorumTwoF) => 2 * self.f as usize,
-            _ => 2 * self.f as usize + 1,
+            _ => n_minus_f,
         }
     }
 

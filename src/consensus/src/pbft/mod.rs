@@ -290,6 +290,12 @@ mod tests {
     use super::*;
     use bcos_types::B256;
 
+    /// `bcos_crypto::bls::quorum_for` (the certificate's quorum), restated: this crate may
+    /// not depend on bcos-crypto's BLS.
+    fn bcos_crypto_quorum(n: u32) -> usize {
+        (n - n.saturating_sub(1) / 3) as usize
+    }
+
     #[test]
     fn config_checks_and_leader_rotation() {
         assert!(Pbft::new(PbftConfig::new(4, 4), 1).is_err());
@@ -312,6 +318,24 @@ mod tests {
             ..c.clone()
         };
         assert_eq!(bugged.quorum(), 2);
+        // n - f for every n: any two quorums share an honest node (at least f + 1 nodes)
+        for n in 1..=20u32 {
+            let c = PbftConfig::new(n, 0);
+            let (q, f) = (c.quorum() as u32, c.f);
+            assert!(
+                2 * q >= n + f + 1,
+                "n={n}: quorums of {q} may share only faulty nodes"
+            );
+            assert!(
+                q <= n - f,
+                "n={n}: the honest nodes cannot form a quorum of {q}"
+            );
+            assert_eq!(
+                q as usize,
+                bcos_crypto_quorum(n),
+                "n={n}: core and certificates differ"
+            );
+        }
         assert_eq!(c.view_timeout(0), 1000);
         assert_eq!(c.view_timeout(2), 4000);
         assert_eq!(c.view_timeout(99), 16_000);

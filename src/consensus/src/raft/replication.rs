@@ -409,7 +409,14 @@ mod tests {
             append(1, LogPos::default(), vec![entry(1, 1), entry(2, 1)], 0),
         );
         l.handle(crate::protocol::Input::Timeout(RaftTimer::Election));
-        msg(&mut l, 1, RaftMsg::Vote(Vote { term: 2, granted: true }));
+        msg(
+            &mut l,
+            1,
+            RaftMsg::Vote(Vote {
+                term: 2,
+                granted: true,
+            }),
+        );
         assert_eq!(l.role(), Role::Leader);
         let ok = |i| {
             RaftMsg::AppendReply(AppendReply {
@@ -449,7 +456,14 @@ mod tests {
             ),
         );
         l.handle(crate::protocol::Input::Timeout(RaftTimer::Election));
-        msg(&mut l, 1, RaftMsg::Vote(Vote { term: 2, granted: true }));
+        msg(
+            &mut l,
+            1,
+            RaftMsg::Vote(Vote {
+                term: 2,
+                granted: true,
+            }),
+        );
         assert_eq!(l.role(), Role::Leader);
         l.st.log.compact_to(2);
         let refusal = |i| {
@@ -464,7 +478,11 @@ mod tests {
         let (to, RaftMsg::Append(a)) = &s[0] else {
             panic!("{s:?}")
         };
-        assert_eq!((*to, a.prev.index), (2, 2), "at the base an append can match");
+        assert_eq!(
+            (*to, a.prev.index),
+            (2, 2),
+            "at the base an append can match"
+        );
     }
 
     #[test]

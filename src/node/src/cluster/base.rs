@@ -38,7 +38,7 @@ pub struct DriverBase<T, D> {
     /// Bodies of uncommitted blocks the adapter must not lose in a crash.
     pub bodies: Box<dyn Durable>,
     sync_server: Box<dyn SyncServe>,
-    pub recoverer: BatchRecoverer,
+    pub recoverer: Arc<BatchRecoverer>,
     /// The store's head block.
     pub head: SealedBlock,
     pub timers: Timers<T>,
@@ -58,7 +58,7 @@ where
         ctx: SealerContext,
         cfg: ClusterConfig,
         rt: DriverRuntime,
-        recoverer: BatchRecoverer,
+        recoverer: Arc<BatchRecoverer>,
         view: Arc<ConsensusView>,
     ) -> anyhow::Result<(Self, Option<D>)> {
         let (head_n, _) = ctx.store.head().context("the store has no genesis block")?;

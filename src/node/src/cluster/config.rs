@@ -128,6 +128,10 @@ pub struct ClusterConfig {
     /// A seeded bug (simulator only; never in a file).
     #[serde(skip)]
     pub seeded_bug: Option<SeededBug>,
+    /// A group's view only (`crate::groups::config::for_group`): the node index behind each
+    /// consensus position in `members`; empty means the same numbers (group 0).
+    #[serde(skip)]
+    pub node_indices: Vec<u32>,
     /// Largest P2P frame, in bytes.
     pub frame_bytes_max: u32,
     /// P2P: a TCP connect + TLS handshake + ack must finish within this (both directions).
@@ -188,6 +192,7 @@ impl Default for ClusterConfig {
             driver_queue_per_peer_max: 4_096,
             driver_queue_per_peer_bytes_max: 32 * 1024 * 1024,
             seeded_bug: None,
+            node_indices: Vec::new(),
             frame_bytes_max: net.frame_bytes_max,
             handshake_timeout_ms: net.handshake_timeout_ms,
             handshakes_inflight_max: net.handshakes_inflight_max,
@@ -205,6 +210,24 @@ impl Default for ClusterConfig {
 }
 
 impl ClusterConfig {
+    /// This node's index among the cluster's nodes (its `index` is its position in the
+    /// group, which differs in a group of a subset of the nodes).
+    pub fn node_index(&self) -> u32 {
+        self.node_indices
+            .get(self.index as usize)
+            .copied()
+            .unwrap_or(self.index)
+    }
+
+    /// The node index behind each consensus position.
+    pub fn member_nodes(&self) -> Vec<u32> {
+        if self.node_indices.is_empty() {
+            self.members.iter().map(|m| m.index).collect()
+        } else {
+            self.node_indices.clone()
+        }
+    }
+
     /// The P2P transport's configuration: every member but us is a peer, bound to its node
     /// id (P2P-I1).
     pub fn net_config(&self) -> NetConfig {

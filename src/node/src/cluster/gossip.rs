@@ -4,8 +4,9 @@
 //! ones (and never forward them again).
 
 use super::wire::Wire;
-use bcos_net::NetworkHandle;
+use crate::runtime::Transport;
 use bcos_types::Bytes;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Cheap to clone; dropping every clone ends the forwarding task.
@@ -16,9 +17,10 @@ pub struct TxForwarder {
 
 impl TxForwarder {
     /// Starts the batching task; `batch_max` transactions or `batch_bytes_max` bytes per
-    /// frame, at most `queue_max` waiting.
+    /// frame, at most `queue_max` waiting. `net` is the group's transport: only the group's
+    /// members hear of its transactions.
     pub fn start(
-        net: NetworkHandle,
+        net: Arc<dyn Transport>,
         queue_max: usize,
         batch_max: usize,
         batch_bytes_max: usize,
@@ -37,7 +39,7 @@ impl TxForwarder {
                         Err(_) => break,
                     }
                 }
-                let _ = net.broadcast(Wire::Txs(batch).encode());
+                net.broadcast(Wire::Txs(batch).encode());
             }
         });
         TxForwarder { tx }

@@ -60,9 +60,17 @@ pub struct InitOptions {
     pub cert_validity_days: u32,
     /// Lifetime of the chain CA certificate, in days.
     pub ca_validity_days: u32,
+    /// Groups besides group 0, written into every node's config (`[[groups]]`).
+    pub groups: Vec<crate::groups::config::GroupConfig>,
+    /// Node i's admin listener (group lifecycle) is 127.0.0.1:`admin_port + i`; 0: none.
+    pub admin_port: u16,
 }
 
 pub const NODES_MAX_DEFAULT: usize = 64;
+
+/// Node i's admin listener is on 127.0.0.1:8645 + i: above the RPC ports 8545 + i of up to
+/// `NODES_MAX_DEFAULT` nodes, and on loopback only.
+pub const ADMIN_PORT_DEFAULT: u16 = 8645;
 
 /// Why `bcos init` needs `--admin` or `--dev`.
 pub const NO_ADMIN_ERROR: &str = "bcos init writes a production chain by default, which needs \
@@ -91,6 +99,8 @@ impl InitOptions {
             rpc_hosts: Vec::new(),
             cert_validity_days: bcos_net::pki::NODE_CERT_VALIDITY_DAYS_DEFAULT,
             ca_validity_days: bcos_net::pki::CA_VALIDITY_DAYS_DEFAULT,
+            groups: Vec::new(),
+            admin_port: ADMIN_PORT_DEFAULT,
         }
     }
 }
@@ -120,6 +130,27 @@ pub fn init_cluster(o: &InitOptions) -> anyhow::Result<Vec<PathBuf>> {
     }
     if o.cert_validity_days == 0 || o.ca_validity_days == 0 {
         bail!("--cert-validity-days and --ca-validity-days must be positive");
+    }
+    {
+        // the same checks a node makes at start, before any key is written
+        let mut probe = NodeConfig::default();
+        probe.chain.chain_id = o.chain_id;
+        probe.cluster = Some(ClusterConfig {
+            members: (0..o.nodes as u32)
+                .map(|i| Member {
+                    index: i,
+                    p2p_addr: SocketAddr::new(o.hosts[0], 0),
+                    node_id: Address::ZERO,
+                    bls_public_key: String::new(),
+                    bls_pop: String::new(),
+                })
+                .collect(),
+            ..ClusterConfig::default()
+        });
+        probe.groups = o.groups.clone();
+        for g in crate::groups::config::all_groups(&probe)? {
+            crate::groups::config::for_group(&probe, &g)?;
+        }
     }
     let admin = match (o.admin, o.dev) {
         (Some(admin), _) => admin,
@@ -207,6 +238,13 @@ pub fn init_cluster(o: &InitOptions) -> anyhow::Result<Vec<PathBuf>> {
             admin: Some(admin),
             ..ClusterConfig::default()
         });
+        config.groups = o.groups.clone();
+        if o.admin_port != 0 {
+            config.rpc.admin_addr = Some(SocketAddr::new(
+                IpAddr::from([127, 0, 0, 1]),
+                port(o.admin_port, i)?,
+            ));
+        }
         std::fs::write(dir.join("config.toml"), config.to_toml()?)
             .with_context(|| format!("writing {}", dir.join("config.toml").display()))?;
         dirs.push(dir);

@@ -22,7 +22,7 @@ pub mod votes;
 pub mod wire;
 
 use crate::block_exec::SealerContext;
-use crate::runtime::{DriverRuntime, FileDurable, NetTransport, Transport};
+use crate::runtime::{DriverRuntime, FileDurable, Transport};
 use anyhow::Context;
 use bcos_crypto::BatchRecoverer;
 use bcos_net::{Network, NetworkHandle};
@@ -32,7 +32,6 @@ use inbox::Inbox;
 use keys::NodeKeys;
 use pbft::{PbftDriver, PbftDriverParts};
 use std::sync::Arc;
-use wire::Wire;
 
 /// The consensus position a driver publishes for RPC (`bcos_getConsensusStatus`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -67,32 +66,63 @@ impl ConsensusView {
     }
 }
 
-/// A running cluster driver and its network.
+/// A running group driver.
 pub struct Cluster {
-    pub net: NetworkHandle,
     pub forwarder: gossip::TxForwarder,
     pub driver: std::thread::JoinHandle<()>,
     pub view: Arc<ConsensusView>,
+    /// Where the group's frames go (attached to the node's [`crate::groups::dispatch`]).
+    pub port: Arc<crate::groups::dispatch::GroupPort>,
+}
+
+/// Checks the node's keys against `[cluster]` and starts the P2P network every group of
+/// the node shares (one TLS connection per pair of nodes).
+pub async fn start_network(
+    cfg: &ClusterConfig,
+) -> anyhow::Result<(NetworkHandle, bcos_net::Inbound)> {
+    cfg.validate()?;
+    let keys = NodeKeys::load(&cfg.keys_dir)?;
+    if keys.tls.index != cfg.index {
+        anyhow::bail!(
+            "the TLS certificate in {} is for node {}, the config says {}",
+            cfg.keys_dir.display(),
+            keys.tls.index,
+            cfg.index
+        );
+    }
+    keys.check_certificate(bcos_net::pki::unix_now_s())?;
+    Network::start(cfg.net_config(), keys.tls.clone(), keys.ca.clone())
+        .await
+        .with_context(|| format!("starting P2P on {}", cfg.listen_addr))
 }
 
 /// What [`start`] needs from the node.
 pub struct StartParts {
+    /// The group's view of the cluster (`crate::groups::config::for_group`).
     pub cfg: ClusterConfig,
+    /// The group number (the P2P tag).
+    pub group: u32,
+    pub net: NetworkHandle,
+    /// The node index of each of the group's consensus positions.
+    pub nodes: Vec<u32>,
     pub keys_dir: std::path::PathBuf,
     pub state_dir: std::path::PathBuf,
     pub ctx: SealerContext,
-    pub recoverer: BatchRecoverer,
+    pub recoverer: Arc<BatchRecoverer>,
     pub ingress: Arc<crate::pool::Ingress>,
     /// Hears a driver error.
-    pub failed: tokio::sync::oneshot::Sender<String>,
+    pub failed: Box<dyn FnOnce(String) + Send>,
     /// Raft's membership admin when `cluster.admin` is unset (the first dev account).
     pub default_admin: bcos_types::Address,
 }
 
-/// Starts the network and the driver thread.
-pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
+/// Starts one group's driver thread on the shared network.
+pub fn start(parts: StartParts) -> anyhow::Result<Cluster> {
     let StartParts {
         cfg,
+        group,
+        net,
+        nodes,
         keys_dir,
         state_dir,
         ctx,
@@ -104,20 +134,14 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
     let (keys_dir, state_dir) = (keys_dir.as_path(), state_dir.as_path());
     cfg.validate()?;
     let keys = NodeKeys::load(keys_dir)?;
-    if keys.tls.index != cfg.index {
-        anyhow::bail!(
-            "the TLS certificate in {} is for node {}, the config says {}",
-            keys_dir.display(),
-            keys.tls.index,
-            cfg.index
-        );
-    }
-    keys.check_certificate(bcos_net::pki::unix_now_s())?;
-    let (net, mut inbound) = Network::start(cfg.net_config(), keys.tls.clone(), keys.ca.clone())
-        .await
-        .with_context(|| format!("starting P2P on {}", cfg.listen_addr))?;
+    let transport: Arc<dyn Transport> = Arc::new(crate::groups::transport::GroupTransport::new(
+        net,
+        group,
+        nodes.clone(),
+        cfg.index,
+    ));
     let forwarder = gossip::TxForwarder::start(
-        net.clone(),
+        transport.clone(),
         cfg.gossip_queue_max,
         cfg.gossip_batch_max,
         (cfg.frame_bytes_max / 2) as usize,
@@ -127,30 +151,13 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
         cfg.driver_queue_per_peer_bytes_max,
     ));
     spawn_doorbell_relay(ctx.doorbell.clone(), inbox.clone())?;
-
-    let pool = ctx.pool.clone();
-    let to_driver = inbox.clone();
-    tokio::spawn(async move {
-        while let Some((from, frame)) = inbound.recv().await {
-            match Wire::decode(&frame) {
-                Ok(Wire::Txs(list)) => admit_forwarded(&pool, &ingress, from, list),
-                Ok(w) => {
-                    let kind = w.kind();
-                    if to_driver.push(from, w, frame.len()).is_err() {
-                        tracing::debug!(
-                            peer = from,
-                            kind,
-                            "peer's driver queue full; message dropped"
-                        );
-                    }
-                }
-                Err(e) => tracing::warn!(peer = from, "dropped undecodable frame: {e}"),
-            }
-        }
+    let port = Arc::new(crate::groups::dispatch::GroupPort {
+        nodes,
+        inbox: inbox.clone(),
+        txs: crate::groups::dispatch::admit_into(ctx.pool.clone(), ingress, group),
     });
 
     let view = Arc::new(ConsensusView::default());
-    let transport: Arc<dyn Transport> = Arc::new(NetTransport(net.clone()));
     let clock = ctx.clock.clone();
     let (record, bodies) = match cfg.consensus {
         ConsensusKind::Pbft => ("pbft-state.json", "pbft-blocks.bin"),
@@ -196,37 +203,20 @@ pub async fn start(parts: StartParts) -> anyhow::Result<Cluster> {
         }
     };
     let driver = std::thread::Builder::new()
-        .name("consensus".into())
+        .name(format!("consensus-g{group}"))
         .spawn(move || {
+            let _span = tracing::info_span!("group", group).entered();
             if let Err(e) = run() {
                 tracing::error!("consensus driver stopped: {e:#}");
-                let _ = failed.send(format!("{e:#}"));
+                failed(format!("group {group}: {e:#}"));
             }
         })?;
     Ok(Cluster {
-        net,
         forwarder,
         driver,
         view,
+        port,
     })
-}
-
-fn admit_forwarded(
-    pool: &crate::pool::Pool,
-    ingress: &crate::pool::Ingress,
-    from: u32,
-    list: Vec<bcos_types::Bytes>,
-) {
-    for raw in list {
-        match pool.rules().check_raw(&raw) {
-            Ok(tx) => {
-                if let Err(e) = ingress.offer(Arc::new(tx)) {
-                    tracing::debug!(peer = from, "forwarded transaction not queued: {e}");
-                }
-            }
-            Err(e) => tracing::debug!(peer = from, "forwarded transaction refused: {e}"),
-        }
-    }
 }
 
 /// The pool's doorbell wakes the driver; closing it stops the driver.

@@ -94,14 +94,14 @@ impl SoloDriver {
 
 /// Solo's blocks are its own (senders come from the pool), so block recovery never runs:
 /// the smallest pool there is.
-fn idle_recoverer() -> anyhow::Result<bcos_crypto::BatchRecoverer> {
-    Ok(bcos_crypto::BatchRecoverer::new(
+fn idle_recoverer() -> anyhow::Result<Arc<bcos_crypto::BatchRecoverer>> {
+    Ok(Arc::new(bcos_crypto::BatchRecoverer::new(
         bcos_crypto::BatchConfig {
             thread_count: 1,
             ..bcos_crypto::BatchConfig::default()
         },
         Arc::new(bcos_crypto::SenderCache::with_capacity(1)),
-    )?)
+    )?))
 }
 
 impl Steps for SoloDriver {
@@ -129,7 +129,7 @@ impl Steps for SoloDriver {
 /// Starts the solo driver on a thread of its own; it stops when the pool's doorbell closes.
 pub fn start(
     ctx: SealerContext,
-    failed: tokio::sync::oneshot::Sender<String>,
+    failed: Box<dyn FnOnce(String) + Send>,
 ) -> anyhow::Result<std::thread::JoinHandle<()>> {
     let inbox = Arc::new(Inbox::new(1, 1));
     super::spawn_doorbell_relay(ctx.doorbell.clone(), inbox.clone())?;
@@ -142,7 +142,7 @@ pub fn start(
         .spawn(move || {
             if let Err(e) = driver.run(&inbox) {
                 tracing::error!("sealer stopped: {e:#}");
-                let _ = failed.send(format!("{e:#}"));
+                failed(format!("{e:#}"));
             }
         })?)
 }

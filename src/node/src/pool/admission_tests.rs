@@ -236,7 +236,7 @@ fn the_ingress_queue_is_bounded_in_bytes() {
     .unwrap();
     let one = tx(0).encoded_len();
     // One transaction per batch, and room for two queued.
-    let ingress = Ingress::start(p.clone(), recoverer, 1_000, 2 * one, 1);
+    let ingress = Ingress::start(p.clone(), Arc::new(recoverer), 1_000, 2 * one, 1);
     // While the test holds the queue lock, the ingress thread stops inside its first
     // batch, so the queue fills from the offers below and nothing drains it.
     let held = p.queue.lock();

@@ -36,7 +36,7 @@ pub struct Ingress {
 impl Ingress {
     pub fn start(
         pool: Arc<Pool>,
-        recoverer: BatchRecoverer,
+        recoverer: Arc<BatchRecoverer>,
         queue_max: usize,
         bytes_max: usize,
         batch_max: usize,
@@ -117,7 +117,7 @@ impl Ingress {
 fn run(
     rx: Receiver<Job>,
     pool: Arc<Pool>,
-    recoverer: BatchRecoverer,
+    recoverer: Arc<BatchRecoverer>,
     batch_max: usize,
     queued_bytes: Arc<AtomicUsize>,
 ) {

@@ -22,9 +22,56 @@ pub async fn post_raw(addr: SocketAddr, body: &str) -> (u16, String) {
 
 /// [`post_raw`] from the loopback address `from`.
 pub async fn post_raw_from(from: [u8; 4], addr: SocketAddr, body: &str) -> (u16, String) {
+    post_raw_path_from(from, addr, "/", body).await
+}
+
+/// [`post_raw`] to `path` (a group's endpoint).
+pub async fn post_raw_path(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
+    post_raw_path_from([127, 0, 0, 1], addr, path, body).await
+}
+
+/// One call to `path`; returns the HTTP status and the parsed answer.
+pub async fn call_path(addr: SocketAddr, path: &str, method: &str, params: Value) -> (u16, Value) {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let (status, text) = post_raw_path(addr, path, &body.to_string()).await;
+    (status, serde_json::from_str(&text).unwrap())
+}
+
+/// One request on an open keep-alive connection; returns the HTTP status and the body
+/// (which must come with a Content-Length, as jsonrpsee's do).
+pub async fn post_on(stream: &mut TcpStream, path: &str, body: &str) -> (u16, String) {
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(stream.read_u8().await.unwrap());
+    }
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).await.unwrap();
+    (status, String::from_utf8(body).unwrap())
+}
+
+async fn post_raw_path_from(
+    from: [u8; 4],
+    addr: SocketAddr,
+    path: &str,
+    body: &str,
+) -> (u16, String) {
     let mut s = connect_from(from, addr).await.unwrap();
     let req = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await.unwrap();
@@ -92,9 +139,30 @@ impl Ws {
     }
 
     pub async fn connect_from(from: [u8; 4], addr: SocketAddr) -> Ws {
-        let mut stream = connect_from(from, addr).await.unwrap();
+        let stream = connect_from(from, addr).await.unwrap();
+        match Self::handshake(stream, addr, "/").await {
+            Ok(ws) => ws,
+            Err(head) => panic!("handshake failed: {head}"),
+        }
+    }
+
+    /// A WebSocket to `path` (a group's endpoint).
+    pub async fn connect_path(addr: SocketAddr, path: &str) -> Ws {
+        let stream = connect_from([127, 0, 0, 1], addr).await.unwrap();
+        match Self::handshake(stream, addr, path).await {
+            Ok(ws) => ws,
+            Err(head) => panic!("handshake failed: {head}"),
+        }
+    }
+
+    /// The upgrade request to `path`; the response head if the server refused it.
+    pub async fn handshake(
+        mut stream: TcpStream,
+        addr: SocketAddr,
+        path: &str,
+    ) -> Result<Ws, String> {
         let req = format!(
-            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         );
         stream.write_all(req.as_bytes()).await.unwrap();
@@ -104,8 +172,10 @@ impl Ws {
             head.push(stream.read_u8().await.unwrap());
         }
         let head = String::from_utf8(head).unwrap();
-        assert!(head.starts_with("HTTP/1.1 101"), "handshake failed: {head}");
-        Ws { stream }
+        if !head.starts_with("HTTP/1.1 101") {
+            return Err(head);
+        }
+        Ok(Ws { stream })
     }
 
     pub async fn send(&mut self, v: &Value) {

@@ -137,7 +137,7 @@ pub struct Gate {
 }
 
 impl Gate {
-    fn pass(&self) {
+    pub fn pass(&self) {
         let mut s = self.state.lock();
         s.1 += 1;
         self.changed.notify_all();
@@ -162,6 +162,7 @@ impl Gate {
 }
 
 pub struct MockChain {
+    chain_id: u64,
     blocks: RwLock<Vec<CommittedBlock>>,
     tx_index: RwLock<HashMap<B256, (u64, u32)>>,
     feed: tokio::sync::broadcast::Sender<Arc<CommittedBlock>>,
@@ -176,7 +177,13 @@ impl MockChain {
     /// Genesis, then block 1 with a create, a call emitting two logs and a call emitting one;
     /// `feed_capacity` is the broadcast buffer (small to force `Lagged`).
     pub fn new(feed_capacity: usize) -> Arc<Self> {
+        Self::with_chain_id(feed_capacity, CHAIN_ID)
+    }
+
+    /// [`MockChain::new`] answering `chain_id` to eth_chainId (one chain per group).
+    pub fn with_chain_id(feed_capacity: usize, chain_id: u64) -> Arc<Self> {
         let chain = Arc::new(MockChain {
+            chain_id,
             blocks: RwLock::new(Vec::new()),
             tx_index: RwLock::new(HashMap::new()),
             feed: tokio::sync::broadcast::channel(feed_capacity).0,
@@ -286,7 +293,7 @@ pub fn receipt(tx_type: u8, cumulative_gas_used: u64, logs: Vec<Log>) -> Receipt
 
 impl ChainApi for MockChain {
     fn chain_id(&self) -> u64 {
-        CHAIN_ID
+        self.chain_id
     }
     fn client_version(&self) -> String {
         "bcos-mock/0.1".into()
@@ -421,4 +428,14 @@ pub async fn serve_chain(
     config.addr = "127.0.0.1:0".parse().unwrap();
     let handle = bcos_rpc::start(&config, chain.clone()).await.unwrap();
     (chain, handle)
+}
+
+/// A server on a random port serving each mock chain as its group.
+pub async fn serve_groups(mut config: RpcConfig, groups: &[(u32, Arc<MockChain>)]) -> RpcHandle {
+    config.addr = "127.0.0.1:0".parse().unwrap();
+    let groups = groups
+        .iter()
+        .map(|(g, c)| (*g, c.clone() as Arc<dyn ChainApi>))
+        .collect();
+    bcos_rpc::start_groups(&config, groups).await.unwrap()
 }

@@ -68,7 +68,7 @@ pub struct PbftDriverParts {
     pub rt: DriverRuntime,
     pub keys: SignerKeys,
     pub cfg: ClusterConfig,
-    pub recoverer: BatchRecoverer,
+    pub recoverer: std::sync::Arc<BatchRecoverer>,
     pub view: std::sync::Arc<super::ConsensusView>,
 }
 

@@ -37,7 +37,7 @@ pub struct RaftDriverParts {
     pub ctx: SealerContext,
     pub rt: DriverRuntime,
     pub cfg: ClusterConfig,
-    pub recoverer: BatchRecoverer,
+    pub recoverer: std::sync::Arc<BatchRecoverer>,
     pub view: std::sync::Arc<super::ConsensusView>,
     /// Whose node-manager calls count (the chain admin).
     pub admin: Address,

@@ -1,0 +1,204 @@
+//! One running group on this node: its store, pool, sender admission, executor, sealer or
+//! consensus driver and its JSON-RPC face (spec/groups.md §3). What groups share (the P2P
+//! network, the sender recovery pools and cache, the clock, the RPC port) comes in
+//! [`Shared`]; everything else is the group's own, so stopping a group touches no other.
+
+use super::dispatch::Dispatch;
+use crate::api::NodeApi;
+use crate::block_exec::SealerContext;
+use crate::config::NodeConfig;
+use crate::genesis::{build_genesis, ensure_genesis, Genesis};
+use crate::metrics::Metrics;
+use crate::pool::{rules::StaticRules, Ingress, Pool};
+use crate::runtime::Clock;
+use anyhow::Context;
+use bcos_crypto::BatchRecoverer;
+use bcos_execution::{ExecConfig, Executor};
+use bcos_storage::{ChainStore, DiskStore};
+use bcos_sync::Doorbell;
+use bcos_types::Address;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// What every group of a node shares.
+#[derive(Clone)]
+pub struct Shared {
+    /// The P2P network (absent for a solo node).
+    pub net: Option<bcos_net::NetworkHandle>,
+    pub dispatch: Arc<Dispatch>,
+    /// Pool admission's parallel sender recovery: one rayon pool and one sender cache per
+    /// node, whatever the number of groups.
+    pub ingress_recoverer: Arc<BatchRecoverer>,
+    /// Block sender recovery (nearly always cache hits): one thread per node.
+    pub block_recoverer: Arc<BatchRecoverer>,
+    pub clock: Arc<dyn Clock>,
+    /// Told when a group's driver fails (the node then stops, as a single-chain node did).
+    pub failures: tokio::sync::mpsc::UnboundedSender<String>,
+    /// `bcos_getGroupList` for every group's RPC.
+    pub group_list: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
+}
+
+pub struct GroupInstance {
+    pub id: u32,
+    pub config: Arc<NodeConfig>,
+    pub genesis: Genesis,
+    pub api: Arc<NodeApi>,
+    ingress: Arc<Ingress>,
+    doorbell: Doorbell,
+    sealer: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
+    attached: parking_lot::Mutex<Option<Arc<Dispatch>>>,
+}
+
+impl GroupInstance {
+    /// Opens the group's store (writing or checking its genesis) and starts its pool and
+    /// driver. `config` is the group's own (`super::config::for_group`).
+    pub fn start(id: u32, config: Arc<NodeConfig>, shared: &Shared) -> anyhow::Result<Self> {
+        let data_dir = &config.chain.data_dir;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+        let disk = DiskStore::open(&data_dir.join("chain"), config.storage.clone()).with_context(
+            || format!("opening group {id}'s chain store in {}", data_dir.display()),
+        )?;
+        let io_backend = format!("{:?}", disk.io_backend_in_use());
+        let store: Arc<dyn ChainStore> = Arc::new(disk);
+
+        let genesis = build_genesis(&config.chain, &config.sealer)?;
+        ensure_genesis(&*store, &genesis).with_context(|| format!("group {id}'s genesis"))?;
+
+        let metrics = Arc::new(Metrics::default());
+        let doorbell = Doorbell::new();
+        let spec: bcos_execution::EvmSpec = config
+            .chain
+            .evm_spec
+            .parse()
+            .map_err(|e| anyhow::anyhow!("chain.evm_spec: {e}"))?;
+        let rules = StaticRules {
+            chain_id: config.chain.chain_id,
+            allow_unprotected: config.pool.allow_unprotected_txs,
+            tx_bytes_max: config.pool.tx_bytes_max,
+            block_gas_limit: config.sealer.block_gas_limit,
+            tx_gas_cap: spec.tx_gas_limit_cap(),
+            base_fee: config.chain.base_fee_wei,
+        };
+        let pool = Arc::new(Pool::new(
+            &config.pool,
+            rules,
+            store.clone(),
+            doorbell.clone(),
+            metrics.clone(),
+        ));
+        let ingress = Ingress::start(
+            pool.clone(),
+            shared.ingress_recoverer.clone(),
+            config.pool.ingress_queue_max,
+            config.pool.ingress_queue_bytes_max,
+            config.pool.ingress_batch_max,
+        );
+        let executor = Arc::new(Executor::new(ExecConfig {
+            chain_id: config.chain.chain_id,
+            spec,
+            block_gas_limit: config.sealer.block_gas_limit,
+            ..ExecConfig::default()
+        }));
+        // Blocks kept for slow subscribers before they are told they lagged (they then
+        // refill from storage): `rpc.block_feed_blocks_max`, part of the memory budget.
+        let (blocks, _) = broadcast::channel(config.rpc.block_feed_blocks_max.max(1));
+        let beneficiary = genesis.addresses.first().copied().unwrap_or(Address::ZERO);
+        let ctx = SealerContext {
+            store: store.clone(),
+            pool: pool.clone(),
+            executor: executor.clone(),
+            doorbell: doorbell.clone(),
+            blocks: blocks.clone(),
+            metrics: metrics.clone(),
+            block_txs_max: config.sealer.block_txs_max,
+            block_gas_limit: config.sealer.block_gas_limit,
+            base_fee: config.chain.base_fee_wei,
+            beneficiary,
+            timestamp_future_s_max: config.sealer.timestamp_future_s_max,
+            clock: shared.clock.clone(),
+        };
+        let failures = shared.failures.clone();
+        let failed: Box<dyn FnOnce(String) + Send> = Box::new(move |msg| {
+            let _ = failures.send(msg);
+        });
+        let mut cluster = None;
+        let mut attached = None;
+        let sealer = match (&config.cluster, &shared.net) {
+            (None, _) => crate::cluster::solo::start(ctx, failed)?,
+            (Some(_), None) => anyhow::bail!("group {id} needs the P2P network"),
+            (Some(cc), Some(net)) => {
+                let nodes = cc.member_nodes();
+                let c = crate::cluster::start(crate::cluster::StartParts {
+                    cfg: cc.clone(),
+                    group: id,
+                    net: net.clone(),
+                    nodes,
+                    keys_dir: cc.keys_dir.clone(),
+                    state_dir: data_dir.clone(),
+                    ctx,
+                    recoverer: shared.block_recoverer.clone(),
+                    ingress: ingress.clone(),
+                    failed,
+                    default_admin: beneficiary,
+                })?;
+                shared.dispatch.attach(id, c.port.clone());
+                attached = Some(shared.dispatch.clone());
+                cluster = Some((c.forwarder, c.view));
+                c.driver
+            }
+        };
+        if !pool.is_empty() {
+            doorbell.ring();
+        }
+        let api = Arc::new(NodeApi {
+            config: config.clone(),
+            group: id,
+            group_list: shared.group_list.clone(),
+            store,
+            pool,
+            ingress: ingress.clone(),
+            executor,
+            blocks,
+            metrics,
+            io_backend,
+            beneficiary,
+            forward: cluster.as_ref().map(|(f, _)| f.clone()),
+            net: shared.net.clone(),
+            consensus: cluster.map(|(_, v)| v),
+            dispatch: attached.clone(),
+        });
+        tracing::info!(
+            group = id,
+            chain_id = config.chain.chain_id,
+            "group started"
+        );
+        Ok(GroupInstance {
+            id,
+            config,
+            genesis,
+            api,
+            ingress,
+            doorbell,
+            sealer: parking_lot::Mutex::new(Some(sealer)),
+            attached: parking_lot::Mutex::new(attached),
+        })
+    }
+
+    /// Stops taking frames and transactions, lets queued transactions finish admission,
+    /// lets the driver finish its step, and joins it. Blocking: call off the async threads.
+    /// The store closes when the last reference (an open RPC subscription) lets go.
+    /// Idempotent.
+    pub fn stop(&self) {
+        if let Some(d) = self.attached.lock().take() {
+            d.detach(self.id);
+        }
+        self.ingress.close();
+        self.doorbell.close();
+        let sealer = self.sealer.lock().take();
+        if let Some(t) = sealer {
+            let _ = t.join();
+        }
+        tracing::info!(group = self.id, "group stopped");
+    }
+}
