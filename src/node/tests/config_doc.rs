@@ -28,6 +28,10 @@ fn full_config() -> Value {
     group.chain_id = Some(20_201);
     group.members = vec![0];
     group.voters = vec![0];
+    group.alloc = Some(vec![bcos_node::config::GenesisAccount {
+        address: Default::default(),
+        balance_wei: "1".into(),
+    }]);
     let config = NodeConfig {
         cluster: Some(cluster),
         groups: vec![group],

@@ -35,6 +35,10 @@ pub struct GroupConfig {
     /// Raft: node indices voting from genesis; empty: every member.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub voters: Vec<u32>,
+    /// Accounts funded at the group's genesis instead of `chain.alloc`; unset: `chain.alloc`.
+    /// The other genesis settings (dev accounts, base fee, EVM spec) are `[chain]`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alloc: Option<Vec<crate::config::GenesisAccount>>,
 }
 
 impl GroupConfig {
@@ -45,6 +49,7 @@ impl GroupConfig {
             consensus: ConsensusKind::Pbft,
             members: Vec::new(),
             voters: Vec::new(),
+            alloc: None,
         }
     }
 }
@@ -60,6 +65,7 @@ pub fn group_zero(node: &NodeConfig) -> GroupConfig {
             .map_or(ConsensusKind::Pbft, |c| c.consensus),
         members: Vec::new(),
         voters: Vec::new(),
+        alloc: None,
     }
 }
 
@@ -146,6 +152,9 @@ pub fn for_group(node: &NodeConfig, g: &GroupConfig) -> anyhow::Result<Option<No
     out.groups = Vec::new();
     out.chain.chain_id = chain_id_of(node, g)?;
     out.chain.data_dir = group_data_dir(&node.chain.data_dir, g.id);
+    if let Some(alloc) = &g.alloc {
+        out.chain.alloc = alloc.clone();
+    }
     let Some(cluster) = &node.cluster else {
         return Ok((g.id == 0).then_some(out));
     };
@@ -276,6 +285,14 @@ mod tests {
             .collect();
         assert_eq!(keys, vec![(0, "k1"), (1, "k2"), (2, "k3")]);
         assert_eq!(c.group_id, ClusterConfig::default().group_id + 2);
+        assert!(cfg.chain.alloc.is_empty());
+        let funded = crate::config::GenesisAccount {
+            address: bcos_types::Address::repeat_byte(7),
+            balance_wei: "5".into(),
+        };
+        g.alloc = Some(vec![funded.clone()]);
+        let cfg = for_group(&node(3, 4), &g).unwrap().unwrap();
+        assert_eq!(cfg.chain.alloc, vec![funded]);
         assert!(
             for_group(&node(0, 4), &g).unwrap().is_none(),
             "node 0 is not a member"

@@ -290,6 +290,9 @@ struct Description {
     members: Vec<u32>,
     #[serde(default)]
     voters: Vec<u32>,
+    /// `[{"address": "0x…", "balance_wei": "…"}]`; unset: the node's `chain.alloc`.
+    #[serde(default)]
+    alloc: Option<Vec<crate::config::GenesisAccount>>,
 }
 
 impl GroupAdmin for GroupManager {
@@ -311,6 +314,7 @@ impl GroupAdmin for GroupManager {
             consensus: d.consensus.unwrap_or_default(),
             members: d.members,
             voters: d.voters,
+            alloc: d.alloc,
         };
         if let Some(e) = self.groups.lock().get(&group) {
             if !matches!(e.state, State::Removed) {
