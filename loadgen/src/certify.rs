@@ -20,12 +20,23 @@ pub struct CertifyOptions {
     pub bcos_bin: Option<PathBuf>,
     /// Existing nodes instead of embedded ones.
     pub urls: Vec<String>,
+    /// Overrides the profile's `[node] groups` (issue 13).
+    pub groups: Option<usize>,
 }
 
 /// Runs the certification; returns the results and the report directory.
 pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     let started = Instant::now();
-    let profile = Profile::load(&o.profile)?;
+    let mut profile = Profile::load(&o.profile)?;
+    if let Some(g) = o.groups {
+        apply_groups(&mut profile, g, !o.urls.is_empty()).map_err(crate::UsageError)?;
+    }
+    if profile.node.groups > 1 {
+        note(&format!(
+            "{} groups: each workload's load is split evenly over them",
+            profile.node.groups
+        ));
+    }
     let m = machine::detect();
     let mismatches = machine::compare(&profile.machine, &m);
     for mm in &mismatches {
@@ -53,7 +64,7 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         if o.flame {
             note("warning: --flame needs embedded nodes; ignored with --url");
         }
-        Target::remote(&o.urls)?
+        Target::remote(&o.urls, profile.node.groups)?
     };
     let node_settings = if o.urls.is_empty() {
         target.node_config.clone()
@@ -102,6 +113,7 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         crypto_bound_recoveries_per_s_per_core: bound,
         nodes: profile.node.nodes,
         consensus: profile.node.consensus.clone(),
+        groups: profile.node.groups,
         workloads,
         criterion,
         flamegraph,
@@ -118,6 +130,23 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         started.elapsed().as_secs_f64()
     ));
     Ok((results, dir))
+}
+
+/// `--groups G`: replaces the profile's `[node] groups` after checking that G suits the
+/// target (1..=64; more than one needs a cluster, or remote nodes that serve `/g/<g>`) and
+/// that every workload splits over G groups.
+pub fn apply_groups(profile: &mut Profile, groups: usize, remote: bool) -> Result<(), String> {
+    crate::groups::check(groups, &profile.node.consensus, remote).map_err(|e| {
+        format!(
+            "--{e} (profile {} has consensus {:?})",
+            profile.name, profile.node.consensus
+        )
+    })?;
+    for w in &profile.workloads {
+        crate::groups::check_workload(w, groups).map_err(|e| format!("--groups {groups}: {e}"))?;
+    }
+    profile.node.groups = groups;
+    Ok(())
 }
 
 /// Where criterion results live, found the way criterion (and benches/src/provenance.rs) finds
@@ -145,8 +174,61 @@ pub fn one_line(r: &WorkloadResult) -> String {
         (_, Some(k)) => format!(", knee {k:.0}/s"),
         (_, None) => String::new(),
     };
+    let groups = if r.groups > 1 {
+        let per: Vec<String> = r
+            .per_group_committed_tps
+            .iter()
+            .map(|t| format!("{t:.0}"))
+            .collect();
+        format!(", {} groups ({}/s each)", r.groups, per.join(" / "))
+    } else {
+        String::new()
+    };
     format!(
-        "{} ({}): offered {:.0}/s, committed {:.0}/s ({} in {:.1} s), p50 {:.1} ms, p99 {:.1} ms, errors {}{knee}",
+        "{} ({}): offered {:.0}/s, committed {:.0}/s ({} in {:.1} s), p50 {:.1} ms, p99 {:.1} ms, errors {}{knee}{groups}",
         r.workload, r.mode, r.offered_tps, r.committed_tps, r.committed, r.window_s, r.latency_ms.p50, r.latency_ms.p99, r.errors
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROFILE: &str = r#"
+[machine]
+cores = 2
+memory_gib = 4
+[node]
+nodes = 4
+consensus = "pbft"
+[[workload]]
+name = "transfer"
+mode = "closed"
+concurrency = 100
+connections = 8
+accounts = 100
+[thresholds]
+min_tps = 1
+max_latency_ms_p99 = 100
+"#;
+
+    #[test]
+    fn the_groups_flag_overrides_the_profile_after_checks() {
+        let mut p = Profile::parse(PROFILE).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.node.groups, 1);
+        assert_eq!(apply_groups(&mut p, 4, false), Ok(()));
+        assert_eq!(p.node.groups, 4);
+        for (g, needle) in [(0, "1..=64"), (65, "1..=64"), (9, "connections = 8")] {
+            let err = apply_groups(&mut p, g, false).err().unwrap_or_default();
+            assert!(err.contains(needle), "{g}: {err}");
+            assert_eq!(p.node.groups, 4, "a refused override changes nothing");
+        }
+        let mut solo = Profile::parse(&PROFILE.replace("nodes = 4\nconsensus = \"pbft\"", ""))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = apply_groups(&mut solo, 2, false).err().unwrap_or_default();
+        assert!(err.contains("needs a cluster"), "{err}");
+        // Remote nodes may run groups whatever the profile's consensus says; Target::remote
+        // checks that they serve /g/<g>.
+        assert_eq!(apply_groups(&mut solo, 2, true), Ok(()));
+    }
 }

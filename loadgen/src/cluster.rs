@@ -114,6 +114,21 @@ pub fn free_port_range(count: usize) -> anyhow::Result<u16> {
     bail!("no {count} consecutive free ports between {PORT_RANGE_MIN} and {PORT_RANGE_MAX}")
 }
 
+/// The `bcos init` arguments for `groups` groups of `consensus` (init makes groups 1.. PBFT
+/// unless told otherwise), with the admin listener off.
+pub fn init_group_args(consensus: &str, groups: usize) -> Vec<String> {
+    let mut args = vec!["--admin-port".to_string(), "0".to_string()];
+    if groups > 1 {
+        args.extend(["--groups".to_string(), groups.to_string()]);
+        if consensus != "pbft" {
+            for g in 1..groups {
+                args.extend(["--group-consensus".to_string(), format!("{g}={consensus}")]);
+            }
+        }
+    }
+    args
+}
+
 /// One node of an initialized cluster.
 pub struct ClusterNode {
     pub config: PathBuf,
@@ -121,13 +136,18 @@ pub struct ClusterNode {
     pub config_text: String,
 }
 
-/// Runs `bcos init` for `nodes` PBFT nodes under `dir` and overlays `settings` onto each
-/// node's config. Node i's P2P port is `base + i`, its RPC port `base + nodes + i`.
+/// Runs `bcos init` for `nodes` nodes under `dir` and overlays `settings` onto each node's
+/// config. Node i's P2P port is `base + i`, its RPC port `base + nodes + i`. Every node runs
+/// `groups` groups (`--groups`), all of `consensus` and all nodes members; group g is served
+/// at the node's RPC URL + `/g/<g>`. The admin listener (group lifecycle) is off
+/// (`--admin-port 0`): loadgen does not use it, and init's default ports (8645 + i) would
+/// collide with any other cluster on the host.
 pub fn init(
     bin: &Path,
     dir: &Path,
     nodes: usize,
     consensus: &str,
+    groups: usize,
     settings: &toml::Table,
 ) -> anyhow::Result<Vec<ClusterNode>> {
     let base = free_port_range(2 * nodes)?;
@@ -141,7 +161,8 @@ pub fn init(
         .arg(&out)
         .args(["--p2p-port", &base.to_string()])
         .args(["--rpc-port", &(usize::from(base) + nodes).to_string()])
-        .args(["--consensus", consensus]);
+        .args(["--consensus", consensus])
+        .args(init_group_args(consensus, groups));
     if let Some(id) = chain_id(settings) {
         cmd.args(["--chain-id", &id.to_string()]);
     }
@@ -257,6 +278,28 @@ block_txs_max = 77
             .err()
             .unwrap_or_default()
             .contains("unknown"));
+    }
+
+    #[test]
+    fn init_lays_out_groups_of_the_profiles_consensus() {
+        assert_eq!(init_group_args("pbft", 1), ["--admin-port", "0"]);
+        assert_eq!(
+            init_group_args("pbft", 4),
+            ["--admin-port", "0", "--groups", "4"]
+        );
+        assert_eq!(
+            init_group_args("raft", 3),
+            [
+                "--admin-port",
+                "0",
+                "--groups",
+                "3",
+                "--group-consensus",
+                "1=raft",
+                "--group-consensus",
+                "2=raft"
+            ]
+        );
     }
 
     #[test]

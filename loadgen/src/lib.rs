@@ -5,7 +5,8 @@
 //! whitepaper's high-frequency account scenario — and erc20); `engine/` sends them open-loop
 //! (target rate, latency from the scheduled send time) or closed-loop (fixed in-flight count)
 //! and tracks commits per block; `target` starts embedded nodes (one `bcos dev` node, or a PBFT cluster
-//! laid out by `cluster`) or attaches to `--url`s;
+//! laid out by `cluster`) or attaches to `--url`s; `groups` splits a level over the chains
+//! (groups) one cluster runs;
 //! `profile` reads hardware-profiles/*.toml; `certify` ties it together into [`results`]
 //! (judged by `verdict` against the profile's thresholds and goal), which `report` renders.
 
@@ -15,6 +16,7 @@ pub mod cluster;
 pub mod cryptobound;
 pub mod engine;
 pub mod error;
+pub mod groups;
 pub mod machine;
 pub mod node_info;
 pub mod profile;

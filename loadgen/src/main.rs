@@ -48,6 +48,11 @@ struct CertifyArgs {
     /// The bcos binary for embedded nodes.
     #[arg(long)]
     bcos_bin: Option<PathBuf>,
+    /// Spread every workload over G groups (chains) of the cluster, overriding the profile's
+    /// `[node] groups`: `bcos init --groups G`, each group its own accounts and chain id and
+    /// 1/G of the load (1..=64; needs a cluster, or --url nodes serving /g/<g>).
+    #[arg(long)]
+    groups: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -98,6 +103,10 @@ struct RunArgs {
     /// Embedded consensus: solo (one `bcos dev` node) or pbft (a `bcos init` cluster).
     #[arg(long, default_value = "solo")]
     consensus: String,
+    /// Groups (chains) to spread the load over: `bcos init --groups G` for an embedded
+    /// cluster, /g/<g> of each --url node; 1/G of the load each (1..=64).
+    #[arg(long, default_value_t = 1)]
+    groups: usize,
     #[arg(long)]
     bcos_bin: Option<PathBuf>,
     /// Also write the result as JSON here.
@@ -128,6 +137,7 @@ fn run_certify(a: CertifyArgs) -> anyhow::Result<i32> {
         flame: a.flame,
         bcos_bin: a.bcos_bin,
         urls: a.url,
+        groups: a.groups,
     };
     let (results, dir) = certify::certify(&opts)?;
     println!(
@@ -172,6 +182,12 @@ fn run_adhoc(a: RunArgs) -> anyhow::Result<()> {
     if let Err(e) = spec.validate() {
         return usage(e);
     }
+    if let Err(e) = bcos_loadgen::groups::check(a.groups, &a.consensus, !a.url.is_empty()) {
+        return usage(format!("--{e}"));
+    }
+    if let Err(e) = bcos_loadgen::groups::check_workload(&spec, a.groups) {
+        return usage(format!("--groups {}: {e}", a.groups));
+    }
     let target = if a.url.is_empty() {
         let settings = match &a.node_config {
             Some(p) => {
@@ -187,6 +203,7 @@ fn run_adhoc(a: RunArgs) -> anyhow::Result<()> {
         let node = NodeSpec {
             nodes: a.nodes,
             consensus: a.consensus,
+            groups: a.groups,
             settings,
         };
         Target::embedded(
@@ -197,7 +214,7 @@ fn run_adhoc(a: RunArgs) -> anyhow::Result<()> {
             },
         )?
     } else {
-        Target::remote(&a.url)?
+        Target::remote(&a.url, a.groups)?
     };
     let result = runner::run_workload(&target, &spec, a.p99_ms_max)?;
     target.stop()?;

@@ -49,6 +49,12 @@ pub struct NodeSpec {
     /// "solo" (one `bcos dev` node), "pbft" or "raft" (a `bcos init` cluster).
     #[serde(default = "solo")]
     pub consensus: String,
+    /// Groups (chains) every node runs, 1..=64 (`bcos init --groups`; each group of the
+    /// profile's consensus); each workload's load is split evenly over them (issue 13,
+    /// [`crate::groups`]). More than one needs a cluster. `loadgen certify --groups`
+    /// overrides it.
+    #[serde(default = "one")]
+    pub groups: usize,
     /// Written verbatim into the node's config TOML (sections chain, pool, sealer, rpc,
     /// storage, crypto; docs/config.md); for a cluster, overlaid onto each node's config.
     #[serde(default)]
@@ -271,11 +277,14 @@ impl Profile {
 
     pub fn validate(&self) -> Result<(), String> {
         crate::cluster::check_consensus(&self.node.consensus, self.node.nodes)?;
+        crate::groups::check(self.node.groups, &self.node.consensus, false)
+            .map_err(|e| format!("node.{e}"))?;
         if self.workloads.is_empty() {
             return Err("no [[workload]] entries".into());
         }
         for w in &self.workloads {
             w.validate()?;
+            crate::groups::check_workload(w, self.node.groups)?;
         }
         if let Some(goal) = &self.goal {
             goal.validate(&self.workloads)?;

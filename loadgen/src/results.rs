@@ -17,6 +17,10 @@ pub struct RunResults {
     pub crypto_bound_recoveries_per_s_per_core: f64,
     pub nodes: usize,
     pub consensus: String,
+    /// Groups (chains) of the cluster the load was spread over (issue 13); 1 in results
+    /// recorded before groups existed.
+    #[serde(default = "one")]
+    pub groups: usize,
     pub workloads: Vec<WorkloadResult>,
     /// Latest criterion results found under the target dir, if any.
     pub criterion: Vec<CriterionResult>,
@@ -132,8 +136,20 @@ pub struct WorkloadResult {
     /// this was kept (read it through [`WorkloadResult::saturation_end`]).
     #[serde(default)]
     pub saturation_end: Option<SaturationEnd>,
+    /// Summed over the nodes and, with several groups, over the groups.
     pub stages: Vec<StageCost>,
     pub node_usage: Vec<NodeUsage>,
+    /// Groups the load was split over (issue 13); 1 in results recorded before groups.
+    #[serde(default = "one")]
+    pub groups: usize,
+    /// Committed TPS of each group over the window (they add up to `committed_tps`); empty in
+    /// results recorded before groups.
+    #[serde(default)]
+    pub per_group_committed_tps: Vec<f64>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// How a saturation search ended (engine/saturation.rs).

@@ -16,6 +16,8 @@ pub const IO_TIMEOUT_MS: u64 = 120_000;
 
 pub struct RpcClient {
     host: String,
+    /// The request path: `/`, or the URL's (`/g/<g>` addresses a group of a node).
+    path: String,
     reader: BufReader<TcpStream>,
     writer: TcpStream,
     next_id: u64,
@@ -35,12 +37,14 @@ impl std::fmt::Display for RpcError {
 }
 
 impl RpcClient {
-    /// `url` is `http://host:port` (a path is ignored).
+    /// `url` is `http://host:port[/path]`; requests go to the path (default `/`), so
+    /// `http://host:port/g/2` talks to group 2 of a node that runs several (spec/groups.md).
     pub fn connect(url: &str) -> anyhow::Result<Self> {
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| anyhow!("only http:// URLs are supported: {url}"))?;
-        let host = rest.split('/').next().unwrap_or(rest).to_string();
+        let (host, path) = split_host_path(rest);
+        let (host, path) = (host.to_string(), path.to_string());
         let stream = TcpStream::connect(&host).with_context(|| format!("cannot reach {url}"))?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_millis(IO_TIMEOUT_MS)))?;
@@ -48,6 +52,7 @@ impl RpcClient {
         let writer = stream.try_clone()?;
         Ok(RpcClient {
             host,
+            path,
             reader: BufReader::new(stream),
             writer,
             next_id: 1,
@@ -62,7 +67,8 @@ impl RpcClient {
     /// `Value` tree (engine/ sends pre-serialized batches and parses only ids and errors).
     pub fn post_bytes(&mut self, body: &[u8]) -> anyhow::Result<Vec<u8>> {
         let head = format!(
-            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.path,
             self.host,
             body.len()
         );
@@ -144,6 +150,14 @@ impl RpcClient {
     }
 }
 
+/// `host:port` and the request path (`/` when the URL has none) of a URL without its scheme.
+fn split_host_path(rest: &str) -> (&str, &str) {
+    match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    }
+}
+
 fn parse_one(v: Value) -> Result<Value, RpcError> {
     if let Some(err) = v.get("error") {
         return Err(RpcError {
@@ -163,4 +177,19 @@ pub fn hex_u64(v: &Value) -> anyhow::Result<u64> {
         .as_str()
         .ok_or_else(|| anyhow!("expected a hex string, got {v}"))?;
     Ok(u64::from_str_radix(s.trim_start_matches("0x"), 16)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_path_is_the_request_path() {
+        assert_eq!(split_host_path("127.0.0.1:8545"), ("127.0.0.1:8545", "/"));
+        assert_eq!(split_host_path("127.0.0.1:8545/"), ("127.0.0.1:8545", "/"));
+        assert_eq!(
+            split_host_path("127.0.0.1:8545/g/3"),
+            ("127.0.0.1:8545", "/g/3")
+        );
+    }
 }

@@ -1,10 +1,14 @@
 //! Runs one `[[workload]]` against a target: prepare the workload, pre-sign each level's
 //! transactions, run the level (or a saturation search of levels), and turn what the engine
 //! measured plus the nodes' stage metrics and process usage into a [`WorkloadResult`].
+//! Over several groups ([`crate::groups`]) each group gets its own workload instance and
+//! [`Ctx`] (prepared in parallel through the group's URL on the first node), its own
+//! pre-signed share of the level, and the engine runs all groups in one level.
 
 use crate::engine::commit_tracker::TrackerConfig;
 use crate::engine::saturation::{self, SearchSpec, Step};
-use crate::engine::{self, LevelSpec, Load};
+use crate::engine::{self, GroupLevel, LevelSpec, Load};
+use crate::groups;
 use crate::profile::{Mode, WorkloadSpec};
 use crate::progress::note;
 use crate::results::{NodeUsage, StageCost, WorkloadResult};
@@ -18,22 +22,60 @@ use std::time::Instant;
 /// Stages in the order the report lists them; others the node reports follow.
 const STAGE_ORDER: [&str; 5] = ["recover", "admit", "consensus", "execute", "commit"];
 
+/// One group's workload and its chain context.
+struct GroupWork {
+    ctx: Ctx,
+    w: Box<dyn Workload>,
+}
+
 /// Runs `spec` against `target`; `p99_ms_max` limits the saturation search (0 = none).
 pub fn run_workload(
     target: &Target,
     spec: &WorkloadSpec,
     p99_ms_max: f64,
 ) -> anyhow::Result<WorkloadResult> {
-    let url = target.urls().first().context("target without nodes")?;
-    let ctx = Ctx::connect(url)?;
-    let mut w = workload::build(spec)?;
+    let g_count = target.groups();
+    groups::check_workload(spec, g_count).map_err(crate::UsageError)?;
+    let mut work = Vec::with_capacity(g_count);
+    for g in 0..g_count {
+        let urls = target.group_urls(g);
+        let url = urls.first().context("target without nodes")?;
+        let ctx = Ctx::connect(url).with_context(|| format!("connecting to group {g} at {url}"))?;
+        let w = workload::build(&groups::spec_for_group(spec, g, g_count))?;
+        work.push(GroupWork { ctx, w });
+    }
+    let of_groups = if g_count > 1 {
+        format!(" in each of {g_count} groups")
+    } else {
+        String::new()
+    };
     note(&format!(
-        "{}: preparing (accounts, funding, contracts)",
+        "{}: preparing (accounts, funding, contracts){of_groups}",
         spec.name
     ));
     let started = Instant::now();
-    w.prepare(&ctx)
-        .with_context(|| format!("preparing workload {}", spec.name))?;
+    // The groups are independent chains: prepare them at once (funding waits for commits).
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = work
+            .iter_mut()
+            .enumerate()
+            .map(|(g, gw)| {
+                scope.spawn(move || {
+                    gw.w.prepare(&gw.ctx).with_context(|| {
+                        if g_count > 1 {
+                            format!("preparing workload {} in group {g}", spec.name)
+                        } else {
+                            format!("preparing workload {}", spec.name)
+                        }
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("a preparing thread panicked")))
+        })
+    })?;
     note(&format!(
         "{}: prepared in {:.1} s",
         spec.name,
@@ -48,7 +90,7 @@ pub fn run_workload(
                 concurrency: spec.concurrency.unwrap_or(1),
             },
         };
-        return run_level(target, &ctx, w.as_mut(), spec, load, &spec.name);
+        return run_level(target, &mut work, spec, load, &spec.name);
     }
     let search = SearchSpec {
         start_tps: spec.rate.unwrap_or(0.0),
@@ -62,8 +104,7 @@ pub fn run_workload(
         let label = format!("{} step {} @{rate:.0}/s", spec.name, k + 1);
         let r = run_level(
             target,
-            &ctx,
-            w.as_mut(),
+            &mut work,
             spec,
             Load::Open { rate_per_s: rate },
             &label,
@@ -108,11 +149,16 @@ struct Snapshot {
     procs: Vec<ProcSample>,
 }
 
+/// Every node's stage metrics (each group's, node by node: a group counts its own stages)
+/// and process usage.
 fn snapshot(target: &Target) -> anyhow::Result<Snapshot> {
     let mut stages = Vec::new();
-    for url in target.urls() {
-        let info = RpcClient::connect(url)?.must("bcos_getNodeInfo", json!([]))?;
-        stages.push(info.get("stages").cloned().unwrap_or(Value::Null));
+    let per_group: Vec<Vec<String>> = (0..target.groups()).map(|g| target.group_urls(g)).collect();
+    for node in 0..target.urls().len() {
+        for urls in &per_group {
+            let info = RpcClient::connect(&urls[node])?.must("bcos_getNodeInfo", json!([]))?;
+            stages.push(info.get("stages").cloned().unwrap_or(Value::Null));
+        }
     }
     Ok(Snapshot {
         at: Instant::now(),
@@ -121,22 +167,47 @@ fn snapshot(target: &Target) -> anyhow::Result<Snapshot> {
     })
 }
 
+/// Transactions group `g` pre-signs for `load` (its share of the level): the open loop's
+/// whole schedule, or the closed loop's share of `tps_max` over the level plus its slots.
+fn sign_count(spec: &WorkloadSpec, load: Load, groups: usize) -> usize {
+    let duration_s = spec.warmup_s + spec.window_s;
+    match load {
+        Load::Open { rate_per_s } => (rate_per_s * duration_s).ceil() as usize,
+        Load::Closed { concurrency } => {
+            (spec.tps_max / groups.max(1) as f64 * duration_s).ceil() as usize + concurrency
+        }
+    }
+}
+
 fn run_level(
     target: &Target,
-    ctx: &Ctx,
-    w: &mut dyn Workload,
+    work: &mut [GroupWork],
     spec: &WorkloadSpec,
     load: Load,
     label: &str,
 ) -> anyhow::Result<WorkloadResult> {
-    let duration_s = spec.warmup_s + spec.window_s;
-    let count = match load {
-        Load::Open { rate_per_s } => (rate_per_s * duration_s).ceil() as usize,
-        Load::Closed { concurrency } => (spec.tps_max * duration_s).ceil() as usize + concurrency,
+    let g_count = work.len();
+    let loads = groups::split_load(load, g_count);
+    let counts: Vec<usize> = loads
+        .iter()
+        .map(|&l| sign_count(spec, l, g_count))
+        .collect();
+    let total: usize = counts.iter().sum();
+    let of_groups = if g_count > 1 {
+        format!(" over {g_count} groups")
+    } else {
+        String::new()
     };
-    note(&format!("{label}: signing {count} transactions"));
+    note(&format!("{label}: signing {total} transactions{of_groups}"));
     let started = Instant::now();
-    let txs = w.sign(ctx, count)?;
+    let mut levels = Vec::with_capacity(g_count);
+    for (g, (gw, (&count, &load))) in work.iter_mut().zip(counts.iter().zip(&loads)).enumerate() {
+        levels.push(GroupLevel {
+            urls: target.group_urls(g),
+            txs: gw.w.sign(&gw.ctx, count)?,
+            load,
+        });
+    }
     note(&format!(
         "{label}: signed in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -151,7 +222,7 @@ fn run_level(
         tracker: TrackerConfig::default(),
     };
     let mut snaps: Vec<Snapshot> = Vec::new();
-    let outcome = engine::run_level(target.urls(), txs, &level, label, &mut |edge| {
+    let outcome = engine::run_level(levels, &level, label, &mut |edge| {
         snaps.push(snapshot(target).with_context(|| format!("reading node metrics at {edge:?}"))?);
         Ok(())
     })?;
@@ -160,7 +231,9 @@ fn run_level(
     }
     // Unsent or refused transactions leave nonce gaps: restart from the node's nonces.
     if !outcome.refusals.is_empty() || (outcome.sent as usize) < outcome.total {
-        w.resync(ctx)?;
+        for gw in work.iter_mut() {
+            gw.w.resync(&gw.ctx)?;
+        }
     }
     if outcome.ran_out {
         note(&format!(
@@ -172,6 +245,7 @@ fn run_level(
         _ => (Vec::new(), Vec::new()),
     };
     let s = outcome.summary;
+    let per_group_committed_tps = s.per_group_committed_tps();
     Ok(WorkloadResult {
         workload: spec.name.clone(),
         mode: match load {
@@ -192,6 +266,8 @@ fn run_level(
         saturation_end: None,
         stages,
         node_usage,
+        groups: g_count,
+        per_group_committed_tps,
     })
 }
 

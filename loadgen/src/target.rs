@@ -5,7 +5,8 @@
 //! then N `bcos node` processes) — waits for their `RPC:` lines (and, for a cluster, for every
 //! node to reach all its peers), samples their CPU time and peak RSS from /proc, and stops
 //! them with SIGTERM; or existing nodes given by `--url` (repeatable: load is spread over
-//! them, one connection at a time).
+//! them, one connection at a time). With several groups (`[node] groups`, issue 13) each
+//! node serves group g at its URL + `/g/<g>` ([`Target::group_urls`]).
 //!
 //! [`cluster`]: crate::cluster
 
@@ -49,6 +50,8 @@ struct NodeProcess {
 
 pub struct Target {
     urls: Vec<String>,
+    /// Groups every node runs (1: the node URLs themselves).
+    groups: usize,
     nodes: Vec<NodeProcess>,
     /// The node config written for embedded nodes (TOML; node 0's for a cluster).
     pub node_config: String,
@@ -64,16 +67,24 @@ pub struct EmbeddedOptions {
 }
 
 impl Target {
-    /// Attaches to running nodes; an unreachable URL is a usage error.
-    pub fn remote(urls: &[String]) -> anyhow::Result<Target> {
+    /// Attaches to running nodes; an unreachable URL is a usage error. With `groups` > 1
+    /// every node must serve `/g/<g>` for each group, with one chain id per group.
+    pub fn remote(urls: &[String], groups: usize) -> anyhow::Result<Target> {
+        crate::groups::check(groups, "", true).map_err(|e| UsageError(format!("--{e}")))?;
         for url in urls {
             let ok = RpcClient::connect(url).and_then(|mut c| c.must("eth_chainId", json!([])));
             if let Err(e) = ok {
                 return usage(format!("cannot reach node at {url}: {e:#}"));
             }
         }
+        if groups > 1 {
+            for url in urls {
+                check_remote_groups(url, groups)?;
+            }
+        }
         Ok(Target {
             urls: urls.to_vec(),
+            groups,
             nodes: Vec::new(),
             node_config: String::new(),
             _dir: None,
@@ -84,10 +95,13 @@ impl Target {
     /// cluster, keys and membership are laid out per node).
     pub fn embedded(spec: &NodeSpec, opts: &EmbeddedOptions) -> anyhow::Result<Target> {
         cluster::check_consensus(&spec.consensus, spec.nodes).map_err(UsageError)?;
+        crate::groups::check(spec.groups, &spec.consensus, false)
+            .map_err(|e| UsageError(format!("node.{e}")))?;
         let bin = find_bcos_bin(opts.bin.as_deref())?;
         let dir = tempfile::Builder::new().prefix("bcos-loadgen-").tempdir()?;
         let mut target = Target {
             urls: Vec::new(),
+            groups: spec.groups,
             nodes: Vec::new(),
             node_config: String::new(),
             _dir: None,
@@ -118,10 +132,19 @@ impl Target {
                 dir.path(),
                 spec.nodes,
                 &spec.consensus,
+                spec.groups,
                 &spec.settings,
             )?;
+            let groups = if spec.groups > 1 {
+                format!(
+                    " with {} groups (`bcos init --groups {}`)",
+                    spec.groups, spec.groups
+                )
+            } else {
+                String::new()
+            };
             target.node_config = format!(
-                "# node 0 of a {}-node {} cluster written by `bcos init` with the profile's settings overlaid (other nodes differ only in index, addresses and keys)\n{}",
+                "# node 0 of a {}-node {} cluster{groups} written by `bcos init` with the profile's settings overlaid (other nodes differ only in index, addresses and keys)\n{}",
                 spec.nodes,
                 spec.consensus,
                 nodes.first().map(|n| n.config_text.as_str()).unwrap_or_default()
@@ -146,8 +169,23 @@ impl Target {
         Ok(target)
     }
 
+    /// Each node's RPC URL (group 0 when it runs several).
     pub fn urls(&self) -> &[String] {
         &self.urls
+    }
+
+    /// Groups every node runs.
+    pub fn groups(&self) -> usize {
+        self.groups
+    }
+
+    /// Group `group`'s endpoint on each node: the node URLs themselves with one group, else
+    /// `<url>/g/<group>`.
+    pub fn group_urls(&self, group: usize) -> Vec<String> {
+        self.urls
+            .iter()
+            .map(|u| crate::groups::group_url(u, group, self.groups))
+            .collect()
     }
 
     /// Samples each embedded node (empty for remote targets).
@@ -238,6 +276,33 @@ impl Target {
             std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
         }
     }
+}
+
+/// Checks that the node at `url` serves `/g/<g>` for every group, each under its own chain
+/// id (a usage error naming the first group that does not).
+fn check_remote_groups(url: &str, groups: usize) -> anyhow::Result<()> {
+    let mut chain_ids = std::collections::HashMap::new();
+    for g in 0..groups {
+        let gu = crate::groups::group_url(url, g, groups);
+        let id = RpcClient::connect(&gu)
+            .and_then(|mut c| c.must("eth_chainId", json!([])))
+            .and_then(|v| crate::rpc_client::hex_u64(&v));
+        match id {
+            Err(e) => {
+                return usage(format!(
+                    "--groups {groups}: the node at {url} does not serve group {g} ({gu}: {e:#}); it must run {groups} groups (`bcos init --groups {groups}`)"
+                ))
+            }
+            Ok(id) => {
+                if let Some(other) = chain_ids.insert(id, g) {
+                    return usage(format!(
+                        "--groups {groups}: groups {other} and {g} of the node at {url} share chain id {id}; is {url} already a group's URL (it must be the node's root URL)?"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// (connected, configured) peers from `bcos_getNodeInfo`'s `p2p` object; None without one.

@@ -22,6 +22,8 @@ fn result(mode: &str, offered: f64, committed: f64, p99: f64, errors: u64) -> Wo
         saturation_end: None,
         stages: vec![],
         node_usage: vec![],
+        groups: 1,
+        per_group_committed_tps: vec![committed],
     }
 }
 

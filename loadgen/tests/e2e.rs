@@ -96,6 +96,38 @@ fn run_against_an_embedded_pbft_cluster() {
     );
 }
 
+/// Issue 13: the load spread over two groups of a 4-node cluster: each group commits its
+/// share, and the per-group figures add up to the aggregate.
+#[test]
+fn run_spreads_the_load_over_groups() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let json = dir.path().join("result.json");
+    let out = loadgen()
+        .args(["run", "--workload", "transfer", "--rate", "400"])
+        .args(["--nodes", "4", "--consensus", "pbft", "--groups", "2"])
+        .args(["--connections", "4", "--accounts", "100"])
+        .args(["--warmup-s", "0.5", "--window-s", "2"])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "loadgen run failed: {stderr}");
+    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("{e}"));
+    let r: bcos_loadgen::results::WorkloadResult =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(r.groups, 2, "{text}");
+    assert_eq!(r.per_group_committed_tps.len(), 2, "{text}");
+    assert!(
+        r.per_group_committed_tps.iter().all(|&t| t > 0.0),
+        "every group commits: {text}"
+    );
+    let sum: f64 = r.per_group_committed_tps.iter().sum();
+    assert!((sum - r.committed_tps).abs() < 1e-6, "{text}");
+    assert_eq!(r.errors, 0, "{text}");
+    assert_eq!(r.node_usage.len(), 4, "one usage row per node");
+}
+
 fn expect_usage_error(args: &[&str], needle: &str) {
     let out = loadgen()
         .args(args)
@@ -150,6 +182,52 @@ fn bad_input_is_one_line_and_exit_code_2() {
         ],
         "unknown node.consensus",
     );
+    expect_usage_error(
+        &[
+            "run",
+            "--workload",
+            "transfer",
+            "--rate",
+            "10",
+            "--groups",
+            "2",
+        ],
+        "needs a cluster",
+    );
+    expect_usage_error(
+        &[
+            "run",
+            "--workload",
+            "transfer",
+            "--rate",
+            "10",
+            "--nodes",
+            "4",
+            "--consensus",
+            "pbft",
+            "--groups",
+            "65",
+        ],
+        "1..=64",
+    );
+    expect_usage_error(
+        &[
+            "run",
+            "--workload",
+            "transfer",
+            "--concurrency",
+            "100",
+            "--connections",
+            "2",
+            "--nodes",
+            "4",
+            "--consensus",
+            "pbft",
+            "--groups",
+            "4",
+        ],
+        "cannot be split over 4 groups",
+    );
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[machine]\ncores = \n").unwrap_or_else(|e| panic!("{e}"));
@@ -168,6 +246,7 @@ fn an_embedded_node_reports_the_io_backend_it_runs() {
     let spec = NodeSpec {
         nodes: 1,
         consensus: "solo".into(),
+        groups: 1,
         settings: toml::Table::new(),
     };
     let target = Target::embedded(&spec, &EmbeddedOptions::default())

@@ -229,3 +229,60 @@ fn goals_are_validated() {
         assert!(err.contains(needle), "{what}: {err}");
     }
 }
+
+/// Issue 13: the groups profile is pbft4's cluster and workloads over 4 groups by default.
+#[test]
+fn the_groups_profile_spreads_pbft4_over_four_groups() {
+    let p = load("ci-2core-groups.toml");
+    let pbft4 = load("ci-2core-pbft4.toml");
+    assert_eq!(
+        (p.node.nodes, p.node.consensus.as_str(), p.node.groups),
+        (4, "pbft", 4)
+    );
+    assert_eq!(
+        pbft4.node.groups, 1,
+        "profiles without [node] groups run one group"
+    );
+    assert_eq!(
+        p.node.settings, pbft4.node.settings,
+        "pbft4's per-node settings"
+    );
+    assert!(p.workloads.iter().any(|w| w.mode == Mode::Closed));
+    let goal = p.goal.unwrap_or_else(|| panic!("no goal"));
+    assert!(goal.source.contains("issue 13"), "{}", goal.source);
+}
+
+#[test]
+fn group_counts_are_validated() {
+    let cluster = MINIMAL.replace("[node]", "[node]\nnodes = 4\nconsensus = \"pbft\"");
+    for (what, bad, needle) in [
+        (
+            "zero",
+            cluster.replace("[node]", "[node]\ngroups = 0"),
+            "1..=64",
+        ),
+        (
+            "too many",
+            cluster.replace("[node]", "[node]\ngroups = 65"),
+            "1..=64",
+        ),
+        (
+            "solo",
+            MINIMAL.replace("[node]", "[node]\ngroups = 2"),
+            "needs a cluster",
+        ),
+        (
+            "fewer connections than groups",
+            cluster.replace("[node]", "[node]\ngroups = 8"),
+            "connections = 4",
+        ),
+    ] {
+        let err = Profile::parse(&bad)
+            .err()
+            .unwrap_or_else(|| panic!("{what}: accepted"));
+        assert!(err.contains(needle), "{what}: {err}");
+    }
+    let four = Profile::parse(&cluster.replace("[node]", "[node]\ngroups = 4"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(four.node.groups, 4);
+}

@@ -2,7 +2,8 @@
 //! [`TrackerConfig::poll_interval_ms`] and reads each new block's transaction hashes with
 //! `eth_getBlockByNumber(n, false)`; each of our hashes gets its commit time stamped when its
 //! block is first seen (so a commit time is late by at most one poll interval plus one block
-//! fetch).
+//! fetch). A level over several groups runs one tracker per group, each following its
+//! group's blocks at the group's endpoint.
 
 use super::Timing;
 use crate::rpc_client::{hex_u64, RpcClient};
@@ -43,10 +44,11 @@ pub struct CommitTracker {
 }
 
 impl CommitTracker {
-    /// Starts tracking blocks after the current head. `index` maps our hashes to positions in
-    /// `timing`.
+    /// Starts tracking the blocks of group `group` (at `url`) after the current head. `index`
+    /// maps our hashes to positions in `timing`.
     pub fn spawn(
         url: &str,
+        group: usize,
         index: Arc<HashMap<B256, u32>>,
         timing: Arc<Timing>,
         config: TrackerConfig,
@@ -56,7 +58,7 @@ impl CommitTracker {
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let handle = std::thread::Builder::new()
-            .name("commit-tracker".into())
+            .name(format!("commit-tracker-{group}"))
             .spawn(move || {
                 while !stop2.load(Ordering::Relaxed) {
                     let head = hex_u64(&client.must("eth_blockNumber", json!([]))?)?;

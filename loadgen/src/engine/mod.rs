@@ -3,6 +3,12 @@
 //! cannot hide queueing: no coordinated omission) or closed loop at a fixed number in flight —
 //! through a warm-up and a measured window, tracking every transaction's commit by polling
 //! blocks. [`saturation`] steps the open-loop rate up to find the knee.
+//!
+//! A level may span several groups (chains of one cluster, [`crate::groups`]): each group's
+//! transactions occupy a contiguous range of one index with one epoch, so the level's
+//! latency percentiles and TPS timeline are those of the aggregate; each group has its own
+//! share of the load (its own open-loop schedule or closed-loop slots), its own sender
+//! connections and its own commit tracker following that group's blocks.
 
 pub mod closed_loop;
 pub mod commit_tracker;
@@ -15,9 +21,11 @@ pub use summary::{summarize, Summary};
 
 use crate::progress::Progress;
 use crate::workload::SignedTx;
+use anyhow::Context;
 use commit_tracker::{CommitTracker, TrackerConfig};
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,7 +38,8 @@ pub const REFUSED: u64 = u64::MAX - 1;
 const TICK_MS: u64 = 100;
 
 /// Per-transaction send and commit times (ns since the level's epoch) and the counters the
-/// loops steer by. Shared by senders, the commit tracker and the coordinator.
+/// loops steer by. Shared by senders, the commit trackers and the coordinator. Group g's
+/// transactions are the positions `groups()[g]`.
 pub struct Timing {
     epoch: Instant,
     pub send_ns: Vec<AtomicU64>,
@@ -38,25 +47,60 @@ pub struct Timing {
     pub sent: AtomicU64,
     pub committed: AtomicU64,
     pub refused: AtomicU64,
-    /// Sent and neither committed nor refused (closed loop reserves slots here first).
-    pub in_flight: AtomicI64,
+    /// Per group: sent and neither committed nor refused (closed loop reserves slots here
+    /// first).
+    pub in_flight: Vec<AtomicI64>,
+    groups: Vec<Range<usize>>,
     lock: Mutex<()>,
     changed: Condvar,
 }
 
 impl Timing {
+    /// One group of `count` transactions.
     pub fn new(count: usize, epoch: Instant) -> Timing {
+        Timing::grouped(&[count], epoch)
+    }
+
+    /// Groups of `sizes[g]` transactions each, laid out one after the other.
+    pub fn grouped(sizes: &[usize], epoch: Instant) -> Timing {
+        let mut groups = Vec::with_capacity(sizes.len());
+        let mut start = 0;
+        for &n in sizes {
+            groups.push(start..start + n);
+            start += n;
+        }
         Timing {
             epoch,
-            send_ns: (0..count).map(|_| AtomicU64::new(UNSET)).collect(),
-            commit_ns: (0..count).map(|_| AtomicU64::new(UNSET)).collect(),
+            send_ns: (0..start).map(|_| AtomicU64::new(UNSET)).collect(),
+            commit_ns: (0..start).map(|_| AtomicU64::new(UNSET)).collect(),
             sent: AtomicU64::new(0),
             committed: AtomicU64::new(0),
             refused: AtomicU64::new(0),
-            in_flight: AtomicI64::new(0),
+            in_flight: sizes.iter().map(|_| AtomicI64::new(0)).collect(),
+            groups,
             lock: Mutex::new(()),
             changed: Condvar::new(),
         }
+    }
+
+    /// Each group's positions.
+    pub fn groups(&self) -> &[Range<usize>] {
+        &self.groups
+    }
+
+    /// The group transaction `i` belongs to.
+    pub fn group_of(&self, i: usize) -> usize {
+        self.groups
+            .partition_point(|r| r.end <= i)
+            .min(self.groups.len().saturating_sub(1))
+    }
+
+    /// In flight over all groups.
+    pub fn in_flight_total(&self) -> i64 {
+        self.in_flight
+            .iter()
+            .map(|f| f.load(Ordering::Relaxed))
+            .sum()
     }
 
     pub fn now_ns(&self) -> u64 {
@@ -82,17 +126,31 @@ impl Timing {
 
     pub fn mark_committed(&self, idx: impl Iterator<Item = usize>, now_ns: u64) {
         let mut n = 0;
+        // (group, newly committed) of the current run of one group: a block's transactions
+        // are all of one group, so this is one in-flight update per block.
+        let mut run: Option<(usize, i64)> = None;
         for i in idx {
             if self.commit_ns[i]
                 .compare_exchange(UNSET, now_ns, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
             {
                 n += 1;
+                let g = self.group_of(i);
+                match &mut run {
+                    Some((rg, k)) if *rg == g => *k += 1,
+                    _ => {
+                        if let Some((rg, k)) = run.replace((g, 1)) {
+                            self.in_flight[rg].fetch_sub(k, Ordering::Relaxed);
+                        }
+                    }
+                }
             }
+        }
+        if let Some((g, k)) = run {
+            self.in_flight[g].fetch_sub(k, Ordering::Relaxed);
         }
         if n > 0 {
             self.committed.fetch_add(n, Ordering::Relaxed);
-            self.in_flight.fetch_sub(n as i64, Ordering::Relaxed);
             self.notify();
         }
     }
@@ -103,7 +161,7 @@ impl Timing {
             .is_ok()
         {
             self.refused.fetch_add(1, Ordering::Relaxed);
-            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            self.in_flight[self.group_of(i)].fetch_sub(1, Ordering::Relaxed);
             self.notify();
         }
     }
@@ -156,23 +214,42 @@ pub struct LevelOutcome {
     pub offered_tps: f64,
     /// Refusal messages with counts (the first few distinct ones).
     pub refusals: Vec<(String, u64)>,
-    /// The closed loop used every pre-signed transaction before the window ended.
+    /// The closed loop used every pre-signed transaction (of some group) before the window
+    /// ended.
     pub ran_out: bool,
     /// Transactions sent, of `total` pre-signed (the closed loop leaves the rest unsent).
     pub sent: u64,
     pub total: usize,
 }
 
+/// One group's part of a level: the group's endpoint on each node (`/g/<g>` when the level
+/// spans several groups) and its pre-signed transactions, whose request ids are their
+/// positions in `txs`.
+pub struct GroupLevel {
+    pub urls: Vec<String>,
+    pub txs: Vec<SignedTx>,
+    /// This group's share of the level's load ([`crate::groups::split_load`]).
+    pub load: Load,
+}
+
+/// What the senders of one group share.
+pub struct GroupShared {
+    /// The group's positions in [`Shared::txs`].
+    pub range: Range<usize>,
+    /// Next unclaimed transaction of the closed loop (relative to `range.start`).
+    pub next: AtomicUsize,
+}
+
 /// Shared state of the sending threads.
 pub struct Shared {
+    /// Every group's transactions, group after group (see [`Timing::groups`]).
     pub txs: Vec<SignedTx>,
+    pub groups: Vec<GroupShared>,
     pub timing: Arc<Timing>,
     pub stop: AtomicBool,
     /// Set on failure: also ends the open loop, which otherwise sends its whole schedule so
     /// that no sender's nonce sequence is left with a gap.
     pub abort: AtomicBool,
-    /// Next unclaimed transaction of the closed loop.
-    pub next: AtomicUsize,
     /// A sender hit an error (it is returned when the level ends).
     pub failed: AtomicBool,
     /// When the closed loop ran out of transactions (ns), or UNSET.
@@ -180,74 +257,115 @@ pub struct Shared {
     pub refusals: Mutex<HashMap<String, u64>>,
 }
 
-/// Runs one level: warm-up, window, drain. `on_edge` runs at the window's edges.
+/// Runs one level over one or more groups: warm-up, window, drain. `on_edge` runs at the
+/// window's edges. Connections are spread over the groups and nodes by
+/// [`crate::groups::assign_connections`]; each group's commit tracker polls the group's
+/// endpoint on the first node, every `tracker.poll_interval_ms × groups` ms, so all the
+/// trackers together poll as often as one does in a single-group level.
 pub fn run_level(
-    urls: &[String],
-    txs: Vec<SignedTx>,
+    levels: Vec<GroupLevel>,
     spec: &LevelSpec,
     label: &str,
     on_edge: &mut dyn FnMut(Edge) -> anyhow::Result<()>,
 ) -> anyhow::Result<LevelOutcome> {
-    anyhow::ensure!(!urls.is_empty(), "no node URL");
-    let index: HashMap<_, u32> = txs
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.hash, i as u32))
-        .collect();
+    anyhow::ensure!(!levels.is_empty(), "no group");
+    anyhow::ensure!(levels.iter().all(|l| !l.urls.is_empty()), "no node URL");
+    let groups = levels.len();
+    let sizes: Vec<usize> = levels.iter().map(|l| l.txs.len()).collect();
     let epoch = Instant::now();
+    let timing = Arc::new(Timing::grouped(&sizes, epoch));
+    let mut txs = Vec::with_capacity(timing.len());
+    let mut urls = Vec::with_capacity(groups);
+    let mut loads = Vec::with_capacity(groups);
+    for l in levels {
+        txs.extend(l.txs);
+        urls.push(l.urls);
+        loads.push(l.load);
+    }
     let shared = Arc::new(Shared {
-        timing: Arc::new(Timing::new(txs.len(), epoch)),
+        groups: timing
+            .groups()
+            .iter()
+            .map(|r| GroupShared {
+                range: r.clone(),
+                next: AtomicUsize::new(0),
+            })
+            .collect(),
+        timing,
         txs,
         stop: AtomicBool::new(false),
         abort: AtomicBool::new(false),
-        next: AtomicUsize::new(0),
         failed: AtomicBool::new(false),
         ran_out_ns: AtomicU64::new(UNSET),
         refusals: Mutex::new(HashMap::new()),
     });
-    let tracker = CommitTracker::spawn(
-        &urls[0],
-        Arc::new(index),
-        shared.timing.clone(),
-        spec.tracker,
-    )?;
+    let tracker_config = TrackerConfig {
+        poll_interval_ms: spec.tracker.poll_interval_ms * groups as u64,
+        ..spec.tracker
+    };
+    let trackers = shared
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(g, gs)| {
+            let index: HashMap<_, u32> = gs
+                .range
+                .clone()
+                .map(|i| (shared.txs[i].hash, i as u32))
+                .collect();
+            CommitTracker::spawn(
+                &urls[g][0],
+                g,
+                Arc::new(index),
+                shared.timing.clone(),
+                tracker_config,
+            )
+            .with_context(|| format!("starting the commit tracker of group {g}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let w0 = (spec.warmup_s * 1e9) as u64;
     let w1 = w0 + (spec.window_s * 1e9) as u64;
-    let schedule = match spec.load {
-        Load::Open { rate_per_s } => Some(Arc::new(open_loop::Schedule::new(
-            rate_per_s,
-            shared.txs.len(),
-        ))),
-        Load::Closed { .. } => None,
-    };
-    let senders: Vec<_> = (0..spec.connections)
-        .map(|i| {
-            let (shared, url, spec2, schedule) = (
+    let schedules: Vec<Option<Arc<open_loop::Schedule>>> = loads
+        .iter()
+        .zip(&shared.groups)
+        .map(|(load, gs)| match *load {
+            Load::Open { rate_per_s } => Some(Arc::new(open_loop::Schedule::for_range(
+                rate_per_s,
+                gs.range.clone(),
+            ))),
+            Load::Closed { .. } => None,
+        })
+        .collect();
+    let nodes = urls.iter().map(Vec::len).max().unwrap_or(1);
+    let senders: Vec<_> = crate::groups::assign_connections(spec.connections, groups, nodes)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (g, node))| {
+            let (shared, url, batch_max, load, schedule) = (
                 shared.clone(),
-                urls[i % urls.len()].clone(),
-                spec.clone(),
-                schedule.clone(),
+                urls[g][node % urls[g].len()].clone(),
+                spec.batch_max,
+                loads[g],
+                schedules[g].clone(),
             );
             std::thread::Builder::new()
                 .name(format!("sender-{i}"))
                 .spawn(move || -> anyhow::Result<()> {
                     let result = (|| {
-                        let mut sender = send::Sender::connect(&url)?;
-                        match (spec2.load, schedule) {
+                        let offset = shared.groups[g].range.start;
+                        let mut sender = send::Sender::connect(&url, offset)?;
+                        match (load, schedule) {
                             (Load::Open { .. }, Some(s)) => {
                                 let clock = open_loop::RealClock(&shared.timing);
-                                open_loop::run_sender(
-                                    &s,
-                                    &clock,
-                                    spec2.batch_max,
-                                    &shared.abort,
-                                    |r| sender.send(&shared, r),
-                                )
+                                open_loop::run_sender(&s, &clock, batch_max, &shared.abort, |r| {
+                                    sender.send(&shared, r)
+                                })
                             }
                             (Load::Closed { concurrency }, _) => closed_loop::run_sender(
                                 &shared,
+                                g,
                                 concurrency,
-                                spec2.batch_max,
+                                batch_max,
                                 &mut sender,
                             ),
                             _ => Ok(()),
@@ -262,6 +380,7 @@ pub fn run_level(
         })
         .collect::<Result<_, _>>()?;
 
+    let alive = |trackers: &[CommitTracker]| trackers.iter().all(CommitTracker::alive);
     let mut progress = Progress::start(label, w1 / 1_000_000);
     let mut in_window = false;
     let mut failure = None;
@@ -275,8 +394,8 @@ pub fn run_level(
         if now >= w1 || (ran_out != UNSET && now >= w0) {
             break;
         }
-        if !tracker.alive() || shared.failed.load(Ordering::Relaxed) {
-            failure = Some("a sender or the commit tracker stopped early");
+        if !alive(&trackers) || shared.failed.load(Ordering::Relaxed) {
+            failure = Some("a sender or a commit tracker stopped early");
             shared.abort.store(true, Ordering::Relaxed);
             break;
         }
@@ -286,7 +405,7 @@ pub fn run_level(
             t.sent.load(Ordering::Relaxed),
             t.committed.load(Ordering::Relaxed),
             t.refused.load(Ordering::Relaxed),
-            t.in_flight.load(Ordering::Relaxed)
+            t.in_flight_total()
         );
         progress.update(now / 1_000_000, &msg);
         std::thread::sleep(Duration::from_millis(TICK_MS));
@@ -305,10 +424,16 @@ pub fn run_level(
         }
     }
     let drain_deadline = Instant::now() + Duration::from_secs_f64(spec.drain_s);
-    while !shared.timing.settled() && Instant::now() < drain_deadline && tracker.alive() {
+    while !shared.timing.settled() && Instant::now() < drain_deadline && alive(&trackers) {
         shared.timing.wait_change(Duration::from_millis(TICK_MS));
     }
-    let tracker_result = tracker.stop();
+    let mut tracker_result = Ok(());
+    for (g, tracker) in trackers.into_iter().enumerate() {
+        let r = tracker.stop();
+        if tracker_result.is_ok() {
+            tracker_result = r.with_context(|| format!("the commit tracker of group {g}"));
+        }
+    }
     progress.finish(&format!(
         "committed {}",
         shared.timing.committed.load(Ordering::Relaxed)
@@ -343,4 +468,44 @@ pub fn run_level(
         sent,
         total: shared.txs.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_consecutive_ranges_of_one_index() {
+        let t = Timing::grouped(&[3, 0, 2], Instant::now());
+        assert_eq!(t.len(), 5);
+        assert_eq!(t.groups(), [0..3, 3..3, 3..5]);
+        let of: Vec<usize> = (0..5).map(|i| t.group_of(i)).collect();
+        assert_eq!(of, [0, 0, 0, 2, 2]);
+        let one = Timing::new(4, Instant::now());
+        assert_eq!(one.groups().to_vec(), vec![0..4]);
+        assert_eq!(one.group_of(3), 0);
+    }
+
+    #[test]
+    fn commits_and_refusals_settle_their_own_group() {
+        let t = Timing::grouped(&[4, 4], Instant::now());
+        for g in 0..2 {
+            t.in_flight[g].fetch_add(4, Ordering::Relaxed);
+        }
+        t.mark_sent(0..8, |_| 1);
+        // One block of group 1, then one of group 0 (a tracker marks one block at a time);
+        // a repeated commit counts once.
+        t.mark_committed([4, 5, 6].into_iter(), 10);
+        t.mark_committed([0, 4].into_iter(), 11);
+        t.mark_refused(7);
+        t.mark_refused(7);
+        assert_eq!(t.in_flight[0].load(Ordering::Relaxed), 3);
+        assert_eq!(t.in_flight[1].load(Ordering::Relaxed), 0);
+        assert_eq!(t.in_flight_total(), 3);
+        assert_eq!(t.committed.load(Ordering::Relaxed), 4);
+        assert_eq!(t.refused.load(Ordering::Relaxed), 1);
+        assert!(!t.settled());
+        t.mark_committed([1, 2, 3].into_iter(), 12);
+        assert!(t.settled());
+    }
 }

@@ -9,9 +9,12 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// The fixed-rate schedule shared by the sender threads.
+/// The fixed-rate schedule shared by the sender threads (of one group). Positions are
+/// those of the level's index: the schedule covers `offset..offset + count`, and its k-th
+/// transaction is due at `k / rate`.
 pub struct Schedule {
     rate_per_s: f64,
+    offset: usize,
     count: usize,
     next: AtomicUsize,
 }
@@ -28,16 +31,26 @@ pub enum Claim {
 
 impl Schedule {
     pub fn new(rate_per_s: f64, count: usize) -> Schedule {
+        Schedule::for_range(rate_per_s, 0..count)
+    }
+
+    /// The schedule of the transactions at `range` (one group's).
+    pub fn for_range(rate_per_s: f64, range: Range<usize>) -> Schedule {
         Schedule {
             rate_per_s: rate_per_s.max(f64::MIN_POSITIVE),
-            count,
+            offset: range.start,
+            count: range.len(),
             next: AtomicUsize::new(0),
         }
     }
 
-    /// When transaction `i` is due (ns after the epoch).
+    /// When transaction `i` (a position in the level's index) is due (ns after the epoch).
     pub fn scheduled_ns(&self, i: usize) -> u64 {
-        (i as f64 * 1e9 / self.rate_per_s) as u64
+        self.local_ns(i - self.offset)
+    }
+
+    fn local_ns(&self, k: usize) -> u64 {
+        (k as f64 * 1e9 / self.rate_per_s) as u64
     }
 
     /// Transactions due at `now_ns`: those with `scheduled_ns(i) <= now_ns`.
@@ -45,13 +58,14 @@ impl Schedule {
         let due = (now_ns as f64 * self.rate_per_s / 1e9).floor() as usize + 1;
         // Float rounding must never make a transaction due before its scheduled time.
         let mut due = due.min(self.count);
-        while due > 0 && self.scheduled_ns(due - 1) > now_ns {
+        while due > 0 && self.local_ns(due - 1) > now_ns {
             due -= 1;
         }
         due
     }
 
-    /// Claims the due, unclaimed transactions (at most `batch_max`).
+    /// Claims the due, unclaimed transactions (at most `batch_max`), as positions in the
+    /// level's index.
     pub fn claim(&self, now_ns: u64, batch_max: usize) -> Claim {
         loop {
             let next = self.next.load(Ordering::Relaxed);
@@ -60,7 +74,7 @@ impl Schedule {
             }
             let due = self.due(now_ns);
             if due <= next {
-                return Claim::WaitUntil(self.scheduled_ns(next));
+                return Claim::WaitUntil(self.local_ns(next));
             }
             let end = due.min(next + batch_max.max(1));
             if self
@@ -68,7 +82,7 @@ impl Schedule {
                 .compare_exchange(next, end, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
             {
-                return Claim::Send(next..end);
+                return Claim::Send(self.offset + next..self.offset + end);
             }
         }
     }
@@ -115,8 +129,7 @@ pub fn run_sender<C: Clock>(
         match schedule.claim(clock.now_ns(), batch_max) {
             Claim::Send(r) => {
                 let timing = clock.timing();
-                timing
-                    .in_flight
+                timing.in_flight[timing.group_of(r.start)]
                     .fetch_add(r.len() as i64, Ordering::Relaxed);
                 timing.mark_sent(r.clone(), |i| schedule.scheduled_ns(i));
                 send(r)?;
@@ -161,6 +174,18 @@ mod tests {
         assert_eq!(s.claim(3 * MS, 2), Claim::Send(1..3));
         assert_eq!(s.claim(3 * MS, 100), Claim::Send(3..4));
         assert_eq!(s.claim(100 * MS, 100), Claim::Send(4..10));
+        assert_eq!(s.claim(100 * MS, 100), Claim::Done);
+    }
+
+    #[test]
+    fn a_group_schedule_claims_its_own_positions() {
+        // Group 1 of a level: positions 10..14 at 500 tx/s (each group at rate/G).
+        let s = Schedule::for_range(500.0, 10..14);
+        assert_eq!(s.claim(0, 100), Claim::Send(10..11));
+        assert_eq!(s.claim(MS, 100), Claim::WaitUntil(2 * MS));
+        assert_eq!(s.scheduled_ns(12), 4 * MS);
+        assert_eq!(s.claim(5 * MS, 100), Claim::Send(11..13));
+        assert_eq!(s.claim(100 * MS, 100), Claim::Send(13..14));
         assert_eq!(s.claim(100 * MS, 100), Claim::Done);
     }
 

@@ -25,14 +25,20 @@ struct ErrorObject {
 
 pub struct Sender {
     url: String,
+    /// Position of the group's first transaction in the level's index: request ids are
+    /// positions within the group.
+    offset: usize,
     client: RpcClient,
     body: Vec<u8>,
 }
 
 impl Sender {
-    pub fn connect(url: &str) -> anyhow::Result<Sender> {
+    /// A connection to `url` (a group's endpoint) for the group whose transactions start at
+    /// `offset`.
+    pub fn connect(url: &str, offset: usize) -> anyhow::Result<Sender> {
         Ok(Sender {
             url: url.to_string(),
+            offset,
             client: RpcClient::connect(url)?,
             body: Vec::new(),
         })
@@ -58,7 +64,7 @@ impl Sender {
             Ok(answers) => {
                 for a in answers {
                     if let (Some(id), Some(e)) = (a.id, a.error) {
-                        let i = id as usize;
+                        let i = self.offset + id as usize;
                         if range.contains(&i) {
                             shared.timing.mark_refused(i);
                             note_refusal(shared, e.message);

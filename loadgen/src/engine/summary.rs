@@ -1,5 +1,7 @@
 //! What one level measured over its window [w0, w1): throughput from commit times inside the
 //! window, latency (commit − send, in an HdrHistogram) of the transactions sent inside it.
+//! Over several groups everything is of the aggregate (one index, one epoch), and the
+//! committed count is also split by group.
 
 use super::{Timing, REFUSED, UNSET};
 use crate::results::LatencySummary;
@@ -24,11 +26,21 @@ pub struct Summary {
     pub latency_cdf: Vec<(f64, f64)>,
     /// Commits per second of the window.
     pub tps_timeline: Vec<f64>,
+    /// `committed` by group (one entry for a single-group level).
+    pub per_group_committed: Vec<u64>,
 }
 
 impl Summary {
     pub fn committed_tps(&self) -> f64 {
         self.committed as f64 / self.window_s
+    }
+
+    /// Each group's committed TPS over the window; they add up to [`Self::committed_tps`].
+    pub fn per_group_committed_tps(&self) -> Vec<f64> {
+        self.per_group_committed
+            .iter()
+            .map(|&c| c as f64 / self.window_s)
+            .collect()
     }
 }
 
@@ -40,6 +52,15 @@ pub fn summarize(t: &Timing, w0: u64, w1: u64) -> Summary {
         Histogram::new(3).unwrap_or_else(|_| unreachable!("sigfig 3 is valid"))
     });
     let (mut submitted, mut committed, mut errors) = (0u64, 0u64, 0u64);
+    let mut per_group_committed = vec![0u64; t.groups().len()];
+    for (g, range) in t.groups().iter().enumerate() {
+        for i in range.clone() {
+            let commit = t.commit_ns[i].load(Ordering::Relaxed);
+            if commit < REFUSED && (w0..w1).contains(&commit) {
+                per_group_committed[g] += 1;
+            }
+        }
+    }
     for i in 0..t.len() {
         let send = t.send_ns[i].load(Ordering::Relaxed);
         let commit = t.commit_ns[i].load(Ordering::Relaxed);
@@ -71,6 +92,7 @@ pub fn summarize(t: &Timing, w0: u64, w1: u64) -> Summary {
         latency_ms: latency_summary(&hist),
         latency_cdf: cdf(&hist),
         tps_timeline,
+        per_group_committed,
     }
 }
 
@@ -129,5 +151,25 @@ mod tests {
         assert_eq!(s.tps_timeline, vec![1.0, 1.0]);
         assert!((s.latency_ms.p50 - 20.0).abs() < 0.1, "{:?}", s.latency_ms);
         assert_eq!(s.committed_tps(), 1.0);
+        assert_eq!(s.per_group_committed, [2]);
+    }
+
+    #[test]
+    fn commits_are_counted_per_group_and_in_aggregate() {
+        // Group 0: positions 0..3, group 1: 3..5; window [1 s, 3 s).
+        let t = Timing::grouped(&[3, 2], Instant::now());
+        t.mark_sent(0..5, |_| S);
+        t.mark_committed([0, 1].into_iter(), S + 100); // group 0, in the window
+        t.mark_committed([2].into_iter(), 4 * S); // group 0, after the window
+        t.mark_committed([3].into_iter(), 2 * S + 10); // group 1, in the window
+        t.mark_refused(4); // group 1, refused
+        let s = summarize(&t, S, 3 * S);
+        assert_eq!(s.per_group_committed, [2, 1]);
+        assert_eq!((s.submitted, s.committed, s.errors), (5, 3, 1));
+        assert_eq!(s.per_group_committed_tps(), [1.0, 0.5]);
+        // One timeline and one latency distribution for the aggregate.
+        assert_eq!(s.tps_timeline, vec![2.0, 1.0]);
+        let sum: f64 = s.per_group_committed_tps().iter().sum();
+        assert!((sum - s.committed_tps()).abs() < 1e-9);
     }
 }

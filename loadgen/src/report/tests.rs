@@ -60,6 +60,8 @@ fn workload(name: &str, committed_tps: f64) -> WorkloadResult {
                 rss_bytes_max: 256 * 1024 * 1024,
             },
         ],
+        groups: 1,
+        per_group_committed_tps: vec![committed_tps],
     }
 }
 
@@ -85,6 +87,7 @@ pub(super) fn full_run() -> RunResults {
         crypto_bound_recoveries_per_s_per_core: 26100.0,
         nodes: 4,
         consensus: "pbft".to_string(),
+        groups: 1,
         workloads: vec![workload("transfer", 4995.5), workload("erc20", 2500.25)],
         criterion: vec![CriterionResult {
             id: "recover/batch_rayon".to_string(),
@@ -435,4 +438,49 @@ proptest::proptest! {
             .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
         proptest::prop_assert_eq!(back, run);
     }
+}
+
+/// A run spread over groups shows the group count and each group's committed TPS; a
+/// single-group run renders no groups section at all.
+#[test]
+fn groups_are_reported_when_there_are_several() -> anyhow::Result<()> {
+    let single = markdown::render(&full_run(), &[]);
+    assert!(!single.contains("## Groups"));
+    assert!(!single.contains("summed over the groups"));
+    assert!(single.contains("Cluster: 4 node(s), pbft consensus.\n"));
+
+    let mut r = full_run();
+    r.groups = 4;
+    for w in &mut r.workloads {
+        w.groups = 4;
+        w.per_group_committed_tps = vec![1250.0, 1248.5, 1249.0, 1248.0];
+    }
+    let md = markdown::render(&r, &[]);
+    assert!(
+        md.contains("Cluster: 4 node(s), pbft consensus, 4 groups"),
+        "{md}"
+    );
+    assert!(md.contains("## Groups"));
+    assert!(md.contains("also summed over the groups"));
+    assert!(
+        md.contains("| transfer | open | 4 | 4995.5 | 1250.0, 1248.5, 1249.0, 1248.0 | 1.00 |"),
+        "{md}"
+    );
+    // results.json keeps the fields, and one from before groups reads back as one group.
+    let tmp = tempfile::tempdir()?;
+    let dir = write(tmp.path(), &r)?;
+    assert_eq!(json::read(&dir.join(json::RESULTS_JSON))?, r);
+    let mut old = serde_json::to_value(full_run())?;
+    let obj = old.as_object_mut().expect("object");
+    obj.remove("groups");
+    for w in obj["workloads"].as_array_mut().expect("array") {
+        let w = w.as_object_mut().expect("object");
+        w.remove("groups");
+        w.remove("per_group_committed_tps");
+    }
+    let back: RunResults = serde_json::from_value(old)?;
+    assert_eq!(back.groups, 1);
+    assert_eq!(back.workloads[0].groups, 1);
+    assert!(back.workloads[0].per_group_committed_tps.is_empty());
+    Ok(())
 }

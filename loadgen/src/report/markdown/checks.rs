@@ -12,11 +12,19 @@ pub(super) fn thresholds_and_goal(o: &mut String, r: &RunResults) -> fmt::Result
     writeln!(
         o,
         "Thresholds (they decide the verdict): committed TPS ≥ {}, p99 latency ≤ {} ms. \
-         Cluster: {} node(s), {} consensus.\n",
+         Cluster: {} node(s), {} consensus{}.\n",
         tps(r.thresholds.min_tps),
         ms(r.thresholds.max_latency_ms_p99),
         r.nodes,
-        text(&r.consensus)
+        text(&r.consensus),
+        if r.groups > 1 {
+            format!(
+                ", {} groups (each workload's load split evenly over them; the figures are of the aggregate)",
+                r.groups
+            )
+        } else {
+            String::new()
+        }
     )?;
     match &r.goal {
         Some(g) => writeln!(o, "Goal ({}): {}.\n", text(&g.source), goal_text(g)),

@@ -35,6 +35,7 @@ pub fn render(results: &RunResults, charts: &[Chart]) -> String {
 fn write_report(o: &mut String, r: &RunResults, charts: &[Chart]) -> Result {
     header(o, r)?;
     summary(o, r)?;
+    groups(o, r)?;
     checks::targets(o, r)?;
     saturation(o, r)?;
     stages(o, r)?;
@@ -104,6 +105,60 @@ fn summary(o: &mut String, r: &RunResults) -> Result {
             w.submitted,
             w.committed,
             num(w.window_s, 1)
+        )?;
+    }
+    writeln!(o)
+}
+
+/// Per-group committed TPS of workloads spread over several groups; left out otherwise.
+fn groups(o: &mut String, r: &RunResults) -> Result {
+    let spread: Vec<&WorkloadResult> = r.workloads.iter().filter(|w| w.groups > 1).collect();
+    if spread.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        o,
+        "## Groups
+"
+    )?;
+    writeln!(
+        o,
+        "Each workload below ran on several groups (chains of one cluster, `/g/<g>`): every \
+         group had its own accounts, chain id and commit tracker and an even share of the load \
+         (rate or concurrency ÷ groups). The summary above is of all groups together (one \
+         latency distribution, one timeline); the committed TPS per group adds up to it.\n"
+    )?;
+    writeln!(
+        o,
+        "| workload | mode | groups | committed TPS | per group (group 0, 1, …) | min ÷ max |"
+    )?;
+    writeln!(o, "|---|---|--:|--:|---|--:|")?;
+    for w in spread {
+        let per = &w.per_group_committed_tps;
+        let (min, max) = per
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let balance = if per.is_empty() || max <= 0.0 {
+            "n/a".to_string()
+        } else {
+            num(min / max, 2)
+        };
+        let list = if per.is_empty() {
+            "not recorded".to_string()
+        } else {
+            per.iter().map(|&v| tps(v)).collect::<Vec<_>>().join(", ")
+        };
+        writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} |",
+            cell(&w.workload),
+            cell(&w.mode),
+            w.groups,
+            tps(w.committed_tps),
+            list,
+            balance
         )?;
     }
     writeln!(o)
@@ -182,6 +237,19 @@ fn stages(o: &mut String, r: &RunResults) -> Result {
         "From the nodes' own metrics (`bcos_getNodeInfo`) over the measured window, summed over \
          the nodes; µs per item is n/a for a stage that recorded no items.\n"
     )?;
+    if r.workloads
+        .iter()
+        .any(|w| w.groups > 1 && !w.stages.is_empty())
+    {
+        writeln!(
+            o,
+            "With several groups the stages are also summed over the groups. Each group times \
+             its own stages in wall-clock time, so where groups run a stage at once (recover on \
+             the node's shared recovery pool, commits competing for the cores) the overlap is \
+             counted once per group: µs per item then overstates the CPU a stage costs, and \
+             the node CPU below is the measure of what the groups cost.\n"
+        )?;
+    }
     writeln!(o, "| workload | stage | items | busy ms | µs per item |")?;
     writeln!(o, "|---|---|--:|--:|--:|")?;
     for w in &r.workloads {
