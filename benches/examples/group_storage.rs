@@ -62,8 +62,8 @@ use bcos_types::receipt::encode_receipts;
 use bcos_types::B256;
 use rocksdb::statistics::Ticker;
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch,
-    WriteBatchIteratorCf, WriteOptions, DB,
+    Cache, ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteBatchIteratorCf,
+    WriteOptions, DB,
 };
 use serde_json::{json, Value};
 use std::fs::File;
@@ -360,24 +360,17 @@ struct Store {
     cf_names: Vec<String>,
 }
 
-/// `rocks::open_db` with other column family names, a block cache the caller can query and
-/// statistics on (src/storage/src/rocks.rs; keep the two in step).
+/// `rocks::open_db`'s options (`rocks::db_options`) with other column family names, a block
+/// cache the caller can query and statistics on.
 fn open_store(path: &Path, cf_names: Vec<String>, args: &Args) -> Store {
     std::fs::create_dir_all(path).expect("database directory");
-    let cache = Cache::new_lru_cache(args.block_cache_mib << 20);
-    let mut table = BlockBasedOptions::default();
-    table.set_block_cache(&cache);
-    table.set_bloom_filter(10.0, false);
-    let mut cf_opts = Options::default();
-    cf_opts.set_write_buffer_size(args.write_buffer_mib << 20);
-    cf_opts.set_block_based_table_factory(&table);
-    cf_opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-    cf_opts.set_memtable_prefix_bloom_ratio(0.1);
-    cf_opts.set_memtable_whole_key_filtering(true);
-    let mut db_opts = cf_opts.clone();
-    db_opts.create_if_missing(true);
-    db_opts.create_missing_column_families(true);
-    db_opts.set_max_open_files(StorageConfig::default().rocksdb_max_open_files);
+    let config = StorageConfig {
+        rocksdb_write_buffer_bytes: args.write_buffer_mib << 20,
+        rocksdb_block_cache_bytes: args.block_cache_mib << 20,
+        ..StorageConfig::default()
+    };
+    let cache = Cache::new_lru_cache(config.rocksdb_block_cache_bytes);
+    let (mut db_opts, cf_opts) = rocks::db_options(&config, &cache);
     db_opts.enable_statistics();
     let cfs = cf_names
         .iter()

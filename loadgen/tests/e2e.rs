@@ -9,37 +9,40 @@ fn loadgen() -> Command {
     Command::new(env!("CARGO_BIN_EXE_loadgen"))
 }
 
-#[test]
-fn run_commits_transfers_and_writes_a_well_formed_result() {
+/// `loadgen <args> --json FILE`, which must succeed; the result and its JSON text.
+fn run_result(args: &[&str]) -> (bcos_loadgen::results::WorkloadResult, String) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let json = dir.path().join("result.json");
     let out = loadgen()
-        .args([
-            "run",
-            "--workload",
-            "transfer",
-            "--concurrency",
-            "2000",
-            "--accounts",
-            "200",
-        ])
-        .args([
-            "--warmup-s",
-            "0.5",
-            "--window-s",
-            "2",
-            "--tps-max",
-            "25000",
-            "--json",
-        ])
+        .args(args)
+        .arg("--json")
         .arg(&json)
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "loadgen run failed: {stderr}");
     let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("{e}"));
-    let r: bcos_loadgen::results::WorkloadResult =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let r = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (r, text)
+}
+
+#[test]
+fn run_commits_transfers_and_writes_a_well_formed_result() {
+    let (r, text) = run_result(&[
+        "run",
+        "--workload",
+        "transfer",
+        "--concurrency",
+        "2000",
+        "--accounts",
+        "200",
+        "--warmup-s",
+        "0.5",
+        "--window-s",
+        "2",
+        "--tps-max",
+        "25000",
+    ]);
     assert_eq!(
         (r.workload.as_str(), r.mode.as_str()),
         ("transfer", "closed")
@@ -70,21 +73,25 @@ fn run_commits_transfers_and_writes_a_well_formed_result() {
 /// cleanly (a node that fails to stop makes `loadgen run` fail).
 #[test]
 fn run_against_an_embedded_pbft_cluster() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let json = dir.path().join("result.json");
-    let out = loadgen()
-        .args(["run", "--workload", "transfer", "--rate", "300"])
-        .args(["--nodes", "4", "--consensus", "pbft", "--connections", "4"])
-        .args(["--accounts", "100", "--warmup-s", "0.5", "--window-s", "2"])
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "loadgen run failed: {stderr}");
-    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("{e}"));
-    let r: bcos_loadgen::results::WorkloadResult =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let (r, text) = run_result(&[
+        "run",
+        "--workload",
+        "transfer",
+        "--rate",
+        "300",
+        "--nodes",
+        "4",
+        "--consensus",
+        "pbft",
+        "--connections",
+        "4",
+        "--accounts",
+        "100",
+        "--warmup-s",
+        "0.5",
+        "--window-s",
+        "2",
+    ]);
     assert!(r.committed > 0, "{text}");
     assert_eq!(r.node_usage.len(), 4, "one usage row per node");
     let recover = r.stages.iter().find(|s| s.stage == "recover");
@@ -100,22 +107,27 @@ fn run_against_an_embedded_pbft_cluster() {
 /// share, and the per-group figures add up to the aggregate.
 #[test]
 fn run_spreads_the_load_over_groups() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let json = dir.path().join("result.json");
-    let out = loadgen()
-        .args(["run", "--workload", "transfer", "--rate", "400"])
-        .args(["--nodes", "4", "--consensus", "pbft", "--groups", "2"])
-        .args(["--connections", "4", "--accounts", "100"])
-        .args(["--warmup-s", "0.5", "--window-s", "2"])
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "loadgen run failed: {stderr}");
-    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("{e}"));
-    let r: bcos_loadgen::results::WorkloadResult =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let (r, text) = run_result(&[
+        "run",
+        "--workload",
+        "transfer",
+        "--rate",
+        "400",
+        "--nodes",
+        "4",
+        "--consensus",
+        "pbft",
+        "--groups",
+        "2",
+        "--connections",
+        "4",
+        "--accounts",
+        "100",
+        "--warmup-s",
+        "0.5",
+        "--window-s",
+        "2",
+    ]);
     assert_eq!(r.groups, 2, "{text}");
     assert_eq!(r.per_group_committed_tps.len(), 2, "{text}");
     assert!(

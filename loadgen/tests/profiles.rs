@@ -86,10 +86,7 @@ fn unknown_keys_are_rejected() {
             MINIMAL.replace("min_tps = 1", "min_tps = 1\nmin_tpx = 1"),
         ),
     ] {
-        let err = Profile::parse(&bad)
-            .err()
-            .unwrap_or_else(|| panic!("{what}: accepted"));
-        assert!(err.contains("unknown field"), "{what}: {err}");
+        assert_refused(&bad, what, "unknown field");
     }
 }
 
@@ -223,10 +220,7 @@ fn goals_are_validated() {
             "not among",
         ),
     ] {
-        let err = Profile::parse(&format!("{MINIMAL}{goal}"))
-            .err()
-            .unwrap_or_else(|| panic!("{what}: accepted"));
-        assert!(err.contains(needle), "{what}: {err}");
+        assert_refused(&format!("{MINIMAL}{goal}"), what, needle);
     }
 }
 
@@ -277,12 +271,17 @@ fn group_counts_are_validated() {
             "connections = 4",
         ),
     ] {
-        let err = Profile::parse(&bad)
-            .err()
-            .unwrap_or_else(|| panic!("{what}: accepted"));
-        assert!(err.contains(needle), "{what}: {err}");
+        assert_refused(&bad, what, needle);
     }
     let four = Profile::parse(&cluster.replace("[node]", "[node]\ngroups = 4"))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(four.node.groups, 4);
+}
+
+/// `text` is refused as a profile, with `needle` in the error (`what` names the case).
+fn assert_refused(text: &str, what: &str, needle: &str) {
+    let err = Profile::parse(text)
+        .err()
+        .unwrap_or_else(|| panic!("{what}: accepted"));
+    assert!(err.contains(needle), "{what}: {err}");
 }

@@ -132,6 +132,18 @@ pub fn wait_receipts(rpc: &Rpc, hashes: &[String]) -> Vec<Value> {
     );
 }
 
+/// Awaits the receipts (all successful) at `rpc`; returns the highest block holding one.
+pub fn committed_top(rpc: &Rpc, hashes: &[String]) -> u64 {
+    wait_receipts(rpc, hashes)
+        .iter()
+        .map(|r| {
+            assert!(status_ok(r), "{r}");
+            as_u64(&r["blockNumber"])
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Awaits an empty pool (bounded polling).
 pub fn wait_pool_empty(rpc: &Rpc) {
     for _ in 0..RECEIPT_POLL_ATTEMPTS {

@@ -1,6 +1,6 @@
 //! A local cluster of real `bcos node` processes written by the real `bcos init`.
 
-use crate::chain::{as_u64, head, send_raw, status_ok, wait_receipts};
+use crate::chain::{as_u64, committed_top, head, send_raw};
 use crate::node::{bcos_bin, Node};
 use crate::rpc::Rpc;
 use crate::tx::{address_of, dev_key, transfer, unfunded_key};
@@ -263,12 +263,5 @@ pub fn send_transfers(c: &Cluster, via: usize, acct: usize, nonce: u64, count: u
 
 /// Awaits the receipts (all successful) on node `via`; returns the highest block holding one.
 pub fn top_block(c: &Cluster, via: usize, hashes: &[String]) -> u64 {
-    wait_receipts(c.rpc(via), hashes)
-        .iter()
-        .map(|r| {
-            assert!(status_ok(r), "{r}");
-            as_u64(&r["blockNumber"])
-        })
-        .max()
-        .unwrap_or(0)
+    committed_top(c.rpc(via), hashes)
 }

@@ -56,14 +56,7 @@ fn transfers(c: &Cluster, via: usize, g: u32, acct: usize, nonce: u64, count: u6
 }
 
 fn committed_in(c: &Cluster, via: usize, g: u32, hashes: &[String]) -> u64 {
-    wait_receipts(&c.rpc(via).group(g), hashes)
-        .iter()
-        .map(|r| {
-            assert!(status_ok(r), "{r}");
-            as_u64(&r["blockNumber"])
-        })
-        .max()
-        .unwrap_or(0)
+    committed_top(&c.rpc(via).group(g), hashes)
 }
 
 fn receipt(rpc: &Rpc, hash: &str) -> Value {

@@ -152,14 +152,7 @@ impl Up {
                 .unwrap_or_else(|e| panic!("node {via} refused a transfer: {e:?}"))
             })
             .collect();
-        wait_receipts(&self.rpcs[via], &hashes)
-            .iter()
-            .map(|r| {
-                assert!(status_ok(r), "{r}");
-                as_u64(&r["blockNumber"])
-            })
-            .max()
-            .unwrap_or(0)
+        committed_top(&self.rpcs[via], &hashes)
     }
 
     /// SIGTERM to `bcos up`; it must stop every node and exit.

@@ -107,6 +107,13 @@ struct InitArgs {
     /// Lifetime of the chain CA certificate.
     #[arg(long, default_value_t = bcos_net::pki::CA_VALIDITY_DAYS_DEFAULT)]
     ca_validity_days: u32,
+    #[command(flatten)]
+    groups: GroupArgs,
+}
+
+/// The groups `bcos init` and `bcos up` write (spec/groups.md).
+#[derive(clap::Args)]
+struct GroupArgs {
     /// Groups (chains) every node takes part in: 0..G-1; group g has chain id chain_id + g.
     #[arg(long, default_value_t = 1)]
     groups: u32,
@@ -120,6 +127,18 @@ struct InitArgs {
     /// Node i's admin listener (group lifecycle) is 127.0.0.1:admin_port + i; 0: none.
     #[arg(long, default_value_t = bcos_node::cluster::init::ADMIN_PORT_DEFAULT)]
     admin_port: u16,
+}
+
+impl GroupArgs {
+    fn apply(&self, o: &mut bcos_node::cluster::init::InitOptions) -> anyhow::Result<()> {
+        o.groups = bcos_node::groups::config::groups_from_cli(
+            self.groups,
+            &self.group_consensus,
+            &self.group_members,
+        )?;
+        o.admin_port = self.admin_port;
+        Ok(())
+    }
 }
 
 #[derive(Parser)]
@@ -144,19 +163,8 @@ struct UpArgs {
     /// while it keeps dying, up to 30 s), or leave it down. The other nodes run on either way.
     #[arg(long, value_enum, default_value = "always")]
     restart: bcos_node::supervise::RestartPolicy,
-    /// Groups (chains) every node takes part in: 0..G-1; group g has chain id chain_id + g.
-    #[arg(long, default_value_t = 1)]
-    groups: u32,
-    /// A group's consensus, e.g. `--group-consensus 2=raft` (repeatable; default pbft).
-    #[arg(long)]
-    group_consensus: Vec<String>,
-    /// A group's members as node indices, e.g. `--group-members 1=0,1,2` (repeatable;
-    /// default every node).
-    #[arg(long)]
-    group_members: Vec<String>,
-    /// Node i's admin listener (group lifecycle) is 127.0.0.1:admin_port + i; 0: none.
-    #[arg(long, default_value_t = bcos_node::cluster::init::ADMIN_PORT_DEFAULT)]
-    admin_port: u16,
+    #[command(flatten)]
+    groups: GroupArgs,
 }
 
 #[derive(Parser)]
@@ -323,9 +331,7 @@ fn run_init(a: InitArgs) -> anyhow::Result<()> {
     o.rpc_hosts = a.rpc_hosts;
     o.cert_validity_days = a.cert_validity_days;
     o.ca_validity_days = a.ca_validity_days;
-    o.groups =
-        bcos_node::groups::config::groups_from_cli(a.groups, &a.group_consensus, &a.group_members)?;
-    o.admin_port = a.admin_port;
+    a.groups.apply(&mut o)?;
     if let Some(path) = &a.alloc {
         o.alloc = bcos_node::genesis::read_alloc_file(path)?;
     }
@@ -403,12 +409,7 @@ fn run_up(a: UpArgs) -> anyhow::Result<()> {
             0,
         );
         o.dev = true;
-        o.groups = bcos_node::groups::config::groups_from_cli(
-            a.groups,
-            &a.group_consensus,
-            &a.group_members,
-        )?;
-        o.admin_port = a.admin_port;
+        a.groups.apply(&mut o)?;
         init_cluster(&o)?
     } else if existing == a.nodes {
         (0..existing).map(|i| node_dir(&a.dir, i)).collect()

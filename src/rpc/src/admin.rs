@@ -106,12 +106,7 @@ pub async fn start_admin(
         requests_per_connection_in_flight_max: 1,
         ..config.clone()
     };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| RpcError::Bind { addr, source })?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| RpcError::Bind { addr, source })?;
+    let (listener, local_addr) = crate::conn::bind(addr).await?;
     let builder = Server::builder()
         .set_config(server_config)
         .to_service_builder();

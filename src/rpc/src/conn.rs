@@ -446,6 +446,17 @@ where
     }
 }
 
+/// Binds `addr` for [`accept_loop`]; the bound address is the real port when `addr` asked
+/// for port 0.
+pub(crate) async fn bind(
+    addr: std::net::SocketAddr,
+) -> Result<(TcpListener, std::net::SocketAddr), crate::errors::RpcError> {
+    let bind_error = |source| crate::errors::RpcError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local_addr))
+}
+
 /// Accepts connections until `stop`, serving each with `make_service` (jsonrpsee's tower
 /// service for that connection).
 pub(crate) async fn accept_loop<F, S>(

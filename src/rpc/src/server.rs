@@ -135,12 +135,7 @@ pub async fn start_groups(
         requests: requests.clone(),
     });
     let addr = config.addr;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| RpcError::Bind { addr, source })?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| RpcError::Bind { addr, source })?;
+    let (listener, local_addr) = crate::conn::bind(addr).await?;
     let builder = Server::builder()
         .set_config(server_config)
         .set_rpc_middleware(middleware)

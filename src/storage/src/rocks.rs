@@ -48,11 +48,12 @@ pub fn db_err(e: rocksdb::Error) -> StorageError {
     StorageError::Db(e.into_string())
 }
 
-/// Opens (creating if missing) the database with every column family.
-pub fn open_db(path: &Path, config: &StorageConfig) -> Result<DB, StorageError> {
-    let cache = Cache::new_lru_cache(config.rocksdb_block_cache_bytes);
+/// The options [`open_db`] opens with, over `cache` (the store's block cache): (database,
+/// column family). Public so a measurement of other layouts (benches/examples/
+/// group_storage.rs) uses exactly these.
+pub fn db_options(config: &StorageConfig, cache: &Cache) -> (Options, Options) {
     let mut table = BlockBasedOptions::default();
-    table.set_block_cache(&cache);
+    table.set_block_cache(cache);
     table.set_bloom_filter(10.0, false);
     let mut cf_opts = Options::default();
     cf_opts.set_write_buffer_size(config.rocksdb_write_buffer_bytes);
@@ -66,6 +67,13 @@ pub fn open_db(path: &Path, config: &StorageConfig) -> Result<DB, StorageError> 
     db_opts.create_if_missing(true);
     db_opts.create_missing_column_families(true);
     db_opts.set_max_open_files(config.rocksdb_max_open_files);
+    (db_opts, cf_opts)
+}
+
+/// Opens (creating if missing) the database with every column family.
+pub fn open_db(path: &Path, config: &StorageConfig) -> Result<DB, StorageError> {
+    let cache = Cache::new_lru_cache(config.rocksdb_block_cache_bytes);
+    let (db_opts, cf_opts) = db_options(config, &cache);
     let cfs = ALL_CFS
         .iter()
         .map(|name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()));

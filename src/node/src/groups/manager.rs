@@ -143,7 +143,7 @@ impl GroupManager {
             if let Some(rpc) = self.rpc.get() {
                 rpc.remove_group(id);
             }
-            stop_instance(inst);
+            inst.stop();
         }
     }
 
@@ -219,7 +219,7 @@ impl GroupManager {
         let inst = Arc::new(GroupInstance::start(id, Arc::new(group_cfg), &self.shared)?);
         if let Some(rpc) = self.rpc.get() {
             if let Err(e) = rpc.add_group(id, inst.api.clone() as Arc<dyn ChainApi>) {
-                stop_instance(inst);
+                inst.stop();
                 anyhow::bail!("serving group {id} on RPC: {e}");
             }
         }
@@ -272,10 +272,6 @@ fn unknown(id: u32) -> ApiError {
 
 fn failed(e: anyhow::Error) -> ApiError {
     ApiError::Internal(format!("{e:#}"))
-}
-
-fn stop_instance(inst: Arc<GroupInstance>) {
-    inst.stop();
 }
 
 /// What a `bcos_generateGroup` description may say (camelCase JSON).
@@ -404,7 +400,7 @@ impl GroupAdmin for GroupManager {
             if let Some(rpc) = self.rpc.get() {
                 rpc.remove_group(group);
             }
-            stop_instance(inst);
+            inst.stop();
         }
         self.status_now(group)
     }
