@@ -22,6 +22,12 @@ pub struct Cluster {
     pub n: usize,
 }
 
+/// Fixed ports are taken from below Linux's ephemeral range (32768..60999 by default):
+/// a port inside it can be handed to any outgoing connection between our probe and the
+/// node's bind, which is how a CI run once lost its admin port.
+pub const TEST_PORT_MIN: u16 = 20_000;
+pub const TEST_PORT_MAX: u16 = 32_000;
+
 /// A base port such that `base..base + count` are all free on loopback now.
 /// Tests running at once must not pick the same range, so the start depends on the pid
 /// and the clock.
@@ -29,15 +35,17 @@ pub fn free_port_range(count: u16) -> u16 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let seed = (std::process::id() ^ nanos) as u16;
-    for attempt in 0..200u16 {
-        let base = 20_000 + seed.wrapping_add(attempt.wrapping_mul(997)) % 40_000;
+    let seed = std::process::id() ^ nanos;
+    let slots = u32::from((TEST_PORT_MAX - TEST_PORT_MIN) / count.max(1));
+    for attempt in 0..200u32 {
+        let slot = seed.wrapping_add(attempt.wrapping_mul(997)) % slots;
+        let base = TEST_PORT_MIN + (slot as u16) * count;
         let ok = (0..count).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
         if ok {
             return base;
         }
     }
-    panic!("no free range of {count} loopback ports");
+    panic!("no free range of {count} loopback ports in {TEST_PORT_MIN}..{TEST_PORT_MAX}");
 }
 
 /// Runs `bcos init --dev` into `out` for `n` nodes on loopback.
