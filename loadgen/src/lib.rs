@@ -23,7 +23,8 @@ pub mod profile;
 pub mod progress;
 pub mod report;
 pub mod results;
-pub mod rpc_client;
+/// The blocking JSON-RPC client lives in bcos-rpc, shared with `bcos relay`.
+pub use bcos_rpc::client as rpc_client;
 pub mod runner;
 pub mod target;
 pub mod transfer;

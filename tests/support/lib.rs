@@ -10,6 +10,7 @@ pub mod chain;
 pub mod client;
 pub mod cluster;
 pub mod node;
+pub mod relay;
 pub mod rpc;
 pub mod tx;
 

@@ -34,9 +34,19 @@ pub const DEV_KEYS: [&str; 10] = [
     "2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
 ];
 
-/// Dev account `i` (0..10).
+/// Accounts a dev chain funds (`chain.dev_accounts`' default).
+pub const DEV_ACCOUNTS: usize = 20;
+
+/// Dev account `i` (0..20): the published keys for 0..10, derived from the mnemonic above.
 pub fn dev_key(i: usize) -> SecretKey {
-    key_from_hex(DEV_KEYS[i])
+    if let Some(hex) = DEV_KEYS.get(i) {
+        return key_from_hex(hex);
+    }
+    static DERIVED: std::sync::OnceLock<Vec<SecretKey>> = std::sync::OnceLock::new();
+    DERIVED.get_or_init(|| {
+        bcos_crypto::keys::dev_keys(bcos_crypto::TEST_MNEMONIC, DEV_ACCOUNTS)
+            .expect("derive the dev accounts")
+    })[i]
 }
 
 pub fn key_from_hex(h: &str) -> SecretKey {

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-const PURE: [&str; 2] = ["bcos-types", "bcos-consensus"];
+const PURE: [&str; 3] = ["bcos-types", "bcos-consensus", "bcos-settlement"];
 const FORBIDDEN: [&str; 10] = [
     "tokio",
     "revm",

@@ -1,6 +1,7 @@
-//! `check`: model-checks a consensus core.
+//! `check`: model-checks a consensus core, or cross-chain settlement (`settlement`: the
+//! real `bcos-settlement` producer and verifier between two user chains, spec/settlement.md).
 //!
-//! `cargo run --release -p bcos-models --bin check -- <solo|pbft|raft> [--bug NAME]
+//! `cargo run --release -p bcos-models --bin check -- <solo|pbft|raft|settlement> [--bug NAME]
 //! [--scenario NAME] [--depth N] [--nodes N] [--faults loss,dup,reorder,crash[=N]]
 //! [--byzantine KIND[@NODE]] [--dfs | --simulate SEED]`
 //!
@@ -15,12 +16,16 @@ use clap::Parser;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "check", about = "Model-check a consensus core with stateright")]
+#[command(
+    name = "check",
+    about = "Model-check a consensus core (or cross-chain settlement) with stateright"
+)]
 struct Args {
-    /// solo, pbft or raft.
+    /// solo, pbft, raft or settlement.
     protocol: String,
     /// A seeded bug to switch on (pbft: quorum-2f, no-lock, commit-2f, lock-not-durable;
-    /// raft: vote-twice, commit-old-term); the checker must find it.
+    /// raft: vote-twice, commit-old-term; settlement: no-seq-check, accept-unsigned,
+    /// skip-inclusion-proof); the checker must find it.
     #[arg(long)]
     bug: Option<String>,
     /// Check every state within N steps of the reduced model (default: the protocol's;
@@ -30,22 +35,23 @@ struct Args {
     /// Group size (pbft default 4, i.e. f = 1; raft default 3; solo is always 1).
     #[arg(long)]
     nodes: Option<u32>,
-    /// Highest height the model proposes.
+    /// Highest height the model proposes (settlement: payments per user chain, 1..=3).
     #[arg(long)]
     heights: Option<u64>,
     /// pbft: explore views up to N only (default 1); raft: terms up to N (default 3).
     #[arg(long)]
     views: Option<u64>,
     /// Comma list of loss, dup, reorder, crash (any number of restarts), crash=N (at most
-    /// N); or all / none (default: dup,reorder,crash).
+    /// N); or all / none (default: dup,reorder,crash; settlement: loss,dup,reorder, no crash).
     #[arg(long)]
     faults: Option<String>,
     /// One Byzantine node: equivocate, silent, double-vote, hide-lock or honest,
-    /// optionally @NODE (default @0).
+    /// optionally @NODE (default @0). settlement: a relayer's role, silent or honest
+    /// (relayer 0 is honest, relayer 1 Byzantine by default).
     #[arg(long)]
     byzantine: Option<String>,
     /// pbft: suite (default without other flags), free, view-change, liveness; raft: free
-    /// (default), membership, liveness.
+    /// (default), membership, liveness; settlement: free (default), liveness.
     #[arg(long)]
     scenario: Option<String>,
     /// raft: nodes whose election timer may fire (default 2).

@@ -1,13 +1,20 @@
 //! The protocols the `check` binary knows, each a module that turns a [`CheckRequest`] into
 //! models and runs them: `solo` (end to end), `pbft` (src/consensus/src/pbft, spec/pbft.md;
 //! its default is the suite in [`pbft_suite`]), `raft` (src/consensus/src/raft,
-//! spec/raft.md).
+//! spec/raft.md), `settlement` (src/settlement, spec/settlement.md: user chains, relayers and
+//! the merchant chain's verifier).
 
 pub mod pbft;
 pub mod pbft_scenario;
 pub mod pbft_suite;
 pub mod raft;
 pub mod raft_liveness;
+pub mod settlement;
+pub mod settlement_actors;
+pub mod settlement_forge;
+pub mod settlement_model;
+pub mod settlement_props;
+pub mod settlement_run;
 pub mod solo;
 
 use crate::byzantine::Role;
@@ -65,7 +72,7 @@ pub enum ModelError {
     },
     #[error("invalid configuration: {0}")]
     Invalid(String),
-    #[error("unknown protocol {0:?} (expected solo, pbft or raft)")]
+    #[error("unknown protocol {0:?} (expected solo, pbft, raft or settlement)")]
     UnknownProtocol(String),
 }
 
@@ -135,6 +142,7 @@ pub fn check(protocol: &str, req: &CheckRequest) -> Result<Report, ModelError> {
         "solo" => solo::check(req),
         "pbft" => pbft::check(req),
         "raft" => raft::check(req),
+        "settlement" => settlement::check(req),
         other => Err(ModelError::UnknownProtocol(other.to_string())),
     }
 }

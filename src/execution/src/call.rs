@@ -12,8 +12,9 @@ use crate::db::StateDb;
 use crate::deadline::Deadline;
 use crate::error::ExecError;
 use crate::executor::{BlockEnv, Executor};
+use crate::system::{SystemContract, SystemEnv, SystemError, SystemState};
 use bcos_storage::StateReader;
-use bcos_types::{Address, CallOutcome, CallRequest, U256};
+use bcos_types::{Address, Bytes, CallOutcome, CallRequest, U256};
 use revm::context::result::{EVMError, ExecutionResult, HaltReason};
 use revm::context::{BlockEnv as RevmBlockEnv, TxEnv};
 use revm::context_interface::transaction::{AccessList, AccessListItem};
@@ -66,7 +67,50 @@ impl Executor {
         request: &CallRequest,
         limits: &CallLimits,
     ) -> Result<CallOutcome, ExecError> {
-        self.call_until(state, env, request, limits, deadline(limits))
+        let outcome = self.call_until(state, env, request, limits, deadline(limits))?;
+        match (self.systems.get(request.to), &outcome) {
+            (Some(contract), CallOutcome::Success { gas_used, .. }) => {
+                self.system_call(state, env, request, contract, *gas_used)
+            }
+            _ => Ok(outcome),
+        }
+    }
+
+    /// The effect of a system contract call that passed as a plain call: its logs, or its
+    /// refusal as a revert with an `Error(string)` reason, as a Solidity contract gives.
+    fn system_call(
+        &self,
+        state: &dyn StateReader,
+        env: &BlockEnv,
+        request: &CallRequest,
+        contract: &dyn SystemContract,
+        gas_used: u64,
+    ) -> Result<CallOutcome, ExecError> {
+        if request.value.is_some_and(|v| !v.is_zero()) {
+            return Ok(CallOutcome::Revert {
+                output: revert_output("a system contract takes no value"),
+                gas_used,
+            });
+        }
+        let mut db = CacheDB::new(StateDb::new(state, &self.codes));
+        let sys_env = SystemEnv {
+            chain_id: self.config().chain_id,
+            block: env.number,
+            caller: request.from.unwrap_or_default(),
+        };
+        let mut view = SystemState::new(&mut db);
+        match contract.call(&mut view, &sys_env, &request.input) {
+            Ok(logs) => Ok(CallOutcome::Success {
+                output: Bytes::new(),
+                gas_used,
+                logs,
+            }),
+            Err(SystemError::Revert(reason)) => Ok(CallOutcome::Revert {
+                output: revert_output(&reason),
+                gas_used,
+            }),
+            Err(SystemError::Db(e)) => Err(e.into()),
+        }
     }
 
     fn call_until(
@@ -261,6 +305,19 @@ fn attempt(evm: &mut CallEvm<'_>, tx: TxEnv, limits: &CallLimits) -> Result<Atte
         Err(EVMError::Database(e)) => Err(e.0.into()),
         Err(e) => Err(ExecError::Internal(e.to_string())),
     }
+}
+
+/// ABI `Error(string)`: what `revert("reason")` returns in Solidity.
+pub fn revert_output(reason: &str) -> Bytes {
+    let mut out = vec![0x08, 0xc3, 0x79, 0xa0];
+    let mut word = [0u8; 32];
+    word[31] = 0x20;
+    out.extend_from_slice(&word);
+    let len = U256::from(reason.len());
+    out.extend_from_slice(&len.to_be_bytes::<32>());
+    out.extend_from_slice(reason.as_bytes());
+    out.resize(4 + 64 + reason.len().div_ceil(32) * 32, 0);
+    out.into()
 }
 
 pub(crate) fn outcome(result: ExecutionResult) -> CallOutcome {

@@ -8,6 +8,7 @@ use crate::config::ExecConfig;
 use crate::db::{CodeCache, StateDb};
 use crate::diff::ChangeTracker;
 use crate::error::ExecError;
+use crate::system::{SystemContracts, SystemEnv, SystemError, SystemState};
 use bcos_storage::StateReader;
 use bcos_types::{Address, Receipt, RecoveredTx, StateDiff, U256};
 use revm::context::result::{EVMError, ExecutionResult};
@@ -62,10 +63,16 @@ pub struct Executor {
     /// Built once: revm's gas tables for the fork are not free to set up.
     block_cfg: CfgEnv,
     pub(crate) codes: CodeCache,
+    pub(crate) systems: SystemContracts,
 }
 
 impl Executor {
     pub fn new(config: ExecConfig) -> Self {
+        Self::with_system_contracts(config, SystemContracts::default())
+    }
+
+    /// An executor whose chain has the given system contracts (spec/execution.md §5).
+    pub fn with_system_contracts(config: ExecConfig, systems: SystemContracts) -> Self {
         let mut block_cfg = CfgEnv::new()
             .with_spec_and_mainnet_gas_params(config.spec.spec_id())
             .with_chain_id(config.chain_id);
@@ -75,6 +82,7 @@ impl Executor {
             config,
             block_cfg,
             codes,
+            systems,
         }
     }
 
@@ -120,18 +128,46 @@ impl Executor {
                 ));
                 continue;
             }
+            let system = self.systems.get(tx.tx.to());
+            if system.is_some() && !tx.value().is_zero() {
+                out.rejected
+                    .push((index, "a system contract takes no value".to_string()));
+                continue;
+            }
             match evm.transact(tx_env(tx)) {
                 Ok(r) => {
                     tracker.record(&evm.ctx.journaled_state.database, &r.state)?;
                     evm.ctx.journaled_state.database.commit(r.state);
                     let gas = r.result.tx_gas_used();
                     out.gas_used = out.gas_used.saturating_add(gas);
-                    let (success, logs) = match r.result {
+                    let (mut success, mut logs) = match r.result {
                         ExecutionResult::Success { logs, .. } => (true, logs),
                         ExecutionResult::Revert { .. } | ExecutionResult::Halt { .. } => {
                             (false, Vec::new())
                         }
                     };
+                    if let (Some(contract), true) = (system, success) {
+                        let sys_env = SystemEnv {
+                            chain_id: self.config.chain_id,
+                            block: env.number,
+                            caller: tx.sender,
+                        };
+                        let db = &mut evm.ctx.journaled_state.database;
+                        let mut state = SystemState::new(db);
+                        match contract.call(&mut state, &sys_env, tx.input()) {
+                            Ok(extra) => {
+                                let changes = state.into_changes();
+                                tracker.record(db, &changes)?;
+                                db.commit(changes);
+                                logs.extend(extra);
+                            }
+                            Err(SystemError::Revert(reason)) => {
+                                tracing::debug!(tx = %tx.hash(), %reason, "system call reverted");
+                                success = false;
+                            }
+                            Err(SystemError::Db(e)) => return Err(e.into()),
+                        }
+                    }
                     out.receipts.push(Receipt {
                         tx_type: tx.tx_type(),
                         success,

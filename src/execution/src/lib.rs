@@ -14,6 +14,8 @@ mod diff;
 mod error;
 mod executor;
 mod genesis;
+pub mod settlement;
+pub mod system;
 
 pub use call::CallLimits;
 pub use config::{
@@ -24,3 +26,4 @@ pub use deadline::STEPS_PER_CLOCK_READ;
 pub use error::{DbError, ExecError};
 pub use executor::{BlockEnv, ExecutedBlock, Executor};
 pub use genesis::{genesis_diff, genesis_header, GenesisParams};
+pub use system::{SystemContract, SystemContracts, SystemEnv, SystemError, SystemState};

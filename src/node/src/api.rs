@@ -40,6 +40,12 @@ pub struct NodeApi {
     pub consensus: Option<std::sync::Arc<crate::cluster::ConsensusView>>,
     /// The node's P2P frame dispatch (its drop counters), for cluster nodes.
     pub dispatch: Option<Arc<crate::groups::dispatch::Dispatch>>,
+    /// This chain's side of high-frequency-account settlement, if any.
+    pub settlement: Option<Arc<crate::settlement::status::SettlementView>>,
+}
+
+fn not_settlement() -> ApiError {
+    ApiError::InvalidParams("this chain takes no part in high-frequency-account settlement".into())
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -339,6 +345,25 @@ impl ChainApi for NodeApi {
                 "blockNumber": self.head_number(),
                 "nextHeight": self.head_number() + 1,
             }),
+        }
+    }
+
+    fn settlement_status(&self) -> Result<serde_json::Value, ApiError> {
+        let view = self.settlement.as_ref().ok_or_else(not_settlement)?;
+        let now_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        crate::settlement::status::status(self, view, now_s)
+    }
+
+    fn settlement_proof(&self, seq: u64) -> Result<serde_json::Value, ApiError> {
+        match self.settlement.as_ref().map(|v| v.role) {
+            Some(crate::settlement::SettlementRole::User) => {
+                crate::settlement::status::proof(self, seq)
+            }
+            _ => Err(ApiError::InvalidParams(
+                "this chain is not a user chain of a high-frequency account".into(),
+            )),
         }
     }
 

@@ -21,6 +21,9 @@ pub struct NodeConfig {
     /// `crate::groups::config`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<crate::groups::config::GroupConfig>,
+    /// `[settlement]`: high-frequency accounts (spec/settlement.md); absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settlement: Option<crate::settlement::SettlementConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod node;
 pub mod pool;
 pub mod runtime;
+pub mod settlement;
 pub mod supervise;
 
 pub use config::NodeConfig;

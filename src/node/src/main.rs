@@ -36,6 +36,35 @@ enum Command {
     Up(UpArgs),
     /// Issue a node's TLS certificate again (same index and node id) from the chain CA.
     RenewCert(RenewCertArgs),
+    /// Carry a user chain's settlement records to the merchant chain (high-frequency
+    /// accounts, spec/settlement.md): an ordinary client; the merchant chain verifies what
+    /// it submits.
+    Relay(RelayArgs),
+}
+
+#[derive(Parser)]
+struct RelayArgs {
+    /// The user chain's JSON-RPC URL, e.g. http://127.0.0.1:8545/g/1.
+    #[arg(long)]
+    source: String,
+    /// The merchant chain's JSON-RPC URL, e.g. http://127.0.0.1:8545/g/0.
+    #[arg(long)]
+    target: String,
+    /// File holding the hex secret key of the account that pays for submissions on the
+    /// merchant chain.
+    #[arg(long)]
+    key_file: PathBuf,
+    /// Records submitted per round.
+    #[arg(long, default_value_t = bcos_node::settlement::relay::RELAY_BATCH_MAX_DEFAULT)]
+    batch_max: usize,
+    /// Pause between rounds.
+    #[arg(long, default_value_t = bcos_node::settlement::relay::RELAY_POLL_MS_DEFAULT)]
+    poll_ms: u64,
+    /// How long a round waits for its receipts before reconnecting.
+    #[arg(long, default_value_t = bcos_node::settlement::relay::RELAY_CONFIRM_TIMEOUT_MS_DEFAULT)]
+    confirm_timeout_ms: u64,
+    #[arg(long, default_value = "info")]
+    log: String,
 }
 
 #[derive(Parser)]
@@ -127,6 +156,22 @@ struct GroupArgs {
     /// Node i's admin listener (group lifecycle) is 127.0.0.1:admin_port + i; 0: none.
     #[arg(long, default_value_t = bcos_node::cluster::init::ADMIN_PORT_DEFAULT)]
     admin_port: u16,
+    /// High-frequency merchant account: group 0 becomes its merchant chain and groups
+    /// 1..G-1 its user chains, where its proxy account is this same address
+    /// (spec/settlement.md).
+    #[arg(long)]
+    hf_merchant: Option<bcos_types::Address>,
+    /// A user chain settles at least this often while the proxy holds something.
+    #[arg(long, default_value_t = bcos_node::settlement::config::DEFAULT_SETTLE_INTERVAL_MS)]
+    settle_interval_ms: u64,
+    /// ...or after this many blocks since its last record, whichever comes first.
+    #[arg(long, default_value_t = bcos_node::settlement::config::DEFAULT_SETTLE_EVERY_BLOCKS)]
+    settle_every_blocks: u64,
+    /// File with the hex secret key that sends settle() on user chains (it needs a balance
+    /// there). Default with --dev: the test mnemonic's account 19; otherwise none (anyone
+    /// may call settle()).
+    #[arg(long)]
+    settler_key_file: Option<PathBuf>,
 }
 
 impl GroupArgs {
@@ -137,8 +182,52 @@ impl GroupArgs {
             &self.group_members,
         )?;
         o.admin_port = self.admin_port;
+        if let Some(merchant) = self.hf_merchant {
+            if self.groups < 2 {
+                anyhow::bail!("--hf-merchant needs --groups 2 or more (group 0 is the merchant's)");
+            }
+            let settler_key = match (&self.settler_key_file, o.dev) {
+                (Some(f), _) => read_key_file(f)?,
+                (None, true) => bcos_node::settlement::relay::dev_key_hex(
+                    bcos_node::settlement::relay::DEV_SETTLER_ACCOUNT,
+                )?,
+                (None, false) => String::new(),
+            };
+            o.settlement = Some(bcos_node::settlement::SettlementConfig {
+                merchant,
+                merchant_group: 0,
+                user_groups: (1..self.groups).collect(),
+                settle_interval_ms: self.settle_interval_ms,
+                settle_every_blocks: self.settle_every_blocks,
+                settler_key,
+            });
+        }
         Ok(())
     }
+}
+
+/// A hex secret key file (whitespace and a 0x prefix allowed).
+fn read_key_file(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading key file {}", path.display()))?;
+    let hex = text.trim().trim_start_matches("0x").to_string();
+    bcos_node::settlement::settler::settler_secret(&hex)
+        .with_context(|| format!("key file {}", path.display()))?;
+    Ok(hex)
+}
+
+fn run_relay(a: RelayArgs) -> anyhow::Result<()> {
+    let _flame = init_tracing(&a.log)?;
+    let key = bcos_node::settlement::settler::settler_secret(&read_key_file(&a.key_file)?)?;
+    bcos_node::settlement::relay::run(bcos_node::settlement::relay::RelayOptions {
+        source: a.source,
+        target: a.target,
+        key,
+        batch_max: a.batch_max.max(1),
+        poll_ms: a.poll_ms,
+        confirm_timeout_ms: a.confirm_timeout_ms,
+        stop_after_seq: 0,
+    })
 }
 
 #[derive(Parser)]
@@ -165,6 +254,9 @@ struct UpArgs {
     restart: bcos_node::supervise::RestartPolicy,
     #[command(flatten)]
     groups: GroupArgs,
+    /// With --hf-merchant: do not start a relayer per user chain (run `bcos relay` yourself).
+    #[arg(long)]
+    no_relay: bool,
 }
 
 #[derive(Parser)]
@@ -209,6 +301,7 @@ fn main() {
         Command::Init(args) => run_init(args),
         Command::Up(args) => run_up(args),
         Command::RenewCert(args) => run_renew_cert(args),
+        Command::Relay(args) => run_relay(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -442,9 +535,12 @@ fn run_up(a: UpArgs) -> anyhow::Result<()> {
             println!("  admin (group lifecycle): http://{admin}");
         }
     }
+    let node_count = nodes.len();
+    if !a.no_relay {
+        start_relayers(&mut nodes, &a.dir, &dirs, &a.log)?;
+    }
     println!(
-        "{} nodes running (--restart {}); Ctrl-C stops them all",
-        nodes.len(),
+        "{node_count} nodes running (--restart {}); Ctrl-C stops them all",
         match a.restart {
             supervise::RestartPolicy::Always => "always",
             supervise::RestartPolicy::Never => "never",
@@ -481,6 +577,56 @@ fn run_up(a: UpArgs) -> anyhow::Result<()> {
     nodes.stop_all();
     eprintln!("stopped");
     outcome
+}
+
+/// `bcos up --hf-merchant`: one supervised `bcos relay` per user chain, each with its own
+/// dev account, talking to node `g mod n`.
+fn start_relayers(
+    sup: &mut bcos_node::supervise::Supervisor,
+    cluster_dir: &std::path::Path,
+    dirs: &[PathBuf],
+    log: &str,
+) -> anyhow::Result<()> {
+    use bcos_node::settlement::relay::{dev_key_hex, dev_relayer_account};
+    let first = NodeConfig::load(&dirs[0].join("config.toml"))?;
+    let Some(s) = first.settlement else {
+        return Ok(());
+    };
+    for &g in &s.user_groups {
+        let Some(account) = dev_relayer_account(g) else {
+            eprintln!("no dev relayer account for group {g}: run `bcos relay` for it yourself");
+            continue;
+        };
+        let node = NodeConfig::load(&dirs[g as usize % dirs.len()].join("config.toml"))?;
+        let dir = cluster_dir.join(format!("relayer-g{g}"));
+        std::fs::create_dir_all(&dir)?;
+        let key_file = dir.join("relayer.key");
+        std::fs::write(&key_file, dev_key_hex(account)?)?;
+        let args: Vec<std::ffi::OsString> = vec![
+            "relay".into(),
+            "--source".into(),
+            format!("http://{}/g/{g}", node.rpc.addr).into(),
+            "--target".into(),
+            format!("http://{}/g/{}", node.rpc.addr, s.merchant_group).into(),
+            "--key-file".into(),
+            key_file.into_os_string(),
+            "--log".into(),
+            log.into(),
+        ];
+        let at = sup.add(
+            format!("relayer of group {g}"),
+            &dir,
+            args,
+            dir.join("relay.log"),
+        )?;
+        println!(
+            "relayer of group {g} -> group {}: pid {}  log {}",
+            s.merchant_group,
+            sup.pid(at).unwrap_or(0),
+            dir.join("relay.log").display()
+        );
+    }
+    Ok(())
 }
 
 fn run_until_stopped(

@@ -37,6 +37,8 @@ impl Node {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating data dir {}", data_dir.display()))?;
 
+        let settlement =
+            crate::settlement::SettlementShared::from_node(&config).context("[settlement]")?;
         let dispatch = Arc::new(Dispatch::default());
         let net = match &config.cluster {
             None => None,
@@ -80,6 +82,7 @@ impl Node {
             clock: crate::runtime::system_clock(),
             failures: failures_tx,
             group_list: Arc::new(|| serde_json::Value::Null),
+            settlement,
         };
         let groups = GroupManager::new(config.clone(), shared);
         let rpc = bcos_rpc::start_groups(&config.rpc, Vec::new())

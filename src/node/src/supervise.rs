@@ -33,16 +33,20 @@ pub enum RestartPolicy {
 pub enum Event {
     Exited {
         index: usize,
+        /// "node 2", "relayer of group 1".
+        what: String,
         status: String,
         restart_in_ms: Option<u64>,
     },
     Restarted {
         index: usize,
+        what: String,
         pid: u32,
         restarts: u32,
     },
     RestartFailed {
         index: usize,
+        what: String,
         error: String,
     },
 }
@@ -51,27 +55,35 @@ impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Event::Exited {
-                index,
+                what,
                 status,
                 restart_in_ms: Some(ms),
-            } => write!(f, "node {index} exited ({status}); restarting in {ms} ms"),
-            Event::Exited { index, status, .. } => write!(
+                ..
+            } => write!(f, "{what} exited ({status}); restarting in {ms} ms"),
+            Event::Exited { what, status, .. } => write!(
                 f,
-                "node {index} exited ({status}); not restarting (--restart never)"
+                "{what} exited ({status}); not restarting (--restart never)"
             ),
             Event::Restarted {
-                index,
+                what,
                 pid,
                 restarts,
-            } => write!(f, "node {index} restarted (pid {pid}, restart {restarts})"),
-            Event::RestartFailed { index, error } => {
-                write!(f, "node {index} could not be restarted: {error}")
+                ..
+            } => write!(f, "{what} restarted (pid {pid}, restart {restarts})"),
+            Event::RestartFailed { what, error, .. } => {
+                write!(f, "{what} could not be restarted: {error}")
             }
         }
     }
 }
 
 struct Slot {
+    what: String,
+    /// `bcos` arguments that start the process.
+    args: Vec<std::ffi::OsString>,
+    /// Appended across restarts.
+    log: PathBuf,
+    /// Holds the pid file.
     dir: PathBuf,
     child: Option<Child>,
     started: Instant,
@@ -104,18 +116,40 @@ impl Supervisor {
             slots: Vec::with_capacity(dirs.len()),
         };
         for (index, dir) in dirs.iter().enumerate() {
-            let child = spawn_node(exe, dir, log_filter)
-                .with_context(|| format!("starting node {index}"))?;
-            s.slots.push(Slot {
-                dir: dir.clone(),
-                child: Some(child),
-                started: Instant::now(),
-                crash_streak: 0,
-                restarts: 0,
-                restart_at: None,
-            });
+            let args = vec![
+                "node".into(),
+                "--config".into(),
+                dir.join("config.toml").into_os_string(),
+                "--log".into(),
+                s.log_filter.clone().into(),
+            ];
+            s.add(format!("node {index}"), dir, args, dir.join("node.log"))?;
         }
         Ok(s)
+    }
+
+    /// Starts and supervises one more `bcos` process (e.g. a relayer) with the same policy.
+    pub fn add(
+        &mut self,
+        what: String,
+        dir: &Path,
+        args: Vec<std::ffi::OsString>,
+        log: PathBuf,
+    ) -> anyhow::Result<usize> {
+        let child =
+            spawn(&self.exe, dir, &args, &log).with_context(|| format!("starting {what}"))?;
+        self.slots.push(Slot {
+            what,
+            args,
+            log,
+            dir: dir.to_path_buf(),
+            child: Some(child),
+            started: Instant::now(),
+            crash_streak: 0,
+            restarts: 0,
+            restart_at: None,
+        });
+        Ok(self.slots.len() - 1)
     }
 
     pub fn len(&self) -> usize {
@@ -131,7 +165,7 @@ impl Supervisor {
     }
 
     pub fn log_path(&self, index: usize) -> Option<PathBuf> {
-        self.slots.get(index).map(|s| s.dir.join("node.log"))
+        self.slots.get(index).map(|s| s.log.clone())
     }
 
     /// Whether any node is running or due to be restarted.
@@ -164,18 +198,20 @@ impl Supervisor {
                 };
                 events.push(Event::Exited {
                     index,
+                    what: slot.what.clone(),
                     status: status.to_string(),
                     restart_in_ms,
                 });
             }
             if slot.child.is_none() && slot.restart_at.is_some_and(|at| at <= now) {
                 slot.restart_at = None;
-                match spawn_node(&self.exe, &slot.dir, &self.log_filter) {
+                match spawn(&self.exe, &slot.dir, &slot.args, &slot.log) {
                     Ok(child) => {
                         slot.restarts = slot.restarts.saturating_add(1);
                         slot.started = now;
                         events.push(Event::Restarted {
                             index,
+                            what: slot.what.clone(),
                             pid: child.id(),
                             restarts: slot.restarts,
                         });
@@ -188,6 +224,7 @@ impl Supervisor {
                             Some(now + Duration::from_millis(restart_delay_ms(slot.crash_streak)));
                         events.push(Event::RestartFailed {
                             index,
+                            what: slot.what.clone(),
                             error: format!("{e:#}"),
                         });
                     }
@@ -247,19 +284,19 @@ fn exited(child: &mut Child) -> Option<ExitStatus> {
     child.try_wait().ok().flatten()
 }
 
-fn spawn_node(exe: &Path, dir: &Path, log_filter: &str) -> anyhow::Result<Child> {
-    let log_path = dir.join("node.log");
+fn spawn(
+    exe: &Path,
+    dir: &Path,
+    args: &[std::ffi::OsString],
+    log_path: &Path,
+) -> anyhow::Result<Child> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&log_path)
+        .open(log_path)
         .with_context(|| format!("opening {}", log_path.display()))?;
     let child = Command::new(exe)
-        .arg("node")
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .arg("--log")
-        .arg(log_filter)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(file.try_clone()?)
         .stderr(file)

@@ -99,6 +99,19 @@ pub trait ChainApi: Send + Sync + 'static {
     fn consensus_status(&self) -> JsonValue;
     /// Peer count for net_peerCount; 0 for a single node.
     fn peer_count(&self) -> usize;
+    /// `bcos_getSettlementStatus`: this chain's side of high-frequency-account settlement.
+    fn settlement_status(&self) -> Result<JsonValue, ApiError> {
+        Err(ApiError::InvalidParams(
+            "this chain takes no part in settlement".into(),
+        ))
+    }
+    /// `bcos_getSettlementProof`: record `seq` of this user chain with its proof.
+    fn settlement_proof(&self, seq: u64) -> Result<JsonValue, ApiError> {
+        let _ = seq;
+        Err(ApiError::InvalidParams(
+            "this chain is not a user chain".into(),
+        ))
+    }
     /// The decoded commit certificate of block `number`; `None` past the head.
     fn block_certificate(&self, number: u64) -> Result<Option<JsonValue>, ApiError> {
         let _ = number;

@@ -51,6 +51,26 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
                 .ok_or_else(|| crate::errors::invalid_params(format!("no block {n}")))
         },
     )?;
+    // High-frequency-account settlement (spec/settlement.md §9).
+    blocking::register(
+        m,
+        "bcos_getSettlementStatus",
+        Pool::Read,
+        |_, c, _| -> RpcResult<serde_json::Value> {
+            c.api.settlement_status().map_err(crate::errors::api_error)
+        },
+    )?;
+    blocking::register(
+        m,
+        "bcos_getSettlementProof",
+        Pool::Read,
+        |p, c, _| -> RpcResult<serde_json::Value> {
+            let seq: U64 = p.one()?;
+            c.api
+                .settlement_proof(seq.to::<u64>())
+                .map_err(crate::errors::api_error)
+        },
+    )?;
     m.register_method("bcos_getTotalTransactionCount", |_, c, _| {
         ok(U64::from(c.api.total_tx_count()))
     })?;

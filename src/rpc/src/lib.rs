@@ -22,6 +22,7 @@ pub mod admin;
 pub mod api;
 mod bcos;
 mod blocking;
+pub mod client;
 pub mod config;
 mod conn;
 pub mod convert;

@@ -9,7 +9,7 @@ use alloy_rlp::{Decodable, Encodable, Header as RlpHeader, RlpDecodable, RlpEnco
 use std::sync::Arc;
 
 /// A block header. Its hash, `keccak256(rlp(header))`, is the block hash.
-#[derive(Debug, Clone, PartialEq, Eq, Default, RlpEncodable, RlpDecodable)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, RlpEncodable, RlpDecodable)]
 pub struct Header {
     pub parent_hash: B256,
     pub number: u64,

@@ -59,7 +59,7 @@ fn next_level(level: &[B256]) -> Vec<B256> {
 }
 
 /// The sibling path from one leaf to the root.
-#[derive(Debug, Clone, PartialEq, Eq, alloy_rlp::RlpEncodable, alloy_rlp::RlpDecodable)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, alloy_rlp::RlpEncodable, alloy_rlp::RlpDecodable)]
 pub struct MerkleProof {
     pub index: u64,
     pub leaf_count: u64,

@@ -7,7 +7,7 @@ use crate::codec::{decode_exact, CodecError};
 use alloy_primitives::{Bloom, Log};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, RlpEncodable, RlpDecodable)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, RlpEncodable, RlpDecodable)]
 pub struct Receipt {
     /// EIP-2718 type of the transaction.
     pub tx_type: u8,

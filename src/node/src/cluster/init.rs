@@ -64,6 +64,8 @@ pub struct InitOptions {
     pub groups: Vec<crate::groups::config::GroupConfig>,
     /// Node i's admin listener (group lifecycle) is 127.0.0.1:`admin_port + i`; 0: none.
     pub admin_port: u16,
+    /// `[settlement]` for every node (high-frequency accounts), if any.
+    pub settlement: Option<crate::settlement::SettlementConfig>,
 }
 
 pub const NODES_MAX_DEFAULT: usize = 64;
@@ -101,6 +103,7 @@ impl InitOptions {
             ca_validity_days: bcos_net::pki::CA_VALIDITY_DAYS_DEFAULT,
             groups: Vec::new(),
             admin_port: ADMIN_PORT_DEFAULT,
+            settlement: None,
         }
     }
 }
@@ -150,6 +153,9 @@ pub fn init_cluster(o: &InitOptions) -> anyhow::Result<Vec<PathBuf>> {
         probe.groups = o.groups.clone();
         for g in crate::groups::config::all_groups(&probe)? {
             crate::groups::config::for_group(&probe, &g)?;
+        }
+        if let Some(s) = &o.settlement {
+            s.validate(&probe)?;
         }
     }
     let admin = match (o.admin, o.dev) {
@@ -239,6 +245,7 @@ pub fn init_cluster(o: &InitOptions) -> anyhow::Result<Vec<PathBuf>> {
             ..ClusterConfig::default()
         });
         config.groups = o.groups.clone();
+        config.settlement = o.settlement.clone();
         if o.admin_port != 0 {
             config.rpc.admin_addr = Some(SocketAddr::new(
                 IpAddr::from([127, 0, 0, 1]),

@@ -252,6 +252,8 @@ pub fn encode_block_certificate(view: u64, cert: &CommitCertificate) -> Vec<u8> 
 pub enum BlockCertError {
     #[error("certificate shorter than its view field")]
     Short,
+    #[error("the certificate signs another block, view or vote domain")]
+    OtherBlock,
     #[error(transparent)]
     Cert(#[from] CertError),
 }
@@ -264,6 +266,24 @@ pub fn verify_block_certificate(
     block_hash: B256,
     certificate: &[u8],
 ) -> Result<(), BlockCertError> {
+    verify_header_certificate(
+        book.group,
+        &book.validators,
+        header,
+        block_hash,
+        certificate,
+    )
+}
+
+/// The same check for a chain this node only knows by its vote domain and validator keys
+/// (the merchant chain checking a user chain's header, spec/settlement.md XS-R5).
+pub fn verify_header_certificate(
+    vote_domain: u32,
+    validators: &[BlsPublicKey],
+    header: &Header,
+    block_hash: B256,
+    certificate: &[u8],
+) -> Result<(), BlockCertError> {
     if certificate.len() < 8 {
         return Err(BlockCertError::Short);
     }
@@ -271,13 +291,20 @@ pub fn verify_block_certificate(
     v.copy_from_slice(&certificate[..8]);
     let view = u64::from_be_bytes(v);
     let cert = CommitCertificate::decode(&certificate[8..])?;
-    let body = CommitBody {
+    let expected = VoteData {
+        group_id: vote_domain,
+        height: header.number,
+        view,
         block_hash,
         state_root: header.state_root,
         receipts_root: header.receipts_root,
-    };
-    let digest = book.commit_digest(header.number, view, body);
-    book.verify(&cert, &digest)?;
+        phase: VotePhase::Commit,
+    }
+    .digest();
+    if cert.digest != expected {
+        return Err(BlockCertError::OtherBlock);
+    }
+    verify_certificate(&cert, validators, quorum_for(validators.len()))?;
     Ok(())
 }
 

@@ -36,6 +36,8 @@ pub struct Shared {
     pub failures: tokio::sync::mpsc::UnboundedSender<String>,
     /// `bcos_getGroupList` for every group's RPC.
     pub group_list: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
+    /// High-frequency accounts, if `[settlement]` is configured.
+    pub settlement: Option<Arc<crate::settlement::SettlementShared>>,
 }
 
 pub struct GroupInstance {
@@ -46,6 +48,7 @@ pub struct GroupInstance {
     ingress: Arc<Ingress>,
     doorbell: Doorbell,
     sealer: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
+    settler: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
     attached: parking_lot::Mutex<Option<Arc<Dispatch>>>,
 }
 
@@ -94,12 +97,19 @@ impl GroupInstance {
             config.pool.ingress_queue_bytes_max,
             config.pool.ingress_batch_max,
         );
-        let executor = Arc::new(Executor::new(ExecConfig {
-            chain_id: config.chain.chain_id,
-            spec,
-            block_gas_limit: config.sealer.block_gas_limit,
-            ..ExecConfig::default()
-        }));
+        let settlement = shared
+            .settlement
+            .as_ref()
+            .and_then(|s| s.config.role_of(id).map(|role| (s.clone(), role)));
+        let executor = Arc::new(Executor::with_system_contracts(
+            ExecConfig {
+                chain_id: config.chain.chain_id,
+                spec,
+                block_gas_limit: config.sealer.block_gas_limit,
+                ..ExecConfig::default()
+            },
+            crate::settlement::system_contracts(settlement.as_ref()),
+        ));
         // Blocks kept for slow subscribers before they are told they lagged (they then
         // refill from storage): `rpc.block_feed_blocks_max`, part of the memory budget.
         let (blocks, _) = broadcast::channel(config.rpc.block_feed_blocks_max.max(1));
@@ -167,7 +177,31 @@ impl GroupInstance {
             net: shared.net.clone(),
             consensus: cluster.map(|(_, v)| v),
             dispatch: attached.clone(),
+            settlement: settlement.as_ref().map(|(s, role)| {
+                Arc::new(crate::settlement::status::SettlementView {
+                    config: s.config.clone(),
+                    role: *role,
+                    chains: s
+                        .registry
+                        .chains
+                        .iter()
+                        .map(|(c, u)| (*c, u.group))
+                        .collect(),
+                    peers: s.group_apis.clone(),
+                })
+            }),
         });
+        let settler = match &settlement {
+            Some((s, crate::settlement::SettlementRole::User)) => {
+                s.group_apis.write().insert(id, Arc::downgrade(&api));
+                crate::settlement::settler::start_if_keyed(api.clone(), &s.config)?
+            }
+            Some((s, crate::settlement::SettlementRole::Merchant)) => {
+                s.group_apis.write().insert(id, Arc::downgrade(&api));
+                None
+            }
+            None => None,
+        };
         tracing::info!(
             group = id,
             chain_id = config.chain.chain_id,
@@ -181,6 +215,7 @@ impl GroupInstance {
             ingress,
             doorbell,
             sealer: parking_lot::Mutex::new(Some(sealer)),
+            settler: parking_lot::Mutex::new(settler),
             attached: parking_lot::Mutex::new(attached),
         })
     }
@@ -192,6 +227,9 @@ impl GroupInstance {
     pub fn stop(&self) {
         if let Some(d) = self.attached.lock().take() {
             d.detach(self.id);
+        }
+        if let Some(t) = self.settler.lock().take() {
+            t.abort();
         }
         self.ingress.close();
         self.doorbell.close();

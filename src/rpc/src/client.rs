@@ -1,7 +1,8 @@
 //! A small blocking JSON-RPC client over one keep-alive HTTP/1.1 connection.
 //!
-//! Deliberately minimal: the load generator must spend its CPU on sending, not on an HTTP
-//! stack, and it only ever talks to a bcos node's JSON-RPC endpoint.
+//! Used by loadgen and by `bcos relay`. Deliberately minimal: the load generator must spend
+//! its CPU on sending, not on an HTTP stack, and both only ever talk to a bcos node's
+//! JSON-RPC endpoint.
 
 use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
