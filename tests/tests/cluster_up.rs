@@ -25,18 +25,26 @@ struct Up {
 
 impl Up {
     fn start(n: usize, restart: &str) -> Up {
+        Up::start_with(n, restart, &[])
+    }
+
+    /// `bcos up` with extra flags; every port (P2P, RPC, admin) comes from a free range.
+    fn start_with(n: usize, restart: &str, extra: &[&str]) -> Up {
         let dir = tempfile::Builder::new()
             .prefix("bcos-up-")
             .tempdir()
             .expect("temp dir");
-        let base = free_port_range(2 * n as u16);
+        let base = free_port_range(3 * n as u16);
         let rpc_port = base + n as u16;
+        let admin_port = base + 2 * n as u16;
         let mut child = Command::new(bcos_bin())
             .args(["up", "--nodes", &n.to_string(), "--restart", restart])
             .arg("--dir")
             .arg(dir.path().join("c"))
             .args(["--p2p-port", &base.to_string()])
             .args(["--rpc-port", &rpc_port.to_string()])
+            .args(["--admin-port", &admin_port.to_string()])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -253,4 +261,46 @@ fn under_restart_never_a_dead_node_stays_down_and_the_rest_run_on() {
         up.seen
     );
     up.stop();
+}
+
+/// `bcos up --hf-merchant` (spec/settlement.md §9): the merchant chain and a user chain,
+/// with the relayer `bcos up` starts itself; a payment on the user chain ends up credited
+/// to the merchant on the merchant chain, and the proxy is emptied.
+#[test]
+fn an_hf_merchant_cluster_credits_the_merchant_through_its_own_relayer() {
+    let merchant = address_of(&unfunded_key(0xAB));
+    let m = addr_hex(&merchant);
+    let extra = ["--groups", "2", "--hf-merchant", &m, "--settle-interval-ms", "200"];
+    let mut up = Up::start_with(4, "always", &extra);
+    up.wait_line("relayer of group 1 -> group 0");
+    let user = up.rpcs[1].group(1);
+    // Groups start one after another behind one RPC port: wait until this one serves.
+    for _ in 0..CLUSTER_POLL_ATTEMPTS {
+        if user.call("eth_blockNumber", json!([])).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
+    }
+    let payer = dev_key(3);
+    let raw = TxSpec {
+        chain_id: 20201,
+        to: merchant,
+        value: U256::from(123_456u64),
+        ..TxSpec::default()
+    }
+    .raw(&payer);
+    let hash = send_raw(&user, &raw).unwrap_or_else(|e| panic!("payment refused: {e:?}"));
+    assert!(status_ok(&wait_receipt(&user, &hash)));
+    let merchant_chain = up.rpcs[0].group(0);
+    for _ in 0..CLUSTER_POLL_ATTEMPTS {
+        if balance(&merchant_chain, &merchant) == U256::from(123_456u64) {
+            assert_eq!(balance(&user, &merchant), U256::ZERO, "the proxy still holds it");
+            up.stop();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
+    }
+    let relay_log = std::fs::read_to_string(up.dir.path().join("c/relayer-g1/relay.log"))
+        .unwrap_or_default();
+    panic!("never credited; relayer log:\n{relay_log}");
 }

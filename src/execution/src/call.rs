@@ -98,6 +98,7 @@ impl Executor {
             block: env.number,
             caller: request.from.unwrap_or_default(),
         };
+        let gas_used = gas_used.saturating_add(contract.gas(&request.input));
         let mut view = SystemState::new(&mut db);
         match contract.call(&mut view, &sys_env, &request.input) {
             Ok(logs) => Ok(CallOutcome::Success {
@@ -132,6 +133,22 @@ impl Executor {
     /// eth_estimateGas (EXEC-R11): the smallest gas limit with which `request` succeeds, or the
     /// failing outcome at the highest allowed limit.
     pub fn estimate_gas(
+        &self,
+        state: &dyn StateReader,
+        env: &BlockEnv,
+        request: &CallRequest,
+        limits: &CallLimits,
+    ) -> Result<Result<u64, CallOutcome>, ExecError> {
+        let extra = self
+            .systems
+            .get(request.to)
+            .map_or(0, |c| c.gas(&request.input));
+        Ok(self
+            .estimate_evm_gas(state, env, request, limits)?
+            .map(|gas| gas.saturating_add(extra)))
+    }
+
+    fn estimate_evm_gas(
         &self,
         state: &dyn StateReader,
         env: &BlockEnv,

@@ -153,8 +153,27 @@ impl Executor {
                             caller: tx.sender,
                         };
                         let db = &mut evm.ctx.journaled_state.database;
+                        // The contract's own gas is charged whether its effect succeeds or
+                        // not, like any execution gas (spec/execution.md §5).
+                        let extra = contract.gas(tx.input());
+                        let left = tx.gas_limit().saturating_sub(gas);
+                        let charged = extra.min(left);
+                        let mut fee = SystemState::new(db);
+                        charge_gas(&mut fee, tx, env, charged)?;
+                        let changes = fee.into_changes();
+                        tracker.record(db, &changes)?;
+                        db.commit(changes);
+                        out.gas_used = out.gas_used.saturating_add(charged);
                         let mut state = SystemState::new(db);
-                        match contract.call(&mut state, &sys_env, tx.input()) {
+                        let effect = if charged < extra {
+                            Err(SystemError::Revert(format!(
+                                "out of gas: the system contract needs {extra} gas beyond the \
+                                 plain call, {left} left"
+                            )))
+                        } else {
+                            contract.call(&mut state, &sys_env, tx.input())
+                        };
+                        match effect {
                             Ok(extra) => {
                                 let changes = state.into_changes();
                                 tracker.record(db, &changes)?;
@@ -187,6 +206,34 @@ impl Executor {
         out.diff = tracker.into_diff(&evm.ctx.journaled_state.database);
         Ok(out)
     }
+}
+
+/// Charges `gas` more at the transaction's effective price: the sender pays, the
+/// beneficiary gets the tip, the base fee is burnt (spec/execution.md §3.3).
+fn charge_gas(
+    state: &mut SystemState<'_, '_>,
+    tx: &RecoveredTx,
+    env: &BlockEnv,
+    gas: u64,
+) -> Result<(), ExecError> {
+    use alloy_consensus::Transaction as _;
+    if gas == 0 {
+        return Ok(());
+    }
+    let price = tx.envelope().effective_gas_price(Some(env.base_fee));
+    let tip = price.saturating_sub(u128::from(env.base_fee));
+    let cost = U256::from(gas) * U256::from(price);
+    let balance = state.balance(tx.sender)?;
+    // revm made the sender hold gas_limit x max_fee up front, so what is left covers it.
+    let after = balance
+        .checked_sub(cost)
+        .ok_or_else(|| ExecError::Internal("sender cannot pay system gas".into()))?;
+    state.set_balance(tx.sender, after)?;
+    if tip > 0 {
+        let paid = state.balance(env.beneficiary)? + U256::from(gas) * U256::from(tip);
+        state.set_balance(env.beneficiary, paid)?;
+    }
+    Ok(())
 }
 
 /// The revm view of a signed transaction, with the sender recovered at admission.

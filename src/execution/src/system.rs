@@ -27,6 +27,13 @@ pub struct SystemEnv {
 /// A contract implemented by the node. `call` must be deterministic: every replica runs it.
 pub trait SystemContract: Send + Sync + std::fmt::Debug {
     fn address(&self) -> Address;
+    /// Gas a call with `input` costs beyond the plain call revm charged (its calldata and
+    /// the 21,000 base): what the contract's own work costs every replica, so a client
+    /// cannot make each node verify signatures for the price of a transfer.
+    fn gas(&self, input: &[u8]) -> u64 {
+        let _ = input;
+        0
+    }
     /// The effect of a call with `input`: the logs it emits, or the revert reason.
     fn call(
         &self,

@@ -148,3 +148,51 @@ fn the_merchant_side_explains_a_refusal_through_eth_call() {
     let reason = String::from_utf8_lossy(&output[68..]).to_string();
     assert!(reason.contains("malformed proof"), "{reason}");
 }
+
+#[test]
+fn a_system_call_pays_its_own_gas_and_reverts_without_enough() {
+    use bcos_execution::settlement::SETTLE_GAS;
+    let payer = key(1);
+    let settler = key(2);
+    let state = TestState::with_balances(&[
+        (address_of(&payer), ether(10)),
+        (address_of(&settler), ether(1)),
+    ]);
+    let pay = tx1559(&payer, 0, TxKind::Call(MERCHANT), ether(3), vec![], 21_000);
+    let input = selector(SETTLE_SIGNATURE).to_vec();
+    let starved = tx1559(
+        &settler,
+        0,
+        TxKind::Call(SETTLEMENT_ADDRESS),
+        U256::ZERO,
+        input,
+        30_000,
+    );
+    let txs = vec![pay, starved, settle(&settler, 1)];
+    let out = user_executor()
+        .execute_block(&state, &env(3), &txs)
+        .unwrap();
+    let used = |i: usize| {
+        out.receipts[i].cumulative_gas_used
+            - if i == 0 {
+                0
+            } else {
+                out.receipts[i - 1].cumulative_gas_used
+            }
+    };
+    // Too little gas for the contract's work: all of it is used, nothing is settled.
+    assert!(!out.receipts[1].success);
+    assert_eq!(used(1), 30_000);
+    // With enough, the call costs the plain call plus SETTLE_GAS, and the sender pays it.
+    assert!(out.receipts[2].success);
+    let plain = used(2) - SETTLE_GAS;
+    assert!((21_000..22_000).contains(&plain), "plain call gas {plain}");
+    let mut after = state.clone();
+    after.apply(&out.diff);
+    let price = U256::from(2 * GWEI);
+    assert_eq!(
+        after.balance(&address_of(&settler)),
+        ether(1) - U256::from(used(1) + used(2)) * price
+    );
+    assert_eq!(out.gas_used, out.receipts[2].cumulative_gas_used);
+}

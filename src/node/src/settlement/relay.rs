@@ -20,10 +20,10 @@ pub const RELAY_BATCH_MAX_DEFAULT: usize = 32;
 pub const RELAY_POLL_MS_DEFAULT: u64 = 200;
 /// How long a round waits for its transactions' receipts.
 pub const RELAY_CONFIRM_TIMEOUT_MS_DEFAULT: u64 = 30_000;
-/// Gas of a submission: the plain call plus calldata at the EIP-7623 floor of 40 per
-/// byte, with room to spare.
+/// Gas of a submission: the plain call, calldata at the EIP-7623 floor of 40 per byte
+/// with room to spare, and the contract's own verification gas.
 pub fn submit_gas(calldata_len: usize) -> u64 {
-    21_000 + 64 * calldata_len as u64 + 20_000
+    21_000 + 64 * calldata_len as u64 + bcos_execution::settlement::SUBMIT_GAS
 }
 
 #[derive(Debug, Clone)]
