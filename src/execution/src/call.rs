@@ -76,8 +76,8 @@ impl Executor {
         }
     }
 
-    /// The effect of a system contract call that passed as a plain call: its logs, or its
-    /// refusal as a revert with an `Error(string)` reason, as a Solidity contract gives.
+    /// EXEC-R16: the effect of a system contract call that passed as a plain call: its
+    /// logs, or its refusal as a revert with an `Error(string)` reason, as Solidity gives.
     fn system_call(
         &self,
         state: &dyn StateReader,

@@ -71,7 +71,7 @@ impl Executor {
         Self::with_system_contracts(config, SystemContracts::default())
     }
 
-    /// An executor whose chain has the given system contracts (spec/execution.md §5).
+    /// An executor whose chain has the given system contracts (spec/execution.md §6).
     pub fn with_system_contracts(config: ExecConfig, systems: SystemContracts) -> Self {
         let mut block_cfg = CfgEnv::new()
             .with_spec_and_mainnet_gas_params(config.spec.spec_id())
@@ -129,6 +129,7 @@ impl Executor {
                 continue;
             }
             let system = self.systems.get(tx.tx.to());
+            // EXEC-R13
             if system.is_some() && !tx.value().is_zero() {
                 out.rejected
                     .push((index, "a system contract takes no value".to_string()));
@@ -153,8 +154,8 @@ impl Executor {
                             caller: tx.sender,
                         };
                         let db = &mut evm.ctx.journaled_state.database;
-                        // The contract's own gas is charged whether its effect succeeds or
-                        // not, like any execution gas (spec/execution.md §5).
+                        // EXEC-R14, EXEC-R15: the contract's own gas is charged whether its
+                        // effect succeeds or not, like any execution gas.
                         let extra = contract.gas(tx.input());
                         let left = tx.gas_limit().saturating_sub(gas);
                         let charged = extra.min(left);

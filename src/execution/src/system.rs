@@ -1,4 +1,4 @@
-//! System contracts (spec/execution.md §5): contracts at reserved addresses whose code is
+//! System contracts (spec/execution.md §6): contracts at reserved addresses whose code is
 //! the node's, not EVM bytecode.
 //!
 //! A transaction to a system contract first runs in revm as a plain call to a code-less

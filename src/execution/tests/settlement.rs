@@ -1,5 +1,5 @@
 //! The settlement system contract in the executor (spec/settlement.md §9, spec/execution.md
-//! §5): a user chain's `settle()` turns the proxy balance into a record in the same state
+//! §6): a user chain's `settle()` turns the proxy balance into a record in the same state
 //! transition (XS-R1..R3); a refused system call reverts and writes nothing beyond its gas;
 //! value sent to a system contract is rejected; the merchant side refuses junk with a
 //! reason through eth_call.
