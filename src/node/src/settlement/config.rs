@@ -107,3 +107,73 @@ impl SettlementConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test failing loudly is the point
+mod tests {
+    use super::*;
+    use crate::cluster::config::{ClusterConfig, Member};
+    use crate::groups::config::GroupConfig;
+
+    fn node(groups: &[(u32, ConsensusKind)]) -> NodeConfig {
+        let mut n = NodeConfig::default();
+        n.cluster = Some(ClusterConfig {
+            members: (0..4)
+                .map(|i| Member {
+                    index: i,
+                    p2p_addr: "127.0.0.1:1".parse().unwrap(),
+                    node_id: Address::ZERO,
+                    bls_public_key: String::new(),
+                    bls_pop: String::new(),
+                })
+                .collect(),
+            ..ClusterConfig::default()
+        });
+        n.groups = groups
+            .iter()
+            .map(|(id, c)| GroupConfig {
+                consensus: *c,
+                ..GroupConfig::new(*id)
+            })
+            .collect();
+        n
+    }
+
+    fn cfg(users: &[u32]) -> SettlementConfig {
+        SettlementConfig {
+            merchant: Address::repeat_byte(0xaa),
+            user_groups: users.to_vec(),
+            ..SettlementConfig::default()
+        }
+    }
+
+    fn refusal(n: &NodeConfig, s: &SettlementConfig) -> String {
+        format!("{:#}", s.validate(n).unwrap_err())
+    }
+
+    #[test]
+    fn a_pbft_user_group_is_accepted_and_roles_follow_the_lists() {
+        let n = node(&[(1, ConsensusKind::Pbft), (2, ConsensusKind::Pbft)]);
+        let s = cfg(&[1, 2]);
+        s.validate(&n).unwrap();
+        assert_eq!(s.role_of(0), Some(SettlementRole::Merchant));
+        assert_eq!(s.role_of(2), Some(SettlementRole::User));
+        assert_eq!(s.role_of(3), None);
+    }
+
+    #[test]
+    fn bad_sections_are_refused_with_the_setting_named() {
+        let n = node(&[(1, ConsensusKind::Pbft), (2, ConsensusKind::Raft)]);
+        assert!(refusal(&n, &cfg(&[2])).contains("must run PBFT"));
+        assert!(refusal(&n, &cfg(&[5])).contains("5 is not a group"));
+        assert!(refusal(&n, &cfg(&[1, 1])).contains("twice"));
+        assert!(refusal(&n, &cfg(&[0])).contains("merchant"));
+        assert!(refusal(&n, &cfg(&[])).contains("user_groups is empty"));
+        let mut no_merchant = cfg(&[1]);
+        no_merchant.merchant = Address::ZERO;
+        assert!(refusal(&n, &no_merchant).contains("settlement.merchant"));
+        let mut bad_key = cfg(&[1]);
+        bad_key.settler_key = "zz".into();
+        assert!(refusal(&n, &bad_key).contains("settler_key"));
+    }
+}
