@@ -160,19 +160,18 @@ pub fn check(req: &CheckRequest) -> Result<Report, ModelError> {
     Ok(Report::single(label, out))
 }
 
+fn record_text(r: &bcos_settlement::SettlementRecord) -> String {
+    format!(
+        "#{} amount {} cum {} block {}",
+        r.seq, r.amount, r.cumulative, r.block
+    )
+}
+
 /// Renders a state for a counterexample: each chain, the network, the merchant chain.
 pub fn describe(_: &XsModel, s: &XsState) -> String {
     let mut out = String::new();
     for (c, chain) in s.chains.iter().enumerate() {
-        let records: Vec<String> = chain
-            .committed_records()
-            .map(|r| {
-                format!(
-                    "#{} amount {} cum {} block {}",
-                    r.seq, r.amount, r.cumulative, r.block
-                )
-            })
-            .collect();
+        let records: Vec<String> = chain.committed_records().map(record_text).collect();
         let _ = writeln!(
             out,
             "    chain {}: paid {} (total {}), proxy {}, settled {} in {} record(s), {} block(s) committed, {} tx(s) pending; committed records [{}]",
@@ -199,15 +198,7 @@ pub fn describe(_: &XsModel, s: &XsState) -> String {
     for id in ids {
         let p = s.merchant.verifier.progress(id);
         let credits = s.merchant.credits.get(&id).map_or(&[][..], Vec::as_slice);
-        let list: Vec<String> = credits
-            .iter()
-            .map(|r| {
-                format!(
-                    "#{} amount {} cum {} block {}",
-                    r.seq, r.amount, r.cumulative, r.block
-                )
-            })
-            .collect();
+        let list: Vec<String> = credits.iter().map(record_text).collect();
         let _ = writeln!(
             out,
             "    merchant chain, from {id}: credited_seq {}, credited {}; credits [{}]",

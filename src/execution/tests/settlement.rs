@@ -41,8 +41,9 @@ fn settle(key: &secp256k1::SecretKey, nonce: u64) -> bcos_types::RecoveredTx {
     )
 }
 
-#[test]
-fn settle_moves_the_proxy_balance_into_one_record_per_block() {
+/// A state where a payer and a settler are funded, and the payer's payment of 3 ether to
+/// the merchant's proxy (not yet executed).
+fn paid_proxy() -> (secp256k1::SecretKey, TestState, bcos_types::RecoveredTx) {
     let payer = key(1);
     let settler = key(2);
     let state = TestState::with_balances(&[
@@ -50,6 +51,12 @@ fn settle_moves_the_proxy_balance_into_one_record_per_block() {
         (address_of(&settler), ether(1)),
     ]);
     let pay = tx1559(&payer, 0, TxKind::Call(MERCHANT), ether(3), vec![], 21_000);
+    (settler, state, pay)
+}
+
+#[test]
+fn settle_moves_the_proxy_balance_into_one_record_per_block() {
+    let (settler, state, pay) = paid_proxy();
     // Two settle() in one block: the second is refused (XS-R1) and reverts.
     let txs = vec![pay, settle(&settler, 0), settle(&settler, 1)];
     let out = user_executor()
@@ -152,13 +159,7 @@ fn the_merchant_side_explains_a_refusal_through_eth_call() {
 #[test]
 fn a_system_call_pays_its_own_gas_and_reverts_without_enough() {
     use bcos_execution::settlement::SETTLE_GAS;
-    let payer = key(1);
-    let settler = key(2);
-    let state = TestState::with_balances(&[
-        (address_of(&payer), ether(10)),
-        (address_of(&settler), ether(1)),
-    ]);
-    let pay = tx1559(&payer, 0, TxKind::Call(MERCHANT), ether(3), vec![], 21_000);
+    let (settler, state, pay) = paid_proxy();
     let input = selector(SETTLE_SIGNATURE).to_vec();
     let starved = tx1559(
         &settler,
