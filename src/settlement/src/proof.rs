@@ -84,6 +84,30 @@ impl SettlementProof {
             .ok_or(ProofError::NoRecord(self.log_index))
     }
 
+    /// The proof of record `seq` from the committed block whose receipts hold it, with the
+    /// record; `None` if no successful receipt of the block carries record `seq`.
+    pub fn for_record(
+        chain_id: u64,
+        header: Header,
+        certificate: Bytes,
+        receipts: &[Receipt],
+        seq: u64,
+    ) -> Option<(Self, SettlementRecord)> {
+        let (index, log_index, record) = receipts
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.success)
+            .find_map(|(i, r)| {
+                r.logs.iter().enumerate().find_map(|(j, log)| {
+                    SettlementRecord::from_log(log)
+                        .filter(|rec| rec.seq == seq)
+                        .map(|rec| (i, j, rec))
+                })
+            })?;
+        let proof = Self::build(chain_id, header, certificate, receipts, index, log_index)?;
+        Some((proof, record))
+    }
+
     /// Builds the proof for log `log_index` of receipt `index` of a committed block.
     pub fn build(
         chain_id: u64,
@@ -162,6 +186,31 @@ pub(crate) mod tests {
         let back = SettlementProof::decode(&p.encode()).unwrap();
         assert_eq!(back, p);
         assert_eq!(back.included_record(), Ok(r));
+    }
+
+    #[test]
+    fn the_proof_of_a_record_is_found_by_its_sequence_number() {
+        let r = record(2, 5, 9);
+        let p = proof_of(r);
+        let receipts = vec![p.receipt.clone()];
+        let header = Header {
+            number: r.block,
+            receipts_root: bcos_types::block::receipts_root(&receipts),
+            ..Header::default()
+        };
+        let (found, rec) = SettlementProof::for_record(
+            r.chain_id,
+            header.clone(),
+            p.certificate.clone(),
+            &receipts,
+            2,
+        )
+        .unwrap();
+        assert_eq!(rec, r);
+        assert_eq!(found.included_record(), Ok(r));
+        assert!(
+            SettlementProof::for_record(r.chain_id, header, p.certificate, &receipts, 3).is_none()
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ use std::sync::Arc;
 pub const PENDING_PER_ACCOUNT_MAX: usize = 4;
 /// A transaction without a receipt this long after it was last sent is sent again.
 pub const RESUBMIT_AFTER_MS: u64 = 2_000;
+/// Share (percent) of a paying client's transactions that pay the merchant.
+pub const PAY_PERCENT: u64 = 50;
 /// How often the client looks for transactions to resubmit.
 pub const RETRY_INTERVAL_MS: u64 = 250;
 
@@ -37,6 +39,8 @@ pub enum TxKindSim {
     Transfer,
     Deploy,
     Call,
+    /// A payment to the merchant's proxy account (a settlement run's user chain).
+    Pay,
 }
 
 pub struct TxRecord {
@@ -69,6 +73,8 @@ pub struct ClientStats {
     pub refused: u64,
     /// Submissions that found no live node.
     pub no_node: u64,
+    /// Payments to the merchant signed (settlement runs' user chains).
+    pub payments: u64,
 }
 
 impl ClientStats {
@@ -81,6 +87,7 @@ impl ClientStats {
         self.calls += o.calls;
         self.refused += o.refused;
         self.no_node += o.no_node;
+        self.payments += o.payments;
     }
 }
 
@@ -92,6 +99,8 @@ pub struct Client {
     contracts: Vec<Address>,
     chain_id: u64,
     base_fee: u64,
+    /// The merchant this chain's users pay (a settlement run's user chain), if any.
+    merchant: Option<Address>,
     pub stats: ClientStats,
 }
 
@@ -111,8 +120,17 @@ impl Client {
             contracts: Vec::new(),
             chain_id,
             base_fee,
+            merchant: None,
             stats: ClientStats::default(),
         }
+    }
+
+    /// These users also pay `merchant` (its proxy account on this user chain): a share of
+    /// the transfers become payments ([`PAY_PERCENT`]). A client without a merchant draws
+    /// exactly as before, so other runs replay unchanged.
+    pub fn paying(mut self, merchant: Address) -> Self {
+        self.merchant = Some(merchant);
+        self
     }
 
     /// Transactions still without a receipt.
@@ -131,6 +149,8 @@ impl Client {
             TxKindSim::Deploy
         } else if roll < 20 && !self.contracts.is_empty() {
             TxKindSim::Call
+        } else if self.merchant.is_some() && roll >= 100 - PAY_PERCENT {
+            TxKindSim::Pay
         } else {
             TxKindSim::Transfer
         };
@@ -141,6 +161,12 @@ impl Client {
                 let c = *rng.pick(&self.contracts)?;
                 (TxKind::Call(c), Vec::new(), 100_000, 0)
             }
+            TxKindSim::Pay => (
+                TxKind::Call(self.merchant?),
+                Vec::new(),
+                21_000,
+                rng.between(1, 1_000_000),
+            ),
             TxKindSim::Transfer => {
                 let to = if rng.chance(0.5) {
                     self.accounts[rng.below(self.accounts.len() as u64) as usize].address
@@ -174,6 +200,9 @@ impl Client {
         }
         if kind == TxKindSim::Call {
             self.stats.calls += 1;
+        }
+        if kind == TxKindSim::Pay {
+            self.stats.payments += 1;
         }
         let hash = tx.hash();
         let a = &mut self.accounts[account];

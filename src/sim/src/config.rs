@@ -4,6 +4,7 @@
 //! seed ([`crate::faults::FaultPlan`]), so one seed names one run.
 
 use crate::groups::SimGroup;
+use crate::settlement::SettlementSpec;
 use bcos_node::cluster::config::SeededBug;
 use std::fmt;
 use std::str::FromStr;
@@ -162,6 +163,10 @@ pub struct SimConfig {
     /// single-chain run, which replays every seed as before groups existed). When given,
     /// group 0's protocol is `protocol`.
     pub groups: Vec<SimGroup>,
+    /// High-frequency-account settlement (spec/settlement.md; [`crate::settlement`]):
+    /// group 0 is the merchant chain, the other groups are user chains, with a settler and
+    /// relayers as simulated clients. `None`: no settlement contracts, no settlement actors.
+    pub settlement: Option<SettlementSpec>,
 }
 
 impl SimConfig {
@@ -174,6 +179,7 @@ impl SimConfig {
             bug: None,
             byzantine: None,
             groups: Vec::new(),
+            settlement: None,
         }
     }
 
@@ -183,6 +189,18 @@ impl SimConfig {
         SimConfig {
             groups,
             ..SimConfig::new(protocol, nodes, seed)
+        }
+    }
+
+    /// A settlement run on `nodes` nodes: group 0 the merchant chain and `user_chains` user
+    /// chains, every group PBFT on every node (what `--settlement` gives).
+    pub fn with_settlement(nodes: u32, seed: u64, user_chains: u32, spec: SettlementSpec) -> Self {
+        let groups = (0..=user_chains)
+            .map(|_| SimGroup::all_nodes(Protocol::Pbft, nodes))
+            .collect();
+        SimConfig {
+            settlement: Some(spec),
+            ..SimConfig::with_groups(nodes, seed, groups)
         }
     }
 
@@ -210,6 +228,9 @@ impl SimConfig {
             return Err("--ticks must be positive".into());
         }
         crate::groups::validate(&self.groups, self.nodes)?;
+        if let Some(s) = &self.settlement {
+            crate::settlement::validate(s, &self.group_list())?;
+        }
         if self
             .groups
             .first()
@@ -270,6 +291,9 @@ impl SimConfig {
             s.push_str(&format!(" --byzantine {b}"));
         }
         s.push_str(&crate::groups::cli_flags(&self.groups, self.nodes));
+        if let Some(st) = &self.settlement {
+            s.push_str(&crate::settlement::cli_flags(st));
+        }
         s
     }
 }

@@ -37,6 +37,19 @@ pub enum Event {
     Heal,
     /// The faulty phase ends: crashed nodes restart, partitions heal, the network calms.
     Quiet,
+    /// Settlement runs: the settler looks at each user chain's proxy account.
+    SettleTick,
+    /// Settlement runs: relayer `relayer` does one round.
+    RelayTick {
+        relayer: u32,
+    },
+    /// Settlement runs: a settler's or relayer's transaction reaches node `node`'s RPC in
+    /// group `group` (it left the client earlier, through the faulty client link).
+    ClientTx {
+        group: u32,
+        node: u32,
+        raw: bcos_types::Bytes,
+    },
 }
 
 impl Event {
@@ -53,6 +66,9 @@ impl Event {
             Event::PartitionHeal => 8,
             Event::Quiet => 9,
             Event::Heal => 10,
+            Event::SettleTick => 11,
+            Event::RelayTick { .. } => 12,
+            Event::ClientTx { .. } => 13,
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::groups::SimGroup;
 use crate::node::{Live, SimNode};
 use crate::runtime::{MemDurable, NodeClock};
 use crate::setup::{self, Chain, Validator};
+use bcos_execution::SystemContracts;
 use bcos_storage::{ChainStore, MemStore};
 use bcos_types::B256;
 use std::collections::BTreeMap;
@@ -34,14 +35,16 @@ pub struct Group {
 }
 
 impl Group {
-    /// Group `id` of the run: every member's store holds the group's genesis, and its
-    /// cluster section is the group's view (`setup::group_cluster_config`).
+    /// Group `id` of the run: every member's store holds the group's genesis, its cluster
+    /// section is the group's view (`setup::group_cluster_config`), and its executors have
+    /// `contracts` (none outside a settlement run).
     pub fn new(
         cfg: &SimConfig,
         id: u32,
         spec: SimGroup,
         vals: &[Validator],
         clocks: &[Arc<NodeClock>],
+        contracts: SystemContracts,
     ) -> anyhow::Result<Group> {
         let chain = setup::group_chain(id)?;
         let mut reps = BTreeMap::new();
@@ -60,6 +63,7 @@ impl Group {
                     byzantine: cfg.byzantine.filter(|b| b.node == i).map(|b| b.kind),
                     clock,
                     cluster,
+                    contracts: contracts.clone(),
                     store,
                     durable: MemDurable::default(),
                     bodies: MemDurable::default(),

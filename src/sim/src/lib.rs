@@ -15,6 +15,11 @@
 //! checkers and users, over one shared faulty network; a node crash takes down all of its
 //! groups.
 //!
+//! With `--settlement` ([`settlement`], spec/settlement.md) group 0 is a merchant chain and
+//! the other groups user chains: simulated payers, a settler and relayers (honest and
+//! Byzantine) move payments across, and the settlement checker asserts exactly-once,
+//! conservation and no credit beyond what was settled after every step.
+//!
 //! One seed names one run: the only randomness is [`rng::SimRng`] (xoshiro256**) seeded with it, so a
 //! failing seed replays exactly (the run ends with a trace hash that a replay reproduces).
 
@@ -31,6 +36,7 @@ pub mod node;
 pub mod report;
 pub mod rng;
 pub mod runtime;
+pub mod settlement;
 pub mod setup;
 mod steps;
 pub mod sweep;

@@ -3,6 +3,7 @@
 
 use bcos_sim::config::{parse_bug, ByzantineSpec, Protocol, SimConfig, TICKS_DEFAULT};
 use bcos_sim::groups::groups_from_cli;
+use bcos_sim::settlement::{parse_relayers, SettlementSpec};
 use bcos_sim::sweep::{parse_seed_range, sweep};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -48,6 +49,19 @@ struct Args {
     /// A group's members, GROUP=NODE,NODE,.. (e.g. 2=1,2,3); repeatable; default every node.
     #[arg(long)]
     group_members: Vec<String>,
+    /// High-frequency-account settlement (spec/settlement.md): group 0 is the merchant
+    /// chain, the other groups user chains (PBFT), with payers, a settler and relayers;
+    /// implies --groups 2 and PBFT everywhere unless told otherwise.
+    #[arg(long)]
+    settlement: bool,
+    /// Settlement relayers, comma-separated: honest, byzantine (replays, reorders,
+    /// duplicates, forges); `none` for no relayer (nothing is credited: INCONCLUSIVE).
+    #[arg(long, default_value = "honest,byzantine", requires = "settlement")]
+    relayers: String,
+    /// A seeded bug of the merchant chain's verifier: no-seq-check, accept-unsigned,
+    /// skip-inclusion-proof.
+    #[arg(long, requires = "settlement")]
+    settlement_bug: Option<String>,
     /// Sweep: stop after this many failing seeds.
     #[arg(long)]
     stop_after: Option<usize>,
@@ -69,11 +83,23 @@ fn main() {
 
 fn real_main() -> anyhow::Result<bool> {
     let args = Args::parse();
+    // A settlement run: at least a merchant chain and a user chain, PBFT unless told.
+    let (count, all_pbft) = if args.settlement {
+        let count = args.groups.max(2);
+        (count, vec!["pbft"; count as usize].join(","))
+    } else {
+        (args.groups, String::new())
+    };
+    let protocols = match (&args.group_protocols, args.settlement) {
+        (Some(p), _) => Some(p.as_str()),
+        (None, true) => Some(all_pbft.as_str()),
+        (None, false) => None,
+    };
     let groups = groups_from_cli(
         args.nodes,
         args.protocol,
-        args.groups,
-        args.group_protocols.as_deref(),
+        count,
+        protocols,
         &args.group_members,
     )
     .map_err(anyhow::Error::msg)?;
@@ -88,6 +114,17 @@ fn real_main() -> anyhow::Result<bool> {
         .transpose()
         .map_err(anyhow::Error::msg)?;
     base.byzantine = args.byzantine;
+    if args.settlement {
+        base.settlement = Some(SettlementSpec {
+            relayers: parse_relayers(&args.relayers).map_err(anyhow::Error::msg)?,
+            bug: args
+                .settlement_bug
+                .as_deref()
+                .map(bcos_sim::settlement::parse_bug)
+                .transpose()
+                .map_err(anyhow::Error::msg)?,
+        });
+    }
     base.validate().map_err(anyhow::Error::msg)?;
     match &args.seeds {
         None => {
@@ -101,6 +138,10 @@ fn real_main() -> anyhow::Result<bool> {
             println!("{r}");
             if !r.passed() {
                 println!("replay: {}", r.config.replay_command());
+            }
+            if r.verdict == bcos_sim::Verdict::Inconclusive {
+                // Neither pass nor fail: a distinct exit status.
+                std::process::exit(3);
             }
             Ok(r.passed())
         }
@@ -127,16 +168,26 @@ fn run_sweep(
     });
     let started = Instant::now();
     let mut last_line = Instant::now();
-    let (mut done, mut faults, mut failed) = (0u64, 0u64, 0u64);
+    let (mut done, mut faults, mut failed, mut inconclusive) = (0u64, 0u64, 0u64, 0u64);
+    // Settlement runs: (payments committed, records made, records credited).
+    let mut settled = (0u64, 0u64, 0u64);
     let result = sweep(base, seeds, stop_after, |r| {
         done += 1;
         faults += r.faults_injected();
+        if let Some(s) = &r.settlement {
+            settled.0 += s.payments();
+            settled.1 += s.records_created();
+            settled.2 += s.records_credited();
+        }
         let elapsed = started.elapsed().as_secs_f64().max(1e-9);
         let msg = format!(
             "{:.2} seeds/s, {faults} faults injected, {failed} failing",
             done as f64 / elapsed
         );
-        if !r.passed() {
+        if r.verdict == bcos_sim::Verdict::Inconclusive {
+            inconclusive += 1;
+        }
+        if r.failed() {
             failed += 1;
             let first = r
                 .violations
@@ -169,7 +220,7 @@ fn run_sweep(
         b.finish_and_clear();
     }
     println!(
-        "{} seeds, {} failing, {:.1} s wall: {:.1} seeds/min, {:.0} simulated blocks/s ({} blocks), {faults} faults injected",
+        "{} seeds, {} failing, {inconclusive} inconclusive, {:.1} s wall: {:.1} seeds/min, {:.0} simulated blocks/s ({} blocks), {faults} faults injected",
         result.runs,
         result.failures.len(),
         result.wall_s,
@@ -177,5 +228,11 @@ fn run_sweep(
         result.blocks_per_s(),
         result.blocks
     );
+    if base.settlement.is_some() {
+        println!(
+            "settlement: {} payments committed, {} records made, {} credited",
+            settled.0, settled.1, settled.2
+        );
+    }
     Ok(result.failures.is_empty())
 }

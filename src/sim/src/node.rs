@@ -7,6 +7,7 @@ use crate::config::{ByzantineKind, Protocol};
 use crate::runtime::{MemDurable, NodeClock, Outbox, SimTransport};
 use crate::setup::{self, Chain, Validator};
 use alloy_primitives::bytes::Bytes;
+use bcos_execution::SystemContracts;
 use bcos_node::cluster::config::ClusterConfig;
 use bcos_node::cluster::event_loop::Steps;
 use bcos_node::cluster::pbft::{PbftDriver, PbftDriverParts};
@@ -230,6 +231,8 @@ pub struct SimNode {
     pub clock: Arc<NodeClock>,
     /// Its cluster section in this group (consensus positions, vote domain).
     pub cluster: ClusterConfig,
+    /// The group's system contracts (each incarnation's executor gets them).
+    pub contracts: SystemContracts,
     /// Survives crashes: commits are atomic and durable on return.
     pub store: Arc<dyn ChainStore>,
     /// Survives crashes: the consensus core's record.
@@ -274,7 +277,12 @@ impl SimNode {
         validator: &Validator,
     ) -> anyhow::Result<()> {
         let cfg = self.cluster.clone();
-        let nc = setup::node_context(chain, self.store.clone(), self.clock.clone())?;
+        let nc = setup::node_context(
+            chain,
+            self.store.clone(),
+            self.clock.clone(),
+            self.contracts.clone(),
+        )?;
         let outbox = Arc::new(Outbox::default());
         let transport: Arc<dyn Transport> = Arc::new(SimTransport(outbox.clone()));
         let clock: Arc<dyn bcos_node::runtime::Clock> = self.clock.clone();

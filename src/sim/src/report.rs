@@ -13,6 +13,21 @@ pub enum Verdict {
     Pass,
     /// A property failed (the first violation is in the report).
     Fail,
+    /// Settlement runs: every check held, but no settlement record was credited, so the
+    /// settlement properties held of nothing: bounded evidence, not a pass.
+    Inconclusive,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Inconclusive => {
+                "INCONCLUSIVE (every check held, but no settlement record was credited)"
+            }
+        })
+    }
 }
 
 /// One group's outcome.
@@ -96,11 +111,18 @@ pub struct Report {
     pub wall_s: f64,
     /// Per group (one entry in a single-chain run).
     pub groups: Vec<GroupReport>,
+    /// Settlement runs: what the settlement did.
+    pub settlement: Option<crate::settlement::report::SettlementReport>,
 }
 
 impl Report {
     pub fn passed(&self) -> bool {
         self.verdict == Verdict::Pass
+    }
+
+    /// A property failed (an inconclusive run did not fail, nor pass).
+    pub fn failed(&self) -> bool {
+        self.verdict == Verdict::Fail
     }
 
     /// Committed heights per wall-clock second.
@@ -114,7 +136,11 @@ impl Report {
 
     /// Faults injected of every kind (network, crashes, Byzantine frames).
     pub fn faults_injected(&self) -> u64 {
-        self.net.faults() + self.net.partitions + self.crashes + self.byzantine_frames
+        self.net.faults()
+            + self.net.partitions
+            + self.crashes
+            + self.byzantine_frames
+            + self.settlement.as_ref().map_or(0, |s| s.link.faults())
     }
 }
 
@@ -146,6 +172,7 @@ impl fmt::Display for Report {
                 String::new()
             }
         )?;
+
         writeln!(f, "  faults:     {}", self.faults)?;
         writeln!(
             f,
@@ -221,17 +248,22 @@ impl fmt::Display for Report {
             Some(ms) => writeln!(f, "  liveness:   settled {ms} ms after the faults stopped")?,
             None => writeln!(f, "  liveness:   not settled")?,
         }
+        if let Some(s) = &self.settlement {
+            writeln!(
+                f,
+                "  injected:   {} faults (network {}, partitions {}, crashes {}, client links {})",
+                self.faults_injected(),
+                self.net.faults(),
+                self.net.partitions,
+                self.crashes,
+                s.link.faults()
+            )?;
+            writeln!(f, "{s}")?;
+        }
         for v in &self.violations {
             writeln!(f, "  VIOLATION   {v}")?;
         }
-        writeln!(
-            f,
-            "  verdict:    {}",
-            match self.verdict {
-                Verdict::Pass => "PASS",
-                Verdict::Fail => "FAIL",
-            }
-        )?;
+        writeln!(f, "  verdict:    {}", self.verdict)?;
         write!(f, "  trace hash: {}", self.trace_hash)
     }
 }
@@ -325,9 +357,29 @@ impl World {
             });
         }
         lat.sort_unstable();
+        let settlement = self
+            .settlement
+            .as_ref()
+            .map(crate::settlement::report::SettlementReport::of);
+        if let Some(s) = &settlement {
+            trace.u64(s.records_created());
+            trace.u64(s.records_credited());
+            trace.bytes(&s.merchant_balance.to_be_bytes::<32>());
+        }
+        let verdict = if failed {
+            Verdict::Fail
+        } else if settlement
+            .as_ref()
+            .is_some_and(|s| s.records_credited() == 0)
+        {
+            Verdict::Inconclusive
+        } else {
+            Verdict::Pass
+        };
         Report {
             faults: self.plan.describe(),
-            verdict: if failed { Verdict::Fail } else { Verdict::Pass },
+            verdict,
+            settlement,
             violations,
             trace_hash: trace.finish(),
             virtual_ms: self.time.now_ms(),

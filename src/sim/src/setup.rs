@@ -10,7 +10,7 @@ use crate::runtime::NodeClock;
 use anyhow::Context;
 use bcos_crypto::bls::BlsSecretKey;
 use bcos_crypto::{BatchConfig, BatchRecoverer, SenderCache};
-use bcos_execution::{ExecConfig, Executor};
+use bcos_execution::{ExecConfig, Executor, SystemContracts};
 use bcos_node::block_exec::SealerContext;
 use bcos_node::cluster::config::{ClusterConfig, ConsensusKind, Member};
 use bcos_node::cluster::keys::SignerKeys;
@@ -169,7 +169,7 @@ pub fn group_cluster_config(
         .with_context(|| format!("node {node} is not a member of group {g}"))
 }
 
-fn consensus_kind(p: Protocol) -> ConsensusKind {
+pub(crate) fn consensus_kind(p: Protocol) -> ConsensusKind {
     match p {
         Protocol::Pbft => ConsensusKind::Pbft,
         Protocol::Raft => ConsensusKind::Raft,
@@ -212,11 +212,12 @@ pub struct NodeContext {
 }
 
 /// Wires a node's context around its (surviving) store, as `bcos_node::node::Node::start`
-/// does.
+/// does, with the group's system contracts.
 pub fn node_context(
     chain: &Chain,
     store: Arc<dyn ChainStore>,
     clock: Arc<NodeClock>,
+    contracts: SystemContracts,
 ) -> anyhow::Result<NodeContext> {
     let metrics = Arc::new(Metrics::default());
     let doorbell = Doorbell::new();
@@ -236,12 +237,17 @@ pub fn node_context(
         doorbell.clone(),
         metrics.clone(),
     ));
-    let executor = Arc::new(Executor::new(ExecConfig {
-        chain_id: chain.chain.chain_id,
-        spec,
-        block_gas_limit: chain.sealer.block_gas_limit,
-        ..ExecConfig::default()
-    }));
+    // The group's system contracts (the settlement contract of its side in a settlement
+    // run), as `bcos_node::groups::instance` installs them.
+    let executor = Arc::new(Executor::with_system_contracts(
+        ExecConfig {
+            chain_id: chain.chain.chain_id,
+            spec,
+            block_gas_limit: chain.sealer.block_gas_limit,
+            ..ExecConfig::default()
+        },
+        contracts,
+    ));
     let (blocks, feed) = broadcast::channel(BLOCK_FEED_BLOCKS_MAX);
     let beneficiary = chain
         .genesis

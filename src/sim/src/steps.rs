@@ -230,6 +230,10 @@ impl World {
         self.observe_position(g, node);
         self.observe_state(g, node, sent_any);
         self.schedule_wake(g, node);
+        // The settlement properties, after every step too (a step may commit blocks).
+        if let Some(s) = self.settlement.as_mut() {
+            s.checker.check(&mut self.groups, now)?;
+        }
         if crash_now {
             self.crash(node, true);
         } else if (decided || proposed)

@@ -8,7 +8,7 @@ use std::time::Instant;
 #[derive(Debug, Default)]
 pub struct SweepResult {
     pub runs: u64,
-    /// Failing runs, with their first violation.
+    /// Failing runs, with their first violation (an inconclusive run is not one).
     pub failures: Vec<Report>,
     pub blocks: u64,
     pub wall_s: f64,
@@ -51,7 +51,7 @@ pub fn sweep(
         out.runs += 1;
         out.blocks += r.height;
         each(&r);
-        if !r.passed() {
+        if r.failed() {
             out.failures.push(r);
             if stop_after.is_some_and(|k| out.failures.len() >= k) {
                 break;

@@ -143,17 +143,31 @@ impl World {
             self.groups[g].client.stats.no_node += 1;
             return Ok(());
         };
-        match self.admit(g, node, &raw) {
+        tracing::debug!(target: "bcos_sim", node, group = g, tx = %hash, "submitting");
+        if !self.accept_tx(g, node, &raw)? {
+            self.groups[g].client.stats.refused += 1;
+        }
+        Ok(())
+    }
+
+    /// Node `node`'s RPC in group `g` takes a raw transaction: admitted to its pool, it is
+    /// forwarded to the group's other members and the driver wakes; false when refused.
+    pub(crate) fn accept_tx(
+        &mut self,
+        g: usize,
+        node: u32,
+        raw: &bcos_types::Bytes,
+    ) -> anyhow::Result<bool> {
+        match self.admit(g, node, raw) {
             Ok(()) => {
-                tracing::debug!(target: "bcos_sim", node, group = g, tx = %hash, "submitted");
-                let fwd = Wire::Txs(vec![raw]).encode();
+                let fwd = Wire::Txs(vec![raw.clone()]).encode();
                 self.emit(g, node, Dest::All, fwd);
-                self.step(g, node, None)
+                self.step(g, node, None)?;
+                Ok(true)
             }
             Err(why) => {
-                tracing::debug!(target: "bcos_sim", node, group = g, tx = %hash, %why, "submission refused");
-                self.groups[g].client.stats.refused += 1;
-                Ok(())
+                tracing::debug!(target: "bcos_sim", node, group = g, %why, "submission refused");
+                Ok(false)
             }
         }
     }

@@ -54,6 +54,8 @@ pub struct World {
     pub stats: WorldStats,
     /// The step being looked at handled a block-sync response.
     pub synced_step: bool,
+    /// Settlement runs: the settler, the relayers and the settlement checker.
+    pub settlement: Option<crate::settlement::Settlement>,
 }
 
 /// Runs one simulation to its verdict.
@@ -87,11 +89,30 @@ impl World {
                 })
             })
             .collect();
-        let groups = specs
+        let contracts = match &cfg.settlement {
+            Some(s) => {
+                let merchant = crate::settlement::merchant();
+                crate::settlement::setup::build(cfg, &vals, s, merchant)?.contracts
+            }
+            None => Vec::new(),
+        };
+        let mut groups = specs
             .into_iter()
             .enumerate()
-            .map(|(g, spec)| Group::new(cfg, g as u32, spec, &vals, &clocks))
+            .map(|(g, spec)| {
+                let c = contracts.get(g).cloned().unwrap_or_default();
+                Group::new(cfg, g as u32, spec, &vals, &clocks, c)
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        // Its own stream, drawn only in settlement runs (the others replay as before).
+        let settlement = match &cfg.settlement {
+            Some(s) => Some(crate::settlement::Settlement::new(
+                s.clone(),
+                &mut root.fork(),
+                &mut groups,
+            )?),
+            None => None,
+        };
         let base = setup::cluster_config(cfg, &vals, 0);
         // Single-group runs only (validated): group 0's vote domain and positions.
         let byz = cfg.byzantine.and_then(|b| {
@@ -116,6 +137,7 @@ impl World {
             quiet_since: None,
             settled_at: None,
             stats: WorldStats::default(),
+            settlement,
         })
     }
 
@@ -141,6 +163,15 @@ impl World {
             );
         }
         self.q.push(self.cfg.ticks, Event::Quiet);
+        if let Some(s) = &self.settlement {
+            let (settle, relay, relayers) =
+                (s.settle_every_ms, s.relay_every_ms, s.relayers.len() as u32);
+            self.q.push(self.rng.between(1, settle), Event::SettleTick);
+            for relayer in 0..relayers {
+                self.q
+                    .push(self.rng.between(1, relay), Event::RelayTick { relayer });
+            }
+        }
         Ok(())
     }
 
@@ -155,6 +186,9 @@ impl World {
             self.trace.u64(at);
             self.trace.u64(u64::from(ev.tag()));
             self.handle(at, ev)?;
+            if let Some(s) = self.settlement.as_mut() {
+                s.checker.check(&mut self.groups, at)?;
+            }
             if self.failed() || self.settled_at.is_some() {
                 break;
             }
@@ -173,6 +207,19 @@ impl World {
             if g.checkers.height() == 0 && !g.checkers.failed() {
                 g.checkers
                     .fail_global("progress", now, "the run committed no block".into());
+            }
+        }
+        // XS-L1: with an honest relayer, every payment ends up credited once faults stop.
+        if let Some(s) = &self.settlement {
+            if !s.done() && !self.failed() {
+                let detail = format!(
+                    "{} ms after the faults stopped: {}",
+                    LIVENESS_BOUND_MS,
+                    s.checker.describe()
+                );
+                self.groups[crate::settlement::MERCHANT_GROUP]
+                    .checkers
+                    .fail_global(crate::settlement::checker::LIVENESS, now, detail);
             }
         }
         Ok(())
@@ -274,6 +321,16 @@ impl World {
                 }
             }
             Event::Heal => self.net.heal(),
+            Event::SettleTick => self.settle_tick(at)?,
+            Event::RelayTick { relayer } => {
+                self.trace.u64(u64::from(relayer));
+                self.relay_tick(at, relayer)?;
+            }
+            Event::ClientTx { group, node, raw } => {
+                self.trace.u64(u64::from(group) << 32 | u64::from(node));
+                self.trace.bytes(&raw);
+                self.client_tx(group as usize, node, &raw)?;
+            }
             Event::Quiet => {
                 self.quiet_since = Some(at);
                 self.net.plan = FaultPlan {
@@ -325,7 +382,13 @@ impl World {
                 g.settled_at = Some(now - quiet);
             }
         }
-        if self.groups.iter().all(|g| g.settled_at.is_some()) {
+        if let Some(s) = self.settlement.as_mut() {
+            if s.complete_after_ms.is_none() && s.checker.complete() {
+                s.complete_after_ms = Some(now - quiet);
+            }
+        }
+        let settlement_done = self.settlement.as_ref().is_none_or(|s| s.done());
+        if self.groups.iter().all(|g| g.settled_at.is_some()) && settlement_done {
             self.settled_at = Some(now - quiet);
         }
     }

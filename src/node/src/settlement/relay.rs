@@ -26,6 +26,29 @@ pub fn submit_gas(calldata_len: usize) -> u64 {
     21_000 + 64 * calldata_len as u64 + bcos_execution::settlement::SUBMIT_GAS
 }
 
+/// A signed `submitSettlement(proof)` to the merchant chain `chain_id`.
+pub fn submission_tx(
+    key: &SecretKey,
+    chain_id: u64,
+    nonce: u64,
+    max_fee_per_gas: u128,
+    proof: &[u8],
+) -> alloy_consensus::TxEnvelope {
+    let input = submit_calldata(proof);
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: submit_gas(input.len()),
+        max_fee_per_gas,
+        max_priority_fee_per_gas: 0,
+        to: TxKind::Call(SETTLEMENT_ADDRESS),
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input: input.into(),
+    };
+    bcos_crypto::sign::sign_tx(tx, key)
+}
+
 #[derive(Debug, Clone)]
 pub struct RelayOptions {
     /// The user chain's RPC URL (e.g. http://127.0.0.1:8545/g/1).
@@ -110,21 +133,11 @@ impl Relay {
                 .cloned()
                 .ok_or_else(|| anyhow!("proof missing: {p}"))?,
         )?;
-        let input = submit_calldata(&proof);
-        let tx = TxEip1559 {
-            chain_id: self.target_chain,
-            nonce,
-            gas_limit: submit_gas(input.len()),
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: 0,
-            to: TxKind::Call(SETTLEMENT_ADDRESS),
-            value: U256::ZERO,
-            access_list: Default::default(),
-            input: input.into(),
-        };
-        Ok(bcos_crypto::sign::sign_tx(tx, &self.o.key)
-            .encoded_2718()
-            .into())
+        Ok(
+            submission_tx(&self.o.key, self.target_chain, nonce, max_fee, &proof)
+                .encoded_2718()
+                .into(),
+        )
     }
 
     /// Why the merchant chain refuses `seq` now (its revert reason), for the log.

@@ -6,7 +6,7 @@ use super::config::{SettlementConfig, SettlementRole};
 use crate::api::NodeApi;
 use bcos_execution::settlement::{merchant_slots, user_slots};
 use bcos_rpc::{ApiError, ChainApi, StateAt};
-use bcos_settlement::{SettlementProof, SettlementRecord, SETTLEMENT_ADDRESS};
+use bcos_settlement::{SettlementProof, SETTLEMENT_ADDRESS};
 use bcos_types::{Address, U256};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -130,27 +130,18 @@ pub fn proof(api: &NodeApi, seq: u64) -> Result<Value, ApiError> {
         return Err(none());
     }
     let committed = api.committed_block(block)?.ok_or_else(none)?;
-    let found = committed.receipts.iter().enumerate().find_map(|(i, r)| {
-        r.logs.iter().enumerate().find_map(|(j, log)| {
-            SettlementRecord::from_log(log)
-                .filter(|rec| rec.seq == seq && r.success)
-                .map(|rec| (i, j, rec))
-        })
-    });
-    let (index, log_index, record) = found.ok_or_else(|| {
-        ApiError::Internal(format!(
-            "block {block} holds no record {seq} though storage says so"
-        ))
-    })?;
-    let proof = SettlementProof::build(
+    let (proof, record) = SettlementProof::for_record(
         api.chain_id(),
         committed.block.block.header.clone(),
         committed.certificate.clone(),
         &committed.receipts,
-        index,
-        log_index,
+        seq,
     )
-    .ok_or_else(|| ApiError::Internal("cannot build the receipt path".into()))?;
+    .ok_or_else(|| {
+        ApiError::Internal(format!(
+            "block {block} holds no record {seq} though storage says so"
+        ))
+    })?;
     Ok(json!({
         "chainId": record.chain_id,
         "seq": record.seq,
