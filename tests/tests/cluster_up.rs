@@ -270,7 +270,14 @@ fn under_restart_never_a_dead_node_stays_down_and_the_rest_run_on() {
 fn an_hf_merchant_cluster_credits_the_merchant_through_its_own_relayer() {
     let merchant = address_of(&unfunded_key(0xAB));
     let m = addr_hex(&merchant);
-    let extra = ["--groups", "2", "--hf-merchant", &m, "--settle-interval-ms", "200"];
+    let extra = [
+        "--groups",
+        "2",
+        "--hf-merchant",
+        &m,
+        "--settle-interval-ms",
+        "200",
+    ];
     let mut up = Up::start_with(4, "always", &extra);
     up.wait_line("relayer of group 1 -> group 0");
     let user = up.rpcs[1].group(1);
@@ -294,13 +301,17 @@ fn an_hf_merchant_cluster_credits_the_merchant_through_its_own_relayer() {
     let merchant_chain = up.rpcs[0].group(0);
     for _ in 0..CLUSTER_POLL_ATTEMPTS {
         if balance(&merchant_chain, &merchant) == U256::from(123_456u64) {
-            assert_eq!(balance(&user, &merchant), U256::ZERO, "the proxy still holds it");
+            assert_eq!(
+                balance(&user, &merchant),
+                U256::ZERO,
+                "the proxy still holds it"
+            );
             up.stop();
             return;
         }
         std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
     }
-    let relay_log = std::fs::read_to_string(up.dir.path().join("c/relayer-g1/relay.log"))
-        .unwrap_or_default();
+    let relay_log =
+        std::fs::read_to_string(up.dir.path().join("c/relayer-g1/relay.log")).unwrap_or_default();
     panic!("never credited; relayer log:\n{relay_log}");
 }
