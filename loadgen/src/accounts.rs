@@ -103,14 +103,17 @@ pub fn sign_call(
     (*env.tx_hash(), env.encoded_2718())
 }
 
-/// Dev accounts of the test mnemonic the node funded (up to `DEV_FUNDERS_MAX`) holding at
+/// Dev accounts of the test mnemonic the node funds at genesis.
+pub const DEV_FUNDERS_MAX: usize = 20;
+
+/// The first `max` (at most [`DEV_FUNDERS_MAX`]) dev accounts of the test mnemonic holding at
 /// least `balance_min_wei`; these pay for every load account.
 pub fn dev_funders(
     client: &mut RpcClient,
     balance_min_wei: U256,
+    max: usize,
 ) -> anyhow::Result<Vec<SecretKey>> {
-    const DEV_FUNDERS_MAX: usize = 20;
-    let keys = bcos_crypto::dev_keys(bcos_crypto::TEST_MNEMONIC, DEV_FUNDERS_MAX)?;
+    let keys = bcos_crypto::dev_keys(bcos_crypto::TEST_MNEMONIC, max.min(DEV_FUNDERS_MAX))?;
     let calls: Vec<(&str, serde_json::Value)> = keys
         .iter()
         .map(|k| {

@@ -22,6 +22,8 @@ pub struct CertifyOptions {
     pub urls: Vec<String>,
     /// Overrides the profile's `[node] groups` (issue 13).
     pub groups: Option<usize>,
+    /// Overrides the profile's `[node] user_chains` (issue 14).
+    pub user_chains: Option<usize>,
 }
 
 /// Runs the certification; returns the results and the report directory.
@@ -31,7 +33,15 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     if let Some(g) = o.groups {
         apply_groups(&mut profile, g, !o.urls.is_empty()).map_err(crate::UsageError)?;
     }
-    if profile.node.groups > 1 {
+    if let Some(u) = o.user_chains {
+        apply_user_chains(&mut profile, u, !o.urls.is_empty()).map_err(crate::UsageError)?;
+    }
+    if profile.node.user_chains > 0 {
+        note(&format!(
+            "high-frequency accounts: merchant chain (group 0) and {} user chains; the load goes to the user chains",
+            profile.node.user_chains
+        ));
+    } else if profile.node.groups > 1 {
         note(&format!(
             "{} groups: each workload's load is split evenly over them",
             profile.node.groups
@@ -64,7 +74,7 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         if o.flame {
             note("warning: --flame needs embedded nodes; ignored with --url");
         }
-        Target::remote(&o.urls, profile.node.groups)?
+        Target::remote(&o.urls, profile.node.groups, profile.node.user_chains)?
     };
     let node_settings = if o.urls.is_empty() {
         target.node_config.clone()
@@ -114,6 +124,7 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         nodes: profile.node.nodes,
         consensus: profile.node.consensus.clone(),
         groups: profile.node.groups,
+        user_chains: profile.node.user_chains,
         workloads,
         criterion,
         flamegraph,
@@ -136,6 +147,12 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
 /// target (1..=64; more than one needs a cluster, or remote nodes that serve `/g/<g>`) and
 /// that every workload splits over G groups.
 pub fn apply_groups(profile: &mut Profile, groups: usize, remote: bool) -> Result<(), String> {
+    if profile.node.user_chains > 0 {
+        return Err(format!(
+            "--groups: profile {} has user_chains = {} (groups = user chains + 1); use --user-chains",
+            profile.name, profile.node.user_chains
+        ));
+    }
     crate::groups::check(groups, &profile.node.consensus, remote).map_err(|e| {
         format!(
             "--{e} (profile {} has consensus {:?})",
@@ -146,6 +163,32 @@ pub fn apply_groups(profile: &mut Profile, groups: usize, remote: bool) -> Resul
         crate::groups::check_workload(w, groups).map_err(|e| format!("--groups {groups}: {e}"))?;
     }
     profile.node.groups = groups;
+    Ok(())
+}
+
+/// `--user-chains U`: replaces the profile's `[node] user_chains` (and so its groups, U + 1)
+/// after checking that U suits the target and that every workload splits over U chains.
+pub fn apply_user_chains(
+    profile: &mut Profile,
+    user_chains: usize,
+    remote: bool,
+) -> Result<(), String> {
+    let mut node = profile.node.clone();
+    node.user_chains = user_chains;
+    node.groups = if user_chains > 0 { user_chains + 1 } else { 1 };
+    crate::settlement::check(&node, remote).map_err(|e| {
+        format!(
+            "--{e} (profile {} has consensus {:?})",
+            profile.name, profile.node.consensus
+        )
+    })?;
+    crate::groups::check(node.groups, &node.consensus, remote)
+        .map_err(|e| format!("--user-chains {user_chains}: {e}"))?;
+    for w in &profile.workloads {
+        crate::groups::check_workload(w, node.load_groups())
+            .map_err(|e| format!("--user-chains {user_chains}: {e}"))?;
+    }
+    profile.node = node;
     Ok(())
 }
 
@@ -174,18 +217,37 @@ pub fn one_line(r: &WorkloadResult) -> String {
         (_, Some(k)) => format!(", knee {k:.0}/s"),
         (_, None) => String::new(),
     };
-    let groups = if r.groups > 1 {
+    let settlement = match &r.settlement {
+        Some(s) => format!(
+            "; settlement lag p50 {:.0} ms, p99 {:.0} ms ({} payments), conservation {}",
+            s.lag_ms.p50,
+            s.lag_ms.p99,
+            s.lag_payments,
+            if s.conservation_held {
+                "held"
+            } else {
+                "VIOLATED"
+            }
+        ),
+        None => String::new(),
+    };
+    let groups = if r.groups > 1 || r.settlement.is_some() {
         let per: Vec<String> = r
             .per_group_committed_tps
             .iter()
             .map(|t| format!("{t:.0}"))
             .collect();
-        format!(", {} groups ({}/s each)", r.groups, per.join(" / "))
+        let what = if r.settlement.is_some() {
+            "user chains"
+        } else {
+            "groups"
+        };
+        format!(", {} {what} ({}/s each)", r.groups, per.join(" / "))
     } else {
         String::new()
     };
     format!(
-        "{} ({}): offered {:.0}/s, committed {:.0}/s ({} in {:.1} s), p50 {:.1} ms, p99 {:.1} ms, errors {}{knee}{groups}",
+        "{} ({}): offered {:.0}/s, committed {:.0}/s ({} in {:.1} s), p50 {:.1} ms, p99 {:.1} ms, errors {}{knee}{groups}{settlement}",
         r.workload, r.mode, r.offered_tps, r.committed_tps, r.committed, r.window_s, r.latency_ms.p50, r.latency_ms.p99, r.errors
     )
 }

@@ -141,7 +141,8 @@ pub struct ClusterNode {
 /// `groups` groups (`--groups`), all of `consensus` and all nodes members; group g is served
 /// at the node's RPC URL + `/g/<g>`. The admin listener (group lifecycle) is off
 /// (`--admin-port 0`): loadgen does not use it, and init's default ports (8645 + i) would
-/// collide with any other cluster on the host.
+/// collide with any other cluster on the host. `extra` arguments go to `bcos init` as given
+/// (`--hf-merchant ...` for high-frequency accounts, [`crate::settlement::init_args`]).
 pub fn init(
     bin: &Path,
     dir: &Path,
@@ -149,6 +150,7 @@ pub fn init(
     consensus: &str,
     groups: usize,
     settings: &toml::Table,
+    extra: &[String],
 ) -> anyhow::Result<Vec<ClusterNode>> {
     let base = free_port_range(2 * nodes)?;
     let out = dir.join("cluster");
@@ -162,7 +164,8 @@ pub fn init(
         .args(["--p2p-port", &base.to_string()])
         .args(["--rpc-port", &(usize::from(base) + nodes).to_string()])
         .args(["--consensus", consensus])
-        .args(init_group_args(consensus, groups));
+        .args(init_group_args(consensus, groups))
+        .args(extra);
     if let Some(id) = chain_id(settings) {
         cmd.args(["--chain-id", &id.to_string()]);
     }

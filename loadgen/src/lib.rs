@@ -6,7 +6,8 @@
 //! (target rate, latency from the scheduled send time) or closed-loop (fixed in-flight count)
 //! and tracks commits per block; `target` starts embedded nodes (one `bcos dev` node, or a PBFT cluster
 //! laid out by `cluster`) or attaches to `--url`s; `groups` splits a level over the chains
-//! (groups) one cluster runs;
+//! (groups) one cluster runs; `settlement` measures high-frequency accounts over user chains
+//! (settlement lag, conservation) with `relayers` carrying records to the merchant chain;
 //! `profile` reads hardware-profiles/*.toml; `certify` ties it together into [`results`]
 //! (judged by `verdict` against the profile's thresholds and goal), which `report` renders.
 
@@ -21,11 +22,13 @@ pub mod machine;
 pub mod node_info;
 pub mod profile;
 pub mod progress;
+pub mod relayers;
 pub mod report;
 pub mod results;
 /// The blocking JSON-RPC client lives in bcos-rpc, shared with `bcos relay`.
 pub use bcos_rpc::client as rpc_client;
 pub mod runner;
+pub mod settlement;
 pub mod target;
 pub mod transfer;
 pub mod verdict;

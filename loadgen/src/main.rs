@@ -53,6 +53,10 @@ struct CertifyArgs {
     /// 1/G of the load (1..=64; needs a cluster, or --url nodes serving /g/<g>).
     #[arg(long)]
     groups: Option<usize>,
+    /// High-frequency accounts over U user chains, overriding the profile's `[node]
+    /// user_chains`: group 0 the merchant chain, groups 1..=U user chains (1..=9; 0: off).
+    #[arg(long, conflicts_with = "groups")]
+    user_chains: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -107,6 +111,21 @@ struct RunArgs {
     /// cluster, /g/<g> of each --url node; 1/G of the load each (1..=64).
     #[arg(long, default_value_t = 1)]
     groups: usize,
+    /// High-frequency accounts: group 0 is the merchant chain, groups 1..=U user chains the
+    /// load goes to (`bcos init --groups U+1 --hf-merchant`, one `bcos relay` per user chain;
+    /// with --url: nodes laid out so). hf-account then also reports settlement lag and checks
+    /// conservation. 1..=9; needs --consensus pbft.
+    #[arg(long, default_value_t = 0, conflicts_with = "groups")]
+    user_chains: usize,
+    /// With --user-chains: how often a user chain settles (`bcos init --settle-interval-ms`).
+    #[arg(long)]
+    settle_interval_ms: Option<u64>,
+    /// With --user-chains: `bcos init --settle-every-blocks`.
+    #[arg(long)]
+    settle_every_blocks: Option<u64>,
+    /// With --user-chains: each relayer's `bcos relay --poll-ms`.
+    #[arg(long)]
+    relay_poll_ms: Option<u64>,
     #[arg(long)]
     bcos_bin: Option<PathBuf>,
     /// Also write the result as JSON here.
@@ -138,6 +157,7 @@ fn run_certify(a: CertifyArgs) -> anyhow::Result<i32> {
         bcos_bin: a.bcos_bin,
         urls: a.url,
         groups: a.groups,
+        user_chains: a.user_chains,
     };
     let (results, dir) = certify::certify(&opts)?;
     println!(
@@ -182,11 +202,24 @@ fn run_adhoc(a: RunArgs) -> anyhow::Result<()> {
     if let Err(e) = spec.validate() {
         return usage(e);
     }
-    if let Err(e) = bcos_loadgen::groups::check(a.groups, &a.consensus, !a.url.is_empty()) {
+    let remote = !a.url.is_empty();
+    let mut node = NodeSpec::new(a.nodes, &a.consensus);
+    node.groups = a.groups;
+    node.user_chains = a.user_chains;
+    node.settle_interval_ms = a.settle_interval_ms;
+    node.settle_every_blocks = a.settle_every_blocks;
+    node.relay_poll_ms = a.relay_poll_ms;
+    if let Err(e) = node.apply_user_chains() {
+        return usage(e);
+    }
+    if let Err(e) = bcos_loadgen::settlement::check(&node, remote) {
         return usage(format!("--{e}"));
     }
-    if let Err(e) = bcos_loadgen::groups::check_workload(&spec, a.groups) {
-        return usage(format!("--groups {}: {e}", a.groups));
+    if let Err(e) = bcos_loadgen::groups::check(node.groups, &a.consensus, remote) {
+        return usage(format!("--{e}"));
+    }
+    if let Err(e) = bcos_loadgen::groups::check_workload(&spec, node.load_groups()) {
+        return usage(format!("--groups {}: {e}", node.load_groups()));
     }
     let target = if a.url.is_empty() {
         let settings = match &a.node_config {
@@ -200,12 +233,7 @@ fn run_adhoc(a: RunArgs) -> anyhow::Result<()> {
             }
             None => toml::Table::new(),
         };
-        let node = NodeSpec {
-            nodes: a.nodes,
-            consensus: a.consensus,
-            groups: a.groups,
-            settings,
-        };
+        node.settings = settings;
         Target::embedded(
             &node,
             &EmbeddedOptions {
@@ -214,13 +242,16 @@ fn run_adhoc(a: RunArgs) -> anyhow::Result<()> {
             },
         )?
     } else {
-        Target::remote(&a.url, a.groups)?
+        Target::remote(&a.url, node.groups, node.user_chains)?
     };
     let result = runner::run_workload(&target, &spec, a.p99_ms_max)?;
     target.stop()?;
     println!("{}", certify::one_line(&result));
     if let Some(path) = &a.json {
         std::fs::write(path, serde_json::to_string_pretty(&result)?)?;
+    }
+    if let Some(s) = result.settlement.as_ref().filter(|s| !s.conservation_held) {
+        anyhow::bail!("settlement: {}", s.conservation);
     }
     Ok(())
 }

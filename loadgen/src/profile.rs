@@ -55,10 +55,70 @@ pub struct NodeSpec {
     /// overrides it.
     #[serde(default = "one")]
     pub groups: usize,
+    /// High-frequency accounts (issue 14, spec/settlement.md): with U > 0, group 0 is the
+    /// merchant chain and groups 1..=U are user chains (`bcos init --groups U+1
+    /// --hf-merchant`), loadgen starts one `bcos relay` per user chain, and the workloads run
+    /// over the user chains only ([`crate::settlement`]). `groups` is then U + 1 (leave it
+    /// out or give exactly that). 0 (default): off. `loadgen certify --user-chains` overrides
+    /// it.
+    #[serde(default)]
+    pub user_chains: usize,
+    /// With `user_chains`: `bcos init --settle-interval-ms` (none: the node's default).
+    #[serde(default)]
+    pub settle_interval_ms: Option<u64>,
+    /// With `user_chains`: `bcos init --settle-every-blocks` (none: the node's default).
+    #[serde(default)]
+    pub settle_every_blocks: Option<u64>,
+    /// With `user_chains`: each relayer's `bcos relay --poll-ms` (none: its default).
+    #[serde(default)]
+    pub relay_poll_ms: Option<u64>,
     /// Written verbatim into the node's config TOML (sections chain, pool, sealer, rpc,
     /// storage, crypto; docs/config.md); for a cluster, overlaid onto each node's config.
     #[serde(default)]
     pub settings: toml::Table,
+}
+
+impl NodeSpec {
+    /// A node spec with `nodes` of `consensus`, one group, no settlement, no settings.
+    pub fn new(nodes: usize, consensus: &str) -> NodeSpec {
+        NodeSpec {
+            nodes,
+            consensus: consensus.into(),
+            groups: 1,
+            user_chains: 0,
+            settle_interval_ms: None,
+            settle_every_blocks: None,
+            relay_poll_ms: None,
+            settings: toml::Table::new(),
+        }
+    }
+
+    /// Makes `user_chains` U > 0 imply `groups = U + 1` (the merchant chain and U user
+    /// chains); a `groups` that says otherwise is refused.
+    pub fn apply_user_chains(&mut self) -> Result<(), String> {
+        if self.user_chains == 0 {
+            return Ok(());
+        }
+        let all = self.user_chains + 1;
+        if self.groups != 1 && self.groups != all {
+            return Err(format!(
+                "node.groups = {} with node.user_chains = {}: user chains need groups = {all} (the merchant chain 0 and user chains 1..={}); leave groups out",
+                self.groups, self.user_chains, self.user_chains
+            ));
+        }
+        self.groups = all;
+        Ok(())
+    }
+
+    /// Chains the workloads' load is split over: the user chains with settlement, else
+    /// every group.
+    pub fn load_groups(&self) -> usize {
+        if self.user_chains > 0 {
+            self.user_chains
+        } else {
+            self.groups
+        }
+    }
 }
 
 fn one() -> usize {
@@ -269,8 +329,9 @@ impl Profile {
     }
 
     pub fn parse(text: &str) -> Result<Profile, String> {
-        let p: Profile =
+        let mut p: Profile =
             toml::from_str(text).map_err(|e| e.message().to_string() + &span_hint(text, &e))?;
+        p.node.apply_user_chains()?;
         p.validate()?;
         Ok(p)
     }
@@ -279,12 +340,13 @@ impl Profile {
         crate::cluster::check_consensus(&self.node.consensus, self.node.nodes)?;
         crate::groups::check(self.node.groups, &self.node.consensus, false)
             .map_err(|e| format!("node.{e}"))?;
+        crate::settlement::check(&self.node, false).map_err(|e| format!("node.{e}"))?;
         if self.workloads.is_empty() {
             return Err("no [[workload]] entries".into());
         }
         for w in &self.workloads {
             w.validate()?;
-            crate::groups::check_workload(w, self.node.groups)?;
+            crate::groups::check_workload(w, self.node.load_groups())?;
         }
         if let Some(goal) = &self.goal {
             goal.validate(&self.workloads)?;

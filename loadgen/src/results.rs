@@ -21,6 +21,10 @@ pub struct RunResults {
     /// recorded before groups existed.
     #[serde(default = "one")]
     pub groups: usize,
+    /// High-frequency accounts (issue 14): user chains among the groups (group 0 is then
+    /// the merchant chain); 0 without, and in results recorded before.
+    #[serde(default)]
+    pub user_chains: usize,
     pub workloads: Vec<WorkloadResult>,
     /// Latest criterion results found under the target dir, if any.
     pub criterion: Vec<CriterionResult>,
@@ -146,6 +150,41 @@ pub struct WorkloadResult {
     /// results recorded before groups.
     #[serde(default)]
     pub per_group_committed_tps: Vec<f64>,
+    /// High-frequency accounts over user chains (issue 14): the groups above are the user
+    /// chains, and this is what settling them to the merchant chain measured. None without
+    /// settlement, and in results recorded before it.
+    #[serde(default)]
+    pub settlement: Option<SettlementResult>,
+}
+
+/// Settlement of one hf-account level to the merchant chain (loadgen/src/settlement/).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettlementResult {
+    pub user_chains: usize,
+    /// The high-frequency merchant (0x…).
+    pub merchant: String,
+    /// Payment committed on its user chain -> its record credited on the merchant chain, over
+    /// the payments committed in the window (ms).
+    pub lag_ms: LatencySummary,
+    /// Payments the lag was measured over.
+    pub lag_payments: u64,
+    /// Window payments whose record was not seen credited.
+    pub uncredited: u64,
+    /// Records credited during the level, over all user chains.
+    pub records_credited: u64,
+    /// Whether merchant balance + proxies + in transit grew by exactly what was paid
+    /// (XS-S2), checked after the last settlement landed.
+    pub conservation_held: bool,
+    /// What was checked, or what did not balance (or why it could not be checked).
+    pub conservation: String,
+    /// Paid to the merchant during the level (decimal wei).
+    pub paid_wei: String,
+    /// The merchant's balance growth on the merchant chain during the level (decimal wei).
+    pub credited_wei: String,
+    /// Payments the payers committed during the level (to any merchant).
+    pub payments: u64,
+    /// How long loadgen waited after the level for the last settlement to land.
+    pub settle_wait_s: f64,
 }
 
 fn one() -> usize {

@@ -4,6 +4,8 @@
 //! Over several groups ([`crate::groups`]) each group gets its own workload instance and
 //! [`Ctx`] (prepared in parallel through the group's URL on the first node), its own
 //! pre-signed share of the level, and the engine runs all groups in one level.
+//! With high-frequency accounts ([`crate::settlement`]) the groups are the user chains, and
+//! a paying workload's level is also measured for settlement (lag, conservation).
 
 use crate::engine::commit_tracker::TrackerConfig;
 use crate::engine::saturation::{self, SearchSpec, Step};
@@ -13,6 +15,7 @@ use crate::profile::{Mode, WorkloadSpec};
 use crate::progress::note;
 use crate::results::{NodeUsage, StageCost, WorkloadResult};
 use crate::rpc_client::RpcClient;
+use crate::settlement::lag::Payment;
 use crate::target::{ProcSample, Target};
 use crate::workload::{self, Ctx, Workload};
 use anyhow::Context;
@@ -34,14 +37,21 @@ pub fn run_workload(
     spec: &WorkloadSpec,
     p99_ms_max: f64,
 ) -> anyhow::Result<WorkloadResult> {
-    let g_count = target.groups();
+    let load_groups = target.load_groups();
+    let g_count = load_groups.len();
     groups::check_workload(spec, g_count).map_err(crate::UsageError)?;
+    let hf_merchant = target.settlement().map(|s| s.merchant);
+    let funders_max = match hf_merchant {
+        Some(_) => crate::settlement::DEV_FUNDERS_SETTLEMENT_MAX,
+        None => crate::accounts::DEV_FUNDERS_MAX,
+    };
     let mut work = Vec::with_capacity(g_count);
-    for g in 0..g_count {
+    for (k, &g) in load_groups.iter().enumerate() {
         let urls = target.group_urls(g);
         let url = urls.first().context("target without nodes")?;
-        let ctx = Ctx::connect(url).with_context(|| format!("connecting to group {g} at {url}"))?;
-        let w = workload::build(&groups::spec_for_group(spec, g, g_count))?;
+        let ctx = Ctx::connect_with_funders(url, funders_max)
+            .with_context(|| format!("connecting to group {g} at {url}"))?;
+        let w = workload::build_for(&groups::spec_for_group(spec, k, g_count), hf_merchant)?;
         work.push(GroupWork { ctx, w });
     }
     let of_groups = if g_count > 1 {
@@ -201,7 +211,12 @@ fn run_level(
     note(&format!("{label}: signing {total} transactions{of_groups}"));
     let started = Instant::now();
     let mut levels = Vec::with_capacity(g_count);
-    for (g, (gw, (&count, &load))) in work.iter_mut().zip(counts.iter().zip(&loads)).enumerate() {
+    let load_groups = target.load_groups();
+    for ((gw, &g), (&count, &load)) in work
+        .iter_mut()
+        .zip(&load_groups)
+        .zip(counts.iter().zip(&loads))
+    {
         levels.push(GroupLevel {
             urls: target.group_urls(g),
             txs: gw.w.sign(&gw.ctx, count)?,
@@ -221,6 +236,7 @@ fn run_level(
         connections: spec.connections,
         tracker: TrackerConfig::default(),
     };
+    let tracking = settlement_begin(target, work)?;
     let mut snaps: Vec<Snapshot> = Vec::new();
     let outcome = engine::run_level(levels, &level, label, &mut |edge| {
         snaps.push(snapshot(target).with_context(|| format!("reading node metrics at {edge:?}"))?);
@@ -243,6 +259,35 @@ fn run_level(
     let (stages, node_usage) = match (snaps.first(), snaps.get(1)) {
         (Some(a), Some(b)) => (stage_costs(&a.stages, &b.stages), usage(a, b)),
         _ => (Vec::new(), Vec::new()),
+    };
+    let settlement = match tracking {
+        Some(t) => {
+            note(&format!("{label}: waiting for the last settlement to land"));
+            // Only payments to the high-frequency merchant are settled.
+            let merchant = target.settlement().map(|s| s.merchant);
+            let window: Vec<Vec<Payment>> = outcome
+                .window_commits
+                .iter()
+                .zip(work.iter())
+                .map(|(g, gw)| {
+                    g.iter()
+                        .filter(|c| gw.w.payee(c.tx).is_none_or(|p| Some(p) == merchant))
+                        .map(|c| Payment {
+                            block: c.block,
+                            index: c.index,
+                            committed_ns: c.ns,
+                        })
+                        .collect()
+                })
+                .collect();
+            let r = t.finish(&window, outcome.epoch, &|| target.relayer_report())?;
+            note(&format!(
+                "{label}: settlement lag p50 {:.0} ms, p99 {:.0} ms; {}",
+                r.lag_ms.p50, r.lag_ms.p99, r.conservation
+            ));
+            Some(r)
+        }
+        None => None,
     };
     let s = outcome.summary;
     let per_group_committed_tps = s.per_group_committed_tps();
@@ -268,7 +313,41 @@ fn run_level(
         node_usage,
         groups: g_count,
         per_group_committed_tps,
+        settlement,
     })
+}
+
+/// With high-frequency accounts and a paying workload: the baseline and the credit monitor
+/// of the level about to run (None otherwise).
+fn settlement_begin(
+    target: &Target,
+    work: &[GroupWork],
+) -> anyhow::Result<Option<crate::settlement::level::Tracking>> {
+    use crate::settlement::level::{self, ChainWork};
+    let (Some(st), Some(merchant_url)) = (target.settlement(), target.merchant_url()) else {
+        return Ok(None);
+    };
+    let mut chains = Vec::new();
+    for (gw, &g) in work.iter().zip(&st.user_groups) {
+        let Some(p) = gw.w.payments() else {
+            return Ok(None);
+        };
+        chains.push(ChainWork {
+            group: g,
+            url: gw.ctx.url.clone(),
+            payers: p.payers,
+            others: p
+                .merchants
+                .into_iter()
+                .filter(|m| *m != st.merchant)
+                .collect(),
+            value: p.value,
+        });
+    }
+    let wait_ms = level::settle_wait_ms(st.settle_interval_ms);
+    level::begin(st.merchant, &merchant_url, chains, wait_ms)
+        .context("reading the settlement baseline")
+        .map(Some)
 }
 
 /// Stage costs over the window, summed over nodes.

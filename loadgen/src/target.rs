@@ -13,7 +13,9 @@
 use crate::cluster;
 use crate::error::{usage, UsageError};
 use crate::profile::NodeSpec;
+use crate::relayers::Relayer;
 use crate::rpc_client::RpcClient;
+use crate::settlement::SettlementTarget;
 use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -52,6 +54,10 @@ pub struct Target {
     urls: Vec<String>,
     /// Groups every node runs (1: the node URLs themselves).
     groups: usize,
+    /// High-frequency accounts: the merchant chain and the user chains the load goes to.
+    settlement: Option<SettlementTarget>,
+    /// The embedded cluster's `bcos relay` processes, one per user chain.
+    relayers: parking_lot::Mutex<Vec<Relayer>>,
     nodes: Vec<NodeProcess>,
     /// The node config written for embedded nodes (TOML; node 0's for a cluster).
     pub node_config: String,
@@ -68,8 +74,11 @@ pub struct EmbeddedOptions {
 
 impl Target {
     /// Attaches to running nodes; an unreachable URL is a usage error. With `groups` > 1
-    /// every node must serve `/g/<g>` for each group, with one chain id per group.
-    pub fn remote(urls: &[String], groups: usize) -> anyhow::Result<Target> {
+    /// every node must serve `/g/<g>` for each group, with one chain id per group. With
+    /// `user_chains` U > 0 (`groups` = U + 1) group 0 must be a merchant chain and groups
+    /// 1..=U its user chains (the merchant is read from the status); their relayers are the
+    /// cluster's business.
+    pub fn remote(urls: &[String], groups: usize, user_chains: usize) -> anyhow::Result<Target> {
         crate::groups::check(groups, "", true).map_err(|e| UsageError(format!("--{e}")))?;
         for url in urls {
             let ok = RpcClient::connect(url).and_then(|mut c| c.must("eth_chainId", json!([])));
@@ -82,9 +91,15 @@ impl Target {
                 check_remote_groups(url, groups)?;
             }
         }
+        let settlement = match (user_chains, urls.first()) {
+            (0, _) | (_, None) => None,
+            (u, Some(url)) => Some(crate::settlement::attach(url, u, groups)?),
+        };
         Ok(Target {
             urls: urls.to_vec(),
             groups,
+            settlement,
+            relayers: parking_lot::Mutex::new(Vec::new()),
             nodes: Vec::new(),
             node_config: String::new(),
             _dir: None,
@@ -97,11 +112,20 @@ impl Target {
         cluster::check_consensus(&spec.consensus, spec.nodes).map_err(UsageError)?;
         crate::groups::check(spec.groups, &spec.consensus, false)
             .map_err(|e| UsageError(format!("node.{e}")))?;
+        crate::settlement::check(spec, false).map_err(|e| UsageError(format!("node.{e}")))?;
         let bin = find_bcos_bin(opts.bin.as_deref())?;
         let dir = tempfile::Builder::new().prefix("bcos-loadgen-").tempdir()?;
+        let settlement = (spec.user_chains > 0).then(|| {
+            let mut s =
+                SettlementTarget::new(crate::workload::hf_account::hf_merchant(), spec.user_chains);
+            s.settle_interval_ms = spec.settle_interval_ms;
+            s
+        });
         let mut target = Target {
             urls: Vec::new(),
             groups: spec.groups,
+            settlement,
+            relayers: parking_lot::Mutex::new(Vec::new()),
             nodes: Vec::new(),
             node_config: String::new(),
             _dir: None,
@@ -127,6 +151,10 @@ impl Target {
                 .nodes
                 .push(spawn_node(cmd, &dir.path().join("node-0.log"), flame(0))?);
         } else {
+            let extra = match &target.settlement {
+                Some(s) => crate::settlement::init_args(spec, &s.merchant),
+                None => Vec::new(),
+            };
             let nodes = cluster::init(
                 &bin,
                 dir.path(),
@@ -134,8 +162,14 @@ impl Target {
                 &spec.consensus,
                 spec.groups,
                 &spec.settings,
+                &extra,
             )?;
-            let groups = if spec.groups > 1 {
+            let groups = if spec.user_chains > 0 {
+                format!(
+                    " with a merchant chain (group 0) and {} user chains (`bcos init --groups {} --hf-merchant`)",
+                    spec.user_chains, spec.groups
+                )
+            } else if spec.groups > 1 {
                 format!(
                     " with {} groups (`bcos init --groups {}`)",
                     spec.groups, spec.groups
@@ -157,6 +191,7 @@ impl Target {
                 target.nodes.push(spawn_node(cmd, &log, flame(i))?);
             }
         }
+        let dir_path = dir.path().to_path_buf();
         target._dir = Some(dir);
         let deadline = Instant::now() + Duration::from_millis(NODE_START_TIMEOUT_MS);
         for i in 0..target.nodes.len() {
@@ -165,6 +200,16 @@ impl Target {
         }
         if target.nodes.len() > 1 {
             target.wait_connected()?;
+        }
+        if let Some(s) = &target.settlement {
+            let relayers = crate::relayers::start(
+                &bin,
+                &dir_path,
+                &target.urls,
+                &s.user_groups,
+                spec.relay_poll_ms,
+            )?;
+            *target.relayers.lock() = relayers;
         }
         Ok(target)
     }
@@ -177,6 +222,36 @@ impl Target {
     /// Groups every node runs.
     pub fn groups(&self) -> usize {
         self.groups
+    }
+
+    /// The groups the workloads' load goes to: the user chains with high-frequency accounts,
+    /// else every group.
+    pub fn load_groups(&self) -> Vec<usize> {
+        match &self.settlement {
+            Some(s) => s.user_groups.clone(),
+            None => (0..self.groups).collect(),
+        }
+    }
+
+    /// The merchant chain and user chains, with high-frequency accounts.
+    pub fn settlement(&self) -> Option<&SettlementTarget> {
+        self.settlement.as_ref()
+    }
+
+    /// The merchant chain's endpoint on the first node.
+    pub fn merchant_url(&self) -> Option<String> {
+        let url = self.urls.first()?;
+        self.settlement.as_ref()?;
+        Some(crate::groups::group_url(
+            url,
+            crate::settlement::MERCHANT_GROUP,
+            self.groups,
+        ))
+    }
+
+    /// The embedded relayers' state and log tails (empty without any), for error messages.
+    pub fn relayer_report(&self) -> String {
+        crate::relayers::describe(&mut self.relayers.lock())
     }
 
     /// Group `group`'s endpoint on each node: the node URLs themselves with one group, else
@@ -199,6 +274,9 @@ impl Target {
     /// Stops embedded nodes with SIGTERM (all at once; SIGKILL after
     /// [`NODE_STOP_TIMEOUT_MS`]); returns the flame files they wrote.
     pub fn stop(mut self) -> anyhow::Result<Vec<PathBuf>> {
+        for r in self.relayers.lock().iter_mut() {
+            r.kill();
+        }
         let mut nodes = std::mem::take(&mut self.nodes);
         let outcomes = stop_all(&mut nodes);
         let mut flames = Vec::new();

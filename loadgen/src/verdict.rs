@@ -3,7 +3,8 @@
 //! and the knee of saturation searches; `max_latency_ms_p99` against the p99 of open-loop
 //! workloads (and it bounds saturation steps). Open-loop workloads must also commit ≥ 90 % of
 //! what they offer, and no workload may lose more than [`ERROR_FRACTION_MAX`] of its
-//! transactions. The goal is compared with the same figures wherever the workload is judged by
+//! transactions, and with high-frequency accounts conservation must hold (XS-S2: what was paid
+//! is credited, in a proxy or in transit). The goal is compared with the same figures wherever the workload is judged by
 //! the global thresholds (no override of its own); it is reported, and never decides the
 //! verdict.
 
@@ -105,6 +106,9 @@ pub fn check(spec: &WorkloadSpec, r: &WorkloadResult, global: &ThresholdSpec) ->
             "{name}: {} of {} window transactions refused or never committed",
             r.errors, r.submitted
         ));
+    }
+    if let Some(s) = r.settlement.as_ref().filter(|s| !s.conservation_held) {
+        out.push(format!("{name}: settlement: {}", s.conservation));
     }
     out
 }

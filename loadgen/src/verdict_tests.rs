@@ -24,6 +24,7 @@ fn result(mode: &str, offered: f64, committed: f64, p99: f64, errors: u64) -> Wo
         node_usage: vec![],
         groups: 1,
         per_group_committed_tps: vec![committed],
+        settlement: None,
     }
 }
 
@@ -199,4 +200,37 @@ fn the_goal_is_judged_beside_the_threshold() {
         Some(&erc20_goal),
     );
     assert_eq!(t.goal, None);
+}
+
+/// Issue 14: a run whose merchant chain does not account for what was paid fails, with the
+/// ledger's own sentence; one that balances adds nothing.
+#[test]
+fn a_conservation_violation_fails_the_run() {
+    let spec = WorkloadSpec {
+        concurrency: Some(1000),
+        ..WorkloadSpec::new("hf-account", Mode::Closed)
+    };
+    let mut r = result("closed", 20_000.0, 20_000.0, 50.0, 0);
+    let settled = |held: bool, detail: &str| crate::results::SettlementResult {
+        user_chains: 2,
+        merchant: "0x01".into(),
+        lag_ms: LatencySummary::default(),
+        lag_payments: 10,
+        uncredited: 0,
+        records_credited: 2,
+        conservation_held: held,
+        conservation: detail.into(),
+        paid_wei: "10".into(),
+        credited_wei: "9".into(),
+        payments: 10,
+        settle_wait_s: 0.5,
+    };
+    r.settlement = Some(settled(true, "balanced"));
+    assert!(check(&spec, &r, &global()).is_empty());
+    r.settlement = Some(settled(false, "conservation violated (XS-S2): 9 of 10 wei"));
+    let f = check(&spec, &r, &global());
+    assert_eq!(
+        f,
+        ["transfer: settlement: conservation violated (XS-S2): 9 of 10 wei"]
+    );
 }

@@ -140,6 +140,58 @@ fn run_spreads_the_load_over_groups() {
     assert_eq!(r.node_usage.len(), 4, "one usage row per node");
 }
 
+/// Issue 14: hf-account over two user chains of a 4-node cluster whose merchant chain is
+/// group 0, with loadgen's own relayers: every window payment's record is credited, and the
+/// merchant chain accounts for every wei paid.
+#[test]
+fn run_settles_payments_from_user_chains_to_the_merchant_chain() {
+    let (r, text) = run_result(&[
+        "run",
+        "--workload",
+        "hf-account",
+        "--rate",
+        "400",
+        "--nodes",
+        "4",
+        "--consensus",
+        "pbft",
+        "--user-chains",
+        "2",
+        "--settle-interval-ms",
+        "200",
+        "--relay-poll-ms",
+        "50",
+        "--connections",
+        "4",
+        "--users",
+        "200",
+        "--merchants",
+        "3",
+        "--warmup-s",
+        "0.5",
+        "--window-s",
+        "2",
+    ]);
+    assert_eq!(r.groups, 2, "the load goes to the user chains: {text}");
+    assert!(
+        r.per_group_committed_tps.iter().all(|&t| t > 0.0),
+        "every user chain commits: {text}"
+    );
+    let s = r
+        .settlement
+        .unwrap_or_else(|| panic!("no settlement result: {text}"));
+    assert!(s.conservation_held, "{}", s.conservation);
+    assert_eq!(s.user_chains, 2);
+    assert_eq!(s.uncredited, 0, "{text}");
+    assert!(s.records_credited >= 2, "{text}");
+    // Three merchants: only the payments to the high-frequency one are settled.
+    assert!(s.lag_payments > 0 && s.lag_payments < r.committed, "{text}");
+    assert!(s.lag_ms.p50 > 0.0 && s.lag_ms.p50 <= s.lag_ms.p99, "{text}");
+    let paid: u64 = s.paid_wei.parse().unwrap_or(0);
+    assert!(paid > 0 && paid < s.payments, "{text}");
+    assert_eq!(s.credited_wei, s.paid_wei, "everything landed: {text}");
+}
+
 fn expect_usage_error(args: &[&str], needle: &str) {
     let out = loadgen()
         .args(args)
@@ -240,6 +292,18 @@ fn bad_input_is_one_line_and_exit_code_2() {
         ],
         "cannot be split over 4 groups",
     );
+    expect_usage_error(
+        &[
+            "run",
+            "--workload",
+            "hf-account",
+            "--rate",
+            "10",
+            "--user-chains",
+            "2",
+        ],
+        "pbft",
+    );
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[machine]\ncores = \n").unwrap_or_else(|e| panic!("{e}"));
@@ -255,12 +319,7 @@ fn bad_input_is_one_line_and_exit_code_2() {
 fn an_embedded_node_reports_the_io_backend_it_runs() {
     use bcos_loadgen::profile::NodeSpec;
     use bcos_loadgen::target::{EmbeddedOptions, Target};
-    let spec = NodeSpec {
-        nodes: 1,
-        consensus: "solo".into(),
-        groups: 1,
-        settings: toml::Table::new(),
-    };
+    let spec = NodeSpec::new(1, "solo");
     let target = Target::embedded(&spec, &EmbeddedOptions::default())
         .unwrap_or_else(|e| panic!("starting the node: {e:#}"));
     let backends = bcos_loadgen::node_info::io_backends(target.urls());

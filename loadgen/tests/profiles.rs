@@ -278,6 +278,68 @@ fn group_counts_are_validated() {
     assert_eq!(four.node.groups, 4);
 }
 
+/// Issue 14: the hf profile runs hf-account over 4 user chains (groups 5) of pbft4's cluster.
+#[test]
+fn the_hf_profile_pays_over_four_user_chains() {
+    let p = load("ci-2core-hf.toml");
+    let pbft4 = load("ci-2core-pbft4.toml");
+    assert_eq!(
+        (p.node.nodes, p.node.consensus.as_str(), p.node.user_chains),
+        (4, "pbft", 4)
+    );
+    assert_eq!(p.node.groups, 5, "the merchant chain and 4 user chains");
+    assert_eq!(p.node.load_groups(), 4);
+    assert_eq!(
+        p.node.settings, pbft4.node.settings,
+        "pbft4's per-node settings"
+    );
+    assert!(p.workloads.iter().all(|w| w.name == "hf-account"));
+    assert!(p.workloads.iter().any(|w| w.mode == Mode::Closed));
+    assert!(p.workloads.iter().any(|w| w.mode == Mode::Open));
+    let goal = p.goal.unwrap_or_else(|| panic!("no goal"));
+    assert!(goal.source.contains("issue 14"), "{}", goal.source);
+}
+
+#[test]
+fn user_chains_are_validated() {
+    let cluster = MINIMAL.replace("[node]", "[node]\nnodes = 4\nconsensus = \"pbft\"");
+    for (what, bad, needle) in [
+        (
+            "groups disagree",
+            cluster.replace("[node]", "[node]\nuser_chains = 2\ngroups = 4"),
+            "groups = 3",
+        ),
+        (
+            "too many",
+            cluster.replace("[node]", "[node]\nuser_chains = 10"),
+            "at most 9",
+        ),
+        (
+            "raft",
+            MINIMAL.replace(
+                "[node]",
+                "[node]\nnodes = 3\nconsensus = \"raft\"\nuser_chains = 2",
+            ),
+            "pbft",
+        ),
+        (
+            "solo",
+            MINIMAL.replace("[node]", "[node]\nuser_chains = 2"),
+            "needs a cluster",
+        ),
+        (
+            "fewer connections than user chains",
+            cluster.replace("[node]", "[node]\nuser_chains = 5"),
+            "connections = 4",
+        ),
+    ] {
+        assert_refused(&bad, what, needle);
+    }
+    let two = Profile::parse(&cluster.replace("[node]", "[node]\nuser_chains = 2"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((two.node.groups, two.node.load_groups()), (3, 2));
+}
+
 /// `text` is refused as a profile, with `needle` in the error (`what` names the case).
 fn assert_refused(text: &str, what: &str, needle: &str) {
     let err = Profile::parse(text)

@@ -2,8 +2,8 @@
 //! [`TrackerConfig::poll_interval_ms`] and reads each new block's transaction hashes with
 //! `eth_getBlockByNumber(n, false)`; each of our hashes gets its commit time stamped when its
 //! block is first seen (so a commit time is late by at most one poll interval plus one block
-//! fetch). A level over several groups runs one tracker per group, each following its
-//! group's blocks at the group's endpoint.
+//! fetch) and its position (block, index) recorded. A level over several groups runs one
+//! tracker per group, each following its group's blocks at the group's endpoint.
 
 use super::Timing;
 use crate::rpc_client::{hex_u64, RpcClient};
@@ -15,6 +15,33 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// Bits of a packed position that hold the transaction's index in its block.
+const POSITION_INDEX_BITS: u32 = 24;
+
+/// (block, index in the block) as one word: the block in the high bits.
+pub fn pack_position(block: u64, index: usize) -> u64 {
+    (block << POSITION_INDEX_BITS) | (index as u64 & ((1 << POSITION_INDEX_BITS) - 1))
+}
+
+/// The (block, index) of [`pack_position`]; None for UNSET.
+pub fn unpack_position(p: u64) -> Option<(u64, u32)> {
+    (p != super::UNSET).then_some((
+        p >> POSITION_INDEX_BITS,
+        (p & ((1 << POSITION_INDEX_BITS) - 1)) as u32,
+    ))
+}
+
+/// A transaction committed in a level's window: where, and when loadgen saw it (ns since
+/// the level's epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// Its position among the group's pre-signed transactions.
+    pub tx: usize,
+    pub block: u64,
+    pub index: u32,
+    pub ns: u64,
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct TrackerConfig {
@@ -75,12 +102,17 @@ impl CommitTracker {
                     for (n, b) in (seen + 1..=last).zip(blocks) {
                         let b = b.map_err(|e| anyhow::anyhow!("eth_getBlockByNumber({n}): {e}"))?;
                         let block: BlockHashes = serde_json::from_value(b)?;
-                        let ours = block
+                        let ours: Vec<usize> = block
                             .transactions
                             .iter()
-                            .filter_map(|h| index.get(h))
-                            .map(|&i| i as usize);
-                        timing.mark_committed(ours, now);
+                            .enumerate()
+                            .filter_map(|(k, h)| {
+                                let i = *index.get(h)? as usize;
+                                timing.position[i].store(pack_position(n, k), Ordering::Relaxed);
+                                Some(i)
+                            })
+                            .collect();
+                        timing.mark_committed(ours.into_iter(), now);
                     }
                     seen = last;
                 }

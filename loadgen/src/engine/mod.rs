@@ -22,6 +22,7 @@ pub use summary::{summarize, Summary};
 use crate::progress::Progress;
 use crate::workload::SignedTx;
 use anyhow::Context;
+pub use commit_tracker::{pack_position, unpack_position, Committed};
 use commit_tracker::{CommitTracker, TrackerConfig};
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
@@ -44,6 +45,8 @@ pub struct Timing {
     epoch: Instant,
     pub send_ns: Vec<AtomicU64>,
     pub commit_ns: Vec<AtomicU64>,
+    /// Where each committed transaction landed ([`pack_position`]), or UNSET.
+    pub position: Vec<AtomicU64>,
     pub sent: AtomicU64,
     pub committed: AtomicU64,
     pub refused: AtomicU64,
@@ -73,6 +76,7 @@ impl Timing {
             epoch,
             send_ns: (0..start).map(|_| AtomicU64::new(UNSET)).collect(),
             commit_ns: (0..start).map(|_| AtomicU64::new(UNSET)).collect(),
+            position: (0..start).map(|_| AtomicU64::new(UNSET)).collect(),
             sent: AtomicU64::new(0),
             committed: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -105,6 +109,28 @@ impl Timing {
 
     pub fn now_ns(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
+    }
+
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// Group `group`'s transactions committed at `w0..w1`, with where they landed.
+    pub fn commits_in(&self, group: usize, w0: u64, w1: u64) -> Vec<Committed> {
+        let range = self.groups.get(group).cloned().unwrap_or_default();
+        let start = range.start;
+        range
+            .filter_map(|i| {
+                let ns = self.commit_ns[i].load(Ordering::Relaxed);
+                let (block, index) = unpack_position(self.position[i].load(Ordering::Relaxed))?;
+                (ns < REFUSED && (w0..w1).contains(&ns)).then_some(Committed {
+                    tx: i - start,
+                    block,
+                    index,
+                    ns,
+                })
+            })
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -220,6 +246,10 @@ pub struct LevelOutcome {
     /// Transactions sent, of `total` pre-signed (the closed loop leaves the rest unsent).
     pub sent: u64,
     pub total: usize,
+    /// The level's epoch: every `*_ns` time is measured from it.
+    pub epoch: Instant,
+    /// Per group, the transactions committed in the window and where they landed.
+    pub window_commits: Vec<Vec<Committed>>,
 }
 
 /// One group's part of a level: the group's endpoint on each node (`/g/<g>` when the level
@@ -460,6 +490,9 @@ pub fn run_level(
         .collect();
     refusals.sort_by_key(|r| std::cmp::Reverse(r.1));
     let sent = shared.timing.sent.load(Ordering::Relaxed);
+    let window_commits = (0..groups)
+        .map(|g| shared.timing.commits_in(g, w0, w1_eff))
+        .collect();
     Ok(LevelOutcome {
         summary,
         offered_tps,
@@ -467,6 +500,8 @@ pub fn run_level(
         ran_out: ran_out_ns != UNSET,
         sent,
         total: shared.txs.len(),
+        epoch: shared.timing.epoch(),
+        window_commits,
     })
 }
 
@@ -484,6 +519,31 @@ mod tests {
         let one = Timing::new(4, Instant::now());
         assert_eq!(one.groups().to_vec(), vec![0..4]);
         assert_eq!(one.group_of(3), 0);
+    }
+
+    #[test]
+    fn positions_pack_and_commits_in_the_window_keep_them() {
+        assert_eq!(
+            unpack_position(pack_position(123_456, 9_999)),
+            Some((123_456, 9_999))
+        );
+        assert_eq!(unpack_position(UNSET), None);
+        let t = Timing::grouped(&[2, 2], Instant::now());
+        t.mark_sent(0..4, |_| 1);
+        t.position[2].store(pack_position(7, 3), Ordering::Relaxed);
+        t.mark_committed([2].into_iter(), 50);
+        t.position[3].store(pack_position(9, 0), Ordering::Relaxed);
+        t.mark_committed([3].into_iter(), 500);
+        assert_eq!(
+            t.commits_in(1, 10, 100),
+            [Committed {
+                tx: 0,
+                block: 7,
+                index: 3,
+                ns: 50
+            }]
+        );
+        assert!(t.commits_in(0, 0, 1000).is_empty());
     }
 
     #[test]

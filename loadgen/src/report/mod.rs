@@ -18,6 +18,8 @@ mod tests;
 mod tests_measured;
 #[cfg(test)]
 mod tests_provenance;
+#[cfg(test)]
+mod tests_settlement;
 
 use std::path::{Path, PathBuf};
 

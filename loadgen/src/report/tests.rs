@@ -62,6 +62,7 @@ fn workload(name: &str, committed_tps: f64) -> WorkloadResult {
         ],
         groups: 1,
         per_group_committed_tps: vec![committed_tps],
+        settlement: None,
     }
 }
 
@@ -88,6 +89,7 @@ pub(super) fn full_run() -> RunResults {
         nodes: 4,
         consensus: "pbft".to_string(),
         groups: 1,
+        user_chains: 0,
         workloads: vec![workload("transfer", 4995.5), workload("erc20", 2500.25)],
         criterion: vec![CriterionResult {
             id: "recover/batch_rayon".to_string(),

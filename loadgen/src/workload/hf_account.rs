@@ -2,19 +2,33 @@
 //! the merchant chosen with a Zipf skew (a few merchants take most payments, so their
 //! accounts are the hot spots).
 //!
-//! The [`Topology`] names groups so that users can later be split over several user chains
-//! (groups) paying into a separate merchant chain; today there is one user group and the
-//! merchants live on the same chain. Users are funded lazily, in bulk, just before the first
-//! batch that uses them is signed: a short run with U = 100,000 pays only for the users it
-//! touches.
+//! One instance serves one chain. Over several user chains with high-frequency accounts
+//! ([`crate::settlement`]) each user chain gets its own instance (its share of the users, as
+//! with groups) and pays the same merchants: merchant 0, the most popular, is the
+//! high-frequency merchant, whose proxy on every user chain is its own address
+//! ([`hf_merchant`], or the cluster's when loadgen attaches to one); the others are plain
+//! accounts there. Users are funded lazily, in bulk, just before the first batch that uses
+//! them is signed: a short run with U = 100,000 pays only for the users it touches.
 
-use super::{fund, sign_parallel, zipf::mix, zipf::Zipf, Ctx, RoundRobin, SignedTx, Workload};
+use super::{
+    fund, sign_parallel, zipf::mix, zipf::Zipf, Ctx, Payments, RoundRobin, SignedTx, Workload,
+};
 use crate::accounts::{self, Account};
-use alloy_primitives::{TxKind, U256};
+use alloy_primitives::{Address, TxKind, U256};
 
 /// Key seeds; merchants only receive, so their keys are never used to sign.
 const USER_SEED: &str = "bcos-loadgen/hf-user";
 const MERCHANT_SEED: &str = "bcos-loadgen/hf-merchant";
+/// Wei each payment carries.
+pub const PAYMENT_WEI: u64 = 1;
+
+/// The high-frequency merchant of clusters loadgen starts (`bcos init --hf-merchant`):
+/// merchant 0 of every hf-account instance.
+pub fn hf_merchant() -> Address {
+    accounts::derive(MERCHANT_SEED, 1)
+        .first()
+        .map_or(Address::ZERO, |a| a.address)
+}
 
 /// A set of accounts living on one chain (group).
 pub struct Group {
@@ -46,15 +60,25 @@ impl Topology {
             zipf_exponent,
         }
     }
+
+    /// Makes `merchant` merchant 0 (the most popular): the high-frequency merchant of a
+    /// cluster loadgen did not start. Merchants only receive, so no key is needed.
+    pub fn set_hf_merchant(&mut self, merchant: Address) {
+        if let Some(m) = self.merchant_group.accounts.first_mut() {
+            m.address = merchant;
+        }
+    }
 }
 
 pub struct HfAccount {
     /// Users of the first group (the only one today) take turns.
     users: RoundRobin,
-    merchants: Vec<alloy_primitives::Address>,
+    merchants: Vec<Address>,
     zipf: Zipf,
     /// Users `0..funded` have been funded.
     funded: usize,
+    /// Sequence index of the first transaction of the last `sign` call.
+    last_sign_start: u64,
 }
 
 impl HfAccount {
@@ -75,8 +99,18 @@ impl HfAccount {
             merchants,
             zipf,
             funded: 0,
+            last_sign_start: 0,
         }
     }
+}
+
+/// The merchant transaction `g` pays (Zipf over `merchants`, which is never empty).
+fn payee_of(merchants: &[Address], zipf: &Zipf, g: u64) -> Address {
+    merchants
+        .get(zipf.sample(mix(g)))
+        .or(merchants.first())
+        .copied()
+        .unwrap_or(Address::ZERO)
 }
 
 impl Workload for HfAccount {
@@ -90,6 +124,7 @@ impl Workload for HfAccount {
 
     fn sign(&mut self, ctx: &Ctx, count: usize) -> anyhow::Result<Vec<SignedTx>> {
         let gs = self.users.take(count);
+        self.last_sign_start = gs.start;
         let needed = self.users.used_by(gs.end);
         if needed > self.funded {
             crate::progress::note(&format!(
@@ -103,13 +138,13 @@ impl Workload for HfAccount {
         let (users, merchants, zipf, fees) = (&self.users, &self.merchants, &self.zipf, ctx.fees);
         Ok(sign_parallel(gs, |g| {
             let (u, nonce) = users.slot(g);
-            let to = merchants[zipf.sample(mix(g))];
+            let to = payee_of(merchants, zipf, g);
             accounts::sign_call(
                 &fees,
                 &users.senders[u].key,
                 nonce,
                 TxKind::Call(to),
-                U256::from(1),
+                U256::from(PAYMENT_WEI),
                 accounts::TRANSFER_GAS,
                 Vec::new(),
             )
@@ -118,5 +153,44 @@ impl Workload for HfAccount {
 
     fn resync(&mut self, ctx: &Ctx) -> anyhow::Result<()> {
         self.users.resync(&ctx.url, self.funded)
+    }
+
+    fn payee(&self, k: usize) -> Option<Address> {
+        let g = self.last_sign_start + k as u64;
+        Some(payee_of(&self.merchants, &self.zipf, g))
+    }
+
+    fn payments(&self) -> Option<Payments> {
+        Some(Payments {
+            payers: self.users.senders[..self.funded]
+                .iter()
+                .map(|a| a.address)
+                .collect(),
+            merchants: self.merchants.clone(),
+            value: U256::from(PAYMENT_WEI),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merchant_zero_is_the_high_frequency_merchant() {
+        let t = Topology::single(3, 4, 1.0);
+        assert_eq!(t.merchant_group.accounts[0].address, hf_merchant());
+        let mut t = Topology::single(3, 4, 1.0);
+        let other = Address::repeat_byte(7);
+        t.set_hf_merchant(other);
+        let w = HfAccount::new(t);
+        assert_eq!(w.merchants[0], other);
+        assert_eq!(w.merchants.len(), 4);
+        // Merchant 0 is the most popular; transaction k of the last sign call pays payee(k).
+        let zero = (0..1000).filter(|&k| w.payee(k) == Some(other)).count();
+        assert!(zero > 1000 / 4, "{zero}");
+        // Nothing funded yet: no payer.
+        let p = w.payments().map(|p| (p.payers.len(), p.value));
+        assert_eq!(p, Some((0, U256::from(PAYMENT_WEI))));
     }
 }

@@ -16,7 +16,7 @@ pub mod zipf;
 use crate::accounts::{self, Account, Fees};
 use crate::profile::WorkloadSpec;
 use crate::rpc_client::{hex_u64, RpcClient};
-use alloy_primitives::{B256, U256};
+use alloy_primitives::{Address, B256, U256};
 use anyhow::bail;
 use rayon::prelude::*;
 use secp256k1::SecretKey;
@@ -52,10 +52,19 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn connect(url: &str) -> anyhow::Result<Ctx> {
+        Ctx::connect_with_funders(url, accounts::DEV_FUNDERS_MAX)
+    }
+
+    /// Funding comes only from the test mnemonic's first `funders_max` accounts (the others
+    /// may be busy: with high-frequency accounts they are the settler's and the relayers').
+    pub fn connect_with_funders(url: &str, funders_max: usize) -> anyhow::Result<Ctx> {
         let mut c = RpcClient::connect(url)?;
         let fees = Fees::discover(&mut c)?;
-        let funders =
-            accounts::dev_funders(&mut c, U256::from(ACCOUNT_FUNDING_WEI) * U256::from(10u64))?;
+        let funders = accounts::dev_funders(
+            &mut c,
+            U256::from(ACCOUNT_FUNDING_WEI) * U256::from(10u64),
+            funders_max,
+        )?;
         Ok(Ctx {
             url: url.to_string(),
             fees,
@@ -74,17 +83,47 @@ pub trait Workload: Send {
     /// Restarts the sequence from the node's pending nonces, after refused transactions left
     /// gaps.
     fn resync(&mut self, ctx: &Ctx) -> anyhow::Result<()>;
+    /// Who pays whom, for the settlement checks ([`crate::settlement`]): hf-account's payers
+    /// so far and its merchants; None for other workloads.
+    fn payments(&self) -> Option<Payments> {
+        None
+    }
+    /// Who transaction `k` of the last `sign` call pays (hf-account); None for others.
+    fn payee(&self, _k: usize) -> Option<Address> {
+        None
+    }
+}
+
+/// A paying workload's accounts: every committed transaction of a payer is one payment of
+/// `value` wei to one of `merchants`.
+#[derive(Debug, Clone)]
+pub struct Payments {
+    pub payers: Vec<Address>,
+    pub merchants: Vec<Address>,
+    pub value: U256,
 }
 
 /// Builds the workload a spec names.
 pub fn build(spec: &WorkloadSpec) -> anyhow::Result<Box<dyn Workload>> {
+    build_for(spec, None)
+}
+
+/// Builds the workload a spec names; `hf_merchant` (high-frequency accounts) is hf-account's
+/// first, most popular merchant.
+pub fn build_for(
+    spec: &WorkloadSpec,
+    hf_merchant: Option<Address>,
+) -> anyhow::Result<Box<dyn Workload>> {
     Ok(match spec.name.as_str() {
         "transfer" => Box::new(transfer::Transfer::new(spec.accounts)),
-        "hf-account" => Box::new(hf_account::HfAccount::new(hf_account::Topology::single(
-            spec.users,
-            spec.merchants,
-            spec.zipf_exponent,
-        ))),
+        "hf-account" => {
+            let mut t =
+                hf_account::Topology::single(spec.users, spec.merchants, spec.zipf_exponent);
+            if let Some(m) = hf_merchant {
+                t.set_hf_merchant(m);
+            }
+            Box::new(hf_account::HfAccount::new(t))
+        }
         "erc20" => Box::new(erc20::Erc20::new(spec.accounts)),
         other => {
             return crate::error::usage(format!(

@@ -17,7 +17,13 @@ pub(super) fn thresholds_and_goal(o: &mut String, r: &RunResults) -> fmt::Result
         ms(r.thresholds.max_latency_ms_p99),
         r.nodes,
         text(&r.consensus),
-        if r.groups > 1 {
+        if r.user_chains > 0 {
+            format!(
+                ", {} groups: the merchant chain (group 0) and {} user chains, which the load is \
+                 split evenly over (the figures are of the aggregate)",
+                r.groups, r.user_chains
+            )
+        } else if r.groups > 1 {
             format!(
                 ", {} groups (each workload's load split evenly over them; the figures are of the aggregate)",
                 r.groups

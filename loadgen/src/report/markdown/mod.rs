@@ -1,12 +1,14 @@
 //! `report.md`: the human-readable certification report, rendered from [`RunResults`] alone so
 //! a report can be regenerated from its `results.json`. Sections without data are left out.
 //! Sections with rules of their own live beside this file: [`checks`] (verdict, thresholds,
-//! goal), [`efficiency`] (crypto bound), [`bench`] (criterion results and their provenance).
+//! goal), [`efficiency`] (crypto bound), [`bench`] (criterion results and their provenance),
+//! [`settlement`] (high-frequency accounts over user chains).
 
 mod bench;
 mod checks;
 mod efficiency;
 mod format;
+mod settlement;
 
 use std::fmt::Write;
 
@@ -36,6 +38,7 @@ fn write_report(o: &mut String, r: &RunResults, charts: &[Chart]) -> Result {
     header(o, r)?;
     summary(o, r)?;
     groups(o, r)?;
+    settlement::section(o, r)?;
     checks::targets(o, r)?;
     saturation(o, r)?;
     stages(o, r)?;
@@ -112,7 +115,12 @@ fn summary(o: &mut String, r: &RunResults) -> Result {
 
 /// Per-group committed TPS of workloads spread over several groups; left out otherwise.
 fn groups(o: &mut String, r: &RunResults) -> Result {
-    let spread: Vec<&WorkloadResult> = r.workloads.iter().filter(|w| w.groups > 1).collect();
+    // Workloads over user chains have their own section (settlement).
+    let spread: Vec<&WorkloadResult> = r
+        .workloads
+        .iter()
+        .filter(|w| w.groups > 1 && w.settlement.is_none())
+        .collect();
     if spread.is_empty() {
         return Ok(());
     }

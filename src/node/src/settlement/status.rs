@@ -45,7 +45,13 @@ pub fn user_status(api: &NodeApi, merchant: &Address, now_s: u64) -> Result<Valu
     let last_seq = small(read(api, user_slots::LAST_SEQ)?);
     let last_block = small(read(api, user_slots::LAST_BLOCK)?);
     let head = api.head_number();
-    let last_ts = api.header(last_block)?.map_or(0, |(_, h)| h.timestamp);
+    // Before the first record there is no record to be late after.
+    let since_ms = if last_seq == 0 {
+        Value::Null
+    } else {
+        let last_ts = api.header(last_block)?.map_or(now_s, |(_, h)| h.timestamp);
+        json!(now_s.saturating_sub(last_ts).saturating_mul(1000))
+    };
     Ok(json!({
         "role": "user",
         "chainId": api.chain_id(),
@@ -56,7 +62,7 @@ pub fn user_status(api: &NodeApi, merchant: &Address, now_s: u64) -> Result<Valu
         "proxyBalance": balance(api, merchant)?,
         "head": head,
         "blocksSinceLastRecord": head.saturating_sub(last_block),
-        "msSinceLastRecord": now_s.saturating_sub(last_ts).saturating_mul(1000),
+        "msSinceLastRecord": since_ms,
     }))
 }
 
@@ -94,7 +100,26 @@ fn merchant_chain(
     Ok(out)
 }
 
+/// Attempts at a reading during which no block committed.
+pub const STATUS_READS_MAX: usize = 8;
+
+/// The status, read at one state: the fields are read one by one, so the reading is kept
+/// only if the head did not move meanwhile (`head` says which state it is).
 pub fn status(api: &NodeApi, view: &SettlementView, now_s: u64) -> Result<Value, ApiError> {
+    for _ in 0..STATUS_READS_MAX {
+        let before = api.head_number();
+        let mut out = status_once(api, view, now_s)?;
+        if api.head_number() == before {
+            out["head"] = json!(before);
+            return Ok(out);
+        }
+    }
+    Err(ApiError::Unavailable(format!(
+        "the chain committed a block during each of {STATUS_READS_MAX} readings; try again"
+    )))
+}
+
+fn status_once(api: &NodeApi, view: &SettlementView, now_s: u64) -> Result<Value, ApiError> {
     let merchant = view.config.merchant;
     match view.role {
         SettlementRole::User => user_status(api, &merchant, now_s),
@@ -108,11 +133,17 @@ pub fn status(api: &NodeApi, view: &SettlementView, now_s: u64) -> Result<Value,
                     merchant_chain(api, *chain, *group, peer, now_s)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut credited_total = U256::ZERO;
+            for chain in view.chains.keys() {
+                credited_total =
+                    credited_total.saturating_add(read(api, merchant_slots::credited(*chain))?);
+            }
             Ok(json!({
                 "role": "merchant",
                 "chainId": api.chain_id(),
                 "merchant": merchant,
                 "merchantBalance": balance(api, &merchant)?,
+                "creditedTotal": credited_total,
                 "chains": chains,
             }))
         }
