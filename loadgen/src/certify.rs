@@ -99,6 +99,15 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         workloads.push(r);
     }
     let flames = target.stop()?;
+    let user_chains_sweep = if o.user_chains.is_some() || profile.node.user_chains_sweep.is_empty()
+    {
+        Vec::new()
+    } else if !o.urls.is_empty() {
+        note("warning: user_chains_sweep needs embedded nodes; skipped with --url");
+        Vec::new()
+    } else {
+        sweep_user_chains(&profile, o, &workloads)?
+    };
     let flamegraph = match (o.flame, flames.first()) {
         (true, None) => {
             note("warning: --flame: the node wrote no folded stacks (does this bcos build read BCOS_FLAME_FILE?)");
@@ -126,6 +135,7 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         groups: profile.node.groups,
         user_chains: profile.node.user_chains,
         workloads,
+        user_chains_sweep,
         criterion,
         flamegraph,
         passed: failures.is_empty(),
@@ -141,6 +151,50 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         started.elapsed().as_secs_f64()
     ));
     Ok((results, dir))
+}
+
+/// The profile's `user_chains_sweep`: every closed-loop workload once per U, each U on a
+/// fresh cluster of the profile's nodes with U user chains; U = the profile's `user_chains`
+/// takes the main run's results (`main`). Not judged against the thresholds.
+fn sweep_user_chains(
+    profile: &Profile,
+    o: &CertifyOptions,
+    main: &[WorkloadResult],
+) -> anyhow::Result<Vec<WorkloadResult>> {
+    let closed = |spec: &&crate::profile::WorkloadSpec| spec.mode == crate::profile::Mode::Closed;
+    let p99_max = profile.thresholds.max_latency_ms_p99;
+    let mut points = Vec::new();
+    for &u in &profile.node.user_chains_sweep {
+        if u == profile.node.user_chains {
+            let same = profile
+                .workloads
+                .iter()
+                .zip(main)
+                .filter(|(s, _)| closed(s));
+            points.extend(same.map(|(_, r)| r.clone()));
+            continue;
+        }
+        note(&format!(
+            "user chains sweep: a fresh cluster with {u} user chains for the closed-loop workloads"
+        ));
+        let node = profile
+            .node
+            .with_user_chains(u, false)
+            .map_err(crate::UsageError)?;
+        let opts = EmbeddedOptions {
+            bin: o.bcos_bin.clone(),
+            flame_dir: None,
+        };
+        let target = Target::embedded(&node, &opts)?;
+        for spec in profile.workloads.iter().filter(closed) {
+            let r =
+                runner::run_workload(&target, spec, spec.max_latency_ms_p99.unwrap_or(p99_max))?;
+            println!("sweep U={u}: {}", one_line(&r));
+            points.push(r);
+        }
+        target.stop()?;
+    }
+    Ok(points)
 }
 
 /// `--groups G`: replaces the profile's `[node] groups` after checking that G suits the

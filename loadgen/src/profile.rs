@@ -63,6 +63,13 @@ pub struct NodeSpec {
     /// it.
     #[serde(default)]
     pub user_chains: usize,
+    /// With `user_chains`: payment TPS against the number of user chains (issue 14). After
+    /// the profile's workloads, `loadgen certify` runs every closed-loop workload once more
+    /// per U listed here, each on a fresh cluster of the same nodes with U user chains (U =
+    /// `user_chains` reuses the main run), and reports them side by side. The thresholds
+    /// are judged on the main run only. Empty (default): no sweep; `--user-chains` skips it.
+    #[serde(default)]
+    pub user_chains_sweep: Vec<usize>,
     /// With `user_chains`: `bcos init --settle-interval-ms` (none: the node's default).
     #[serde(default)]
     pub settle_interval_ms: Option<u64>,
@@ -86,6 +93,7 @@ impl NodeSpec {
             consensus: consensus.into(),
             groups: 1,
             user_chains: 0,
+            user_chains_sweep: Vec::new(),
             settle_interval_ms: None,
             settle_every_blocks: None,
             relay_poll_ms: None,
@@ -108,6 +116,18 @@ impl NodeSpec {
         }
         self.groups = all;
         Ok(())
+    }
+
+    /// This spec with U user chains (groups U + 1) and no sweep, checked like
+    /// `--user-chains U`.
+    pub fn with_user_chains(&self, u: usize, remote: bool) -> Result<NodeSpec, String> {
+        let mut node = self.clone();
+        node.user_chains = u;
+        node.groups = if u > 0 { u + 1 } else { 1 };
+        node.user_chains_sweep = Vec::new();
+        crate::settlement::check(&node, remote)?;
+        crate::groups::check(node.groups, &node.consensus, remote)?;
+        Ok(node)
     }
 
     /// Chains the workloads' load is split over: the user chains with settlement, else
@@ -347,6 +367,22 @@ impl Profile {
         for w in &self.workloads {
             w.validate()?;
             crate::groups::check_workload(w, self.node.load_groups())?;
+        }
+        if !self.node.user_chains_sweep.is_empty() && self.node.user_chains == 0 {
+            return Err("node.user_chains_sweep needs node.user_chains".into());
+        }
+        for &u in &self.node.user_chains_sweep {
+            if u == 0 {
+                return Err("node.user_chains_sweep: every entry is 1 or more".into());
+            }
+            let node = self
+                .node
+                .with_user_chains(u, false)
+                .map_err(|e| format!("node.user_chains_sweep {u}: {e}"))?;
+            for w in self.workloads.iter().filter(|w| w.mode == Mode::Closed) {
+                crate::groups::check_workload(w, node.load_groups())
+                    .map_err(|e| format!("node.user_chains_sweep {u}: {e}"))?;
+            }
         }
         if let Some(goal) = &self.goal {
             goal.validate(&self.workloads)?;

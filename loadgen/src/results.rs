@@ -26,6 +26,10 @@ pub struct RunResults {
     #[serde(default)]
     pub user_chains: usize,
     pub workloads: Vec<WorkloadResult>,
+    /// The profile's `user_chains_sweep` (issue 14): the closed-loop workloads once per
+    /// number of user chains, each on its own cluster; not judged. Empty without a sweep.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_chains_sweep: Vec<WorkloadResult>,
     /// Latest criterion results found under the target dir, if any.
     pub criterion: Vec<CriterionResult>,
     /// Relative path of the flamegraph SVG inside the report dir, if recorded.

@@ -289,6 +289,7 @@ fn the_hf_profile_pays_over_four_user_chains() {
     );
     assert_eq!(p.node.groups, 5, "the merchant chain and 4 user chains");
     assert_eq!(p.node.load_groups(), 4);
+    assert_eq!(p.node.user_chains_sweep, [1, 2, 4], "payment TPS against U");
     assert_eq!(
         p.node.settings, pbft4.node.settings,
         "pbft4's per-node settings"
@@ -331,6 +332,27 @@ fn user_chains_are_validated() {
             "fewer connections than user chains",
             cluster.replace("[node]", "[node]\nuser_chains = 5"),
             "connections = 4",
+        ),
+        (
+            "a sweep without user chains",
+            cluster.replace("[node]", "[node]\nuser_chains_sweep = [1, 2]"),
+            "needs node.user_chains",
+        ),
+        (
+            "a sweep over 0 user chains",
+            cluster.replace(
+                "[node]",
+                "[node]\nuser_chains = 2\nuser_chains_sweep = [0, 2]",
+            ),
+            "1 or more",
+        ),
+        (
+            "a sweep with more user chains than connections",
+            cluster.replace(
+                "[node]",
+                "[node]\nuser_chains = 2\nuser_chains_sweep = [1, 5]",
+            ),
+            "user_chains_sweep 5",
         ),
     ] {
         assert_refused(&bad, what, needle);

@@ -91,6 +91,7 @@ pub(super) fn full_run() -> RunResults {
         groups: 1,
         user_chains: 0,
         workloads: vec![workload("transfer", 4995.5), workload("erc20", 2500.25)],
+        user_chains_sweep: Vec::new(),
         criterion: vec![CriterionResult {
             id: "recover/batch_rayon".to_string(),
             mean_ns: 39_100_000.0,

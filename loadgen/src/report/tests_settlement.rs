@@ -84,3 +84,46 @@ fn a_conservation_violation_is_shown() {
     assert!(md.contains("| **VIOLATED** |"), "{md}");
     assert!(md.contains("conservation violated (XS-S2)"), "{md}");
 }
+
+#[test]
+fn the_user_chains_sweep_is_a_table_of_payment_tps_against_u() -> anyhow::Result<()> {
+    let md = markdown::render(&settled_run(true), &[]);
+    assert!(!md.contains("Payment TPS against user chains"), "{md}");
+
+    let mut r = settled_run(true);
+    r.groups = 5;
+    r.user_chains = 4;
+    let template = r.workloads[0].clone();
+    for (u, t, held) in [(1, 6000.0, true), (2, 5040.0, true), (4, 4300.0, false)] {
+        let mut w = template.clone();
+        w.mode = "closed".into();
+        w.committed_tps = t;
+        w.per_group_committed_tps = vec![t / u as f64; u];
+        if let Some(s) = w.settlement.as_mut() {
+            s.user_chains = u;
+            s.conservation_held = held;
+            s.lag_ms.p50 = 400.0 + u as f64;
+        }
+        r.user_chains_sweep.push(w);
+    }
+    let md = markdown::render(&r, &[]);
+    assert!(md.contains("### Payment TPS against user chains"), "{md}");
+    assert!(
+        md.contains("(U = 4 is the run above); not judged against the thresholds"),
+        "{md}"
+    );
+    for row in [
+        "| transfer | 1 | 6000.0 | 1.00 | 6000.0 | 97.12 | 401 | 1434 | held |",
+        "| transfer | 2 | 5040.0 | 0.84 | 2520.0, 2520.0 | 97.12 | 402 | 1434 | held |",
+        "| transfer | 4 | 4300.0 | 0.72 | 1075.0, 1075.0, 1075.0, 1075.0 | 97.12 | 404 | 1434 | **VIOLATED** |",
+    ] {
+        assert!(md.contains(row), "{row}\n{md}");
+    }
+    // results.json keeps the sweep; without one it writes nothing and reads back empty.
+    let tmp = tempfile::tempdir()?;
+    let dir = write(tmp.path(), &r)?;
+    assert_eq!(json::read(&dir.join(json::RESULTS_JSON))?, r);
+    let plain = serde_json::to_value(settled_run(true))?;
+    assert!(plain.get("user_chains_sweep").is_none());
+    Ok(())
+}

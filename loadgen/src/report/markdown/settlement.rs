@@ -14,7 +14,7 @@ pub(super) fn section(o: &mut String, r: &RunResults) -> Result {
         .iter()
         .filter_map(|w| w.settlement.as_ref().map(|s| (w, s)))
         .collect();
-    if settled.is_empty() {
+    if settled.is_empty() && r.user_chains_sweep.is_empty() {
         return Ok(());
     }
     writeln!(o, "## High-frequency accounts\n")?;
@@ -79,6 +79,70 @@ pub(super) fn section(o: &mut String, r: &RunResults) -> Result {
             text(&s.merchant),
             text(&s.conservation),
             num(s.settle_wait_s, 1)
+        )?;
+    }
+    writeln!(o)?;
+    sweep(o, r)
+}
+
+/// The profile's `user_chains_sweep`: closed-loop payment TPS against the number of user
+/// chains, each on its own cluster of the same nodes, beside the first run's U.
+fn sweep(o: &mut String, r: &RunResults) -> Result {
+    let points: Vec<_> = r
+        .user_chains_sweep
+        .iter()
+        .filter_map(|w| w.settlement.as_ref().map(|s| (w, s)))
+        .collect();
+    let Some(&(first, first_s)) = points
+        .iter()
+        .find(|(_, s)| s.user_chains == 1)
+        .or(points.first())
+    else {
+        return Ok(());
+    };
+    let base_u = first_s.user_chains;
+    writeln!(
+        o,
+        "### Payment TPS against user chains
+"
+    )?;
+    writeln!(
+        o,
+        "The closed-loop workloads once per number of user chains U, each U on a fresh \
+         cluster of the same {} nodes (U = {} is the run above); not judged against the \
+         thresholds, which apply to U = {} only.\n",
+        r.nodes, r.user_chains, r.user_chains
+    )?;
+    writeln!(
+        o,
+        "| workload | user chains | payment TPS | vs U={base_u} | per user chain | payment p99 ms \
+         | lag p50 ms | lag p99 ms | conservation |"
+    )?;
+    writeln!(o, "|---|--:|--:|--:|---|--:|--:|--:|---|")?;
+    for (w, s) in &points {
+        let ratio = num(w.committed_tps / first.committed_tps, 2);
+        let per = w
+            .per_group_committed_tps
+            .iter()
+            .map(|&v| tps(v))
+            .collect::<Vec<_>>()
+            .join(", ");
+        writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(&w.workload),
+            s.user_chains,
+            tps(w.committed_tps),
+            ratio,
+            per,
+            ms(w.latency_ms.p99),
+            num(s.lag_ms.p50, 0),
+            num(s.lag_ms.p99, 0),
+            if s.conservation_held {
+                "held"
+            } else {
+                "**VIOLATED**"
+            }
         )?;
     }
     writeln!(o)
