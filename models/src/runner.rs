@@ -258,8 +258,9 @@ impl<P: ModelCore> Chooser<SystemModel<P>> for DeliveryBiased {
     }
 }
 
-struct Progress {
-    enabled: bool,
+/// Prints the checker's progress about once a second when `enabled`.
+pub(crate) struct Progress {
+    pub enabled: bool,
 }
 
 impl<M: Model> Reporter<M> for Progress {
@@ -278,14 +279,14 @@ impl<M: Model> Reporter<M> for Progress {
     fn report_discoveries(&mut self, _: &M, _: BTreeMap<&'static str, ReportDiscovery<M>>) {}
 }
 
-type Totals<M> = (
+pub(crate) type Totals<M> = (
     usize,
     usize,
     usize,
     HashMap<&'static str, Path<<M as Model>::State, <M as Model>::Action>>,
 );
 
-fn totals<M, C>(c: C) -> Totals<M>
+pub(crate) fn totals<M, C>(c: C) -> Totals<M>
 where
     M: Model,
     M::State: Clone + PartialEq,
@@ -298,6 +299,70 @@ where
         c.max_depth(),
         c.discoveries(),
     )
+}
+
+/// `builder` with the limits of `opts` (threads, depth, states, time, stop on failure), and
+/// the depth target stateright was given: it checks a state only below its depth target,
+/// and the initial state has depth 1, so a state k steps deep is checked iff k + 1 < target.
+pub(crate) fn limited<M: Model>(
+    mut builder: stateright::CheckerBuilder<M>,
+    opts: &RunOptions,
+) -> (stateright::CheckerBuilder<M>, Option<usize>) {
+    builder = builder.threads(opts.threads.max(1));
+    let target = opts.depth_max.map(|d| d + 2);
+    if let Some(t) = target {
+        builder = builder.target_max_depth(t);
+    }
+    if let Some(n) = opts.states_max {
+        builder = builder.target_state_count(n);
+    }
+    if let Some(t) = opts.time_limit_s {
+        builder = builder.timeout(Duration::from_secs(t));
+    }
+    if opts.stop_on_failure {
+        builder = builder.finish_when(HasDiscoveries::AnyFailures);
+    }
+    (builder, target)
+}
+
+/// How far a finished search got, as an [`Outcome`] reports it.
+pub(crate) struct Extent {
+    pub unique_states: usize,
+    pub depth_reached: usize,
+    pub cut_short: bool,
+    pub depth_cut: Option<usize>,
+}
+
+impl Extent {
+    /// From the checker's totals (states, unique states, max depth).
+    pub(crate) fn of(
+        opts: &RunOptions,
+        target: Option<usize>,
+        (states, unique, depth): (usize, usize, usize),
+        elapsed: Duration,
+        failures: &[Failure],
+    ) -> Extent {
+        let simulation = matches!(opts.search, Search::Simulation { .. });
+        let cut_short = !simulation
+            && failures.is_empty()
+            && (opts.states_max.is_some_and(|n| states >= n)
+                || opts.time_limit_s.is_some_and(|t| elapsed.as_secs() >= t));
+        let depth_cut = match (target, simulation) {
+            (Some(t), false) if depth >= t => opts.depth_max,
+            _ => None,
+        };
+        Extent {
+            unique_states: if simulation { states } else { unique },
+            // stateright counts the initial state as depth 1 in its searches, as 0 in walks.
+            depth_reached: if simulation {
+                depth
+            } else {
+                depth.saturating_sub(1)
+            },
+            cut_short,
+            depth_cut,
+        }
+    }
 }
 
 /// Checks `model`; `describe` renders the violating state at the end of a counterexample.
@@ -317,22 +382,7 @@ pub fn run<P: ModelCore>(
         .properties
         .push(Property::always(COVERAGE, crate::stats::record::<P>));
     let properties = model.properties();
-    let mut builder = model.clone().checker().threads(opts.threads.max(1));
-    // stateright checks a state only below its depth target, and the initial state has
-    // depth 1: a state k steps deep is checked iff k + 1 < target.
-    let target = opts.depth_max.map(|d| d + 2);
-    if let Some(t) = target {
-        builder = builder.target_max_depth(t);
-    }
-    if let Some(n) = opts.states_max {
-        builder = builder.target_state_count(n);
-    }
-    if let Some(t) = opts.time_limit_s {
-        builder = builder.timeout(Duration::from_secs(t));
-    }
-    if opts.stop_on_failure {
-        builder = builder.finish_when(HasDiscoveries::AnyFailures);
-    }
+    let (builder, target) = limited(model.clone().checker(), opts);
     let start = std::time::Instant::now();
     let mut reporter = Progress {
         enabled: opts.progress,
@@ -373,30 +423,17 @@ pub fn run<P: ModelCore>(
             (_, None) => {}
         }
     }
-    let simulation = matches!(opts.search, Search::Simulation { .. });
-    let cut_short = !simulation
-        && failures.is_empty()
-        && (opts.states_max.is_some_and(|n| states >= n)
-            || opts.time_limit_s.is_some_and(|t| elapsed.as_secs() >= t));
-    let depth_cut = match (target, simulation) {
-        (Some(t), false) if depth >= t => opts.depth_max,
-        _ => None,
-    };
+    let extent = Extent::of(opts, target, (states, unique, depth), elapsed, &failures);
     Outcome {
         states,
-        unique_states: if simulation { states } else { unique },
-        // stateright counts the initial state as depth 1 in its searches, as 0 in walks.
-        depth_reached: if simulation {
-            depth
-        } else {
-            depth.saturating_sub(1)
-        },
+        unique_states: extent.unique_states,
+        depth_reached: extent.depth_reached,
         elapsed,
         failures,
         examples,
         unreached,
-        cut_short,
-        depth_cut,
+        cut_short: extent.cut_short,
+        depth_cut: extent.depth_cut,
         search: opts.search,
         coverage: model.coverage.report(),
         nodes: model.specs.len(),

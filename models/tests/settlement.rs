@@ -13,20 +13,10 @@ use bcos_models::protocols::CheckRequest;
 use bcos_models::{Outcome, Role, Verdict};
 
 mod common;
-use common::{faults, probe, req};
+use common::{caught, faults, probe, req};
 
 fn one(r: &CheckRequest) -> Outcome {
     common::one_of("settlement", r)
-}
-
-fn caught(o: &Outcome, property: &str) -> String {
-    assert_eq!(o.verdict(), Verdict::Fail, "{}", o.render());
-    o.failures
-        .iter()
-        .find(|f| f.property == property)
-        .unwrap_or_else(|| panic!("{property} not violated:\n{}", o.render()))
-        .trace
-        .clone()
 }
 
 fn bug(name: &str) -> Outcome {

@@ -22,11 +22,7 @@ use bcos_settlement::SeededBug;
 use std::fmt::Write as _;
 
 /// The verifier's seeded bugs, by CLI name.
-pub const BUGS: &[(&str, SeededBug)] = &[
-    ("no-seq-check", SeededBug::NoSeqCheck),
-    ("accept-unsigned", SeededBug::AcceptUnsigned),
-    ("skip-inclusion-proof", SeededBug::SkipInclusionProof),
-];
+pub const BUGS: &[(&str, SeededBug)] = &SeededBug::NAMED;
 
 /// Payments per user chain by default.
 pub const PAYMENTS_DEFAULT: u64 = 2;
@@ -34,14 +30,11 @@ pub const PAYMENTS_DEFAULT: u64 = 2;
 pub const PAYMENTS_MAX: u64 = 3;
 
 fn bug_by_name(name: &str) -> Result<SeededBug, ModelError> {
-    BUGS.iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, b)| *b)
-        .ok_or_else(|| ModelError::UnknownBug {
-            protocol: "settlement",
-            bug: name.to_string(),
-            known: BUGS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
-        })
+    SeededBug::from_name(name).ok_or_else(|| ModelError::UnknownBug {
+        protocol: "settlement",
+        bug: name.to_string(),
+        known: SeededBug::names(),
+    })
 }
 
 /// The run's configuration from the CLI request.

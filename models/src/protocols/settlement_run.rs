@@ -3,16 +3,12 @@
 
 use super::settlement_actors::{XsState, CHAINS};
 use super::settlement_model::{Move, XsModel};
-use crate::runner::{Failure, Outcome, RunOptions, Search};
+use crate::runner::{limited, totals, Extent, Failure, Outcome, Progress, RunOptions, Search};
 use crate::stats::{CoverageReport, COVERAGE};
-use stateright::report::{ReportData, ReportDiscovery, Reporter};
-use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, Property, UniformChooser};
-use std::collections::{BTreeMap, HashMap};
+use stateright::{Checker, Expectation, Model, Path, Property, UniformChooser};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// What a refused step was refused for (the real code's answer, by rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,45 +125,6 @@ fn record(m: &XsModel, s: &XsState) -> bool {
     true
 }
 
-struct Progress(bool);
-
-impl Reporter<XsModel> for Progress {
-    fn report_checking(&mut self, d: ReportData) {
-        if self.0 && !d.done {
-            let _ = writeln!(
-                std::io::stderr(),
-                "[{:>6.1}s] {} states ({} unique), depth {}",
-                d.duration.as_secs_f64(),
-                d.total_states,
-                d.unique_states,
-                d.max_depth
-            );
-        }
-    }
-    fn report_discoveries(
-        &mut self,
-        _: &XsModel,
-        _: BTreeMap<&'static str, ReportDiscovery<XsModel>>,
-    ) {
-    }
-}
-
-type Found = (
-    usize,
-    usize,
-    usize,
-    HashMap<&'static str, Path<XsState, Move>>,
-);
-
-fn totals<C: Checker<XsModel>>(c: C) -> Found {
-    (
-        c.state_count(),
-        c.unique_state_count(),
-        c.max_depth(),
-        c.discoveries(),
-    )
-}
-
 /// Checks `model` as `runner::run` checks a `SystemModel`: the same options, verdicts and
 /// [`Outcome`]; `describe` renders the state a counterexample ends in.
 pub fn run(
@@ -179,23 +136,11 @@ pub fn run(
     model.coverage = Arc::new(XsCoverage::new(&probes));
     model.properties.push(Property::always(COVERAGE, record));
     let properties = model.properties();
-    let mut builder = model.clone().checker().threads(opts.threads.max(1));
-    // As in runner::run: a state k steps deep is checked iff k + 1 < target.
-    let target = opts.depth_max.map(|d| d + 2);
-    if let Some(t) = target {
-        builder = builder.target_max_depth(t);
-    }
-    if let Some(n) = opts.states_max {
-        builder = builder.target_state_count(n);
-    }
-    if let Some(t) = opts.time_limit_s {
-        builder = builder.timeout(Duration::from_secs(t));
-    }
-    if opts.stop_on_failure {
-        builder = builder.finish_when(HasDiscoveries::AnyFailures);
-    }
+    let (builder, target) = limited(model.clone().checker(), opts);
     let start = std::time::Instant::now();
-    let mut reporter = Progress(opts.progress);
+    let mut reporter = Progress {
+        enabled: opts.progress,
+    };
     let (states, unique, depth, discoveries) = match opts.search {
         Search::Dfs => totals(builder.spawn_dfs().join_and_report(&mut reporter)),
         Search::Bfs => totals(builder.spawn_bfs().join_and_report(&mut reporter)),
@@ -221,29 +166,17 @@ pub fn run(
             (_, None) => {}
         }
     }
-    let simulation = matches!(opts.search, Search::Simulation { .. });
-    let cut_short = !simulation
-        && failures.is_empty()
-        && (opts.states_max.is_some_and(|n| states >= n)
-            || opts.time_limit_s.is_some_and(|t| elapsed.as_secs() >= t));
-    let depth_cut = match (target, simulation) {
-        (Some(t), false) if depth >= t => opts.depth_max,
-        _ => None,
-    };
+    let extent = Extent::of(opts, target, (states, unique, depth), elapsed, &failures);
     Outcome {
         states,
-        unique_states: if simulation { states } else { unique },
-        depth_reached: if simulation {
-            depth
-        } else {
-            depth.saturating_sub(1)
-        },
+        unique_states: extent.unique_states,
+        depth_reached: extent.depth_reached,
         elapsed,
         failures,
         examples,
         unreached,
-        cut_short,
-        depth_cut,
+        cut_short: extent.cut_short,
+        depth_cut: extent.depth_cut,
         search: opts.search,
         coverage: model.coverage.report(),
         // One committer (the merchant chain): the run must reach a state with a credit.

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use bcos_models::protocols::{check, CheckRequest};
-use bcos_models::{Faults, Outcome, RunOptions};
+use bcos_models::{Faults, Outcome, RunOptions, Verdict};
 
 /// A request on one checker thread, so unique state counts are deterministic.
 pub fn req(f: impl FnOnce(&mut CheckRequest)) -> CheckRequest {
@@ -35,4 +35,15 @@ pub fn probe(o: &Outcome, name: &str) -> usize {
         .iter()
         .find(|(n, _)| *n == name)
         .map_or(0, |(_, k)| *k)
+}
+
+/// The counterexample of `property` in a failed run.
+pub fn caught(o: &Outcome, property: &str) -> String {
+    assert_eq!(o.verdict(), Verdict::Fail, "{}", o.render());
+    o.failures
+        .iter()
+        .find(|f| f.property == property)
+        .unwrap_or_else(|| panic!("{property} not violated:\n{}", o.render()))
+        .trace
+        .clone()
 }

@@ -88,7 +88,7 @@ impl Executor {
     ) -> Result<CallOutcome, ExecError> {
         if request.value.is_some_and(|v| !v.is_zero()) {
             return Ok(CallOutcome::Revert {
-                output: revert_output("a system contract takes no value"),
+                output: revert_output(crate::system::NO_VALUE),
                 gas_used,
             });
         }

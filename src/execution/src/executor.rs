@@ -132,7 +132,7 @@ impl Executor {
             // EXEC-R13
             if system.is_some() && !tx.value().is_zero() {
                 out.rejected
-                    .push((index, "a system contract takes no value".to_string()));
+                    .push((index, crate::system::NO_VALUE.to_string()));
                 continue;
             }
             match evm.transact(tx_env(tx)) {

@@ -16,6 +16,9 @@ use revm::state::{Account, AccountInfo, EvmState, EvmStorageSlot, TransactionId}
 use revm::Database;
 use std::collections::BTreeMap;
 
+/// EXEC-R13's refusal of a value transfer to a system contract.
+pub const NO_VALUE: &str = "a system contract takes no value";
+
 /// What a system contract sees of the transaction calling it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SystemEnv {

@@ -86,9 +86,12 @@ impl SettlementRecord {
     }
 }
 
-/// keccak256 of [`SETTLEMENT_EVENT`]: topic 0 of every settlement log.
+/// keccak256 of [`SETTLEMENT_EVENT`]: topic 0 of every settlement log (hashed once; every
+/// log of a scanned block is compared with it).
 pub fn settlement_topic() -> B256 {
-    keccak256(SETTLEMENT_EVENT.as_bytes())
+    static TOPIC: std::sync::LazyLock<B256> =
+        std::sync::LazyLock::new(|| keccak256(SETTLEMENT_EVENT.as_bytes()));
+    *TOPIC
 }
 
 #[cfg(test)]

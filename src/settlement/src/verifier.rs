@@ -26,6 +26,36 @@ pub enum SeededBug {
     SkipInclusionProof,
 }
 
+impl SeededBug {
+    /// Every seeded bug with its command-line name (`check settlement --bug`,
+    /// `bcos-sim --settlement-bug`).
+    pub const NAMED: [(&'static str, SeededBug); 3] = [
+        ("no-seq-check", SeededBug::NoSeqCheck),
+        ("accept-unsigned", SeededBug::AcceptUnsigned),
+        ("skip-inclusion-proof", SeededBug::SkipInclusionProof),
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SeededBug::NoSeqCheck => "no-seq-check",
+            SeededBug::AcceptUnsigned => "accept-unsigned",
+            SeededBug::SkipInclusionProof => "skip-inclusion-proof",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<SeededBug> {
+        Self::NAMED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, b)| *b)
+    }
+
+    /// The names, comma-separated, for error messages.
+    pub fn names() -> String {
+        Self::NAMED.map(|(n, _)| n).join(", ")
+    }
+}
+
 /// The merchant chain's settlement parameters (its genesis configuration).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct VerifierConfig {

@@ -117,3 +117,12 @@ fn each_seeded_bug_lets_a_bad_submission_through() {
         )
         .is_ok());
 }
+
+#[test]
+fn seeded_bugs_round_trip_through_their_names() {
+    for (name, bug) in SeededBug::NAMED {
+        assert_eq!(bug.name(), name);
+        assert_eq!(SeededBug::from_name(name), Some(bug));
+    }
+    assert_eq!(SeededBug::from_name("nope"), None);
+}

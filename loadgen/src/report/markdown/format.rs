@@ -30,6 +30,15 @@ pub(super) fn tps(v: f64) -> String {
     num(v, 1)
 }
 
+/// Several TPS figures (e.g. one per group), comma-separated.
+pub(super) fn tps_list(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|&v| tps(v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Latencies: two decimals of a millisecond.
 pub(super) fn ms(v: f64) -> String {
     num(v, 2)

@@ -156,7 +156,7 @@ fn groups(o: &mut String, r: &RunResults) -> Result {
         let list = if per.is_empty() {
             "not recorded".to_string()
         } else {
-            per.iter().map(|&v| tps(v)).collect::<Vec<_>>().join(", ")
+            format::tps_list(per)
         };
         writeln!(
             o,

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::format::{cell, ms, num, text, tps};
+use super::format::{cell, ms, num, text, tps, tps_list};
 use super::Result;
 use crate::results::RunResults;
 
@@ -36,12 +36,7 @@ pub(super) fn section(o: &mut String, r: &RunResults) -> Result {
     )?;
     writeln!(o, "|---|---|--:|--:|---|---|--:|--:|--:|--:|--:|---|")?;
     for (w, s) in &settled {
-        let per = w
-            .per_group_committed_tps
-            .iter()
-            .map(|&v| tps(v))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let per = tps_list(&w.per_group_committed_tps);
         let over = if s.uncredited > 0 {
             format!("{} ({} not credited)", s.lag_payments, s.uncredited)
         } else {
@@ -121,12 +116,7 @@ fn sweep(o: &mut String, r: &RunResults) -> Result {
     writeln!(o, "|---|--:|--:|--:|---|--:|--:|--:|---|")?;
     for (w, s) in &points {
         let ratio = num(w.committed_tps / first.committed_tps, 2);
-        let per = w
-            .per_group_committed_tps
-            .iter()
-            .map(|&v| tps(v))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let per = tps_list(&w.per_group_committed_tps);
         writeln!(
             o,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",

@@ -126,23 +126,24 @@ impl Relay {
         Ok((created, u64_field(mine, "creditedSeq")?))
     }
 
-    fn submission(&mut self, seq: u64, nonce: u64, max_fee: u128) -> anyhow::Result<Bytes> {
+    /// Record `seq`'s proof from the user chain.
+    fn proof(&mut self, seq: u64) -> anyhow::Result<Bytes> {
         let p = self.source.must("bcos_getSettlementProof", json!([seq]))?;
-        let proof: Bytes = serde_json::from_value(
+        Ok(serde_json::from_value(
             p.get("proof")
                 .cloned()
                 .ok_or_else(|| anyhow!("proof missing: {p}"))?,
-        )?;
-        Ok(
-            submission_tx(&self.o.key, self.target_chain, nonce, max_fee, &proof)
-                .encoded_2718()
-                .into(),
-        )
+        )?)
     }
 
-    /// Why the merchant chain refuses `seq` now (its revert reason), for the log.
-    fn refusal(&mut self, raw_input: &Value) -> String {
-        match self.target.call("eth_call", json!([raw_input, "latest"])) {
+    /// Why the merchant chain refuses `proof` now (its revert reason), for the log.
+    fn refusal(&mut self, proof: &[u8]) -> String {
+        let call = json!({
+            "from": self.from,
+            "to": SETTLEMENT_ADDRESS,
+            "data": Bytes::from(submit_calldata(proof)),
+        });
+        match self.target.call("eth_call", json!([call, "latest"])) {
             Ok(Err(e)) => e.message,
             Ok(Ok(_)) => "accepted now (it was refused when its block ran)".into(),
             Err(e) => format!("unknown ({e})"),
@@ -164,9 +165,18 @@ impl Relay {
         let max_fee = u128::from(hex_u64(&self.target.must("eth_gasPrice", json!([]))?)?);
         let mut sent = Vec::new();
         for (k, seq) in (credited + 1..=last).enumerate() {
-            let raw = self.submission(seq, nonce + k as u64, max_fee)?;
+            let proof = self.proof(seq)?;
+            let raw: Bytes = submission_tx(
+                &self.o.key,
+                self.target_chain,
+                nonce + k as u64,
+                max_fee,
+                &proof,
+            )
+            .encoded_2718()
+            .into();
             match self.target.call("eth_sendRawTransaction", json!([raw]))? {
-                Ok(hash) => sent.push((seq, hash)),
+                Ok(hash) => sent.push((seq, hash, proof)),
                 Err(e) => {
                     tracing::warn!(seq, reason = %e, "submission not accepted by the pool");
                     break;
@@ -174,7 +184,7 @@ impl Relay {
             }
         }
         let deadline = Instant::now() + Duration::from_millis(self.o.confirm_timeout_ms);
-        for (seq, hash) in sent {
+        for (seq, hash, proof) in sent {
             let receipt = loop {
                 let r = self
                     .target
@@ -190,15 +200,7 @@ impl Relay {
             if receipt.get("status").and_then(Value::as_str) == Some("0x1") {
                 tracing::info!(chain = self.chain, seq, "record credited");
             } else {
-                let p = self.source.must("bcos_getSettlementProof", json!([seq]))?;
-                let call = json!({
-                    "from": self.from,
-                    "to": SETTLEMENT_ADDRESS,
-                    "data": Bytes::from(submit_calldata(
-                        &serde_json::from_value::<Bytes>(p["proof"].clone())?,
-                    )),
-                });
-                let why = self.refusal(&call);
+                let why = self.refusal(&proof);
                 tracing::info!(chain = self.chain, seq, reason = %why, "submission refused");
             }
         }

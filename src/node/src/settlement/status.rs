@@ -60,7 +60,6 @@ pub fn user_status(api: &NodeApi, merchant: &Address, now_s: u64) -> Result<Valu
         "lastBlock": last_block,
         "settled": read(api, user_slots::CUMULATIVE)?,
         "proxyBalance": balance(api, merchant)?,
-        "head": head,
         "blocksSinceLastRecord": head.saturating_sub(last_block),
         "msSinceLastRecord": since_ms,
     }))

@@ -94,31 +94,19 @@ impl FromStr for RelayerKind {
 }
 
 /// The verifier's seeded bugs by their command-line names (the model's, `check --bug`).
-pub const BUG_NAMES: [(&str, SeededBug); 3] = [
-    ("no-seq-check", SeededBug::NoSeqCheck),
-    ("accept-unsigned", SeededBug::AcceptUnsigned),
-    ("skip-inclusion-proof", SeededBug::SkipInclusionProof),
-];
+pub const BUG_NAMES: [(&str, SeededBug); 3] = SeededBug::NAMED;
 
 pub fn parse_bug(s: &str) -> Result<SeededBug, String> {
-    BUG_NAMES
-        .iter()
-        .find(|(n, _)| *n == s)
-        .map(|(_, b)| *b)
-        .ok_or_else(|| {
-            let names: Vec<&str> = BUG_NAMES.iter().map(|(n, _)| *n).collect();
-            format!(
-                "unknown settlement bug {s:?} (expected one of {})",
-                names.join(", ")
-            )
-        })
+    SeededBug::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown settlement bug {s:?} (expected one of {})",
+            SeededBug::names()
+        )
+    })
 }
 
 pub fn bug_name(b: SeededBug) -> &'static str {
-    BUG_NAMES
-        .iter()
-        .find(|(_, x)| *x == b)
-        .map_or("?", |(n, _)| *n)
+    b.name()
 }
 
 /// A run's settlement: its relayers and an optional seeded bug of the merchant chain's
