@@ -5,7 +5,7 @@
 //! signed cannot join.
 
 use bcos_tests::cluster::{
-    init, node_dir, send_transfers, Cluster, CLUSTER_POLL_ATTEMPTS, CLUSTER_POLL_MS,
+    init, node_dir, send_transfers, top_block, Cluster, CLUSTER_POLL_ATTEMPTS, CLUSTER_POLL_MS,
 };
 use bcos_tests::*;
 use std::time::Duration;
@@ -63,6 +63,30 @@ fn four_nodes_commit_transactions_sent_to_any_node_with_one_head_and_state_root(
             std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
         }
         assert_eq!(connected, 3, "node {i} peers");
+    }
+}
+
+/// Issue 15: each node recovers the sender of a transaction exactly once, whichever way it
+/// arrives (over RPC, forwarded by a peer, inside a pre-prepare, by block sync) and however
+/// those paths race: the `recover` stage counts ECDSA recoveries, apart from cache hits.
+#[test]
+fn a_transaction_sent_to_one_node_is_recovered_exactly_once_on_every_node() {
+    const SENT: u64 = 60;
+    let c = Cluster::start(4, &[0, 1, 2, 3]);
+    let hashes = send_transfers(&c, 0, 0, 0, SENT);
+    let top = top_block(&c, 0, &hashes);
+    c.wait_agreement(top);
+    for i in 0..4 {
+        // Every node holds the receipts, so every node has checked the blocks' senders.
+        for r in wait_receipts(c.rpc(i), &hashes) {
+            assert!(status_ok(&r), "{r}");
+        }
+        let stages = &c.rpc(i).ok("bcos_getNodeInfo", json!([]))["stages"]["recover"];
+        assert_eq!(
+            as_u64(&stages["items"]),
+            SENT,
+            "node {i} recovered a sender more than once (or missed one): {stages}"
+        );
     }
 }
 

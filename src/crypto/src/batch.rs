@@ -5,12 +5,13 @@
 //! (shared/reference/machine-limits.md, rows 1 and 7), so it runs off the caller's thread on a
 //! dedicated pool, sized independently of the async runtime. Results keep input order.
 //!
-//! Within one batch a hash is recovered at most once: cached hashes are answered from the
-//! cache, and duplicates among the misses are recovered once and copied. Two batches racing on
-//! the same new hash may both recover it; that costs one redundant recovery, never a wrong answer.
+//! A hash is recovered at most once node-wide while it stays cached: cached hashes are answered
+//! from the cache, duplicates within a batch are recovered once and copied, and a hash another
+//! caller is recovering right now is waited for through the cache's claims rather than
+//! recovered twice. Only a signature that fails to recover is tried again by a later caller.
 
 use crate::recover::recover_sender;
-use crate::sender_cache::SenderCache;
+use crate::sender_cache::{Lookup, SenderCache};
 use alloy_primitives::{map::B256Map, Address};
 use bcos_types::{RecoveredTx, Tx, TxError};
 use rayon::prelude::*;
@@ -87,62 +88,109 @@ impl BatchRecoverer {
         self.cache_hits_total.load(Ordering::Relaxed)
     }
 
-    fn recover_uncached(&self, tx: &Tx) -> Result<Address, TxError> {
+    /// Recovers a hash this caller claimed, and resolves the claim either way.
+    fn recover_claimed(&self, tx: &Tx) -> Result<Address, TxError> {
         self.recoveries_total.fetch_add(1, Ordering::Relaxed);
-        let sender = recover_sender(tx)?;
-        self.cache.insert(tx.hash(), sender);
-        Ok(sender)
+        let sender = recover_sender(tx);
+        self.cache.resolve(tx.hash(), sender.as_ref().ok().copied());
+        sender
+    }
+
+    /// Waits out another caller's claim on `tx`'s hash (see the cache's docs).
+    fn await_other(&self, tx: &Tx, stats: &mut RecoverStats) -> Result<Address, TxError> {
+        match self.cache.wait_for(&tx.hash()) {
+            Lookup::Hit(sender) => {
+                stats.cache_hits += 1;
+                Ok(sender)
+            }
+            // The other caller's recovery failed (a bad signature is not cached): ours will
+            // fail the same way, but only a recovery can say so.
+            Lookup::Claimed | Lookup::InFlight => {
+                stats.recovered += 1;
+                self.recover_claimed(tx)
+            }
+        }
     }
 
     /// Recovers one transaction on the calling thread, through the cache.
     pub fn recover_one(&self, tx: Arc<Tx>) -> Result<RecoveredTx, TxError> {
-        let sender = match self.cache.get(&tx.hash()) {
-            Some(sender) => {
-                self.cache_hits_total.fetch_add(1, Ordering::Relaxed);
+        let mut stats = RecoverStats::default();
+        let sender = match self.cache.lookup_or_claim(&tx.hash()) {
+            Lookup::Hit(sender) => {
+                stats.cache_hits += 1;
                 sender
             }
-            None => self.recover_uncached(&tx)?,
+            Lookup::Claimed => {
+                stats.recovered += 1;
+                self.recover_claimed(&tx)?
+            }
+            Lookup::InFlight => self.await_other(&tx, &mut stats)?,
         };
+        self.count(&stats);
         Ok(RecoveredTx::new(tx, sender))
+    }
+
+    fn count(&self, stats: &RecoverStats) {
+        self.cache_hits_total
+            .fetch_add(stats.cache_hits as u64, Ordering::Relaxed);
     }
 
     /// Recovers every transaction; `out[i]` belongs to `txs[i]`.
     pub fn recover_batch(&self, txs: Vec<Arc<Tx>>) -> Vec<Result<RecoveredTx, TxError>> {
+        self.recover_batch_counted(txs).0
+    }
+
+    /// [`Self::recover_batch`], with what this call recovered and found cached (exact per
+    /// call, unlike a difference of the shared totals while other callers run).
+    pub fn recover_batch_counted(
+        &self,
+        txs: Vec<Arc<Tx>>,
+    ) -> (Vec<Result<RecoveredTx, TxError>>, RecoverStats) {
+        let mut stats = RecoverStats::default();
         let mut senders: Vec<Option<Result<Address, TxError>>> = Vec::with_capacity(txs.len());
-        // Index of the first miss per hash, so duplicates in a batch are recovered once.
+        // Index of the first claim per hash, so duplicates in a batch are recovered once.
         let mut first_miss: B256Map<usize> = B256Map::default();
         let mut misses: Vec<usize> = Vec::new();
-        let mut hits = 0u64;
+        let mut in_flight: Vec<usize> = Vec::new();
         for (i, tx) in txs.iter().enumerate() {
-            if let Some(sender) = self.cache.get(&tx.hash()) {
-                hits += 1;
-                senders.push(Some(Ok(sender)));
-            } else {
-                senders.push(None);
-                first_miss.entry(tx.hash()).or_insert_with(|| {
+            senders.push(None);
+            if first_miss.contains_key(&tx.hash()) {
+                continue;
+            }
+            match self.cache.lookup_or_claim(&tx.hash()) {
+                Lookup::Hit(sender) => {
+                    stats.cache_hits += 1;
+                    senders[i] = Some(Ok(sender));
+                }
+                Lookup::Claimed => {
+                    first_miss.insert(tx.hash(), i);
                     misses.push(i);
-                    i
-                });
+                }
+                Lookup::InFlight => in_flight.push(i),
             }
         }
-        self.cache_hits_total.fetch_add(hits, Ordering::Relaxed);
 
         let recovered: Vec<Result<Address, TxError>> =
             if misses.len() < self.config.parallel_min_txs {
                 misses
                     .iter()
-                    .map(|&i| self.recover_uncached(&txs[i]))
+                    .map(|&i| self.recover_claimed(&txs[i]))
                     .collect()
             } else {
                 self.pool.install(|| {
                     misses
                         .par_iter()
-                        .map(|&i| self.recover_uncached(&txs[i]))
+                        .map(|&i| self.recover_claimed(&txs[i]))
                         .collect()
                 })
             };
+        stats.recovered += misses.len();
         for (&i, result) in misses.iter().zip(recovered) {
             senders[i] = Some(result);
+        }
+        // Only now, with every claim of this call resolved, wait for other callers' claims.
+        for i in in_flight {
+            senders[i] = Some(self.await_other(&txs[i], &mut stats));
         }
         // Later duplicates of a miss take the first occurrence's result.
         for i in 0..txs.len() {
@@ -153,8 +201,10 @@ impl BatchRecoverer {
                 senders[i] = first;
             }
         }
+        self.count(&stats);
 
-        txs.into_iter()
+        let out = txs
+            .into_iter()
             .zip(senders)
             .map(|(tx, sender)| {
                 // Every slot is filled above; an empty one would be a bug here, and is
@@ -162,6 +212,16 @@ impl BatchRecoverer {
                 let sender = sender.unwrap_or(Err(TxError::InvalidSignature))?;
                 Ok(RecoveredTx::new(tx, sender))
             })
-            .collect()
+            .collect();
+        (out, stats)
     }
+}
+
+/// What one call of [`BatchRecoverer::recover_batch_counted`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecoverStats {
+    /// ECDSA recoveries performed.
+    pub recovered: usize,
+    /// Senders answered from the cache, including those another caller was recovering.
+    pub cache_hits: usize,
 }

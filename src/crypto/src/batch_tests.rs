@@ -1,7 +1,7 @@
 //! Tests of `BatchRecoverer`: order, equality with one-by-one recovery, and the cache.
 
 use crate::testing::{key, of_type, with_signature};
-use crate::{recover_sender, BatchConfig, BatchRecoverer, SenderCache};
+use crate::{recover_sender, BatchConfig, BatchRecoverer, RecoverStats, SenderCache};
 use alloy_primitives::{Signature, U256};
 use bcos_types::{Tx, TxError};
 use proptest::prelude::*;
@@ -204,4 +204,61 @@ fn default_pool_uses_every_core() {
         .unwrap_or(1);
     assert_eq!(r.thread_count(), cores);
     assert_eq!(r.cache().capacity_entries(), 1_000_000);
+}
+
+/// Callers racing on the same new hashes (the ingress batch and the block that holds the same
+/// transactions) recover each hash once between them: the later caller waits for the claim.
+#[test]
+fn concurrent_batches_recover_each_hash_once() {
+    let specs: Vec<_> = (0..120u64)
+        .map(|i| ((i % 3) as u8, (i % 5 + 1) as u8, i, Damage::None))
+        .collect();
+    let txs = build(&specs);
+    for parallel_min_txs in [0usize, 1_000] {
+        let r = Arc::new(recoverer(parallel_min_txs, 10_000));
+        let stats: Vec<RecoverStats> = std::thread::scope(|s| {
+            let callers: Vec<_> = (0..4)
+                .map(|k| {
+                    let (r, mut mine) = (r.clone(), txs.clone());
+                    // Each caller sees the batch in another order, so claims interleave.
+                    mine.rotate_left(k * 30);
+                    s.spawn(move || {
+                        let (out, stats) = r.recover_batch_counted(mine.clone());
+                        assert_eq!(senders(out, &mine), sequential(&mine));
+                        stats
+                    })
+                })
+                .collect();
+            callers.into_iter().map(|c| c.join().unwrap()).collect()
+        });
+        assert_eq!(r.recoveries_total(), txs.len() as u64);
+        assert_eq!(stats.iter().map(|s| s.recovered).sum::<usize>(), txs.len());
+        assert_eq!(
+            stats.iter().map(|s| s.cache_hits).sum::<usize>(),
+            3 * txs.len(),
+            "every other sighting is a hit: {stats:?}"
+        );
+        assert_eq!(r.cache().claimed_len(), 0);
+        r.cache().check_invariants().unwrap();
+    }
+}
+
+/// A signature that fails to recover is not cached: a waiter that finds the claim released
+/// without an entry recovers it itself and gets the same error.
+#[test]
+fn a_failed_claim_is_retried_by_the_next_caller() {
+    let txs = build(&[(2, 1, 0, Damage::ZeroS)]);
+    let r = recoverer(0, 100);
+    assert_eq!(
+        r.cache().lookup_or_claim(&txs[0].hash()),
+        crate::Lookup::Claimed
+    );
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| r.recover_batch_counted(txs.clone()));
+        r.cache().resolve(txs[0].hash(), None);
+        let (out, stats) = waiter.join().unwrap();
+        assert_eq!(out[0].as_ref().err(), Some(&TxError::InvalidSignature));
+        assert_eq!(stats.recovered, 1);
+    });
+    assert_eq!(r.cache().claimed_len(), 0);
 }

@@ -47,9 +47,9 @@ mod batch_tests;
 #[cfg(test)]
 mod testing;
 
-pub use batch::{BatchConfig, BatchError, BatchRecoverer};
+pub use batch::{BatchConfig, BatchError, BatchRecoverer, RecoverStats};
 pub use keys::{address_of, dev_keys, dev_keys_with_passphrase, KeyError, TEST_MNEMONIC};
 pub use recover::{is_high_s, recover_address, recover_sender};
 pub use secp256k1::SecretKey;
-pub use sender_cache::{SenderCache, SenderCacheConfig};
+pub use sender_cache::{Lookup, SenderCache, SenderCacheConfig};
 pub use sign::{sign_prehash, sign_tx};

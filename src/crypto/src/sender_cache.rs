@@ -5,13 +5,19 @@
 //! Soundness: the tx hash is keccak256 of the full signed encoding, signature included, so the
 //! hash determines the sender; a cached entry can never be wrong for a hash, only missing.
 //!
+//! In-flight claims: recovery is slow (~40 µs), so the same new hash can reach two callers at
+//! once (a forwarded transaction still in the ingress queue while the block that holds it is
+//! checked). The first caller to miss claims the hash; a later one waits for the claim to be
+//! resolved instead of recovering it a second time. Claims are released before a caller waits
+//! for anyone else's, so two callers never wait on each other.
+//!
 //! Bounds: the capacity (entries) is split over the shards up front; each shard evicts its
 //! oldest entry first (FIFO) once full, so the total never exceeds the capacity and memory is
 //! about `capacity × 90 bytes`. FIFO rather than LRU keeps `get` to a lookup: a sender is
 //! looked up a few times within seconds of arrival, then never again, so recency buys little.
 
-use crate::sync::Mutex;
-use alloy_primitives::map::B256Map;
+use crate::sync::{Condvar, Mutex};
+use alloy_primitives::map::{B256Map, B256Set};
 use alloy_primitives::{Address, B256};
 use std::collections::VecDeque;
 
@@ -40,7 +46,19 @@ struct Shard {
     map: B256Map<Address>,
     /// Insertion order; exactly the keys of `map`.
     order: VecDeque<B256>,
+    /// Hashes some caller is recovering now (bounded by the callers' batches in flight).
+    claimed: B256Set,
     capacity_entries: usize,
+}
+
+/// What [`SenderCache::lookup_or_claim`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    Hit(Address),
+    /// The caller now owns the claim and must [`SenderCache::resolve`] it.
+    Claimed,
+    /// Another caller is recovering it; see [`SenderCache::wait_for`].
+    InFlight,
 }
 
 /// A bounded hash → sender map; see the module docs.
@@ -48,6 +66,9 @@ struct Shard {
 pub struct SenderCache {
     shards: Box<[Mutex<Shard>]>,
     capacity_entries: usize,
+    /// Taken by every resolution before it signals, and by waiters around their check.
+    resolved: Mutex<()>,
+    resolved_signal: Condvar,
 }
 
 impl SenderCache {
@@ -62,6 +83,7 @@ impl SenderCache {
                 Mutex::new(Shard {
                     map: B256Map::default(),
                     order: VecDeque::new(),
+                    claimed: B256Set::default(),
                     capacity_entries: cap,
                 })
             })
@@ -69,6 +91,8 @@ impl SenderCache {
         SenderCache {
             shards,
             capacity_entries: capacity,
+            resolved: Mutex::new(()),
+            resolved_signal: Condvar::new(),
         }
     }
 
@@ -93,23 +117,61 @@ impl SenderCache {
         self.shard(hash).lock().map.get(hash).copied()
     }
 
+    /// The cached sender, or else a claim on recovering it, or word that someone holds one.
+    pub fn lookup_or_claim(&self, hash: &B256) -> Lookup {
+        let mut shard = self.shard(hash).lock();
+        if let Some(sender) = shard.map.get(hash) {
+            return Lookup::Hit(*sender);
+        }
+        if shard.claimed.insert(*hash) {
+            Lookup::Claimed
+        } else {
+            Lookup::InFlight
+        }
+    }
+
+    /// Ends a claim taken with [`Self::lookup_or_claim`]: records the sender (None: the
+    /// signature did not recover, nothing is cached) and wakes the waiters.
+    pub fn resolve(&self, hash: B256, sender: Option<Address>) {
+        {
+            let mut shard = self.shard(&hash).lock();
+            shard.claimed.remove(&hash);
+            if let Some(sender) = sender {
+                insert_locked(&mut shard, hash, sender);
+            }
+        }
+        self.signal_resolved();
+    }
+
+    fn signal_resolved(&self) {
+        drop(self.resolved.lock());
+        self.resolved_signal.notify_all();
+    }
+
+    /// Waits until nobody holds a claim on `hash`, then looks it up or claims it: a
+    /// [`Lookup::Claimed`] answer means the holder failed (or the entry was evicted at once)
+    /// and the caller must recover it itself. Never returns [`Lookup::InFlight`].
+    pub fn wait_for(&self, hash: &B256) -> Lookup {
+        let mut resolved = self.resolved.lock();
+        loop {
+            // Checked under `resolved`, which every resolution takes before it notifies, so a
+            // resolution between this check and the wait cannot be missed.
+            match self.lookup_or_claim(hash) {
+                Lookup::InFlight => resolved = self.resolved_signal.wait(resolved),
+                found => return found,
+            }
+        }
+    }
+
+    /// Hashes claimed now (a test hook: zero once every caller is done).
+    pub fn claimed_len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().claimed.len()).sum()
+    }
+
     /// Records `sender` for `hash`, evicting the shard's oldest entry when it is full.
     /// A hash already present keeps its entry (the sender is a function of the hash).
     pub fn insert(&self, hash: B256, sender: Address) {
-        let mut shard = self.shard(&hash).lock();
-        if shard.capacity_entries == 0 || shard.map.contains_key(&hash) {
-            return;
-        }
-        while shard.map.len() >= shard.capacity_entries {
-            match shard.order.pop_front() {
-                Some(old) => {
-                    shard.map.remove(&old);
-                }
-                None => break,
-            }
-        }
-        shard.map.insert(hash, sender);
-        shard.order.push_back(hash);
+        insert_locked(&mut self.shard(&hash).lock(), hash, sender);
     }
 
     /// Entries held now (a sum over shards, each read under its own lock).
@@ -156,6 +218,22 @@ impl SenderCache {
         }
         Ok(())
     }
+}
+
+fn insert_locked(shard: &mut Shard, hash: B256, sender: Address) {
+    if shard.capacity_entries == 0 || shard.map.contains_key(&hash) {
+        return;
+    }
+    while shard.map.len() >= shard.capacity_entries {
+        match shard.order.pop_front() {
+            Some(old) => {
+                shard.map.remove(&old);
+            }
+            None => break,
+        }
+    }
+    shard.map.insert(hash, sender);
+    shard.order.push_back(hash);
 }
 
 impl Default for SenderCache {

@@ -4,9 +4,37 @@
 
 #[cfg(not(loom))]
 pub(crate) use parking_lot::Mutex;
+#[cfg(not(loom))]
+pub(crate) use parking_lot_impl::Condvar;
 
 #[cfg(loom)]
-pub(crate) use loom_impl::Mutex;
+pub(crate) use loom_impl::{Condvar, Mutex};
+
+#[cfg(not(loom))]
+mod parking_lot_impl {
+    /// parking_lot's condition variable with loom's by-value `wait` signature, so the cache
+    /// code reads the same under both.
+    #[derive(Debug, Default)]
+    pub(crate) struct Condvar(parking_lot::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Condvar(parking_lot::Condvar::new())
+        }
+
+        pub(crate) fn wait<'a, T>(
+            &self,
+            mut guard: parking_lot::MutexGuard<'a, T>,
+        ) -> parking_lot::MutexGuard<'a, T> {
+            self.0.wait(&mut guard);
+            guard
+        }
+
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+}
 
 #[cfg(loom)]
 mod loom_impl {
@@ -25,6 +53,28 @@ mod loom_impl {
             self.0
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
+        }
+    }
+
+    #[derive(Debug)]
+    pub(crate) struct Condvar(loom::sync::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Condvar(loom::sync::Condvar::new())
+        }
+
+        pub(crate) fn wait<'a, T>(
+            &self,
+            guard: loom::sync::MutexGuard<'a, T>,
+        ) -> loom::sync::MutexGuard<'a, T> {
+            self.0
+                .wait(guard)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        }
+
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
         }
     }
 }

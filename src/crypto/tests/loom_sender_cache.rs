@@ -91,3 +91,41 @@ fn concurrent_same_hash_inserts_two_shards() {
         assert!(cache.len() <= 2);
     });
 }
+
+/// Two callers miss the same hash: exactly one claims and recovers it, the other waits for
+/// the claim and reads the entry; no interleaving loses the wake-up or recovers twice.
+#[test]
+fn racing_claims_recover_once_and_wake_the_waiter() {
+    use bcos_crypto::Lookup;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    loom::model(|| {
+        let cache = Arc::new(SenderCache::new(SenderCacheConfig {
+            capacity_entries: 4,
+            shard_count: 1,
+        }));
+        let recoveries = Arc::new(AtomicUsize::new(0));
+        let caller = |cache: Arc<SenderCache>, recoveries: Arc<AtomicUsize>| {
+            move || {
+                let found = match cache.lookup_or_claim(&h(7)) {
+                    Lookup::InFlight => cache.wait_for(&h(7)),
+                    other => other,
+                };
+                match found {
+                    Lookup::Hit(s) => assert_eq!(s, a(7)),
+                    Lookup::Claimed => {
+                        recoveries.fetch_add(1, Ordering::SeqCst);
+                        cache.resolve(h(7), Some(a(7)));
+                    }
+                    Lookup::InFlight => panic!("wait_for never answers InFlight"),
+                }
+            }
+        };
+        let other = thread::spawn(caller(cache.clone(), recoveries.clone()));
+        caller(cache.clone(), recoveries.clone())();
+        other.join().unwrap();
+        assert_eq!(recoveries.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.get(&h(7)), Some(a(7)));
+        assert_eq!(cache.claimed_len(), 0);
+        cache.check_invariants().unwrap();
+    });
+}

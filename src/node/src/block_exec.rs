@@ -300,20 +300,13 @@ pub fn recover_block(
     block: &SealedBlock,
 ) -> anyhow::Result<Vec<RecoveredTx>> {
     let started = Instant::now();
-    let hits_before = recoverer.cache_hits_total();
-    let out = recoverer
-        .recover_batch(block.block.txs.clone())
+    let (recovered, stats) = recoverer.recover_batch_counted(block.block.txs.clone());
+    metrics.record_recovery(stats, started.elapsed());
+    recovered
         .into_iter()
         .enumerate()
         .map(|(i, r)| r.map_err(|e| anyhow::anyhow!("transaction {i}: {e}")))
-        .collect();
-    // Only real recoveries count as items: most senders come from the cache.
-    let hits = recoverer.cache_hits_total().saturating_sub(hits_before) as usize;
-    metrics.recover.record(
-        block.block.txs.len().saturating_sub(hits),
-        started.elapsed(),
-    );
-    out
+        .collect()
 }
 
 #[cfg(test)]

@@ -31,8 +31,11 @@ impl Stage {
 
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// Sender recovery (wall time of parallel batches).
+    /// Sender recovery (wall time of parallel batches); items are ECDSA recoveries performed.
     pub recover: Stage,
+    /// Senders handed to recovery that came from the sender cache instead (including those
+    /// another path of the node was recovering at the time).
+    pub recover_cache_hits: AtomicU64,
     /// Pool admission checks and insertion.
     pub admit: Stage,
     /// EVM execution of sealed blocks.
@@ -46,9 +49,18 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// One call of sender recovery: `stats.recovered` items, its cache hits beside them.
+    pub fn record_recovery(&self, stats: bcos_crypto::RecoverStats, elapsed: Duration) {
+        self.recover.record(stats.recovered, elapsed);
+        self.recover_cache_hits
+            .fetch_add(stats.cache_hits as u64, Relaxed);
+    }
+
     pub fn json(&self) -> serde_json::Value {
+        let mut recover = self.recover.json();
+        recover["cache_hits"] = json!(self.recover_cache_hits.load(Relaxed));
         json!({
-            "recover": self.recover.json(),
+            "recover": recover,
             "admit": self.admit.json(),
             "consensus": self.consensus.json(),
             "execute": self.execute.json(),

@@ -135,14 +135,9 @@ fn run(
         let taken: usize = txs.iter().map(|t| t.encoded_len()).sum();
         queued_bytes.fetch_sub(taken, Ordering::AcqRel);
         let started = Instant::now();
-        let hits_before = recoverer.cache_hits_total();
-        let recovered = tracing::info_span!("recover").in_scope(|| recoverer.recover_batch(txs));
-        // Only real recoveries count as items (as on the block path): a hash seen before
-        // comes from the sender cache.
-        let hits = recoverer.cache_hits_total().saturating_sub(hits_before) as usize;
-        pool.metrics
-            .recover
-            .record(jobs.len().saturating_sub(hits), started.elapsed());
+        let (recovered, stats) =
+            tracing::info_span!("recover").in_scope(|| recoverer.recover_batch_counted(txs));
+        pool.metrics.record_recovery(stats, started.elapsed());
         let verdicts = pool.admit_batch(recovered);
         for (job, verdict) in jobs.drain(..).zip(verdicts) {
             let _ = job.reply.send(verdict);
