@@ -87,6 +87,14 @@ fn a_transaction_sent_to_one_node_is_recovered_exactly_once_on_every_node() {
             SENT,
             "node {i} recovered a sender more than once (or missed one): {stages}"
         );
+        // Admission and execution read the same few accounts again and again: the state
+        // cache answers them (spec/durability.md §2.1).
+        let cache = &c.rpc(i).ok("bcos_getNodeInfo", json!([]))["stateCache"];
+        assert!(as_u64(&cache["hits"]) > 0, "node {i}: {cache}");
+        assert!(
+            as_u64(&cache["bytes"]) <= as_u64(&cache["bytesMax"]),
+            "{cache}"
+        );
     }
 }
 

@@ -311,6 +311,13 @@ impl ChainApi for NodeApi {
             "ioBackend": self.io_backend,
             "p2p": p2p,
             "stages": self.metrics.json(),
+            "stateCache": self.store.state_cache_stats().map(|c| json!({
+                "hits": c.hits,
+                "misses": c.misses,
+                "entries": c.entries,
+                "bytes": c.bytes,
+                "bytesMax": c.bytes_max,
+            })),
         })
     }
 

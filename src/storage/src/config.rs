@@ -32,6 +32,13 @@ pub struct StorageConfig {
     pub verify_tail_blocks: u64,
     /// How many of the newest blocks are kept in memory for reads. Default: 64.
     pub recent_blocks_cached: usize,
+    /// Bound on the in-memory account and storage-slot cache in front of RocksDB that
+    /// serves `StateReader::account` and `StateReader::storage` (admission, execution,
+    /// `eth_call`); absent accounts and zero slots are cached too. Written through at every
+    /// commit, so it is exact (spec/durability.md §2.1). Each entry is accounted as
+    /// [`crate::STATE_CACHE_ENTRY_BYTES`]; 0 (or less than one entry per shard) disables
+    /// it. Per store, so per group. Default: 256 MiB.
+    pub state_cache_bytes: usize,
     /// RocksDB memtable size per column family. Default: 64 MiB.
     pub rocksdb_write_buffer_bytes: usize,
     /// RocksDB block cache shared by all column families. Default: 256 MiB.
@@ -47,6 +54,7 @@ pub struct StorageConfig {
 pub const SEGMENT_BYTES_MAX_DEFAULT: u64 = 256 * 1024 * 1024;
 pub const VERIFY_TAIL_BLOCKS_DEFAULT: u64 = 16;
 pub const RECENT_BLOCKS_CACHED_DEFAULT: usize = 64;
+pub const STATE_CACHE_BYTES_DEFAULT: usize = 256 * 1024 * 1024;
 pub const ROCKSDB_WRITE_BUFFER_BYTES_DEFAULT: usize = 64 * 1024 * 1024;
 pub const ROCKSDB_BLOCK_CACHE_BYTES_DEFAULT: usize = 256 * 1024 * 1024;
 pub const ROCKSDB_MAX_OPEN_FILES_DEFAULT: i32 = 1024;
@@ -58,6 +66,7 @@ impl Default for StorageConfig {
             segment_bytes_max: SEGMENT_BYTES_MAX_DEFAULT,
             verify_tail_blocks: VERIFY_TAIL_BLOCKS_DEFAULT,
             recent_blocks_cached: RECENT_BLOCKS_CACHED_DEFAULT,
+            state_cache_bytes: STATE_CACHE_BYTES_DEFAULT,
             rocksdb_write_buffer_bytes: ROCKSDB_WRITE_BUFFER_BYTES_DEFAULT,
             rocksdb_block_cache_bytes: ROCKSDB_BLOCK_CACHE_BYTES_DEFAULT,
             rocksdb_max_open_files: ROCKSDB_MAX_OPEN_FILES_DEFAULT,

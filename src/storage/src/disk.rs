@@ -1,5 +1,6 @@
 //! The durable store: block records in segment files, state and indexes in RocksDB, commit
-//! order DUR-1 ... DUR-3 and recovery at open (spec/durability.md).
+//! order DUR-1 ... DUR-3, the state cache (DUR-C1 ... DUR-C4) and recovery at open
+//! (spec/durability.md).
 
 use crate::cache::{CachedBlock, RecentBlocks};
 use crate::config::{IoBackend, StorageConfig};
@@ -10,6 +11,7 @@ use crate::rules::check_commit;
 use crate::segment::{
     begin_record, decode_record, finish_record, AppendState, SegmentSet, RECORD_HEADER_BYTES,
 };
+use crate::state_cache::{Lookup, StateCache, StateCacheStats};
 use crate::traits::{BlockCommit, ChainStore, StateReader, StorageError, TxLocation};
 use bcos_types::receipt::{decode_receipts, encode_receipts};
 use bcos_types::{
@@ -41,12 +43,14 @@ pub struct DiskStore {
     head: RwLock<Option<(u64, B256)>>,
     total_tx: AtomicU64,
     recent: RecentBlocks,
+    /// None when `state_cache_bytes` disables it.
+    state: Option<StateCache>,
     backend: IoBackend,
     sync_state_writes: bool,
 }
 
 impl DiskStore {
-    /// Opens or creates the store in `dir`, recovering from a crash (DUR-R1 ... DUR-R6).
+    /// Opens or creates the store in `dir`, recovering from a crash (DUR-R1 ... DUR-R7).
     /// Fails with [`StorageError::Corrupt`] rather than drop a committed block.
     pub fn open(dir: &Path, config: StorageConfig) -> Result<DiskStore, StorageError> {
         let blocks_dir = dir.join(BLOCKS_DIR);
@@ -80,6 +84,8 @@ impl DiskStore {
             head: RwLock::new(recovered.head),
             total_tx: AtomicU64::new(recovered.total_tx),
             recent: RecentBlocks::new(config.recent_blocks_cached),
+            // DUR-R7: empty at open, so exact whatever recovery found.
+            state: StateCache::new(config.state_cache_bytes),
             backend,
             sync_state_writes: config.sync_state_writes,
         })
@@ -88,6 +94,31 @@ impl DiskStore {
     /// The backend segment appends go through (`Auto` resolved).
     pub fn io_backend_in_use(&self) -> IoBackend {
         self.backend
+    }
+
+    /// Hits, misses and size of the account/slot cache, for metrics; all zero when
+    /// `state_cache_bytes` disabled it.
+    pub fn state_cache_stats(&self) -> StateCacheStats {
+        self.state
+            .as_ref()
+            .map(StateCache::stats)
+            .unwrap_or_default()
+    }
+
+    fn account_from_db(&self, address: &Address) -> Result<Option<Account>, StorageError> {
+        match self.get(CF_ACCOUNTS, address.as_slice())? {
+            None => Ok(None),
+            Some(v) => codec::decode_exact(&v)
+                .map(Some)
+                .map_err(|e| StorageError::Corrupt(format!("account {address}: {e}"))),
+        }
+    }
+
+    fn storage_from_db(&self, address: &Address, slot: &U256) -> Result<U256, StorageError> {
+        match self.get(CF_STORAGE, &storage_key(address, slot))? {
+            None => Ok(U256::ZERO),
+            Some(v) => decode_slot_value(&v),
+        }
     }
 
     fn get(
@@ -149,8 +180,16 @@ impl DiskStore {
         opts.set_sync(self.sync_state_writes);
         self.db.write_opt(batch, &opts).map_err(|e| {
             w.poisoned = Some(format!("state write of block {number} failed: {e}"));
+            // DUR-C4: whether any of the batch landed is unknown; RocksDB alone answers.
+            if let Some(cache) = &self.state {
+                cache.clear();
+            }
             db_err(e)
         })?;
+        // DUR-C1: the diff is written through once RocksDB holds it, before the head moves.
+        if let Some(cache) = &self.state {
+            cache.apply(commit.diff);
+        }
 
         self.recent.push(CachedBlock::new(
             block.clone(),
@@ -173,18 +212,31 @@ impl StateReader for DiskStore {
     }
 
     fn account(&self, address: &Address) -> Result<Option<Account>, StorageError> {
-        match self.get(CF_ACCOUNTS, address.as_slice())? {
-            None => Ok(None),
-            Some(v) => codec::decode_exact(&v)
-                .map(Some)
-                .map_err(|e| StorageError::Corrupt(format!("account {address}: {e}"))),
+        let Some(cache) = &self.state else {
+            return self.account_from_db(address);
+        };
+        match cache.account(address) {
+            Lookup::Hit(v) => Ok(v),
+            Lookup::Miss(ticket) => {
+                // DUR-C2: the ticket drops this fill if a commit overtook the read.
+                let v = self.account_from_db(address)?;
+                cache.fill_account(address, ticket, v.clone());
+                Ok(v)
+            }
         }
     }
 
     fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StorageError> {
-        match self.get(CF_STORAGE, &storage_key(address, slot))? {
-            None => Ok(U256::ZERO),
-            Some(v) => decode_slot_value(&v),
+        let Some(cache) = &self.state else {
+            return self.storage_from_db(address, slot);
+        };
+        match cache.storage(address, slot) {
+            Lookup::Hit(v) => Ok(v),
+            Lookup::Miss(ticket) => {
+                let v = self.storage_from_db(address, slot)?;
+                cache.fill_storage(address, slot, ticket, v);
+                Ok(v)
+            }
         }
     }
 
@@ -196,6 +248,10 @@ impl StateReader for DiskStore {
 }
 
 impl ChainStore for DiskStore {
+    fn state_cache_stats(&self) -> Option<StateCacheStats> {
+        Some(DiskStore::state_cache_stats(self))
+    }
+
     fn head(&self) -> Option<(u64, B256)> {
         *self.head.read()
     }

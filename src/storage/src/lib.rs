@@ -4,7 +4,8 @@
 //!
 //! Implements spec/durability.md: the commit checks (DUR-0), the commit order (DUR-1 ...
 //! DUR-3: block durable, then state, then the head published), what is durable before a
-//! receipt is visible, and recovery after a crash (DUR-R1 ... DUR-R6).
+//! receipt is visible, the state cache kept exact across commits (DUR-C1 ... DUR-C4), and
+//! recovery after a crash (DUR-R1 ... DUR-R7).
 
 mod cache;
 pub mod config;
@@ -15,9 +16,11 @@ mod recovery;
 pub mod rocks;
 mod rules;
 pub mod segment;
+mod state_cache;
 pub mod traits;
 
 pub use config::{IoBackend, StorageConfig};
 pub use disk::{DiskStore, BLOCKS_DIR, STATE_DIR};
 pub use mem::MemStore;
+pub use state_cache::{StateCacheStats, SHARDS as STATE_CACHE_SHARDS, STATE_CACHE_ENTRY_BYTES};
 pub use traits::{BlockCommit, ChainStore, StateReader, StorageError, TxLocation};

@@ -76,6 +76,12 @@ pub trait ChainStore: StateReader {
     /// Transactions in all committed blocks.
     fn total_tx_count(&self) -> u64;
 
+    /// The account/slot cache's counters (spec/durability.md §2.1); None for a store that
+    /// keeps none.
+    fn state_cache_stats(&self) -> Option<crate::StateCacheStats> {
+        None
+    }
+
     /// The whole committed block, for RPC and subscribers.
     fn committed_block(&self, number: u64) -> Result<Option<CommittedBlock>, StorageError> {
         let Some(block) = self.block_by_number(number)? else {
