@@ -145,6 +145,10 @@ impl fmt::Display for ByzantineSpec {
 
 /// Virtual milliseconds of the faulty phase when `--ticks` is not given.
 pub const TICKS_DEFAULT: u64 = 10_000;
+/// Entries per shard of each node's state cache when `--state-cache-entries` is not given:
+/// one (64 entries per store, below a short run's working set of accounts and slots), so
+/// the cache evicts and refills all the time (spec/durability.md §2.1).
+pub const STATE_CACHE_ENTRIES_DEFAULT: usize = 1;
 /// Validators in a simulated cluster at most (keys, quorums and the event rate grow with it).
 pub const NODES_MAX: u32 = 16;
 
@@ -167,6 +171,10 @@ pub struct SimConfig {
     /// group 0 is the merchant chain, the other groups are user chains, with a settler and
     /// relayers as simulated clients. `None`: no settlement contracts, no settlement actors.
     pub settlement: Option<SettlementSpec>,
+    /// Entries per shard of the state cache (`bcos_storage::CachedStore`) in front of each
+    /// node's chain store, so every checker runs with it; 0: the bare MemStore. The cache
+    /// changes no answer, so not the trace either.
+    pub state_cache_entries: usize,
 }
 
 impl SimConfig {
@@ -180,6 +188,7 @@ impl SimConfig {
             byzantine: None,
             groups: Vec::new(),
             settlement: None,
+            state_cache_entries: STATE_CACHE_ENTRIES_DEFAULT,
         }
     }
 
@@ -294,6 +303,12 @@ impl SimConfig {
         if let Some(st) = &self.settlement {
             s.push_str(&crate::settlement::cli_flags(st));
         }
+        if self.state_cache_entries != STATE_CACHE_ENTRIES_DEFAULT {
+            s.push_str(&format!(
+                " --state-cache-entries {}",
+                self.state_cache_entries
+            ));
+        }
         s
     }
 }
@@ -313,6 +328,14 @@ mod tests {
         assert_eq!(b.to_string(), "double-vote@2");
         assert!("silent".parse::<ByzantineSpec>().is_err());
         assert!("loud@1".parse::<ByzantineSpec>().is_err());
+    }
+
+    #[test]
+    fn a_non_default_state_cache_is_in_the_replay_command() {
+        let mut c = SimConfig::new(Protocol::Pbft, 4, 1);
+        assert!(!c.replay_command().contains("--state-cache-entries"));
+        c.state_cache_entries = 0;
+        assert!(c.replay_command().ends_with(" --state-cache-entries 0"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::node::{Live, SimNode};
 use crate::runtime::{MemDurable, NodeClock};
 use crate::setup::{self, Chain, Validator};
 use bcos_execution::SystemContracts;
-use bcos_storage::{ChainStore, MemStore};
+use bcos_storage::{CachedStore, ChainStore, MemStore};
 use bcos_types::B256;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -49,7 +49,13 @@ impl Group {
         let chain = setup::group_chain(id)?;
         let mut reps = BTreeMap::new();
         for &i in &spec.members {
-            let store: Arc<dyn ChainStore> = Arc::new(MemStore::new());
+            // The state cache (spec/durability.md §2.1) in front of the store, small enough
+            // to evict and refill all the time, so every checker runs with it.
+            let state_cache = Arc::new(CachedStore::with_entries_per_shard(
+                MemStore::new(),
+                cfg.state_cache_entries,
+            ));
+            let store: Arc<dyn ChainStore> = state_cache.clone();
             bcos_node::genesis::ensure_genesis(&*store, &chain.genesis)?;
             let clock = clocks
                 .get(i as usize)
@@ -65,6 +71,7 @@ impl Group {
                     cluster,
                     contracts: contracts.clone(),
                     store,
+                    state_cache,
                     durable: MemDurable::default(),
                     bodies: MemDurable::default(),
                     live: None,

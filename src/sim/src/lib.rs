@@ -1,14 +1,15 @@
 //! bcos-sim: a deterministic whole-cluster simulator (DESIGN.md, checking tier 3; issue 12).
 //!
 //! N production consensus drivers (`bcos_node::cluster::{pbft,raft}`, with their real cores,
-//! pools, revm execution and in-memory chain stores) run in one process on one thread,
-//! under a virtual clock, driven through the runtime seam (`bcos_node::runtime`). A seeded
-//! event queue delivers their frames through a faulty network (loss, delay, reordering,
-//! duplication, partitions), crashes and restarts nodes (a crash keeps exactly what a
-//! correct driver made durable: the chain store and the consensus record), lets simulated
-//! users submit signed transactions to random nodes, and may put one PBFT node's transport
-//! in the hands of a Byzantine module. After every step, checkers test the properties of
-//! spec/pbft.md, spec/raft.md and spec/durability.md ([`checkers`]).
+//! pools, revm execution and in-memory chain stores behind the state cache) run in one
+//! process on one thread, under a virtual clock, driven through the runtime seam
+//! (`bcos_node::runtime`). A seeded event queue delivers their frames through a faulty
+//! network (loss, delay, reordering, duplication, partitions), crashes and restarts nodes
+//! (a crash keeps exactly what a correct driver made durable: the chain store and the
+//! consensus record), lets simulated users submit signed transactions to random nodes, and
+//! may put one PBFT node's transport in the hands of a Byzantine module. After every step,
+//! checkers test the properties of spec/pbft.md, spec/raft.md and spec/durability.md
+//! ([`checkers`]).
 //!
 //! The nodes may run several groups (spec/groups.md; [`groups`], [`group`]): each node runs
 //! one driver per group it is a member of, each group with its own chain, stores, pools,

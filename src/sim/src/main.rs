@@ -1,7 +1,9 @@
 //! `bcos-sim`: run one seed (and print its report and trace hash) or sweep a range of seeds
 //! (printing each failing seed with the command that replays it).
 
-use bcos_sim::config::{parse_bug, ByzantineSpec, Protocol, SimConfig, TICKS_DEFAULT};
+use bcos_sim::config::{
+    parse_bug, ByzantineSpec, Protocol, SimConfig, STATE_CACHE_ENTRIES_DEFAULT, TICKS_DEFAULT,
+};
 use bcos_sim::groups::groups_from_cli;
 use bcos_sim::settlement::{parse_relayers, SettlementSpec};
 use bcos_sim::sweep::{parse_seed_range, sweep};
@@ -62,6 +64,10 @@ struct Args {
     /// skip-inclusion-proof.
     #[arg(long, requires = "settlement")]
     settlement_bug: Option<String>,
+    /// Entries per shard of each node's account/slot cache in front of its chain store
+    /// (64 shards; spec/durability.md §2.1); 0 runs without it.
+    #[arg(long, default_value_t = STATE_CACHE_ENTRIES_DEFAULT)]
+    state_cache_entries: usize,
     /// Sweep: stop after this many failing seeds.
     #[arg(long)]
     stop_after: Option<usize>,
@@ -114,6 +120,7 @@ fn real_main() -> anyhow::Result<bool> {
         .transpose()
         .map_err(anyhow::Error::msg)?;
     base.byzantine = args.byzantine;
+    base.state_cache_entries = args.state_cache_entries;
     if args.settlement {
         base.settlement = Some(SettlementSpec {
             relayers: parse_relayers(&args.relayers).map_err(anyhow::Error::msg)?,

@@ -17,7 +17,7 @@ use bcos_node::cluster::wire::Wire;
 use bcos_node::cluster::ConsensusView;
 use bcos_node::pool::Pool;
 use bcos_node::runtime::{DriverRuntime, Transport};
-use bcos_storage::ChainStore;
+use bcos_storage::{CachedStore, ChainStore, MemStore};
 use bcos_types::{CommittedBlock, SealedBlock, B256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -235,6 +235,10 @@ pub struct SimNode {
     pub contracts: SystemContracts,
     /// Survives crashes: commits are atomic and durable on return.
     pub store: Arc<dyn ChainStore>,
+    /// The same store, typed: a MemStore behind the state cache (disabled when
+    /// `--state-cache-entries` is 0). A crash empties the cache, as a node process opens
+    /// its store with an empty one (DUR-R7).
+    pub state_cache: Arc<CachedStore<MemStore>>,
     /// Survives crashes: the consensus core's record.
     pub durable: MemDurable,
     /// Survives crashes: the bodies of uncommitted blocks the driver made durable.
@@ -335,11 +339,12 @@ impl SimNode {
         Ok(())
     }
 
-    /// Drops everything but the store and the durable record. Frames already handed to
-    /// the network stay in flight.
+    /// Drops everything but the store and the durable record (and empties the store's
+    /// state cache). Frames already handed to the network stay in flight.
     pub fn crash(&mut self) {
         self.live = None;
         self.wake_at = None;
+        self.state_cache.clear_cache();
     }
 
     /// Feeds one frame from consensus position `from` to the driver (the first half of the node's event-loop turn; the

@@ -5,6 +5,7 @@ use crate::client::ClientStats;
 use crate::config::{Protocol, SimConfig};
 use crate::net::NetStats;
 use crate::world::World;
+use bcos_storage::StateCacheStats;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +114,11 @@ pub struct Report {
     pub groups: Vec<GroupReport>,
     /// Settlement runs: what the settlement did.
     pub settlement: Option<crate::settlement::report::SettlementReport>,
+    /// The state caches in front of the nodes' stores (spec/durability.md §2.1), summed over
+    /// every node of every group: hits and misses over the run, entries held at the end.
+    /// Not in the trace hash: which keys share a shard, and so what is evicted, depends on
+    /// the process's hash seed, while what a read returns does not.
+    pub state_cache: StateCacheStats,
 }
 
 impl Report {
@@ -244,6 +250,29 @@ impl fmt::Display for Report {
                 self.byzantine_frames
             )?;
         }
+        if c.state_cache_entries > 0 {
+            let sc = &self.state_cache;
+            let reads = sc.hits + sc.misses;
+            writeln!(
+                f,
+                "  cache:      state cache of {} per shard per store: {} reads, {} hits ({:.0} \
+                 %), {} misses; {} of {} entries held at the end",
+                match c.state_cache_entries {
+                    1 => "1 entry".to_string(),
+                    n => format!("{n} entries"),
+                },
+                reads,
+                sc.hits,
+                if reads > 0 {
+                    sc.hits as f64 * 100.0 / reads as f64
+                } else {
+                    0.0
+                },
+                sc.misses,
+                sc.entries,
+                sc.bytes_max / bcos_storage::STATE_CACHE_ENTRY_BYTES as u64
+            )?;
+        }
         match self.settled_after_ms {
             Some(ms) => writeln!(f, "  liveness:   settled {ms} ms after the faults stopped")?,
             None => writeln!(f, "  liveness:   not settled")?,
@@ -315,7 +344,15 @@ impl World {
         let mut client = ClientStats::default();
         let mut lat = Vec::new();
         let mut groups = Vec::new();
+        let mut state_cache = StateCacheStats::default();
         for g in &self.groups {
+            for sc in g.reps.values().filter_map(|r| r.store.state_cache_stats()) {
+                state_cache.hits += sc.hits;
+                state_cache.misses += sc.misses;
+                state_cache.entries += sc.entries;
+                state_cache.bytes += sc.bytes;
+                state_cache.bytes_max += sc.bytes_max;
+            }
             let heads = g.all_heads();
             for h in &heads {
                 trace.u64(*h);
@@ -402,6 +439,7 @@ impl World {
             wall_s,
             config: self.cfg,
             groups,
+            state_cache,
         }
     }
 }

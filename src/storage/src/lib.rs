@@ -5,9 +5,11 @@
 //! Implements spec/durability.md: the commit checks (DUR-0), the commit order (DUR-1 ...
 //! DUR-3: block durable, then state, then the head published), what is durable before a
 //! receipt is visible, the state cache kept exact across commits (DUR-C1 ... DUR-C4), and
-//! recovery after a crash (DUR-R1 ... DUR-R7).
+//! recovery after a crash (DUR-R1 ... DUR-R7). [`CachedStore`] puts the same state cache in
+//! front of any other store (the simulator's).
 
 mod cache;
+mod cached_store;
 pub mod config;
 mod disk;
 mod io_backend;
@@ -19,6 +21,7 @@ pub mod segment;
 mod state_cache;
 pub mod traits;
 
+pub use cached_store::CachedStore;
 pub use config::{IoBackend, StorageConfig};
 pub use disk::{DiskStore, BLOCKS_DIR, STATE_DIR};
 pub use mem::MemStore;

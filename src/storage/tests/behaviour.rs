@@ -1,9 +1,10 @@
-//! One behaviour suite, run against MemStore and DiskStore (both io backends): the two
-//! must accept, reject and answer identically.
+//! One behaviour suite, run against MemStore, DiskStore (both io backends) and a MemStore
+//! behind CachedStore (one entry per shard): they must accept, reject and answer
+//! identically.
 
 mod common;
 
-use bcos_storage::{ChainStore, DiskStore, IoBackend, MemStore, StorageError};
+use bcos_storage::{CachedStore, ChainStore, DiskStore, IoBackend, MemStore, StorageError};
 use bcos_types::{Account, Address, Bytes, StateDiff, B256, U256};
 use common::*;
 
@@ -185,6 +186,10 @@ macro_rules! suite {
 }
 
 suite!(mem, ((), MemStore::new()));
+suite!(
+    mem_cached,
+    ((), CachedStore::with_entries_per_shard(MemStore::new(), 1))
+);
 suite!(disk_std, disk(IoBackend::Std));
 suite!(disk_auto, disk(IoBackend::Auto));
 
