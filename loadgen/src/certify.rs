@@ -85,7 +85,11 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
             toml::to_string(&profile.node.settings).unwrap_or_default()
         )
     };
-    let io_backends = node_info::io_backends(target.urls());
+    let io_backends = if target.is_bcos() {
+        node_info::io_backends(target.urls())
+    } else {
+        vec![node_info::UNKNOWN.to_string(); target.urls().len()]
+    };
     let p99_max = profile.thresholds.max_latency_ms_p99;
     let mut workloads = Vec::new();
     let mut failures = Vec::new();

@@ -9,14 +9,18 @@
 //! (groups) one cluster runs; `settlement` measures high-frequency accounts over user chains
 //! (settlement lag, conservation) with `relayers` carrying records to the merchant chain;
 //! `profile` reads hardware-profiles/*.toml; `certify` ties it together into [`results`]
-//! (judged by `verdict` against the profile's thresholds and goal), which `report` renders.
+//! (judged by `verdict` against the profile's thresholds and goal), which `report` renders;
+//! `compare` measures bcos against anvil with the same workload and client (issue 15).
 
 pub mod accounts;
 pub mod certify;
 pub mod cluster;
+pub mod compare;
 pub mod cryptobound;
 pub mod engine;
 pub mod error;
+#[cfg(test)]
+mod fake_rpc;
 pub mod groups;
 pub mod machine;
 pub mod node_info;

@@ -7,7 +7,7 @@ use bcos_loadgen::certify::{self, CertifyOptions};
 use bcos_loadgen::error::{is_usage, usage};
 use bcos_loadgen::profile::{Mode, NodeSpec, WorkloadSpec};
 use bcos_loadgen::target::{EmbeddedOptions, Target};
-use bcos_loadgen::{runner, transfer};
+use bcos_loadgen::{compare, runner, transfer};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -29,6 +29,9 @@ enum Command {
     Run(Box<RunArgs>),
     /// Pre-signed ETH transfers among many accounts; prints committed TPS.
     Transfer(transfer::TransferArgs),
+    /// The same closed-loop transfer workload against anvil (--block-time 1) and embedded
+    /// bcos (and, with --cluster, a 4-node PBFT cluster): committed TPS and bcos/anvil.
+    CompareAnvil(Box<compare::CompareArgs>),
 }
 
 #[derive(clap::Args)]
@@ -139,6 +142,7 @@ fn main() {
         Command::Certify(a) => run_certify(a),
         Command::Run(a) => run_adhoc(*a).map(|()| 0),
         Command::Transfer(args) => transfer::run(&args).map(|()| 0),
+        Command::CompareAnvil(a) => run_compare(&a).map(|()| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),
@@ -173,6 +177,24 @@ fn run_certify(a: CertifyArgs) -> anyhow::Result<i32> {
         }
         Ok(1)
     }
+}
+
+fn run_compare(a: &compare::CompareArgs) -> anyhow::Result<()> {
+    let argv: Vec<String> = std::env::args().collect();
+    let (results, md) = compare::run(a, &argv)?;
+    for t in &results.targets {
+        println!(
+            "{}: {} tx/s committed (median of {})",
+            t.label,
+            compare::report::thousands(t.median_committed_tps),
+            t.runs.len()
+        );
+    }
+    for line in compare::report::ratio_lines(&results) {
+        println!("{line}");
+    }
+    println!("report: {}", md.display());
+    Ok(())
 }
 
 fn run_adhoc(a: RunArgs) -> anyhow::Result<()> {

@@ -160,9 +160,17 @@ struct Snapshot {
 }
 
 /// Every node's stage metrics (each group's, node by node: a group counts its own stages)
-/// and process usage.
+/// and process usage. A node that is not bcos has no stage metrics: none are asked for, and
+/// the result lists no stages.
 fn snapshot(target: &Target) -> anyhow::Result<Snapshot> {
     let mut stages = Vec::new();
+    if !target.is_bcos() {
+        return Ok(Snapshot {
+            at: Instant::now(),
+            stages,
+            procs: target.samples(),
+        });
+    }
     let per_group: Vec<Vec<String>> = (0..target.groups()).map(|g| target.group_urls(g)).collect();
     for node in 0..target.urls().len() {
         for urls in &per_group {
@@ -411,6 +419,55 @@ fn usage(a: &Snapshot, b: &Snapshot) -> Vec<NodeUsage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fake_rpc::{method_not_found, FakeNode};
+    use crate::node_info::NodeKind;
+
+    #[test]
+    fn a_foreign_node_is_detected_once_and_has_no_stages() {
+        let node = FakeNode::start(|m, _| match m {
+            "eth_chainId" => Ok(json!("0x7a69")),
+            "web3_clientVersion" => Ok(json!("anvil/v1.7.1")),
+            _ => method_not_found(),
+        });
+        let target = Target::remote(std::slice::from_ref(&node.url), 1, 0).expect("test step");
+        assert_eq!(
+            target.kind(),
+            &NodeKind::Foreign {
+                client: "anvil/v1.7.1".into()
+            }
+        );
+        for _ in 0..3 {
+            let s = snapshot(&target).expect("test step");
+            assert!(s.stages.is_empty() && s.procs.is_empty());
+        }
+        assert_eq!(
+            node.calls("bcos_getNodeInfo"),
+            1,
+            "asked once, when attaching"
+        );
+        assert_eq!(node.calls("web3_clientVersion"), 1);
+        assert!(stage_costs(&[], &[]).is_empty());
+        // Settlement and groups need bcos nodes.
+        let e = Target::remote(std::slice::from_ref(&node.url), 2, 1)
+            .err()
+            .expect("test step");
+        assert!(crate::error::is_usage(&e), "{e:#}");
+    }
+
+    #[test]
+    fn a_bcos_node_keeps_its_stage_snapshots() {
+        let node = FakeNode::start(|m, _| match m {
+            "eth_chainId" => Ok(json!("0x4eec")),
+            "bcos_getNodeInfo" => Ok(json!({"stages": {"recover": {"items": 3, "busy_ms": 1}}})),
+            _ => method_not_found(),
+        });
+        let target = Target::remote(std::slice::from_ref(&node.url), 1, 0).expect("test step");
+        assert!(target.is_bcos());
+        let s = snapshot(&target).expect("test step");
+        assert_eq!(s.stages, [json!({"recover": {"items": 3, "busy_ms": 1}})]);
+        assert_eq!(node.calls("bcos_getNodeInfo"), 2);
+        assert_eq!(node.calls("web3_clientVersion"), 0);
+    }
 
     #[test]
     fn stage_costs_are_window_differences() {

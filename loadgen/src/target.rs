@@ -6,12 +6,15 @@
 //! node to reach all its peers), samples their CPU time and peak RSS from /proc, and stops
 //! them with SIGTERM; or existing nodes given by `--url` (repeatable: load is spread over
 //! them, one connection at a time). With several groups (`[node] groups`, issue 13) each
-//! node serves group g at its URL + `/g/<g>` ([`Target::group_urls`]).
+//! node serves group g at its URL + `/g/<g>` ([`Target::group_urls`]). A `--url` node that
+//! is not bcos (anvil: no `bcos_*` methods) is detected once, when attaching
+//! ([`Target::kind`]): its stages are then recorded as absent and no `bcos_*` call is made.
 //!
 //! [`cluster`]: crate::cluster
 
 use crate::cluster;
 use crate::error::{usage, UsageError};
+use crate::node_info::NodeKind;
 use crate::profile::NodeSpec;
 use crate::relayers::Relayer;
 use crate::rpc_client::RpcClient;
@@ -59,6 +62,10 @@ pub struct Target {
     /// The embedded cluster's `bcos relay` processes, one per user chain.
     relayers: parking_lot::Mutex<Vec<Relayer>>,
     nodes: Vec<NodeProcess>,
+    /// Processes of remote nodes started by the caller (anvil), sampled like embedded ones.
+    watched: Vec<u32>,
+    /// What the nodes are: bcos for embedded ones, detected on the first URL for remote ones.
+    kind: NodeKind,
     /// The node config written for embedded nodes (TOML; node 0's for a cluster).
     pub node_config: String,
     _dir: Option<tempfile::TempDir>,
@@ -86,6 +93,23 @@ impl Target {
                 return usage(format!("cannot reach node at {url}: {e:#}"));
             }
         }
+        let kind = match urls.first() {
+            Some(url) => crate::node_info::detect(url)
+                .map_err(|e| UsageError(format!("cannot reach node at {url}: {e:#}")))?,
+            None => NodeKind::Bcos,
+        };
+        if let NodeKind::Foreign { client } = &kind {
+            if groups > 1 || user_chains > 0 {
+                return usage(format!(
+                    "--groups and --user-chains need bcos nodes; {} is {client} (no bcos_* methods)",
+                    urls[0]
+                ));
+            }
+            crate::progress::note(&format!(
+                "{} is not a bcos node ({client}): stage metrics are recorded as absent, commits read from eth_* blocks",
+                urls[0]
+            ));
+        }
         if groups > 1 {
             for url in urls {
                 check_remote_groups(url, groups)?;
@@ -101,6 +125,8 @@ impl Target {
             settlement,
             relayers: parking_lot::Mutex::new(Vec::new()),
             nodes: Vec::new(),
+            watched: Vec::new(),
+            kind,
             node_config: String::new(),
             _dir: None,
         })
@@ -127,6 +153,8 @@ impl Target {
             settlement,
             relayers: parking_lot::Mutex::new(Vec::new()),
             nodes: Vec::new(),
+            watched: Vec::new(),
+            kind: NodeKind::Bcos,
             node_config: String::new(),
             _dir: None,
         };
@@ -214,6 +242,22 @@ impl Target {
         Ok(target)
     }
 
+    /// What the nodes are (detected once, when attaching to `--url` nodes).
+    pub fn kind(&self) -> &NodeKind {
+        &self.kind
+    }
+
+    /// True for bcos nodes: only they are asked `bcos_*` methods.
+    pub fn is_bcos(&self) -> bool {
+        self.kind.is_bcos()
+    }
+
+    /// Samples process `pid` (a remote node the caller started, e.g. anvil) with
+    /// [`Target::samples`], after any embedded node.
+    pub fn watch_process(&mut self, pid: u32) {
+        self.watched.push(pid);
+    }
+
     /// Each node's RPC URL (group 0 when it runs several).
     pub fn urls(&self) -> &[String] {
         &self.urls
@@ -263,11 +307,14 @@ impl Target {
             .collect()
     }
 
-    /// Samples each embedded node (empty for remote targets).
+    /// Samples each embedded node, then each watched process (empty for remote targets
+    /// without watched processes).
     pub fn samples(&self) -> Vec<ProcSample> {
         self.nodes
             .iter()
-            .map(|n| proc_sample(n.child.id()).unwrap_or_default())
+            .map(|n| n.child.id())
+            .chain(self.watched.iter().copied())
+            .map(|pid| proc_sample(pid).unwrap_or_default())
             .collect()
     }
 

@@ -1,7 +1,11 @@
 //! The `transfer` workload: pre-signed ETH transfers among A accounts, sent closed-loop in
 //! JSON-RPC batches over C connections; reports committed TPS and the node's stage costs.
+//! Against a node that is not bcos (detected once, [`crate::node_info::detect`]) commits are
+//! counted from the transactions of the blocks sealed since the start ([`BlockTxCounter`]),
+//! and no stage costs are printed.
 
 use crate::accounts::{self, Fees};
+use crate::node_info::{self, NodeKind};
 use crate::rpc_client::{hex_u64, RpcClient};
 use alloy_primitives::U256;
 use anyhow::{bail, Context};
@@ -41,6 +45,13 @@ pub fn run(args: &TransferArgs) -> anyhow::Result<()> {
         bail!("--accounts must be at least 2; --txs, --batch and --connections at least 1");
     }
     let mut client = RpcClient::connect(&args.url)?;
+    let kind = node_info::detect(&args.url)?;
+    if let NodeKind::Foreign { client } = &kind {
+        eprintln!(
+            "{} is not a bcos node ({client}): counting commits from eth_* blocks",
+            args.url
+        );
+    }
     let chain_id = hex_u64(&client.must("eth_chainId", json!([]))?)?;
     let gas_price = hex_u64(&client.must("eth_gasPrice", json!([]))?)? as u128;
     let fees = Fees {
@@ -85,7 +96,8 @@ pub fn run(args: &TransferArgs) -> anyhow::Result<()> {
         .collect();
     eprintln!("signed in {:.1} s", started_sign.elapsed().as_secs_f64());
 
-    let base = hex_u64(&client.must("bcos_getTotalTransactionCount", json!([]))?)?;
+    let mut counter = CommitCounter::start(&mut client, &kind)?;
+    let base = counter.read(&mut client)?;
     let raws = Arc::new(raws);
     let next = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
@@ -132,17 +144,22 @@ pub fn run(args: &TransferArgs) -> anyhow::Result<()> {
     let deadline = started + Duration::from_secs(args.timeout_s);
     let mut committed;
     loop {
-        committed = hex_u64(&client.must("bcos_getTotalTransactionCount", json!([]))?)?;
+        committed = counter.read(&mut client)?;
         if committed >= target || Instant::now() > deadline {
             break;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(counter.poll_ms()));
     }
     let elapsed = started.elapsed().as_secs_f64();
     let done = committed - base;
-    let info = client
-        .must("bcos_getNodeInfo", json!([]))
-        .context("reading node stages")?;
+    let stages = if kind.is_bcos() {
+        let info = client
+            .must("bcos_getNodeInfo", json!([]))
+            .context("reading node stages")?;
+        serde_json::to_string_pretty(info.get("stages").unwrap_or(&Value::Null))?
+    } else {
+        format!("absent ({} has no bcos_getNodeInfo)", kind.describe())
+    };
     println!(
         "transfers sent:      {} in {:.2} s ({:.0}/s offered), {} refused",
         args.txs,
@@ -156,10 +173,7 @@ pub fn run(args: &TransferArgs) -> anyhow::Result<()> {
         elapsed,
         done as f64 / elapsed
     );
-    println!(
-        "node stages: {}",
-        serde_json::to_string_pretty(info.get("stages").unwrap_or(&Value::Null))?
-    );
+    println!("node stages: {stages}");
     if committed < target {
         bail!(
             "only {done} of {} transfers committed within {} s",
@@ -168,4 +182,153 @@ pub fn run(args: &TransferArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Committed transactions so far: the bcos node's own total, or, on another node, the
+/// transactions of the blocks sealed since [`CommitCounter::start`].
+enum CommitCounter {
+    Bcos,
+    Blocks(BlockTxCounter),
+}
+
+impl CommitCounter {
+    fn start(client: &mut RpcClient, kind: &NodeKind) -> anyhow::Result<CommitCounter> {
+        Ok(match kind {
+            NodeKind::Bcos => CommitCounter::Bcos,
+            NodeKind::Foreign { .. } => CommitCounter::Blocks(BlockTxCounter::start(client)?),
+        })
+    }
+
+    fn read(&mut self, client: &mut RpcClient) -> anyhow::Result<u64> {
+        match self {
+            CommitCounter::Bcos => {
+                hex_u64(&client.must("bcos_getTotalTransactionCount", json!([]))?)
+            }
+            CommitCounter::Blocks(b) => b.read(client),
+        }
+    }
+
+    /// Pause between reads: a bcos read is one cheap call, a block count may be several.
+    fn poll_ms(&self) -> u64 {
+        match self {
+            CommitCounter::Bcos => 5,
+            CommitCounter::Blocks(_) => 50,
+        }
+    }
+}
+
+/// Counts the transactions of blocks sealed after the head at start, with standard methods
+/// (`eth_blockNumber`, `eth_getBlockTransactionCountByNumber` in batches).
+pub struct BlockTxCounter {
+    /// The next block not counted yet.
+    next: u64,
+    total: u64,
+}
+
+/// Blocks whose transaction counts one JSON-RPC batch reads.
+const COUNT_BATCH_MAX: u64 = 64;
+
+impl BlockTxCounter {
+    pub fn start(client: &mut RpcClient) -> anyhow::Result<BlockTxCounter> {
+        let head = hex_u64(&client.must("eth_blockNumber", json!([]))?)?;
+        Ok(BlockTxCounter {
+            next: head + 1,
+            total: 0,
+        })
+    }
+
+    /// Transactions in the blocks sealed since the start, up to the current head.
+    pub fn read(&mut self, client: &mut RpcClient) -> anyhow::Result<u64> {
+        let head = hex_u64(&client.must("eth_blockNumber", json!([]))?)?;
+        while self.next <= head {
+            let last = head.min(self.next + COUNT_BATCH_MAX - 1);
+            let calls: Vec<(&str, Value)> = (self.next..=last)
+                .map(|n| {
+                    (
+                        "eth_getBlockTransactionCountByNumber",
+                        json!([format!("0x{n:x}")]),
+                    )
+                })
+                .collect();
+            self.total += sum_counts(self.next, client.batch(&calls)?)?;
+            self.next = last + 1;
+        }
+        Ok(self.total)
+    }
+}
+
+/// The sum of `eth_getBlockTransactionCountByNumber` answers for blocks `first..`; a missing
+/// block or an error is an error (the head said it exists).
+fn sum_counts(
+    first: u64,
+    answers: Vec<Result<Value, crate::rpc_client::RpcError>>,
+) -> anyhow::Result<u64> {
+    let mut sum = 0;
+    for (n, a) in (first..).zip(answers) {
+        let v = a.map_err(|e| anyhow::anyhow!("eth_getBlockTransactionCountByNumber({n}): {e}"))?;
+        if v.is_null() {
+            bail!("block {n} is missing below the head");
+        }
+        sum += hex_u64(&v)?;
+    }
+    Ok(sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake_rpc::{method_not_found, FakeNode};
+    use crate::rpc_client::RpcError;
+    use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn block_counts_add_up_and_gaps_are_errors() {
+        assert_eq!(
+            sum_counts(5, vec![Ok(json!("0x3")), Ok(json!("0x0"))]).expect("test step"),
+            3
+        );
+        assert!(sum_counts(5, vec![Ok(Value::Null)]).is_err());
+        let e = RpcError {
+            code: -32000,
+            message: "boom".into(),
+        };
+        let msg = format!(
+            "{:#}",
+            sum_counts(7, vec![Ok(json!("0x1")), Err(e)]).expect_err("must fail")
+        );
+        assert!(msg.contains("(8)"), "{msg}");
+    }
+
+    #[test]
+    fn a_foreign_node_counts_commits_from_its_blocks() {
+        // Block n holds n transactions; the head moves when the test says so.
+        let head = Arc::new(AtomicU64::new(10));
+        let h = head.clone();
+        let node = FakeNode::start(move |m, p| match m {
+            "eth_blockNumber" => Ok(json!(format!("0x{:x}", h.load(Ordering::Relaxed)))),
+            "eth_getBlockTransactionCountByNumber" => {
+                let n = u64::from_str_radix(
+                    p[0].as_str().expect("test step").trim_start_matches("0x"),
+                    16,
+                )
+                .expect("test step");
+                Ok(json!(format!("0x{n:x}")))
+            }
+            "web3_clientVersion" => Ok(json!("anvil/v1.7.1")),
+            _ => method_not_found(),
+        });
+        let kind = node_info::detect(&node.url).expect("test step");
+        assert!(!kind.is_bcos());
+        let mut c = RpcClient::connect(&node.url).expect("test step");
+        let mut counter = CommitCounter::start(&mut c, &kind).expect("test step");
+        assert_eq!(counter.read(&mut c).expect("test step"), 0);
+        head.store(12, Ordering::Relaxed);
+        assert_eq!(counter.read(&mut c).expect("test step"), 11 + 12);
+        // More blocks than one batch reads.
+        head.store(12 + 2 * COUNT_BATCH_MAX, Ordering::Relaxed);
+        let want: u64 = (11..=12 + 2 * COUNT_BATCH_MAX).sum();
+        assert_eq!(counter.read(&mut c).expect("test step"), want);
+        assert_eq!(node.calls("bcos_getTotalTransactionCount"), 0);
+        assert_eq!(node.calls("bcos_getNodeInfo"), 1);
+    }
 }
