@@ -70,6 +70,8 @@ pub const DEFAULT_CHAIN_ID: u64 = 20200;
 pub const DEFAULT_BLOCK_GAS_LIMIT: u64 = 30_000_000;
 /// Default number of analysed contract codes kept across blocks.
 pub const DEFAULT_CODE_CACHE_ENTRIES_MAX: usize = 4096;
+/// Default threads per block: 0, serial execution.
+pub const DEFAULT_PARALLEL_THREADS: usize = 0;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -83,6 +85,11 @@ pub struct ExecConfig {
     /// Analysed contract codes cached across blocks, so a hot contract's jump table is built
     /// once rather than once per block. Default 4096.
     pub code_cache_entries_max: usize,
+    /// Threads that execute one block (spec/execution.md §3.6, EXEC-R17..R20), the
+    /// committing one included, through `Executor::execute_block_configured`; 0 or 1 is
+    /// serial. Default 0 (serial) until the parallel path has run in production; the
+    /// result is the same either way.
+    pub parallel_threads: usize,
 }
 
 impl Default for ExecConfig {
@@ -92,6 +99,7 @@ impl Default for ExecConfig {
             spec: EvmSpec::default(),
             block_gas_limit: DEFAULT_BLOCK_GAS_LIMIT,
             code_cache_entries_max: DEFAULT_CODE_CACHE_ENTRIES_MAX,
+            parallel_threads: DEFAULT_PARALLEL_THREADS,
         }
     }
 }

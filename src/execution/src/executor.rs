@@ -8,12 +8,14 @@ use crate::config::ExecConfig;
 use crate::db::{CodeCache, StateDb};
 use crate::diff::ChangeTracker;
 use crate::error::ExecError;
-use crate::system::{SystemContracts, SystemEnv, SystemError, SystemState};
+use crate::system::{SystemContract, SystemContracts, SystemEnv, SystemError, SystemState};
 use bcos_storage::StateReader;
-use bcos_types::{Address, Receipt, RecoveredTx, StateDiff, U256};
+use bcos_types::{Address, Log, Receipt, RecoveredTx, StateDiff, U256};
 use revm::context::result::{EVMError, ExecutionResult};
 use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, TxEnv};
 use revm::database::CacheDB;
+use revm::handler::{MainnetContext, MainnetEvm};
+use revm::state::EvmState;
 use revm::{Context, DatabaseCommit, ExecuteEvm, MainBuilder, MainContext};
 
 /// The block-level inputs of execution, taken from the header being built or checked.
@@ -102,110 +104,204 @@ impl Executor {
         env: &BlockEnv,
         txs: &[RecoveredTx],
     ) -> Result<ExecutedBlock, ExecError> {
-        let db = CacheDB::new(StateDb::new(state, &self.codes));
-        let mut evm = Context::mainnet()
+        let mut run = BlockRun::new(self, state, env, txs.len());
+        for (index, tx) in txs.iter().enumerate() {
+            if run.reject_early(index, tx) {
+                continue;
+            }
+            run.execute(index, tx)?;
+        }
+        Ok(run.finish())
+    }
+}
+
+/// The block's EVM: one revm instance over the in-block overlay of the committed state.
+pub(crate) type BlockEvm<'a> = MainnetEvm<MainnetContext<CacheDB<StateDb<'a>>>>;
+
+/// One block being executed in order: the overlay, the diff tracker and the output so far.
+/// The serial path ([`Executor::execute_block`]) and the commit phase of the parallel path
+/// (`crate::parallel`, EXEC-R17) both go through it, so they cannot drift apart.
+pub(crate) struct BlockRun<'a> {
+    exec: &'a Executor,
+    env: &'a BlockEnv,
+    pub(crate) evm: BlockEvm<'a>,
+    tracker: ChangeTracker,
+    out: ExecutedBlock,
+}
+
+impl<'a> BlockRun<'a> {
+    pub(crate) fn new(
+        exec: &'a Executor,
+        state: &'a dyn StateReader,
+        env: &'a BlockEnv,
+        txs: usize,
+    ) -> Self {
+        let db = CacheDB::new(StateDb::new(state, &exec.codes));
+        let evm = Context::mainnet()
             .with_db(db)
-            .with_cfg(self.block_cfg.clone())
+            .with_cfg(exec.block_cfg.clone())
             .with_block(env.to_revm())
             .build_mainnet();
-        let mut tracker = ChangeTracker::default();
-        let mut out = ExecutedBlock {
-            included: Vec::with_capacity(txs.len()),
-            receipts: Vec::with_capacity(txs.len()),
-            ..Default::default()
-        };
-        for (index, tx) in txs.iter().enumerate() {
-            // EXEC-R6: the block's gas limit bounds the sum of the transactions' gas limits
-            // as they are added, as in Ethereum.
-            let remaining = env.gas_limit.saturating_sub(out.gas_used);
-            if tx.gas_limit() > remaining {
-                out.rejected.push((
-                    index,
-                    format!(
-                        "gas limit {} exceeds remaining block gas {remaining}",
-                        tx.gas_limit()
-                    ),
-                ));
-                continue;
-            }
-            let system = self.systems.get(tx.tx.to());
-            // EXEC-R13
-            if system.is_some() && !tx.value().is_zero() {
-                out.rejected
-                    .push((index, crate::system::NO_VALUE.to_string()));
-                continue;
-            }
-            match evm.transact(tx_env(tx)) {
-                Ok(r) => {
-                    tracker.record(&evm.ctx.journaled_state.database, &r.state)?;
-                    evm.ctx.journaled_state.database.commit(r.state);
-                    let gas = r.result.tx_gas_used();
-                    out.gas_used = out.gas_used.saturating_add(gas);
-                    let (mut success, mut logs) = match r.result {
-                        ExecutionResult::Success { logs, .. } => (true, logs),
-                        ExecutionResult::Revert { .. } | ExecutionResult::Halt { .. } => {
-                            (false, Vec::new())
-                        }
-                    };
-                    if let (Some(contract), true) = (system, success) {
-                        let sys_env = SystemEnv {
-                            chain_id: self.config.chain_id,
-                            block: env.number,
-                            caller: tx.sender,
-                        };
-                        let db = &mut evm.ctx.journaled_state.database;
-                        // EXEC-R14, EXEC-R15: the contract's own gas is charged whether its
-                        // effect succeeds or not, like any execution gas.
-                        let extra = contract.gas(tx.input());
-                        let left = tx.gas_limit().saturating_sub(gas);
-                        let charged = extra.min(left);
-                        let mut fee = SystemState::new(db);
-                        charge_gas(&mut fee, tx, env, charged)?;
-                        let changes = fee.into_changes();
-                        tracker.record(db, &changes)?;
-                        db.commit(changes);
-                        out.gas_used = out.gas_used.saturating_add(charged);
-                        let mut state = SystemState::new(db);
-                        let effect = if charged < extra {
-                            Err(SystemError::Revert(format!(
-                                "out of gas: the system contract needs {extra} gas beyond the \
-                                 plain call, {left} left"
-                            )))
-                        } else {
-                            contract.call(&mut state, &sys_env, tx.input())
-                        };
-                        match effect {
-                            Ok(extra) => {
-                                let changes = state.into_changes();
-                                tracker.record(db, &changes)?;
-                                db.commit(changes);
-                                logs.extend(extra);
-                            }
-                            Err(SystemError::Revert(reason)) => {
-                                tracing::debug!(tx = %tx.hash(), %reason, "system call reverted");
-                                success = false;
-                            }
-                            Err(SystemError::Db(e)) => return Err(e.into()),
-                        }
-                    }
-                    out.receipts.push(Receipt {
-                        tx_type: tx.tx_type(),
-                        success,
-                        cumulative_gas_used: out.gas_used,
-                        logs,
-                    });
-                    out.included.push(index);
-                }
-                Err(EVMError::Transaction(e)) => {
-                    tracing::debug!(index, tx = %tx.hash(), reason = %e, "transaction rejected");
-                    out.rejected.push((index, e.to_string()));
-                }
-                Err(EVMError::Database(e)) => return Err(e.0.into()),
-                Err(e) => return Err(ExecError::Internal(e.to_string())),
-            }
+        BlockRun {
+            exec,
+            env,
+            evm,
+            tracker: ChangeTracker::default(),
+            out: ExecutedBlock {
+                included: Vec::with_capacity(txs),
+                receipts: Vec::with_capacity(txs),
+                ..Default::default()
+            },
         }
-        out.diff = tracker.into_diff(&evm.ctx.journaled_state.database);
-        Ok(out)
+    }
+
+    /// The checks made before a transaction runs at its turn; true if it was rejected.
+    pub(crate) fn reject_early(&mut self, index: usize, tx: &RecoveredTx) -> bool {
+        // EXEC-R6: the block's gas limit bounds the sum of the transactions' gas limits
+        // as they are added, as in Ethereum.
+        let remaining = self.env.gas_limit.saturating_sub(self.out.gas_used);
+        if tx.gas_limit() > remaining {
+            self.out.rejected.push((
+                index,
+                format!(
+                    "gas limit {} exceeds remaining block gas {remaining}",
+                    tx.gas_limit()
+                ),
+            ));
+            return true;
+        }
+        // EXEC-R13
+        if self.exec.systems.get(tx.tx.to()).is_some() && !tx.value().is_zero() {
+            self.out
+                .rejected
+                .push((index, crate::system::NO_VALUE.to_string()));
+            return true;
+        }
+        false
+    }
+
+    /// A rejection found by revm (EXEC-R6 2).
+    pub(crate) fn reject(&mut self, index: usize, tx: &RecoveredTx, reason: String) {
+        tracing::debug!(index, tx = %tx.hash(), %reason, "transaction rejected");
+        self.out.rejected.push((index, reason));
+    }
+
+    /// Runs `tx` on the overlay, after [`Self::reject_early`] let it through.
+    pub(crate) fn execute(&mut self, index: usize, tx: &RecoveredTx) -> Result<(), ExecError> {
+        match self.evm.transact(tx_env(tx)) {
+            Ok(r) => {
+                let (gas, success, logs) = self.commit(r.result, r.state)?;
+                let (success, logs) = match self.exec.systems.get(tx.tx.to()) {
+                    Some(contract) if success => self.system_effect(contract, tx, gas, logs)?,
+                    _ => (success, logs),
+                };
+                self.push_receipt(index, tx, success, logs);
+            }
+            Err(EVMError::Transaction(e)) => self.reject(index, tx, e.to_string()),
+            Err(EVMError::Database(e)) => return Err(e.0.into()),
+            Err(e) => return Err(ExecError::Internal(e.to_string())),
+        }
+        Ok(())
+    }
+
+    /// Commits one included transaction's state changes and counts its gas; returns its
+    /// gas, status and logs.
+    pub(crate) fn commit(
+        &mut self,
+        result: ExecutionResult,
+        state: EvmState,
+    ) -> Result<(u64, bool, Vec<Log>), ExecError> {
+        let gas = result.tx_gas_used();
+        self.commit_state(gas, state)?;
+        Ok(match result {
+            ExecutionResult::Success { logs, .. } => (gas, true, logs),
+            ExecutionResult::Revert { .. } | ExecutionResult::Halt { .. } => {
+                (gas, false, Vec::new())
+            }
+        })
+    }
+
+    /// Commits one included transaction's state changes and counts its `gas`.
+    pub(crate) fn commit_state(&mut self, gas: u64, state: EvmState) -> Result<(), ExecError> {
+        let db = &mut self.evm.ctx.journaled_state.database;
+        self.tracker.record(db, &state)?;
+        db.commit(state);
+        self.out.gas_used = self.out.gas_used.saturating_add(gas);
+        Ok(())
+    }
+
+    /// EXEC-R14, EXEC-R15: a successful plain call to a system contract, then its effect.
+    fn system_effect(
+        &mut self,
+        contract: &dyn SystemContract,
+        tx: &RecoveredTx,
+        gas: u64,
+        mut logs: Vec<Log>,
+    ) -> Result<(bool, Vec<Log>), ExecError> {
+        let env = self.env;
+        let sys_env = SystemEnv {
+            chain_id: self.exec.config.chain_id,
+            block: env.number,
+            caller: tx.sender,
+        };
+        let db = &mut self.evm.ctx.journaled_state.database;
+        // EXEC-R14, EXEC-R15: the contract's own gas is charged whether its
+        // effect succeeds or not, like any execution gas.
+        let extra = contract.gas(tx.input());
+        let left = tx.gas_limit().saturating_sub(gas);
+        let charged = extra.min(left);
+        let mut fee = SystemState::new(db);
+        charge_gas(&mut fee, tx, env, charged)?;
+        let changes = fee.into_changes();
+        self.tracker.record(db, &changes)?;
+        db.commit(changes);
+        self.out.gas_used = self.out.gas_used.saturating_add(charged);
+        let mut state = SystemState::new(db);
+        let effect = if charged < extra {
+            Err(SystemError::Revert(format!(
+                "out of gas: the system contract needs {extra} gas beyond the \
+                 plain call, {left} left"
+            )))
+        } else {
+            contract.call(&mut state, &sys_env, tx.input())
+        };
+        match effect {
+            Ok(extra) => {
+                let changes = state.into_changes();
+                self.tracker.record(db, &changes)?;
+                db.commit(changes);
+                logs.extend(extra);
+                Ok((true, logs))
+            }
+            Err(SystemError::Revert(reason)) => {
+                tracing::debug!(tx = %tx.hash(), %reason, "system call reverted");
+                Ok((false, logs))
+            }
+            Err(SystemError::Db(e)) => Err(e.into()),
+        }
+    }
+
+    pub(crate) fn push_receipt(
+        &mut self,
+        index: usize,
+        tx: &RecoveredTx,
+        success: bool,
+        logs: Vec<Log>,
+    ) {
+        self.out.receipts.push(Receipt {
+            tx_type: tx.tx_type(),
+            success,
+            cumulative_gas_used: self.out.gas_used,
+            logs,
+        });
+        self.out.included.push(index);
+    }
+
+    pub(crate) fn finish(mut self) -> ExecutedBlock {
+        self.out.diff = self
+            .tracker
+            .into_diff(&self.evm.ctx.journaled_state.database);
+        self.out
     }
 }
 

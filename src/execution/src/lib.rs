@@ -2,8 +2,8 @@
 //! committed state, producing receipts and the block's state diff.
 //!
 //! Implements spec/execution.md §3 (execution rules EXEC-R1..R12: fork, fees, rejected versus
-//! included-and-failed transactions, eth_call and eth_estimateGas and their limits) and §4
-//! (genesis); the
+//! included-and-failed transactions, eth_call and eth_estimateGas and their limits; §3.6,
+//! EXEC-R17..R20, parallel execution within a block, in `parallel/`) and §4 (genesis); the
 //! roots of §2 are computed from its outputs by `bcos_types`.
 
 mod call;
@@ -14,16 +14,18 @@ mod diff;
 mod error;
 mod executor;
 mod genesis;
+mod parallel;
 pub mod settlement;
 pub mod system;
 
 pub use call::CallLimits;
 pub use config::{
     EvmSpec, ExecConfig, UnknownSpec, DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID,
-    DEFAULT_CODE_CACHE_ENTRIES_MAX,
+    DEFAULT_CODE_CACHE_ENTRIES_MAX, DEFAULT_PARALLEL_THREADS,
 };
 pub use deadline::STEPS_PER_CLOCK_READ;
 pub use error::{DbError, ExecError};
 pub use executor::{BlockEnv, ExecutedBlock, Executor};
 pub use genesis::{genesis_diff, genesis_header, GenesisParams};
+pub use parallel::{ParallelOptions, ParallelStats, PARALLEL_TXS_MIN};
 pub use system::{SystemContract, SystemContracts, SystemEnv, SystemError, SystemState};

@@ -8,7 +8,7 @@
 use crate::metrics::Metrics;
 use crate::pool::Pool;
 use anyhow::bail;
-use bcos_execution::{BlockEnv, ExecutedBlock, Executor};
+use bcos_execution::{BlockEnv, ExecutedBlock, Executor, ParallelOptions};
 use bcos_storage::{BlockCommit, ChainStore, StateReader};
 use bcos_sync::Doorbell;
 use bcos_types::block::{logs_bloom, receipts_root, tx_root};
@@ -129,8 +129,14 @@ fn execute(
 ) -> anyhow::Result<ExecutedBlock> {
     let started = Instant::now();
     let state: &dyn StateReader = &*ctx.store;
-    let executed =
-        tracing::info_span!("execute").in_scope(|| ctx.executor.execute_block(state, env, txs))?;
+    // `sealer.execute_threads` picks serial or parallel execution; the result is the same
+    // (EXEC-R17), so nodes may differ in the setting.
+    let threads = ctx.executor.config().parallel_threads;
+    let (executed, stats) = tracing::info_span!("execute").in_scope(|| {
+        ctx.executor
+            .execute_block_parallel_with(state, env, txs, ParallelOptions::new(threads))
+    })?;
+    ctx.metrics.record_parallel(&stats);
     ctx.metrics.execute.record(txs.len(), started.elapsed());
     Ok(executed)
 }

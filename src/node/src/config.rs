@@ -142,6 +142,11 @@ pub struct SealerConfig {
     /// A proposed block whose timestamp is further ahead of this node's clock than this is
     /// refused (a far-future timestamp would bind every later block).
     pub timestamp_future_s_max: u64,
+    /// Threads that execute one block, optimistically in parallel with validation
+    /// (spec/execution.md EXEC-R17..R20: the result is the serial one); 0 or 1 executes
+    /// serially. Default 0: on a node whose cores are busy recovering senders, a parallel
+    /// block only competes with them (issue 15's measurements in the closing note).
+    pub execute_threads: usize,
 }
 
 impl Default for SealerConfig {
@@ -150,6 +155,7 @@ impl Default for SealerConfig {
             block_txs_max: 10_000,
             block_gas_limit: 300_000_000,
             timestamp_future_s_max: 15,
+            execute_threads: 0,
         }
     }
 }

@@ -40,6 +40,12 @@ pub struct Metrics {
     pub admit: Stage,
     /// EVM execution of sealed blocks.
     pub execute: Stage,
+    /// How parallel execution (`sealer.execute_threads`, EXEC-R17..R20) committed the
+    /// executed transactions: from a validated speculative run, or again after a conflict;
+    /// and blocks it ran serially from the start.
+    pub execute_speculative: AtomicU64,
+    pub execute_conflicts: AtomicU64,
+    pub execute_serial_blocks: AtomicU64,
     /// The consensus core handling the sealer's proposals (`Protocol::handle`); items are the
     /// proposed blocks' transactions, as for execute and commit.
     pub consensus: Stage,
@@ -49,6 +55,17 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// How one block's parallel execution went.
+    pub fn record_parallel(&self, stats: &bcos_execution::ParallelStats) {
+        self.execute_speculative
+            .fetch_add(stats.speculative as u64, Relaxed);
+        self.execute_conflicts
+            .fetch_add(stats.conflicts as u64, Relaxed);
+        if stats.serial_block {
+            self.execute_serial_blocks.fetch_add(1, Relaxed);
+        }
+    }
+
     /// One call of sender recovery: `stats.recovered` items, its cache hits beside them.
     pub fn record_recovery(&self, stats: bcos_crypto::RecoverStats, elapsed: Duration) {
         self.recover.record(stats.recovered, elapsed);
@@ -59,11 +76,15 @@ impl Metrics {
     pub fn json(&self) -> serde_json::Value {
         let mut recover = self.recover.json();
         recover["cache_hits"] = json!(self.recover_cache_hits.load(Relaxed));
+        let mut execute = self.execute.json();
+        execute["speculative"] = json!(self.execute_speculative.load(Relaxed));
+        execute["conflicts"] = json!(self.execute_conflicts.load(Relaxed));
+        execute["serial_blocks"] = json!(self.execute_serial_blocks.load(Relaxed));
         json!({
             "recover": recover,
             "admit": self.admit.json(),
             "consensus": self.consensus.json(),
-            "execute": self.execute.json(),
+            "execute": execute,
             "commit": self.commit.json(),
             "blocks_sealed": self.blocks.load(Relaxed),
         })

@@ -106,6 +106,7 @@ impl GroupInstance {
                 chain_id: config.chain.chain_id,
                 spec,
                 block_gas_limit: config.sealer.block_gas_limit,
+                parallel_threads: config.sealer.execute_threads,
                 ..ExecConfig::default()
             },
             crate::settlement::system_contracts(settlement.as_ref()),

@@ -1,0 +1,147 @@
+//! Parallel execution within a block (spec/execution.md §3.6, EXEC-R17..R20): optimistic
+//! speculation on the committed state, validated and committed in block order.
+//!
+//! - `readset.rs`: the database of speculative runs, which records every value read;
+//! - `speculate.rs`: one speculative run, the beneficiary's fee held back;
+//! - `validate.rs`: the commit-time check of a run's reads against the overlay;
+//! - `schedule.rs`: the speculating threads and the committing thread.
+//!
+//! The result is exactly `Executor::execute_block`'s (EXEC-R17): the committing thread runs
+//! the serial step itself for every transaction it does not take from a validated
+//! speculative run. Contract authors declare nothing: conflicts are found from the values
+//! each run actually read.
+
+mod readset;
+mod schedule;
+mod speculate;
+mod validate;
+
+use crate::error::ExecError;
+use crate::executor::{BlockEnv, ExecutedBlock, Executor};
+use alloy_primitives::map::AddressMap;
+use bcos_storage::StateReader;
+use bcos_types::RecoveredTx;
+
+/// Below this many transactions a block runs serially (EXEC-R20): starting threads costs
+/// more than it saves.
+pub const PARALLEL_TXS_MIN: usize = 8;
+
+/// How [`Executor::execute_block_parallel_with`] runs a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParallelOptions {
+    /// Threads in all, the committing one included; 0 or 1 runs the block serially.
+    pub threads: usize,
+    /// EXEC-R20: run serially a block that a pre-scan shows to be contended, and stop
+    /// speculating once most speculative runs fail. Default true.
+    pub fallback: bool,
+    /// Speculate every transaction before committing any, so that each goes through
+    /// validation: slower, for tests of the equivalence. Default false.
+    pub speculate_all: bool,
+}
+
+impl ParallelOptions {
+    pub fn new(threads: usize) -> Self {
+        ParallelOptions {
+            threads,
+            fallback: true,
+            speculate_all: false,
+        }
+    }
+}
+
+/// How a block's transactions were committed (for metrics and tests; the result does not
+/// depend on it). Transactions rejected before they run (EXEC-R6 1, EXEC-R13) are in none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParallelStats {
+    /// Committed from a validated speculative run.
+    pub speculative: usize,
+    /// Speculated, but a read no longer held: run again serially.
+    pub conflicts: usize,
+    /// Run serially without speculation (not claimed yet at its turn, a system contract,
+    /// after an abort).
+    pub serial: usize,
+    /// The block ran serially from the start (EXEC-R20 pre-scan, too few transactions or
+    /// threads).
+    pub serial_block: bool,
+    /// Speculation stopped part-way because most runs conflicted (EXEC-R20).
+    pub aborted: bool,
+}
+
+impl Executor {
+    /// [`Executor::execute_block`] or [`Executor::execute_block_parallel`], as
+    /// `ExecConfig.parallel_threads` says (0, the default, is serial).
+    pub fn execute_block_configured(
+        &self,
+        state: &dyn StateReader,
+        env: &BlockEnv,
+        txs: &[RecoveredTx],
+    ) -> Result<ExecutedBlock, ExecError> {
+        self.execute_block_parallel(state, env, txs, self.config().parallel_threads)
+    }
+
+    /// The result of [`Executor::execute_block`] (EXEC-R17), computed on up to `threads`
+    /// threads of the current rayon pool (EXEC-R18..R20); the calling thread waits.
+    pub fn execute_block_parallel(
+        &self,
+        state: &dyn StateReader,
+        env: &BlockEnv,
+        txs: &[RecoveredTx],
+        threads: usize,
+    ) -> Result<ExecutedBlock, ExecError> {
+        self.execute_block_parallel_with(state, env, txs, ParallelOptions::new(threads))
+            .map(|(block, _)| block)
+    }
+
+    /// [`Executor::execute_block_parallel`] with every option, and how it went.
+    pub fn execute_block_parallel_with(
+        &self,
+        state: &dyn StateReader,
+        env: &BlockEnv,
+        txs: &[RecoveredTx],
+        opts: ParallelOptions,
+    ) -> Result<(ExecutedBlock, ParallelStats), ExecError> {
+        let serial =
+            opts.threads <= 1 || txs.len() < PARALLEL_TXS_MIN || (opts.fallback && contended(txs));
+        if serial {
+            let stats = ParallelStats {
+                serial_block: true,
+                ..Default::default()
+            };
+            return Ok((self.execute_block(state, env, txs)?, stats));
+        }
+        let block = schedule::Block::new(self, state, env, txs, opts);
+        // One pool thread commits, the others speculate (schedule.rs). All of them are the
+        // pool's: a committing thread outside it would leave an idle pool thread spinning
+        // for work on the same cores (with the default pool of one thread per core).
+        rayon::scope(|scope| {
+            for _ in 1..opts.threads {
+                scope.spawn(|_| block.speculator());
+            }
+            block.commit()
+        })
+    }
+}
+
+/// EXEC-R20's pre-scan: more than half the block from one sender (each nonce depends on
+/// the previous transaction) or paying one account with a plain transfer (each reads the
+/// balance the previous one wrote). Such a block runs serially without trying.
+fn contended(txs: &[RecoveredTx]) -> bool {
+    let limit = txs.len() / 2;
+    let mut senders: AddressMap<usize> = AddressMap::default();
+    let mut payees: AddressMap<usize> = AddressMap::default();
+    for tx in txs {
+        let n = senders.entry(tx.sender).or_default();
+        *n += 1;
+        if *n > limit {
+            return true;
+        }
+        if let (Some(to), true) = (tx.tx.to(), tx.input().is_empty()) {
+            let n = payees.entry(to).or_default();
+            *n += 1;
+            if *n > limit {
+                return true;
+            }
+        }
+    }
+    false
+}

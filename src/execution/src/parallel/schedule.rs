@@ -1,0 +1,322 @@
+//! Who runs what (EXEC-R17, EXEC-R20): speculating threads run transactions ahead on the
+//! committed state; one committing thread takes the block in order.
+//!
+//! At each turn the committer either finds the transaction still unclaimed and runs it
+//! serially on the overlay itself (no speculation needed: it is exactly the serial step),
+//! or waits for its speculative run, validates it (EXEC-R18) and commits it, or runs the
+//! transaction serially again when a read no longer holds. While it waits, it speculates
+//! too, so no core idles. Because every transaction is committed by the serial step or by
+//! a validated run that is equivalent to it, the result is the serial one whatever the
+//! timing; the timing only decides how much work is saved.
+
+use super::speculate::{spec_evm, speculate, Outcome, SpecEvm, Speculative};
+use super::validate::{credit_blind_fee, learn_reads, reads_hold, rehome};
+use super::{ParallelOptions, ParallelStats};
+use crate::error::ExecError;
+use crate::executor::{BlockEnv, BlockRun, ExecutedBlock, Executor};
+use bcos_storage::StateReader;
+use bcos_types::RecoveredTx;
+use revm::context::result::ExecutionResult;
+use revm::state::EvmState;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const FREE: u8 = 0;
+const CLAIMED: u8 = 1;
+const DONE: u8 = 2;
+
+/// EXEC-R20: once this many speculative runs were checked, more than half of them failing
+/// stops speculation for the rest of the block (each failure costs a serial run on top).
+const ABORT_AFTER_CHECKS: usize = 16;
+
+/// How long the committer waits for a speculative run before running the transaction
+/// itself: a run that takes longer than a few transactions' time is usually on a thread
+/// the OS has descheduled (a loaded machine), and waiting for it would be slower than the
+/// serial path. Running it twice costs nothing in correctness: the late run is dropped.
+const STEAL_AFTER: Duration = Duration::from_micros(50);
+
+/// How many transactions past the committing thread speculation may run, per thread. A run
+/// far ahead is the most likely to be invalidated, and when the committing thread is slowed
+/// (a hot block, or a loaded machine) unbounded speculation would burn the other cores on
+/// runs that will all be redone; this also bounds the memory held in finished runs.
+const AHEAD_PER_THREAD: usize = 32;
+
+/// What the committing thread is done with but must not free yet: speculative runs are
+/// allocated on other threads, and freeing them during the block contends for those
+/// threads' allocator arenas while they work (glibc takes the arena's lock). Freed after
+/// the block.
+#[derive(Default)]
+struct Spent {
+    // The boxes themselves came from the other threads.
+    #[allow(clippy::vec_box)]
+    runs: Vec<Box<Speculative>>,
+    results: Vec<(ExecutionResult, EvmState)>,
+}
+
+enum Task {
+    Run(usize),
+    Wait,
+    Done,
+}
+
+struct Slot {
+    status: AtomicU8,
+    /// Boxed: a block's slots then stay small (a few tens of KiB, no fresh pages per block)
+    /// and a finished run moves by pointer.
+    run: Mutex<Option<Box<Speculative>>>,
+}
+
+pub(crate) struct Block<'a> {
+    exec: &'a Executor,
+    state: &'a dyn StateReader,
+    env: &'a BlockEnv,
+    txs: &'a [RecoveredTx],
+    opts: ParallelOptions,
+    slots: Vec<Slot>,
+    /// The next transaction a speculating thread tries to claim.
+    next: AtomicUsize,
+    /// The transaction the committing thread is at.
+    turn: AtomicUsize,
+    /// How far past `turn` speculation may run (see [`AHEAD_PER_THREAD`]).
+    ahead_max: usize,
+    /// No more speculation: the block is done, failed, or conflicts too much.
+    stop: AtomicBool,
+}
+
+impl<'a> Block<'a> {
+    pub(crate) fn new(
+        exec: &'a Executor,
+        state: &'a dyn StateReader,
+        env: &'a BlockEnv,
+        txs: &'a [RecoveredTx],
+        opts: ParallelOptions,
+    ) -> Self {
+        let slots = txs
+            .iter()
+            .map(|_| Slot {
+                status: AtomicU8::new(FREE),
+                run: Mutex::new(None),
+            })
+            .collect();
+        Block {
+            exec,
+            state,
+            env,
+            txs,
+            opts,
+            slots,
+            next: AtomicUsize::new(0),
+            turn: AtomicUsize::new(0),
+            ahead_max: if opts.speculate_all {
+                usize::MAX / 2
+            } else {
+                AHEAD_PER_THREAD * opts.threads.max(1)
+            },
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    fn claim(&self, index: usize) -> bool {
+        self.slots[index]
+            .status
+            .compare_exchange(FREE, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// EXEC-R20: a transaction to a system contract is never speculated; its effect runs on
+    /// the overlay (system.rs), so it runs serially at its turn.
+    fn is_system(&self, index: usize) -> bool {
+        self.exec.systems.get(self.txs[index].tx.to()).is_some()
+    }
+
+    /// Claims the next transaction worth speculating: `Task::Run`, or `Task::Wait` while
+    /// the next one is more than [`AHEAD_MAX`] past the committing thread, or `Task::Done`.
+    fn next_task(&self) -> Task {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Task::Done;
+            }
+            let index = self.next.load(Ordering::Relaxed);
+            if index >= self.txs.len() {
+                return Task::Done;
+            }
+            if index >= self.turn.load(Ordering::Relaxed) + self.ahead_max {
+                return Task::Wait;
+            }
+            if self
+                .next
+                .compare_exchange_weak(index, index + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            if !self.is_system(index) && self.claim(index) {
+                return Task::Run(index);
+            }
+        }
+    }
+
+    fn speculate_into(&self, evm: &mut SpecEvm<'a>, index: usize) {
+        let run = speculate(evm, &self.txs[index]);
+        let slot = &self.slots[index];
+        *slot.run.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(run));
+        slot.status.store(DONE, Ordering::Release);
+    }
+
+    /// A speculating thread: runs transactions ahead until none is left or told to stop.
+    /// Spins while speculation is [`AHEAD_PER_THREAD`] ahead, and gives up after
+    /// [`STEAL_AFTER`] of it: the committing thread is then slow (conflicts) or descheduled,
+    /// and a thread spinning or yielding on its core would only slow it down further.
+    pub(crate) fn speculator(&self) {
+        let mut evm = None;
+        let mut waiting = Waiting::default();
+        loop {
+            match self.next_task() {
+                Task::Run(index) => {
+                    waiting = Waiting::default();
+                    let evm = evm.get_or_insert_with(|| spec_evm(self.exec, self.state, self.env));
+                    self.speculate_into(evm, index);
+                }
+                Task::Wait => {
+                    if waiting.too_long() {
+                        return;
+                    }
+                }
+                Task::Done => return,
+            }
+        }
+    }
+
+    /// The committing thread: the block in order, as `Executor::execute_block` would do it.
+    pub(crate) fn commit(&self) -> Result<(ExecutedBlock, ParallelStats), ExecError> {
+        let result = self.commit_in_order();
+        // Whatever happened, the speculators have nothing more to do.
+        self.stop.store(true, Ordering::Relaxed);
+        result
+    }
+
+    fn commit_in_order(&self) -> Result<(ExecutedBlock, ParallelStats), ExecError> {
+        let mut run = BlockRun::new(self.exec, self.state, self.env, self.txs.len());
+        let mut evm: Option<SpecEvm<'a>> = None;
+        if self.opts.speculate_all {
+            // Every transaction speculated before any is committed: every non-system
+            // transaction then goes through validation (the equivalence tests use this).
+            while let Task::Run(index) = self.next_task() {
+                let evm = evm.get_or_insert_with(|| spec_evm(self.exec, self.state, self.env));
+                self.speculate_into(evm, index);
+            }
+        }
+        let mut stats = ParallelStats::default();
+        let mut spent = Spent::default();
+        for (index, tx) in self.txs.iter().enumerate() {
+            self.turn.store(index, Ordering::Relaxed);
+            if run.reject_early(index, tx) {
+                // Nobody needs to speculate it any more.
+                self.claim(index);
+                continue;
+            }
+            if self.is_system(index) || self.claim(index) {
+                stats.serial += 1;
+                run.execute(index, tx)?;
+                continue;
+            }
+            let spec = self.wait_for(index, &mut evm);
+            let Some(spec) = spec else {
+                stats.serial += 1;
+                run.execute(index, tx)?;
+                continue;
+            };
+            let mut spec = spec;
+            let outcome = std::mem::replace(&mut spec.outcome, Outcome::Retry);
+            let db = &mut run.evm.ctx.journaled_state.database;
+            if !reads_hold(&spec.reads, db) {
+                stats.conflicts += 1;
+                let checked = stats.conflicts + stats.speculative;
+                if self.opts.fallback
+                    && checked >= ABORT_AFTER_CHECKS
+                    && stats.conflicts * 2 > checked
+                    && !self.stop.swap(true, Ordering::Relaxed)
+                {
+                    stats.aborted = true;
+                    tracing::debug!(
+                        index,
+                        ?stats,
+                        "parallel execution: conflicts, serial from here"
+                    );
+                }
+                run.execute(index, tx)?;
+                spent.runs.push(spec);
+                continue;
+            }
+            stats.speculative += 1;
+            match outcome {
+                Outcome::Included {
+                    mut result,
+                    state,
+                    blind_fee,
+                } => {
+                    learn_reads(&spec.reads, db);
+                    let mut local = rehome(&state);
+                    if let Some(fee) = blind_fee {
+                        credit_blind_fee(db, &mut local, self.env.beneficiary, fee)?;
+                    }
+                    let gas = result.tx_gas_used();
+                    let (success, logs) = match &mut result {
+                        ExecutionResult::Success { logs, .. } => (true, std::mem::take(logs)),
+                        ExecutionResult::Revert { .. } | ExecutionResult::Halt { .. } => {
+                            (false, Vec::new())
+                        }
+                    };
+                    run.commit_state(gas, local)?;
+                    run.push_receipt(index, tx, success, logs);
+                    spent.results.push((result, state));
+                }
+                Outcome::Rejected(reason) => run.reject(index, tx, reason),
+                Outcome::Retry => run.execute(index, tx)?,
+            }
+            spent.runs.push(spec);
+        }
+        let out = run.finish();
+        drop(spent);
+        Ok((out, stats))
+    }
+
+    /// The speculative run of `index` (claimed by someone), speculating on later
+    /// transactions while it is not finished; None if it is not finished within
+    /// [`STEAL_AFTER`] of waiting, and the caller runs the transaction serially instead.
+    fn wait_for(&self, index: usize, evm: &mut Option<SpecEvm<'a>>) -> Option<Box<Speculative>> {
+        let slot = &self.slots[index];
+        let mut waiting = Waiting::default();
+        while slot.status.load(Ordering::Acquire) != DONE {
+            if let Task::Run(other) = self.next_task() {
+                let evm = evm.get_or_insert_with(|| spec_evm(self.exec, self.state, self.env));
+                self.speculate_into(evm, other);
+                waiting = Waiting::default();
+            } else if waiting.too_long() {
+                return None;
+            }
+        }
+        slot.run.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// A bounded busy wait: spinning (not yielding: a yielding thread can keep the CPU from the
+/// thread it waits for on a loaded machine) until [`STEAL_AFTER`] has passed.
+#[derive(Default)]
+struct Waiting {
+    spins: u32,
+    since: Option<Instant>,
+}
+
+impl Waiting {
+    fn too_long(&mut self) -> bool {
+        self.spins += 1;
+        std::hint::spin_loop();
+        // The clock is read every 64 spins, about a microsecond.
+        if !self.spins.is_multiple_of(64) {
+            return false;
+        }
+        self.since.get_or_insert_with(Instant::now).elapsed() > STEAL_AFTER
+    }
+}
