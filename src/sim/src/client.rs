@@ -1,7 +1,10 @@
 //! The simulated users: the dev accounts sign real transactions (transfers, deployments of
 //! a tiny counter contract, calls to it) for one group's chain, submit each to a random
-//! live member of that group, and resubmit to another member whatever has no receipt after
-//! a while, as a wallet would. A transaction is acknowledged when some node announces a
+//! live member of that group, and resubmit whatever has no receipt after a while, as a
+//! wallet would: to the node it first went to while that node is up (which answers
+//! "already known" while its pool holds it), to another live member only while that node
+//! is down (`--resubmit other`: a random live member each time;
+//! [`crate::config::Resubmit`]). A transaction is acknowledged when some node announces a
 //! committed block holding it (its receipt is visible): that is the promise the durability
 //! checker holds the nodes to.
 
@@ -51,6 +54,8 @@ pub struct TxRecord {
     pub created_ms: u64,
     pub last_sent_ms: u64,
     pub sends: u32,
+    /// The node it was first sent to (the wallet's endpoint), once one was up.
+    pub first_node: Option<u32>,
     /// (virtual time, node that first announced it, height).
     pub acked: Option<(u64, u32, u64)>,
 }
@@ -67,6 +72,10 @@ pub struct ClientStats {
     pub created: u64,
     pub acked: u64,
     pub resubmissions: u64,
+    /// Resubmissions to the node the transaction first went to.
+    pub resubmissions_same_node: u64,
+    /// Of those, the ones that node refused (it held the transaction: "already known").
+    pub refused_same_node: u64,
     pub deploys: u64,
     pub calls: u64,
     /// Submissions a node refused (already known, nonce too low after a commit, ...).
@@ -83,6 +92,8 @@ impl ClientStats {
         self.created += o.created;
         self.acked += o.acked;
         self.resubmissions += o.resubmissions;
+        self.resubmissions_same_node += o.resubmissions_same_node;
+        self.refused_same_node += o.refused_same_node;
         self.deploys += o.deploys;
         self.calls += o.calls;
         self.refused += o.refused;
@@ -219,6 +230,7 @@ impl Client {
                 created_ms: now,
                 last_sent_ms: now,
                 sends: 0,
+                first_node: None,
                 acked: None,
             },
         );

@@ -143,6 +143,43 @@ impl fmt::Display for ByzantineSpec {
     }
 }
 
+/// Where the simulated client resends a transaction that has no receipt yet
+/// ([`crate::client`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Resubmit {
+    /// To the node it was first sent to while that node is up (a wallet talks to its one
+    /// RPC endpoint: a node that already holds it answers "already known", so a forward
+    /// lost on the way to the proposer stays lost); to a random live member only while
+    /// that node is down.
+    #[default]
+    Same,
+    /// To a random live member each time (the simulator's behaviour before: it hides a
+    /// lost forward, since some other node admits it again and forwards it anew).
+    Other,
+}
+
+impl FromStr for Resubmit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "same" => Ok(Resubmit::Same),
+            "other" => Ok(Resubmit::Other),
+            other => Err(format!(
+                "unknown resubmission {other:?} (expected same or other)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Resubmit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Resubmit::Same => "same",
+            Resubmit::Other => "other",
+        })
+    }
+}
+
 /// Virtual milliseconds of the faulty phase when `--ticks` is not given.
 pub const TICKS_DEFAULT: u64 = 10_000;
 /// Entries per shard of each node's state cache when `--state-cache-entries` is not given:
@@ -175,6 +212,8 @@ pub struct SimConfig {
     /// node's chain store, so every checker runs with it; 0: the bare MemStore. The cache
     /// changes no answer, so not the trace either.
     pub state_cache_entries: usize,
+    /// Where the client resends a transaction without a receipt (`--resubmit`).
+    pub resubmit: Resubmit,
 }
 
 impl SimConfig {
@@ -189,6 +228,7 @@ impl SimConfig {
             groups: Vec::new(),
             settlement: None,
             state_cache_entries: STATE_CACHE_ENTRIES_DEFAULT,
+            resubmit: Resubmit::default(),
         }
     }
 
@@ -309,6 +349,9 @@ impl SimConfig {
                 self.state_cache_entries
             ));
         }
+        if self.resubmit != Resubmit::default() {
+            s.push_str(&format!(" --resubmit {}", self.resubmit));
+        }
         s
     }
 }
@@ -336,6 +379,18 @@ mod tests {
         assert!(!c.replay_command().contains("--state-cache-entries"));
         c.state_cache_entries = 0;
         assert!(c.replay_command().ends_with(" --state-cache-entries 0"));
+    }
+
+    #[test]
+    fn a_non_default_resubmission_is_in_the_replay_command() {
+        let mut c = SimConfig::new(Protocol::Pbft, 4, 1);
+        assert!(!c.replay_command().contains("--resubmit"));
+        for r in [Resubmit::Same, Resubmit::Other] {
+            assert_eq!(r.to_string().parse::<Resubmit>(), Ok(r));
+        }
+        assert!("nope".parse::<Resubmit>().is_err());
+        c.resubmit = Resubmit::Other;
+        assert!(c.replay_command().ends_with(" --resubmit other"));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! (printing each failing seed with the command that replays it).
 
 use bcos_sim::config::{
-    parse_bug, ByzantineSpec, Protocol, SimConfig, STATE_CACHE_ENTRIES_DEFAULT, TICKS_DEFAULT,
+    parse_bug, ByzantineSpec, Protocol, Resubmit, SimConfig, STATE_CACHE_ENTRIES_DEFAULT,
+    TICKS_DEFAULT,
 };
 use bcos_sim::groups::groups_from_cli;
 use bcos_sim::settlement::{parse_relayers, SettlementSpec};
@@ -68,6 +69,12 @@ struct Args {
     /// (64 shards; spec/durability.md §2.1); 0 runs without it.
     #[arg(long, default_value_t = STATE_CACHE_ENTRIES_DEFAULT)]
     state_cache_entries: usize,
+    /// Where the client resends a transaction without a receipt: `same` (the node it first
+    /// went to, while that node is up, as a wallet does: a node that holds it answers
+    /// "already known") or `other` (a random live member each time, which hides a lost
+    /// forward).
+    #[arg(long, default_value = "same")]
+    resubmit: Resubmit,
     /// Sweep: stop after this many failing seeds.
     #[arg(long)]
     stop_after: Option<usize>,
@@ -121,6 +128,7 @@ fn real_main() -> anyhow::Result<bool> {
         .map_err(anyhow::Error::msg)?;
     base.byzantine = args.byzantine;
     base.state_cache_entries = args.state_cache_entries;
+    base.resubmit = args.resubmit;
     if args.settlement {
         base.settlement = Some(SettlementSpec {
             relayers: parse_relayers(&args.relayers).map_err(anyhow::Error::msg)?,

@@ -209,12 +209,14 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "  txs:        {} signed ({} deploys, {} calls), {} with receipts, {} resubmissions; latency p50 {} ms, max {} ms",
+            "  txs:        {} signed ({} deploys, {} calls), {} with receipts, {} resubmissions ({} to the same node, {} of them refused); latency p50 {} ms, max {} ms",
             self.client.created,
             self.client.deploys,
             self.client.calls,
             self.client.acked,
             self.client.resubmissions,
+            self.client.resubmissions_same_node,
+            self.client.refused_same_node,
             self.latency_ms_p50,
             self.latency_ms_max
         )?;

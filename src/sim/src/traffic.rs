@@ -2,9 +2,11 @@
 //! positions of its group; here they become node indices (as the node's group transport
 //! does, GRP-N3: a group's frames reach only its members), and a delivered frame reaches
 //! only its group's driver on the receiving node, which sees the sender's position
-//! (`bcos_node::groups::dispatch`). Clients submit to a random live member of a group, which
-//! forwards the transaction to the group's other members as the node's gossip does.
+//! (`bcos_node::groups::dispatch`). Clients submit to a random live member of a group (and
+//! resubmit to the same one while it is up), which forwards the transaction to the group's
+//! other members as the node's gossip does.
 
+use crate::config::Resubmit;
 use crate::runtime::Dest;
 use crate::steps::rep;
 use crate::world::World;
@@ -128,24 +130,53 @@ impl World {
         }
     }
 
-    /// Submits a transaction of group `g`'s client to a random live member, which forwards
-    /// it to the group's other members (as `bcos_node::cluster::gossip` does) and wakes its
-    /// driver.
+    /// Submits a transaction of group `g`'s client, which the node forwards to the group's
+    /// other members (as `bcos_node::cluster::gossip` does) and wakes its driver. The first
+    /// send goes to a random live member; a resend (`--resubmit same`, the default) to that
+    /// same node while it is up (and honest), like a wallet with one RPC endpoint, and to a
+    /// random live member only while it is down; with `--resubmit other` to a random live
+    /// member.
     pub(crate) fn submit(&mut self, g: usize, hash: bcos_types::B256) -> anyhow::Result<()> {
         let now = self.now();
         let client = &mut self.groups[g].client;
-        let Some(raw) = client.txs.get(&hash).map(|r| r.raw.clone()) else {
+        let Some((raw, first_node)) = client.txs.get(&hash).map(|r| (r.raw.clone(), r.first_node))
+        else {
             return Ok(());
         };
         client.sent(&hash, now);
         let up = self.groups[g].up_members();
-        let Some(&node) = self.rng.pick(&up) else {
-            self.groups[g].client.stats.no_node += 1;
-            return Ok(());
+        let same = match (self.cfg.resubmit, first_node) {
+            // A Byzantine endpoint may censor what it took (a silent one never forwards
+            // it): the liveness promise covers what honest nodes took, so a wallet of a
+            // Byzantine node goes elsewhere, as the old client did.
+            (Resubmit::Same, Some(n)) if up.contains(&n) && rep(self, g, n).honest() => Some(n),
+            _ => None,
         };
+        // No draw for a resend to the same node.
+        let node = match same {
+            Some(n) => n,
+            None => match self.rng.pick(&up) {
+                Some(&n) => n,
+                None => {
+                    self.groups[g].client.stats.no_node += 1;
+                    return Ok(());
+                }
+            },
+        };
+        if let Some(r) = self.groups[g].client.txs.get_mut(&hash) {
+            r.first_node.get_or_insert(node);
+        }
         tracing::debug!(target: "bcos_sim", node, group = g, tx = %hash, "submitting");
-        if !self.accept_tx(g, node, &raw)? {
-            self.groups[g].client.stats.refused += 1;
+        let accepted = self.accept_tx(g, node, &raw)?;
+        let stats = &mut self.groups[g].client.stats;
+        if same.is_some() {
+            stats.resubmissions_same_node += 1;
+        }
+        if !accepted {
+            stats.refused += 1;
+            if same.is_some() {
+                stats.refused_same_node += 1;
+            }
         }
         Ok(())
     }

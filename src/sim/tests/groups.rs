@@ -99,7 +99,9 @@ fn one_group_is_the_single_chain_run() {
 /// the violation names it.
 #[test]
 fn a_raft_bug_is_found_in_the_raft_group() {
-    for seed in 0..10 {
+    // The first seed that finds it moves with any change to the drivers' traffic (0..10
+    // found none once the PBFT stall hand-over came in; 21 did, with either client).
+    for seed in 0..40 {
         let mut cfg = three_groups(seed);
         cfg.bug = Some(SeededBug::RaftVoteTwice);
         let r = bcos_sim::run(&cfg).expect("the run starts");
@@ -113,5 +115,5 @@ fn a_raft_bug_is_found_in_the_raft_group() {
             return;
         }
     }
-    panic!("vote-twice was not found in the Raft group in 10 seeds");
+    panic!("vote-twice was not found in the Raft group in 40 seeds");
 }

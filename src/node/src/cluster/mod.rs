@@ -15,6 +15,7 @@ pub mod membership;
 pub mod pbft;
 pub mod raft;
 pub mod solo;
+pub mod stall_forward;
 pub mod sync_server;
 pub mod sync_tracker;
 pub mod timers;

@@ -10,6 +10,7 @@
 
 mod blocks;
 mod bodies;
+mod forward;
 mod inbound;
 mod outbound;
 pub mod proposals;
@@ -61,6 +62,9 @@ pub struct PbftDriver {
     voted_bodies: BTreeMap<(Height, B256), Vec<u8>>,
     /// Proofs of this node's locks (height, view, block), as made durable ([`bodies`]).
     lock_proofs: BTreeMap<(Height, u64, B256), bodies::KeptProof>,
+    /// When the head stopped, and when ready transactions may next go to every validator
+    /// ([`forward`]).
+    stall: crate::cluster::stall_forward::StallForward,
 }
 
 pub struct PbftDriverParts {
@@ -123,6 +127,7 @@ impl PbftDriver {
             work_signaled: None,
             voted_bodies: BTreeMap::new(),
             lock_proofs: BTreeMap::new(),
+            stall: Default::default(),
         };
         d.load_bodies()?;
         Ok(d)
@@ -231,6 +236,7 @@ impl super::event_loop::Steps for PbftDriver {
         self.base.flush_deferred()?;
         self.fire_timers()?;
         self.periodic()?;
+        self.forward_if_stalled();
         self.maybe_seal()
     }
 }

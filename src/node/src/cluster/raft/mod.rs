@@ -68,8 +68,7 @@ pub struct RaftDriver {
     bodies_written: BTreeSet<(Height, B256)>,
     /// The head and since when (ms) it has not moved, and when a follower may next hand
     /// its ready transactions to the leader ([`forward`]).
-    stall: (Height, u64),
-    next_forward_ms: u64,
+    stall: crate::cluster::stall_forward::StallForward,
 }
 
 impl RaftDriver {
@@ -104,8 +103,7 @@ impl RaftDriver {
             wanted: BTreeSet::new(),
             last_role: None,
             bodies_written: BTreeSet::new(),
-            stall: (0, 0),
-            next_forward_ms: 0,
+            stall: Default::default(),
         };
         d.load_bodies()?;
         Ok(d)
