@@ -224,6 +224,15 @@ impl RaftDriver {
     /// block to execute must always fit, or a follower far behind could fill the room with
     /// later blocks and never execute the next one (bcos-sim raft seed 201).
     fn keep_block(&mut self, b: SealedBlock) {
+        if self.blocks.len() >= BLOCKS_KEPT_MAX {
+            // Bodies at or below the head are of no use any more (a committed entry's block
+            // is in the store); one that never left (its height was filled by sync, or by
+            // another block) would otherwise hold its place for good, and a room full of
+            // them refuses every new body: the follower then never acknowledges the next
+            // entry (bcos-sim raft seed 674, with wallet-like resubmission).
+            let head = self.base.head.number();
+            self.blocks.retain(|_, k| k.number() > head);
+        }
         if self.blocks.len() >= BLOCKS_KEPT_MAX && !self.blocks.contains_key(&b.hash) {
             let highest = self.blocks.values().map(|k| (k.number(), k.hash)).max();
             match highest {
