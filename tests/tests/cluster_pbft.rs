@@ -118,8 +118,8 @@ fn parallel_and_serial_executors_agree_in_one_cluster() {
     }
     // Many senders in one JSON-RPC batch, so blocks hold independent transactions the
     // parallel path takes (a block of one sender runs serially, EXEC-R20).
-    const ACCOUNTS: usize = 10;
-    const EACH: u64 = 12;
+    const ACCOUNTS: usize = 16;
+    const EACH: u64 = 16;
     let raws: Vec<String> = (0..EACH)
         .flat_map(|nonce| {
             (0..ACCOUNTS).map(move |acct| {
@@ -151,13 +151,14 @@ fn parallel_and_serial_executors_agree_in_one_cluster() {
             );
         }
     }
-    // The parallel nodes took transactions from speculation (or re-ran them after a
-    // conflict): the path the agreement is about did run.
+    // The parallel nodes ran blocks through the parallel scheduler: the path the agreement
+    // is about did run. (How many transactions it took from speculation depends on how
+    // much CPU the speculating thread got, so that is not asserted.)
     let parallel: u64 = [0, 2]
         .iter()
         .map(|&i| {
             let e = &c.rpc(i).ok("bcos_getNodeInfo", json!([]))["stages"]["execute"];
-            as_u64(&e["speculative"]) + as_u64(&e["conflicts"])
+            as_u64(&e["parallel_blocks"])
         })
         .sum();
     assert!(parallel > 0, "no block went through parallel execution");

@@ -46,6 +46,9 @@ pub struct Metrics {
     pub execute_speculative: AtomicU64,
     pub execute_conflicts: AtomicU64,
     pub execute_serial_blocks: AtomicU64,
+    /// Blocks that went through the parallel scheduler (whatever share of their
+    /// transactions it then took from speculation).
+    pub execute_parallel_blocks: AtomicU64,
     /// The consensus core handling the sealer's proposals (`Protocol::handle`); items are the
     /// proposed blocks' transactions, as for execute and commit.
     pub consensus: Stage,
@@ -63,6 +66,8 @@ impl Metrics {
             .fetch_add(stats.conflicts as u64, Relaxed);
         if stats.serial_block {
             self.execute_serial_blocks.fetch_add(1, Relaxed);
+        } else {
+            self.execute_parallel_blocks.fetch_add(1, Relaxed);
         }
     }
 
@@ -80,6 +85,7 @@ impl Metrics {
         execute["speculative"] = json!(self.execute_speculative.load(Relaxed));
         execute["conflicts"] = json!(self.execute_conflicts.load(Relaxed));
         execute["serial_blocks"] = json!(self.execute_serial_blocks.load(Relaxed));
+        execute["parallel_blocks"] = json!(self.execute_parallel_blocks.load(Relaxed));
         json!({
             "recover": recover,
             "admit": self.admit.json(),
