@@ -66,6 +66,8 @@ pub struct Executor {
     block_cfg: CfgEnv,
     pub(crate) codes: CodeCache,
     pub(crate) systems: SystemContracts,
+    /// Blocks still to run serially after one whose speculation aborted (EXEC-R20).
+    pub(crate) parallel_backoff: std::sync::atomic::AtomicU32,
 }
 
 impl Executor {
@@ -85,6 +87,7 @@ impl Executor {
             block_cfg,
             codes,
             systems,
+            parallel_backoff: std::sync::atomic::AtomicU32::new(0),
         }
     }
 

@@ -15,6 +15,7 @@ use alloy_primitives::{Address, TxKind, U256};
 use bcos_execution::settlement::{selector, UserSettlement, SETTLE_SIGNATURE};
 use bcos_execution::{
     BlockEnv, ExecConfig, ExecutedBlock, Executor, ParallelOptions, ParallelStats, SystemContracts,
+    PARALLEL_BACKOFF_BLOCKS,
 };
 use bcos_settlement::SETTLEMENT_ADDRESS;
 use bcos_types::{Account, RecoveredTx};
@@ -497,4 +498,48 @@ fn reading_the_beneficiary_sees_the_fees_before_it() {
     let tips_before = U256::from(serial.receipts[4].cumulative_gas_used) * U256::from(GWEI);
     assert_eq!(stored, tips_before);
     assert!(stats.conflicts >= 3, "{stats:?}");
+}
+
+/// A hot spot the pre-scan cannot see (transfers with data to one account, like calls to a
+/// hot balance): the block aborts its speculation, and the next
+/// `PARALLEL_BACKOFF_BLOCKS` blocks run serially without paying for another try; then one
+/// tries again (EXEC-R20). Every block's result is the serial one.
+#[test]
+fn an_aborted_block_makes_the_next_blocks_serial_for_a_while() {
+    let exec = executor();
+    let (keys, alloc): (Vec<_>, Vec<_>) = (10..50u8)
+        .map(|i| (key(i), (address_of(&key(i)), ether(10))))
+        .unzip();
+    let state = TestState::with_balances(&alloc);
+    let env = block_env(0, 30_000_000);
+    let txs: Vec<_> = keys
+        .iter()
+        .map(|k| tx1559(k, 0, TxKind::Call(HOT), ether(1), vec![1], 30_000))
+        .collect();
+    let serial = exec.execute_block(&state, &env, &txs).unwrap();
+    assert_eq!(serial.included.len(), txs.len());
+    let every_run_checked = ParallelOptions {
+        speculate_all: true,
+        ..ParallelOptions::new(2)
+    };
+    let (block, stats) = exec
+        .execute_block_parallel_with(&state, &env, &txs, every_run_checked)
+        .unwrap();
+    assert_eq!(block, serial);
+    assert!(stats.aborted && !stats.serial_block, "{stats:?}");
+    for k in 0..PARALLEL_BACKOFF_BLOCKS {
+        let (block, stats) = exec
+            .execute_block_parallel_with(&state, &env, &txs, ParallelOptions::new(2))
+            .unwrap();
+        assert_eq!(block, serial);
+        assert!(stats.serial_block, "block {k} after the abort: {stats:?}");
+    }
+    let (block, stats) = exec
+        .execute_block_parallel_with(&state, &env, &txs, ParallelOptions::new(2))
+        .unwrap();
+    assert_eq!(block, serial);
+    assert!(
+        !stats.serial_block,
+        "tries again after the back-off: {stats:?}"
+    );
 }

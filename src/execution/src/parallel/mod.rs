@@ -21,10 +21,15 @@ use crate::executor::{BlockEnv, ExecutedBlock, Executor};
 use alloy_primitives::map::AddressMap;
 use bcos_storage::StateReader;
 use bcos_types::RecoveredTx;
+use std::sync::atomic::Ordering;
 
 /// Below this many transactions a block runs serially (EXEC-R20): starting threads costs
 /// more than it saves.
 pub const PARALLEL_TXS_MIN: usize = 8;
+/// After a block whose speculation aborted (most runs conflicted), this many blocks run
+/// serially before the next one tries again (EXEC-R20): a hot spot usually outlasts one
+/// block, and each try costs the runs wasted before the abort.
+pub const PARALLEL_BACKOFF_BLOCKS: u32 = 8;
 
 /// How [`Executor::execute_block_parallel_with`] runs a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +105,9 @@ impl Executor {
         txs: &[RecoveredTx],
         opts: ParallelOptions,
     ) -> Result<(ExecutedBlock, ParallelStats), ExecError> {
-        let serial =
-            opts.threads <= 1 || txs.len() < PARALLEL_TXS_MIN || (opts.fallback && contended(txs));
+        let serial = opts.threads <= 1
+            || txs.len() < PARALLEL_TXS_MIN
+            || (opts.fallback && (self.backing_off() || contended(txs)));
         if serial {
             let stats = ParallelStats {
                 serial_block: true,
@@ -113,12 +119,27 @@ impl Executor {
         // One pool thread commits, the others speculate (schedule.rs). All of them are the
         // pool's: a committing thread outside it would leave an idle pool thread spinning
         // for work on the same cores (with the default pool of one thread per core).
-        rayon::scope(|scope| {
+        let out = rayon::scope(|scope| {
             for _ in 1..opts.threads {
                 scope.spawn(|_| block.speculator());
             }
             block.commit()
-        })
+        });
+        if let Ok((_, stats)) = &out {
+            if stats.aborted {
+                self.parallel_backoff
+                    .store(PARALLEL_BACKOFF_BLOCKS, Ordering::Relaxed);
+            }
+        }
+        out
+    }
+
+    /// True (and one block fewer to go) while blocks run serially after an abort. Which
+    /// path runs never changes the result (EXEC-R17), so replicas may disagree on it.
+    fn backing_off(&self) -> bool {
+        self.parallel_backoff
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
     }
 }
 
