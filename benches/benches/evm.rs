@@ -10,7 +10,7 @@
 //! `bcos-execution` bench `transfer`.)
 
 use alloy_primitives::{Address, U256};
-use bcos_benches::chain::{block_env, funded, mem_store, with_token};
+use bcos_benches::chain::{block_env, executed_whole, funded, mem_store, recovered, with_token};
 use bcos_benches::token::{runtime, transfer_input};
 use bcos_benches::{accounts, eip1559, quick};
 use bcos_execution::{ExecConfig, Executor};
@@ -28,16 +28,7 @@ fn run(c: &mut Criterion, name: &str, store: &MemStore, txs: &[RecoveredTx], gas
     let exec = Executor::new(ExecConfig::default());
     let env = block_env(1, gas_each * txs.len() as u64);
     // The block must be what it claims before it is timed: all in, all succeeded.
-    let out = exec
-        .execute_block(store, &env, txs)
-        .expect("block executes");
-    assert_eq!(
-        out.included.len(),
-        txs.len(),
-        "rejected: {:?}",
-        out.rejected.first()
-    );
-    assert!(out.receipts.iter().all(|r| r.success), "a {name} reverted");
+    executed_whole(&exec, store, &env, txs, name);
 
     let mut g = c.benchmark_group("evm");
     g.throughput(Throughput::Elements(txs.len() as u64));
@@ -55,11 +46,8 @@ fn run(c: &mut Criterion, name: &str, store: &MemStore, txs: &[RecoveredTx], gas
 
 fn evm(c: &mut Criterion) {
     let (keys, addrs) = accounts(BLOCK_TXS);
-    let recovered = |make: &dyn Fn(usize) -> std::sync::Arc<bcos_types::Tx>| -> Vec<RecoveredTx> {
-        (0..BLOCK_TXS)
-            .map(|i| RecoveredTx::new(make(i), addrs[i]))
-            .collect()
-    };
+    let recovered =
+        |make: &dyn Fn(usize) -> std::sync::Arc<bcos_types::Tx>| recovered(&addrs, make);
     let next = |i: usize| addrs[(i + 1) % BLOCK_TXS];
 
     let store = mem_store(funded(&addrs));

@@ -17,7 +17,7 @@
 //! once, before it is timed.
 
 use alloy_primitives::{Address, U256};
-use bcos_benches::chain::{block_env, funded, mem_store, with_token};
+use bcos_benches::chain::{block_env, executed_whole, funded, mem_store, recovered, with_token};
 use bcos_benches::token::{runtime, transfer_input};
 use bcos_benches::{accounts, eip1559, quick};
 use bcos_execution::{ExecConfig, Executor, ParallelOptions};
@@ -42,19 +42,7 @@ fn run(c: &mut Criterion, name: &str, store: &MemStore, txs: &[RecoveredTx], gas
     let env = block_env(1, gas_each * txs.len() as u64);
     // The block must be what it claims before it is timed: all in, all succeeded, and the
     // parallel result the serial one.
-    let serial = exec
-        .execute_block(store, &env, txs)
-        .expect("block executes");
-    assert_eq!(
-        serial.included.len(),
-        txs.len(),
-        "{:?}",
-        serial.rejected.first()
-    );
-    assert!(
-        serial.receipts.iter().all(|r| r.success),
-        "a {name} reverted"
-    );
+    let serial = executed_whole(&exec, store, &env, txs, name);
     let (parallel, stats) = exec
         .execute_block_parallel_with(store, &env, txs, ParallelOptions::new(THREADS))
         .expect("block executes");
@@ -88,11 +76,8 @@ fn run(c: &mut Criterion, name: &str, store: &MemStore, txs: &[RecoveredTx], gas
 
 fn evm_parallel(c: &mut Criterion) {
     let (keys, addrs) = accounts(BLOCK_TXS);
-    let recovered = |make: &dyn Fn(usize) -> std::sync::Arc<bcos_types::Tx>| -> Vec<RecoveredTx> {
-        (0..BLOCK_TXS)
-            .map(|i| RecoveredTx::new(make(i), addrs[i]))
-            .collect()
-    };
+    let recovered =
+        |make: &dyn Fn(usize) -> std::sync::Arc<bcos_types::Tx>| recovered(&addrs, make);
     let transfer = |to: &dyn Fn(usize) -> Address| {
         recovered(&|i| eip1559(&keys[i], 0, to(i), U256::from(1u64), Vec::new(), 21_000))
     };

@@ -181,3 +181,35 @@ pub fn time_block_commits(
     }
     busy
 }
+
+/// Executes `txs` serially and checks the block is what a bench claims before it is timed:
+/// every transaction in, every one succeeded.
+pub fn executed_whole(
+    exec: &bcos_execution::Executor,
+    store: &MemStore,
+    env: &BlockEnv,
+    txs: &[bcos_types::RecoveredTx],
+    name: &str,
+) -> bcos_execution::ExecutedBlock {
+    let out = exec.execute_block(store, env, txs).expect("block executes");
+    assert_eq!(
+        out.included.len(),
+        txs.len(),
+        "{name}: rejected {:?}",
+        out.rejected.first()
+    );
+    assert!(out.receipts.iter().all(|r| r.success), "a {name} reverted");
+    out
+}
+
+/// One transaction per sender: `make(i)` signed by sender `i`, whose address is `addrs[i]`.
+pub fn recovered(
+    addrs: &[Address],
+    make: &dyn Fn(usize) -> Arc<Tx>,
+) -> Vec<bcos_types::RecoveredTx> {
+    addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| bcos_types::RecoveredTx::new(make(i), *a))
+        .collect()
+}

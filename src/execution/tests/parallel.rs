@@ -431,15 +431,20 @@ fn independent_transfers_are_all_taken_from_speculation() {
     assert_eq!(stats.conflicts, 6, "{stats:?}");
 }
 
+/// One key per seed in `seeds`, each holding 10 ether, and the state that funds them.
+fn funded_senders(seeds: std::ops::Range<u8>) -> (Vec<secp256k1::SecretKey>, TestState) {
+    let (keys, alloc): (Vec<_>, Vec<_>) = seeds
+        .map(|i| (key(i), (address_of(&key(i)), ether(10))))
+        .unzip();
+    (keys, TestState::with_balances(&alloc))
+}
+
 /// Every transfer pays one account: the pre-scan runs the block serially (EXEC-R20), and
 /// without it every run but the first conflicts; the results agree either way.
 #[test]
 fn hot_payee_block_falls_back_and_agrees() {
     let exec = executor();
-    let (keys, alloc): (Vec<_>, Vec<_>) = (10..40u8)
-        .map(|i| (key(i), (address_of(&key(i)), ether(10))))
-        .unzip();
-    let state = TestState::with_balances(&alloc);
+    let (keys, state) = funded_senders(10..40u8);
     let env = block_env(0, 30_000_000);
     let txs: Vec<_> = keys
         .iter()
@@ -507,10 +512,7 @@ fn reading_the_beneficiary_sees_the_fees_before_it() {
 #[test]
 fn an_aborted_block_makes_the_next_blocks_serial_for_a_while() {
     let exec = executor();
-    let (keys, alloc): (Vec<_>, Vec<_>) = (10..50u8)
-        .map(|i| (key(i), (address_of(&key(i)), ether(10))))
-        .unzip();
-    let state = TestState::with_balances(&alloc);
+    let (keys, state) = funded_senders(10..50u8);
     let env = block_env(0, 30_000_000);
     let txs: Vec<_> = keys
         .iter()

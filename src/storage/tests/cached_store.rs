@@ -5,35 +5,13 @@
 
 mod common;
 
-use bcos_storage::{CachedStore, ChainStore, MemStore, StateReader, StorageError};
-use bcos_types::{Account, Address, StateDiff, B256, U256};
+use bcos_storage::{CachedStore, ChainStore, MemStore, StorageError};
+use bcos_types::{Account, StateDiff, B256, U256};
+use common::state_ops::*;
 use common::*;
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Key {
-    Account(Address),
-    Slot(Address, U256),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Val {
-    Account(Option<Account>),
-    Slot(U256),
-}
-
-fn read<S: StateReader>(store: &S, key: Key) -> Val {
-    match key {
-        Key::Account(a) => Val::Account(store.account(&a).expect("read account")),
-        Key::Slot(a, s) => Val::Slot(store.storage(&a, &s).expect("read slot")),
-    }
-}
-
-fn address(i: u8) -> Address {
-    Address::repeat_byte(0x10 + i)
-}
 
 /// The next block on `store`'s head, carrying `diff`.
 fn next_commit(store: &dyn ChainStore, diff: StateDiff) -> Commit {
@@ -46,62 +24,6 @@ fn next_commit(store: &dyn ChainStore, diff: StateDiff) -> Commit {
     );
     c.diff = diff;
     c
-}
-
-const ADDRESSES: u8 = 6;
-const SLOTS: u64 = 6;
-
-#[derive(Debug, Clone)]
-enum Op {
-    Account(u8, Option<(u64, u64)>),
-    /// Value 0 deletes the slot.
-    Slot(u8, u64, u64),
-    Wipe(u8),
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        3 => (0..ADDRESSES, proptest::option::of((0..3u64, 0..4u64)))
-            .prop_map(|(a, v)| Op::Account(a, v)),
-        5 => (0..ADDRESSES, 0..SLOTS, 0..4u64).prop_map(|(a, s, v)| Op::Slot(a, s, v)),
-        1 => (0..ADDRESSES).prop_map(Op::Wipe),
-    ]
-}
-
-fn diff_of(ops: &[Op]) -> StateDiff {
-    let mut d = StateDiff::default();
-    for op in ops {
-        match *op {
-            Op::Account(a, v) => {
-                let acct = v.map(|(nonce, balance)| Account {
-                    nonce,
-                    ..Account::with_balance(U256::from(balance))
-                });
-                d.accounts.insert(address(a), acct);
-            }
-            Op::Slot(a, s, v) => {
-                d.storage
-                    .entry(address(a))
-                    .or_default()
-                    .insert(U256::from(s), U256::from(v));
-            }
-            Op::Wipe(a) => {
-                d.wiped_storage.insert(address(a));
-            }
-        }
-    }
-    d
-}
-
-fn all_keys() -> Vec<Key> {
-    let mut keys = Vec::new();
-    for a in 0..ADDRESSES {
-        keys.push(Key::Account(address(a)));
-        for s in 0..SLOTS {
-            keys.push(Key::Slot(address(a), U256::from(s)));
-        }
-    }
-    keys
 }
 
 /// What happens around one block.

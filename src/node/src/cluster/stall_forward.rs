@@ -10,8 +10,12 @@
 //!
 //! A busy chain moves its head and never triggers this; an idle one has nothing ready.
 
+use super::base::DriverBase;
+use super::wire::Wire;
 use crate::pool::Pool;
 use bcos_types::{Bytes, Height};
+use serde::{de::DeserializeOwned, Serialize};
+use std::hash::Hash;
 
 /// Transactions one hand-over carries at most.
 pub const FORWARD_TXS_MAX: usize = 256;
@@ -45,6 +49,32 @@ impl StallForward {
         }
         self.next_forward_ms = now_ms.saturating_add(FORWARD_EVERY_INTERVALS * interval_ms);
         true
+    }
+}
+
+impl<T, D> DriverBase<T, D>
+where
+    T: Copy + Eq + Hash + Ord,
+    D: Serialize + DeserializeOwned,
+{
+    /// The frame of ready transactions to hand on, when the head stalled, the driver `may`
+    /// (its own conditions), no peer is ahead and the pool has ready work; with how many
+    /// transactions it carries.
+    pub fn stalled_txs_frame(
+        &self,
+        stall: &mut StallForward,
+        may: bool,
+    ) -> Option<(alloy_primitives::bytes::Bytes, usize)> {
+        let now = self.now_ms();
+        let head = self.head.number();
+        let may = may && self.sync.best(now) <= head && self.ctx.pool.has_ready();
+        if !stall.due(now, head, self.cfg.status_interval_ms, may) {
+            return None;
+        }
+        let bytes_max = (self.cfg.frame_bytes_max / 2) as usize;
+        let list = ready_batch(&self.ctx.pool, self.ctx.block_gas_limit, bytes_max);
+        let count = list.len();
+        (count > 0).then(|| (Wire::Txs(list).encode(), count))
     }
 }
 

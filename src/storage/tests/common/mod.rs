@@ -1,6 +1,8 @@
 //! Chains of blocks for the storage tests.
 #![allow(dead_code)]
 
+pub mod state_ops;
+
 use alloy_consensus::{SignableTransaction, TxEnvelope, TxLegacy};
 use alloy_primitives::{Signature, TxKind};
 use bcos_storage::{BlockCommit, ChainStore, DiskStore, IoBackend, StorageConfig};
