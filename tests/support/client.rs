@@ -23,7 +23,35 @@ pub struct ClientOutput {
 }
 
 /// Runs `cmd` to completion; panics (quoting everything) unless it exits 0 in time.
-pub fn run_client(mut cmd: Command, what: &str, node: &Node) -> ClientOutput {
+pub fn run_client(cmd: Command, what: &str, node: &Node) -> ClientOutput {
+    match run_client_to_end(cmd, what) {
+        (Some(s), out) if s.success() => out,
+        (other, out) => panic!(
+            "{what} failed ({other:?}, None = timed out)\n--- stdout\n{}\n--- stderr\n{}\n--- node log\n{}",
+            out.stdout,
+            out.stderr,
+            node.log_tail()
+        ),
+    }
+}
+
+/// Runs `cmd` to completion, expecting it to fail: its output; panics if it succeeds or
+/// does not finish in time.
+pub fn run_client_failing(cmd: Command, what: &str) -> ClientOutput {
+    match run_client_to_end(cmd, what) {
+        (Some(s), out) if !s.success() => out,
+        (other, out) => panic!(
+            "{what} was expected to fail ({other:?}, None = timed out)\n--- stdout\n{}\n--- stderr\n{}",
+            out.stdout, out.stderr
+        ),
+    }
+}
+
+/// Runs `cmd` until it exits or [`CLIENT_TIMEOUT_MS`] passes (then kills it: status None).
+fn run_client_to_end(
+    mut cmd: Command,
+    what: &str,
+) -> (Option<std::process::ExitStatus>, ClientOutput) {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -56,11 +84,14 @@ pub fn run_client(mut cmd: Command, what: &str, node: &Node) -> ClientOutput {
     };
     let stdout = out_t.join().unwrap_or_default();
     let stderr = err_t.join().unwrap_or_default();
-    match status {
-        Some(s) if s.success() => ClientOutput { stdout, stderr },
-        other => panic!(
-            "{what} failed ({other:?}, None = timed out)\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- node log\n{}",
-            node.log_tail()
-        ),
-    }
+    (status, ClientOutput { stdout, stderr })
+}
+
+/// The test ERC20 (`{ "abi", "bytecode" }`, constructor `(uint256 supply)`), compiled offline
+/// by solc-js through `tests/js/compile.mjs`, as every client here deploys it.
+pub fn compile_token(node: &Node) -> serde_json::Value {
+    let mut cmd = Command::new(std::env::var("NODE").unwrap_or_else(|_| "node".into()));
+    cmd.arg(tests_dir().join("js/compile.mjs"));
+    let out = run_client(cmd, "compile.mjs", node);
+    serde_json::from_str(&out.stdout).expect("compile.mjs prints JSON")
 }

@@ -6,6 +6,7 @@
 //! The binary is `$BCOS_BIN` or `target/release/bcos` next to the test executables; a test
 //! that cannot start it fails (it never skips).
 
+pub mod cast;
 pub mod chain;
 pub mod client;
 pub mod cluster;

@@ -2,70 +2,19 @@
 //! `bcos dev`: deploy the test ERC20, transfer, call, and read the Transfer logs.
 //! `scripts/setup.sh` installs it into `tests/js/node_modules`.
 
-use bcos_tests::client::{run_client, tests_dir};
-use bcos_tests::{json, Node, Value};
-use std::process::Command;
+use bcos_tests::cast::{Cast, DEV_ADDR, DEV_ADDR_1 as RECEIVER, DEV_KEY};
+use bcos_tests::client::compile_token;
+use bcos_tests::{json, Node};
 
-/// Dev account 0's key and account 1's address (the test mnemonic).
-const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-const DEV_ADDR: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-const RECEIVER: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 const SUPPLY: &str = "1000000000000000000000000";
-
-struct Cast<'a> {
-    node: &'a Node,
-    /// The endpoint: the node's RPC URL, or a group's (`…/g/<g>`).
-    url: String,
-}
-
-impl Cast<'_> {
-    fn run(&self, args: &[&str]) -> String {
-        let bin = tests_dir().join("js/node_modules/@foundry-rs/cast-linux-amd64/bin/cast");
-        assert!(
-            bin.is_file(),
-            "{} is missing: run scripts/setup.sh (npm ci --prefix tests/js)",
-            bin.display()
-        );
-        let mut cmd = Command::new(bin);
-        // The subcommand, then the endpoint, then its arguments: trailing positional
-        // arguments (a constructor's) would swallow a flag placed after them.
-        let (sub, rest) = args.split_first().expect("a cast subcommand");
-        cmd.arg(sub)
-            .args(["--rpc-url", &self.url])
-            .args(rest)
-            // No telemetry, no update checks, no config from the user's home.
-            .env("FOUNDRY_DISABLE_NIGHTLY_WARNING", "1")
-            .env("HOME", tests_dir());
-        let what = format!("cast {}", args.first().copied().unwrap_or(""));
-        run_client(cmd, &what, self.node).stdout.trim().to_string()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.run(args);
-        serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("cast {args:?}: not JSON ({e}): {out}"))
-    }
-}
 
 #[test]
 fn cast_deploys_transacts_and_reads_logs() {
     let node = Node::start(&[]);
-    let cast = Cast {
-        node: &node,
-        url: node.rpc_url.clone(),
-    };
+    let cast = Cast::new(&node);
     assert_eq!(cast.run(&["chain-id"]), "20200");
 
-    let compiled = run_client(
-        {
-            let mut c = Command::new(std::env::var("NODE").unwrap_or_else(|_| "node".into()));
-            c.arg(tests_dir().join("js/compile.mjs"));
-            c
-        },
-        "compile.mjs",
-        &node,
-    );
-    let artifact: Value = serde_json::from_str(&compiled.stdout).expect("compile.mjs prints JSON");
+    let artifact = compile_token(&node);
     let bytecode = artifact["bytecode"].as_str().expect("bytecode");
 
     let deployed = cast.json(&[

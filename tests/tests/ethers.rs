@@ -36,3 +36,8 @@ fn ethers_websocket_scenario() {
 fn json_rpc_batch_scenario() {
     run_scenario("batch.mjs");
 }
+
+#[test]
+fn ethers_cns_scenario() {
+    run_scenario("cns.mjs");
+}

@@ -77,7 +77,7 @@ impl Executor {
     }
 
     /// EXEC-R16: the effect of a system contract call that passed as a plain call: its
-    /// logs, or its refusal as a revert with an `Error(string)` reason, as Solidity gives.
+    /// logs and return data, or its refusal as a revert with an `Error(string)` reason, as Solidity gives.
     fn system_call(
         &self,
         state: &dyn StateReader,
@@ -101,10 +101,10 @@ impl Executor {
         let gas_used = gas_used.saturating_add(contract.gas(&request.input));
         let mut view = SystemState::new(&mut db);
         match contract.call(&mut view, &sys_env, &request.input) {
-            Ok(logs) => Ok(CallOutcome::Success {
-                output: Bytes::new(),
+            Ok(out) => Ok(CallOutcome::Success {
+                output: out.output,
                 gas_used,
-                logs,
+                logs: out.logs,
             }),
             Err(SystemError::Revert(reason)) => Ok(CallOutcome::Revert {
                 output: revert_output(&reason),
@@ -139,13 +139,19 @@ impl Executor {
         request: &CallRequest,
         limits: &CallLimits,
     ) -> Result<Result<u64, CallOutcome>, ExecError> {
-        let extra = self
-            .systems
-            .get(request.to)
-            .map_or(0, |c| c.gas(&request.input));
-        Ok(self
-            .estimate_evm_gas(state, env, request, limits)?
-            .map(|gas| gas.saturating_add(extra)))
+        let evm = self.estimate_evm_gas(state, env, request, limits)?;
+        let Some(contract) = self.systems.get(request.to) else {
+            return Ok(evm);
+        };
+        let Ok(gas) = evm else {
+            return Ok(evm);
+        };
+        // EXEC-R16: a system call whose effect would refuse has no gas that makes it
+        // succeed; the estimate fails with the refusal, as a reverting contract's does.
+        match self.system_call(state, env, request, contract, gas)? {
+            CallOutcome::Success { gas_used, .. } => Ok(Ok(gas_used)),
+            refused => Ok(Err(refused)),
+        }
     }
 
     fn estimate_evm_gas(

@@ -7,11 +7,12 @@
 //! final value of each remembered entry that differs from its pre-block value.
 
 use crate::db::StateDb;
-use bcos_types::{Account, Address, StateDiff, KECCAK_EMPTY, U256};
+use alloy_primitives::map::{AddressMap, Entry, HashMap};
+use bcos_types::{Account, StateDiff, KECCAK_EMPTY, U256};
 use revm::database::{AccountState, CacheDB, DbAccount};
 use revm::state::{AccountInfo, EvmState};
 use revm::DatabaseRef;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// What the block did to one account.
 #[derive(Debug)]
@@ -26,7 +27,7 @@ struct Touched {
 
 #[derive(Debug, Default)]
 pub(crate) struct ChangeTracker {
-    touched: HashMap<Address, Touched>,
+    touched: AddressMap<Touched>,
 }
 
 fn to_account(info: &AccountInfo) -> Account {
@@ -58,8 +59,8 @@ impl ChangeTracker {
                 continue;
             }
             let entry = match self.touched.entry(*address) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
                     // revm loaded the account through the overlay, so it is cached there;
                     // the fallback read is for safety only.
                     let original = match db.cache.accounts.get(address) {
@@ -69,7 +70,7 @@ impl ChangeTracker {
                     e.insert(Touched {
                         original,
                         recreated: false,
-                        slots: HashMap::new(),
+                        slots: HashMap::default(),
                     })
                 }
             };

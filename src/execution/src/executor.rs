@@ -269,11 +269,11 @@ impl<'a> BlockRun<'a> {
             contract.call(&mut state, &sys_env, tx.input())
         };
         match effect {
-            Ok(extra) => {
+            Ok(out) => {
                 let changes = state.into_changes();
                 self.tracker.record(db, &changes)?;
                 db.commit(changes);
-                logs.extend(extra);
+                logs.extend(out.logs);
                 Ok((true, logs))
             }
             Err(SystemError::Revert(reason)) => {

@@ -3,10 +3,12 @@
 //!
 //! Implements spec/execution.md §3 (execution rules EXEC-R1..R12: fork, fees, rejected versus
 //! included-and-failed transactions, eth_call and eth_estimateGas and their limits; §3.6,
-//! EXEC-R17..R20, parallel execution within a block, in `parallel/`) and §4 (genesis); the
-//! roots of §2 are computed from its outputs by `bcos_types`.
+//! EXEC-R17..R20, parallel execution within a block, in `parallel/`), §4 (genesis), §6 (system
+//! contracts, `system.rs`) and §7 (the contract naming service, `cns/`); the roots of §2 are
+//! computed from its outputs by `bcos_types`.
 
 mod call;
+pub mod cns;
 mod config;
 mod db;
 mod deadline;
@@ -28,4 +30,6 @@ pub use error::{DbError, ExecError};
 pub use executor::{BlockEnv, ExecutedBlock, Executor};
 pub use genesis::{genesis_diff, genesis_header, GenesisParams};
 pub use parallel::{ParallelOptions, ParallelStats, PARALLEL_BACKOFF_BLOCKS, PARALLEL_TXS_MIN};
-pub use system::{SystemContract, SystemContracts, SystemEnv, SystemError, SystemState};
+pub use system::{
+    SystemContract, SystemContracts, SystemEnv, SystemError, SystemOutput, SystemState,
+};

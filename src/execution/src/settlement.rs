@@ -3,7 +3,7 @@
 //! merchant chain it verifies and credits them (`submitSettlement(bytes)`). Both run the
 //! `bcos-settlement` core; this file only maps its state onto the contract's storage.
 
-use crate::system::{SystemContract, SystemEnv, SystemError, SystemState};
+use crate::system::{SystemContract, SystemEnv, SystemError, SystemOutput, SystemState};
 use alloy_primitives::{keccak256, Address, Log, U256};
 use bcos_settlement::{
     CertificateCheck, ChainProgress, ProducerState, SettlementProof, VerifierConfig, VerifierState,
@@ -101,7 +101,7 @@ impl SystemContract for UserSettlement {
         state: &mut SystemState<'_, '_>,
         env: &SystemEnv,
         input: &[u8],
-    ) -> Result<Vec<Log>, SystemError> {
+    ) -> Result<SystemOutput, SystemError> {
         if input != selector(SETTLE_SIGNATURE) {
             return Err(revert(
                 "unknown method: this chain's settlement contract has settle()",
@@ -128,7 +128,7 @@ impl SystemContract for UserSettlement {
             user_slots::record_block(record.seq),
             U256::from(record.block),
         )?;
-        Ok(vec![record.to_log()])
+        Ok(vec![record.to_log()].into())
     }
 }
 
@@ -217,7 +217,7 @@ impl SystemContract for MerchantSettlement {
         state: &mut SystemState<'_, '_>,
         _env: &SystemEnv,
         input: &[u8],
-    ) -> Result<Vec<Log>, SystemError> {
+    ) -> Result<SystemOutput, SystemError> {
         if input.get(..4) != Some(&selector(SUBMIT_SIGNATURE)[..]) {
             return Err(revert(
                 "unknown method: the merchant chain's settlement contract has submitSettlement(bytes)",
@@ -255,7 +255,8 @@ impl SystemContract for MerchantSettlement {
             SETTLEMENT_ADDRESS,
             vec![keccak256(CREDITED_EVENT.as_bytes())],
             data.into(),
-        )])
+        )]
+        .into())
     }
 }
 

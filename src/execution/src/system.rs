@@ -10,7 +10,7 @@
 
 use crate::db::StateDb;
 use crate::error::DbError;
-use bcos_types::{Address, Log, U256};
+use bcos_types::{Address, Bytes, Log, U256};
 use revm::database::CacheDB;
 use revm::state::{Account, AccountInfo, EvmState, EvmStorageSlot, TransactionId};
 use revm::Database;
@@ -37,13 +37,31 @@ pub trait SystemContract: Send + Sync + std::fmt::Debug {
         let _ = input;
         0
     }
-    /// The effect of a call with `input`: the logs it emits, or the revert reason.
+    /// The effect of a call with `input`: the logs it emits and the data it returns (what
+    /// `eth_call` answers; a receipt keeps only the logs), or the revert reason.
     fn call(
         &self,
         state: &mut SystemState<'_, '_>,
         env: &SystemEnv,
         input: &[u8],
-    ) -> Result<Vec<Log>, SystemError>;
+    ) -> Result<SystemOutput, SystemError>;
+}
+
+/// What a successful system call produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SystemOutput {
+    pub logs: Vec<Log>,
+    /// ABI-encoded return data.
+    pub output: Bytes,
+}
+
+impl From<Vec<Log>> for SystemOutput {
+    fn from(logs: Vec<Log>) -> Self {
+        SystemOutput {
+            logs,
+            output: Bytes::new(),
+        }
+    }
 }
 
 /// Why a system call reverted, or could not run at all.

@@ -42,6 +42,8 @@ pub struct NodeApi {
     pub dispatch: Option<Arc<crate::groups::dispatch::Dispatch>>,
     /// This chain's side of high-frequency-account settlement, if any.
     pub settlement: Option<Arc<crate::settlement::status::SettlementView>>,
+    /// The group's AMOP router.
+    pub amop: Arc<crate::amop::Amop>,
 }
 
 fn not_settlement() -> ApiError {
@@ -318,6 +320,7 @@ impl ChainApi for NodeApi {
                 "bytes": c.bytes,
                 "bytesMax": c.bytes_max,
             })),
+            "amop": self.amop.0.status(),
         })
     }
 
@@ -372,6 +375,10 @@ impl ChainApi for NodeApi {
                 "this chain is not a user chain of a high-frequency account".into(),
             )),
         }
+    }
+
+    fn amop(&self) -> Option<Arc<dyn bcos_rpc::amop::AmopApi>> {
+        Some(self.amop.clone())
     }
 
     fn block_certificate(&self, number: u64) -> Result<Option<serde_json::Value>, ApiError> {

@@ -24,6 +24,8 @@ pub struct NodeConfig {
     /// `[settlement]`: high-frequency accounts (spec/settlement.md); absent: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settlement: Option<crate::settlement::SettlementConfig>,
+    /// `[amop]`: AMOP messaging's bounds and private topics (every group of the node).
+    pub amop: crate::amop::AmopConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -195,7 +197,12 @@ impl NodeConfig {
     pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))
+        let cfg: NodeConfig = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))?;
+        cfg.amop
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))?;
+        Ok(cfg)
     }
 
     /// Takes relative `data_dir` and `cluster.keys_dir` from `base` (the config file's

@@ -6,9 +6,11 @@
 //! driver's side: a block is executed, decided by the consensus core, made durable, and only
 //! then announced to RPC subscribers and removed from the pool.
 
+pub mod amop;
 pub mod api;
 pub mod block_exec;
 pub mod cluster;
+pub mod cns;
 pub mod config;
 pub mod genesis;
 pub mod groups;

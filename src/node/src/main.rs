@@ -40,6 +40,10 @@ enum Command {
     /// accounts, spec/settlement.md): an ordinary client; the merchant chain verifies what
     /// it submits.
     Relay(RelayArgs),
+    /// The contract naming service: deploy and register, list, resolve, canary routes.
+    Cns(bcos_node::cns::CnsArgs),
+    /// AMOP messaging: subscribe, publish, request, and a round-trip bench.
+    Amop(bcos_node::amop::command::AmopArgs),
 }
 
 #[derive(Parser)]
@@ -302,6 +306,8 @@ fn main() {
         Command::Up(args) => run_up(args),
         Command::RenewCert(args) => run_renew_cert(args),
         Command::Relay(args) => run_relay(args),
+        Command::Cns(args) => bcos_node::cns::run(args),
+        Command::Amop(args) => bcos_node::amop::command::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -117,4 +117,8 @@ pub trait ChainApi: Send + Sync + 'static {
         let _ = number;
         Ok(None)
     }
+    /// This group's AMOP router (`amop_*` methods); None: AMOP is not served.
+    fn amop(&self) -> Option<Arc<dyn crate::amop::AmopApi>> {
+        None
+    }
 }

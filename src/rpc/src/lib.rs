@@ -19,10 +19,12 @@
 //! per-group ones).
 
 pub mod admin;
+pub mod amop;
 pub mod api;
 mod bcos;
 mod blocking;
 pub mod client;
+mod cns;
 pub mod config;
 mod conn;
 pub mod convert;

@@ -87,6 +87,8 @@ pub fn build_module(
         r.map_err(|e| RpcError::Register(e.to_string()))
     };
     reg(crate::bcos::register(&mut module))?;
+    reg(crate::cns::register(&mut module))?;
+    reg(crate::amop::register(&mut module))?;
     reg(crate::eth_state::register(&mut module))?;
     reg(crate::eth_tx::register(&mut module))?;
     reg(crate::eth_block::register(&mut module))?;

@@ -31,7 +31,7 @@ use tokio::sync::broadcast::error::RecvError;
 /// Live subscriptions of all connections, against `subscriptions_max`.
 pub struct SubscriptionCount {
     live: Arc<AtomicUsize>,
-    max: usize,
+    pub(crate) max: usize,
 }
 
 /// One live subscription; dropping it frees its slot.
@@ -45,7 +45,7 @@ impl SubscriptionCount {
         }
     }
 
-    fn take(&self) -> Option<SubscriptionSlot> {
+    pub(crate) fn take(&self) -> Option<SubscriptionSlot> {
         let max = self.max;
         self.live
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {

@@ -100,7 +100,10 @@ impl World {
             .into_iter()
             .enumerate()
             .map(|(g, spec)| {
-                let c = contracts.get(g).cloned().unwrap_or_default();
+                let c = contracts
+                    .get(g)
+                    .cloned()
+                    .unwrap_or_else(|| bcos_node::settlement::system_contracts(None));
                 Group::new(cfg, g as u32, spec, &vals, &clocks, c)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;

@@ -9,6 +9,7 @@
 
 pub mod block;
 pub mod call;
+pub mod cns;
 pub mod codec;
 pub mod committed;
 pub mod ids;

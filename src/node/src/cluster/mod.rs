@@ -115,6 +115,8 @@ pub struct StartParts {
     pub failed: Box<dyn FnOnce(String) + Send>,
     /// Raft's membership admin when `cluster.admin` is unset (the first dev account).
     pub default_admin: bcos_types::Address,
+    /// The group's AMOP router, connected here to the group's peers.
+    pub amop: Arc<crate::amop::Router>,
 }
 
 /// Starts one group's driver thread on the shared network.
@@ -131,6 +133,7 @@ pub fn start(parts: StartParts) -> anyhow::Result<Cluster> {
         ingress,
         failed,
         default_admin,
+        amop,
     } = parts;
     let (keys_dir, state_dir) = (keys_dir.as_path(), state_dir.as_path());
     cfg.validate()?;
@@ -152,10 +155,18 @@ pub fn start(parts: StartParts) -> anyhow::Result<Cluster> {
         cfg.driver_queue_per_peer_bytes_max,
     ));
     spawn_doorbell_relay(ctx.doorbell.clone(), inbox.clone())?;
+    amop.attach(Arc::new(AmopLinks {
+        net: transport.clone(),
+        peers: (0..nodes.len() as u32)
+            .filter(|p| *p != cfg.index)
+            .collect(),
+    }));
+    crate::amop::spawn_announcer(&amop)?;
     let port = Arc::new(crate::groups::dispatch::GroupPort {
         nodes,
         inbox: inbox.clone(),
         txs: crate::groups::dispatch::admit_into(ctx.pool.clone(), ingress, group),
+        amop: Some(amop),
     });
 
     let view = Arc::new(ConsensusView::default());
@@ -234,4 +245,20 @@ pub(crate) fn spawn_doorbell_relay(doorbell: Doorbell, inbox: Arc<Inbox>) -> any
             }
         })?;
     Ok(())
+}
+
+/// AMOP's view of the group's links: frames wrapped as [`wire::Wire::Amop`].
+struct AmopLinks {
+    net: Arc<dyn Transport>,
+    peers: Vec<u32>,
+}
+
+impl crate::amop::AmopNet for AmopLinks {
+    fn send(&self, peer: u32, frame: bcos_types::Bytes) -> bool {
+        self.net.send(peer, wire::Wire::Amop(frame).encode())
+    }
+
+    fn peers(&self) -> Vec<u32> {
+        self.peers.clone()
+    }
 }

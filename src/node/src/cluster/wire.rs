@@ -81,6 +81,8 @@ pub enum Wire {
         count: u64,
     },
     SyncBlocks(Vec<CertifiedBlock>),
+    /// An AMOP message (`crate::amop::wire`, postcard inside): never for the driver.
+    Amop(Bytes),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +130,7 @@ impl Wire {
             Wire::Status { .. } => "status",
             Wire::SyncRequest { .. } => "sync-request",
             Wire::SyncBlocks(_) => "sync-blocks",
+            Wire::Amop(_) => "amop",
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct GroupPort {
     pub nodes: Vec<u32>,
     pub inbox: Arc<Inbox>,
     pub txs: TxSink,
+    /// The group's AMOP router (never blocks: bounded queues, drops counted there).
+    pub amop: Option<Arc<crate::amop::Router>>,
 }
 
 impl GroupPort {
@@ -105,6 +107,11 @@ impl Dispatch {
         };
         match Wire::decode(&payload) {
             Ok(Wire::Txs(list)) => (port.txs)(pos, list),
+            Ok(Wire::Amop(frame)) => {
+                if let Some(router) = &port.amop {
+                    router.on_frame(pos, &frame);
+                }
+            }
             Ok(w) => {
                 let kind = w.kind();
                 if port.inbox.push(pos, w, payload.len()).is_err() {
@@ -170,6 +177,7 @@ mod tests {
             txs: Box::new(move |_, list| {
                 txs.fetch_add(list.len(), Relaxed);
             }),
+            amop: None,
         })
     }
 

@@ -133,6 +133,7 @@ impl GroupInstance {
         let failed: Box<dyn FnOnce(String) + Send> = Box::new(move |msg| {
             let _ = failures.send(msg);
         });
+        let amop = crate::amop::Router::new(config.amop.clone());
         let mut cluster = None;
         let mut attached = None;
         let sealer = match (&config.cluster, &shared.net) {
@@ -152,6 +153,7 @@ impl GroupInstance {
                     ingress: ingress.clone(),
                     failed,
                     default_admin: beneficiary,
+                    amop: amop.clone(),
                 })?;
                 shared.dispatch.attach(id, c.port.clone());
                 attached = Some(shared.dispatch.clone());
@@ -178,6 +180,7 @@ impl GroupInstance {
             net: shared.net.clone(),
             consensus: cluster.map(|(_, v)| v),
             dispatch: attached.clone(),
+            amop: Arc::new(crate::amop::Amop(amop)),
             settlement: settlement.as_ref().map(|(s, role)| {
                 Arc::new(crate::settlement::status::SettlementView {
                     config: s.config.clone(),

@@ -38,23 +38,25 @@ impl SettlementShared {
     }
 }
 
-/// The system contracts of group `role`'s chain: the settlement contract of its side.
+/// The system contracts of a group's chain: the CNS in every group (spec/execution.md §7)
+/// and, where the group takes part in settlement (`role`), the settlement contract of its
+/// side.
 pub fn system_contracts(
     role: Option<&(Arc<SettlementShared>, SettlementRole)>,
 ) -> bcos_execution::SystemContracts {
     use bcos_execution::settlement::{MerchantSettlement, UserSettlement};
-    let Some((s, role)) = role else {
-        return bcos_execution::SystemContracts::default();
-    };
-    let contract: Arc<dyn bcos_execution::SystemContract> = match role {
-        SettlementRole::User => Arc::new(UserSettlement {
+    let mut contracts: Vec<Arc<dyn bcos_execution::SystemContract>> =
+        vec![Arc::new(bcos_execution::cns::Cns)];
+    match role {
+        Some((s, SettlementRole::User)) => contracts.push(Arc::new(UserSettlement {
             merchant: s.config.merchant,
-        }),
-        SettlementRole::Merchant => Arc::new(MerchantSettlement {
+        })),
+        Some((s, SettlementRole::Merchant)) => contracts.push(Arc::new(MerchantSettlement {
             merchant: s.config.merchant,
             config: s.registry.verifier_config(),
             check: s.registry.clone(),
-        }),
-    };
-    bcos_execution::SystemContracts::new(vec![contract])
+        })),
+        None => {}
+    }
+    bcos_execution::SystemContracts::new(contracts)
 }

@@ -73,16 +73,17 @@ pub fn build(
         .map(|g| {
             let role = shared.config.role_of(g).map(|r| (shared.clone(), r));
             match (&role, spec.bug) {
-                (Some((s, SettlementRole::Merchant)), Some(bug)) => {
-                    SystemContracts::new(vec![Arc::new(MerchantSettlement {
+                (Some((s, SettlementRole::Merchant)), Some(bug)) => SystemContracts::new(vec![
+                    Arc::new(bcos_execution::cns::Cns),
+                    Arc::new(MerchantSettlement {
                         merchant,
                         config: VerifierConfig {
                             bug: Some(bug),
                             ..s.registry.verifier_config()
                         },
                         check: s.registry.clone(),
-                    })])
-                }
+                    }),
+                ]),
                 _ => bcos_node::settlement::system_contracts(role.as_ref()),
             }
         })

@@ -131,7 +131,8 @@ impl PbftDriver {
             }
             Wire::SyncRequest { from: start, count } => self.serve_sync(from, start, count),
             Wire::SyncBlocks(blocks) => self.apply_synced(from, blocks),
-            Wire::Txs(_) => Ok(()), // admitted on the network task, never reaches here
+            // Admitted, or routed to AMOP, on the network task: never reach here.
+            Wire::Txs(_) | Wire::Amop(_) => Ok(()),
             Wire::Raft { .. } => self.drop_msg(from, "raft message in a pbft group"),
         }
     }

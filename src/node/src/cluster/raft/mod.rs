@@ -322,7 +322,7 @@ impl RaftDriver {
             }
             Wire::SyncRequest { from: start, count } => self.serve_sync(from, start, count),
             Wire::SyncBlocks(blocks) => self.apply_synced(from, blocks),
-            Wire::Txs(_) => Ok(()),
+            Wire::Txs(_) | Wire::Amop(_) => Ok(()),
             other => {
                 tracing::warn!(
                     peer = from,
