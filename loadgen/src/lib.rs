@@ -13,6 +13,7 @@
 //! `compare` measures bcos against anvil with the same workload and client (issue 15).
 
 pub mod accounts;
+pub mod amop;
 pub mod certify;
 pub mod cluster;
 pub mod compare;

@@ -32,6 +32,9 @@ enum Command {
     /// The same closed-loop transfer workload against anvil (--block-time 1) and embedded
     /// bcos (and, with --cluster, a 4-node PBFT cluster): committed TPS and bcos/anvil.
     CompareAnvil(Box<compare::CompareArgs>),
+    /// AMOP round trips between two nodes: an echo responder on one, concurrent requesters
+    /// on another; latency p50/p99 and answered requests per second.
+    Amop(bcos_loadgen::amop::AmopArgs),
 }
 
 #[derive(clap::Args)]
@@ -143,6 +146,7 @@ fn main() {
         Command::Run(a) => run_adhoc(*a).map(|()| 0),
         Command::Transfer(args) => transfer::run(&args).map(|()| 0),
         Command::CompareAnvil(a) => run_compare(&a).map(|()| 0),
+        Command::Amop(a) => bcos_loadgen::amop::run(&a).map(|()| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),

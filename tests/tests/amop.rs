@@ -247,3 +247,61 @@ fn requests_and_multicasts_cross_nodes_and_survive_a_killed_node_and_private_top
     assert_eq!(insider.line()["data"], "0x5ec2e7");
     assert!(insider.wait().success());
 }
+
+/// Groups (both features are per group): a subscriber of group 1 gets group 1's messages,
+/// not group 0's, and a name registered in group 1's CNS is unknown to group 0's.
+#[test]
+fn amop_and_cns_are_per_group() {
+    let c = Cluster::start_with(1, &[0], &["--groups", "2"]);
+    let node = c.node(0);
+    let (g0, g1) = (node.ws_url.clone(), format!("{}/g/1", node.ws_url));
+    let sub = Client::spawn(&["sub", "t", "--rpc", &g1, "--count", "1"]);
+    assert_eq!(sub.line()["subscribed"], "t");
+    let (ok, out) = run(&["pub", "t", "group-0", "--rpc", &g0]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        json(&out)["subscribers"],
+        0,
+        "group 0 has no subscriber of t"
+    );
+    let (ok, out) = run(&["pub", "t", "group-1", "--rpc", &g1]);
+    assert!(ok, "{out}");
+    assert_eq!(json(&out)["subscribers"], 1);
+    assert_eq!(
+        sub.line()["data"],
+        "0x67726f75702d31",
+        "group 1's message, not group 0's"
+    );
+
+    let cns = |url: &str, args: &[&str]| {
+        Command::new(bcos_bin())
+            .args(["cns", "--rpc", url])
+            .args(args)
+            .output()
+            .expect("run bcos cns")
+    };
+    let rpc1 = format!("{}/g/1", node.rpc_url);
+    let out = cns(
+        &rpc1,
+        &[
+            "--dev-account",
+            "0",
+            "register",
+            "--name",
+            "Only1",
+            "--version",
+            "1",
+            "--address",
+            DEV_ADDR,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(cns(&rpc1, &["resolve", "Only1"]).status.success());
+    let out = cns(&node.rpc_url, &["resolve", "Only1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not registered"));
+}

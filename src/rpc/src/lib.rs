@@ -20,6 +20,7 @@
 
 pub mod admin;
 pub mod amop;
+pub mod amop_client;
 pub mod api;
 mod bcos;
 mod blocking;

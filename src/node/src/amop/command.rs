@@ -1,10 +1,10 @@
 //! `bcos amop sub|pub|req|bench`: AMOP from the command line. Output is JSON, one value
 //! per line (`sub` prints one line per message), for scripts and the tests.
 
-use super::client::AmopClient;
 use super::private::personal_hash;
 use anyhow::Context;
 use bcos_rpc::amop::amop_auth_message;
+use bcos_rpc::amop_client::AmopClient;
 use bcos_types::{Bytes, B256};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;

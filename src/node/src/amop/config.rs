@@ -16,6 +16,8 @@ pub struct AmopConfig {
     pub queue_per_subscriber_max: usize,
     /// Bytes queued for one subscription. Default 4 MiB.
     pub queue_per_subscriber_bytes_max: usize,
+    /// Bytes queued for all subscriptions of one topic on this node. Default 16 MiB.
+    pub queue_per_topic_bytes_max: usize,
     /// Bytes queued for all subscriptions of the group together. Default 64 MiB.
     pub queued_bytes_max: usize,
     /// Subscriptions to one topic on this node. Default 256.
@@ -39,12 +41,32 @@ pub struct AmopConfig {
     pub private_topics: Vec<PrivateTopic>,
 }
 
-/// A private topic: subscribers prove they hold the key of one of `addresses`.
+/// A private topic: subscribers prove they hold one of the listed keys, named by their
+/// public keys (33 or 65 bytes, SEC1) or by the addresses derived from them.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrivateTopic {
     pub topic: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<Address>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_keys: Vec<bcos_types::Bytes>,
+}
+
+impl PrivateTopic {
+    /// Every authorised address: the listed ones and those of the listed public keys.
+    pub fn authorised(&self) -> anyhow::Result<Vec<Address>> {
+        let mut out = self.addresses.clone();
+        for key in &self.public_keys {
+            let pk = secp256k1::PublicKey::from_slice(key).map_err(|e| {
+                anyhow::anyhow!("amop private topic {:?}: public key {key}: {e}", self.topic)
+            })?;
+            let raw = pk.serialize_uncompressed();
+            let hash = bcos_types::keccak256(&raw[1..]);
+            out.push(Address::from_slice(&hash[12..]));
+        }
+        Ok(out)
+    }
 }
 
 impl Default for AmopConfig {
@@ -54,6 +76,7 @@ impl Default for AmopConfig {
             topic_bytes_max: 128,
             queue_per_subscriber_max: 256,
             queue_per_subscriber_bytes_max: 4 * 1024 * 1024,
+            queue_per_topic_bytes_max: 16 * 1024 * 1024,
             queued_bytes_max: 64 * 1024 * 1024,
             subscribers_per_topic_max: 256,
             topics_max: 1024,
@@ -77,6 +100,7 @@ impl AmopConfig {
                 "queue_per_subscriber_bytes_max",
                 self.queue_per_subscriber_bytes_max,
             ),
+            ("queue_per_topic_bytes_max", self.queue_per_topic_bytes_max),
             ("queued_bytes_max", self.queued_bytes_max),
             ("subscribers_per_topic_max", self.subscribers_per_topic_max),
             ("topics_max", self.topics_max),
@@ -91,8 +115,8 @@ impl AmopConfig {
         );
         for p in &self.private_topics {
             anyhow::ensure!(
-                !p.addresses.is_empty(),
-                "amop private topic {:?} lists no addresses: nobody could subscribe",
+                !p.authorised()?.is_empty(),
+                "amop private topic {:?} lists no addresses or public keys: nobody could subscribe",
                 p.topic
             );
         }

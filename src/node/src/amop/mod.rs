@@ -8,9 +8,8 @@
 //! - `router.rs`: subscribers, the peers' topics, publish, requests delivered and answered;
 //! - `request.rs`: a request's retries across subscribers until answered or timed out;
 //! - `private.rs`: private topics' challenge and signature check;
-//! - `client.rs`, `command.rs`: `bcos amop sub|pub|req|bench`.
+//! - `command.rs`: `bcos amop sub|pub|req|bench` (the client is `bcos_rpc::amop_client`).
 
-pub mod client;
 pub mod command;
 pub mod config;
 pub mod private;
@@ -76,19 +75,37 @@ impl AmopApi for Amop {
     }
 }
 
+/// How often the node's one announcer thread looks for a router whose interval passed.
+pub const AMOP_ANNOUNCE_TICK_MS: u64 = 50;
+
+/// The routers the announcer serves (every group of every node in this process).
+static ANNOUNCED: parking_lot::Mutex<(bool, Vec<Weak<Router>>)> =
+    parking_lot::Mutex::new((false, Vec::new()));
+
 /// Re-announces the router's topics every `announce_interval_ms` (a peer that restarted
-/// or reconnected learns them within one interval) until the router is gone.
+/// or reconnected learns them within one interval) until the router is gone. One thread
+/// serves every group, so groups do not each add a thread.
 pub fn spawn_announcer(router: &Arc<Router>) -> std::io::Result<()> {
-    let every = Duration::from_millis(router.cfg.announce_interval_ms);
-    let weak: Weak<Router> = Arc::downgrade(router);
+    let mut set = ANNOUNCED.lock();
+    set.1.push(Arc::downgrade(router));
+    if set.0 {
+        return Ok(());
+    }
     std::thread::Builder::new()
         .name("amop-announce".into())
-        .spawn(move || {
-            while let Some(r) = weak.upgrade() {
-                r.announce();
-                drop(r);
-                std::thread::sleep(every);
+        .spawn(|| loop {
+            let routers: Vec<Arc<Router>> = {
+                let mut set = ANNOUNCED.lock();
+                set.1.retain(|w| w.strong_count() > 0);
+                set.1.iter().filter_map(Weak::upgrade).collect()
+            };
+            for r in routers {
+                if r.announce_due() {
+                    r.announce();
+                }
             }
-        })
-        .map(|_| ())
+            std::thread::sleep(Duration::from_millis(AMOP_ANNOUNCE_TICK_MS));
+        })?;
+    set.0 = true;
+    Ok(())
 }

@@ -47,7 +47,13 @@ impl PrivateTopics {
             keys: cfg
                 .private_topics
                 .iter()
-                .map(|p| (p.topic.clone(), p.addresses.iter().copied().collect()))
+                // A key that does not parse was refused by `AmopConfig::validate`.
+                .map(|p| {
+                    (
+                        p.topic.clone(),
+                        p.authorised().unwrap_or_default().into_iter().collect(),
+                    )
+                })
                 .collect(),
             challenges: HashMap::new(),
             ttl: Duration::from_millis(cfg.challenge_ttl_ms),
@@ -151,7 +157,12 @@ mod tests {
         let cfg = AmopConfig {
             private_topics: vec![PrivateTopic {
                 topic: "p".into(),
-                addresses: vec![good_addr],
+                addresses: Vec::new(),
+                // Named by its public key (compressed): the same address.
+                public_keys: vec![secp256k1::PublicKey::from_secret_key_global(&good)
+                    .serialize()
+                    .to_vec()
+                    .into()],
             }],
             ..Default::default()
         };

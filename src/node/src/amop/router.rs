@@ -3,7 +3,8 @@
 //! that have subscribers and never touch the chain.
 //!
 //! Bounds: each subscription queues at most `queue_per_subscriber_max` messages and
-//! `queue_per_subscriber_bytes_max` bytes, all of them together `queued_bytes_max`; a
+//! `queue_per_subscriber_bytes_max` bytes, a topic's subscriptions together
+//! `queue_per_topic_bytes_max`, all of them together `queued_bytes_max`; a
 //! message past a bound is dropped for that subscriber only and counted. Requests waiting
 //! (from here or for a peer) are at most `pending_requests_max`.
 
@@ -43,6 +44,8 @@ struct LocalSub {
     id: u64,
     tx: mpsc::Sender<AmopEvent>,
     queued_bytes: Arc<AtomicUsize>,
+    /// Shared by the topic's subscriptions on this node.
+    topic_bytes: Arc<AtomicUsize>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -89,18 +92,22 @@ pub struct Router {
     pub counters: AmopCounters,
     /// Rotates the choice of a request's target (spreads load).
     next_pick: AtomicUsize,
+    /// When the topics were last announced.
+    announced: Mutex<Option<Instant>>,
 }
 
 /// Gives a delivered message's bytes back to the bounds when the RPC layer is done with it.
 struct Budget {
     bytes: usize,
     sub: Arc<AtomicUsize>,
+    topic: Arc<AtomicUsize>,
     all: Arc<AtomicUsize>,
 }
 
 impl Drop for Budget {
     fn drop(&mut self) {
         self.sub.fetch_sub(self.bytes, Relaxed);
+        self.topic.fetch_sub(self.bytes, Relaxed);
         self.all.fetch_sub(self.bytes, Relaxed);
     }
 }
@@ -131,6 +138,7 @@ impl Router {
             queued_bytes: Arc::new(AtomicUsize::new(0)),
             counters: AmopCounters::default(),
             next_pick: AtomicUsize::new(0),
+            announced: Mutex::new(None),
         })
     }
 
@@ -190,6 +198,10 @@ impl Router {
                     self.cfg.subscribers_per_topic_max
                 )));
             }
+            let topic_bytes = subs
+                .first()
+                .map(|x| x.topic_bytes.clone())
+                .unwrap_or_default();
             s.next_sub += 1;
             let id = s.next_sub;
             s.local
@@ -199,6 +211,7 @@ impl Router {
                     id,
                     tx,
                     queued_bytes: Arc::new(AtomicUsize::new(0)),
+                    topic_bytes,
                     dropped: Arc::new(AtomicU64::new(0)),
                 });
             id
@@ -238,14 +251,17 @@ impl Router {
         let n = data.len();
         let over_sub = sub.queued_bytes.load(Relaxed).saturating_add(n)
             > self.cfg.queue_per_subscriber_bytes_max;
+        let over_topic =
+            sub.topic_bytes.load(Relaxed).saturating_add(n) > self.cfg.queue_per_topic_bytes_max;
         let over_all =
             self.queued_bytes.load(Relaxed).saturating_add(n) > self.cfg.queued_bytes_max;
-        if over_sub || over_all {
+        if over_sub || over_topic || over_all {
             sub.dropped.fetch_add(1, Relaxed);
             self.counters.dropped_slow.fetch_add(1, Relaxed);
             return false;
         }
         sub.queued_bytes.fetch_add(n, Relaxed);
+        sub.topic_bytes.fetch_add(n, Relaxed);
         self.queued_bytes.fetch_add(n, Relaxed);
         let event = AmopEvent {
             kind,
@@ -255,6 +271,7 @@ impl Router {
             budget: Box::new(Budget {
                 bytes: n,
                 sub: sub.queued_bytes.clone(),
+                topic: sub.topic_bytes.clone(),
                 all: self.queued_bytes.clone(),
             }),
         };
@@ -521,11 +538,18 @@ impl Router {
         }
     }
 
+    /// Whether `announce_interval_ms` passed since the last announcement.
+    pub fn announce_due(&self) -> bool {
+        let every = Duration::from_millis(self.cfg.announce_interval_ms);
+        self.announced.lock().is_none_or(|at| at.elapsed() >= every)
+    }
+
     /// Tells every peer which topics have subscribers here.
     pub fn announce(&self) {
         let Some(net) = self.net() else {
             return;
         };
+        *self.announced.lock() = Some(Instant::now());
         let topics: Vec<String> = self.state.lock().local.keys().cloned().collect();
         let frame = AmopWire::Topics(topics).encode();
         for p in net.peers() {
@@ -571,6 +595,7 @@ mod tests {
         Router::new(AmopConfig {
             queue_per_subscriber_max: queue,
             queue_per_subscriber_bytes_max: bytes,
+            queue_per_topic_bytes_max: all,
             queued_bytes_max: all,
             ..Default::default()
         })
@@ -621,6 +646,23 @@ mod tests {
             0,
             "a subscription's queue is freed with it"
         );
+
+        // A topic's subscriptions together: two topics, the bound hits one of them only.
+        let r = Router::new(AmopConfig {
+            queue_per_subscriber_bytes_max: 1000,
+            queue_per_topic_bytes_max: 1000,
+            queued_bytes_max: 10_000,
+            ..Default::default()
+        });
+        let subs: Vec<_> = (0..3).map(|_| r.subscribe("hot", None).unwrap()).collect();
+        let _other = r.subscribe("cold", None).unwrap();
+        let reached = r.publish("hot", Bytes::from(vec![0u8; 400])).unwrap().0;
+        assert_eq!(
+            reached, 2,
+            "800 of 1,000 topic bytes; the third would pass the bound"
+        );
+        assert_eq!(r.publish("cold", Bytes::from(vec![0u8; 400])).unwrap().0, 1);
+        drop(subs);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! A small blocking AMOP client over one WebSocket JSON-RPC connection (tungstenite): what
-//! `bcos amop` and the end-to-end tests use. Notifications that arrive while a call waits
+//! `bcos amop`, `loadgen amop` and the end-to-end tests (through `bcos amop`) use. Notifications that arrive while a call waits
 //! for its response are kept, in order, for [`AmopClient::next_event`].
 
 use anyhow::{anyhow, bail, Context};
