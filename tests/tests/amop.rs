@@ -272,6 +272,12 @@ fn amop_and_cns_are_per_group() {
         "0x67726f75702d31",
         "group 1's message, not group 0's"
     );
+    // A request nobody can take gets a clear error at once, not silence.
+    let (ok, err) = run(&["req", "t", "x", "--rpc", &g0]);
+    assert!(
+        !ok && err.contains("no subscriber") && err.contains("(-32000)"),
+        "{err}"
+    );
 
     let cns = |url: &str, args: &[&str]| {
         Command::new(bcos_bin())

@@ -8,7 +8,7 @@
 //!   reached; `amop_request(topic, data[, timeout_ms])` → the answer's data;
 //!   `amop_respond(request_id, data)` answers a request.
 
-use crate::errors::{invalid_params, limit_exceeded, server_error, RpcResult};
+use crate::errors::{limit_exceeded, server_error, RpcResult};
 use crate::server::Ctx;
 use crate::ApiError;
 use alloy_primitives::{Address, Bytes, B256};
@@ -90,12 +90,9 @@ fn amop(c: &Ctx) -> Result<Arc<dyn AmopApi>, ErrorObjectOwned> {
         .ok_or_else(|| server_error("AMOP is not served by this endpoint"))
 }
 
+/// Bad input -32602; no subscriber, a failed path, a timeout or a full bound -32000.
 fn api_error(e: ApiError) -> ErrorObjectOwned {
-    match e {
-        ApiError::InvalidParams(m) => invalid_params(m),
-        ApiError::Unavailable(m) => limit_exceeded(m),
-        other => crate::errors::api_error(other),
-    }
+    crate::errors::api_error(e)
 }
 
 pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
