@@ -48,6 +48,12 @@ fn final_account(db_account: &DbAccount) -> Option<Account> {
 }
 
 impl ChangeTracker {
+    pub(crate) fn with_capacity(accounts: usize) -> Self {
+        let mut touched = AddressMap::default();
+        touched.reserve(accounts);
+        ChangeTracker { touched }
+    }
+
     /// Called with one transaction's changes before they are committed to `db`.
     pub(crate) fn record(
         &mut self,

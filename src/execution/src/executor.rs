@@ -124,6 +124,9 @@ pub(crate) type BlockEvm<'a> = MainnetEvm<MainnetContext<CacheDB<StateDb<'a>>>>;
 /// One block being executed in order: the overlay, the diff tracker and the output so far.
 /// The serial path ([`Executor::execute_block`]) and the commit phase of the parallel path
 /// (`crate::parallel`, EXEC-R17) both go through it, so they cannot drift apart.
+/// Accounts a block's overlay and change tracker are sized for, per transaction.
+const BLOCK_ACCOUNTS_PER_TX: usize = 3;
+
 pub(crate) struct BlockRun<'a> {
     exec: &'a Executor,
     env: &'a BlockEnv,
@@ -139,7 +142,12 @@ impl<'a> BlockRun<'a> {
         env: &'a BlockEnv,
         txs: usize,
     ) -> Self {
-        let db = CacheDB::new(StateDb::new(state, &exec.codes));
+        let mut db = CacheDB::new(StateDb::new(state, &exec.codes));
+        // Sized for the block up front: a transaction touches about three accounts (sender,
+        // recipient or contract, beneficiary), and growing the map rehashes it each time.
+        db.cache
+            .accounts
+            .reserve(txs.saturating_mul(BLOCK_ACCOUNTS_PER_TX));
         let evm = Context::mainnet()
             .with_db(db)
             .with_cfg(exec.block_cfg.clone())
@@ -149,7 +157,7 @@ impl<'a> BlockRun<'a> {
             exec,
             env,
             evm,
-            tracker: ChangeTracker::default(),
+            tracker: ChangeTracker::with_capacity(txs.saturating_mul(BLOCK_ACCOUNTS_PER_TX)),
             out: ExecutedBlock {
                 included: Vec::with_capacity(txs),
                 receipts: Vec::with_capacity(txs),
