@@ -14,6 +14,7 @@ pub mod cns;
 pub mod config;
 pub mod genesis;
 pub mod groups;
+pub mod keyfile;
 pub mod metrics;
 pub mod node;
 pub mod pool;

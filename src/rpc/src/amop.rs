@@ -8,7 +8,7 @@
 //!   reached; `amop_request(topic, data[, timeout_ms])` → the answer's data;
 //!   `amop_respond(request_id, data)` answers a request.
 
-use crate::errors::{limit_exceeded, server_error, RpcResult};
+use crate::errors::{server_error, RpcResult};
 use crate::server::Ctx;
 use crate::ApiError;
 use alloy_primitives::{Address, Bytes, B256};
@@ -114,13 +114,9 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
                 Ok(r) => r,
                 Err(e) => return pending.reject(e).await,
             };
-            let Some(slot) = c.subscriptions.take() else {
-                let max = c.subscriptions.max;
-                return pending
-                    .reject(limit_exceeded(format!(
-                        "too many subscriptions on this node (limit {max})"
-                    )))
-                    .await;
+            let slot = match c.subscriptions.take_or_refuse() {
+                Ok(s) => s,
+                Err(e) => return pending.reject(e).await,
             };
             let mut feed = match router.subscribe(&topic, auth) {
                 Ok(f) => f,

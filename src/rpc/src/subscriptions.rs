@@ -22,7 +22,7 @@ use bcos_types::CommittedBlock;
 use jsonrpsee::core::server::{SubscriptionMessage, SubscriptionSink};
 use jsonrpsee::core::traits::IdProvider;
 use jsonrpsee::core::RegisterMethodError;
-use jsonrpsee::types::SubscriptionId;
+use jsonrpsee::types::{ErrorObjectOwned, SubscriptionId};
 use jsonrpsee::RpcModule;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -31,7 +31,7 @@ use tokio::sync::broadcast::error::RecvError;
 /// Live subscriptions of all connections, against `subscriptions_max`.
 pub struct SubscriptionCount {
     live: Arc<AtomicUsize>,
-    pub(crate) max: usize,
+    max: usize,
 }
 
 /// One live subscription; dropping it frees its slot.
@@ -45,7 +45,17 @@ impl SubscriptionCount {
         }
     }
 
-    pub(crate) fn take(&self) -> Option<SubscriptionSlot> {
+    /// A slot, or the error a subscriber past `subscriptions_max` gets.
+    pub(crate) fn take_or_refuse(&self) -> Result<SubscriptionSlot, ErrorObjectOwned> {
+        self.take().ok_or_else(|| {
+            limit_exceeded(format!(
+                "too many subscriptions on this node (limit {})",
+                self.max
+            ))
+        })
+    }
+
+    fn take(&self) -> Option<SubscriptionSlot> {
         let max = self.max;
         self.live
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -92,13 +102,9 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
                 Ok(k) => k,
                 Err(e) => return pending.reject(e).await,
             };
-            let Some(slot) = c.subscriptions.take() else {
-                let max = c.subscriptions.max;
-                return pending
-                    .reject(limit_exceeded(format!(
-                        "too many subscriptions on this node (limit {max})"
-                    )))
-                    .await;
+            let slot = match c.subscriptions.take_or_refuse() {
+                Ok(s) => s,
+                Err(e) => return pending.reject(e).await,
             };
             let feed = match kind.as_str() {
                 "newHeads" => Feed::Heads,

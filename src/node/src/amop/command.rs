@@ -5,7 +5,7 @@ use super::private::personal_hash;
 use anyhow::Context;
 use bcos_rpc::amop::amop_auth_message;
 use bcos_rpc::amop_client::AmopClient;
-use bcos_types::{Bytes, B256};
+use bcos_types::Bytes;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use std::io::Write;
@@ -95,13 +95,7 @@ fn auth(
     topic: &str,
     key_file: &std::path::Path,
 ) -> anyhow::Result<serde_json::Value> {
-    let hex = std::fs::read_to_string(key_file)
-        .with_context(|| format!("reading key file {}", key_file.display()))?;
-    let bytes: B256 = format!("0x{}", hex.trim().trim_start_matches("0x"))
-        .parse()
-        .context("the key file does not hold 32 bytes of hex")?;
-    let key =
-        bcos_crypto::SecretKey::from_byte_array(bytes.0).context("not a secp256k1 secret key")?;
+    let key = crate::keyfile::read_secret_key(key_file)?;
     let nonce = client.challenge(topic)?;
     let sig = bcos_crypto::sign_prehash(personal_hash(&amop_auth_message(topic, &nonce)).0, &key);
     Ok(json!({

@@ -5,7 +5,7 @@
 use super::config::AmopConfig;
 use bcos_rpc::amop::{amop_auth_message, AmopAuth};
 use bcos_rpc::ApiError;
-use bcos_types::{keccak256, Address, B256};
+use bcos_types::{Address, B256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,9 +28,7 @@ pub fn random_b256() -> B256 {
 
 /// The EIP-191 personal-message hash of `text`.
 pub fn personal_hash(text: &str) -> B256 {
-    let mut m = format!("\x19Ethereum Signed Message:\n{}", text.len()).into_bytes();
-    m.extend_from_slice(text.as_bytes());
-    keccak256(m)
+    alloy_primitives::eip191_hash_message(text)
 }
 
 pub struct PrivateTopics {

@@ -81,21 +81,13 @@ pub enum CnsCommand {
 }
 
 fn key(args: &CnsArgs) -> anyhow::Result<Option<bcos_crypto::SecretKey>> {
-    let hex = match (&args.key_file, args.dev_account) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .with_context(|| format!("reading key file {}", path.display()))?
-            .trim()
-            .trim_start_matches("0x")
-            .to_string(),
-        (None, Some(n)) => crate::settlement::relay::dev_key_hex(n)?,
-        (None, None) => return Ok(None),
-    };
-    let bytes: bcos_types::B256 = format!("0x{hex}")
-        .parse()
-        .context("the signing key is not 32 bytes of hex")?;
-    let key = bcos_crypto::SecretKey::from_byte_array(bytes.0)
-        .context("the signing key is not a secp256k1 secret key")?;
-    Ok(Some(key))
+    match (&args.key_file, args.dev_account) {
+        (Some(path), _) => crate::keyfile::read_secret_key(path).map(Some),
+        (None, Some(n)) => {
+            crate::keyfile::parse_secret_key(&crate::settlement::relay::dev_key_hex(n)?).map(Some)
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// The ABI text of `path`: an ABI array as it is, or an artifact's `abi`.
