@@ -66,6 +66,8 @@ pub struct Executor {
     block_cfg: CfgEnv,
     pub(crate) codes: CodeCache,
     pub(crate) systems: SystemContracts,
+    /// Governance is installed: every transaction passes its rules (REG-R5).
+    pub(crate) governed: bool,
     /// Blocks still to run serially after one whose speculation aborted (EXEC-R20).
     pub(crate) parallel_backoff: std::sync::atomic::AtomicU32,
 }
@@ -82,7 +84,11 @@ impl Executor {
             .with_chain_id(config.chain_id);
         block_cfg.tx_chain_id_check = true;
         let codes = CodeCache::new(config.code_cache_entries_max);
+        let governed = systems
+            .get(Some(bcos_types::governance::GOVERNANCE_ADDRESS))
+            .is_some();
         Executor {
+            governed,
             config,
             block_cfg,
             codes,
@@ -108,8 +114,9 @@ impl Executor {
         txs: &[RecoveredTx],
     ) -> Result<ExecutedBlock, ExecError> {
         let mut run = BlockRun::new(self, state, env, txs.len());
+        run.begin()?;
         for (index, tx) in txs.iter().enumerate() {
-            if run.reject_early(index, tx) {
+            if run.reject_early(index, tx)? {
                 continue;
             }
             run.execute(index, tx)?;
@@ -133,6 +140,8 @@ pub(crate) struct BlockRun<'a> {
     pub(crate) evm: BlockEvm<'a>,
     tracker: ChangeTracker,
     out: ExecutedBlock,
+    /// What governance's rules left to record for the transaction being run (REG-R3, R4).
+    verdict: Option<crate::governance::Verdict>,
 }
 
 impl<'a> BlockRun<'a> {
@@ -163,11 +172,46 @@ impl<'a> BlockRun<'a> {
                 receipts: Vec::with_capacity(txs),
                 ..Default::default()
             },
+            verdict: None,
         }
     }
 
+    /// The system contracts' block-start step (GOV-R5), before the first transaction.
+    pub(crate) fn begin(&mut self) -> Result<(), ExecError> {
+        let env = SystemEnv {
+            chain_id: self.exec.config.chain_id,
+            block: self.env.number,
+            caller: Address::ZERO,
+        };
+        for contract in self.exec.systems.iter() {
+            let db = &mut self.evm.ctx.journaled_state.database;
+            let mut state = SystemState::new(db);
+            match contract.begin_block(&mut state, &env) {
+                Ok(()) => {}
+                Err(SystemError::Db(e)) => return Err(e.into()),
+                Err(SystemError::Revert(reason)) => {
+                    return Err(ExecError::Internal(format!(
+                        "block start of system contract {}: {reason}",
+                        contract.address()
+                    )))
+                }
+            }
+            let changes = state.into_changes();
+            if !changes.is_empty() {
+                self.tracker.record(db, &changes)?;
+                db.commit(changes);
+            }
+        }
+        Ok(())
+    }
+
     /// The checks made before a transaction runs at its turn; true if it was rejected.
-    pub(crate) fn reject_early(&mut self, index: usize, tx: &RecoveredTx) -> bool {
+    pub(crate) fn reject_early(
+        &mut self,
+        index: usize,
+        tx: &RecoveredTx,
+    ) -> Result<bool, ExecError> {
+        self.verdict = None;
         // EXEC-R6: the block's gas limit bounds the sum of the transactions' gas limits
         // as they are added, as in Ethereum.
         let remaining = self.env.gas_limit.saturating_sub(self.out.gas_used);
@@ -179,16 +223,28 @@ impl<'a> BlockRun<'a> {
                     tx.gas_limit()
                 ),
             ));
-            return true;
+            return Ok(true);
         }
         // EXEC-R13
         if self.exec.systems.get(tx.tx.to()).is_some() && !tx.value().is_zero() {
             self.out
                 .rejected
                 .push((index, crate::system::NO_VALUE.to_string()));
-            return true;
+            return Ok(true);
         }
-        false
+        if self.exec.governed {
+            // REG-R5: the rules again, on the block's state at this transaction's turn.
+            let db = &mut self.evm.ctx.journaled_state.database;
+            let facts = crate::governance::TxFacts::of(tx);
+            match crate::governance::policy::check(db, &facts, self.env.number)? {
+                Ok(verdict) => self.verdict = (!verdict.is_empty()).then_some(verdict),
+                Err(interception) => {
+                    self.reject(index, tx, interception.to_string());
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// A rejection found by revm (EXEC-R6 2).
@@ -206,7 +262,7 @@ impl<'a> BlockRun<'a> {
                     Some(contract) if success => self.system_effect(contract, tx, gas, logs)?,
                     _ => (success, logs),
                 };
-                self.push_receipt(index, tx, success, logs);
+                self.push_receipt(index, tx, success, logs)?;
             }
             Err(EVMError::Transaction(e)) => self.reject(index, tx, e.to_string()),
             Err(EVMError::Database(e)) => return Err(e.0.into()),
@@ -297,8 +353,19 @@ impl<'a> BlockRun<'a> {
         index: usize,
         tx: &RecoveredTx,
         success: bool,
-        logs: Vec<Log>,
-    ) {
+        mut logs: Vec<Log>,
+    ) -> Result<(), ExecError> {
+        // REG-R3, REG-R4: a successful transaction's alerts and velocity; a reverted one
+        // moved nothing.
+        if let Some(verdict) = self.verdict.take().filter(|_| success) {
+            let db = &mut self.evm.ctx.journaled_state.database;
+            let mut state = SystemState::new(db);
+            crate::governance::record(&mut state, &verdict)?;
+            let changes = state.into_changes();
+            self.tracker.record(db, &changes)?;
+            db.commit(changes);
+            logs.extend(verdict.alerts.iter().map(crate::governance::alert_log));
+        }
         self.out.receipts.push(Receipt {
             tx_type: tx.tx_type(),
             success,
@@ -306,6 +373,7 @@ impl<'a> BlockRun<'a> {
             logs,
         });
         self.out.included.push(index);
+        Ok(())
     }
 
     pub(crate) fn finish(mut self) -> ExecutedBlock {

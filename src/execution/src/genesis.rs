@@ -20,6 +20,23 @@ pub fn genesis_diff(alloc: &[(Address, U256)]) -> StateDiff {
     diff
 }
 
+/// Adds governance's genesis storage (GOV-R1) to `diff`: `0x…1008` with nonce 1, so that
+/// EIP-161 never clears it as empty, and `slots`.
+pub fn governance_genesis(diff: &mut StateDiff, slots: &[(U256, U256)]) {
+    let address = bcos_types::governance::GOVERNANCE_ADDRESS;
+    let entry = diff
+        .accounts
+        .entry(address)
+        .or_insert_with(|| Some(Account::default()));
+    if let Some(acct) = entry {
+        acct.nonce = acct.nonce.max(1);
+    }
+    diff.storage
+        .entry(address)
+        .or_default()
+        .extend(slots.iter().copied());
+}
+
 /// Header fields of a genesis block that the chain's configuration does not fix.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GenesisParams {

@@ -4,7 +4,8 @@
 //! Implements spec/execution.md §3 (execution rules EXEC-R1..R12: fork, fees, rejected versus
 //! included-and-failed transactions, eth_call and eth_estimateGas and their limits; §3.6,
 //! EXEC-R17..R20, parallel execution within a block, in `parallel/`), §4 (genesis), §6 (system
-//! contracts, `system.rs`) and §7 (the contract naming service, `cns/`); the roots of §2 are
+//! contracts, `system.rs`) and §7 (the contract naming service, `cns/`), and
+//! spec/governance.md (the committee, permissions and RegTech rules, `governance/`); the roots of §2 are
 //! computed from its outputs by `bcos_types`.
 
 mod call;
@@ -16,6 +17,7 @@ mod diff;
 mod error;
 mod executor;
 mod genesis;
+pub mod governance;
 mod parallel;
 pub mod settlement;
 pub mod system;
@@ -28,7 +30,7 @@ pub use config::{
 pub use deadline::STEPS_PER_CLOCK_READ;
 pub use error::{DbError, ExecError};
 pub use executor::{BlockEnv, ExecutedBlock, Executor};
-pub use genesis::{genesis_diff, genesis_header, GenesisParams};
+pub use genesis::{genesis_diff, genesis_header, governance_genesis, GenesisParams};
 pub use parallel::{ParallelOptions, ParallelStats, PARALLEL_BACKOFF_BLOCKS, PARALLEL_TXS_MIN};
 pub use system::{
     SystemContract, SystemContracts, SystemEnv, SystemError, SystemOutput, SystemState,

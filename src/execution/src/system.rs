@@ -45,6 +45,16 @@ pub trait SystemContract: Send + Sync + std::fmt::Debug {
         env: &SystemEnv,
         input: &[u8],
     ) -> Result<SystemOutput, SystemError>;
+    /// Runs before a block's first transaction, on the block's overlay (what governance's
+    /// queued actions need, GOV-R5). `env.caller` is the zero address.
+    fn begin_block(
+        &self,
+        state: &mut SystemState<'_, '_>,
+        env: &SystemEnv,
+    ) -> Result<(), SystemError> {
+        let _ = (state, env);
+        Ok(())
+    }
 }
 
 /// What a successful system call produced.
@@ -179,5 +189,9 @@ impl SystemContracts {
 
     pub fn is_empty(&self) -> bool {
         self.contracts.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &dyn SystemContract> {
+        self.contracts.iter().map(|c| c.as_ref())
     }
 }

@@ -36,6 +36,33 @@ pub struct SealerContext {
     pub clock: std::sync::Arc<dyn crate::runtime::Clock>,
 }
 
+/// A block's limits (spec/governance.md GOV-R7): what governance set in the committed
+/// state, else the node's `[sealer]` configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockLimits {
+    pub txs_max: usize,
+    pub gas_limit: u64,
+}
+
+impl SealerContext {
+    /// The limits of the block after the committed head. A storage failure keeps the
+    /// configured ones (and is logged): the next block's execution reads the same state and
+    /// fails the same way.
+    pub fn limits(&self) -> BlockLimits {
+        let state: &dyn StateReader = &*self.store;
+        let settings = bcos_execution::governance::Settings::read(state).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading governance settings; using [sealer]'s");
+            Default::default()
+        });
+        BlockLimits {
+            txs_max: settings.block_txs_max.map_or(self.block_txs_max, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }),
+            gas_limit: settings.block_gas_limit.unwrap_or(self.block_gas_limit),
+        }
+    }
+}
+
 /// The largest `extra_data` a block may carry (the Ethereum rule; this node writes none).
 pub const EXTRA_DATA_BYTES_MAX: usize = 32;
 
@@ -80,7 +107,7 @@ pub fn build(
     let env = BlockEnv {
         number: p.number + 1,
         timestamp: ctx.clock.wall_s().max(p.timestamp),
-        gas_limit: ctx.block_gas_limit,
+        gas_limit: ctx.limits().gas_limit,
         base_fee: ctx.base_fee,
         beneficiary: ctx.beneficiary,
     };
@@ -180,13 +207,14 @@ pub fn verify_and_execute(
     if h.beneficiary != ctx.beneficiary {
         return Err(BlockInvalid::Header("beneficiary"));
     }
-    if h.gas_limit != ctx.block_gas_limit {
+    let limits = ctx.limits();
+    if h.gas_limit != limits.gas_limit {
         return Err(BlockInvalid::Header("gas_limit"));
     }
-    if block.block.txs.len() > ctx.block_txs_max {
+    if block.block.txs.len() > limits.txs_max {
         return Err(BlockInvalid::TooManyTxs {
             count: block.block.txs.len(),
-            max: ctx.block_txs_max,
+            max: limits.txs_max,
         });
     }
     // A leader's block passes the same per-transaction rules as the pool (size, chain id,

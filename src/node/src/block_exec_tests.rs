@@ -16,6 +16,8 @@ struct Fixture {
     parent: SealedBlock,
     key: secp256k1::SecretKey,
     sender: Address,
+    /// The dev chain's committee: the first dev account alone (spec/governance.md GOV-R1).
+    committee_key: secp256k1::SecretKey,
 }
 
 fn fixture() -> Fixture {
@@ -41,11 +43,14 @@ fn fixture() -> Fixture {
         doorbell.clone(),
         metrics.clone(),
     ));
-    let executor = Arc::new(Executor::new(ExecConfig {
-        chain_id: chain.chain_id,
-        block_gas_limit: sealer.block_gas_limit,
-        ..ExecConfig::default()
-    }));
+    let executor = Arc::new(Executor::with_system_contracts(
+        ExecConfig {
+            chain_id: chain.chain_id,
+            block_gas_limit: sealer.block_gas_limit,
+            ..ExecConfig::default()
+        },
+        crate::settlement::system_contracts(None),
+    ));
     let (blocks, _) = broadcast::channel(4);
     let ctx = SealerContext {
         store,
@@ -66,6 +71,7 @@ fn fixture() -> Fixture {
         parent: genesis.block.clone(),
         key: genesis.keys[1],
         sender: genesis.addresses[1],
+        committee_key: genesis.keys[0],
     }
 }
 
@@ -177,4 +183,88 @@ fn a_transaction_the_pool_refuses_cannot_ride_in_a_block() {
     assert_eq!(c.included.len(), 1, "execution alone would take it");
     let err = verify_and_execute(&f.ctx, &f.parent, c.block, c.included).err();
     assert!(matches!(err, Some(BlockInvalid::Tx(0, _))), "{err:?}");
+}
+
+/// The same context with another executor: a leader whose executor skips rules.
+fn with_executor(ctx: &SealerContext, executor: Executor) -> SealerContext {
+    SealerContext {
+        store: ctx.store.clone(),
+        pool: ctx.pool.clone(),
+        executor: Arc::new(executor),
+        doorbell: ctx.doorbell.clone(),
+        blocks: ctx.blocks.clone(),
+        metrics: ctx.metrics.clone(),
+        block_txs_max: ctx.block_txs_max,
+        block_gas_limit: ctx.block_gas_limit,
+        base_fee: ctx.base_fee,
+        beneficiary: ctx.beneficiary,
+        timestamp_future_s_max: ctx.timestamp_future_s_max,
+        clock: ctx.clock.clone(),
+    }
+}
+
+/// spec/governance.md REG-R5: a leader that proposes a frozen account's transaction (here
+/// one whose executor knows no governance) has its block refused by a replica, and an
+/// honest leader leaves the transaction out.
+#[test]
+fn a_block_carrying_a_frozen_accounts_transaction_is_refused() {
+    use alloy_sol_types::SolCall;
+    use bcos_types::governance::{IGovernance, IGovernanceActions, GOVERNANCE_ADDRESS};
+    let mut f = fixture();
+    let action = IGovernanceActions::freezeAccountCall {
+        account: f.sender,
+        frozen: true,
+    }
+    .abi_encode();
+    let propose = bcos_crypto::sign_tx(
+        TxEip1559 {
+            chain_id: 20200,
+            nonce: 0,
+            gas_limit: 1_000_000,
+            max_fee_per_gas: 2_000_000_000,
+            max_priority_fee_per_gas: 1,
+            to: TxKind::Call(GOVERNANCE_ADDRESS),
+            value: U256::ZERO,
+            input: IGovernance::proposeCall {
+                action: action.into(),
+            }
+            .abi_encode()
+            .into(),
+            access_list: Default::default(),
+        },
+        &f.committee_key,
+    );
+    let committee = bcos_crypto::address_of(&f.committee_key);
+    let propose = RecoveredTx::new(Arc::new(Tx::from_envelope(propose)), committee);
+    // Block 1: the committee's only member proposes; its weight is the threshold, so the
+    // freeze applies from block 2.
+    let c = build(&f.ctx, &f.parent, vec![propose]).expect("build");
+    assert!(c.executed.receipts[0].success);
+    let block1 = c.block.clone();
+    commit(&f.ctx, c, Vec::new()).expect("commit block 1");
+    f.parent = block1;
+
+    let faulty = with_executor(
+        &f.ctx,
+        Executor::new(ExecConfig {
+            chain_id: 20200,
+            block_gas_limit: f.ctx.block_gas_limit,
+            ..ExecConfig::default()
+        }),
+    );
+    let bad = build(&faulty, &f.parent, vec![transfer(&f, 0)]).expect("faulty build");
+    assert_eq!(bad.included.len(), 1, "the faulty leader included it");
+    let refused = verify_and_execute(&f.ctx, &f.parent, bad.block, bad.included);
+    match refused {
+        Err(BlockInvalid::Tx(0, reason)) => {
+            assert!(reason.contains("rule frozen-account"), "{reason}")
+        }
+        other => panic!(
+            "expected the frozen account's transaction refused, got {:?}",
+            other.err()
+        ),
+    }
+    let honest = build(&f.ctx, &f.parent, vec![transfer(&f, 0)]).expect("build");
+    assert!(honest.included.is_empty());
+    assert_eq!(honest.rejected.len(), 1);
 }

@@ -52,6 +52,44 @@ pub struct ChainConfig {
     /// Accounts funded at genesis besides the dev accounts (`bcos init --alloc FILE`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alloc: Vec<GenesisAccount>,
+    /// The governance committee at genesis (spec/governance.md GOV-R1). Empty: on a dev chain
+    /// the first dev account alone (weight 1); on a production chain no committee, and
+    /// governance changes nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub committee: Vec<CommitteeMember>,
+    /// Weight a proposal needs to pass; 0: more than half of the committee's total weight.
+    pub committee_threshold: u64,
+    /// Blocks a proposal stays open for votes (GOV-R3).
+    pub proposal_lifetime_blocks: u64,
+    /// The regulator at genesis (REG-R7): it blacklists without a vote. Governance may set
+    /// or change it later.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regulator: Option<bcos_types::Address>,
+}
+
+/// One committee member at genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitteeMember {
+    pub address: bcos_types::Address,
+    pub weight: u64,
+}
+
+impl CommitteeMember {
+    /// `ADDRESS:WEIGHT` (`bcos init --committee`); a bare address has weight 1.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let (address, weight) = text.split_once(':').unwrap_or((text, "1"));
+        Ok(CommitteeMember {
+            address: address
+                .trim()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("committee member {text:?}: not an address: {e}"))?,
+            weight: weight
+                .trim()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("committee member {text:?}: not a weight: {e}"))?,
+        })
+    }
 }
 
 /// One account funded at genesis.
@@ -75,6 +113,10 @@ impl Default for ChainConfig {
             priority_fee_wei: 1_000_000_000,
             evm_spec: "osaka".to_string(),
             alloc: Vec::new(),
+            committee: Vec::new(),
+            committee_threshold: 0,
+            proposal_lifetime_blocks: bcos_types::governance::GOV_LIFETIME_BLOCKS_DEFAULT,
+            regulator: None,
         }
     }
 }

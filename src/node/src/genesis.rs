@@ -41,7 +41,8 @@ pub fn build_genesis(chain: &ChainConfig, sealer: &SealerConfig) -> anyhow::Resu
     if let Some((dup, _)) = alloc.iter().find(|(a, _)| !seen.insert(*a)) {
         bail!("genesis funds {dup} twice (chain.alloc repeats it or it is a dev account)");
     }
-    let diff = bcos_execution::genesis_diff(&alloc);
+    let mut diff = bcos_execution::genesis_diff(&alloc);
+    governance_genesis(chain, &addresses, &mut diff)?;
     let header = Header {
         number: 0,
         timestamp: 0,
@@ -63,6 +64,43 @@ pub fn build_genesis(chain: &ChainConfig, sealer: &SealerConfig) -> anyhow::Resu
         block,
         diff,
     })
+}
+
+/// GOV-R1: the committee (and the regulator) in `0x…1008`'s storage at genesis.
+fn governance_genesis(
+    chain: &ChainConfig,
+    dev: &[Address],
+    diff: &mut StateDiff,
+) -> anyhow::Result<()> {
+    let members: Vec<(Address, u64)> = if chain.committee.is_empty() {
+        dev.first().map(|a| (*a, 1)).into_iter().collect()
+    } else {
+        chain
+            .committee
+            .iter()
+            .map(|m| (m.address, m.weight))
+            .collect()
+    };
+    if members.is_empty() && chain.regulator.is_none() {
+        return Ok(());
+    }
+    let threshold = if members.is_empty() {
+        0
+    } else {
+        bcos_execution::governance::genesis_threshold(&members, chain.committee_threshold)
+            .map_err(|e| anyhow::anyhow!("chain.committee: {e}"))?
+    };
+    if chain.proposal_lifetime_blocks == 0 {
+        bail!("chain.proposal_lifetime_blocks is at least 1");
+    }
+    let slots = bcos_execution::governance::genesis_slots(
+        &members,
+        threshold,
+        chain.proposal_lifetime_blocks,
+        chain.regulator,
+    );
+    bcos_execution::governance_genesis(diff, &slots);
+    Ok(())
 }
 
 /// A wei amount: decimal digits, or hex with a `0x` prefix; at most 256 bits.

@@ -126,6 +126,19 @@ struct InitArgs {
     /// Accounts funded at genesis: a JSON (.json) or TOML file of address -> balance in wei.
     #[arg(long)]
     alloc: Option<PathBuf>,
+    /// The governance committee at genesis, comma-separated ADDRESS:WEIGHT (docs/governance.md).
+    /// Default: the admin alone, weight 1.
+    #[arg(long, value_delimiter = ',')]
+    committee: Vec<String>,
+    /// Weight a proposal needs; 0: more than half of the committee's total weight.
+    #[arg(long, default_value_t = 0)]
+    committee_threshold: u64,
+    /// Blocks a proposal stays open for votes.
+    #[arg(long, default_value_t = bcos_types::governance::GOV_LIFETIME_BLOCKS_DEFAULT)]
+    proposal_lifetime_blocks: u64,
+    /// The regulator: blacklists accounts without a vote (docs/governance.md).
+    #[arg(long)]
+    regulator: Option<bcos_types::Address>,
     /// Development chain: fund the public test mnemonic's accounts and make the first the
     /// admin (unless --admin). Never for real value: everyone knows those keys.
     #[arg(long)]
@@ -434,6 +447,14 @@ fn run_init(a: InitArgs) -> anyhow::Result<()> {
     if let Some(path) = &a.alloc {
         o.alloc = bcos_node::genesis::read_alloc_file(path)?;
     }
+    o.committee = a
+        .committee
+        .iter()
+        .map(|m| bcos_node::config::CommitteeMember::parse(m))
+        .collect::<anyhow::Result<_>>()?;
+    o.committee_threshold = a.committee_threshold;
+    o.proposal_lifetime_blocks = a.proposal_lifetime_blocks;
+    o.regulator = a.regulator;
     if o.dev {
         print_dev_warning();
     }

@@ -55,6 +55,8 @@ pub struct Metrics {
     /// Durable block commit (segment append + fsync + RocksDB batch).
     pub commit: Stage,
     pub blocks: AtomicU64,
+    /// Transactions governance's rules refused at admission (spec/governance.md REG-R1).
+    pub intercepted: AtomicU64,
 }
 
 impl Metrics {
@@ -81,6 +83,8 @@ impl Metrics {
     pub fn json(&self) -> serde_json::Value {
         let mut recover = self.recover.json();
         recover["cache_hits"] = json!(self.recover_cache_hits.load(Relaxed));
+        let mut admit = self.admit.json();
+        admit["intercepted"] = json!(self.intercepted.load(Relaxed));
         let mut execute = self.execute.json();
         execute["speculative"] = json!(self.execute_speculative.load(Relaxed));
         execute["conflicts"] = json!(self.execute_conflicts.load(Relaxed));
@@ -88,7 +92,7 @@ impl Metrics {
         execute["parallel_blocks"] = json!(self.execute_parallel_blocks.load(Relaxed));
         json!({
             "recover": recover,
-            "admit": self.admit.json(),
+            "admit": admit,
             "consensus": self.consensus.json(),
             "execute": execute,
             "commit": self.commit.json(),

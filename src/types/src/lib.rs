@@ -12,6 +12,7 @@ pub mod call;
 pub mod cns;
 pub mod codec;
 pub mod committed;
+pub mod governance;
 pub mod ids;
 pub mod merkle;
 pub mod receipt;

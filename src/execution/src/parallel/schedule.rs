@@ -198,6 +198,7 @@ impl<'a> Block<'a> {
 
     fn commit_in_order(&self) -> Result<(ExecutedBlock, ParallelStats), ExecError> {
         let mut run = BlockRun::new(self.exec, self.state, self.env, self.txs.len());
+        run.begin()?;
         let mut evm: Option<SpecEvm<'a>> = None;
         if self.opts.speculate_all {
             // Every transaction speculated before any is committed: every non-system
@@ -211,7 +212,7 @@ impl<'a> Block<'a> {
         let mut spent = Spent::default();
         for (index, tx) in self.txs.iter().enumerate() {
             self.turn.store(index, Ordering::Relaxed);
-            if run.reject_early(index, tx) {
+            if run.reject_early(index, tx)? {
                 // Nobody needs to speculate it any more.
                 self.claim(index);
                 continue;
@@ -269,7 +270,7 @@ impl<'a> Block<'a> {
                         }
                     };
                     run.commit_state(gas, local)?;
-                    run.push_receipt(index, tx, success, logs);
+                    run.push_receipt(index, tx, success, logs)?;
                     spent.results.push((result, state));
                 }
                 Outcome::Rejected(reason) => run.reject(index, tx, reason),

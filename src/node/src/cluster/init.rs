@@ -66,6 +66,13 @@ pub struct InitOptions {
     pub admin_port: u16,
     /// `[settlement]` for every node (high-frequency accounts), if any.
     pub settlement: Option<crate::settlement::SettlementConfig>,
+    /// The governance committee at genesis (spec/governance.md GOV-R1); empty: the admin
+    /// alone, weight 1.
+    pub committee: Vec<crate::config::CommitteeMember>,
+    /// 0: more than half of the committee's total weight.
+    pub committee_threshold: u64,
+    pub proposal_lifetime_blocks: u64,
+    pub regulator: Option<Address>,
 }
 
 pub const NODES_MAX_DEFAULT: usize = 64;
@@ -104,6 +111,10 @@ impl InitOptions {
             groups: Vec::new(),
             admin_port: ADMIN_PORT_DEFAULT,
             settlement: None,
+            committee: Vec::new(),
+            committee_threshold: 0,
+            proposal_lifetime_blocks: bcos_types::governance::GOV_LIFETIME_BLOCKS_DEFAULT,
+            regulator: None,
         }
     }
 }
@@ -163,6 +174,16 @@ pub fn init_cluster(o: &InitOptions) -> anyhow::Result<Vec<PathBuf>> {
         (None, true) => dev_admin()?,
         (None, false) => bail!("{NO_ADMIN_ERROR}"),
     };
+    if !o.committee.is_empty() {
+        // GOV-R1, checked here so that no key is written for a chain that could not start.
+        let members: Vec<(Address, u64)> =
+            o.committee.iter().map(|m| (m.address, m.weight)).collect();
+        bcos_execution::governance::genesis_threshold(&members, o.committee_threshold)
+            .map_err(|e| anyhow::anyhow!("--committee: {e}"))?;
+    }
+    if o.proposal_lifetime_blocks == 0 {
+        bail!("--proposal-lifetime-blocks must be at least 1");
+    }
     if o.out.join("ca").exists() || node_dir(&o.out, 0).exists() {
         bail!(
             "{} already holds a cluster; remove it first or choose another --out",
@@ -221,6 +242,17 @@ pub fn init_cluster(o: &InitOptions) -> anyhow::Result<Vec<PathBuf>> {
             config.chain.dev_accounts = 0;
         }
         config.chain.alloc = o.alloc.clone();
+        config.chain.committee = if o.committee.is_empty() {
+            vec![crate::config::CommitteeMember {
+                address: admin,
+                weight: 1,
+            }]
+        } else {
+            o.committee.clone()
+        };
+        config.chain.committee_threshold = o.committee_threshold;
+        config.chain.proposal_lifetime_blocks = o.proposal_lifetime_blocks;
+        config.chain.regulator = o.regulator;
         config.rpc.addr = SocketAddr::new(rpc_host(i), port(o.rpc_port, i)?);
         if o.hosts.len() == 1 && o.nodes > 1 {
             // Several nodes share this host's cores: one recovery pool per node sized to its

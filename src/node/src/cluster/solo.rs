@@ -48,7 +48,7 @@ impl SoloDriver {
     /// Seals one block if anything is ready; false when the pool had nothing to offer.
     fn seal_one(&mut self) -> anyhow::Result<bool> {
         let ctx = &self.base.ctx;
-        let batch = ctx.pool.take_ready(ctx.block_txs_max, ctx.block_gas_limit);
+        let batch = ctx.pool.take_ready_within(ctx.limits());
         if batch.is_empty() {
             return Ok(false);
         }

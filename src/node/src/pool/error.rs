@@ -65,6 +65,9 @@ pub enum PoolError {
          (limit {limit})"
     )]
     BusyBytes { bytes: usize, limit: usize },
+    /// A governance rule refused it (spec/governance.md REG-R1); the text names the rule.
+    #[error("{0}")]
+    Intercepted(bcos_types::governance::Interception),
     #[error("node is shutting down")]
     ShuttingDown,
     #[error("storage: {0}")]

@@ -161,6 +161,27 @@ impl Pool {
         Ok(acct.map_or((0, U256::ZERO), |a| (a.nonce, a.balance)))
     }
 
+    /// REG-R1: governance's rules on the committed state; execution checks them again.
+    fn intercept(&self, tx: &RecoveredTx, next_block: u64) -> Result<(), PoolError> {
+        let state: &dyn bcos_storage::StateReader = &*self.store;
+        match bcos_execution::governance::admission(state, tx, next_block) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(interception)) => {
+                tracing::info!(
+                    target: "regtech",
+                    tx = %tx.hash(),
+                    from = %tx.sender,
+                    rule = interception.rule.name(),
+                    reason = %interception.reason,
+                    "transaction intercepted at admission"
+                );
+                self.metrics.intercepted.fetch_add(1, Ordering::Relaxed);
+                Err(PoolError::Intercepted(interception))
+            }
+            Err(e) => Err(PoolError::Storage(e.to_string())),
+        }
+    }
+
     /// Admits recovered transactions under one lock; rings the sealer if any became ready.
     ///
     /// Account state is read before the lock is taken, so the sealer and RPC readers never
@@ -183,12 +204,14 @@ impl Pool {
     /// First half of `admit_batch`: the state reads, outside the lock.
     fn prefetch(&self, recovered: Vec<Result<RecoveredTx, TxError>>) -> Prefetched {
         let epoch = self.commit_epoch.load(Ordering::Acquire);
+        let next_block = self.store.head().map_or(1, |(n, _)| n.saturating_add(1));
         let txs = recovered
             .into_iter()
             .map(|r| match r {
                 Err(TxError::InvalidSignature) => Err(PoolError::InvalidSignature),
                 Err(e) => Err(PoolError::Malformed(e.to_string())),
                 Ok(tx) => {
+                    self.intercept(&tx, next_block)?;
                     let (nonce, balance) = self.state_account(&tx.sender)?;
                     Ok((tx, nonce, balance))
                 }
@@ -226,6 +249,11 @@ impl Pool {
     /// Ready transactions for the next block (not removed).
     pub fn take_ready(&self, txs_max: usize, gas_max: u64) -> Vec<RecoveredTx> {
         self.queue.lock().take_ready(txs_max, gas_max)
+    }
+
+    /// Ready transactions within a block's limits (GOV-R7).
+    pub fn take_ready_within(&self, limits: crate::block_exec::BlockLimits) -> Vec<RecoveredTx> {
+        self.take_ready(limits.txs_max, limits.gas_limit)
     }
 
     /// After a block is durable: drop its transactions and those execution refused.

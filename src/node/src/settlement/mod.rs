@@ -45,8 +45,10 @@ pub fn system_contracts(
     role: Option<&(Arc<SettlementShared>, SettlementRole)>,
 ) -> bcos_execution::SystemContracts {
     use bcos_execution::settlement::{MerchantSettlement, UserSettlement};
-    let mut contracts: Vec<Arc<dyn bcos_execution::SystemContract>> =
-        vec![Arc::new(bcos_execution::cns::Cns)];
+    let mut contracts: Vec<Arc<dyn bcos_execution::SystemContract>> = vec![
+        Arc::new(bcos_execution::cns::Cns),
+        Arc::new(bcos_execution::governance::Governance),
+    ];
     match role {
         Some((s, SettlementRole::User)) => contracts.push(Arc::new(UserSettlement {
             merchant: s.config.merchant,

@@ -17,11 +17,7 @@ impl PbftDriver {
             return Ok(());
         }
         if self.core.may_propose() {
-            let batch = self
-                .base
-                .ctx
-                .pool
-                .take_ready(self.base.ctx.block_txs_max, self.base.ctx.block_gas_limit);
+            let batch = self.base.ctx.pool.take_ready_within(self.base.ctx.limits());
             if batch.is_empty() {
                 return Ok(());
             }

@@ -42,11 +42,7 @@ impl RaftDriver {
                 Err(_) => {}
             }
         }
-        let batch = self
-            .base
-            .ctx
-            .pool
-            .take_ready(self.base.ctx.block_txs_max, self.base.ctx.block_gas_limit);
+        let batch = self.base.ctx.pool.take_ready_within(self.base.ctx.limits());
         if batch.is_empty() && !needs_block {
             return Ok(());
         }

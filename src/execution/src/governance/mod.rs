@@ -1,0 +1,446 @@
+//! Governance and RegTech (spec/governance.md): the committee contract at `0x…1008` with an
+//! ordinary Solidity ABI (`bcos_types::governance::IGovernance`), in every group.
+//!
+//! - `store.rs`: where each entry lives in the contract's storage;
+//! - `actions.rs`: what a proposal may do, checked when proposed, applied at a block boundary;
+//! - `policy.rs`: the checks every transaction passes, at admission and at execution.
+//!
+//! Every refusal of a call reverts with a reason that starts with `gov:`.
+
+mod actions;
+pub mod policy;
+mod store;
+
+pub use actions::{
+    check_committee, decode as decode_action, genesis_threshold, BLOCK_GAS_LIMIT_MIN,
+};
+pub use policy::{admission, Alert, TxFacts, Verdict};
+pub use store::{genesis_slots, Committed, Slots};
+
+use crate::system::{SystemContract, SystemEnv, SystemError, SystemOutput, SystemState};
+use alloy_primitives::{Address, Log, U256};
+use alloy_sol_types::{SolCall, SolEvent, SolInterface};
+use bcos_types::governance::{
+    IGovernance, GOVERNANCE_ADDRESS, GOV_ACTION_BYTES_MAX, GOV_LIFETIME_BLOCKS_DEFAULT,
+    GOV_QUEUE_MAX, SETTINGS, SETTING_PROPOSAL_LIFETIME_BLOCKS,
+};
+use store::{flag, status, Read, Write};
+
+/// Gas of a writing call beyond the plain call, and of a view, as the CNS prices them
+/// (CNS-R9): a base and a storage write's price for each 32-byte word of the arguments.
+pub const GOV_WRITE_GAS_BASE: u64 = 25_000;
+pub const GOV_WRITE_GAS_PER_WORD: u64 = 20_000;
+pub const GOV_VIEW_GAS: u64 = 10_000;
+
+/// Queue entries name the proposal they apply; the regulator's have none.
+const NO_PROPOSAL: u64 = u64::MAX;
+
+/// The governance system contract.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Governance;
+
+fn revert(reason: impl Into<String>) -> SystemError {
+    SystemError::Revert(reason.into())
+}
+
+fn returns<C: SolCall>(value: &C::Return) -> SystemOutput {
+    SystemOutput {
+        logs: Vec::new(),
+        output: C::abi_encode_returns(value).into(),
+    }
+}
+
+fn event(e: &impl SolEvent) -> Log {
+    Log {
+        address: GOVERNANCE_ADDRESS,
+        data: e.encode_log_data(),
+    }
+}
+
+/// The `Alert` event of a flagged transaction (REG-R3).
+pub fn alert_log(alert: &Alert) -> Log {
+    event(&IGovernance::Alert {
+        account: alert.account,
+        rule: alert.rule.name().to_string(),
+        counterparty: alert.counterparty,
+        value: alert.value,
+    })
+}
+
+fn is_write(input: &[u8]) -> bool {
+    let selector = input.get(..4).unwrap_or_default();
+    [
+        IGovernance::proposeCall::SELECTOR,
+        IGovernance::voteCall::SELECTOR,
+        IGovernance::revokeCall::SELECTOR,
+        IGovernance::blacklistCall::SELECTOR,
+    ]
+    .iter()
+    .any(|s| s[..] == *selector)
+}
+
+fn id_of(id: U256) -> Result<u64, SystemError> {
+    u64::try_from(id).map_err(|_| revert(format!("gov: no proposal {id}")))
+}
+
+impl SystemContract for Governance {
+    fn address(&self) -> Address {
+        GOVERNANCE_ADDRESS
+    }
+
+    fn gas(&self, input: &[u8]) -> u64 {
+        if !is_write(input) {
+            return GOV_VIEW_GAS;
+        }
+        let words = u64::try_from(input.len().saturating_sub(4).div_ceil(32)).unwrap_or(u64::MAX);
+        GOV_WRITE_GAS_BASE.saturating_add(words.saturating_mul(GOV_WRITE_GAS_PER_WORD))
+    }
+
+    fn call(
+        &self,
+        state: &mut SystemState<'_, '_>,
+        env: &SystemEnv,
+        input: &[u8],
+    ) -> Result<SystemOutput, SystemError> {
+        let call = IGovernance::IGovernanceCalls::abi_decode(input)
+            .map_err(|e| revert(format!("gov: not a call of the governance interface: {e}")))?;
+        use IGovernance::IGovernanceCalls as C;
+        let mut w = Write::new(state);
+        match call {
+            C::propose(c) => propose(&mut w, env, &c.action),
+            C::vote(c) => vote(&mut w, env, id_of(c.id)?, c.approve),
+            C::revoke(c) => revoke(&mut w, env, id_of(c.id)?),
+            C::blacklist(c) => blacklist(&mut w, env, c.account),
+            C::proposalCount(_) => {
+                let n = w.proposal_count()?;
+                Ok(returns::<IGovernance::proposalCountCall>(&U256::from(n)))
+            }
+            C::proposal(c) => {
+                let id = id_of(c.id)?;
+                let p = w
+                    .proposal(id)?
+                    .ok_or_else(|| revert(format!("gov: no proposal {id}")))?;
+                Ok(returns::<IGovernance::proposalCall>(
+                    &IGovernance::proposalReturn {
+                        proposer: p.proposer,
+                        action: p.action.into(),
+                        createdAtBlock: p.created,
+                        expiresAtBlock: p.expires,
+                        weightFor: p.weight_for,
+                        weightAgainst: p.weight_against,
+                        status: p.status,
+                    },
+                ))
+            }
+            C::committee(_) => {
+                let n = w.member_count()?;
+                let mut members = Vec::new();
+                let mut weights = Vec::new();
+                for i in 0..n.min(bcos_types::governance::GOV_MEMBERS_MAX as u64) {
+                    let m = w.member_at(i)?;
+                    weights.push(w.weight(m)?);
+                    members.push(m);
+                }
+                let threshold = w.threshold()?;
+                Ok(returns::<IGovernance::committeeCall>(
+                    &IGovernance::committeeReturn {
+                        members,
+                        weights,
+                        threshold,
+                    },
+                ))
+            }
+            C::regulator(_) => {
+                let r = w.regulator()?;
+                Ok(returns::<IGovernance::regulatorCall>(&r))
+            }
+            C::setting(c) => {
+                if !SETTINGS.contains(&c.key.as_str()) {
+                    return Err(revert(format!(
+                        "gov: {:?} is not a setting (one of {SETTINGS:?})",
+                        c.key
+                    )));
+                }
+                let v = w.setting(&c.key)?;
+                Ok(returns::<IGovernance::settingCall>(&v))
+            }
+            C::accountStatus(c) => {
+                let f = w.flags(c.account)?;
+                let p = w.policy()?;
+                Ok(returns::<IGovernance::accountStatusCall>(
+                    &IGovernance::accountStatusReturn {
+                        frozen: f & flag::FROZEN != 0,
+                        blacklisted: f & flag::BLACKLISTED != 0,
+                        mayDeploy: !p.deploy_list || f & flag::MAY_DEPLOY != 0,
+                        maySend: !p.send_list || f & flag::MAY_SEND != 0,
+                    },
+                ))
+            }
+            C::check(c) => {
+                let facts = TxFacts {
+                    from: c.from,
+                    to: (!c.to.is_zero()).then_some(c.to),
+                    value: c.value,
+                    selector: c.data.get(..4).and_then(|s| s.try_into().ok()),
+                };
+                let (allowed, rule, reason) = match policy::check(&mut w, &facts, env.block)? {
+                    Ok(_) => (true, String::new(), String::new()),
+                    Err(i) => (false, i.rule.name().to_string(), i.reason),
+                };
+                Ok(returns::<IGovernance::checkCall>(
+                    &IGovernance::checkReturn {
+                        allowed,
+                        rule,
+                        reason,
+                    },
+                ))
+            }
+        }
+    }
+
+    /// GOV-R5: the actions queued in earlier blocks apply before this block's first
+    /// transaction, identically on every replica.
+    fn begin_block(
+        &self,
+        state: &mut SystemState<'_, '_>,
+        env: &SystemEnv,
+    ) -> Result<(), SystemError> {
+        let mut w = Write::new(state);
+        let n = w.queue_len()?;
+        if n == 0 {
+            return Ok(());
+        }
+        for i in 0..n {
+            let entry = w.queued(i)?;
+            let (id, action) = entry.split_at(entry.len().min(8));
+            let id = u64::from_be_bytes(id.try_into().unwrap_or([0xff; 8]));
+            // Checked when queued; a failure here would be a bug, and every replica skips
+            // the same entry.
+            match actions::decode(action) {
+                Ok(call) => actions::apply(&mut w, call)?,
+                Err(reason) => {
+                    tracing::error!(block = env.block, id, %reason, "queued action skipped")
+                }
+            }
+            if id != NO_PROPOSAL {
+                w.set_proposal_status(id, status::APPLIED)?;
+            }
+        }
+        w.clear_queue()?;
+        Ok(())
+    }
+}
+
+fn member_weight(w: &mut Write<'_, '_, '_>, caller: Address) -> Result<u64, SystemError> {
+    let weight = w.weight(caller)?;
+    if weight == 0 {
+        return Err(revert(format!("gov: {caller} is not a committee member")));
+    }
+    Ok(weight)
+}
+
+/// GOV-R5: a passed proposal's action waits for the next block.
+fn enqueue(w: &mut Write<'_, '_, '_>, id: u64, action: &[u8]) -> Result<(), SystemError> {
+    if w.queue_len()? >= GOV_QUEUE_MAX {
+        return Err(revert(format!(
+            "gov: {GOV_QUEUE_MAX} actions already wait for the next block; try again then"
+        )));
+    }
+    let mut entry = Vec::with_capacity(8 + action.len());
+    entry.extend_from_slice(&id.to_be_bytes());
+    entry.extend_from_slice(action);
+    w.enqueue(&entry)?;
+    Ok(())
+}
+
+/// GOV-R2: a member proposes a checked action; the proposer's weight is its first vote.
+fn propose(
+    w: &mut Write<'_, '_, '_>,
+    env: &SystemEnv,
+    action: &[u8],
+) -> Result<SystemOutput, SystemError> {
+    let weight = member_weight(w, env.caller)?;
+    if action.len() > GOV_ACTION_BYTES_MAX {
+        return Err(revert(format!(
+            "gov: an action is at most {GOV_ACTION_BYTES_MAX} bytes, not {}",
+            action.len()
+        )));
+    }
+    actions::decode(action).map_err(revert)?;
+    let lifetime = match actions::setting_u64(w.setting(SETTING_PROPOSAL_LIFETIME_BLOCKS)?) {
+        0 => GOV_LIFETIME_BLOCKS_DEFAULT,
+        n => n,
+    };
+    let expires = env.block.saturating_add(lifetime);
+    let id = w.add_proposal(env.caller, action, env.block, expires)?;
+    let mut logs = vec![event(&IGovernance::ProposalCreated {
+        id: U256::from(id),
+        proposer: env.caller,
+        action: action.to_vec().into(),
+        expiresAtBlock: expires,
+    })];
+    logs.extend(record_vote(w, env, id, weight, true)?);
+    Ok(SystemOutput {
+        logs,
+        output: IGovernance::proposeCall::abi_encode_returns(&U256::from(id)).into(),
+    })
+}
+
+/// GOV-R3, GOV-R4.
+fn vote(
+    w: &mut Write<'_, '_, '_>,
+    env: &SystemEnv,
+    id: u64,
+    approve: bool,
+) -> Result<SystemOutput, SystemError> {
+    let weight = member_weight(w, env.caller)?;
+    let p = w
+        .proposal(id)?
+        .ok_or_else(|| revert(format!("gov: no proposal {id}")))?;
+    if p.status != status::OPEN {
+        return Err(revert(format!(
+            "gov: proposal {id} is no longer open (status {})",
+            p.status
+        )));
+    }
+    if env.block > p.expires {
+        return Err(revert(format!(
+            "gov: proposal {id} expired at block {}",
+            p.expires
+        )));
+    }
+    if w.vote_of(id, env.caller)? != 0 {
+        return Err(revert(format!(
+            "gov: {} already voted on proposal {id}",
+            env.caller
+        )));
+    }
+    Ok(record_vote(w, env, id, weight, approve)?.into())
+}
+
+/// Counts a vote; passes the proposal at the threshold, rejects it once the threshold is
+/// out of reach (GOV-R4).
+fn record_vote(
+    w: &mut Write<'_, '_, '_>,
+    env: &SystemEnv,
+    id: u64,
+    weight: u64,
+    approve: bool,
+) -> Result<Vec<Log>, SystemError> {
+    let p = w
+        .proposal(id)?
+        .ok_or_else(|| revert(format!("gov: no proposal {id}")))?;
+    let (mut yes, mut no) = (p.weight_for, p.weight_against);
+    if approve {
+        yes = yes.saturating_add(weight);
+    } else {
+        no = no.saturating_add(weight);
+    }
+    w.set_vote(id, env.caller, if approve { 1 } else { 2 })?;
+    w.set_proposal_weights(id, yes, no)?;
+    let mut logs = vec![event(&IGovernance::Voted {
+        id: U256::from(id),
+        voter: env.caller,
+        approve,
+        weightFor: yes,
+        weightAgainst: no,
+    })];
+    let threshold = w.threshold()?;
+    let mut total: u64 = 0;
+    for i in 0..w.member_count()? {
+        let m = w.member_at(i)?;
+        total = total.saturating_add(w.weight(m)?);
+    }
+    if yes >= threshold {
+        enqueue(w, id, &p.action)?;
+        w.set_proposal_status(id, status::PASSED)?;
+        logs.push(event(&IGovernance::ProposalPassed {
+            id: U256::from(id),
+            effectiveBlock: env.block.saturating_add(1),
+        }));
+    } else if no > total.saturating_sub(threshold) {
+        w.set_proposal_status(id, status::REJECTED)?;
+        logs.push(event(&IGovernance::ProposalRejected { id: U256::from(id) }));
+    }
+    Ok(logs)
+}
+
+fn revoke(
+    w: &mut Write<'_, '_, '_>,
+    env: &SystemEnv,
+    id: u64,
+) -> Result<SystemOutput, SystemError> {
+    let p = w
+        .proposal(id)?
+        .ok_or_else(|| revert(format!("gov: no proposal {id}")))?;
+    if p.proposer != env.caller {
+        return Err(revert(format!(
+            "gov: only the proposer {} revokes proposal {id}",
+            p.proposer
+        )));
+    }
+    if p.status != status::OPEN {
+        return Err(revert(format!("gov: proposal {id} is no longer open")));
+    }
+    w.set_proposal_status(id, status::REVOKED)?;
+    Ok(vec![event(&IGovernance::ProposalRevoked { id: U256::from(id) })].into())
+}
+
+/// REG-R7: the regulator blacklists an account from the next block, without a vote.
+fn blacklist(
+    w: &mut Write<'_, '_, '_>,
+    env: &SystemEnv,
+    account: Address,
+) -> Result<SystemOutput, SystemError> {
+    let regulator = w.regulator()?;
+    if regulator.is_zero() || regulator != env.caller {
+        return Err(revert(format!(
+            "gov: only the regulator blacklists directly; {} is not it",
+            env.caller
+        )));
+    }
+    if account.is_zero() {
+        return Err(revert("gov: the account cannot be the zero address"));
+    }
+    enqueue(w, NO_PROPOSAL, &actions::blacklist_action(account))?;
+    Ok(vec![event(&IGovernance::Blacklisted {
+        account,
+        effectiveBlock: env.block.saturating_add(1),
+    })]
+    .into())
+}
+
+/// REG-R4: writes a committed transaction's velocity window.
+pub(crate) fn record(
+    state: &mut SystemState<'_, '_>,
+    verdict: &Verdict,
+) -> Result<(), crate::error::DbError> {
+    if let Some((account, spent)) = verdict.spent {
+        Write::new(state).set_spent(account, spent)?;
+    }
+    Ok(())
+}
+
+/// The settings governance changed (GOV-R7), read from a committed state; None where it
+/// never set one and the node's configuration applies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub block_txs_max: Option<u64>,
+    pub block_gas_limit: Option<u64>,
+}
+
+impl Settings {
+    pub fn read(state: &dyn bcos_storage::StateReader) -> Result<Self, crate::error::DbError> {
+        let mut s = Committed(state);
+        let mut get = |key| -> Result<Option<u64>, crate::error::DbError> {
+            Ok(match actions::setting_u64(s.setting(key)?) {
+                0 => None,
+                v => Some(v),
+            })
+        };
+        Ok(Settings {
+            block_txs_max: get(bcos_types::governance::SETTING_BLOCK_TXS_MAX)?,
+            block_gas_limit: get(bcos_types::governance::SETTING_BLOCK_GAS_LIMIT)?,
+        })
+    }
+}
