@@ -1,7 +1,7 @@
 //! Real `bcos node` processes running Raft (issue #4's real-process tests): a killed leader
 //! is replaced and commits continue; a restarted follower catches up; a node added by a
-//! transaction to the node-manager system contract joins and replicates; a removed node
-//! stops receiving blocks.
+//! governance proposal (`setSealer`) joins and replicates; a removed node stops receiving
+//! blocks.
 
 use bcos_tests::cluster::{
     send_transfers, top_block, Cluster, CLUSTER_POLL_ATTEMPTS, CLUSTER_POLL_MS,
@@ -9,22 +9,28 @@ use bcos_tests::cluster::{
 use bcos_tests::*;
 use std::time::Duration;
 
-const NODE_MANAGER: &str = "0x0000000000000000000000000000000000001003";
-
-/// The node-manager call `signature(index)` from the admin (dev account 0).
-fn membership_tx(c: &Cluster, via: usize, nonce: u64, signature: &str, index: u32) -> String {
-    let mut input = alloy_primitives::keccak256(signature.as_bytes())[..4].to_vec();
-    input.extend_from_slice(&[0u8; 28]);
-    input.extend_from_slice(&index.to_be_bytes());
+/// A governance proposal from the committee (dev account 0 alone on a `--dev` chain, so it
+/// passes at once) whose action makes `index` a voter or not (spec/governance.md GOV-R9).
+fn membership_tx(c: &Cluster, via: usize, nonce: u64, sealer: bool, index: u32) -> String {
+    use alloy_sol_types::SolCall;
+    use bcos_types::governance::{IGovernance, IGovernanceActions, GOVERNANCE_ADDRESS};
+    let action = IGovernanceActions::setSealerCall {
+        node: index,
+        sealer,
+    }
+    .abi_encode();
     let raw = TxSpec {
         nonce,
-        to: NODE_MANAGER.parse().expect("address"),
-        gas_limit: 100_000,
-        input,
+        to: GOVERNANCE_ADDRESS,
+        gas_limit: 1_000_000,
+        input: IGovernance::proposeCall {
+            action: action.into(),
+        }
+        .abi_encode(),
         ..TxSpec::default()
     }
     .raw(&dev_key(0));
-    send_raw(c.rpc(via), &raw).unwrap_or_else(|e| panic!("membership tx refused: {e:?}"))
+    send_raw(c.rpc(via), &raw).unwrap_or_else(|e| panic!("membership proposal refused: {e:?}"))
 }
 
 fn members(c: &Cluster, i: usize) -> Vec<u64> {
@@ -89,9 +95,12 @@ fn node_added_by_transaction_joins_and_a_removed_node_stops_receiving_blocks() {
     let top = top_block(&c, leader, &first);
     assert_eq!(head(c.rpc(3)), 0, "a non-member gets no blocks");
 
-    // The admin adds node 3: it joins and replicates everything.
-    let add = membership_tx(&c, leader, 0, "addSealer(uint256)", 3);
-    wait_receipt(c.rpc(leader), &add);
+    // Governance (the dev committee) adds node 3: it joins and replicates everything.
+    let add = membership_tx(&c, leader, 0, true, 3);
+    assert!(
+        status_ok(&wait_receipt(c.rpc(leader), &add)),
+        "the proposal passes"
+    );
     wait_members(&c, leader, &[0, 1, 2, 3]);
     let after_add = send_transfers(&c, leader, 1, 5, 5);
     let top = top_block(&c, leader, &after_add).max(top);
@@ -101,10 +110,13 @@ fn node_added_by_transaction_joins_and_a_removed_node_stops_receiving_blocks() {
         Some(hash.as_str())
     );
 
-    // The admin removes node 3: the others go on, node 3 stops receiving blocks.
+    // Governance removes node 3: the others go on, node 3 stops receiving blocks.
     let leader = c.wait_leader_among(&[0, 1, 2, 3], Some(3));
-    let remove = membership_tx(&c, leader, 1, "removeSealer(uint256)", 3);
-    wait_receipt(c.rpc(leader), &remove);
+    let remove = membership_tx(&c, leader, 1, false, 3);
+    assert!(
+        status_ok(&wait_receipt(c.rpc(leader), &remove)),
+        "the proposal passes"
+    );
     wait_members(&c, leader, &[0, 1, 2]);
     let removed_at = head(c.rpc(leader));
     let later = send_transfers(&c, leader, 2, 0, 10);

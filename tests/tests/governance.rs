@@ -1,10 +1,18 @@
 //! Governance and RegTech through ethers on a 4-node PBFT cluster (spec/governance.md):
 //! `tests/js/governance.mjs` proposes, votes and checks every rule against node 0 and reads
 //! the result from every node. The committee is dev accounts 0, 1 and 2 (threshold 2),
-//! proposals live 4 blocks, dev account 3 is the regulator.
+//! proposals live 4 blocks, dev account 3 is the regulator. A second CA: a node it
+//! certifies joins once governance trusts it and is cut off once governance removes it.
 
 use bcos_tests::client::{run_client, tests_dir};
-use bcos_tests::cluster::Cluster;
+use bcos_tests::cluster::{
+    node_dir, send_transfers, top_block, wait_agreement_on, Cluster, CLUSTER_POLL_ATTEMPTS,
+    CLUSTER_POLL_MS,
+};
+use bcos_tests::{
+    as_u64, decode_hex, dev_key, head, json, send_raw, status_ok, transfer, wait_receipt, Address,
+    TxSpec, Value, U256,
+};
 use std::process::Command;
 
 /// The test mnemonic's accounts 0..3 (m/44'/60'/0'/0/i).
@@ -46,4 +54,154 @@ fn committee_permissions_and_rules_through_ethers_on_every_node() {
     }
     let out = run_client(cmd, "governance.mjs", c.node(0));
     eprint!("{}", out.stdout);
+}
+
+/// Waits (polling, bounded) until `ready` holds for node `i`'s `bcos_getNodeInfo`.
+fn wait_info(c: &Cluster, i: usize, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let mut info = Value::Null;
+    for _ in 0..CLUSTER_POLL_ATTEMPTS {
+        info = c.rpc(i).ok("bcos_getNodeInfo", json!([]));
+        if ready(&info) {
+            return info;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(CLUSTER_POLL_MS));
+    }
+    panic!(
+        "node {i}: {what} never happened; last p2p {} at block {}",
+        info["p2p"], info["blockNumber"]
+    );
+}
+
+fn peers_connected(info: &Value) -> u64 {
+    info["p2p"]["peersConnected"].as_u64().unwrap_or(0)
+}
+
+/// Sends a proposal from the dev committee (account 0 alone: it passes at once), then a
+/// transfer, whose block is the one the action applies in; returns that block's number.
+fn enact(c: &Cluster, nonce: &mut u64, action: Vec<u8>) -> u64 {
+    use alloy_sol_types::SolCall;
+    use bcos_types::governance::{IGovernance, GOVERNANCE_ADDRESS};
+    let key = dev_key(0);
+    let propose = TxSpec {
+        nonce: *nonce,
+        to: GOVERNANCE_ADDRESS,
+        gas_limit: 2_000_000,
+        input: IGovernance::proposeCall {
+            action: action.into(),
+        }
+        .abi_encode(),
+        ..TxSpec::default()
+    }
+    .raw(&key);
+    let hash = send_raw(c.rpc(0), &propose).expect("propose");
+    assert!(
+        status_ok(&wait_receipt(c.rpc(0), &hash)),
+        "the proposal passes"
+    );
+    let transfer = transfer(&key, *nonce + 1, Address::repeat_byte(0x77), U256::from(1));
+    let hash = send_raw(c.rpc(0), &transfer).expect("transfer");
+    *nonce += 2;
+    as_u64(&wait_receipt(c.rpc(0), &hash)["blockNumber"])
+}
+
+/// spec/governance.md GOV-R8, whitepaper §4.2: a node certified by a second CA joins once
+/// governance trusts that CA, and is disconnected (without a restart of anyone) once
+/// governance removes it; the others go on.
+#[test]
+fn a_second_cas_node_joins_and_is_cut_off_when_the_ca_is_removed() {
+    use alloy_sol_types::SolCall;
+    use bcos_types::governance::IGovernanceActions;
+    let mut c = Cluster::start(4, &[0, 1, 2]);
+    c.wait_agreement(0);
+    // Institution B's own CA certifies node 3 (same index and node id).
+    let cb = c.dir.path().join("cb");
+    let run = |args: &[&str]| {
+        let out = Command::new(bcos_tests::bcos_bin())
+            .args(args)
+            .output()
+            .expect("run bcos ca");
+        assert!(
+            out.status.success(),
+            "bcos {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown: Value = serde_json::from_str(
+        run(&[
+            "ca",
+            "new",
+            "--out",
+            cb.to_str().unwrap(),
+            "--name",
+            "Institution B CA",
+        ])
+        .trim(),
+    )
+    .expect("bcos ca new prints JSON");
+    let keys3 = node_dir(&c.out(), 3).join("keys");
+    run(&[
+        "ca",
+        "issue",
+        "--ca",
+        cb.to_str().unwrap(),
+        "--keys",
+        keys3.to_str().unwrap(),
+    ]);
+    let der = decode_hex(shown["der"].as_str().unwrap());
+    let hash: [u8; 32] = decode_hex(shown["hash"].as_str().unwrap())
+        .try_into()
+        .expect("32-byte hash");
+
+    let mut nonce = 0;
+    let applied = enact(
+        &c,
+        &mut nonce,
+        IGovernanceActions::addCaCall {
+            certificate: der.into(),
+        }
+        .abi_encode(),
+    );
+    c.wait_agreement(applied);
+    c.start_node(3);
+    // Node 3 joins: every node connects to it and it catches up.
+    for i in 0..4 {
+        wait_info(&c, i, "all three peers connected", |info| {
+            peers_connected(info) == 3
+        });
+    }
+    let (head, _, _) = c.wait_agreement(applied);
+
+    let removed = enact(
+        &c,
+        &mut nonce,
+        IGovernanceActions::removeCaCall {
+            certificateHash: hash.into(),
+        }
+        .abi_encode(),
+    );
+    assert!(removed > head);
+    // Within a status interval each of nodes 0..2 closes node 3's connections and cannot
+    // reconnect; nobody restarted.
+    for i in 0..3 {
+        let info = wait_info(&c, i, "node 3 disconnected", |info| {
+            peers_connected(info) == 2
+                && info["p2p"]["connectionsClosedDenied"].as_u64().unwrap_or(0) >= 1
+        });
+        assert!(info["p2p"]["handshakesFailedOutbound"].as_u64().is_some());
+    }
+    // The chain goes on without it.
+    let hashes = send_transfers(&c, 0, 1, 0, 3);
+    let top = top_block(&c, 0, &hashes);
+    let rpcs: Vec<_> = (0..3).map(|i| c.rpc(i).clone()).collect();
+    wait_agreement_on(&rpcs, top);
+    assert!(
+        head_of(&c, 3) < top,
+        "node 3 ({}) got block {top} though no peer trusts it",
+        head_of(&c, 3)
+    );
+}
+
+fn head_of(c: &Cluster, i: usize) -> u64 {
+    head(c.rpc(i))
 }

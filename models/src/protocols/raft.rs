@@ -5,8 +5,8 @@
 //!
 //! Driver behaviour modelled here: the leader's sealer offers `digest(leader, height, 0)`
 //! whenever the core may propose, up to `max_height`, first queueing the next membership
-//! change of the model's plan (as the node does for a block carrying a node-manager
-//! transaction); a node (re)starts from its last `Persist` and its stored head and resumes
+//! change of the model's plan (as the node does for a block that passed a governance
+//! `setSealer` proposal); a node (re)starts from its last `Persist` and its stored head and resumes
 //! (RAFT-R13); every timer may fire at any step. `--views N` bounds terms: states where a
 //! node is past term N are not expanded.
 

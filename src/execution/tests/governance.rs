@@ -764,3 +764,71 @@ fn the_parallel_executor_applies_the_rules_as_the_serial_one() {
     assert_eq!(serial_state, parallel_state);
     assert!(!alerts(&serial).is_empty() && !serial.rejected.is_empty());
 }
+
+/// GOV-R8: CAs and revocations are sets the network's trust follows.
+#[test]
+fn cas_and_revocations_are_sets_governance_changes() {
+    use alloy_primitives::keccak256;
+    let mut c = Chain::new();
+    let ca_a = vec![0x30, 0x03, 0x02, 0x01, 0x0a];
+    let ca_b = vec![0x30, 0x03, 0x02, 0x01, 0x0b];
+    for ca in [&ca_a, &ca_b, &ca_a] {
+        c.enact(Act::addCaCall {
+            certificate: ca.clone().into(),
+        });
+    }
+    let cas = c.view(1, IGovernance::trustedCasCall {}).unwrap();
+    let listed: Vec<Vec<u8>> = cas.iter().map(|b| b.to_vec()).collect();
+    assert_eq!(
+        listed,
+        vec![ca_a.clone(), ca_b.clone()],
+        "a CA is listed once"
+    );
+    c.enact(Act::removeCaCall {
+        certificateHash: keccak256(&ca_a),
+    });
+    let cas = c.view(1, IGovernance::trustedCasCall {}).unwrap();
+    assert_eq!(cas.len(), 1);
+    assert_eq!(cas[0].to_vec(), ca_b);
+    let trust = bcos_execution::governance::NetworkTrust::read(&c.state).unwrap();
+    assert_eq!(trust.cas, vec![ca_b]);
+    // Not DER, or an oversized serial: refused when proposed.
+    for bad in [
+        Act::addCaCall {
+            certificate: vec![1, 2, 3].into(),
+        }
+        .abi_encode(),
+        Act::revokeCertificateCall {
+            serial: vec![7; 21].into(),
+            revoked: true,
+        }
+        .abi_encode(),
+    ] {
+        let reason = c
+            .view(1, IGovernance::proposeCall { action: bad.into() })
+            .unwrap_err();
+        assert!(reason.starts_with("gov: a "), "{reason}");
+    }
+    c.enact(Act::revokeNodeCall {
+        nodeId: addr(7),
+        revoked: true,
+    });
+    c.enact(Act::revokeCertificateCall {
+        serial: vec![0x5b, 0x02].into(),
+        revoked: true,
+    });
+    let trust = bcos_execution::governance::NetworkTrust::read(&c.state).unwrap();
+    assert_eq!(trust.revoked_nodes, vec![addr(7)]);
+    assert_eq!(trust.revoked_serials, vec![vec![0x5b, 0x02]]);
+    c.enact(Act::revokeNodeCall {
+        nodeId: addr(7),
+        revoked: false,
+    });
+    assert!(c
+        .view(1, IGovernance::revokedNodesCall {})
+        .unwrap()
+        .is_empty());
+    // None of this is a transaction rule: transfers still skip the checks.
+    let pay = c.pay(5, addr(6), U256::from(1));
+    assert_eq!(c.admitted(&pay), Ok(()));
+}

@@ -80,6 +80,37 @@ impl DenyList {
         Ok(list)
     }
 
+    /// A list of node ids and certificate serials (hex, normalized as [`DenyList::parse`]
+    /// does); entries that are not hex are skipped.
+    pub fn from_entries(
+        node_ids: impl IntoIterator<Item = String>,
+        serials: impl IntoIterator<Item = String>,
+    ) -> Self {
+        let mut list = DenyList::default();
+        for id in node_ids {
+            let id = normalize_node_id(&id);
+            if is_hex(&id) {
+                list.node_ids.insert(id);
+            }
+        }
+        for serial in serials {
+            let serial = normalize_node_id(&serial);
+            if is_hex(&serial) {
+                list.serials
+                    .insert(serial.trim_start_matches('0').to_owned());
+            }
+        }
+        list
+    }
+
+    /// Everything either list denies.
+    pub fn union(&self, other: &DenyList) -> DenyList {
+        DenyList {
+            node_ids: self.node_ids.union(&other.node_ids).cloned().collect(),
+            serials: self.serials.union(&other.serials).cloned().collect(),
+        }
+    }
+
     /// Reads and parses `path`.
     pub fn load(path: &Path) -> Result<Self, DenyListError> {
         let io = |source| DenyListError::Io {

@@ -14,6 +14,10 @@
 //!   certificate naming an index not in the peer list, or a node id other than the peer
 //!   list's for that index (P2P-I1), is refused both ways, and so is one the [`deny`] list
 //!   names (P2P-I3); a deny list change closes the named peers' open connections.
+//! - [`trust`]: the trust roots are the chain CA plus the CAs the chain's governance added,
+//!   and governance's revocations join the deny list (P2P-I4,
+//!   [`NetworkHandle::set_governance_trust`]); a change closes the connections of peers no
+//!   trusted CA signed any more, or now revoked, without a restart.
 //! - [`framing`]: `u32` big-endian length plus payload. A malformed, empty, oversized
 //!   (`frame_bytes_max`) or truncated frame closes that connection only.
 //!
@@ -44,6 +48,7 @@ pub mod pki;
 mod queues;
 pub mod tls;
 pub mod transport;
+pub mod trust;
 
 pub use config::{NetConfig, PeerIndex, PeerSpec};
 pub use deny::DenyList;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -52,7 +53,7 @@ async fn dial(
     peer: PeerIndex,
     addr: SocketAddr,
     connector: &TlsConnector,
-) -> Result<(ClientStream, PeerIdentity), DialError> {
+) -> Result<(ClientStream, Peer), DialError> {
     let tcp = TcpStream::connect(addr)
         .await
         .map_err(DialError::Unreachable)?;
@@ -64,16 +65,22 @@ async fn dial(
         .map_err(|e| DialError::Handshake(format!("tls: {e}")))?;
     // rustls checked the chain, the name node-<peer>.bcos and the validity dates (P2P-I2);
     // the node id and the deny list are ours to check (P2P-I1, P2P-I3)
-    let identity = tls::peer_identity(stream.get_ref().1.peer_certificates())
+    let identity = Peer::of(stream.get_ref().1.peer_certificates())
         .ok_or_else(|| DialError::Handshake("acceptor certificate names no node".into()))?;
-    if identity.index != peer {
+    if !shared.anchors.trusts(&identity.cert) {
+        // The roots changed during the handshake (P2P-I4).
+        return Err(DialError::Handshake(
+            "no trusted CA signed the acceptor".into(),
+        ));
+    }
+    if identity.id.index != peer {
         return Err(DialError::Handshake(format!(
             "acceptor certificate is for node {}",
-            identity.index
+            identity.id.index
         )));
     }
     shared
-        .admit_identity(&identity)
+        .admit_identity(&identity.id)
         .map_err(DialError::Identity)?;
     let mut ack = [0u8; ACK_BYTES];
     stream
@@ -99,13 +106,13 @@ pub(crate) async fn dial_loop(
     let cfg = &shared.config;
     let mut backoff_ms = cfg.connect_retry_ms;
     let handshake_timeout = Duration::from_millis(cfg.handshake_timeout_ms);
-    let mut deny = shared.deny.subscribe();
+    let mut deny = Refusals::new(&shared);
     loop {
         if let Some(node_id) = shared.node_ids.get(&peer) {
-            if deny.borrow_and_update().denies_node_id(node_id) {
+            if deny.deny.borrow_and_update().denies_node_id(node_id) {
                 // no dialling a denied node until the list changes
                 info!(peer, "peer is on the deny list; not dialling");
-                if deny.changed().await.is_err() {
+                if deny.deny.changed().await.is_err() {
                     return;
                 }
                 continue;
@@ -146,15 +153,62 @@ pub(crate) async fn dial_loop(
     }
 }
 
-/// Resolves when a reloaded deny list names `identity` (P2P-I3); pending forever if the
-/// list's sender is gone.
-async fn denied(deny: &mut watch::Receiver<Arc<DenyList>>, identity: &PeerIdentity) {
-    loop {
-        if deny.borrow_and_update().denies(identity) {
-            return;
+/// A verified peer: what its certificate says, and the certificate, to check it again when
+/// the trust roots change (P2P-I4).
+pub(crate) struct Peer {
+    pub(crate) id: PeerIdentity,
+    cert: CertificateDer<'static>,
+}
+
+impl Peer {
+    fn of(certs: Option<&[CertificateDer<'static>]>) -> Option<Peer> {
+        let cert = certs?.first()?.clone();
+        Some(Peer {
+            id: tls::peer_identity(Some(std::slice::from_ref(&cert)))?,
+            cert,
+        })
+    }
+}
+
+/// What can end an established connection from our side: the deny list (P2P-I3, and
+/// governance's revocations) and the trust roots (P2P-I4).
+pub(crate) struct Refusals {
+    deny: watch::Receiver<Arc<DenyList>>,
+    roots: watch::Receiver<u64>,
+}
+
+impl Refusals {
+    pub(crate) fn new(shared: &Shared) -> Self {
+        Refusals {
+            deny: shared.deny.subscribe(),
+            roots: shared.anchors.subscribe(),
         }
-        if deny.changed().await.is_err() {
-            return std::future::pending().await;
+    }
+
+    /// Resolves when `peer` is denied, or no trusted CA signed its certificate any more;
+    /// pending forever once the senders are gone.
+    async fn refused(&mut self, shared: &Shared, peer: &Peer) -> &'static str {
+        loop {
+            if self.deny.borrow_and_update().denies(&peer.id) {
+                return "peer is now on the deny list";
+            }
+            if self.roots.has_changed().unwrap_or(false) {
+                self.roots.borrow_and_update();
+                if !shared.anchors.trusts(&peer.cert) {
+                    return "no trusted CA signed the peer's certificate any more";
+                }
+            }
+            tokio::select! {
+                changed = self.deny.changed() => if changed.is_err() {
+                    return std::future::pending().await;
+                },
+                changed = self.roots.changed() => if changed.is_err() {
+                    return std::future::pending().await;
+                } else if !shared.anchors.trusts(&peer.cert) {
+                    self.roots.borrow_and_update();
+                    return "no trusted CA signed the peer's certificate any more";
+                },
+            }
         }
     }
 }
@@ -165,9 +219,9 @@ async fn denied(deny: &mut watch::Receiver<Arc<DenyList>>, identity: &PeerIdenti
 async fn send_loop(
     shared: &Shared,
     stream: ClientStream,
-    identity: &PeerIdentity,
+    identity: &Peer,
     queue: &mut SendQueueRx,
-    deny: &mut watch::Receiver<Arc<DenyList>>,
+    deny: &mut Refusals,
 ) -> Option<String> {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut probe = [0u8; 64];
@@ -214,10 +268,10 @@ async fn send_loop(
                     Err(e) => format!("read: {e}"),
                 });
             }
-            () = denied(deny, identity) => {
+            reason = deny.refused(shared, identity) => {
                 shared.count(|s| s.connections_closed_denied += 1);
                 let _ = wr.shutdown().await;
-                return Some("peer is now on the deny list".to_owned());
+                return Some(reason.to_owned());
             }
         }
     }
@@ -253,16 +307,22 @@ pub(crate) async fn serve_inbound(
             return;
         }
     };
-    let Some(identity) = tls::peer_identity(stream.get_ref().1.peer_certificates()) else {
+    let Some(identity) = Peer::of(stream.get_ref().1.peer_certificates()) else {
         shared.count(|s| s.peers_refused += 1);
         shared.log_refusal(ip, "certificate names no node; connection refused", &remote);
         return;
     };
-    if let Err(e) = shared.admit_identity(&identity) {
+    if !shared.anchors.trusts(&identity.cert) {
+        // The roots changed during the handshake (P2P-I4).
+        shared.count(|s| s.handshakes_failed_inbound += 1);
+        shared.log_refusal(ip, "no trusted CA signed the dialler; dropped", &remote);
+        return;
+    }
+    if let Err(e) = shared.admit_identity(&identity.id) {
         shared.log_refusal(ip, "inbound peer refused", &e);
         return;
     }
-    let peer = identity.index;
+    let peer = identity.id.index;
     let (Some(slot_id), Some(budget)) = (shared.inbound.get(&peer), delivery.budgets.get(&peer))
     else {
         return; // admit_identity only passes configured peers
@@ -281,7 +341,7 @@ pub(crate) async fn serve_inbound(
     // the newest connection of a peer wins: a restarted peer replaces its stale one
     slot_id.send_replace(conn_id);
     let mut latest = slot_id.subscribe();
-    let mut deny = shared.deny.subscribe();
+    let mut deny = Refusals::new(&shared);
     shared.count(|s| s.inbound_connections += 1);
     info!(%remote, peer, "inbound link up");
 
@@ -333,17 +393,17 @@ async fn closed(
     shared: &Shared,
     latest: &mut watch::Receiver<u64>,
     conn_id: u64,
-    deny: &mut watch::Receiver<Arc<DenyList>>,
-    identity: &PeerIdentity,
+    deny: &mut Refusals,
+    identity: &Peer,
 ) -> &'static str {
     tokio::select! {
         () = superseded(latest, conn_id) => {
             shared.count(|s| s.inbound_superseded += 1);
             "superseded by a newer connection"
         }
-        () = denied(deny, identity) => {
+        reason = deny.refused(shared, identity) => {
             shared.count(|s| s.connections_closed_denied += 1);
-            "peer is now on the deny list"
+            reason
         }
     }
 }

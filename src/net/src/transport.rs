@@ -24,6 +24,12 @@ use crate::peer;
 use crate::pki::{CaCert, NodeCert, PeerIdentity};
 use crate::queues::{self, Delivery, Dropped, Inbound, RecvBudget, SendQueue};
 use crate::tls;
+use crate::trust::Anchors;
+use rustls::pki_types::CertificateDer;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_ERROR_PAUSE_MS: u64 = 100;
@@ -89,8 +95,14 @@ pub(crate) struct Shared {
     pub(crate) inbound: HashMap<PeerIndex, watch::Sender<u64>>,
     /// Per peer, the node id its certificate must carry (normalized).
     pub(crate) node_ids: HashMap<PeerIndex, String>,
-    /// The deny list in force; connections watch it and close when it names their peer.
+    /// The deny list in force (the file's and governance's together, P2P-I3, P2P-I4);
+    /// connections watch it and close when it names their peer.
     pub(crate) deny: watch::Sender<Arc<DenyList>>,
+    /// Its two sources.
+    deny_file: Mutex<Arc<DenyList>>,
+    deny_governance: Mutex<Arc<DenyList>>,
+    /// The trust roots (P2P-I4); connections re-check their peer when they change.
+    pub(crate) anchors: Arc<Anchors>,
     /// Handshake failures logged at warn at most once per IP per interval.
     pub(crate) log_limiter: LogLimiter,
     /// The receive budgets (the readers hold clones through [`Delivery`]).
@@ -118,6 +130,13 @@ impl Shared {
 
     pub(crate) fn count(&self, f: impl FnOnce(&mut NetStats)) {
         self.stats.send_modify(f);
+    }
+
+    /// Publishes the union of the file's and governance's deny lists.
+    fn publish_deny(&self) {
+        let file = lock(&self.deny_file).clone();
+        let governance = lock(&self.deny_governance).clone();
+        self.deny.send_replace(Arc::new(file.union(&governance)));
     }
 
     /// Checks a peer's verified certificate against the peer list and the deny list
@@ -225,8 +244,9 @@ impl Network {
             Some(path) => DenyList::load(path)?,
             None => DenyList::default(),
         };
-        let acceptor = TlsAcceptor::from(tls::server_config(&identity, &ca)?);
-        let connector = TlsConnector::from(tls::client_config(&identity, &ca)?);
+        let anchors = Anchors::new(&ca)?;
+        let acceptor = TlsAcceptor::from(tls::server_config_with(&identity, anchors.clone())?);
+        let connector = TlsConnector::from(tls::client_config_with(&identity, anchors.clone())?);
         let local_addr = listener.local_addr()?;
         let admission = Admission::new(
             peers.values().map(SocketAddr::ip),
@@ -248,7 +268,10 @@ impl Network {
                 .collect(),
             inbound: peers.keys().map(|&p| (p, watch::Sender::new(0))).collect(),
             node_ids,
-            deny: watch::Sender::new(Arc::new(deny)),
+            deny: watch::Sender::new(Arc::new(deny.clone())),
+            deny_file: Mutex::new(Arc::new(deny)),
+            deny_governance: Mutex::new(Arc::new(DenyList::default())),
+            anchors,
             log_limiter: LogLimiter::new(Duration::from_millis(config.handshake_log_interval_ms)),
             recv_budgets: delivery.budgets.clone(),
             config,
@@ -377,6 +400,34 @@ impl NetworkHandle {
         self.shared.links.get(&peer).map(watch::Sender::subscribe)
     }
 
+    /// Follows the chain's governance (P2P-I4, spec/governance.md GOV-R8): trusts `cas` (DER
+    /// certificates) besides the chain CA, and refuses the node ids (hex) and certificate
+    /// serials (bytes) it revoked. Open connections of peers no trusted CA signed any more,
+    /// or now revoked, close; so do handshakes from then on. Returns how many of `cas` are
+    /// usable CAs (the others are skipped and logged).
+    pub fn set_governance_trust(
+        &self,
+        cas: &[Vec<u8>],
+        revoked_node_ids: &[String],
+        revoked_serials: &[Vec<u8>],
+    ) -> Result<usize, NetError> {
+        let ders: Vec<CertificateDer<'static>> = cas
+            .iter()
+            .map(|c| CertificateDer::from(c.clone()))
+            .collect();
+        let usable = self.shared.anchors.set_extra(&ders)?;
+        let serials = revoked_serials
+            .iter()
+            .map(|s| s.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let list = DenyList::from_entries(revoked_node_ids.iter().cloned(), serials);
+        let changed = **lock(&self.shared.deny_governance) != list;
+        if changed {
+            *lock(&self.shared.deny_governance) = Arc::new(list);
+            self.shared.publish_deny();
+        }
+        Ok(usable)
+    }
+
     /// Stops every task and waits until they are gone, so the listen port is free on return.
     pub async fn shutdown(&self) {
         let tasks = self.tasks.take();
@@ -460,7 +511,8 @@ async fn watch_deny_list(shared: Arc<Shared>, path: PathBuf) {
         match DenyList::load(&path) {
             Ok(list) => {
                 info!(path = %path.display(), entries = list.len(), "deny list reloaded");
-                shared.deny.send_replace(Arc::new(list));
+                *lock(&shared.deny_file) = Arc::new(list);
+                shared.publish_deny();
                 shared.count(|s| s.deny_list_reloads += 1);
             }
             Err(e) => {

@@ -44,6 +44,9 @@ enum Command {
     Cns(bcos_node::cns::CnsArgs),
     /// AMOP messaging: subscribe, publish, request, and a round-trip bench.
     Amop(bcos_node::amop::command::AmopArgs),
+    /// An institution's own CA: create it, show what governance's addCa needs, certify a
+    /// node by it (docs/governance.md).
+    Ca(bcos_node::cluster::ca::CaArgs),
 }
 
 #[derive(Parser)]
@@ -116,11 +119,11 @@ struct InitArgs {
     #[arg(long, default_value = "pbft")]
     consensus: bcos_node::cluster::config::ConsensusKind,
     /// Raft: only the first K nodes vote from genesis; the others join by transaction to
-    /// the node-manager system contract (0 = all vote).
+    /// a governance proposal, `setSealer` (0 = all vote).
     #[arg(long, default_value_t = 0)]
     voters: usize,
-    /// The chain admin: the only account whose node-manager calls add or remove validators.
-    /// Required unless --dev.
+    /// The chain admin: the genesis governance committee's only member unless --committee
+    /// is given (docs/governance.md). Required unless --dev.
     #[arg(long)]
     admin: Option<bcos_types::Address>,
     /// Accounts funded at genesis: a JSON (.json) or TOML file of address -> balance in wei.
@@ -321,6 +324,7 @@ fn main() {
         Command::Relay(args) => run_relay(args),
         Command::Cns(args) => bcos_node::cns::run(args),
         Command::Amop(args) => bcos_node::amop::command::run(args),
+        Command::Ca(args) => bcos_node::cluster::ca::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -482,7 +486,7 @@ fn run_init(a: InitArgs) -> anyhow::Result<()> {
         if !funded && !o.dev {
             println!(
                 "note: the admin {admin} has no balance in --alloc; it needs one to pay for \
-                 node-manager transactions"
+                 governance transactions"
             );
         }
     }

@@ -27,6 +27,8 @@ pub struct NodeHandle {
     admin: Option<bcos_rpc::AdminHandle>,
     failures: Option<mpsc::UnboundedReceiver<String>>,
     net: Option<bcos_net::NetworkHandle>,
+    /// Keeps the network's trust on group 0's governance (`crate::cluster::trust`).
+    trust: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Node {
@@ -116,7 +118,16 @@ impl Node {
                 ));
             }
         };
+        let trust = match (&net, &config.cluster) {
+            (Some(net), Some(c)) => Some(crate::cluster::trust::spawn(
+                net.clone(),
+                zero.api.store.clone(),
+                std::time::Duration::from_millis(c.status_interval_ms),
+            )),
+            _ => None,
+        };
         Ok(NodeHandle {
+            trust,
             rpc_addr: rpc.local_addr(),
             admin_addr: admin.as_ref().map(|a| a.local_addr()),
             genesis: zero.genesis.clone(),
@@ -153,6 +164,9 @@ impl NodeHandle {
         }
         self.rpc.stop();
         self.rpc.stopped().await;
+        if let Some(trust) = self.trust.take() {
+            trust.abort();
+        }
         let groups = self.groups.clone();
         let _ = tokio::task::spawn_blocking(move || groups.stop_all()).await;
         if let Some(net) = self.net.take() {

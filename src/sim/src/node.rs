@@ -312,17 +312,13 @@ impl SimNode {
                 recoverer: setup::inline_recoverer(chain)?,
                 view,
             })?)),
-            Protocol::Raft => {
-                let admin = chain.genesis.addresses.first().copied().unwrap_or_default();
-                Driver::Raft(Box::new(RaftDriver::new(RaftDriverParts {
-                    ctx: nc.ctx,
-                    rt,
-                    cfg,
-                    recoverer: setup::inline_recoverer(chain)?,
-                    view,
-                    admin,
-                })?))
-            }
+            Protocol::Raft => Driver::Raft(Box::new(RaftDriver::new(RaftDriverParts {
+                ctx: nc.ctx,
+                rt,
+                cfg,
+                recoverer: setup::inline_recoverer(chain)?,
+                view,
+            })?)),
         };
         match &mut driver {
             Driver::Pbft(d) => d.start()?,

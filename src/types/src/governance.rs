@@ -18,6 +18,14 @@ pub const GOV_QUEUE_MAX: u64 = 256;
 pub const GOV_LIFETIME_BLOCKS_DEFAULT: u64 = 1_000;
 /// Entries one list call returns at most.
 pub const GOV_LIST_MAX: u64 = 256;
+/// CAs governance may add to the P2P network's trust roots at most (GOV-R8).
+pub const GOV_CAS_MAX: u64 = 16;
+/// The largest CA certificate (DER) governance takes.
+pub const GOV_CA_BYTES_MAX: usize = 2048;
+/// Revoked node ids, and revoked certificate serials, at most each (GOV-R8).
+pub const GOV_REVOKED_MAX: u64 = 1024;
+/// The longest certificate serial number (RFC 5280: 20 octets).
+pub const GOV_SERIAL_BYTES_MAX: usize = 20;
 
 /// A rule's action (REG-R2): intercept refuses the transaction, flag commits it with an
 /// [`IGovernance::Alert`] event.
@@ -112,6 +120,10 @@ alloy_sol_types::sol! {
         /// Whether the interception rules let `from` send `value` to `to` with `data` now
         /// (the admission check; velocity counts what is committed); the rule that refuses.
         function check(address from, address to, uint256 value, bytes data) external view returns (bool allowed, string memory rule, string memory reason);
+        /// The CA certificates (DER) the P2P network trusts besides each node's chain CA.
+        function trustedCas() external view returns (bytes[] memory);
+        function revokedNodes() external view returns (address[] memory);
+        function revokedSerials() external view returns (bytes[] memory);
     }
 
     /// The actions a proposal carries (`propose(abi.encodeCall(IGovernanceActions.x, ...))`);
@@ -141,5 +153,16 @@ alloy_sol_types::sol! {
         /// `account` may only deal with its listed counterparties (action 0 lifts it).
         function setCounterpartyRule(address account, uint8 action) external;
         function allowCounterparty(address account, address counterparty, bool allowed) external;
+        /// Trusts one more CA (its DER certificate) for node certificates (GOV-R8).
+        function addCa(bytes certificate) external;
+        /// Stops trusting the CA whose DER certificate hashes (keccak256) to `certificateHash`.
+        function removeCa(bytes32 certificateHash) external;
+        /// Refuses every certificate of node `nodeId`, or lifts that.
+        function revokeNode(address nodeId, bool revoked) external;
+        /// Refuses the certificate with this serial number, or lifts that.
+        function revokeCertificate(bytes serial, bool revoked) external;
+        /// Raft groups: makes node `node` (its index in the member list) a voter, or no
+        /// longer one (spec/raft.md RAFT-R15, GOV-R9). PBFT groups do not act on it yet.
+        function setSealer(uint32 node, bool sealer) external;
     }
 }

@@ -7,7 +7,8 @@ use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolInterface;
 use bcos_types::governance::{
     IGovernanceActions::{self, IGovernanceActionsCalls as A},
-    GOV_MEMBERS_MAX, RULE_FLAG, SETTINGS, SETTING_BLOCK_GAS_LIMIT,
+    GOV_CAS_MAX, GOV_CA_BYTES_MAX, GOV_MEMBERS_MAX, GOV_REVOKED_MAX, GOV_SERIAL_BYTES_MAX,
+    RULE_FLAG, SETTINGS, SETTING_BLOCK_GAS_LIMIT,
 };
 
 /// The least block gas limit governance may set: one plain transfer must fit.
@@ -147,6 +148,29 @@ fn validate(call: &A) -> Result<(), String> {
             action_code(c.action)
         }
         A::allowCounterparty(c) => nonzero("account", c.account),
+        A::addCa(c) => {
+            // A DER certificate is one SEQUENCE; the node parses it fully when it builds its
+            // trust roots and skips (and logs) one it cannot use.
+            if c.certificate.is_empty()
+                || c.certificate.len() > GOV_CA_BYTES_MAX
+                || c.certificate[0] != 0x30
+            {
+                return Err(format!(
+                    "gov: a CA certificate is DER, 1 to {GOV_CA_BYTES_MAX} bytes"
+                ));
+            }
+            Ok(())
+        }
+        A::removeCa(_) | A::setSealer(_) => Ok(()),
+        A::revokeNode(c) => nonzero("node id", c.nodeId),
+        A::revokeCertificate(c) => {
+            if c.serial.is_empty() || c.serial.len() > GOV_SERIAL_BYTES_MAX {
+                return Err(format!(
+                    "gov: a certificate serial is 1 to {GOV_SERIAL_BYTES_MAX} bytes"
+                ));
+            }
+            Ok(())
+        }
     }
 }
 
@@ -154,7 +178,14 @@ fn validate(call: &A) -> Result<(), String> {
 pub(crate) fn apply(w: &mut Write<'_, '_, '_>, call: A) -> Result<(), DbError> {
     if !matches!(
         call,
-        A::setSetting(_) | A::setCommittee(_) | A::setRegulator(_)
+        A::setSetting(_)
+            | A::setCommittee(_)
+            | A::setRegulator(_)
+            | A::addCa(_)
+            | A::removeCa(_)
+            | A::revokeNode(_)
+            | A::revokeCertificate(_)
+            | A::setSealer(_)
     ) {
         // From the first rule on, every transaction's checks run (REG-R1).
         let mut p = w.policy()?;
@@ -212,7 +243,51 @@ pub(crate) fn apply(w: &mut Write<'_, '_, '_>, call: A) -> Result<(), DbError> {
         }
         A::setCounterpartyRule(c) => w.set_counterparty_action(c.account, c.action),
         A::allowCounterparty(c) => w.set_counterparty(c.account, c.counterparty, c.allowed),
+        // GOV-R8: the sets are bounded; an addition past the bound is skipped (and logged)
+        // identically on every replica.
+        A::addCa(c) => bounded_insert(w, TAG_CAS, &c.certificate, GOV_CAS_MAX),
+        A::removeCa(c) => {
+            let cas = w.set_members(TAG_CAS)?;
+            if let Some(ca) = cas
+                .into_iter()
+                .find(|ca| alloy_primitives::keccak256(ca) == c.certificateHash)
+            {
+                w.set_remove(TAG_CAS, &ca)?;
+            }
+            Ok(())
+        }
+        A::revokeNode(c) if c.revoked => {
+            bounded_insert(w, TAG_REVOKED_NODES, c.nodeId.as_slice(), GOV_REVOKED_MAX)
+        }
+        A::revokeNode(c) => w
+            .set_remove(TAG_REVOKED_NODES, c.nodeId.as_slice())
+            .map(drop),
+        A::revokeCertificate(c) if c.revoked => {
+            bounded_insert(w, TAG_REVOKED_SERIALS, &c.serial, GOV_REVOKED_MAX)
+        }
+        A::revokeCertificate(c) => w.set_remove(TAG_REVOKED_SERIALS, &c.serial).map(drop),
+        // GOV-R9: the consensus driver acts on it from the committed block that passed it;
+        // the state holds nothing more than the proposal.
+        A::setSealer(_) => Ok(()),
     }
+}
+
+/// The sets of GOV-R8, by storage tag.
+pub(crate) const TAG_CAS: &str = "cas";
+pub(crate) const TAG_REVOKED_NODES: &str = "revoked.nodes";
+pub(crate) const TAG_REVOKED_SERIALS: &str = "revoked.serials";
+
+fn bounded_insert(
+    w: &mut Write<'_, '_, '_>,
+    tag: &str,
+    value: &[u8],
+    max: u64,
+) -> Result<(), DbError> {
+    if w.set_len(tag)? >= max && w.set_place(tag, value)? == 0 {
+        tracing::warn!(tag, max, "governance set full; the addition is skipped");
+        return Ok(());
+    }
+    w.set_insert(tag, value).map(drop)
 }
 
 /// The action the regulator's `blacklist(account)` queues (REG-R7).

@@ -176,6 +176,24 @@ impl SystemContract for Governance {
                     },
                 ))
             }
+            C::trustedCas(_) => {
+                let cas = w.set_members(actions::TAG_CAS)?;
+                Ok(returns::<IGovernance::trustedCasCall>(
+                    &cas.into_iter().map(Into::into).collect(),
+                ))
+            }
+            C::revokedNodes(_) => {
+                let nodes = w.set_members(actions::TAG_REVOKED_NODES)?;
+                Ok(returns::<IGovernance::revokedNodesCall>(
+                    &nodes.iter().map(|n| Address::from_slice(n)).collect(),
+                ))
+            }
+            C::revokedSerials(_) => {
+                let serials = w.set_members(actions::TAG_REVOKED_SERIALS)?;
+                Ok(returns::<IGovernance::revokedSerialsCall>(
+                    &serials.into_iter().map(Into::into).collect(),
+                ))
+            }
             C::check(c) => {
                 let facts = TxFacts {
                     from: c.from,
@@ -443,4 +461,67 @@ impl Settings {
             block_gas_limit: get(bcos_types::governance::SETTING_BLOCK_GAS_LIMIT)?,
         })
     }
+}
+
+/// What the P2P network's trust follows (GOV-R8): the CAs governance added and the node ids
+/// and certificate serials it revoked, read from a committed state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkTrust {
+    /// DER certificates.
+    pub cas: Vec<Vec<u8>>,
+    pub revoked_nodes: Vec<Address>,
+    pub revoked_serials: Vec<Vec<u8>>,
+}
+
+impl NetworkTrust {
+    pub fn read(state: &dyn bcos_storage::StateReader) -> Result<Self, crate::error::DbError> {
+        let mut s = Committed(state);
+        let bounded = |mut v: Vec<Vec<u8>>, max: u64| {
+            v.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+            v
+        };
+        Ok(NetworkTrust {
+            cas: bounded(
+                s.set_members(actions::TAG_CAS)?,
+                bcos_types::governance::GOV_CAS_MAX,
+            ),
+            revoked_nodes: bounded(
+                s.set_members(actions::TAG_REVOKED_NODES)?,
+                bcos_types::governance::GOV_REVOKED_MAX,
+            )
+            .iter()
+            .filter(|n| n.len() == 20)
+            .map(|n| Address::from_slice(n))
+            .collect(),
+            revoked_serials: bounded(
+                s.set_members(actions::TAG_REVOKED_SERIALS)?,
+                bcos_types::governance::GOV_REVOKED_MAX,
+            ),
+        })
+    }
+}
+
+/// The actions of the proposals a block passed (GOV-R9): for each `ProposalPassed` event in
+/// `receipts`, its proposal's action, read from `state` (which holds the block).
+pub fn passed_actions(
+    receipts: &[bcos_types::Receipt],
+    state: &dyn bcos_storage::StateReader,
+) -> Result<Vec<(u64, Vec<u8>)>, crate::error::DbError> {
+    let mut s = Committed(state);
+    let mut out = Vec::new();
+    for log in receipts.iter().flat_map(|r| &r.logs) {
+        if log.address != GOVERNANCE_ADDRESS {
+            continue;
+        }
+        let Ok(passed) = IGovernance::ProposalPassed::decode_log_data(&log.data) else {
+            continue;
+        };
+        let Ok(id) = u64::try_from(passed.id) else {
+            continue;
+        };
+        if let Some(p) = s.proposal(id)? {
+            out.push((id, p.action));
+        }
+    }
+    Ok(out)
 }

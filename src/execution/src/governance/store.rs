@@ -10,6 +10,10 @@ use alloy_primitives::{keccak256, Address, U256};
 use bcos_storage::StateReader;
 use bcos_types::governance::{GOVERNANCE_ADDRESS, GOV_ACTION_BYTES_MAX};
 
+/// The longest byte string kept: an action with its queue entry's 8-byte proposal id (the
+/// bound keeps a corrupt length word from reading or clearing without end).
+const STORED_BYTES_MAX: usize = GOV_ACTION_BYTES_MAX + 32;
+
 pub(crate) fn slot(tag: &str, parts: &[&[u8]]) -> U256 {
     let mut preimage = Vec::with_capacity(16 + parts.iter().map(|p| p.len() + 4).sum::<usize>());
     preimage.extend_from_slice(b"gov.");
@@ -259,7 +263,7 @@ pub(crate) trait Read: Slots {
         // length from reading without end.
         let len = usize::try_from(self.word(base)?)
             .unwrap_or(usize::MAX)
-            .min(GOV_ACTION_BYTES_MAX);
+            .min(STORED_BYTES_MAX);
         let mut bytes = Vec::with_capacity(len);
         let mut at = base;
         while bytes.len() < len {
@@ -299,6 +303,26 @@ pub(crate) trait Read: Slots {
     /// 0: not voted, 1: for, 2: against.
     fn vote_of(&mut self, id: u64, member: Address) -> Result<u64, DbError> {
         self.count(slot("p.vote", &[&id.to_be_bytes(), member.as_slice()]))
+    }
+
+    /// A set of byte strings (CAs, revoked node ids and serials): its size.
+    fn set_len(&mut self, tag: &str) -> Result<u64, DbError> {
+        self.count(slot(tag, &[]))
+    }
+
+    fn set_at(&mut self, tag: &str, index: u64) -> Result<Vec<u8>, DbError> {
+        self.bytes(slot(tag, &[&index.to_be_bytes()]))
+    }
+
+    /// The member's place in the set plus one; zero if it is not in it.
+    fn set_place(&mut self, tag: &str, value: &[u8]) -> Result<u64, DbError> {
+        self.count(slot(tag, &[b"index", keccak256(value).as_slice()]))
+    }
+
+    fn set_members(&mut self, tag: &str) -> Result<Vec<Vec<u8>>, DbError> {
+        (0..self.set_len(tag)?)
+            .map(|i| self.set_at(tag, i))
+            .collect()
     }
 
     fn queue_len(&mut self) -> Result<u64, DbError> {
@@ -525,6 +549,51 @@ impl<'s, 'a, 'db> Write<'s, 'a, 'db> {
         )
     }
 
+    /// Adds `value` to the set `tag`; false if it was there already.
+    pub(crate) fn set_insert(&mut self, tag: &str, value: &[u8]) -> Result<bool, DbError> {
+        if self.set_place(tag, value)? != 0 {
+            return Ok(false);
+        }
+        let len = self.set_len(tag)?;
+        self.set_bytes(slot(tag, &[&len.to_be_bytes()]), value)?;
+        self.set_u64(
+            slot(tag, &[b"index", keccak256(value).as_slice()]),
+            len.saturating_add(1),
+        )?;
+        self.set_u64(slot(tag, &[]), len.saturating_add(1))?;
+        Ok(true)
+    }
+
+    /// Removes `value` from the set `tag` (the last member takes its place); false if it
+    /// was not there.
+    pub(crate) fn set_remove(&mut self, tag: &str, value: &[u8]) -> Result<bool, DbError> {
+        let place = self.set_place(tag, value)?;
+        let Some(index) = place.checked_sub(1) else {
+            return Ok(false);
+        };
+        let last = self.set_len(tag)?.saturating_sub(1);
+        if index != last {
+            let moved = self.set_at(tag, last)?;
+            self.set_bytes(slot(tag, &[&index.to_be_bytes()]), &moved)?;
+            self.set_u64(slot(tag, &[b"index", keccak256(&moved).as_slice()]), place)?;
+        }
+        self.clear_bytes(slot(tag, &[&last.to_be_bytes()]))?;
+        self.set_u64(slot(tag, &[b"index", keccak256(value).as_slice()]), 0)?;
+        self.set_u64(slot(tag, &[]), last)?;
+        Ok(true)
+    }
+
+    fn clear_bytes(&mut self, base: U256) -> Result<(), DbError> {
+        let len = usize::try_from(self.word(base)?).unwrap_or(0);
+        self.set(base, U256::ZERO)?;
+        let mut at = base;
+        for _ in 0..len.min(STORED_BYTES_MAX).div_ceil(32) {
+            at = at.wrapping_add(U256::from(1u8));
+            self.set(at, U256::ZERO)?;
+        }
+        Ok(())
+    }
+
     /// Queues an action (GOV-R5); the caller checked the queue's bound.
     pub(crate) fn enqueue(&mut self, action: &[u8]) -> Result<(), DbError> {
         let len = self.queue_len()?;
@@ -535,14 +604,7 @@ impl<'s, 'a, 'db> Write<'s, 'a, 'db> {
     /// Empties the queue, clearing its entries' length words so no stale entry reads back.
     pub(crate) fn clear_queue(&mut self) -> Result<(), DbError> {
         for i in 0..self.queue_len()? {
-            let base = slot("queue.at", &[&i.to_be_bytes()]);
-            let len = usize::try_from(self.word(base)?).unwrap_or(0);
-            let mut at = base;
-            self.set(base, U256::ZERO)?;
-            for _ in 0..len.div_ceil(32).min(GOV_ACTION_BYTES_MAX / 32) {
-                at = at.wrapping_add(U256::from(1u8));
-                self.set(at, U256::ZERO)?;
-            }
+            self.clear_bytes(slot("queue.at", &[&i.to_be_bytes()]))?;
         }
         self.set_u64(slot("queue", &[]), 0)
     }

@@ -86,11 +86,8 @@ pub struct ClusterConfig {
     pub keys_dir: PathBuf,
     pub members: Vec<Member>,
     /// Raft: the voting members at genesis (indices); empty means all `members`. Others
-    /// join through the node-manager system contract.
+    /// join through governance (`setSealer`, spec/governance.md GOV-R9).
     pub voters: Vec<u32>,
-    /// Raft: the account whose node-manager calls change the membership (the chain admin);
-    /// unset means the first dev account.
-    pub admin: Option<bcos_types::Address>,
     /// PBFT: how long view 0 of a height may take before a view change; doubles per view.
     pub view_timeout_ms: u64,
     /// Raft: election timeout base (each node adds `index * election_spread_ms`).
@@ -174,7 +171,6 @@ impl Default for ClusterConfig {
             keys_dir: PathBuf::from("keys"),
             members: Vec::new(),
             voters: Vec::new(),
-            admin: None,
             view_timeout_ms: 3_000,
             election_timeout_ms: 1_000,
             election_spread_ms: 300,
@@ -255,7 +251,7 @@ impl ClusterConfig {
     /// The validators' BLS keys in index order, each checked against its proof of
     /// possession (PBFT-K1). The member list is read only here, at start: a change to the
     /// validator set is a config change and goes through this check again at the restart
-    /// that applies it (Raft's node-manager changes only pick among these members).
+    /// that applies it (Raft's governance changes only pick among these members).
     pub fn validator_keys(&self) -> anyhow::Result<Vec<BlsPublicKey>> {
         self.members
             .iter()

@@ -11,7 +11,7 @@
 //! Node i listens for P2P on `host_i:(p2p_port + i)` and serves RPC on
 //! `rpc_host_i:(rpc_port + i)`, so a one-host cluster needs no port juggling.
 //!
-//! A production chain is the default: its admin (the account whose node-manager calls change
+//! A production chain is the default: its admin (the genesis governance committee, which changes
 //! the validator set) is `--admin`, its funded accounts come from `--alloc`, no key anyone
 //! else knows is funded or privileged, and RPC binds to loopback unless `--rpc-hosts` says
 //! otherwise. `--dev` instead funds the public test mnemonic's accounts and makes the first
@@ -49,7 +49,8 @@ pub struct InitOptions {
     /// A development chain: the public test mnemonic's accounts are funded and the first of
     /// them is the admin unless `admin` is given.
     pub dev: bool,
-    /// The chain admin (node-manager caller). Required unless `dev`.
+    /// The chain admin: the genesis committee unless `committee` is given. Required unless
+    /// `dev`.
     pub admin: Option<Address>,
     /// Accounts funded at genesis (besides the dev accounts of a dev chain).
     pub alloc: Vec<GenesisAccount>,
@@ -83,8 +84,9 @@ pub const ADMIN_PORT_DEFAULT: u16 = 8645;
 
 /// Why `bcos init` needs `--admin` or `--dev`.
 pub const NO_ADMIN_ERROR: &str = "bcos init writes a production chain by default, which needs \
-its admin: pass --admin 0x<address> (the only account allowed to add or remove validators \
-through the node-manager contract) and, to fund accounts, --alloc FILE (JSON or TOML: \
+its admin: pass --admin 0x<address> (the genesis governance committee, which alone changes \
+the chain's rules and validators until it adds members; or give --committee) and, to fund \
+accounts, --alloc FILE (JSON or TOML: \
 address -> balance in wei). For a throwaway development chain whose admin and funded \
 accounts are the public test mnemonic's (anyone can sign as them), pass --dev instead";
 
@@ -273,7 +275,6 @@ pub fn init_cluster(o: &InitOptions) -> anyhow::Result<Vec<PathBuf>> {
             } else {
                 (0..o.voters as u32).collect()
             },
-            admin: Some(admin),
             ..ClusterConfig::default()
         });
         config.groups = o.groups.clone();
@@ -310,23 +311,16 @@ pub fn renew_node_cert(ca_dir: &Path, keys_dir: &Path, validity_days: u32) -> an
     }
     let ca = bcos_net::pki::load_ca(ca_dir)
         .with_context(|| format!("loading the chain CA from {}", ca_dir.display()))?;
-    let old = bcos_net::pki::load_node_cert(keys_dir)
-        .with_context(|| format!("loading the node certificate in {}", keys_dir.display()))?;
     let trusted = bcos_net::pki::load_ca_cert(keys_dir)?;
     if trusted != ca.cert() {
         bail!(
-            "{} trusts another CA than {}; renew with the chain's own CA",
+            "{} trusts another CA than {}; renew with the chain's own CA (a CA governance \
+             added issues with `bcos ca issue`)",
             keys_dir.display(),
             ca_dir.display()
         );
     }
-    let cert = ca.issue_node_with_validity(
-        old.index,
-        &old.node_id_hex,
-        Validity::days_from_now(validity_days),
-    )?;
-    bcos_net::pki::save_node_cert(keys_dir, &cert)?;
-    Ok(cert.not_after_unix_s)
+    super::ca::issue(ca_dir, keys_dir, validity_days)
 }
 
 #[cfg(test)]
@@ -359,7 +353,7 @@ mod tests {
             assert_eq!(keys.node_id, cl.members[i].node_id);
             assert_eq!(keys.bls_public().to_hex(), cl.members[i].bls_public_key);
             assert!(!cl.members[i].bls_pop.is_empty());
-            assert_eq!(cl.admin, Some(dev_admin().unwrap()));
+            assert_eq!(cfg.chain.committee[0].address, dev_admin().unwrap());
             assert_eq!(
                 cfg.chain.dev_accounts,
                 crate::config::ChainConfig::default().dev_accounts
@@ -405,7 +399,14 @@ mod tests {
             assert_eq!(cfg.chain.dev_accounts, 0, "no public key is funded");
             assert_eq!(cfg.chain.alloc, alloc);
             let cl = cfg.cluster.as_ref().unwrap();
-            assert_eq!(cl.admin, Some(admin));
+            // The admin is the genesis committee (spec/governance.md GOV-R1).
+            assert_eq!(
+                cfg.chain.committee,
+                vec![crate::config::CommitteeMember {
+                    address: admin,
+                    weight: 1
+                }]
+            );
             assert_eq!(cl.listen_addr.ip(), hosts[i]);
             assert_eq!(cfg.rpc.addr, SocketAddr::new(localhost(), 8545 + i as u16));
             let g = crate::genesis::build_genesis(&cfg.chain, &cfg.sealer).unwrap();
@@ -433,7 +434,7 @@ mod tests {
         let d = &init_cluster(&dev).unwrap()[1];
         let cfg = NodeConfig::load(&d.join("config.toml")).unwrap();
         assert_eq!(cfg.rpc.addr.ip(), hosts[1]);
-        assert_eq!(cfg.cluster.unwrap().admin, Some(dev_admin().unwrap()));
+        assert_eq!(cfg.chain.committee[0].address, dev_admin().unwrap());
     }
 
     #[test]

@@ -1,56 +1,65 @@
-//! The consensus system contract (spec/raft.md RAFT-R15): membership changes are
-//! transactions. A call from the chain's admin account to [`NODE_MANAGER`] with calldata
-//! `addSealer(uint256 index)` or `removeSealer(uint256 index)` asks for a single-server
-//! change; the call itself executes as a plain call to a code-less account (it only costs
-//! gas). Every node reads the requests from committed blocks; the Raft leader attaches the
-//! change to the next entry it proposes, and the change takes effect when that entry is in
-//! a node's log.
+//! Raft membership through governance (spec/raft.md RAFT-R15, spec/governance.md GOV-R9):
+//! a passed proposal whose action is `setSealer(node, sealer)` asks for a single-server
+//! change. Every node reads the requests from committed blocks (their `ProposalPassed`
+//! events); the Raft leader attaches the change to the next entry it proposes, and the
+//! change takes effect when that entry is in a node's log.
 
+use alloy_sol_types::{SolCall, SolInterface};
 use bcos_consensus::raft::MemberChange;
-use bcos_types::{Address, RecoveredTx};
+use bcos_storage::StateReader;
+use bcos_types::governance::IGovernanceActions::{self, IGovernanceActionsCalls as A};
+use bcos_types::Receipt;
 
-/// The reserved address of the node-management system contract.
-pub const NODE_MANAGER: Address = Address::new([
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x03,
-]);
-
-fn selector(signature: &str) -> [u8; 4] {
-    let h = alloy_primitives::keccak256(signature.as_bytes());
-    [h[0], h[1], h[2], h[3]]
-}
-
-/// Calldata of a membership request (for clients and tests).
-pub fn calldata(change: MemberChange) -> Vec<u8> {
-    let (sig, who) = match change {
-        MemberChange::Add(x) => ("addSealer(uint256)", x),
-        MemberChange::Remove(x) => ("removeSealer(uint256)", x),
+/// The governance action of a membership request (for clients and tests).
+pub fn action(change: MemberChange) -> Vec<u8> {
+    let (node, sealer) = match change {
+        MemberChange::Add(x) => (x, true),
+        MemberChange::Remove(x) => (x, false),
     };
-    let mut out = selector(sig).to_vec();
-    out.extend_from_slice(&[0u8; 28]);
-    out.extend_from_slice(&who.to_be_bytes());
-    out
+    IGovernanceActions::setSealerCall { node, sealer }.abi_encode()
 }
 
-/// The membership request a transaction makes, if it is one: to [`NODE_MANAGER`], from
-/// `admin`, with well-formed calldata naming an index below `nodes`.
-pub fn request(tx: &RecoveredTx, admin: Address, nodes: u32) -> Option<MemberChange> {
-    if tx.sender != admin || tx.tx.to() != Some(NODE_MANAGER) {
-        return None;
+/// The membership request a passed action makes, if it is one naming a node below `nodes`.
+pub fn request(action: &[u8], nodes: u32) -> Option<MemberChange> {
+    match A::abi_decode(action).ok()? {
+        A::setSealer(c) if c.node < nodes => Some(if c.sealer {
+            MemberChange::Add(c.node)
+        } else {
+            MemberChange::Remove(c.node)
+        }),
+        _ => None,
     }
-    let input = tx.tx.input();
-    if input.len() != 36 || input[4..32].iter().any(|b| *b != 0) {
-        return None;
-    }
-    let who = u32::from_be_bytes([input[32], input[33], input[34], input[35]]);
-    if who >= nodes {
-        return None;
-    }
-    let sel = [input[0], input[1], input[2], input[3]];
-    if sel == selector("addSealer(uint256)") {
-        Some(MemberChange::Add(who))
-    } else if sel == selector("removeSealer(uint256)") {
-        Some(MemberChange::Remove(who))
-    } else {
-        None
+}
+
+/// The membership requests of a committed block, in the order it passed them; `state`
+/// must hold the block.
+pub fn requests(
+    receipts: &[Receipt],
+    state: &dyn StateReader,
+    nodes: u32,
+) -> anyhow::Result<Vec<MemberChange>> {
+    Ok(bcos_execution::governance::passed_actions(receipts, state)?
+        .iter()
+        .filter_map(|(_, action)| request(action, nodes))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_and_other_actions_are_not_requests() {
+        for change in [MemberChange::Add(3), MemberChange::Remove(0)] {
+            assert_eq!(request(&action(change), 4), Some(change));
+        }
+        assert_eq!(
+            request(&action(MemberChange::Add(4)), 4),
+            None,
+            "out of range"
+        );
+        let other = IGovernanceActions::setSendListCall { on: true }.abi_encode();
+        assert_eq!(request(&other, 4), None);
+        assert_eq!(request(&[1, 2, 3], 4), None);
     }
 }

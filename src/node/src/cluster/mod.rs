@@ -3,6 +3,7 @@
 //! runs one of these drivers instead of the solo sealer.
 
 pub mod base;
+pub mod ca;
 pub mod config;
 pub mod deferred;
 pub mod durable;
@@ -19,6 +20,7 @@ pub mod stall_forward;
 pub mod sync_server;
 pub mod sync_tracker;
 pub mod timers;
+pub mod trust;
 pub mod votes;
 pub mod wire;
 
@@ -113,8 +115,6 @@ pub struct StartParts {
     pub ingress: Arc<crate::pool::Ingress>,
     /// Hears a driver error.
     pub failed: Box<dyn FnOnce(String) + Send>,
-    /// Raft's membership admin when `cluster.admin` is unset (the first dev account).
-    pub default_admin: bcos_types::Address,
     /// The group's AMOP router, connected here to the group's peers.
     pub amop: Arc<crate::amop::Router>,
 }
@@ -132,7 +132,6 @@ pub fn start(parts: StartParts) -> anyhow::Result<Cluster> {
         recoverer,
         ingress,
         failed,
-        default_admin,
         amop,
     } = parts;
     let (keys_dir, state_dir) = (keys_dir.as_path(), state_dir.as_path());
@@ -201,14 +200,12 @@ pub fn start(parts: StartParts) -> anyhow::Result<Cluster> {
             Box::new(move || d.run(&inbox))
         }
         ConsensusKind::Raft => {
-            let admin = cfg.admin.unwrap_or(default_admin);
             let d = raft::RaftDriver::new(raft::RaftDriverParts {
                 view: view.clone(),
                 ctx,
                 rt,
                 cfg,
                 recoverer,
-                admin,
             })?;
             let inbox = inbox.clone();
             Box::new(move || d.run(&inbox))

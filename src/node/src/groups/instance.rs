@@ -152,7 +152,6 @@ impl GroupInstance {
                     recoverer: shared.block_recoverer.clone(),
                     ingress: ingress.clone(),
                     failed,
-                    default_admin: beneficiary,
                     amop: amop.clone(),
                 })?;
                 shared.dispatch.attach(id, c.port.clone());

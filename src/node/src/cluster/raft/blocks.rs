@@ -125,16 +125,26 @@ impl RaftDriver {
         self.base.recover(block)
     }
 
-    /// Commits a block and notes the membership requests it holds.
+    /// Commits a block and notes the membership requests it passed (GOV-R9).
     pub(super) fn store_block(&mut self, c: Candidate, certificate: Vec<u8>) -> anyhow::Result<()> {
         let n = self.base.cfg.members.len() as u32;
-        for tx in &c.included {
-            if let Some(change) = membership::request(tx, self.admin, n) {
-                tracing::info!(
-                    ?change,
-                    block = c.block.number(),
-                    "membership request committed"
-                );
+        let number = c.block.number();
+        // Only a block with a governance event can pass a proposal; the others cost nothing.
+        let receipts = c
+            .executed
+            .receipts
+            .iter()
+            .any(|r| {
+                r.logs
+                    .iter()
+                    .any(|l| l.address == bcos_types::governance::GOVERNANCE_ADDRESS)
+            })
+            .then(|| c.executed.receipts.clone());
+        self.base.store_block(c, certificate)?;
+        if let Some(receipts) = receipts {
+            let state: &dyn bcos_storage::StateReader = &*self.base.ctx.store;
+            for change in membership::requests(&receipts, state, n)? {
+                tracing::info!(?change, block = number, "membership request committed");
                 // The latest request about a node replaces any earlier one.
                 let who = target(change);
                 self.wanted.retain(|w| target(*w) != who);
@@ -142,7 +152,6 @@ impl RaftDriver {
             }
         }
         self.prune_wanted();
-        self.base.store_block(c, certificate)?;
         let head = self.base.head.number();
         self.blocks.retain(|_, b| b.number() > head);
         self.candidates.retain(|_, c| c.block.number() > head);

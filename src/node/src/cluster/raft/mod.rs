@@ -23,7 +23,7 @@ use crate::runtime::DriverRuntime;
 use bcos_consensus::raft::{MemberChange, RaftConfig, RaftDurable, RaftMsg, RaftTimer, Role};
 use bcos_consensus::{Decision, Input, Output, Protocol, Raft};
 use bcos_crypto::BatchRecoverer;
-use bcos_types::{Address, Bytes, Height, SealedBlock, B256};
+use bcos_types::{Bytes, Height, SealedBlock, B256};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
@@ -39,14 +39,11 @@ pub struct RaftDriverParts {
     pub cfg: ClusterConfig,
     pub recoverer: std::sync::Arc<BatchRecoverer>,
     pub view: std::sync::Arc<super::ConsensusView>,
-    /// Whose node-manager calls count (the chain admin).
-    pub admin: Address,
 }
 
 pub struct RaftDriver {
     base: DriverBase<RaftTimer, RaftDurable>,
     core: Raft,
-    admin: Address,
     /// Executed blocks waiting for their commit: the leader's own proposals, and blocks a
     /// follower checked before acknowledging their entries.
     candidates: HashMap<B256, Candidate>,
@@ -93,7 +90,6 @@ impl RaftDriver {
         let mut d = RaftDriver {
             base,
             core,
-            admin: p.admin,
             candidates: HashMap::new(),
             invalid: HashSet::new(),
             held: None,
