@@ -32,11 +32,17 @@ fn full_config() -> Value {
         address: Default::default(),
         balance_wei: "1".into(),
     }]);
-    let config = NodeConfig {
+    let mut config = NodeConfig {
         cluster: Some(cluster),
         groups: vec![group],
         ..NodeConfig::default()
     };
+    // Settings serialized only when set.
+    config.chain.committee = vec![bcos_node::config::CommitteeMember {
+        address: Default::default(),
+        weight: 1,
+    }];
+    config.chain.regulator = Some(Default::default());
     serde_json::to_value(&config).expect("the config serializes")
 }
 
@@ -97,5 +103,6 @@ fn the_walk_sees_nested_and_array_settings() {
     assert!(has("cluster.view_timeout_ms"));
     assert!(has("cluster.members"));
     assert!(has("cluster.members.bls_public_key"));
-    assert!(has("cluster.admin"), "Option fields count too");
+    assert!(has("chain.regulator"), "Option fields count too");
+    assert!(has("chain.committee.weight"));
 }
