@@ -44,6 +44,8 @@ pub enum TxKindSim {
     Call,
     /// A payment to the merchant's proxy account (a settlement run's user chain).
     Pay,
+    /// A governance proposal by the committee (account 0; membership-change runs).
+    Govern,
 }
 
 pub struct TxRecord {
@@ -84,6 +86,8 @@ pub struct ClientStats {
     pub no_node: u64,
     /// Payments to the merchant signed (settlement runs' user chains).
     pub payments: u64,
+    /// Governance proposals signed (membership-change runs).
+    pub proposals: u64,
 }
 
 impl ClientStats {
@@ -99,6 +103,7 @@ impl ClientStats {
         self.refused += o.refused;
         self.no_node += o.no_node;
         self.payments += o.payments;
+        self.proposals += o.proposals;
     }
 }
 
@@ -178,6 +183,8 @@ impl Client {
                 21_000,
                 rng.between(1, 1_000_000),
             ),
+            // Never drawn: proposals come from `propose`.
+            TxKindSim::Govern => return None,
             TxKindSim::Transfer => {
                 let to = if rng.chance(0.5) {
                     self.accounts[rng.below(self.accounts.len() as u64) as usize].address
@@ -235,6 +242,51 @@ impl Client {
             },
         );
         Some(hash)
+    }
+
+    /// Signs a governance proposal of `action` by account 0, the dev chain's committee
+    /// (spec/governance.md GOV-R1), so it passes at once; draws nothing from the run's RNG.
+    pub fn propose(&mut self, action: Vec<u8>, now: u64) -> B256 {
+        use alloy_sol_types::SolCall;
+        use bcos_types::governance::{IGovernance, GOVERNANCE_ADDRESS};
+        let input = IGovernance::proposeCall {
+            action: action.into(),
+        }
+        .abi_encode();
+        let a = &self.accounts[0];
+        let unsigned = TxEip1559 {
+            chain_id: self.chain_id,
+            nonce: a.next_nonce,
+            gas_limit: 1_000_000,
+            max_fee_per_gas: u128::from(self.base_fee) * 2,
+            max_priority_fee_per_gas: 1,
+            to: TxKind::Call(GOVERNANCE_ADDRESS),
+            value: U256::ZERO,
+            input: input.into(),
+            ..Default::default()
+        };
+        let tx = Arc::new(Tx::from_envelope(bcos_crypto::sign_tx(unsigned, &a.key)));
+        let hash = tx.hash();
+        let a = &mut self.accounts[0];
+        a.next_nonce += 1;
+        a.pending += 1;
+        self.stats.created += 1;
+        self.stats.proposals += 1;
+        self.txs.insert(
+            hash,
+            TxRecord {
+                raw: Bytes::from(tx.encoded()),
+                tx,
+                account: 0,
+                kind: TxKindSim::Govern,
+                created_ms: now,
+                last_sent_ms: now,
+                sends: 0,
+                first_node: None,
+                acked: None,
+            },
+        );
+        hash
     }
 
     /// Transactions to send again now (oldest first: lower nonces unblock later ones).

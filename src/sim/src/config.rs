@@ -214,6 +214,10 @@ pub struct SimConfig {
     pub state_cache_entries: usize,
     /// Where the client resends a transaction without a receipt (`--resubmit`).
     pub resubmit: Resubmit,
+    /// Raft: the committee removes the last node from the voters a quarter into the faulty
+    /// phase and adds it back at five eighths, by governance proposals
+    /// (spec/governance.md GOV-R9), while the faults go on (`--membership-changes`).
+    pub membership_changes: bool,
 }
 
 impl SimConfig {
@@ -229,6 +233,7 @@ impl SimConfig {
             settlement: None,
             state_cache_entries: STATE_CACHE_ENTRIES_DEFAULT,
             resubmit: Resubmit::default(),
+            membership_changes: false,
         }
     }
 
@@ -275,6 +280,14 @@ impl SimConfig {
         }
         if self.ticks == 0 {
             return Err("--ticks must be positive".into());
+        }
+        if self.membership_changes
+            && (self.protocol != Protocol::Raft || self.multi_group() || self.nodes < 3)
+        {
+            // PBFT groups do not act on setSealer yet (spec/governance.md §4).
+            return Err(
+                "--membership-changes needs a single Raft group of at least 3 nodes".into(),
+            );
         }
         crate::groups::validate(&self.groups, self.nodes)?;
         if let Some(s) = &self.settlement {
@@ -351,6 +364,9 @@ impl SimConfig {
         }
         if self.resubmit != Resubmit::default() {
             s.push_str(&format!(" --resubmit {}", self.resubmit));
+        }
+        if self.membership_changes {
+            s.push_str(" --membership-changes");
         }
         s
     }

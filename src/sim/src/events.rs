@@ -50,6 +50,11 @@ pub enum Event {
         node: u32,
         raw: bcos_types::Bytes,
     },
+    /// Membership-change runs: the committee proposes step `step` of the plan
+    /// ([`crate::world`]: remove the last node, then add it back).
+    Govern {
+        step: u32,
+    },
 }
 
 impl Event {
@@ -69,6 +74,7 @@ impl Event {
             Event::SettleTick => 11,
             Event::RelayTick { .. } => 12,
             Event::ClientTx { .. } => 13,
+            Event::Govern { .. } => 14,
         }
     }
 }

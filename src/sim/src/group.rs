@@ -32,6 +32,8 @@ pub struct Group {
     pub settled_at: Option<u64>,
     pub view_changes: u64,
     pub max_view_or_term: u64,
+    /// Raft: every voter set a member's configuration held (RAFT-R15).
+    pub voter_sets: std::collections::BTreeSet<Vec<u32>>,
 }
 
 impl Group {
@@ -115,6 +117,7 @@ impl Group {
             settled_at: None,
             view_changes: 0,
             max_view_or_term: 0,
+            voter_sets: std::collections::BTreeSet::new(),
         })
     }
 

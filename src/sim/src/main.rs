@@ -75,6 +75,10 @@ struct Args {
     /// forward).
     #[arg(long, default_value = "same")]
     resubmit: Resubmit,
+    /// Raft: governance removes the last node from the voters during the faulty phase and
+    /// adds it back (spec/governance.md GOV-R9).
+    #[arg(long)]
+    membership_changes: bool,
     /// Sweep: stop after this many failing seeds.
     #[arg(long)]
     stop_after: Option<usize>,
@@ -129,6 +133,7 @@ fn real_main() -> anyhow::Result<bool> {
     base.byzantine = args.byzantine;
     base.state_cache_entries = args.state_cache_entries;
     base.resubmit = args.resubmit;
+    base.membership_changes = args.membership_changes;
     if args.settlement {
         base.settlement = Some(SettlementSpec {
             relayers: parse_relayers(&args.relayers).map_err(anyhow::Error::msg)?,

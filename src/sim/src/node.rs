@@ -194,6 +194,14 @@ impl Driver {
         }
     }
 
+    /// Raft: the voters of this node's configuration (RAFT-R15); PBFT: None.
+    pub fn raft_members(&self) -> Option<Vec<u32>> {
+        match self {
+            Driver::Raft(d) => Some(d.core().members().iter().copied().collect()),
+            Driver::Pbft(_) => None,
+        }
+    }
+
     /// (height the core works on, its view or term, whether this node leads it now).
     pub fn position(&self) -> (u64, u64, bool) {
         use bcos_consensus::Protocol as _;

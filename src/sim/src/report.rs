@@ -77,6 +77,8 @@ pub struct GroupReport {
     pub settled_after_ms: Option<u64>,
     pub violations: usize,
     pub verdict: GroupVerdict,
+    /// Raft: the voter sets its members' configurations held.
+    pub voter_sets: Vec<Vec<u32>>,
 }
 
 #[derive(Debug, Clone)]
@@ -275,6 +277,18 @@ impl fmt::Display for Report {
                 sc.bytes_max / bcos_storage::STATE_CACHE_ENTRY_BYTES as u64
             )?;
         }
+        if c.membership_changes {
+            let sets = self
+                .groups
+                .first()
+                .map(|g| g.voter_sets.clone())
+                .unwrap_or_default();
+            writeln!(
+                f,
+                "  membership: {} governance proposals; voter sets held: {:?}",
+                self.client.proposals, sets
+            )?;
+        }
         match self.settled_after_ms {
             Some(ms) => writeln!(f, "  liveness:   settled {ms} ms after the faults stopped")?,
             None => writeln!(f, "  liveness:   not settled")?,
@@ -393,6 +407,7 @@ impl World {
                 settled_after_ms: g.settled_at,
                 violations: g.checkers.violations.len(),
                 verdict,
+                voter_sets: g.voter_sets.iter().cloned().collect(),
             });
         }
         lat.sort_unstable();
@@ -405,11 +420,15 @@ impl World {
             trace.u64(s.records_credited());
             trace.bytes(&s.merchant_balance.to_be_bytes::<32>());
         }
+        // A membership-change run that never saw the smaller voter set did not reach the
+        // states it is about.
+        let changed = groups.first().is_some_and(|g| g.voter_sets.len() >= 2);
         let verdict = if failed {
             Verdict::Fail
         } else if settlement
             .as_ref()
             .is_some_and(|s| s.records_credited() == 0)
+            || (self.cfg.membership_changes && !changed)
         {
             Verdict::Inconclusive
         } else {

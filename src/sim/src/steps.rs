@@ -293,6 +293,11 @@ impl World {
                 if leads && n.honest() {
                     grp.checkers.on_leader(at, node, view);
                 }
+                if let Some(voters) = live.driver.raft_members() {
+                    if !grp.voter_sets.contains(&voters) {
+                        grp.voter_sets.insert(voters);
+                    }
+                }
             }
         }
         n.last_pos = (height, view);

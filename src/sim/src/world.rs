@@ -166,6 +166,11 @@ impl World {
             );
         }
         self.q.push(self.cfg.ticks, Event::Quiet);
+        if self.cfg.membership_changes {
+            self.q.push(self.cfg.ticks / 4, Event::Govern { step: 0 });
+            self.q
+                .push(self.cfg.ticks * 5 / 8, Event::Govern { step: 1 });
+        }
         if let Some(s) = &self.settlement {
             let (settle, relay, relayers) =
                 (s.settle_every_ms, s.relay_every_ms, s.relayers.len() as u32);
@@ -333,6 +338,19 @@ impl World {
                 self.trace.u64(u64::from(group) << 32 | u64::from(node));
                 self.trace.bytes(&raw);
                 self.client_tx(group as usize, node, &raw)?;
+            }
+            Event::Govern { step } => {
+                // GOV-R9: the last node leaves the voters, then comes back.
+                use bcos_consensus::raft::MemberChange;
+                let last = self.cfg.nodes - 1;
+                let change = if step == 0 {
+                    MemberChange::Remove(last)
+                } else {
+                    MemberChange::Add(last)
+                };
+                let action = bcos_node::cluster::membership::action(change);
+                let h = self.groups[0].client.propose(action, at);
+                self.submit(0, h)?;
             }
             Event::Quiet => {
                 self.quiet_since = Some(at);

@@ -266,9 +266,18 @@ pub(crate) fn apply(w: &mut Write<'_, '_, '_>, call: A) -> Result<(), DbError> {
             bounded_insert(w, TAG_REVOKED_SERIALS, &c.serial, GOV_REVOKED_MAX)
         }
         A::revokeCertificate(c) => w.set_remove(TAG_REVOKED_SERIALS, &c.serial).map(drop),
-        // GOV-R9: the consensus driver acts on it from the committed block that passed it;
-        // the state holds nothing more than the proposal.
-        A::setSealer(_) => Ok(()),
+        // GOV-R9: the wish is state, so a driver that restarts or newly leads reads it
+        // again; the node's index is kept in a bounded set to list the wishes.
+        A::setSealer(c) => {
+            let key = c.node.to_be_bytes();
+            if w.set_place(TAG_SEALER_NODES, &key)? == 0 {
+                bounded_insert(w, TAG_SEALER_NODES, &key, SEALER_NODES_MAX)?;
+            }
+            if w.set_place(TAG_SEALER_NODES, &key)? != 0 {
+                w.set_sealer_wish(c.node, c.sealer)?;
+            }
+            Ok(())
+        }
     }
 }
 
@@ -276,6 +285,9 @@ pub(crate) fn apply(w: &mut Write<'_, '_, '_>, call: A) -> Result<(), DbError> {
 pub(crate) const TAG_CAS: &str = "cas";
 pub(crate) const TAG_REVOKED_NODES: &str = "revoked.nodes";
 pub(crate) const TAG_REVOKED_SERIALS: &str = "revoked.serials";
+/// Nodes with a voter wish (GOV-R9), at most [`SEALER_NODES_MAX`].
+pub(crate) const TAG_SEALER_NODES: &str = "sealer.nodes";
+pub const SEALER_NODES_MAX: u64 = 1024;
 
 fn bounded_insert(
     w: &mut Write<'_, '_, '_>,

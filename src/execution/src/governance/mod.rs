@@ -501,27 +501,30 @@ impl NetworkTrust {
     }
 }
 
-/// The actions of the proposals a block passed (GOV-R9): for each `ProposalPassed` event in
-/// `receipts`, its proposal's action, read from `state` (which holds the block).
-pub fn passed_actions(
-    receipts: &[bcos_types::Receipt],
+/// GOV-R9: the voter wishes governance holds, by node index: true to be a voter, false not
+/// to be one; nodes it never named are absent. Read from a committed state.
+pub fn sealer_wishes(
     state: &dyn bcos_storage::StateReader,
-) -> Result<Vec<(u64, Vec<u8>)>, crate::error::DbError> {
+) -> Result<Vec<(u32, bool)>, crate::error::DbError> {
     let mut s = Committed(state);
     let mut out = Vec::new();
-    for log in receipts.iter().flat_map(|r| &r.logs) {
-        if log.address != GOVERNANCE_ADDRESS {
-            continue;
-        }
-        let Ok(passed) = IGovernance::ProposalPassed::decode_log_data(&log.data) else {
+    for key in s.set_members(actions::TAG_SEALER_NODES)? {
+        let Ok(bytes) = <[u8; 4]>::try_from(key.as_slice()) else {
             continue;
         };
-        let Ok(id) = u64::try_from(passed.id) else {
-            continue;
-        };
-        if let Some(p) = s.proposal(id)? {
-            out.push((id, p.action));
+        let node = u32::from_be_bytes(bytes);
+        if let Some(voter) = s.sealer_wish(node)? {
+            out.push((node, voter));
         }
     }
+    out.sort_unstable();
     Ok(out)
+}
+
+/// Whether passed actions wait for the next block boundary (GOV-R5): a driver that seals
+/// only when there is work counts them as work, so an idle chain still applies them.
+pub fn actions_pending(
+    state: &dyn bcos_storage::StateReader,
+) -> Result<bool, crate::error::DbError> {
+    Ok(Committed(state).queue_len()? > 0)
 }

@@ -325,6 +325,15 @@ pub(crate) trait Read: Slots {
             .collect()
     }
 
+    /// GOV-R9: whether governance wants `node` to be a voter; None if it never said.
+    fn sealer_wish(&mut self, node: u32) -> Result<Option<bool>, DbError> {
+        Ok(match self.count(slot("sealer", &[&node.to_be_bytes()]))? {
+            1 => Some(true),
+            2 => Some(false),
+            _ => None,
+        })
+    }
+
     fn queue_len(&mut self) -> Result<u64, DbError> {
         self.count(slot("queue", &[]))
     }
@@ -592,6 +601,13 @@ impl<'s, 'a, 'db> Write<'s, 'a, 'db> {
             self.set(at, U256::ZERO)?;
         }
         Ok(())
+    }
+
+    pub(crate) fn set_sealer_wish(&mut self, node: u32, voter: bool) -> Result<(), DbError> {
+        self.set_u64(
+            slot("sealer", &[&node.to_be_bytes()]),
+            if voter { 1 } else { 2 },
+        )
     }
 
     /// Queues an action (GOV-R5); the caller checked the queue's bound.

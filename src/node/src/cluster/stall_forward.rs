@@ -76,14 +76,41 @@ where
         let count = list.len();
         (count > 0).then(|| (Wire::Txs(list).encode(), count))
     }
+
+    /// For a node that cannot catch up (a Raft node no leader talks to is served no
+    /// blocks): when its head stalled, any pooled transactions, gapped ones included,
+    /// since its lagging state cannot tell which are ready elsewhere.
+    pub fn stalled_pool_frame(
+        &self,
+        stall: &mut StallForward,
+    ) -> Option<(alloy_primitives::bytes::Bytes, usize)> {
+        let now = self.now_ms();
+        let head = self.head.number();
+        if !stall.due(
+            now,
+            head,
+            self.cfg.status_interval_ms,
+            !self.ctx.pool.is_empty(),
+        ) {
+            return None;
+        }
+        let bytes_max = (self.cfg.frame_bytes_max / 2) as usize;
+        let list = encoded_within(self.ctx.pool.take_any(FORWARD_TXS_MAX), bytes_max);
+        let count = list.len();
+        (count > 0).then(|| (Wire::Txs(list).encode(), count))
+    }
 }
 
 /// The pool's first ready transactions, encoded, at most [`FORWARD_TXS_MAX`] and
 /// `bytes_max` bytes (half a frame leaves room for the envelope).
 pub fn ready_batch(pool: &Pool, gas_max: u64, bytes_max: usize) -> Vec<Bytes> {
+    encoded_within(pool.take_ready(FORWARD_TXS_MAX, gas_max), bytes_max)
+}
+
+fn encoded_within(txs: Vec<bcos_types::RecoveredTx>, bytes_max: usize) -> Vec<Bytes> {
     let mut bytes = 0usize;
     let mut list = Vec::new();
-    for tx in pool.take_ready(FORWARD_TXS_MAX, gas_max) {
+    for tx in txs {
         bytes = bytes.saturating_add(tx.tx.encoded_len());
         if bytes > bytes_max {
             break;

@@ -251,6 +251,11 @@ impl Pool {
         self.queue.lock().take_ready(txs_max, gas_max)
     }
 
+    /// Pooled transactions, gapped ones too (see [`TxQueue::take_any`]).
+    pub fn take_any(&self, txs_max: usize) -> Vec<RecoveredTx> {
+        self.queue.lock().take_any(txs_max)
+    }
+
     /// Ready transactions within a block's limits (GOV-R7).
     pub fn take_ready_within(&self, limits: crate::block_exec::BlockLimits) -> Vec<RecoveredTx> {
         self.take_ready(limits.txs_max, limits.gas_limit)

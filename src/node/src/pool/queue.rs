@@ -277,6 +277,18 @@ impl TxQueue {
         out
     }
 
+    /// Pooled transactions, gapped ones too, at most `txs_max`: senders in the order their
+    /// queues opened, each sender's in nonce order. For a node whose committed state lags,
+    /// so that it cannot tell which are ready elsewhere.
+    pub fn take_any(&self, txs_max: usize) -> Vec<RecoveredTx> {
+        self.arrival
+            .values()
+            .filter_map(|a| self.senders.get(a))
+            .flat_map(|q| q.txs.values().map(|p| p.tx.clone()))
+            .take(txs_max)
+            .collect()
+    }
+
     /// A block committed `tx` (from `sender` at `nonce`): drop it and anything below it.
     pub fn remove_committed(&mut self, sender: &Address, nonce: u64) {
         let Some(q) = self.senders.get_mut(sender) else {

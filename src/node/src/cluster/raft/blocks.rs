@@ -42,6 +42,10 @@ impl RaftDriver {
                 Err(_) => {}
             }
         }
+        // GOV-R5: passed governance actions apply at the next block; an idle chain makes
+        // an empty one for them (the voter wishes of GOV-R9 among them).
+        let state: &dyn bcos_storage::StateReader = &*self.base.ctx.store;
+        needs_block |= bcos_execution::governance::actions_pending(state)?;
         let batch = self.base.ctx.pool.take_ready_within(self.base.ctx.limits());
         if batch.is_empty() && !needs_block {
             return Ok(());
@@ -65,6 +69,19 @@ impl RaftDriver {
         // The body is durable before the entry that names it.
         self.persist_bodies()?;
         self.feed(Input::Propose(proposal))
+    }
+
+    /// The membership changes governance wants and the configuration lacks, read from the
+    /// committed state (GOV-R9).
+    pub(super) fn refresh_wanted(&mut self) -> anyhow::Result<()> {
+        let n = self.base.cfg.members.len() as u32;
+        let state: &dyn bcos_storage::StateReader = &*self.base.ctx.store;
+        let wanted = membership::wanted(state, n, &self.core.members())?;
+        if wanted != self.wanted {
+            tracing::info!(?wanted, "membership changes governance wants");
+            self.wanted = wanted;
+        }
+        Ok(())
     }
 
     /// Drops requests the membership already reflects.
@@ -125,43 +142,15 @@ impl RaftDriver {
         self.base.recover(block)
     }
 
-    /// Commits a block and notes the membership requests it passed (GOV-R9).
+    /// Commits a block, then compares the configuration with governance's voter wishes
+    /// (GOV-R9).
     pub(super) fn store_block(&mut self, c: Candidate, certificate: Vec<u8>) -> anyhow::Result<()> {
-        let n = self.base.cfg.members.len() as u32;
-        let number = c.block.number();
-        // Only a block with a governance event can pass a proposal; the others cost nothing.
-        let receipts = c
-            .executed
-            .receipts
-            .iter()
-            .any(|r| {
-                r.logs
-                    .iter()
-                    .any(|l| l.address == bcos_types::governance::GOVERNANCE_ADDRESS)
-            })
-            .then(|| c.executed.receipts.clone());
         self.base.store_block(c, certificate)?;
-        if let Some(receipts) = receipts {
-            let state: &dyn bcos_storage::StateReader = &*self.base.ctx.store;
-            for change in membership::requests(&receipts, state, n)? {
-                tracing::info!(?change, block = number, "membership request committed");
-                // The latest request about a node replaces any earlier one.
-                let who = target(change);
-                self.wanted.retain(|w| target(*w) != who);
-                self.wanted.insert(change);
-            }
-        }
-        self.prune_wanted();
+        self.refresh_wanted()?;
         let head = self.base.head.number();
         self.blocks.retain(|_, b| b.number() > head);
         self.candidates.retain(|_, c| c.block.number() > head);
         self.invalid.clear();
         Ok(())
-    }
-}
-
-fn target(c: MemberChange) -> u32 {
-    match c {
-        MemberChange::Add(x) | MemberChange::Remove(x) => x,
     }
 }

@@ -58,7 +58,8 @@ pub struct RaftDriver {
     blocks: HashMap<B256, SealedBlock>,
     /// Committed decisions waiting for their block (or an earlier height).
     pending: BTreeMap<Height, Decision>,
-    /// Membership requests read from committed blocks, not yet in effect.
+    /// Membership changes governance wants and the configuration lacks (GOV-R9), read
+    /// from the committed state after every stored block.
     wanted: BTreeSet<MemberChange>,
     last_role: Option<(u64, Role, Option<u32>)>,
     /// The uncommitted bodies last made durable ([`bodies`]).
@@ -102,6 +103,8 @@ impl RaftDriver {
             stall: Default::default(),
         };
         d.load_bodies()?;
+        // GOV-R9: what governance wants survives a restart in the state, not in memory.
+        d.refresh_wanted()?;
         Ok(d)
     }
 
