@@ -21,6 +21,10 @@
 //! Byzantine) move payments across, and the settlement checker asserts exactly-once,
 //! conservation and no credit beyond what was settled after every step.
 //!
+//! With `--membership-changes` (a single Raft group) the committee removes the last node
+//! from the voters and adds it back by governance proposals (spec/governance.md GOV-R9)
+//! while the faults go on; a run that never held the smaller voter set is INCONCLUSIVE.
+//!
 //! One seed names one run: the only randomness is [`rng::SimRng`] (xoshiro256**) seeded with it, so a
 //! failing seed replays exactly (the run ends with a trace hash that a replay reproduces).
 
