@@ -45,15 +45,29 @@ pub struct BlockLimits {
 }
 
 impl SealerContext {
+    fn settings(&self) -> bcos_execution::governance::Settings {
+        let state: &dyn StateReader = &*self.store;
+        bcos_execution::governance::Settings::read(state).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading governance settings; using [sealer]'s");
+            Default::default()
+        })
+    }
+
+    /// Keeps the pool's per-transaction gas rule at the committed state's block gas limit
+    /// (GOV-R7): called at start and after every commit.
+    pub fn refresh_pool_limits(&self) {
+        let governed = self.settings().block_gas_limit.unwrap_or(0);
+        self.pool
+            .rules()
+            .governed_gas_limit
+            .store(governed, Ordering::Relaxed);
+    }
+
     /// The limits of the block after the committed head. A storage failure keeps the
     /// configured ones (and is logged): the next block's execution reads the same state and
     /// fails the same way.
     pub fn limits(&self) -> BlockLimits {
-        let state: &dyn StateReader = &*self.store;
-        let settings = bcos_execution::governance::Settings::read(state).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "reading governance settings; using [sealer]'s");
-            Default::default()
-        });
+        let settings = self.settings();
         BlockLimits {
             txs_max: settings.block_txs_max.map_or(self.block_txs_max, |n| {
                 usize::try_from(n).unwrap_or(usize::MAX)
@@ -289,6 +303,7 @@ pub fn commit(ctx: &SealerContext, c: Candidate, certificate: Vec<u8>) -> anyhow
         .commit
         .record(c.included.len(), started.elapsed());
     ctx.metrics.blocks.fetch_add(1, Ordering::Relaxed);
+    ctx.refresh_pool_limits();
     ctx.pool.on_block(&c.included, &c.rejected);
     announce(ctx, c, certificate);
     Ok(())

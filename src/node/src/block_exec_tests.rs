@@ -35,6 +35,7 @@ fn fixture() -> Fixture {
         block_gas_limit: sealer.block_gas_limit,
         tx_gas_cap: 16_777_216,
         base_fee: chain.base_fee_wei,
+        governed_gas_limit: Default::default(),
     };
     let pool = Arc::new(Pool::new(
         &PoolConfig::default(),
@@ -267,4 +268,86 @@ fn a_block_carrying_a_frozen_accounts_transaction_is_refused() {
     let honest = build(&f.ctx, &f.parent, vec![transfer(&f, 0)]).expect("build");
     assert!(honest.included.is_empty());
     assert_eq!(honest.rejected.len(), 1);
+}
+
+/// spec/governance.md GOV-R7: a block gas limit governance set applies from the next block
+/// to the header, the replica's check and the pool's per-transaction rule alike (lowered
+/// here: the default 300 M is above the fork's per-transaction cap already).
+#[test]
+fn a_governed_block_gas_limit_moves_the_header_and_the_pool_rule() {
+    use alloy_sol_types::SolCall;
+    use bcos_types::governance::{IGovernance, IGovernanceActions, GOVERNANCE_ADDRESS};
+    let mut f = fixture();
+    let lowered = 1_000_000u64;
+    let action = IGovernanceActions::setSettingCall {
+        key: "block_gas_limit".into(),
+        value: U256::from(lowered),
+    }
+    .abi_encode();
+    let sign = |nonce: u64, to, gas_limit: u64, input: Vec<u8>, key: &secp256k1::SecretKey| {
+        let env = bcos_crypto::sign_tx(
+            TxEip1559 {
+                chain_id: 20200,
+                nonce,
+                gas_limit,
+                max_fee_per_gas: 2_000_000_000,
+                max_priority_fee_per_gas: 1,
+                to,
+                value: U256::ZERO,
+                input: input.into(),
+                access_list: Default::default(),
+            },
+            key,
+        );
+        RecoveredTx::new(
+            Arc::new(Tx::from_envelope(env)),
+            bcos_crypto::address_of(key),
+        )
+    };
+    let to = TxKind::Call(Address::repeat_byte(0x22));
+    let big = sign(0, to, 2 * lowered, Vec::new(), &f.key);
+    f.ctx
+        .pool
+        .rules()
+        .check(&big.tx)
+        .expect("under the configured limit");
+    let propose = sign(
+        0,
+        TxKind::Call(GOVERNANCE_ADDRESS),
+        500_000,
+        IGovernance::proposeCall {
+            action: action.into(),
+        }
+        .abi_encode(),
+        &f.committee_key,
+    );
+    // Block 1 passes it (the dev committee's one member); block 2 applies it at its start.
+    for txs in [vec![propose], Vec::new()] {
+        let c = build(&f.ctx, &f.parent, txs).expect("build");
+        assert_eq!(c.block.header().gas_limit, f.ctx.block_gas_limit, "not yet");
+        let b = c.block.clone();
+        commit(&f.ctx, c, Vec::new()).expect("commit");
+        f.parent = b;
+    }
+    assert_eq!(f.ctx.limits().gas_limit, lowered);
+    assert_eq!(f.ctx.pool.rules().block_gas_limit(), lowered);
+    assert_eq!(
+        f.ctx.pool.rules().check(&big.tx),
+        Err(crate::pool::PoolError::GasLimitExceeded {
+            gas: 2 * lowered,
+            limit: lowered
+        })
+    );
+    let small = sign(0, to, 21_000, Vec::new(), &f.key);
+    let c = build(&f.ctx, &f.parent, vec![small]).expect("build");
+    assert_eq!(c.block.header().gas_limit, lowered);
+    assert_eq!(c.included.len(), 1);
+    let (block, txs) = (c.block.clone(), c.included.clone());
+    verify_and_execute(&f.ctx, &f.parent, block, txs).expect("a replica agrees");
+    // A leader still on the configured limit is refused.
+    let stale = with_header(&c.block, |h| h.gas_limit = f.ctx.block_gas_limit);
+    assert!(matches!(
+        verify_and_execute(&f.ctx, &f.parent, stale, c.included.clone()),
+        Err(BlockInvalid::Header("gas_limit"))
+    ));
 }

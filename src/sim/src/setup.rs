@@ -229,6 +229,7 @@ pub fn node_context(
         block_gas_limit: chain.sealer.block_gas_limit,
         tx_gas_cap: spec.tx_gas_limit_cap(),
         base_fee: chain.chain.base_fee_wei,
+        governed_gas_limit: Default::default(),
     };
     let pool = Arc::new(Pool::new(
         &pool_config(),
@@ -269,6 +270,7 @@ pub fn node_context(
         timestamp_future_s_max: chain.sealer.timestamp_future_s_max,
         clock,
     };
+    ctx.refresh_pool_limits();
     Ok(NodeContext { ctx, pool, feed })
 }
 

@@ -82,6 +82,7 @@ impl GroupInstance {
             block_gas_limit: config.sealer.block_gas_limit,
             tx_gas_cap: spec.tx_gas_limit_cap(),
             base_fee: config.chain.base_fee_wei,
+            governed_gas_limit: Default::default(),
         };
         let pool = Arc::new(Pool::new(
             &config.pool,
@@ -129,6 +130,7 @@ impl GroupInstance {
             timestamp_future_s_max: config.sealer.timestamp_future_s_max,
             clock: shared.clock.clone(),
         };
+        ctx.refresh_pool_limits();
         let failures = shared.failures.clone();
         let failed: Box<dyn FnOnce(String) + Send> = Box::new(move |msg| {
             let _ = failures.send(msg);

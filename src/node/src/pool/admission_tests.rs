@@ -17,6 +17,7 @@ fn rules() -> StaticRules {
         block_gas_limit: 30_000_000,
         tx_gas_cap: 30_000_000,
         base_fee: 1,
+        governed_gas_limit: Default::default(),
     }
 }
 

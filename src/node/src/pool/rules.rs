@@ -11,13 +11,29 @@ pub struct StaticRules {
     pub chain_id: u64,
     pub allow_unprotected: bool,
     pub tx_bytes_max: usize,
+    /// `sealer.block_gas_limit`: what a transaction's gas may not exceed while governance
+    /// set no limit.
     pub block_gas_limit: u64,
     /// The fork's per-transaction gas cap (EIP-7825 from Osaka on).
     pub tx_gas_cap: u64,
     pub base_fee: u64,
+    /// The block gas limit governance set (spec/governance.md GOV-R7), 0 while it set none;
+    /// the sealer keeps it at the committed state's after every block.
+    pub governed_gas_limit: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl StaticRules {
+    /// The block gas limit in force: governance's (GOV-R7), else the configured one.
+    pub fn block_gas_limit(&self) -> u64 {
+        match self
+            .governed_gas_limit
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => self.block_gas_limit,
+            governed => governed,
+        }
+    }
+
     /// Size, decoding and [`StaticRules::check`]: everything checked before sender
     /// recovery, for a transaction from RPC or forwarded by a peer.
     pub fn check_raw(&self, raw: &[u8]) -> Result<Tx, PoolError> {
@@ -52,10 +68,11 @@ impl StaticRules {
             None if !self.allow_unprotected => return Err(PoolError::Unprotected),
             _ => {}
         }
-        if tx.gas_limit() > self.block_gas_limit {
+        let block_gas_limit = self.block_gas_limit();
+        if tx.gas_limit() > block_gas_limit {
             return Err(PoolError::GasLimitExceeded {
                 gas: tx.gas_limit(),
-                limit: self.block_gas_limit,
+                limit: block_gas_limit,
             });
         }
         if tx.gas_limit() > self.tx_gas_cap {
