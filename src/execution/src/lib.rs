@@ -21,6 +21,7 @@ pub mod governance;
 mod parallel;
 pub mod settlement;
 pub mod system;
+mod system_abi;
 
 pub use call::CallLimits;
 pub use config::{

@@ -9,7 +9,8 @@
 mod store;
 
 use crate::system::{SystemContract, SystemEnv, SystemError, SystemOutput, SystemState};
-use alloy_primitives::{Address, Log, U256};
+use crate::system_abi::{calls_one_of, event_log, returns, revert, write_gas};
+use alloy_primitives::{Address, U256};
 use alloy_sol_types::{SolCall, SolEvent, SolInterface};
 use bcos_types::cns::{
     check_name, check_version, route_bucket, ICns, CNS_ABI_BYTES_MAX, CNS_ADDRESS, CNS_LIST_MAX,
@@ -30,36 +31,22 @@ pub const CNS_VIEW_GAS: u64 = 10_000;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Cns;
 
-fn revert(reason: impl Into<String>) -> SystemError {
-    SystemError::Revert(reason.into())
-}
-
-fn returns<C: SolCall>(value: &C::Return) -> SystemOutput {
-    SystemOutput {
-        logs: Vec::new(),
-        output: C::abi_encode_returns(value).into(),
-    }
-}
-
 fn log(event: &impl SolEvent) -> SystemOutput {
     SystemOutput {
-        logs: vec![Log {
-            address: CNS_ADDRESS,
-            data: event.encode_log_data(),
-        }],
+        logs: vec![event_log(CNS_ADDRESS, event)],
         output: Default::default(),
     }
 }
 
 fn is_write(input: &[u8]) -> bool {
-    let selector = input.get(..4).unwrap_or_default();
-    [
-        ICns::registerCall::SELECTOR,
-        ICns::transferOwnershipCall::SELECTOR,
-        ICns::setRouteCall::SELECTOR,
-    ]
-    .iter()
-    .any(|s| s[..] == *selector)
+    calls_one_of(
+        input,
+        &[
+            ICns::registerCall::SELECTOR,
+            ICns::transferOwnershipCall::SELECTOR,
+            ICns::setRouteCall::SELECTOR,
+        ],
+    )
 }
 
 impl SystemContract for Cns {
@@ -71,8 +58,7 @@ impl SystemContract for Cns {
         if !is_write(input) {
             return CNS_VIEW_GAS;
         }
-        let words = u64::try_from(input.len().saturating_sub(4).div_ceil(32)).unwrap_or(u64::MAX);
-        CNS_WRITE_GAS_BASE.saturating_add(words.saturating_mul(CNS_WRITE_GAS_PER_WORD))
+        write_gas(input, CNS_WRITE_GAS_BASE, CNS_WRITE_GAS_PER_WORD)
     }
 
     fn call(

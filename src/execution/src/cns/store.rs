@@ -6,19 +6,11 @@
 
 use crate::error::DbError;
 use crate::system::SystemState;
-use alloy_primitives::{keccak256, Address, U256};
+use alloy_primitives::{Address, U256};
 use bcos_types::cns::{CNS_ABI_BYTES_MAX, CNS_ADDRESS};
 
 fn slot(tag: &str, parts: &[&[u8]]) -> U256 {
-    let mut preimage = Vec::with_capacity(16 + parts.iter().map(|p| p.len() + 4).sum::<usize>());
-    preimage.extend_from_slice(b"cns.");
-    preimage.extend_from_slice(tag.as_bytes());
-    for part in parts {
-        // Parts are bounded (names, versions, indices), far below 4 GiB.
-        preimage.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
-        preimage.extend_from_slice(part);
-    }
-    U256::from_be_bytes(keccak256(preimage).0)
+    crate::system_abi::named_slot(b"cns.", tag, parts)
 }
 
 /// The route of a name: (stable version, canary version, canary permille).
@@ -56,32 +48,23 @@ impl<'s, 'a, 'db> Store<'s, 'a, 'db> {
     }
 
     fn string(&mut self, base: U256) -> Result<String, DbError> {
-        // Only this contract writes these, within the limits; the bound keeps a corrupt
-        // length from reading without end.
-        let len = usize::try_from(self.word(base)?)
-            .unwrap_or(usize::MAX)
-            .min(CNS_ABI_BYTES_MAX);
-        let mut bytes = Vec::with_capacity(len);
-        let mut at = base;
-        while bytes.len() < len {
-            at = at.wrapping_add(U256::from(1u8));
-            let word = self.word(at)?.to_be_bytes::<32>();
-            let take = (len - bytes.len()).min(32);
-            bytes.extend_from_slice(&word[..take]);
-        }
+        // Only this contract writes these, within the limits.
+        let state = &mut *self.state;
+        let bytes = crate::system_abi::read_bytes(
+            |at| state.sload(CNS_ADDRESS, at),
+            base,
+            CNS_ABI_BYTES_MAX,
+        )?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     fn set_string(&mut self, base: U256, text: &str) -> Result<(), DbError> {
-        self.set_word(base, U256::from(text.len()))?;
-        let mut at = base;
-        for chunk in text.as_bytes().chunks(32) {
-            at = at.wrapping_add(U256::from(1u8));
-            let mut word = [0u8; 32];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.set_word(at, U256::from_be_bytes(word))?;
-        }
-        Ok(())
+        let state = &mut *self.state;
+        crate::system_abi::write_bytes(
+            |at, v| state.sstore(CNS_ADDRESS, at, v),
+            base,
+            text.as_bytes(),
+        )
     }
 
     /// The owner of `name`; zero while nobody registered it.

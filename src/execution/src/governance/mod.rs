@@ -18,6 +18,7 @@ pub use policy::{admission, Alert, TxFacts, Verdict};
 pub use store::{genesis_slots, Committed, Slots};
 
 use crate::system::{SystemContract, SystemEnv, SystemError, SystemOutput, SystemState};
+use crate::system_abi::{calls_one_of, event_log, returns, revert, write_gas};
 use alloy_primitives::{Address, Log, U256};
 use alloy_sol_types::{SolCall, SolEvent, SolInterface};
 use bcos_types::governance::{
@@ -39,22 +40,8 @@ const NO_PROPOSAL: u64 = u64::MAX;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Governance;
 
-fn revert(reason: impl Into<String>) -> SystemError {
-    SystemError::Revert(reason.into())
-}
-
-fn returns<C: SolCall>(value: &C::Return) -> SystemOutput {
-    SystemOutput {
-        logs: Vec::new(),
-        output: C::abi_encode_returns(value).into(),
-    }
-}
-
 fn event(e: &impl SolEvent) -> Log {
-    Log {
-        address: GOVERNANCE_ADDRESS,
-        data: e.encode_log_data(),
-    }
+    event_log(GOVERNANCE_ADDRESS, e)
 }
 
 /// The `Alert` event of a flagged transaction (REG-R3).
@@ -68,15 +55,15 @@ pub fn alert_log(alert: &Alert) -> Log {
 }
 
 fn is_write(input: &[u8]) -> bool {
-    let selector = input.get(..4).unwrap_or_default();
-    [
-        IGovernance::proposeCall::SELECTOR,
-        IGovernance::voteCall::SELECTOR,
-        IGovernance::revokeCall::SELECTOR,
-        IGovernance::blacklistCall::SELECTOR,
-    ]
-    .iter()
-    .any(|s| s[..] == *selector)
+    calls_one_of(
+        input,
+        &[
+            IGovernance::proposeCall::SELECTOR,
+            IGovernance::voteCall::SELECTOR,
+            IGovernance::revokeCall::SELECTOR,
+            IGovernance::blacklistCall::SELECTOR,
+        ],
+    )
 }
 
 fn id_of(id: U256) -> Result<u64, SystemError> {
@@ -92,8 +79,7 @@ impl SystemContract for Governance {
         if !is_write(input) {
             return GOV_VIEW_GAS;
         }
-        let words = u64::try_from(input.len().saturating_sub(4).div_ceil(32)).unwrap_or(u64::MAX);
-        GOV_WRITE_GAS_BASE.saturating_add(words.saturating_mul(GOV_WRITE_GAS_PER_WORD))
+        write_gas(input, GOV_WRITE_GAS_BASE, GOV_WRITE_GAS_PER_WORD)
     }
 
     fn call(

@@ -15,15 +15,7 @@ use bcos_types::governance::{GOVERNANCE_ADDRESS, GOV_ACTION_BYTES_MAX};
 const STORED_BYTES_MAX: usize = GOV_ACTION_BYTES_MAX + 32;
 
 pub(crate) fn slot(tag: &str, parts: &[&[u8]]) -> U256 {
-    let mut preimage = Vec::with_capacity(16 + parts.iter().map(|p| p.len() + 4).sum::<usize>());
-    preimage.extend_from_slice(b"gov.");
-    preimage.extend_from_slice(tag.as_bytes());
-    for part in parts {
-        // Parts are addresses, selectors, indices and setting names: far below 4 GiB.
-        preimage.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
-        preimage.extend_from_slice(part);
-    }
-    U256::from_be_bytes(keccak256(preimage).0)
+    crate::system_abi::named_slot(b"gov.", tag, parts)
 }
 
 /// The two slots every transaction's checks read sit at fixed, unhashed places (a tag in the
@@ -259,20 +251,8 @@ pub(crate) trait Read: Slots {
     }
 
     fn bytes(&mut self, base: U256) -> Result<Vec<u8>, DbError> {
-        // Only this contract writes these, within the limit; the bound keeps a corrupt
-        // length from reading without end.
-        let len = usize::try_from(self.word(base)?)
-            .unwrap_or(usize::MAX)
-            .min(STORED_BYTES_MAX);
-        let mut bytes = Vec::with_capacity(len);
-        let mut at = base;
-        while bytes.len() < len {
-            at = at.wrapping_add(U256::from(1u8));
-            let word = self.word(at)?.to_be_bytes::<32>();
-            let take = (len - bytes.len()).min(32);
-            bytes.extend_from_slice(&word[..take]);
-        }
-        Ok(bytes)
+        // Only this contract writes these, within the limit.
+        crate::system_abi::read_bytes(|at| self.word(at), base, STORED_BYTES_MAX)
     }
 
     fn proposal_count(&mut self) -> Result<u64, DbError> {
@@ -394,15 +374,7 @@ impl<'s, 'a, 'db> Write<'s, 'a, 'db> {
     }
 
     fn set_bytes(&mut self, base: U256, bytes: &[u8]) -> Result<(), DbError> {
-        self.set(base, U256::from(bytes.len()))?;
-        let mut at = base;
-        for chunk in bytes.chunks(32) {
-            at = at.wrapping_add(U256::from(1u8));
-            let mut word = [0u8; 32];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.set(at, U256::from_be_bytes(word))?;
-        }
-        Ok(())
+        crate::system_abi::write_bytes(|at, v| self.set(at, v), base, bytes)
     }
 
     pub(crate) fn set_flag(&mut self, account: Address, bit: u64, on: bool) -> Result<(), DbError> {
