@@ -139,6 +139,20 @@ impl Cluster {
         self.rpc(i).ok("bcos_getConsensusStatus", json!([]))
     }
 
+    /// Awaits node `i`'s consensus status reporting `want` in the numeric `field`.
+    pub fn wait_status(&self, i: usize, field: &str, want: u64) {
+        for _ in 0..CLUSTER_POLL_ATTEMPTS {
+            if as_u64(&self.status(i)[field]) == want {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
+        }
+        panic!(
+            "node {i}: {field} = {}, wanted {want}",
+            self.status(i)[field]
+        );
+    }
+
     /// Awaits every running node at one head `>= at_least` with one hash and state root;
     /// returns (head, hash, state root).
     pub fn wait_agreement(&self, at_least: u64) -> (u64, String, String) {
@@ -272,4 +286,56 @@ pub fn send_transfers(c: &Cluster, via: usize, acct: usize, nonce: u64, count: u
 /// Awaits the receipts (all successful) on node `via`; returns the highest block holding one.
 pub fn top_block(c: &Cluster, via: usize, hashes: &[String]) -> u64 {
     committed_top(c.rpc(via), hashes)
+}
+
+/// A governance proposal from the committee (dev account 0 alone on a `--dev` chain, so it
+/// passes at once) whose action makes `index` a voter or validator or not
+/// (spec/governance.md GOV-R9); returns its hash.
+pub fn membership_tx(c: &Cluster, via: usize, nonce: u64, sealer: bool, index: u32) -> String {
+    use alloy_sol_types::SolCall;
+    use bcos_types::governance::IGovernanceActions;
+    let action = IGovernanceActions::setSealerCall {
+        node: index,
+        sealer,
+    }
+    .abi_encode();
+    proposal_tx(c, via, nonce, action)
+}
+
+/// A governance proposal of `action` (an `IGovernanceActions` call) from dev account 0,
+/// the committee of a `--dev` chain, so it passes at once; returns its hash.
+pub fn proposal_tx(c: &Cluster, via: usize, nonce: u64, action: Vec<u8>) -> String {
+    use alloy_sol_types::SolCall;
+    use bcos_types::governance::{IGovernance, GOVERNANCE_ADDRESS};
+    let raw = crate::tx::TxSpec {
+        nonce,
+        to: GOVERNANCE_ADDRESS,
+        gas_limit: 2_000_000,
+        input: IGovernance::proposeCall {
+            action: action.into(),
+        }
+        .abi_encode(),
+        ..crate::tx::TxSpec::default()
+    }
+    .raw(&dev_key(0));
+    send_raw(c.rpc(via), &raw).unwrap_or_else(|e| panic!("governance proposal refused: {e:?}"))
+}
+
+/// The voters (Raft) or validators (PBFT) node `i`'s consensus runs with now.
+pub fn members(c: &Cluster, i: usize) -> Vec<u64> {
+    c.status(i)["members"]
+        .as_array()
+        .map(|a| a.iter().map(as_u64).collect())
+        .unwrap_or_default()
+}
+
+/// Awaits node `i` running with exactly `want` as its voters or validators.
+pub fn wait_members(c: &Cluster, i: usize, want: &[u64]) {
+    for _ in 0..CLUSTER_POLL_ATTEMPTS {
+        if members(c, i) == want {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
+    }
+    panic!("node {i} members {:?}, wanted {want:?}", members(c, i));
 }

@@ -3,52 +3,9 @@
 //! governance proposal (`setSealer`) joins and replicates; a removed node stops receiving
 //! blocks.
 
-use bcos_tests::cluster::{
-    send_transfers, top_block, Cluster, CLUSTER_POLL_ATTEMPTS, CLUSTER_POLL_MS,
-};
+use bcos_tests::cluster::{membership_tx, send_transfers, top_block, wait_members, Cluster};
 use bcos_tests::*;
 use std::time::Duration;
-
-/// A governance proposal from the committee (dev account 0 alone on a `--dev` chain, so it
-/// passes at once) whose action makes `index` a voter or not (spec/governance.md GOV-R9).
-fn membership_tx(c: &Cluster, via: usize, nonce: u64, sealer: bool, index: u32) -> String {
-    use alloy_sol_types::SolCall;
-    use bcos_types::governance::{IGovernance, IGovernanceActions, GOVERNANCE_ADDRESS};
-    let action = IGovernanceActions::setSealerCall {
-        node: index,
-        sealer,
-    }
-    .abi_encode();
-    let raw = TxSpec {
-        nonce,
-        to: GOVERNANCE_ADDRESS,
-        gas_limit: 1_000_000,
-        input: IGovernance::proposeCall {
-            action: action.into(),
-        }
-        .abi_encode(),
-        ..TxSpec::default()
-    }
-    .raw(&dev_key(0));
-    send_raw(c.rpc(via), &raw).unwrap_or_else(|e| panic!("membership proposal refused: {e:?}"))
-}
-
-fn members(c: &Cluster, i: usize) -> Vec<u64> {
-    c.status(i)["members"]
-        .as_array()
-        .map(|a| a.iter().map(as_u64).collect())
-        .unwrap_or_default()
-}
-
-fn wait_members(c: &Cluster, i: usize, want: &[u64]) {
-    for _ in 0..CLUSTER_POLL_ATTEMPTS {
-        if members(c, i) == want {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
-    }
-    panic!("node {i} members {:?}, wanted {want:?}", members(c, i));
-}
 
 #[test]
 fn killed_raft_leader_is_replaced_and_a_restarted_follower_catches_up() {
@@ -130,4 +87,17 @@ fn node_added_by_transaction_joins_and_a_removed_node_stops_receiving_blocks() {
     std::thread::sleep(Duration::from_millis(status_rounds_ms));
     let h3 = head(c.rpc(3));
     assert!(h3 <= removed_at + 1, "node 3 kept receiving blocks after removal: at {h3}, removed at {removed_at}, others at {top}\n{}", c.node(3).log_tail());
+
+    // GOV-R7: the least election timeout is a setting every voter takes.
+    use alloy_sol_types::SolCall;
+    let action = bcos_types::governance::IGovernanceActions::setSettingCall {
+        key: "consensus_timeout_ms".into(),
+        value: U256::from(700u64),
+    }
+    .abi_encode();
+    let timeout = bcos_tests::cluster::proposal_tx(&c, leader, 2, action);
+    assert!(status_ok(&wait_receipt(c.rpc(leader), &timeout)));
+    for i in 0..3 {
+        c.wait_status(i, "timeoutMs", 700);
+    }
 }

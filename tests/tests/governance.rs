@@ -11,7 +11,7 @@ use bcos_tests::cluster::{
 };
 use bcos_tests::{
     as_u64, decode_hex, dev_key, head, json, send_raw, status_ok, transfer, wait_receipt, Address,
-    TxSpec, Value, U256,
+    Value, U256,
 };
 use std::process::Command;
 
@@ -54,6 +54,22 @@ fn committee_permissions_and_rules_through_ethers_on_every_node() {
     }
     let out = run_client(cmd, "governance.mjs", c.node(0));
     eprint!("{}", out.stdout);
+    // REG-R5: every refusal at admission is in node 0's journal, numbered, with its rule.
+    let journal = c.rpc(0).ok("bcos_getInterceptions", json!([0]));
+    let entries = journal["interceptions"]
+        .as_array()
+        .expect("entries")
+        .clone();
+    let counted =
+        as_u64(&c.rpc(0).ok("bcos_getNodeInfo", json!([]))["stages"]["admit"]["intercepted"]);
+    assert!(counted > 0, "the client drew no interception at node 0");
+    assert_eq!(entries.len() as u64, counted, "{journal}");
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(as_u64(&e["seq"]), i as u64);
+        assert!(e["rule"].as_str().is_some_and(|r| !r.is_empty()), "{e}");
+        assert!(e["hash"].as_str().is_some_and(|h| h.len() == 66), "{e}");
+    }
+    assert_eq!(as_u64(&journal["next"]), counted);
 }
 
 /// Waits (polling, bounded) until `ready` holds for node `i`'s `bcos_getNodeInfo`.
@@ -79,21 +95,8 @@ fn peers_connected(info: &Value) -> u64 {
 /// Sends a proposal from the dev committee (account 0 alone: it passes at once), then a
 /// transfer, whose block is the one the action applies in; returns that block's number.
 fn enact(c: &Cluster, nonce: &mut u64, action: Vec<u8>) -> u64 {
-    use alloy_sol_types::SolCall;
-    use bcos_types::governance::{IGovernance, GOVERNANCE_ADDRESS};
     let key = dev_key(0);
-    let propose = TxSpec {
-        nonce: *nonce,
-        to: GOVERNANCE_ADDRESS,
-        gas_limit: 2_000_000,
-        input: IGovernance::proposeCall {
-            action: action.into(),
-        }
-        .abi_encode(),
-        ..TxSpec::default()
-    }
-    .raw(&key);
-    let hash = send_raw(c.rpc(0), &propose).expect("propose");
+    let hash = bcos_tests::cluster::proposal_tx(c, 0, *nonce, action);
     assert!(
         status_ok(&wait_receipt(c.rpc(0), &hash)),
         "the proposal passes"

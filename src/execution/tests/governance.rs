@@ -832,3 +832,64 @@ fn cas_and_revocations_are_sets_governance_changes() {
     let pay = c.pay(5, addr(6), U256::from(1));
     assert_eq!(c.admitted(&pay), Ok(()));
 }
+
+/// GOV-R7: the consensus timeout is a setting within its bounds (GOV-R6 refuses the rest
+/// when proposed), read by the drivers from the committed state.
+#[test]
+fn the_consensus_timeout_is_a_bounded_setting() {
+    use bcos_execution::governance::Settings;
+    let mut c = Chain::new();
+    for bad in [99u64, 600_001] {
+        let action = Act::setSettingCall {
+            key: "consensus_timeout_ms".into(),
+            value: U256::from(bad),
+        }
+        .abi_encode();
+        let reason = c
+            .view(
+                1,
+                IGovernance::proposeCall {
+                    action: action.into(),
+                },
+            )
+            .unwrap_err();
+        assert!(reason.contains("within 100..=600000"), "{reason}");
+    }
+    assert_eq!(Settings::read(&c.state).unwrap().consensus_timeout_ms, None);
+    c.enact(Act::setSettingCall {
+        key: "consensus_timeout_ms".into(),
+        value: U256::from(250),
+    });
+    assert_eq!(
+        Settings::read(&c.state).unwrap().consensus_timeout_ms,
+        Some(250)
+    );
+}
+
+/// GOV-R9 one block ahead: after the block that passed `setSealer`, the wish is not in the
+/// state yet, but `sealer_wishes_next` already has it (it applies at the next block's
+/// start), which is how a PBFT driver knows the set of head + 2 (spec/pbft.md PBFT-R20).
+#[test]
+fn sealer_wishes_are_known_one_block_ahead() {
+    use bcos_execution::governance::{sealer_wishes, sealer_wishes_next};
+    let mut c = Chain::new();
+    let id = c.view(1, IGovernance::proposalCountCall {}).unwrap();
+    let action = Act::setSealerCall {
+        node: 3,
+        sealer: false,
+    }
+    .abi_encode();
+    let propose = c.gov(
+        1,
+        IGovernance::proposeCall {
+            action: action.into(),
+        },
+    );
+    let vote = c.gov(2, IGovernance::voteCall { id, approve: true });
+    c.block(vec![propose, vote]);
+    assert_eq!(sealer_wishes(&c.state).unwrap(), vec![]);
+    assert_eq!(sealer_wishes_next(&c.state).unwrap(), vec![(3, false)]);
+    c.block(Vec::new());
+    assert_eq!(sealer_wishes(&c.state).unwrap(), vec![(3, false)]);
+    assert_eq!(sealer_wishes_next(&c.state).unwrap(), vec![(3, false)]);
+}

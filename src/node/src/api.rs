@@ -346,6 +346,7 @@ impl ChainApi for NodeApi {
                     "members": v.members(),
                     "blockNumber": self.head_number(),
                     "nextHeight": s.next_height,
+                    "timeoutMs": s.timeout_ms,
                 })
             }
             _ => json!({
@@ -381,6 +382,26 @@ impl ChainApi for NodeApi {
         Some(self.amop.clone())
     }
 
+    fn interceptions(&self, from: u64) -> Result<serde_json::Value, ApiError> {
+        let (entries, next) = self.pool.interceptions().since(from);
+        let entries: Vec<_> = entries
+            .into_iter()
+            .map(|e| {
+                json!({
+                    "seq": e.seq,
+                    "timeMs": e.unix_ms,
+                    "block": e.block,
+                    "hash": e.tx,
+                    "from": e.from,
+                    "to": e.to,
+                    "rule": e.rule,
+                    "reason": e.reason,
+                })
+            })
+            .collect();
+        Ok(json!({ "interceptions": entries, "next": next }))
+    }
+
     fn block_certificate(&self, number: u64) -> Result<Option<serde_json::Value>, ApiError> {
         if number > self.head_number() {
             return Ok(None);
@@ -412,7 +433,10 @@ impl ChainApi for NodeApi {
                     "number": number,
                     "kind": "pbft-bls",
                     "view": u64::from_be_bytes(v),
-                    "signers": c.signer_indices().collect::<Vec<_>>(),
+                    // Signers are positions in the validator set of that height (PBFT-R20);
+                    // `signers` names them by member index where that set is known.
+                    "signerPositions": c.signer_indices().collect::<Vec<_>>(),
+                    "signers": signer_members(self.consensus.as_deref(), number, &c),
                     "digest": hex(c.digest.as_bytes()),
                     "aggregate": hex(&c.aggregate),
                     "raw": hex(&raw),
@@ -429,4 +453,16 @@ impl ChainApi for NodeApi {
             .filter(|p| net.link(*p).is_some_and(|l| l.borrow().connected))
             .count()
     }
+}
+
+/// A certificate's signers by member index, where the set of its height is known.
+fn signer_members(
+    view: Option<&crate::cluster::ConsensusView>,
+    number: u64,
+    c: &bcos_crypto::bls::CommitCertificate,
+) -> Option<Vec<u32>> {
+    let set = view?.validators_at(number)?;
+    c.signer_indices()
+        .map(|p| set.get(p).copied())
+        .collect::<Option<Vec<_>>>()
 }

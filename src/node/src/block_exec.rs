@@ -63,6 +63,12 @@ impl SealerContext {
             .store(governed, Ordering::Relaxed);
     }
 
+    /// The consensus timeout governance set (GOV-R7), if it set one: the drivers apply it
+    /// after every stored block and at start.
+    pub fn consensus_timeout_ms(&self) -> Option<u64> {
+        self.settings().consensus_timeout_ms
+    }
+
     /// The limits of the block after the committed head. A storage failure keeps the
     /// configured ones (and is logged): the next block's execution reads the same state and
     /// fails the same way.

@@ -118,8 +118,8 @@ struct InitArgs {
     /// pbft or raft.
     #[arg(long, default_value = "pbft")]
     consensus: bcos_node::cluster::config::ConsensusKind,
-    /// Raft: only the first K nodes vote from genesis; the others join by transaction to
-    /// a governance proposal, `setSealer` (0 = all vote).
+    /// Only the first K nodes vote from genesis (Raft voters, PBFT validators; the others
+    /// observe); the others join through a governance proposal, `setSealer` (0 = all vote).
     #[arg(long, default_value_t = 0)]
     voters: usize,
     /// The chain admin: the genesis governance committee's only member unless --committee

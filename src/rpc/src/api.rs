@@ -112,6 +112,14 @@ pub trait ChainApi: Send + Sync + 'static {
             "this chain is not a user chain".into(),
         ))
     }
+    /// `bcos_getInterceptions`: transactions the pool refused by a governance rule, from
+    /// journal number `from` on (spec/governance.md REG-R5).
+    fn interceptions(&self, from: u64) -> Result<JsonValue, ApiError> {
+        let _ = from;
+        Err(ApiError::InvalidParams(
+            "this node keeps no interception journal".into(),
+        ))
+    }
     /// The decoded commit certificate of block `number`; `None` past the head.
     fn block_certificate(&self, number: u64) -> Result<Option<JsonValue>, ApiError> {
         let _ = number;

@@ -38,6 +38,13 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
     m.register_method("bcos_getPendingTxSize", |_, c, _| {
         ok(U64::from(c.api.pending_tx_count()))
     })?;
+    // Transactions refused at admission by a governance rule, from journal number N.
+    m.register_method("bcos_getInterceptions", |p, c, _| {
+        let from: Option<U64> = p.sequence().optional_next()?;
+        c.api
+            .interceptions(from.map_or(0, |n| n.to::<u64>()))
+            .map_err(crate::errors::api_error)
+    })?;
     // The commit certificate stored with block N (PBFT: view, signers, BLS aggregate).
     blocking::register(
         m,

@@ -92,6 +92,8 @@ pub struct Checkers {
     book: Option<VoteBook>,
     /// (block hash, certificate hash) already verified.
     certs_ok: BTreeSet<(B256, B256)>,
+    /// PBFT: the validator set the first node to store each height named, and that node.
+    sets: BTreeMap<u64, (u32, Vec<u32>)>,
     /// PBFT: (node, height, view, commit?) -> what it voted for.
     votes: BTreeMap<(u32, u64, u64, bool), B256>,
     /// Raft: (node, term) -> the candidate it granted its vote.
@@ -133,6 +135,7 @@ impl Checkers {
             chain: BTreeMap::new(),
             book,
             certs_ok: BTreeSet::new(),
+            sets: BTreeMap::new(),
             votes: BTreeMap::new(),
             granted: BTreeMap::new(),
             leaders: BTreeMap::new(),
@@ -181,13 +184,15 @@ impl Checkers {
         self.chain.keys().next_back().copied().unwrap_or(0)
     }
 
-    /// Checks the blocks `node` stored above `from`; returns the new checked head.
+    /// Checks the blocks `node` stored above `from`; returns the new checked head. `sets`:
+    /// the validator set `node` says decided a height (PBFT-R20).
     pub fn check_store(
         &mut self,
         now: u64,
         node: u32,
         store: &dyn ChainStore,
         from: u64,
+        sets: &dyn Fn(u64) -> Option<Vec<u32>>,
     ) -> anyhow::Result<u64> {
         let head = store.head().map_or(0, |(h, _)| h);
         for h in from + 1..=head {
@@ -201,7 +206,7 @@ impl Checkers {
                 return Ok(head);
             };
             self.agree(now, node, &b, "stored");
-            self.check_certificate(now, node, &b);
+            self.check_certificate(now, node, &b, sets(h));
         }
         Ok(head.max(from))
     }
@@ -242,7 +247,15 @@ impl Checkers {
         }
     }
 
-    fn check_certificate(&mut self, now: u64, node: u32, b: &CommittedBlock) {
+    /// PBFT: every node that stored height `h` names the same validator set for it, and
+    /// the certificate verifies against that set.
+    fn check_certificate(
+        &mut self,
+        now: u64,
+        node: u32,
+        b: &CommittedBlock,
+        set: Option<Vec<u32>>,
+    ) {
         let h = b.number();
         match self.protocol {
             Protocol::Raft => {
@@ -256,6 +269,24 @@ impl Checkers {
                 }
             }
             Protocol::Pbft => {
+                if let Some(set) = set {
+                    match self.sets.get(&h) {
+                        Some((first, other)) if *other != set => {
+                            let why = format!(
+                                "node {node} says {set:?} decided block {h}, node {first} said {other:?}"
+                            );
+                            self.fail("validator-set", now, node, why);
+                            return;
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.sets.insert(h, (node, set.clone()));
+                        }
+                    }
+                    if let Some(book) = self.book.as_mut() {
+                        book.set_validators_from(h, set.into_iter().map(|i| i as usize).collect());
+                    }
+                }
                 let key = (b.block.hash, keccak256(&b.certificate));
                 if self.certs_ok.contains(&key) {
                     return;

@@ -281,13 +281,8 @@ impl SimConfig {
         if self.ticks == 0 {
             return Err("--ticks must be positive".into());
         }
-        if self.membership_changes
-            && (self.protocol != Protocol::Raft || self.multi_group() || self.nodes < 3)
-        {
-            // PBFT groups do not act on setSealer yet (spec/governance.md §4).
-            return Err(
-                "--membership-changes needs a single Raft group of at least 3 nodes".into(),
-            );
+        if self.membership_changes && (self.multi_group() || self.nodes < 3) {
+            return Err("--membership-changes needs a single group of at least 3 nodes".into());
         }
         crate::groups::validate(&self.groups, self.nodes)?;
         if let Some(s) = &self.settlement {

@@ -75,8 +75,8 @@ struct Args {
     /// forward).
     #[arg(long, default_value = "same")]
     resubmit: Resubmit,
-    /// Raft: governance removes the last node from the voters during the faulty phase and
-    /// adds it back (spec/governance.md GOV-R9).
+    /// Governance removes the last node from the voters (Raft) or validators (PBFT) during
+    /// the faulty phase and adds it back (spec/governance.md GOV-R9, spec/pbft.md PBFT-R20).
     #[arg(long)]
     membership_changes: bool,
     /// Sweep: stop after this many failing seeds.

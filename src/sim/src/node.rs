@@ -194,11 +194,20 @@ impl Driver {
         }
     }
 
-    /// Raft: the voters of this node's configuration (RAFT-R15); PBFT: None.
-    pub fn raft_members(&self) -> Option<Vec<u32>> {
+    /// The voters this node's core runs with: Raft's configuration (RAFT-R15), PBFT's
+    /// validator set at the height it works on (PBFT-R20).
+    pub fn voters(&self) -> Vec<u32> {
         match self {
-            Driver::Raft(d) => Some(d.core().members().iter().copied().collect()),
-            Driver::Pbft(_) => None,
+            Driver::Raft(d) => d.core().members().iter().copied().collect(),
+            Driver::Pbft(d) => d.core().config().validators.clone(),
+        }
+    }
+
+    /// PBFT: the validator set that decided `height`, as this driver knows it.
+    pub fn validators_at(&self, height: u64) -> Option<Vec<u32>> {
+        match self {
+            Driver::Pbft(d) => d.validators_at(height),
+            Driver::Raft(_) => None,
         }
     }
 

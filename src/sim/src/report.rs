@@ -14,8 +14,9 @@ pub enum Verdict {
     Pass,
     /// A property failed (the first violation is in the report).
     Fail,
-    /// Settlement runs: every check held, but no settlement record was credited, so the
-    /// settlement properties held of nothing: bounded evidence, not a pass.
+    /// Every check held, but the run never reached the states its properties are about
+    /// (a settlement run credited no record; a membership run never held the smaller set):
+    /// bounded evidence, not a pass.
     Inconclusive,
 }
 
@@ -25,7 +26,8 @@ impl fmt::Display for Verdict {
             Verdict::Pass => "PASS",
             Verdict::Fail => "FAIL",
             Verdict::Inconclusive => {
-                "INCONCLUSIVE (every check held, but no settlement record was credited)"
+                "INCONCLUSIVE (every check held, but the run never reached what it is about: \
+                 no settlement record credited, or the smaller voter set never held)"
             }
         })
     }

@@ -222,9 +222,10 @@ impl World {
             }
             // Blocks it stored.
             if honest {
-                n.checked_head = grp
-                    .checkers
-                    .check_store(now, node, &*n.store, n.checked_head)?;
+                let sets = |h: u64| n.live.as_ref().and_then(|l| l.driver.validators_at(h));
+                n.checked_head =
+                    grp.checkers
+                        .check_store(now, node, &*n.store, n.checked_head, &sets)?;
             }
         }
         self.observe_position(g, node);
@@ -293,12 +294,11 @@ impl World {
                 if leads && n.honest() {
                     grp.checkers.on_leader(at, node, view);
                 }
-                if let Some(voters) = live.driver.raft_members() {
-                    if !grp.voter_sets.contains(&voters) {
-                        grp.voter_sets.insert(voters);
-                    }
-                }
             }
+        }
+        let voters = live.driver.voters();
+        if !grp.voter_sets.contains(&voters) {
+            grp.voter_sets.insert(voters);
         }
         n.last_pos = (height, view);
     }

@@ -1,16 +1,23 @@
 //! Validator-set changes by governance under the simulator (issue 17; spec/governance.md
-//! GOV-R9, spec/raft.md RAFT-R15): in each run the committee removes the last node from a
-//! Raft group's voters a quarter into the faulty phase and adds it back at five eighths, by
-//! ordinary proposal transactions, while crashes, partitions, drops and delays go on. Every
-//! checker (agreement on block hash, state root and receipts root per height, durability
-//! across crashes, Raft's election and commit rules, liveness once the faults stop) runs
-//! across both changes. A run whose cluster never held the smaller voter set did not reach
-//! the states this is about and is INCONCLUSIVE, counted and bounded here.
+//! GOV-R9, spec/raft.md RAFT-R15, spec/pbft.md PBFT-R20): in each run the committee removes
+//! the last node from a Raft group's voters or a PBFT group's validators a quarter into the
+//! faulty phase and adds it back at five eighths, by ordinary proposal transactions, while
+//! crashes, partitions, drops and delays go on. Every checker (agreement on block hash,
+//! state root and receipts root per height, durability across crashes, Raft's election and
+//! commit rules, PBFT's vote and certificate checks, liveness once the faults stop) runs
+//! across both changes; for PBFT every certificate is checked against the set of its height,
+//! and every node that stored a height must name the same set for it. A run whose cluster
+//! never held the smaller set did not reach the states this is about and is INCONCLUSIVE,
+//! counted and bounded here.
 
 use bcos_sim::config::{Protocol, SimConfig};
 
 fn run(nodes: u32, seed: u64) -> bcos_sim::Report {
-    let mut cfg = SimConfig::new(Protocol::Raft, nodes, seed);
+    run_with(Protocol::Raft, nodes, seed)
+}
+
+fn run_with(protocol: Protocol, nodes: u32, seed: u64) -> bcos_sim::Report {
+    let mut cfg = SimConfig::new(protocol, nodes, seed);
     cfg.ticks = 6_000;
     cfg.membership_changes = true;
     bcos_sim::run(&cfg).expect("the run starts")
@@ -51,4 +58,31 @@ fn voters_leave_and_come_back_by_governance_under_faults() {
 fn a_proposal_held_by_a_removed_node_reaches_the_voters() {
     let r = run(4, 2);
     assert!(r.passed(), "{r}");
+}
+
+/// PBFT: the last validator leaves the set and comes back (four validators, then three with
+/// f = 0, then four again) under the same faults.
+#[test]
+fn validators_leave_and_come_back_by_governance_under_faults() {
+    let seeds = 0..40u64;
+    let mut conclusive = 0;
+    let mut faults = 0;
+    for seed in seeds.clone() {
+        let r = run_with(Protocol::Pbft, 4, seed);
+        assert!(!r.failed(), "{}\n{r}", r.config.replay_command());
+        faults += r.faults_injected();
+        if r.passed() {
+            conclusive += 1;
+            let sets = &r.groups[0].voter_sets;
+            assert!(sets.contains(&vec![0, 1, 2]), "seed {seed}: {sets:?}");
+            assert!(sets.contains(&vec![0, 1, 2, 3]), "seed {seed}: {sets:?}");
+            assert_eq!(r.client.proposals, 2);
+        }
+    }
+    assert!(
+        conclusive * 2 >= seeds.clone().count(),
+        "only {conclusive} of {} runs held the smaller validator set",
+        seeds.count()
+    );
+    assert!(faults > 0);
 }

@@ -37,11 +37,19 @@ pub const RULE_FLAG: u8 = 2;
 pub const SETTING_BLOCK_TXS_MAX: &str = "block_txs_max";
 pub const SETTING_BLOCK_GAS_LIMIT: &str = "block_gas_limit";
 pub const SETTING_PROPOSAL_LIFETIME_BLOCKS: &str = "proposal_lifetime_blocks";
-pub const SETTINGS: [&str; 3] = [
+/// The consensus timeout base: PBFT's view timeout of view 0, Raft's least election timeout.
+pub const SETTING_CONSENSUS_TIMEOUT_MS: &str = "consensus_timeout_ms";
+pub const SETTINGS: [&str; 4] = [
     SETTING_BLOCK_TXS_MAX,
     SETTING_BLOCK_GAS_LIMIT,
     SETTING_PROPOSAL_LIFETIME_BLOCKS,
+    SETTING_CONSENSUS_TIMEOUT_MS,
 ];
+/// The bounds of `consensus_timeout_ms` (GOV-R6): below 100 ms a view or election times
+/// out before one round trip of a loaded cluster; above 10 minutes a faulty leader stalls
+/// the chain that long.
+pub const CONSENSUS_TIMEOUT_MS_MIN: u64 = 100;
+pub const CONSENSUS_TIMEOUT_MS_MAX: u64 = 600_000;
 
 /// The rules an interception or an alert names (REG-R1): what `Interception::rule` and
 /// the `Alert` event's `rule` say.

@@ -17,15 +17,19 @@ pub enum SeededBug {
     LockNotDurable,
 }
 
-/// Static parameters of one PBFT instance.
+/// Static parameters of one PBFT instance: one validator set, in force for every height
+/// this instance decides (PBFT-R20: a set change is a new instance at a height boundary).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PbftConfig {
-    /// Validators in the group.
+    /// Validators in the set: `validators.len()`.
     pub n: u32,
     /// Byzantine nodes tolerated; `n >= 3f + 1`.
     pub f: u32,
-    /// This node's index in the validator list.
+    /// This node's index (its position among the group's members). A node outside
+    /// `validators` is an observer: its driver feeds it nothing.
     pub me: NodeIndex,
+    /// The validators' member indices, ascending; leaders rotate over them in this order.
+    pub validators: Vec<NodeIndex>,
     /// How long view 0 of a height may take before a view change, in driver ticks
     /// (default 1000; the node driver's tick is 1 ms).
     pub view_timeout_ticks: u64,
@@ -50,17 +54,25 @@ pub struct PbftConfig {
 pub enum PbftError {
     #[error("n = {n} validators cannot tolerate f = {f} faults (need n >= 3f + 1)")]
     TooFewNodes { n: u32, f: u32 },
-    #[error("node index {me} is not below n = {n}")]
-    IndexOutOfRange { me: NodeIndex, n: u32 },
+    #[error("the validator set must be {n} distinct indices in ascending order")]
+    BadValidatorSet { n: u32 },
 }
 
 impl PbftConfig {
     /// The largest f that `n` tolerates, documented defaults elsewhere.
     pub fn new(n: u32, me: NodeIndex) -> Self {
+        Self::with_validators((0..n).collect(), me)
+    }
+
+    /// A set of some of the group's members (PBFT-R20), `validators` ascending; `me` may
+    /// be outside it (an observer).
+    pub fn with_validators(validators: Vec<NodeIndex>, me: NodeIndex) -> Self {
+        let n = validators.len() as u32;
         PbftConfig {
             n,
             f: n.saturating_sub(1) / 3,
             me,
+            validators,
             view_timeout_ticks: 1000,
             view_backoff_exp_max: 4,
             views_ahead_max: 16,
@@ -78,13 +90,23 @@ impl PbftConfig {
                 f: self.f,
             });
         }
-        if self.me >= self.n {
-            return Err(PbftError::IndexOutOfRange {
-                me: self.me,
-                n: self.n,
-            });
+        if self.validators.len() != self.n as usize
+            || self.n == 0
+            || self.validators.windows(2).any(|w| w[0] >= w[1])
+        {
+            return Err(PbftError::BadValidatorSet { n: self.n });
         }
         Ok(())
+    }
+
+    /// Whether `node` votes in this set.
+    pub fn is_validator(&self, node: NodeIndex) -> bool {
+        self.validators.binary_search(&node).is_ok()
+    }
+
+    /// Whether this node votes in this set (otherwise its driver feeds it nothing).
+    pub fn votes(&self) -> bool {
+        self.is_validator(self.me)
     }
 
     /// Prepare, commit and new-view quorum: n - f, which is 2f + 1 when n = 3f + 1 (PBFT-R5,
@@ -108,9 +130,13 @@ impl PbftConfig {
         }
     }
 
-    /// The leader of (height, view): `(height + view) mod n` (PBFT-R3).
+    /// The leader of (height, view): validator number `(height + view) mod n` (PBFT-R3).
     pub fn leader(&self, height: Height, view: View) -> NodeIndex {
-        (height.wrapping_add(view) % u64::from(self.n)) as NodeIndex
+        let at = height.wrapping_add(view) % u64::from(self.n.max(1));
+        self.validators
+            .get(at as usize)
+            .copied()
+            .unwrap_or(NodeIndex::MAX)
     }
 
     /// PBFT-R9: the timeout of `view`, doubling per view up to the cap.

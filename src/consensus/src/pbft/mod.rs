@@ -108,6 +108,12 @@ impl Pbft {
         &self.cfg
     }
 
+    /// A governed timeout (spec/governance.md GOV-R7): the view timeout of view 0 from the
+    /// next timer this core arms. Timeouts bear on liveness only (PBFT-R9).
+    pub fn set_view_timeout_ticks(&mut self, ticks: u64) {
+        self.cfg.view_timeout_ticks = ticks.max(1);
+    }
+
     pub fn state(&self) -> &PbftState {
         &self.st
     }
@@ -189,7 +195,7 @@ impl Pbft {
 
     /// PBFT-R1: admission of a verified message.
     fn on_message(&mut self, from: NodeIndex, msg: PbftMsg, fx: &mut Vec<Out>) {
-        if from >= self.cfg.n {
+        if !self.cfg.is_validator(from) {
             return;
         }
         let h = msg.height();
@@ -298,7 +304,14 @@ mod tests {
 
     #[test]
     fn config_checks_and_leader_rotation() {
-        assert!(Pbft::new(PbftConfig::new(4, 4), 1).is_err());
+        let mut unsorted = PbftConfig::with_validators(vec![0, 2, 1], 0);
+        assert_eq!(
+            unsorted.validate(),
+            Err(PbftError::BadValidatorSet { n: 3 })
+        );
+        unsorted.validators = vec![];
+        unsorted.n = 0;
+        assert!(unsorted.validate().is_err());
         let mut c = PbftConfig::new(4, 0);
         c.f = 2;
         assert_eq!(c.validate(), Err(PbftError::TooFewNodes { n: 4, f: 2 }));
@@ -338,6 +351,15 @@ mod tests {
         }
         assert_eq!(c.view_timeout(0), 1000);
         assert_eq!(c.view_timeout(2), 4000);
+        // PBFT-R20: a set of some members rotates over them alone, with its own quorum.
+        let sub = PbftConfig::with_validators(vec![0, 2, 3, 5], 1);
+        assert_eq!(sub.validate(), Ok(()));
+        assert!(!sub.votes() && sub.is_validator(5) && !sub.is_validator(4));
+        assert_eq!((sub.f, sub.quorum()), (1, 3));
+        assert_eq!(
+            (0..4).map(|v| sub.leader(1, v)).collect::<Vec<_>>(),
+            [2, 3, 5, 0]
+        );
         assert_eq!(c.view_timeout(99), 16_000);
     }
 

@@ -95,6 +95,33 @@ mod tests {
             .any(|o| matches!(o, Output::Persist(d) if d.lock == Some(lock.clone()))));
     }
 
+    /// PBFT-R20: in a set of some members, votes from members outside it count for nothing
+    /// and the leader is the set's.
+    #[test]
+    fn only_the_sets_validators_count() {
+        let mut p = Pbft::new(PbftConfig::with_validators(vec![0, 2, 3, 5], 0), 1).unwrap();
+        assert_eq!(p.leader(), 2);
+        let pp = |b| {
+            PbftMsg::PrePrepare(PrePrepare {
+                height: 1,
+                view: 0,
+                block_hash: hash(b),
+            })
+        };
+        msg(&mut p, 1, pp(6));
+        assert!(p.state().proposals.is_empty(), "1 is not a validator");
+        msg(&mut p, 2, pp(7));
+        for outsider in [1, 4, 6] {
+            msg(&mut p, outsider, prepare(0, 7));
+        }
+        assert_eq!(p.state().lock, None, "outsiders' votes do not count");
+        msg(&mut p, 2, prepare(0, 7));
+        assert_eq!(p.state().lock, None, "two of three");
+        msg(&mut p, 5, prepare(0, 7));
+        let lock = p.state().lock.clone().unwrap();
+        assert_eq!(lock.voters, vec![0, 2, 5]);
+    }
+
     #[test]
     fn seeded_quorum_bug_locks_on_two_votes() {
         let mut cfg = PbftConfig::new(4, 0);

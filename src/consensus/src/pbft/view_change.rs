@@ -50,7 +50,7 @@ impl Pbft {
             && pc.view < before
             && pc.voters.len() >= self.cfg.quorum()
             && pc.voters.windows(2).all(|w| w[0] < w[1])
-            && pc.voters.iter().all(|v| *v < self.cfg.n)
+            && pc.voters.iter().all(|v| self.cfg.is_validator(*v))
     }
 
     /// PBFT-R12 (record) and PBFT-R15 (answer a laggard with the new-view it missed).
@@ -158,7 +158,7 @@ impl Pbft {
         let well_formed = vcs.len() >= self.cfg.quorum()
             && vcs.windows(2).all(|w| w[0].0 < w[1].0)
             && vcs.iter().all(|(who, vc)| {
-                *who < self.cfg.n
+                self.cfg.is_validator(*who)
                     && vc.height == nv.height
                     && vc.view == view
                     && vc.prepared.as_ref().is_none_or(|pc| self.cert_ok(pc, view))

@@ -137,6 +137,17 @@ impl Raft {
         &self.cfg
     }
 
+    /// A governed timeout (spec/governance.md GOV-R7): the least election timeout from the
+    /// next timer this core arms. Refused (false) unless above the heartbeat period, which a
+    /// follower must hear within it.
+    pub fn set_election_timeout_ticks(&mut self, ticks: u64) -> bool {
+        if ticks <= self.cfg.heartbeat_ticks {
+            return false;
+        }
+        self.cfg.election_timeout_ticks = ticks;
+        true
+    }
+
     pub fn state(&self) -> &RaftState {
         &self.st
     }

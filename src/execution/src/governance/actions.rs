@@ -7,8 +7,9 @@ use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolInterface;
 use bcos_types::governance::{
     IGovernanceActions::{self, IGovernanceActionsCalls as A},
-    GOV_CAS_MAX, GOV_CA_BYTES_MAX, GOV_MEMBERS_MAX, GOV_REVOKED_MAX, GOV_SERIAL_BYTES_MAX,
-    RULE_FLAG, SETTINGS, SETTING_BLOCK_GAS_LIMIT,
+    CONSENSUS_TIMEOUT_MS_MAX, CONSENSUS_TIMEOUT_MS_MIN, GOV_CAS_MAX, GOV_CA_BYTES_MAX,
+    GOV_MEMBERS_MAX, GOV_REVOKED_MAX, GOV_SERIAL_BYTES_MAX, RULE_FLAG, SETTINGS,
+    SETTING_BLOCK_GAS_LIMIT, SETTING_CONSENSUS_TIMEOUT_MS,
 };
 
 /// The least block gas limit governance may set: one plain transfer must fit.
@@ -102,6 +103,14 @@ fn validate(call: &A) -> Result<(), String> {
             };
             if value < min {
                 return Err(format!("gov: {} is at least {min}, not {value}", c.key));
+            }
+            if c.key == SETTING_CONSENSUS_TIMEOUT_MS
+                && !(CONSENSUS_TIMEOUT_MS_MIN..=CONSENSUS_TIMEOUT_MS_MAX).contains(&value)
+            {
+                return Err(format!(
+                    "gov: {} is within {CONSENSUS_TIMEOUT_MS_MIN}..={CONSENSUS_TIMEOUT_MS_MAX}, not {value}",
+                    c.key
+                ));
             }
             Ok(())
         }

@@ -431,6 +431,7 @@ pub(crate) fn record(
 pub struct Settings {
     pub block_txs_max: Option<u64>,
     pub block_gas_limit: Option<u64>,
+    pub consensus_timeout_ms: Option<u64>,
 }
 
 impl Settings {
@@ -445,6 +446,7 @@ impl Settings {
         Ok(Settings {
             block_txs_max: get(bcos_types::governance::SETTING_BLOCK_TXS_MAX)?,
             block_gas_limit: get(bcos_types::governance::SETTING_BLOCK_GAS_LIMIT)?,
+            consensus_timeout_ms: get(bcos_types::governance::SETTING_CONSENSUS_TIMEOUT_MS)?,
         })
     }
 }
@@ -505,6 +507,36 @@ pub fn sealer_wishes(
     }
     out.sort_unstable();
     Ok(out)
+}
+
+/// GOV-R9 one block ahead: the wishes once the next block has applied the passed actions
+/// that wait for it (every one applies at its start, in order, GOV-R5). A PBFT driver so
+/// knows, from the state of its head, the validator set of head + 2 as well as of head + 1
+/// (spec/pbft.md PBFT-R20).
+pub fn sealer_wishes_next(
+    state: &dyn bcos_storage::StateReader,
+) -> Result<Vec<(u32, bool)>, crate::error::DbError> {
+    use bcos_types::governance::IGovernanceActions::IGovernanceActionsCalls as A;
+    let mut wishes: std::collections::BTreeMap<u32, bool> =
+        sealer_wishes(state)?.into_iter().collect();
+    let mut s = Committed(state);
+    let mut named = s.set_len(actions::TAG_SEALER_NODES)?;
+    for i in 0..s.queue_len()? {
+        let entry = s.queued(i)?;
+        let action = &entry[entry.len().min(8)..];
+        let Ok(A::setSealer(c)) = actions::decode(action) else {
+            continue;
+        };
+        if !wishes.contains_key(&c.node) {
+            // As `actions::apply`: a node beyond the bound is not named.
+            if named >= actions::SEALER_NODES_MAX {
+                continue;
+            }
+            named += 1;
+        }
+        wishes.insert(c.node, c.sealer);
+    }
+    Ok(wishes.into_iter().collect())
 }
 
 /// Whether passed actions wait for the next block boundary (GOV-R5): a driver that seals

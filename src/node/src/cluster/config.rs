@@ -85,8 +85,9 @@ pub struct ClusterConfig {
     /// the config file's directory.
     pub keys_dir: PathBuf,
     pub members: Vec<Member>,
-    /// Raft: the voting members at genesis (indices); empty means all `members`. Others
-    /// join through governance (`setSealer`, spec/governance.md GOV-R9).
+    /// The voting members at genesis (indices): Raft's voters, PBFT's validators; empty
+    /// means all `members`. Others join through governance (`setSealer`, spec/governance.md
+    /// GOV-R9, spec/pbft.md PBFT-R20).
     pub voters: Vec<u32>,
     /// PBFT: how long view 0 of a height may take before a view change; doubles per view.
     pub view_timeout_ms: u64,

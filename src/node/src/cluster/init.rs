@@ -40,8 +40,8 @@ pub struct InitOptions {
     pub rpc_port: u16,
     pub chain_id: u64,
     pub consensus: ConsensusKind,
-    /// Raft: the first `voters` nodes vote from genesis (0 = all); the others join by
-    /// transaction.
+    /// The first `voters` nodes vote from genesis (0 = all), Raft or PBFT; the others join
+    /// by governance.
     pub voters: usize,
     /// Nodes allowed at most (the certificate bitmap and the PBFT quorum math are fine far
     /// beyond; the limit keeps a typo from generating thousands of keys).

@@ -42,13 +42,20 @@ pub struct ConsensusSnapshot {
     pub next_height: u64,
     pub view: u64,
     pub leader: u32,
+    /// The consensus timeout in force (GOV-R7): PBFT's view-0 timeout, Raft's least
+    /// election timeout.
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Default)]
 pub struct ConsensusView {
     snapshot: parking_lot::Mutex<ConsensusSnapshot>,
-    /// The voting members (Raft's current configuration; every validator for PBFT).
+    /// The voting members (Raft's current configuration; PBFT's validator set at the
+    /// height its core works on).
     members: parking_lot::Mutex<Vec<u32>>,
+    /// PBFT: the validator set in force from each height, as far back as the driver knew
+    /// it when it started (spec/pbft.md PBFT-R20).
+    sets: parking_lot::Mutex<std::collections::BTreeMap<u64, Vec<u32>>>,
 }
 
 impl ConsensusView {
@@ -66,6 +73,19 @@ impl ConsensusView {
 
     pub fn set_members(&self, m: Vec<u32>) {
         *self.members.lock() = m;
+    }
+
+    pub fn set_validator_sets(&self, sets: std::collections::BTreeMap<u64, Vec<u32>>) {
+        *self.sets.lock() = sets;
+    }
+
+    /// PBFT: the validator set that decided `height`, if known.
+    pub fn validators_at(&self, height: u64) -> Option<Vec<u32>> {
+        self.sets
+            .lock()
+            .range(..=height)
+            .next_back()
+            .map(|(_, s)| s.clone())
     }
 }
 

@@ -61,7 +61,13 @@ pub struct VoteBook {
     group: GroupId,
     me: usize,
     key: BlsSecretKey,
+    /// Every member's key, by member index (a vote is recorded against its signer's key
+    /// whatever the set; only the set of its height counts it).
     validators: Vec<BlsPublicKey>,
+    /// The validator set in force from each height (PBFT-R20): member indices, ascending.
+    /// Before the first entry, every member. Certificates of height `h` are built and
+    /// checked over the keys of `set_at(h)`, signers named by their position in it.
+    sets: BTreeMap<Height, Vec<usize>>,
     cache: VoteCache,
     per_peer_max: usize,
     sigs: HashMap<VoteDigest, (Height, BTreeMap<usize, BlsSignature>)>,
@@ -83,6 +89,7 @@ impl VoteBook {
             me,
             key,
             slots: vec![BTreeMap::new(); validators.len()],
+            sets: BTreeMap::new(),
             validators,
             cache: VoteCache::with_capacity(cache_entries),
             per_peer_max: per_peer_max.max(1),
@@ -90,12 +97,62 @@ impl VoteBook {
         }
     }
 
-    pub fn quorum(&self) -> usize {
-        quorum_for(self.validators.len())
+    /// The quorum of the set in force at `height`.
+    pub fn quorum_at(&self, height: Height) -> usize {
+        quorum_for(self.keys_at(height).len())
     }
 
     pub fn validators(&self) -> &[BlsPublicKey] {
         &self.validators
+    }
+
+    /// PBFT-R20: `set` (member indices) is in force from `height` on, replacing any entry
+    /// at or above it.
+    pub fn set_validators_from(&mut self, height: Height, mut set: Vec<usize>) {
+        set.sort_unstable();
+        set.dedup();
+        set.retain(|i| *i < self.validators.len());
+        self.sets.split_off(&height);
+        if self.set_at(height) != set {
+            self.sets.insert(height, set);
+        }
+    }
+
+    /// The member indices of the set in force at `height`.
+    pub fn set_at(&self, height: Height) -> Vec<usize> {
+        match self.sets.range(..=height).next_back() {
+            Some((_, set)) => set.clone(),
+            None => (0..self.validators.len()).collect(),
+        }
+    }
+
+    /// The keys of the set at `height`, in set order.
+    fn keys_at(&self, height: Height) -> Vec<BlsPublicKey> {
+        self.set_at(height)
+            .into_iter()
+            .filter_map(|i| self.validators.get(i).cloned())
+            .collect()
+    }
+
+    /// The member indices behind a certificate's signers (positions in the set at `height`).
+    pub fn signer_members(&self, height: Height, cert: &CommitCertificate) -> Vec<u32> {
+        self.bitmap_members(height, &cert.signers)
+    }
+
+    /// The member indices a signer bitmap names at `height` (bit `i`: the set's `i`-th).
+    pub fn bitmap_members(&self, height: Height, bitmap: &[u8]) -> Vec<u32> {
+        let set = self.set_at(height);
+        let mut out = Vec::new();
+        for (byte_i, byte) in bitmap.iter().enumerate() {
+            for bit in 0..8usize {
+                if byte & (1 << bit) != 0 {
+                    if let Some(m) = set.get(byte_i * 8 + bit) {
+                        out.push(*m as u32);
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn data(&self, height: Height, view: u64, body: CommitBody, phase: VotePhase) -> VoteData {
@@ -199,36 +256,57 @@ impl VoteBook {
 
     /// A certificate over `digest` from the recorded votes, if a quorum of them is valid.
     /// Bad votes are dropped and returned as evidence.
+    /// Only the votes of the set in force at the digest's height count (PBFT-R20); culprits
+    /// are named by member index.
     pub fn certificate(&mut self, digest: VoteDigest) -> (Option<CommitCertificate>, Vec<Culprit>) {
+        let Some(height) = self.sigs.get(&digest).map(|(h, _)| *h) else {
+            return (None, Vec::new());
+        };
+        let set = self.set_at(height);
+        let keys = self.keys_at(height);
         let Some((_, votes)) = self.sigs.get_mut(&digest) else {
             return (None, Vec::new());
         };
-        let quorum = quorum_for(self.validators.len());
-        let Ok(mut builder) = CertificateBuilder::new(digest, &self.validators, quorum) else {
+        let quorum = quorum_for(keys.len());
+        let Ok(mut builder) = CertificateBuilder::new(digest, &keys, quorum) else {
             return (None, Vec::new());
         };
-        for (&i, sig) in votes.iter() {
-            let _ = builder.add_vote(i, *sig);
+        for (&member, sig) in votes.iter() {
+            if let Ok(position) = set.binary_search(&member) {
+                let _ = builder.add_vote(position, *sig);
+            }
         }
-        let report = builder.try_build(&self.cache);
-        for c in &report.culprits {
+        let mut report = builder.try_build(&self.cache);
+        for c in &mut report.culprits {
+            c.signer_index = set.get(c.signer_index).copied().unwrap_or(usize::MAX);
             votes.remove(&c.signer_index);
         }
         // A culprit's slot stays taken: it may not replace a bad signature with another.
         (report.certificate, report.culprits)
     }
 
-    /// Checks a certificate someone else built for `expected` (one aggregate verification).
-    pub fn verify(&self, cert: &CommitCertificate, expected: &VoteDigest) -> Result<(), CertError> {
+    /// Checks a certificate someone else built for `expected` at `height` (one aggregate
+    /// verification, over the set in force there).
+    pub fn verify(
+        &self,
+        height: Height,
+        cert: &CommitCertificate,
+        expected: &VoteDigest,
+    ) -> Result<(), CertError> {
         if cert.digest != *expected {
             return Err(CertError::AggregateInvalid);
         }
-        verify_certificate(cert, &self.validators, self.quorum())
+        let keys = self.keys_at(height);
+        verify_certificate(cert, &keys, quorum_for(keys.len()))
     }
 
     /// Forgets votes for heights below `height`.
     pub fn prune_below(&mut self, height: Height) {
         self.sigs.retain(|_, (h, _)| *h >= height);
+        // The entry in force at `height` stays (it may start below it).
+        if let Some((&from, _)) = self.sets.range(..=height).next_back() {
+            self.sets = self.sets.split_off(&from);
+        }
         for mine in &mut self.slots {
             mine.retain(|slot, _| slot.height >= height);
         }
@@ -268,7 +346,7 @@ pub fn verify_block_certificate(
 ) -> Result<(), BlockCertError> {
     verify_header_certificate(
         book.group,
-        &book.validators,
+        &book.keys_at(header.number),
         header,
         block_hash,
         certificate,
@@ -325,6 +403,56 @@ mod tests {
             .collect()
     }
 
+    /// PBFT-R20: a height's certificate counts the votes of the set in force there, names
+    /// signers by their place in that set, and verifies against that set alone.
+    #[test]
+    fn certificates_follow_the_set_of_their_height() {
+        let mut b = books(5);
+        for book in &mut b {
+            book.set_validators_from(10, vec![0, 2, 3, 4]);
+        }
+        assert_eq!(b[0].set_at(9), vec![0, 1, 2, 3, 4]);
+        assert_eq!(b[0].set_at(11), vec![0, 2, 3, 4]);
+        let header = Header {
+            number: 10,
+            ..Default::default()
+        };
+        let hash = B256::repeat_byte(1);
+        let body = CommitBody {
+            block_hash: hash,
+            state_root: header.state_root,
+            receipts_root: header.receipts_root,
+        };
+        let d = b[0].commit_digest(10, 0, body);
+        let slot = VoteSlot::commit(10, 0);
+        b[0].sign(slot, d);
+        for i in [1, 2] {
+            let sig = b[i].sign(slot, d);
+            b[0].record(slot, d, i, sig);
+        }
+        assert!(
+            b[0].certificate(d).0.is_none(),
+            "member 1 is outside the set: two valid votes of four"
+        );
+        let sig = b[4].sign(slot, d);
+        b[0].record(slot, d, 4, sig);
+        let cert = b[0]
+            .certificate(d)
+            .0
+            .expect("0, 2 and 4 are a quorum of four");
+        assert_eq!(b[0].signer_members(10, &cert), vec![0, 2, 4]);
+        let bytes = encode_block_certificate(0, &cert);
+        verify_block_certificate(&b[3], &header, hash, &bytes).expect("valid at 10");
+        let mut other = books(5);
+        assert!(
+            verify_block_certificate(&other[3], &header, hash, &bytes).is_err(),
+            "a book that never saw the change checks it against all five"
+        );
+        other[3].set_validators_from(10, vec![0, 2, 3, 4]);
+        other[3].prune_below(12);
+        verify_block_certificate(&other[3], &header, hash, &bytes).expect("entry kept");
+    }
+
     #[test]
     fn quorum_of_votes_certifies_a_header_and_nothing_else() {
         let mut b = books(4);
@@ -344,7 +472,7 @@ mod tests {
         let slot = VoteSlot::commit(5, 2);
         let sigs: Vec<BlsSignature> = (1..3).map(|i| b[i].sign(slot, d)).collect();
         b[0].sign(slot, d);
-        assert!(b[0].certificate(d).0.is_none() || b[0].quorum() <= 1);
+        assert!(b[0].certificate(d).0.is_none() || b[0].quorum_at(5) <= 1);
         for (i, s) in sigs.into_iter().enumerate() {
             b[0].record(slot, d, i + 1, s);
         }

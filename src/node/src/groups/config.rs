@@ -32,7 +32,7 @@ pub struct GroupConfig {
     /// Node indices (`cluster.members[].index`) of the group's members; empty: every node.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<u32>,
-    /// Raft: node indices voting from genesis; empty: every member.
+    /// Node indices voting from genesis (Raft voters, PBFT validators); empty: every member.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub voters: Vec<u32>,
     /// Accounts funded at the group's genesis instead of `chain.alloc`; unset: `chain.alloc`.

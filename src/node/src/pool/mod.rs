@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod ingress;
+pub mod interceptions;
 pub mod queue;
 pub mod rules;
 
@@ -34,6 +35,8 @@ pub struct Pool {
     metrics: Arc<Metrics>,
     /// Blocks applied to the pool; bumped under the queue lock (see `admit_batch`).
     commit_epoch: AtomicU64,
+    /// Transactions refused by a rule (REG-R5), for `bcos_getInterceptions`.
+    interceptions: interceptions::InterceptionLog,
 }
 
 /// Recovered transactions with their senders' committed (nonce, balance), read at `epoch`.
@@ -98,6 +101,7 @@ impl Pool {
             doorbell,
             metrics,
             commit_epoch: AtomicU64::new(0),
+            interceptions: Default::default(),
         }
     }
 
@@ -161,6 +165,11 @@ impl Pool {
         Ok(acct.map_or((0, U256::ZERO), |a| (a.nonce, a.balance)))
     }
 
+    /// The admission interception journal (REG-R5).
+    pub fn interceptions(&self) -> &interceptions::InterceptionLog {
+        &self.interceptions
+    }
+
     /// REG-R1: governance's rules on the committed state; execution checks them again.
     fn intercept(&self, tx: &RecoveredTx, next_block: u64) -> Result<(), PoolError> {
         let state: &dyn bcos_storage::StateReader = &*self.store;
@@ -176,6 +185,18 @@ impl Pool {
                     "transaction intercepted at admission"
                 );
                 self.metrics.intercepted.fetch_add(1, Ordering::Relaxed);
+                self.interceptions.record(interceptions::Intercepted {
+                    seq: 0,
+                    unix_ms: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64),
+                    block: next_block,
+                    tx: tx.hash(),
+                    from: tx.sender,
+                    to: tx.tx.to(),
+                    rule: interception.rule.name(),
+                    reason: interception.reason.clone(),
+                });
                 Err(PoolError::Intercepted(interception))
             }
             Err(e) => Err(PoolError::Storage(e.to_string())),

@@ -13,16 +13,21 @@ impl PbftDriver {
     /// proposal and times out without one).
     pub(super) fn maybe_seal(&mut self) -> anyhow::Result<()> {
         let height = self.core.next_height();
-        if self.base.head.number() + 1 != height || !self.pending.is_empty() {
+        let next = self.base.head.number() + 1;
+        if height != next || !self.settled() || !self.pending.is_empty() {
             return Ok(());
         }
+        // GOV-R5: passed governance actions apply at the next block; an idle chain makes
+        // an empty one for them (a validator-set change among them, PBFT-R20).
+        let state: &dyn bcos_storage::StateReader = &*self.base.ctx.store;
+        let actions_pending = bcos_execution::governance::actions_pending(state)?;
         if self.core.may_propose() {
             let batch = self.base.ctx.pool.take_ready_within(self.base.ctx.limits());
-            if batch.is_empty() {
+            if batch.is_empty() && !actions_pending {
                 return Ok(());
             }
             let c = block_exec::build(&self.base.ctx, &self.base.head, batch)?;
-            if c.included.is_empty() {
+            if c.included.is_empty() && !actions_pending {
                 self.base.ctx.pool.on_block(&[], &c.rejected);
                 return Ok(());
             }
@@ -39,7 +44,7 @@ impl PbftDriver {
         // Only transactions the leader can propose are work: with gapped ones alone a
         // replica would expect a proposal that never comes and change views forever.
         let key = (height, self.core.view());
-        if self.work_signaled != Some(key) && self.base.ctx.pool.has_ready() {
+        if self.work_signaled != Some(key) && (self.base.ctx.pool.has_ready() || actions_pending) {
             self.work_signaled = Some(key);
             self.feed(Input::Propose(Proposal {
                 height,
@@ -156,10 +161,7 @@ impl PbftDriver {
         self.view_changes.prune_below(next);
         self.book.prune_below(self.base.head.number());
         self.work_signaled = None;
-        if self.core.next_height() < next {
-            let out = self.core.advance_to(next);
-            self.apply(out)?;
-        }
+        self.enter_next_height()?;
         self.execute_proposed()?;
         self.retry_pending()
     }

@@ -110,15 +110,7 @@ impl PbftDriver {
         hash: B256,
     ) -> Option<(PreparedProof, Vec<u32>)> {
         let (signers, agg) = self.lock_proofs.get(&(height, view, hash))?;
-        let voters = signers
-            .iter()
-            .enumerate()
-            .flat_map(|(at, byte)| {
-                (0..8)
-                    .filter(move |bit| byte & (1 << bit) != 0)
-                    .map(move |bit| (at * 8 + bit) as u32)
-            })
-            .collect();
+        let voters = self.book.bitmap_members(height, signers);
         let proof = PreparedProof {
             signers: signers.clone(),
             aggregate: Bytes::copy_from_slice(agg),

@@ -6,6 +6,7 @@
 
 use super::outbound::view_change_digest;
 use super::proposals::{view_in_window, Accepted};
+use super::validator_set::consensus_height;
 use super::view_changes::Seen;
 use super::PbftDriver;
 use crate::cluster::votes::{Recorded, VoteSlot};
@@ -20,6 +21,27 @@ impl PbftDriver {
     pub(super) fn on_wire(&mut self, from: u32, w: Wire) -> anyhow::Result<()> {
         if from as usize >= self.members.len() || from == self.me() {
             return Ok(());
+        }
+        // PBFT-R20: a message counts only within the set of its height; it waits while that
+        // set is unknown (past head + 2), or while the core would reach that height under
+        // another set.
+        if let Some(h) = consensus_height(&w) {
+            let head = self.base.head.number();
+            let wait = match self.set_of(h) {
+                None => true,
+                Some(set) => h >= self.core.next_height() && set != self.core.config().validators,
+            };
+            if wait {
+                let horizon = head + 1 + self.core.config().future_heights_max;
+                if h <= horizon && !self.held.hold(from, h, w) {
+                    return self.drop_msg(from, "its held messages for later heights are full");
+                }
+                return Ok(());
+            }
+            if !self.book.set_at(h).contains(&(from as usize)) {
+                tracing::debug!(peer = from, height = h, "dropped: not a validator there");
+                return Ok(());
+            }
         }
         match w {
             Wire::PrePrepare { msg, block } => self.on_pre_prepare(from, msg, &block),
@@ -218,11 +240,21 @@ impl PbftDriver {
         self.view_changes.keep(s, next, cur);
     }
 
+    /// The core's form of a verified view change: the lock's voters are the proof's
+    /// signers, as member indices.
+    fn core_form(&self, s: &SignedViewChange) -> bcos_consensus::pbft::ViewChange {
+        let mut vc = s.vc.clone();
+        if let (Some(lock), Some(proof)) = (&mut vc.prepared, &s.proof) {
+            lock.voters = self.book.bitmap_members(lock.height, &proof.signers);
+        }
+        vc
+    }
+
     /// Checks a signed view change; returns the core form (lock voters = the proof's
     /// signers). One already verified (held, byte for byte) costs no signature check.
     fn check_view_change(&self, s: &SignedViewChange) -> Option<bcos_consensus::pbft::ViewChange> {
         if self.view_changes.seen(s) == Seen::Same {
-            return Some(core_form(s));
+            return Some(self.core_form(s));
         }
         let member = self.members.get(s.signer as usize)?;
         let digest = view_change_digest(self.base.cfg.group_id, s.signer, &s.vc, &s.proof);
@@ -244,34 +276,13 @@ impl PbftDriver {
                     aggregate,
                 };
                 let expected = cert.digest;
-                self.book.verify(&cert, &expected).ok()?;
-                lock.voters = cert.signer_indices().map(|i| i as u32).collect();
+                self.book.verify(lock.height, &cert, &expected).ok()?;
+                lock.voters = self.book.signer_members(lock.height, &cert);
             }
             _ => return None,
         }
         Some(vc)
     }
-}
-
-/// The core's form of a verified view change: the lock's voters are the proof's signers.
-fn core_form(s: &SignedViewChange) -> bcos_consensus::pbft::ViewChange {
-    let mut vc = s.vc.clone();
-    if let (Some(lock), Some(proof)) = (&mut vc.prepared, &s.proof) {
-        lock.voters = bitmap_indices(&proof.signers);
-    }
-    vc
-}
-
-fn bitmap_indices(bitmap: &[u8]) -> Vec<u32> {
-    let mut out = Vec::new();
-    for (byte_i, byte) in bitmap.iter().enumerate() {
-        for bit in 0..8u32 {
-            if byte & (1 << bit) != 0 {
-                out.push(byte_i as u32 * 8 + bit);
-            }
-        }
-    }
-    out
 }
 
 fn parse_sig(bytes: &[u8]) -> Option<BlsSignature> {

@@ -15,6 +15,7 @@ mod inbound;
 mod outbound;
 pub mod proposals;
 mod sync;
+pub mod validator_set;
 pub mod view_changes;
 
 use super::base::{DriverBase, Routed};
@@ -65,6 +66,14 @@ pub struct PbftDriver {
     /// When the head stopped, and when ready transactions may next go to every validator
     /// ([`forward`]).
     stall: crate::cluster::stall_forward::StallForward,
+    /// Consensus messages for heights whose validator set is not known yet
+    /// ([`validator_set`]).
+    held: validator_set::HeldMsgs,
+    /// View timeouts that fired while the core was ahead of the store.
+    held_timeouts: Vec<PbftTimer>,
+    /// The validator set in force from each height since this driver started (PBFT-R20),
+    /// the latest `validator_set::SET_HISTORY_MAX` changes.
+    set_history: BTreeMap<Height, Vec<u32>>,
 }
 
 pub struct PbftDriverParts {
@@ -94,14 +103,12 @@ impl PbftDriver {
         if p.cfg.members[me].node_id != p.keys.node_id {
             anyhow::bail!("keys/node_id.key does not match members[{me}].node_id");
         }
-        let mut pcfg = PbftConfig::new(p.cfg.members.len() as u32, p.cfg.index);
-        pcfg.view_timeout_ticks = p.cfg.view_timeout_ms;
-        pcfg.bug = match p.cfg.seeded_bug {
-            Some(SeededBug::PbftQuorumTwoF) => Some(bcos_consensus::pbft::SeededBug::QuorumTwoF),
-            Some(SeededBug::PbftNoLock) => Some(bcos_consensus::pbft::SeededBug::NoLock),
-            _ => None,
+        // PBFT-R20: the sets of head + 1 and head + 2, from the committed state.
+        let (s1, s2) = {
+            let state: &dyn bcos_storage::StateReader = &*p.ctx.store;
+            validator_set::sets_from_state(state, p.cfg.members.len() as u32, &p.cfg.voters)?
         };
-        let book = VoteBook::new(
+        let mut book = VoteBook::new(
             p.cfg.group_id,
             me,
             p.keys.bls.clone(),
@@ -111,6 +118,21 @@ impl PbftDriver {
         );
         let members = p.cfg.members.clone();
         let (base, saved) = DriverBase::new(p.ctx, p.cfg, p.rt, p.recoverer, p.view)?;
+        let next = base.head.number() + 1;
+        book.set_validators_from(next, s1.iter().map(|i| *i as usize).collect());
+        book.set_validators_from(next + 1, s2.iter().map(|i| *i as usize).collect());
+        // A snapshot a height ahead of the store was made under that height's set.
+        let ahead = saved
+            .as_ref()
+            .is_some_and(|d: &PbftDurable| d.height == next + 1);
+        let set = if ahead { s2.clone() } else { s1.clone() };
+        let mut pcfg = PbftConfig::with_validators(set, base.cfg.index);
+        pcfg.view_timeout_ticks = base.cfg.view_timeout_ms;
+        pcfg.bug = match base.cfg.seeded_bug {
+            Some(SeededBug::PbftQuorumTwoF) => Some(bcos_consensus::pbft::SeededBug::QuorumTwoF),
+            Some(SeededBug::PbftNoLock) => Some(bcos_consensus::pbft::SeededBug::NoLock),
+            _ => None,
+        };
         let core =
             Pbft::restore(pcfg, base.head.number(), saved).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut d = PbftDriver {
@@ -128,8 +150,14 @@ impl PbftDriver {
             voted_bodies: BTreeMap::new(),
             lock_proofs: BTreeMap::new(),
             stall: Default::default(),
+            held: Default::default(),
+            held_timeouts: Vec::new(),
+            set_history: BTreeMap::new(),
         };
+        d.note_set(next, s1);
+        d.note_set(next + 1, s2);
         d.load_bodies()?;
+        d.apply_governed_timeout();
         Ok(d)
     }
 
@@ -143,8 +171,10 @@ impl PbftDriver {
 
     /// The first step after construction (a restart resends this node's latest votes).
     pub fn start(&mut self) -> anyhow::Result<()> {
-        let out = self.core.resume();
-        self.apply(out)?;
+        if self.core.config().votes() {
+            let out = self.core.resume();
+            self.apply(out)?;
+        }
         self.publish();
         self.execute_proposed()
     }
@@ -158,8 +188,36 @@ impl PbftDriver {
         &self.core
     }
 
-    /// Feeds one input to the core and carries out what it asks.
+    /// The validator set that decided (or decides) `height`, if this driver has known it
+    /// since it started (PBFT-R20).
+    pub fn validators_at(&self, height: Height) -> Option<Vec<u32>> {
+        self.set_history
+            .range(..=height)
+            .next_back()
+            .map(|(_, s)| s.clone())
+    }
+
+    /// Feeds one input to the core and carries out what it asks. A core that does not vote,
+    /// or works on a height whose set is unknown or not its own, gets nothing about that
+    /// height: its timeouts wait for the next stored block (PBFT-R20).
     fn feed(&mut self, input: Input<PbftMsg, PbftTimer>) -> anyhow::Result<()> {
+        if !self.core.config().votes() {
+            return Ok(());
+        }
+        if !self.settled() {
+            match input {
+                Input::Timeout(t) => {
+                    if !self.held_timeouts.contains(&t) {
+                        self.held_timeouts.push(t);
+                    }
+                    return Ok(());
+                }
+                Input::Message { ref msg, .. } if msg.height() >= self.core.next_height() => {
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
         let started = Instant::now();
         let out = self.core.handle(input);
         self.base.ctx.metrics.consensus.record(0, started.elapsed());
@@ -169,16 +227,16 @@ impl PbftDriver {
         Ok(())
     }
 
-    fn publish(&self) {
+    pub(super) fn publish(&self) {
         self.base.view.set(super::ConsensusSnapshot {
             next_height: self.core.next_height(),
             view: self.core.view(),
             leader: self.core.leader(),
+            timeout_ms: self.core.config().view_timeout_ticks,
         });
-        if self.base.view.members().is_empty() {
-            self.base
-                .view
-                .set_members((0..self.members.len() as u32).collect());
+        let set = &self.core.config().validators;
+        if self.base.view.members() != *set {
+            self.base.view.set_members(set.clone());
         }
     }
 

@@ -82,7 +82,7 @@ impl PbftDriver {
             match cert {
                 Some(cert) => {
                     if let Some(lock) = vc.prepared.as_mut() {
-                        lock.voters = cert.signer_indices().map(|i| i as u32).collect();
+                        lock.voters = self.book.signer_members(pc.height, &cert);
                     }
                     proof = Some(PreparedProof {
                         signers: cert.signers,

@@ -84,6 +84,28 @@ impl RaftDriver {
         Ok(())
     }
 
+    /// GOV-R7: the least election timeout governance set, else `[cluster]
+    /// election_timeout_ms` (a value at or below the heartbeat period is refused, logged).
+    pub(super) fn apply_governed_timeout(&mut self) {
+        let ms = self
+            .base
+            .ctx
+            .consensus_timeout_ms()
+            .unwrap_or(self.base.cfg.election_timeout_ms);
+        if ms != self.core.config().election_timeout_ticks && self.timeout_refused != Some(ms) {
+            if self.core.set_election_timeout_ticks(ms) {
+                tracing::info!(election_timeout_ms = ms, "election timeout (GOV-R7)");
+            } else {
+                self.timeout_refused = Some(ms);
+                tracing::warn!(
+                    election_timeout_ms = ms,
+                    heartbeat_ms = self.base.cfg.heartbeat_ms,
+                    "governed election timeout not above the heartbeat; kept the old one"
+                );
+            }
+        }
+    }
+
     /// Drops requests the membership already reflects.
     pub(super) fn prune_wanted(&mut self) {
         let members = self.core.members();
@@ -147,6 +169,7 @@ impl RaftDriver {
     pub(super) fn store_block(&mut self, c: Candidate, certificate: Vec<u8>) -> anyhow::Result<()> {
         self.base.store_block(c, certificate)?;
         self.refresh_wanted()?;
+        self.apply_governed_timeout();
         let head = self.base.head.number();
         self.blocks.retain(|_, b| b.number() > head);
         self.candidates.retain(|_, c| c.block.number() > head);

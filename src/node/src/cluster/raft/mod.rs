@@ -67,6 +67,8 @@ pub struct RaftDriver {
     /// The head and since when (ms) it has not moved, and when a follower may next hand
     /// its ready transactions to the leader ([`forward`]).
     stall: crate::cluster::stall_forward::StallForward,
+    /// A governed election timeout this node refused (logged once per value).
+    timeout_refused: Option<u64>,
 }
 
 impl RaftDriver {
@@ -101,10 +103,12 @@ impl RaftDriver {
             last_role: None,
             bodies_written: BTreeSet::new(),
             stall: Default::default(),
+            timeout_refused: None,
         };
         d.load_bodies()?;
         // GOV-R9: what governance wants survives a restart in the state, not in memory.
         d.refresh_wanted()?;
+        d.apply_governed_timeout();
         Ok(d)
     }
 
@@ -170,6 +174,7 @@ impl RaftDriver {
             next_height: self.base.head.number() + 1,
             view: self.core.term(),
             leader: self.core.leader().unwrap_or(u32::MAX),
+            timeout_ms: self.core.config().election_timeout_ticks,
         });
         self.base
             .view
