@@ -228,8 +228,15 @@ impl SystemContract for MerchantSettlement {
         let chain = proof.chain_id;
         let mut verifier = VerifierState::default();
         verifier.chains.insert(chain, Self::progress(state, chain)?);
+        // GOV-R10: the user chain's set at the header's height, where governance registered
+        // a change; the registry's genesis set otherwise.
+        let members = crate::governance::chain_validators_at(state, chain, proof.header.number)?;
+        let check = bcos_settlement::WithMembers {
+            inner: self.check.as_ref(),
+            members,
+        };
         let (credit, next) = verifier
-            .submit(&self.config, &proof, self.check.as_ref())
+            .submit(&self.config, &proof, &check)
             .map_err(revert)?;
         let progress = next.progress(chain);
         // XS-R10: the credit and the progress are one state transition.

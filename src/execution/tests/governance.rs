@@ -893,3 +893,61 @@ fn sealer_wishes_are_known_one_block_ahead() {
     assert_eq!(sealer_wishes(&c.state).unwrap(), vec![(3, false)]);
     assert_eq!(sealer_wishes_next(&c.state).unwrap(), vec![(3, false)]);
 }
+
+/// GOV-R10: the merchant chain's committee registers a user chain's validator set from a
+/// height on; a later entry replaces those from its height on, the newest four are kept,
+/// and a malformed set is refused when proposed.
+#[test]
+fn a_user_chains_validator_sets_are_registered_by_height() {
+    use bcos_execution::governance::chain_validator_sets;
+    let mut c = Chain::new();
+    for (members, why) in [
+        (vec![], "1 to 100 members"),
+        (vec![2, 1], "distinct and ascending"),
+        ((0..101).collect::<Vec<u32>>(), "1 to 100 members"),
+    ] {
+        let action = Act::setChainValidatorsCall {
+            chainId: 7,
+            fromHeight: 10,
+            members,
+        }
+        .abi_encode();
+        let reason = c
+            .view(
+                1,
+                IGovernance::proposeCall {
+                    action: action.into(),
+                },
+            )
+            .unwrap_err();
+        assert!(reason.contains(why), "{reason}");
+    }
+    let set = |c: &mut Chain, from: u64, members: Vec<u32>| {
+        c.enact(Act::setChainValidatorsCall {
+            chainId: 7,
+            fromHeight: from,
+            members,
+        })
+    };
+    set(&mut c, 10, vec![0, 1, 2]);
+    set(&mut c, 20, vec![0, 1, 2, 3]);
+    assert_eq!(
+        chain_validator_sets(&c.state, 7).unwrap(),
+        vec![(10, vec![0, 1, 2]), (20, vec![0, 1, 2, 3])]
+    );
+    assert!(chain_validator_sets(&c.state, 8).unwrap().is_empty());
+    // From 15 on replaces the entry from 20.
+    set(&mut c, 15, vec![1, 2, 3]);
+    assert_eq!(
+        chain_validator_sets(&c.state, 7).unwrap(),
+        vec![(10, vec![0, 1, 2]), (15, vec![1, 2, 3])]
+    );
+    for from in [30, 40, 50] {
+        set(&mut c, from, vec![0, 3]);
+    }
+    let kept = chain_validator_sets(&c.state, 7).unwrap();
+    assert_eq!(
+        kept.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+        vec![15, 30, 40, 50]
+    );
+}

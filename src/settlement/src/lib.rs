@@ -17,7 +17,7 @@ pub mod proof;
 pub mod record;
 pub mod verifier;
 
-pub use check::{CertificateCheck, ChainId};
+pub use check::{CertificateCheck, ChainId, WithMembers};
 pub use producer::{ProducerState, SettleRefusal};
 pub use proof::{SettlementProof, PROOF_BYTES_MAX};
 pub use record::{

@@ -26,6 +26,10 @@ pub const GOV_CA_BYTES_MAX: usize = 2048;
 pub const GOV_REVOKED_MAX: u64 = 1024;
 /// The longest certificate serial number (RFC 5280: 20 octets).
 pub const GOV_SERIAL_BYTES_MAX: usize = 20;
+/// Validator-set entries kept per user chain (GOV-R10); a newer one pushes out the oldest.
+pub const GOV_CHAIN_SETS_MAX: usize = 4;
+/// Members named in one user chain's validator set at most (GOV-R10).
+pub const GOV_CHAIN_SET_MEMBERS_MAX: usize = 100;
 
 /// A rule's action (REG-R2): intercept refuses the transaction, flag commits it with an
 /// [`IGovernance::Alert`] event.
@@ -169,8 +173,13 @@ alloy_sol_types::sol! {
         function revokeNode(address nodeId, bool revoked) external;
         /// Refuses the certificate with this serial number, or lifts that.
         function revokeCertificate(bytes serial, bool revoked) external;
-        /// Raft groups: makes node `node` (its index in the member list) a voter, or no
-        /// longer one (spec/raft.md RAFT-R15, GOV-R9). PBFT groups do not act on it yet.
+        /// Makes node `node` (its index in the member list) a voter (Raft) or validator
+        /// (PBFT), or no longer one (GOV-R9, spec/raft.md RAFT-R15, spec/pbft.md PBFT-R20).
         function setSealer(uint32 node, bool sealer) external;
+        /// Merchant chains: user chain `chainId`'s certificates from height `fromHeight` on
+        /// are checked against its members `members` (indices into the member list the
+        /// settlement registry holds, ascending), as that chain's governance set them
+        /// (spec/settlement.md XS-R5, GOV-R10).
+        function setChainValidators(uint64 chainId, uint64 fromHeight, uint32[] members) external;
     }
 }

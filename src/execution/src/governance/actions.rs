@@ -8,8 +8,9 @@ use alloy_sol_types::SolInterface;
 use bcos_types::governance::{
     IGovernanceActions::{self, IGovernanceActionsCalls as A},
     CONSENSUS_TIMEOUT_MS_MAX, CONSENSUS_TIMEOUT_MS_MIN, GOV_CAS_MAX, GOV_CA_BYTES_MAX,
-    GOV_MEMBERS_MAX, GOV_REVOKED_MAX, GOV_SERIAL_BYTES_MAX, RULE_FLAG, SETTINGS,
-    SETTING_BLOCK_GAS_LIMIT, SETTING_CONSENSUS_TIMEOUT_MS,
+    GOV_CHAIN_SETS_MAX, GOV_CHAIN_SET_MEMBERS_MAX, GOV_MEMBERS_MAX, GOV_REVOKED_MAX,
+    GOV_SERIAL_BYTES_MAX, RULE_FLAG, SETTINGS, SETTING_BLOCK_GAS_LIMIT,
+    SETTING_CONSENSUS_TIMEOUT_MS,
 };
 
 /// The least block gas limit governance may set: one plain transfer must fit.
@@ -171,6 +172,18 @@ fn validate(call: &A) -> Result<(), String> {
             Ok(())
         }
         A::removeCa(_) | A::setSealer(_) => Ok(()),
+        A::setChainValidators(c) => {
+            let n = c.members.len();
+            if n == 0 || n > GOV_CHAIN_SET_MEMBERS_MAX {
+                return Err(format!(
+                    "gov: a chain's validator set names 1 to {GOV_CHAIN_SET_MEMBERS_MAX} members"
+                ));
+            }
+            if c.members.windows(2).any(|w| w[0] >= w[1]) {
+                return Err("gov: validator members are distinct and ascending".into());
+            }
+            Ok(())
+        }
         A::revokeNode(c) => nonzero("node id", c.nodeId),
         A::revokeCertificate(c) => {
             if c.serial.is_empty() || c.serial.len() > GOV_SERIAL_BYTES_MAX {
@@ -195,6 +208,7 @@ pub(crate) fn apply(w: &mut Write<'_, '_, '_>, call: A) -> Result<(), DbError> {
             | A::revokeNode(_)
             | A::revokeCertificate(_)
             | A::setSealer(_)
+            | A::setChainValidators(_)
     ) {
         // From the first rule on, every transaction's checks run (REG-R1).
         let mut p = w.policy()?;
@@ -286,6 +300,15 @@ pub(crate) fn apply(w: &mut Write<'_, '_, '_>, call: A) -> Result<(), DbError> {
                 w.set_sealer_wish(c.node, c.sealer)?;
             }
             Ok(())
+        }
+        // GOV-R10: an entry replaces those from its height on; the newest few are kept.
+        A::setChainValidators(c) => {
+            let mut sets = w.chain_sets(c.chainId)?;
+            sets.retain(|(from, _)| *from < c.fromHeight);
+            sets.push((c.fromHeight, c.members));
+            let excess = sets.len().saturating_sub(GOV_CHAIN_SETS_MAX);
+            sets.drain(..excess);
+            w.set_chain_sets(c.chainId, &sets)
         }
     }
 }

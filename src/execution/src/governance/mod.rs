@@ -539,6 +539,31 @@ pub fn sealer_wishes_next(
     Ok(wishes.into_iter().collect())
 }
 
+/// GOV-R10: every validator set governance registered for user chain `chain`, (from
+/// height, members), oldest first; read from a committed state.
+pub fn chain_validator_sets(
+    state: &dyn bcos_storage::StateReader,
+    chain: u64,
+) -> Result<Vec<(u64, Vec<u32>)>, crate::error::DbError> {
+    Committed(state).chain_sets(chain)
+}
+
+/// GOV-R10: the validator set governance registered for user chain `chain` at `height`
+/// (members of the registry's list), if any entry covers it; read on the block's state by
+/// the merchant chain's settlement contract.
+pub fn chain_validators_at(
+    state: &mut crate::system::SystemState<'_, '_>,
+    chain: u64,
+    height: u64,
+) -> Result<Option<Vec<u32>>, crate::error::DbError> {
+    Ok(state
+        .chain_sets(chain)?
+        .into_iter()
+        .rev()
+        .find(|(from, _)| *from <= height)
+        .map(|(_, members)| members))
+}
+
 /// Whether passed actions wait for the next block boundary (GOV-R5): a driver that seals
 /// only when there is work counts them as work, so an idle chain still applies them.
 pub fn actions_pending(

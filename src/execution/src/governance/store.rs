@@ -314,6 +314,12 @@ pub(crate) trait Read: Slots {
         })
     }
 
+    /// GOV-R10: user chain `chain`'s validator sets, (from height, members), oldest first.
+    fn chain_sets(&mut self, chain: u64) -> Result<Vec<(u64, Vec<u32>)>, DbError> {
+        let raw = self.bytes(slot("chain.sets", &[&chain.to_be_bytes()]))?;
+        Ok(decode_chain_sets(&raw))
+    }
+
     fn queue_len(&mut self) -> Result<u64, DbError> {
         self.count(slot("queue", &[]))
     }
@@ -375,6 +381,22 @@ impl<'s, 'a, 'db> Write<'s, 'a, 'db> {
 
     fn set_bytes(&mut self, base: U256, bytes: &[u8]) -> Result<(), DbError> {
         crate::system_abi::write_bytes(|at, v| self.set(at, v), base, bytes)
+    }
+
+    pub(crate) fn set_chain_sets(
+        &mut self,
+        chain: u64,
+        sets: &[(u64, Vec<u32>)],
+    ) -> Result<(), DbError> {
+        let mut raw = Vec::new();
+        for (from, members) in sets {
+            raw.extend_from_slice(&from.to_be_bytes());
+            raw.extend_from_slice(&(members.len() as u32).to_be_bytes());
+            for m in members {
+                raw.extend_from_slice(&m.to_be_bytes());
+            }
+        }
+        self.set_bytes(slot("chain.sets", &[&chain.to_be_bytes()]), &raw)
     }
 
     pub(crate) fn set_flag(&mut self, account: Address, bit: u64, on: bool) -> Result<(), DbError> {
@@ -627,5 +649,26 @@ pub fn genesis_slots(
         out.push((slot("regulator", &[]), U256::from_be_slice(r.as_slice())));
     }
     out.retain(|(_, v)| !v.is_zero());
+    out
+}
+
+/// `(from u64, count u32, count × member u32)` per entry, big-endian; a truncated tail is
+/// dropped (only this contract writes it, within the bounds of GOV-R10).
+fn decode_chain_sets(mut raw: &[u8]) -> Vec<(u64, Vec<u32>)> {
+    let mut out = Vec::new();
+    while raw.len() >= 12 {
+        let from = u64::from_be_bytes(raw[..8].try_into().unwrap_or([0; 8]));
+        let n = u32::from_be_bytes(raw[8..12].try_into().unwrap_or([0; 4])) as usize;
+        raw = &raw[12..];
+        let Some(body) = raw.get(..n.saturating_mul(4)) else {
+            break;
+        };
+        let members = body
+            .chunks_exact(4)
+            .map(|c| u32::from_be_bytes(c.try_into().unwrap_or([0; 4])))
+            .collect();
+        out.push((from, members));
+        raw = &raw[n * 4..];
+    }
     out
 }
