@@ -27,7 +27,12 @@ use std::time::{Duration, Instant};
 /// Gas the geth-style optimistic first guess adds for a value-carrying inner call.
 const CALL_STIPEND: u64 = 2_300;
 
-type CallEvm<'a> = MainnetEvm<MainnetContext<CacheDB<StateDb<'a>>>, Deadline>;
+/// The deadline, and governance's rules on calls between contracts (REG-R8), so that a
+/// call or an estimate reverts where the block would.
+type CallEvm<'a> = MainnetEvm<
+    MainnetContext<CacheDB<StateDb<'a>>>,
+    (Deadline, crate::governance::inner::InnerCalls),
+>;
 
 /// Bounds on one eth_call, or one whole eth_estimateGas search (EXEC-R12).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,7 +230,10 @@ impl Executor {
             .with_db(CacheDB::new(StateDb::new(state, &self.codes)))
             .with_cfg(cfg)
             .with_block(block)
-            .build_mainnet_with_inspector(deadline)
+            .build_mainnet_with_inspector((
+                deadline,
+                crate::governance::inner::InnerCalls::on(state, self.governed),
+            ))
     }
 
     fn message(
@@ -312,11 +320,11 @@ fn deadline(limits: &CallLimits) -> Deadline {
 }
 
 fn attempt(evm: &mut CallEvm<'_>, tx: TxEnv, limits: &CallLimits) -> Result<Attempt, ExecError> {
-    if evm.inspector.expired() {
+    if evm.inspector.0.expired() {
         return Err(ExecError::Timeout(limits.timeout));
     }
     let result = evm.inspect_tx(tx);
-    if evm.inspector.expired() {
+    if evm.inspector.0.expired() {
         return Err(ExecError::Timeout(limits.timeout));
     }
     match result {

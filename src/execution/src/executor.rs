@@ -16,7 +16,7 @@ use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, TxEnv};
 use revm::database::CacheDB;
 use revm::handler::{MainnetContext, MainnetEvm};
 use revm::state::EvmState;
-use revm::{Context, DatabaseCommit, ExecuteEvm, MainBuilder, MainContext};
+use revm::{Context, DatabaseCommit, ExecuteEvm, InspectEvm, MainBuilder, MainContext};
 
 /// The block-level inputs of execution, taken from the header being built or checked.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -126,7 +126,8 @@ impl Executor {
 }
 
 /// The block's EVM: one revm instance over the in-block overlay of the committed state.
-pub(crate) type BlockEvm<'a> = MainnetEvm<MainnetContext<CacheDB<StateDb<'a>>>>;
+pub(crate) type BlockEvm<'a> =
+    MainnetEvm<MainnetContext<CacheDB<StateDb<'a>>>, crate::governance::inner::InnerCalls>;
 
 /// One block being executed in order: the overlay, the diff tracker and the output so far.
 /// The serial path ([`Executor::execute_block`]) and the commit phase of the parallel path
@@ -142,6 +143,9 @@ pub(crate) struct BlockRun<'a> {
     out: ExecutedBlock,
     /// What governance's rules left to record for the transaction being run (REG-R3, R4).
     verdict: Option<crate::governance::Verdict>,
+    /// Some rule is set: calls between contracts are checked too (REG-R8), through the
+    /// inspector, at the cost of revm's inspecting loop. Set at the block's start.
+    inner_rules: bool,
 }
 
 impl<'a> BlockRun<'a> {
@@ -161,7 +165,7 @@ impl<'a> BlockRun<'a> {
             .with_db(db)
             .with_cfg(exec.block_cfg.clone())
             .with_block(env.to_revm())
-            .build_mainnet();
+            .build_mainnet_with_inspector(crate::governance::inner::InnerCalls { active: true });
         BlockRun {
             exec,
             env,
@@ -173,6 +177,7 @@ impl<'a> BlockRun<'a> {
                 ..Default::default()
             },
             verdict: None,
+            inner_rules: false,
         }
     }
 
@@ -202,7 +207,17 @@ impl<'a> BlockRun<'a> {
                 db.commit(changes);
             }
         }
+        if self.exec.governed {
+            let db = &mut self.evm.ctx.journaled_state.database;
+            self.inner_rules = crate::governance::policy::rules_set(db)?;
+        }
         Ok(())
+    }
+
+    /// Whether calls between contracts are checked in this block (REG-R8): the parallel
+    /// path runs such blocks' transactions serially.
+    pub(crate) fn inner_rules(&self) -> bool {
+        self.inner_rules
     }
 
     /// The checks made before a transaction runs at its turn; true if it was rejected.
@@ -255,7 +270,12 @@ impl<'a> BlockRun<'a> {
 
     /// Runs `tx` on the overlay, after [`Self::reject_early`] let it through.
     pub(crate) fn execute(&mut self, index: usize, tx: &RecoveredTx) -> Result<(), ExecError> {
-        match self.evm.transact(tx_env(tx)) {
+        let result = if self.inner_rules {
+            self.evm.inspect_tx(tx_env(tx))
+        } else {
+            self.evm.transact(tx_env(tx))
+        };
+        match result {
             Ok(r) => {
                 let (gas, success, logs) = self.commit(r.result, r.state)?;
                 let (success, logs) = match self.exec.systems.get(tx.tx.to()) {

@@ -951,3 +951,98 @@ fn a_user_chains_validator_sets_are_registered_by_height() {
         vec![15, 30, 40, 50]
     );
 }
+
+/// Runtime of a proxy: calls `target` with `selector` (no arguments) and reverts if that
+/// call failed.
+fn proxy_runtime(target: Address, selector: [u8; 4]) -> Vec<u8> {
+    let mut code = vec![0x63];
+    code.extend_from_slice(&selector);
+    // shl(0xe0) mstore(0); then call(gas, target, 0, 0, 4, 0, 0)
+    code.extend_from_slice(&[0x60, 0xe0, 0x1b, 0x60, 0x00, 0x52]);
+    code.extend_from_slice(&[
+        0x60, 0x00, 0x60, 0x00, 0x60, 0x04, 0x60, 0x00, 0x60, 0x00, 0x73,
+    ]);
+    code.extend_from_slice(target.as_slice());
+    code.extend_from_slice(&[0x5a, 0xf1]);
+    // jumpi(ok, success); revert(0, 0); ok: stop
+    code.extend_from_slice(&[0x60, 0x34, 0x57, 0x60, 0x00, 0x60, 0x00, 0xfd, 0x5b, 0x00]);
+    assert_eq!(code[0x34], 0x5b, "the jump lands on its JUMPDEST");
+    code
+}
+
+/// REG-R8: a restricted method and a frozen contract stop a call between contracts as they
+/// stop a transaction, so a proxy cannot reach what its caller may not; the method's ACL
+/// names the calling contract, which the committee may allow.
+#[test]
+fn rules_stop_calls_between_contracts_too() {
+    let mut c = Chain::new();
+    let guarded = [0xde, 0xad, 0xbe, 0xef];
+    let target_deploy = c.tx(
+        5,
+        TxKind::Create,
+        U256::ZERO,
+        deployer(&logger_runtime()),
+        200_000,
+    );
+    let target = target_deploy.sender.create(0);
+    let proxy_deploy = c.tx(
+        5,
+        TxKind::Create,
+        U256::ZERO,
+        deployer(&proxy_runtime(target, guarded)),
+        200_000,
+    );
+    let proxy = proxy_deploy.sender.create(1);
+    let out = c.block(vec![target_deploy, proxy_deploy]);
+    assert!(out.receipts.iter().all(|r| r.success));
+    // Before any rule the proxy reaches the method.
+    let free = c.call(6, proxy, Vec::new());
+    assert!(c.block(vec![free]).receipts[0].success);
+
+    c.enact(Act::restrictMethodCall {
+        target,
+        selector: FixedBytes(guarded),
+        restricted: true,
+    });
+    c.enact(Act::allowCallCall {
+        target,
+        selector: FixedBytes(guarded),
+        account: addr(6),
+        allowed: true,
+    });
+    // Account 6 may call the method itself, but the proxy may not: the inner call reverts.
+    let through = c.call(6, proxy, Vec::new());
+    assert_eq!(
+        c.admitted(&through),
+        Ok(()),
+        "the proxy itself is not restricted"
+    );
+    let out = c.block(vec![through]);
+    assert_eq!(out.included, vec![0]);
+    assert!(
+        !out.receipts[0].success,
+        "the inner call to a restricted method reverts"
+    );
+
+    c.enact(Act::allowCallCall {
+        target,
+        selector: FixedBytes(guarded),
+        account: proxy,
+        allowed: true,
+    });
+    let through = c.call(7, proxy, Vec::new());
+    let out = c.block(vec![through]);
+    assert!(out.receipts[0].success, "the ACL names the proxy now");
+    assert_eq!(out.receipts[0].logs.len(), 1, "the method ran");
+
+    c.enact(Act::freezeAccountCall {
+        account: target,
+        frozen: true,
+    });
+    let through = c.call(7, proxy, Vec::new());
+    let out = c.block(vec![through]);
+    assert!(
+        !out.receipts[0].success,
+        "a frozen contract's inner calls revert"
+    );
+}

@@ -8,6 +8,7 @@
 //! Every refusal of a call reverts with a reason that starts with `gov:`.
 
 mod actions;
+pub(crate) mod inner;
 pub mod policy;
 mod store;
 

@@ -82,6 +82,12 @@ fn matched(
 
 /// Runs every rule on `tx` at block `block` (REG-R1): the first interception, or what the
 /// transaction leaves to record once committed.
+/// Whether any rule was ever set (the policy's `active` bit): until then no transaction,
+/// and no call between contracts, has anything to check.
+pub(crate) fn rules_set<S: Slots + ?Sized>(s: &mut S) -> Result<bool, DbError> {
+    Ok(s.policy()?.active)
+}
+
 pub fn check<S: Slots + ?Sized>(
     s: &mut S,
     tx: &TxFacts,

@@ -217,7 +217,7 @@ impl<'a> Block<'a> {
                 self.claim(index);
                 continue;
             }
-            if self.is_system(index) || self.claim(index) {
+            if self.is_system(index) || run.inner_rules() || self.claim(index) {
                 stats.serial += 1;
                 run.execute(index, tx)?;
                 continue;
