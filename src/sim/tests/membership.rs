@@ -23,13 +23,15 @@ fn run_with(protocol: Protocol, nodes: u32, seed: u64) -> bcos_sim::Report {
     bcos_sim::run(&cfg).expect("the run starts")
 }
 
-#[test]
-fn voters_leave_and_come_back_by_governance_under_faults() {
+/// Runs seeds 0..40 of `protocol` with the last node removed and added back; every run
+/// must keep every property, and each conclusive one must have held both sets. Returns the
+/// conclusive runs and the runs.
+fn sweep(protocol: Protocol) -> (usize, usize) {
     let seeds = 0..40u64;
     let mut conclusive = 0;
     let mut faults = 0;
     for seed in seeds.clone() {
-        let r = run(4, seed);
+        let r = run_with(protocol, 4, seed);
         assert!(!r.failed(), "{}\n{r}", r.config.replay_command());
         faults += r.faults_injected();
         if r.passed() {
@@ -41,13 +43,18 @@ fn voters_leave_and_come_back_by_governance_under_faults() {
             assert!(r.height > 0);
         }
     }
-    // Most runs reach both configurations; the rest are counted, not passed.
-    assert!(
-        conclusive * 4 >= seeds.clone().count() * 3,
-        "only {conclusive} of {} runs held the smaller voter set",
-        seeds.count()
-    );
     assert!(faults > 0);
+    (conclusive, seeds.count())
+}
+
+#[test]
+fn voters_leave_and_come_back_by_governance_under_faults() {
+    // Most runs reach both configurations; the rest are counted, not passed.
+    let (conclusive, runs) = sweep(Protocol::Raft);
+    assert!(
+        conclusive * 4 >= runs * 3,
+        "only {conclusive} of {runs} runs held the smaller voter set"
+    );
 }
 
 /// Raft seed 2 with membership changes: the proposal to add the node back reached only the
@@ -64,25 +71,11 @@ fn a_proposal_held_by_a_removed_node_reaches_the_voters() {
 /// f = 0, then four again) under the same faults.
 #[test]
 fn validators_leave_and_come_back_by_governance_under_faults() {
-    let seeds = 0..40u64;
-    let mut conclusive = 0;
-    let mut faults = 0;
-    for seed in seeds.clone() {
-        let r = run_with(Protocol::Pbft, 4, seed);
-        assert!(!r.failed(), "{}\n{r}", r.config.replay_command());
-        faults += r.faults_injected();
-        if r.passed() {
-            conclusive += 1;
-            let sets = &r.groups[0].voter_sets;
-            assert!(sets.contains(&vec![0, 1, 2]), "seed {seed}: {sets:?}");
-            assert!(sets.contains(&vec![0, 1, 2, 3]), "seed {seed}: {sets:?}");
-            assert_eq!(r.client.proposals, 2);
-        }
-    }
+    // A run whose removal and re-addition applied before the three decided any height
+    // (little progress under its faults) is counted, not passed.
+    let (conclusive, runs) = sweep(Protocol::Pbft);
     assert!(
-        conclusive * 2 >= seeds.clone().count(),
-        "only {conclusive} of {} runs held the smaller validator set",
-        seeds.count()
+        conclusive * 2 >= runs,
+        "only {conclusive} of {runs} runs held the smaller validator set"
     );
-    assert!(faults > 0);
 }

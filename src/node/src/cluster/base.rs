@@ -92,6 +92,11 @@ where
         Ok((base, saved))
     }
 
+    /// GOV-R7: the consensus timeout governance set, else `configured` (`[cluster]`'s).
+    pub fn governed_timeout_ms(&self, configured: u64) -> u64 {
+        self.ctx.consensus_timeout_ms().unwrap_or(configured)
+    }
+
     pub fn now_ms(&self) -> u64 {
         self.clock.now_ms()
     }

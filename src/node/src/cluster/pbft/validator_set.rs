@@ -175,11 +175,7 @@ impl PbftDriver {
 
     /// GOV-R7: the view timeout governance set, else `[cluster] view_timeout_ms`.
     pub(super) fn apply_governed_timeout(&mut self) {
-        let ms = self
-            .base
-            .ctx
-            .consensus_timeout_ms()
-            .unwrap_or(self.base.cfg.view_timeout_ms);
+        let ms = self.base.governed_timeout_ms(self.base.cfg.view_timeout_ms);
         if ms != self.core.config().view_timeout_ticks {
             tracing::info!(view_timeout_ms = ms, "view timeout (GOV-R7)");
             self.core.set_view_timeout_ticks(ms);

@@ -89,9 +89,7 @@ impl RaftDriver {
     pub(super) fn apply_governed_timeout(&mut self) {
         let ms = self
             .base
-            .ctx
-            .consensus_timeout_ms()
-            .unwrap_or(self.base.cfg.election_timeout_ms);
+            .governed_timeout_ms(self.base.cfg.election_timeout_ms);
         if ms != self.core.config().election_timeout_ticks && self.timeout_refused != Some(ms) {
             if self.core.set_election_timeout_ticks(ms) {
                 tracing::info!(election_timeout_ms = ms, "election timeout (GOV-R7)");
