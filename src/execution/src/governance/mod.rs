@@ -517,9 +517,17 @@ pub fn sealer_wishes(
 pub fn sealer_wishes_next(
     state: &dyn bcos_storage::StateReader,
 ) -> Result<Vec<(u32, bool)>, crate::error::DbError> {
+    Ok(sealer_wishes_now_and_next(state)?.1)
+}
+
+/// [`sealer_wishes`] and [`sealer_wishes_next`] from one read of the wishes.
+#[allow(clippy::type_complexity)]
+pub fn sealer_wishes_now_and_next(
+    state: &dyn bcos_storage::StateReader,
+) -> Result<(Vec<(u32, bool)>, Vec<(u32, bool)>), crate::error::DbError> {
     use bcos_types::governance::IGovernanceActions::IGovernanceActionsCalls as A;
-    let mut wishes: std::collections::BTreeMap<u32, bool> =
-        sealer_wishes(state)?.into_iter().collect();
+    let now = sealer_wishes(state)?;
+    let mut wishes: std::collections::BTreeMap<u32, bool> = now.iter().copied().collect();
     let mut s = Committed(state);
     let mut named = s.set_len(actions::TAG_SEALER_NODES)?;
     for i in 0..s.queue_len()? {
@@ -537,7 +545,7 @@ pub fn sealer_wishes_next(
         }
         wishes.insert(c.node, c.sealer);
     }
-    Ok(wishes.into_iter().collect())
+    Ok((now, wishes.into_iter().collect()))
 }
 
 /// GOV-R10: every validator set governance registered for user chain `chain`, (from

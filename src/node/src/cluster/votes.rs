@@ -68,6 +68,8 @@ pub struct VoteBook {
     /// Before the first entry, every member. Certificates of height `h` are built and
     /// checked over the keys of `set_at(h)`, signers named by their position in it.
     sets: BTreeMap<Height, Vec<usize>>,
+    /// Every member index: the set before the first entry.
+    all: Vec<usize>,
     cache: VoteCache,
     per_peer_max: usize,
     sigs: HashMap<VoteDigest, (Height, BTreeMap<usize, BlsSignature>)>,
@@ -90,6 +92,7 @@ impl VoteBook {
             key,
             slots: vec![BTreeMap::new(); validators.len()],
             sets: BTreeMap::new(),
+            all: (0..validators.len()).collect(),
             validators,
             cache: VoteCache::with_capacity(cache_entries),
             per_peer_max: per_peer_max.max(1),
@@ -113,24 +116,24 @@ impl VoteBook {
         set.dedup();
         set.retain(|i| *i < self.validators.len());
         self.sets.split_off(&height);
-        if self.set_at(height) != set {
+        if self.set_at(height) != set.as_slice() {
             self.sets.insert(height, set);
         }
     }
 
     /// The member indices of the set in force at `height`.
-    pub fn set_at(&self, height: Height) -> Vec<usize> {
+    pub fn set_at(&self, height: Height) -> &[usize] {
         match self.sets.range(..=height).next_back() {
-            Some((_, set)) => set.clone(),
-            None => (0..self.validators.len()).collect(),
+            Some((_, set)) => set,
+            None => &self.all,
         }
     }
 
     /// The keys of the set at `height`, in set order.
     fn keys_at(&self, height: Height) -> Vec<BlsPublicKey> {
         self.set_at(height)
-            .into_iter()
-            .filter_map(|i| self.validators.get(i).cloned())
+            .iter()
+            .filter_map(|i| self.validators.get(*i).cloned())
             .collect()
     }
 
@@ -262,7 +265,7 @@ impl VoteBook {
         let Some(height) = self.sigs.get(&digest).map(|(h, _)| *h) else {
             return (None, Vec::new());
         };
-        let set = self.set_at(height);
+        let set = self.set_at(height).to_vec();
         let keys = self.keys_at(height);
         let Some((_, votes)) = self.sigs.get_mut(&digest) else {
             return (None, Vec::new());

@@ -29,7 +29,7 @@ impl PbftDriver {
             let head = self.base.head.number();
             let wait = match self.set_of(h) {
                 None => true,
-                Some(set) => h >= self.core.next_height() && set != self.core.config().validators,
+                Some(set) => h >= self.core.next_height() && !self.core_runs(set),
             };
             if wait {
                 let horizon = head + 1 + self.core.config().future_heights_max;
@@ -38,7 +38,7 @@ impl PbftDriver {
                 }
                 return Ok(());
             }
-            if !self.book.set_at(h).contains(&(from as usize)) {
+            if self.book.set_at(h).binary_search(&(from as usize)).is_err() {
                 tracing::debug!(peer = from, height = h, "dropped: not a validator there");
                 return Ok(());
             }

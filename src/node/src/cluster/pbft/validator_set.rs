@@ -37,10 +37,10 @@ pub fn sets_from_state(
     members: u32,
     genesis: &[u32],
 ) -> anyhow::Result<(Vec<u32>, Vec<u32>)> {
-    use bcos_execution::governance::{sealer_wishes, sealer_wishes_next};
+    let (now, next) = bcos_execution::governance::sealer_wishes_now_and_next(state)?;
     Ok((
-        apply_wishes(members, genesis, sealer_wishes(state)?),
-        apply_wishes(members, genesis, sealer_wishes_next(state)?),
+        apply_wishes(members, genesis, now),
+        apply_wishes(members, genesis, next),
     ))
 }
 
@@ -155,22 +155,23 @@ impl PbftDriver {
     }
 
     /// The set of `height` if this node knows it (`head + 2` at most).
-    pub(super) fn set_of(&self, height: Height) -> Option<Vec<u32>> {
-        (height <= self.base.head.number() + 2).then(|| {
-            self.book
-                .set_at(height)
-                .into_iter()
-                .map(|i| i as u32)
-                .collect()
-        })
+    pub(super) fn set_of(&self, height: Height) -> Option<&[usize]> {
+        (height <= self.base.head.number() + 2).then(|| self.book.set_at(height))
+    }
+
+    /// Whether the core runs `set` (no allocation: this is asked for every message).
+    pub(super) fn core_runs(&self, set: &[usize]) -> bool {
+        let mine = &self.core.config().validators;
+        mine.len() == set.len() && mine.iter().zip(set).all(|(a, b)| *a as usize == *b)
     }
 
     /// The core may act: it votes, at a height whose set it runs.
     pub(super) fn settled(&self) -> bool {
-        let c = self.core.config();
-        c.votes()
+        self.core.config().votes()
             && self.core.next_height() > self.base.head.number()
-            && self.set_of(self.core.next_height()).as_ref() == Some(&c.validators)
+            && self
+                .set_of(self.core.next_height())
+                .is_some_and(|set| self.core_runs(set))
     }
 
     /// GOV-R7: the view timeout governance set, else `[cluster] view_timeout_ms`.
@@ -204,7 +205,10 @@ impl PbftDriver {
         self.note_set(next, s1);
         self.note_set(next + 1, s2);
         let at = self.core.next_height().max(next);
-        if let Some(set) = self.set_of(at) {
+        let set = self
+            .set_of(at)
+            .map(|s| s.iter().map(|i| *i as u32).collect::<Vec<u32>>());
+        if let Some(set) = set {
             let cfg = self.core.config();
             let rebuild = set != cfg.validators || !cfg.votes();
             if rebuild {
