@@ -23,8 +23,23 @@ export const EVENT_WAIT_MS = 60_000;
 let step = "start";
 const name = process.argv[1] ? process.argv[1].split("/").pop() : "scenario";
 
+/** The last RPC exchanges of providers passed to `traceRpc`, printed when a scenario fails. */
+const RPC_TRACE_MAX = 24;
+const rpcTrace = [];
+
+/** Records `provider`'s requests and answers, so a failure shows what was left unanswered. */
+export function traceRpc(provider) {
+  provider.on("debug", (e) => {
+    const what = e.payload ?? e.result ?? e.error;
+    const line = `${e.action} ${JSON.stringify(what, (_, v) => (typeof v === "bigint" ? `${v}n` : v))}`;
+    rpcTrace.push(line.length > 240 ? `${line.slice(0, 240)}...` : line);
+    if (rpcTrace.length > RPC_TRACE_MAX) rpcTrace.shift();
+  });
+}
+
 export function fail(msg) {
   console.error(`${name}: FAIL at [${step}]: ${msg}`);
+  if (rpcTrace.length > 0) console.error(`last RPC exchanges:\n  ${rpcTrace.join("\n  ")}`);
   process.exit(1);
 }
 

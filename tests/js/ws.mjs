@@ -4,11 +4,12 @@
 import { ContractFactory, Contract, Wallet, WebSocketProvider } from "ethers";
 import {
   args, check, compileToken, CHAIN_ID, DEV_KEYS, eq, EVENT_WAIT_MS, fail, receiptOf, section,
-  within,
+  traceRpc, within,
 } from "./lib.mjs";
 
 const { ws } = args({ needWs: true });
 const provider = new WebSocketProvider(ws, undefined, { staticNetwork: true, cacheTimeout: -1 });
+traceRpc(provider);
 const w0 = new Wallet(DEV_KEYS[0], provider);
 const w1 = new Wallet(DEV_KEYS[1], provider);
 

@@ -61,9 +61,19 @@ async fn admit(extensions: &Extensions, requests: &Arc<Semaphore>) -> Option<Tic
     Some(ticket)
 }
 
+/// Hands the response's bytes to the ticket. jsonrpsee writes only method and batch answers
+/// after the middleware; a subscription's answer was written by `accept` or `reject` before
+/// the middleware saw it, so none of it is left to wait for (counting it kept the slot taken
+/// until unrelated bytes went out, and with every slot so held the socket was never read
+/// again).
 fn finish(ticket: Option<Ticket>, rp: &MethodResponse) {
     if let Some(t) = ticket {
-        t.finish(rp.as_json().get().len());
+        let to_write = if rp.is_method_call() || rp.is_batch() {
+            rp.as_json().get().len()
+        } else {
+            0
+        };
+        t.finish(to_write);
     }
 }
 

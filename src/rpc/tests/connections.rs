@@ -258,3 +258,41 @@ async fn one_client_cannot_hold_every_request_slot() {
         assert_eq!(c.await.unwrap()["result"], "0x0");
     }
 }
+
+/// Regression (CI, the ethers WebSocket scenario hung): jsonrpsee writes a subscription's
+/// answer itself, from `accept`, before the middleware sees it. The middleware counted it as
+/// a response still to be written, so its request kept the connection's slot until that many
+/// more bytes went out; with every slot so held the server stopped reading the socket. With
+/// one slot per connection, each request after a subscription must still be answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_does_not_keep_its_request_slot() {
+    let (_chain, h) = serve(RpcConfig {
+        requests_per_connection_in_flight_max: 1,
+        ..Default::default()
+    })
+    .await;
+    let mut ws = Ws::connect(h.local_addr()).await;
+    // A hang is the failure; the bound only turns it into a message.
+    let answer = Duration::from_secs(20);
+    for round in 0..50u64 {
+        let id = round * 3;
+        ws.send(
+            &json!({"jsonrpc": "2.0", "id": id, "method": "eth_subscribe", "params": ["newHeads"]}),
+        )
+        .await;
+        let sub = tokio::time::timeout(answer, ws.recv()).await.unwrap();
+        assert_eq!(sub["id"], id, "{sub}");
+        ws.send(&json!({"jsonrpc": "2.0", "id": id + 1, "method": "eth_chainId", "params": []}))
+            .await;
+        let Ok(rp) = tokio::time::timeout(answer, ws.recv()).await else {
+            panic!("round {round}: no answer after a subscription: its slot was never freed");
+        };
+        assert!(rp["result"].is_string(), "{rp}");
+        let unsubscribe = json!({"jsonrpc": "2.0", "id": id + 2, "method": "eth_unsubscribe", "params": [sub["result"]]});
+        ws.send(&unsubscribe).await;
+        let Ok(rp) = tokio::time::timeout(answer, ws.recv()).await else {
+            panic!("round {round}: no answer to eth_unsubscribe");
+        };
+        assert_eq!(rp["result"], true, "{rp}");
+    }
+}
