@@ -4,11 +4,15 @@
 #  - the shared build directory (.cargo/config.toml: /var/cache/bcos-target), writable;
 #  - Node.js/npm, and tests/js/node_modules (ethers, solc-js, OpenZeppelin, cast) from the lock;
 #  - a Python virtual environment tests/py/.venv with web3.py from tests/py/requirements.txt.
+#  - Chromium (Debian chromium) for the block browser's headless test (tests/tests/browser.rs).
+#  - a PostgreSQL server (Debian postgresql) for the `bcos etl` warehouse test.
 # `setup.sh --check` only reports what is missing (exit 1 if anything is).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=lib/libclang.sh
 . scripts/lib/libclang.sh
+# shellcheck source=lib/postgres.sh
+. scripts/lib/postgres.sh
 
 check_only=0
 [ "${1:-}" = "--check" ] && check_only=1
@@ -89,6 +93,24 @@ if [ ! -x "$venv/bin/python" ] || [ "$py/requirements.txt" -nt "$venv/.installed
   fi
 else
   log "$venv up to date"
+fi
+
+# --- PostgreSQL server (scripts/test.sh runs a throwaway one for the `bcos etl` test) ---
+if pg_dir=$(pg_find_bindir); then
+  log "postgresql: $pg_dir"
+elif need "postgresql (a server for the bcos etl warehouse test)"; then
+  apt_install postgresql
+  pg_dir=$(pg_find_bindir) || { log "postgresql installed but initdb/pg_ctl not found"; exit 1; }
+  log "postgresql: $pg_dir"
+fi
+
+# --- Chromium (headless, for the block browser's test; CHROMIUM overrides) ---
+if browser=${CHROMIUM:-$(command -v chromium || command -v chromium-browser)}; then
+  log "chromium: $browser"
+elif need "chromium (headless browser for the block browser test)"; then
+  apt_install chromium
+  command -v chromium >/dev/null 2>&1 || { log "chromium installed but not on PATH"; exit 1; }
+  log "chromium: $(command -v chromium)"
 fi
 
 if [ "$check_only" -eq 1 ] && [ "$missing" -gt 0 ]; then exit 1; fi

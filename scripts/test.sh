@@ -16,6 +16,12 @@ cargo build --release --bin bcos
 # The end-to-end tests find the binary here (they also look next to their own executables).
 export BCOS_BIN="$target_dir/release/bcos"
 
+# A throwaway PostgreSQL for the `bcos etl` warehouse test (BCOS_TEST_POSTGRES), stopped on exit.
+# shellcheck source=lib/postgres.sh
+. scripts/lib/postgres.sh
+trap pg_stop EXIT
+pg_start
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --release --workspace --no-fail-fast "$@"
 else

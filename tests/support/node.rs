@@ -122,6 +122,12 @@ impl Node {
         self.child.as_ref().map(Child::id)
     }
 
+    /// The process's stdout and stderr as kept (the newest `LOG_BYTES_MAX` at most), stderr
+    /// lines tagged `E `.
+    pub fn log_text(&self) -> String {
+        self.log.lock().map(|l| l.text.clone()).unwrap_or_default()
+    }
+
     /// The newest part of the process's stdout and stderr, for failure messages.
     pub fn log_tail(&self) -> String {
         let log = self.log.lock().map(|l| l.text.clone()).unwrap_or_default();

@@ -103,6 +103,9 @@ impl NodeApi {
 
     async fn submit(&self, raw: Bytes) -> Result<B256, ApiError> {
         let tx = self.check_raw(&raw)?;
+        self.metrics
+            .flow
+            .txs(crate::flow::TxStage::Received, [tx.hash()]);
         // Duplicates are refused at admission ("already known"), under the pool lock the
         // RPC tasks would otherwise contend for; the sender cache keeps them cheap.
         let hash = self
@@ -301,6 +304,11 @@ impl ChainApi for NodeApi {
                 "denyListReloadErrors": st.deny_list_reload_errors,
             })
         });
+        let self_member = self
+            .config
+            .cluster
+            .as_ref()
+            .and_then(|c| c.members.get(c.index as usize));
         json!({
             "version": self.client_version(),
             "chainId": self.chain_id(),
@@ -309,6 +317,9 @@ impl ChainApi for NodeApi {
             "dispatch": self.dispatch.as_ref().map(|d| d.counters.json()),
             "consensus": self.protocol_name(),
             "nodeIndex": self.config.cluster.as_ref().map(|c| c.node_index()),
+            // This node's own id and P2P address, as its peers list it (bcos_getPeers).
+            "nodeId": self_member.map(|m| m.node_id),
+            "p2pAddr": self_member.map(|m| m.p2p_addr.to_string()),
             "blockNumber": self.head_number(),
             "ioBackend": self.io_backend,
             "p2p": p2p,
@@ -444,6 +455,41 @@ impl ChainApi for NodeApi {
             }
             None => json!({ "number": number, "kind": "opaque", "raw": hex(&raw) }),
         }))
+    }
+
+    fn peers(&self) -> serde_json::Value {
+        let Some(net) = &self.net else {
+            return json!([]);
+        };
+        let members = self
+            .config
+            .cluster
+            .as_ref()
+            .map(|c| (c.member_nodes(), &c.members));
+        let peers: Vec<_> = net
+            .peers()
+            .into_iter()
+            .map(|p| {
+                let link = net.link(p).map(|l| *l.borrow());
+                let member = members.as_ref().and_then(|(nodes, members)| {
+                    let at = nodes.iter().position(|n| *n == p)?;
+                    members.get(at)
+                });
+                json!({
+                    "nodeIndex": p,
+                    "nodeId": member.map(|m| m.node_id),
+                    "p2pAddr": member.map(|m| m.p2p_addr.to_string()),
+                    "connected": link.is_some_and(|l| l.connected),
+                    "connects": link.map_or(0, |l| l.connects),
+                    "disconnects": link.map_or(0, |l| l.disconnects),
+                })
+            })
+            .collect();
+        json!(peers)
+    }
+
+    fn pending_txs(&self, max: usize) -> Vec<RecoveredTx> {
+        self.pool.take_any(max)
     }
 
     fn peer_count(&self) -> usize {

@@ -5,6 +5,7 @@
 //! until the consensus core decides it; [`commit`] then makes it durable
 //! (spec/durability.md), tells the pool, and announces it.
 
+use crate::flow::{BlockStage, TxStage};
 use crate::metrics::Metrics;
 use crate::pool::Pool;
 use anyhow::bail;
@@ -131,6 +132,14 @@ pub fn build(
         base_fee: ctx.base_fee,
         beneficiary: ctx.beneficiary,
     };
+    let flow = &ctx.metrics.flow;
+    if flow.is_on() {
+        flow.txs_in_block(
+            TxStage::Proposed,
+            env.number,
+            batch.iter().map(|t| t.hash()),
+        );
+    }
     let executed = execute(ctx, &env, &batch)?;
     for (i, reason) in &executed.rejected {
         tracing::debug!(tx = %batch[*i].hash(), %reason, "refused at execution");
@@ -161,6 +170,7 @@ pub fn build(
         extra_data: Bytes::new(),
     };
     let block = Block { header, txs }.seal();
+    flow.block(BlockStage::Sealed, block.number(), Some(&block.hash));
     Ok(Candidate {
         block,
         executed,
@@ -184,7 +194,17 @@ fn execute(
             .execute_block_parallel_with(state, env, txs, ParallelOptions::new(threads))
     })?;
     ctx.metrics.record_parallel(&stats);
-    ctx.metrics.execute.record(txs.len(), started.elapsed());
+    let elapsed = started.elapsed();
+    ctx.metrics.execute.record(txs.len(), elapsed);
+    ctx.metrics
+        .latencies
+        .block_execute
+        .observe(elapsed.as_secs_f64());
+    let flow = &ctx.metrics.flow;
+    if flow.is_on() {
+        flow.block(BlockStage::Executed, env.number, None);
+        flow.txs_in_block(TxStage::Executed, env.number, txs.iter().map(|t| t.hash()));
+    }
     Ok(executed)
 }
 
@@ -305,9 +325,21 @@ pub fn commit(ctx: &SealerContext, c: Candidate, certificate: Vec<u8>) -> anyhow
             certificate: &certificate,
         })
     })?;
+    let elapsed = started.elapsed();
+    ctx.metrics.commit.record(c.included.len(), elapsed);
     ctx.metrics
-        .commit
-        .record(c.included.len(), started.elapsed());
+        .latencies
+        .block_commit
+        .observe(elapsed.as_secs_f64());
+    let flow = &ctx.metrics.flow;
+    if flow.is_on() {
+        let number = c.block.number();
+        flow.txs_in_block(
+            TxStage::Committed,
+            number,
+            c.included.iter().map(|t| t.hash()),
+        );
+    }
     ctx.metrics.blocks.fetch_add(1, Ordering::Relaxed);
     ctx.refresh_pool_limits();
     ctx.pool.on_block(&c.included, &c.rejected);
@@ -332,8 +364,17 @@ pub fn announce(ctx: &SealerContext, c: Candidate, certificate: Vec<u8>) {
         senders: Arc::new(senders),
         certificate: Bytes::from(certificate),
     };
+    let flow = &ctx.metrics.flow;
+    let flown = flow.is_on().then(|| {
+        let hashes: Vec<_> = committed.block.block.txs.iter().map(|t| t.hash()).collect();
+        (committed.block.number(), committed.block.hash, hashes)
+    });
     // No subscriber is fine; lagging subscribers refill from storage.
     let _ = ctx.blocks.send(Arc::new(committed));
+    if let Some((number, hash, txs)) = flown {
+        flow.block(BlockStage::Stored, number, Some(&hash));
+        flow.txs_in_block(TxStage::ReceiptVisible, number, txs);
+    }
 }
 
 /// Seeded bug `AckBeforeDurable` only: announces a copy of a block not yet stored.

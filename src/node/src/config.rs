@@ -26,6 +26,8 @@ pub struct NodeConfig {
     pub settlement: Option<crate::settlement::SettlementConfig>,
     /// `[amop]`: AMOP messaging's bounds and private topics (every group of the node).
     pub amop: crate::amop::AmopConfig,
+    /// `[observability]`: flow logs.
+    pub observability: ObservabilityConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -228,6 +230,16 @@ pub struct RuntimeConfig {
     /// Async worker threads (RPC, P2P); 0: one per core. Several nodes sharing one host
     /// should split the cores (`bcos init` on one host does).
     pub worker_threads: usize,
+}
+
+/// `[observability]`: what the node reports about itself beyond its log and `/metrics`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObservabilityConfig {
+    /// Flow logs (one event per transaction and block stage, `bcos flow`) for every group
+    /// from start; each group's can be switched later through the admin listener
+    /// (`bcos_setFlowLog`). Off by default: a line per transaction per stage costs.
+    pub flow_log: bool,
 }
 
 impl NodeConfig {

@@ -12,6 +12,8 @@ pub mod block_exec;
 pub mod cluster;
 pub mod cns;
 pub mod config;
+pub mod exporter;
+pub mod flow;
 pub mod genesis;
 pub mod groups;
 pub mod keyfile;

@@ -42,11 +42,17 @@ enum Command {
     Relay(RelayArgs),
     /// The contract naming service: deploy and register, list, resolve, canary routes.
     Cns(bcos_node::cns::CnsArgs),
+    /// The chain into a relational warehouse (SQLite or PostgreSQL), resumable; `etl verify`
+    /// checks the warehouse against the chain's header roots (docs/etl.md).
+    Etl(bcos_etl::EtlArgs),
     /// AMOP messaging: subscribe, publish, request, and a round-trip bench.
     Amop(bcos_node::amop::command::AmopArgs),
     /// An institution's own CA: create it, show what governance's addCa needs, certify a
     /// node by it (docs/governance.md).
     Ca(bcos_node::cluster::ca::CaArgs),
+    /// Read a node's flow log: a transaction's or a block's timeline, or per-stage latency
+    /// percentiles (docs/observability.md).
+    Flow(bcos_node::flow::command::FlowArgs),
 }
 
 #[derive(Parser)]
@@ -323,8 +329,10 @@ fn main() {
         Command::RenewCert(args) => run_renew_cert(args),
         Command::Relay(args) => run_relay(args),
         Command::Cns(args) => bcos_node::cns::run(args),
+        Command::Etl(args) => bcos_etl::run(args),
         Command::Amop(args) => bcos_node::amop::command::run(args),
         Command::Ca(args) => bcos_node::cluster::ca::run(args),
+        Command::Flow(args) => bcos_node::flow::command::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -344,7 +352,12 @@ fn init_tracing(log: &str) -> anyhow::Result<Option<FlameGuard>> {
     use tracing_subscriber::util::SubscriberInitExt as _;
     use tracing_subscriber::Layer as _;
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| log.to_string());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter).context("bad --log filter")?;
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&filter).context("bad --log filter")?;
+    // Flow events are switched per group (bcos_node::flow), not by the log filter.
+    if !std::env::var("RUST_LOG").is_ok_and(|f| f.contains(bcos_node::flow::TARGET)) {
+        let flow = format!("{}=info", bcos_node::flow::TARGET);
+        filter = filter.add_directive(flow.parse().context("flow log directive")?);
+    }
     let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)

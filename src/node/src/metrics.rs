@@ -1,7 +1,12 @@
 //! Per-stage counters: how many items each stage handled and the time it spent, so a
 //! benchmark can attribute cost (recover, admit, consensus, execute, commit) without a
 //! profiler. Each stage has a tracing span of the same name for flamegraphs (`BCOS_FLAME_FILE`).
+//!
+//! Beside them, one group's latency histograms (exported as Prometheus histograms by
+//! `exporter`) and its flow log switch ([`crate::flow::Flow`]).
 
+use crate::flow::Flow;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -57,9 +62,72 @@ pub struct Metrics {
     pub blocks: AtomicU64,
     /// Transactions governance's rules refused at admission (spec/governance.md REG-R1).
     pub intercepted: AtomicU64,
+    pub latencies: Latencies,
+    /// This group's flow log (off unless switched on).
+    pub flow: Flow,
+}
+
+/// One group's latency distributions, in seconds.
+#[derive(Debug)]
+pub struct Latencies {
+    /// Making one decided block durable (segment append, fsync, RocksDB batch).
+    pub block_commit: Histogram,
+    /// Executing one block (serial or parallel), sealed here or received.
+    pub block_execute: Histogram,
+    /// From a transaction's admission into this node's pool to the durable commit of the
+    /// block that includes it (transactions this node never pooled are not counted).
+    pub tx_submit_to_commit: Histogram,
+}
+
+/// Block-stage buckets: 0.25 ms doubling to about 4 s.
+const BLOCK_STAGE_BUCKETS: (f64, f64, u16) = (0.000_25, 2.0, 15);
+/// Submit-to-commit buckets: 5 ms doubling to about 40 s.
+const TX_LATENCY_BUCKETS: (f64, f64, u16) = (0.005, 2.0, 14);
+
+fn histogram((start, factor, count): (f64, f64, u16)) -> Histogram {
+    Histogram::new(exponential_buckets(start, factor, count))
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Latencies {
+            block_commit: histogram(BLOCK_STAGE_BUCKETS),
+            block_execute: histogram(BLOCK_STAGE_BUCKETS),
+            tx_submit_to_commit: histogram(TX_LATENCY_BUCKETS),
+        }
+    }
 }
 
 impl Metrics {
+    /// Group `group`'s metrics, its flow log as `flow_log` says.
+    pub fn for_group(group: u32, flow_log: bool) -> Self {
+        Metrics {
+            flow: Flow::new(group, flow_log),
+            ..Metrics::default()
+        }
+    }
+
+    /// The stage counters as (name, items, busy time), for the exporter.
+    pub fn stages(&self) -> [(&'static str, u64, Duration); 5] {
+        let read = |s: &Stage| {
+            (
+                s.items.load(Relaxed),
+                Duration::from_nanos(s.nanos.load(Relaxed)),
+            )
+        };
+        let row = |name, s: &Stage| {
+            let (items, busy) = read(s);
+            (name, items, busy)
+        };
+        [
+            row("recover", &self.recover),
+            row("admit", &self.admit),
+            row("consensus", &self.consensus),
+            row("execute", &self.execute),
+            row("commit", &self.commit),
+        ]
+    }
+
     /// How one block's parallel execution went.
     pub fn record_parallel(&self, stats: &bcos_execution::ParallelStats) {
         self.execute_speculative

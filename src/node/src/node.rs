@@ -90,6 +90,7 @@ impl Node {
         let rpc = bcos_rpc::start_groups(&config.rpc, Vec::new())
             .await
             .context("starting JSON-RPC")?;
+        rpc.set_metrics_source(crate::exporter::metrics_source(&groups));
         let started = {
             let (groups, rpc) = (groups.clone(), rpc.clone());
             tokio::task::spawn_blocking(move || groups.start_all(rpc)).await

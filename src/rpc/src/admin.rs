@@ -15,8 +15,9 @@
 //! Methods (a group is a JSON number or a `0x` hex string; anything else is -32602):
 //! `bcos_generateGroup(group, description)`, `bcos_startGroup(group)`,
 //! `bcos_stopGroup(group)`, `bcos_removeGroup(group)`, `bcos_queryGroupStatus(group)`,
-//! each answering the group's [`GroupStatus`], and `bcos_getGroupList()`, answering every
-//! group's.
+//! each answering the group's [`GroupStatus`], `bcos_getGroupList()`, answering every
+//! group's, and `bcos_setFlowLog(group, on)`, switching a running group's flow log (answers
+//! whether it was on).
 
 use crate::api::{ApiError, JsonValue};
 use crate::config::RpcConfig;
@@ -51,6 +52,12 @@ pub trait GroupAdmin: Send + Sync + 'static {
     fn start(&self, group: u32) -> Result<GroupStatus, ApiError>;
     fn stop(&self, group: u32) -> Result<GroupStatus, ApiError>;
     fn remove(&self, group: u32) -> Result<GroupStatus, ApiError>;
+    /// Switches a running group's flow log on or off; answers whether it was on. A node
+    /// without flow logs refuses.
+    fn set_flow_log(&self, group: u32, on: bool) -> Result<bool, ApiError> {
+        let _ = (group, on);
+        Err(ApiError::InvalidParams("this node has no flow logs".into()))
+    }
 }
 
 /// A running admin server. Clones control the same server.
@@ -162,6 +169,18 @@ fn admin_module(admin: Arc<dyn GroupAdmin>) -> Result<RpcModule<AdminCtx>, RpcEr
                 ));
             }
             blocking(c, move |a| a.generate(group, description)).await
+        })
+        .map(|_| ()))?;
+    reg(m
+        .register_async_method("bcos_setFlowLog", |p, c, _| async move {
+            let [group, on] = positional::<2>(&p)?;
+            let group = group_number(&group)?;
+            let Some(on) = on.as_bool() else {
+                return Err(invalid_params(format!(
+                    "invalid switch {on}: expected true or false"
+                )));
+            };
+            blocking(c, move |a| a.set_flow_log(group, on)).await
         })
         .map(|_| ()))?;
     reg(m

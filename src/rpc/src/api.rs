@@ -99,6 +99,16 @@ pub trait ChainApi: Send + Sync + 'static {
     fn consensus_status(&self) -> JsonValue;
     /// Peer count for net_peerCount; 0 for a single node.
     fn peer_count(&self) -> usize;
+    /// `bcos_getPeers`: the node's P2P peers (index, node id, address where this group
+    /// knows them, link state); empty for a single node.
+    fn peers(&self) -> JsonValue {
+        JsonValue::Array(Vec::new())
+    }
+    /// At most `max` pooled transactions (senders in arrival order, each in nonce order).
+    fn pending_txs(&self, max: usize) -> Vec<RecoveredTx> {
+        let _ = max;
+        Vec::new()
+    }
     /// `bcos_getSettlementStatus`: this chain's side of high-frequency-account settlement.
     fn settlement_status(&self) -> Result<JsonValue, ApiError> {
         Err(ApiError::InvalidParams(

@@ -10,6 +10,10 @@ use alloy_primitives::{keccak256, Bytes, B256, U64};
 use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::RpcModule;
 
+/// The most pooled transactions one `bcos_getPendingTransactions` answers (≈ 1 KiB of JSON
+/// each, well within `max_response_body_bytes`).
+pub const PENDING_TXS_ANSWER_MAX: usize = 1_000;
+
 pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
     m.register_method("web3_clientVersion", |_, c, _| ok(c.api.client_version()))?;
     m.register_method("web3_sha3", |p, _, _| -> RpcResult<B256> {
@@ -37,6 +41,22 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
     })?;
     m.register_method("bcos_getPendingTxSize", |_, c, _| {
         ok(U64::from(c.api.pending_tx_count()))
+    })?;
+    m.register_method("bcos_getPeers", |_, c, _| ok(c.api.peers()))?;
+    // Pooled transactions (at most `PENDING_TXS_ANSWER_MAX`, or fewer if asked), as
+    // eth_getTransactionByHash shows a pending one.
+    m.register_method("bcos_getPendingTransactions", |p, c, _| {
+        let asked: Option<U64> = p.sequence().optional_next()?;
+        let max = asked.map_or(PENDING_TXS_ANSWER_MAX, |n| {
+            n.to::<u64>().min(PENDING_TXS_ANSWER_MAX as u64) as usize
+        });
+        let txs: Vec<_> = c
+            .api
+            .pending_txs(max)
+            .iter()
+            .map(crate::convert::pending_rpc_tx)
+            .collect();
+        ok(txs)
     })?;
     // Transactions refused at admission by a governance rule, from journal number N.
     m.register_method("bcos_getInterceptions", |p, c, _| {

@@ -1,13 +1,13 @@
 //! A small blocking JSON-RPC client over one keep-alive HTTP/1.1 connection.
 //!
-//! Used by loadgen and by `bcos relay`. Deliberately minimal: the load generator must spend
+//! Used by loadgen, `bcos relay` and `bcos etl`. Deliberately minimal: the load generator must spend
 //! its CPU on sending, not on an HTTP stack, and both only ever talk to a bcos node's
 //! JSON-RPC endpoint.
 
 use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 /// Largest response body accepted.
@@ -41,15 +41,26 @@ impl RpcClient {
     /// `url` is `http://host:port[/path]`; requests go to the path (default `/`), so
     /// `http://host:port/g/2` talks to group 2 of a node that runs several (spec/groups.md).
     pub fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_timeout(url, Duration::from_millis(IO_TIMEOUT_MS))
+    }
+
+    /// [`Self::connect`] where connecting, and each read and write, may take `timeout`.
+    pub fn connect_timeout(url: &str, timeout: Duration) -> anyhow::Result<Self> {
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| anyhow!("only http:// URLs are supported: {url}"))?;
         let (host, path) = split_host_path(rest);
         let (host, path) = (host.to_string(), path.to_string());
-        let stream = TcpStream::connect(&host).with_context(|| format!("cannot reach {url}"))?;
+        let addr = host
+            .to_socket_addrs()
+            .with_context(|| format!("cannot resolve the host of {url}"))?
+            .next()
+            .ok_or_else(|| anyhow!("cannot resolve the host of {url}"))?;
+        let stream = TcpStream::connect_timeout(&addr, timeout)
+            .with_context(|| format!("cannot reach {url}"))?;
         stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(Duration::from_millis(IO_TIMEOUT_MS)))?;
-        stream.set_write_timeout(Some(Duration::from_millis(IO_TIMEOUT_MS)))?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
         let writer = stream.try_clone()?;
         Ok(RpcClient {
             host,
@@ -79,9 +90,6 @@ impl RpcClient {
         if self.reader.read_line(&mut status)? == 0 {
             bail!("connection closed by the node");
         }
-        if !status.starts_with("HTTP/1.1 200") {
-            bail!("HTTP error: {}", status.trim());
-        }
         let mut len = None;
         loop {
             let mut line = String::new();
@@ -104,6 +112,14 @@ impl RpcClient {
         }
         let mut buf = vec![0u8; len];
         self.reader.read_exact(&mut buf)?;
+        // Read whole first, so the connection stays usable after an error status.
+        if !status.starts_with("HTTP/1.1 200") {
+            bail!(
+                "HTTP error: {}: {}",
+                status.trim(),
+                String::from_utf8_lossy(&buf[..buf.len().min(300)])
+            );
+        }
         Ok(buf)
     }
 

@@ -1,5 +1,5 @@
 //! Transactions: eth_sendRawTransaction, eth_getTransactionByHash (committed or pending),
-//! eth_getTransactionReceipt, and the fee suggestions eth_gasPrice and
+//! eth_getTransactionReceipt, eth_getBlockReceipts, and the fee suggestions eth_gasPrice and
 //! eth_maxPriorityFeePerGas.
 
 use crate::blocking::{self, Pool};
@@ -38,6 +38,24 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
         |p, c, _| -> RpcResult<Option<TransactionReceipt>> {
             let hash: B256 = p.one()?;
             Ok(locate(c, &hash)?.and_then(|(block, index)| rpc_receipt(&block, index)))
+        },
+    )?;
+    // Every receipt of one block, as geth and reth answer it (null for an unknown block): a
+    // block's receipts in one read, not one read of the whole block per receipt.
+    blocking::register(
+        m,
+        "eth_getBlockReceipts",
+        Pool::Read,
+        |p, c, _| -> RpcResult<Option<Vec<TransactionReceipt>>> {
+            let id: alloy_eips::BlockId = p.one()?;
+            let number = crate::eth_block::resolve_block_id(c, id)?;
+            let Some(block) = crate::eth_block::block_at(c, number)? else {
+                return Ok(None);
+            };
+            let count = block.block.block.txs.len();
+            Ok(Some(
+                (0..count).filter_map(|i| rpc_receipt(&block, i)).collect(),
+            ))
         },
     )?;
     m.register_method("eth_gasPrice", |_, c, _| {

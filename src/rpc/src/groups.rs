@@ -19,6 +19,7 @@
 use crate::api::ChainApi;
 use crate::config::RpcConfig;
 use crate::errors::{RpcError, GROUP_NOT_FOUND};
+use crate::pages::MetricsSource;
 use jsonrpsee::core::BoxError;
 use jsonrpsee::server::{
     stop_channel, HttpBody, HttpRequest, HttpResponse, ServerHandle, StopHandle, TowerService,
@@ -73,6 +74,8 @@ struct State {
 pub(crate) struct GroupTable {
     config: RpcConfig,
     state: Mutex<State>,
+    /// What `GET /metrics` renders (`pages`); none until the node installs it.
+    metrics: Mutex<Option<MetricsSource>>,
 }
 
 impl std::fmt::Debug for GroupTable {
@@ -88,6 +91,7 @@ impl GroupTable {
         Arc::new(GroupTable {
             config,
             state: Mutex::new(State::default()),
+            metrics: Mutex::new(None),
         })
     }
 
@@ -129,6 +133,11 @@ impl GroupTable {
         true
     }
 
+    /// Installs what `GET /metrics` answers from the next scrape on.
+    pub(crate) fn set_metrics_source(&self, source: MetricsSource) {
+        *self.metrics.lock() = Some(source);
+    }
+
     /// The groups served now, in ascending order.
     pub(crate) fn list(&self) -> Vec<u32> {
         self.state.lock().live.keys().copied().collect()
@@ -164,7 +173,8 @@ impl GroupTable {
 type BoxFuture = Pin<Box<dyn Future<Output = Result<HttpResponse, BoxError>> + Send>>;
 
 /// One connection's service: picks the group by each request's path and hands the request
-/// to that group's jsonrpsee service; answers 404 for any other path.
+/// to that group's jsonrpsee service; `/metrics` and `/browser/` are served first
+/// (`pages`); answers 404 for any other path.
 #[derive(Clone)]
 pub(crate) struct GroupRouter<L, H> {
     table: Arc<GroupTable>,
@@ -210,6 +220,12 @@ where
     }
 
     fn call(&mut self, req: HttpRequest<B>) -> BoxFuture {
+        let table = &self.table;
+        if let Some(rp) = crate::pages::serve(req.method(), req.uri().path(), || {
+            table.metrics.lock().clone()
+        }) {
+            return Box::pin(async move { Ok(rp) });
+        }
         let Some(group) = group_of_path(req.uri().path()) else {
             let rp = not_found("not a JSON-RPC endpoint: use / or /g/<group>".to_owned());
             return Box::pin(async move { Ok(rp) });

@@ -15,7 +15,7 @@
 //! `blocking` (storage reads and EVM calls on bounded blocking pools), `convert` (node
 //! types → alloy RPC types), `eth_state`, `eth_tx`, `eth_block`, `logs`, `filters`,
 //! `subscriptions`, `bcos` (method groups), `errors` (geth-compatible error objects),
-//! `config` (limits; their sum is docs/memory-budget.md, times the groups served for the
+//! `pages` (`/metrics` and the `/browser/` files, `browser`), `config` (limits; their sum is docs/memory-budget.md, times the groups served for the
 //! per-group ones).
 
 pub mod admin;
@@ -24,6 +24,7 @@ pub mod amop_client;
 pub mod api;
 mod bcos;
 mod blocking;
+mod browser;
 pub mod client;
 mod cns;
 pub mod config;
@@ -37,6 +38,7 @@ mod filters;
 mod groups;
 mod logs;
 mod middleware;
+mod pages;
 pub mod server;
 mod subscriptions;
 
@@ -44,4 +46,5 @@ pub use admin::{start_admin, AdminHandle, GroupAdmin, GroupStatus};
 pub use api::{ApiError, ChainApi, JsonValue, StateAt};
 pub use config::RpcConfig;
 pub use errors::RpcError;
+pub use pages::MetricsSource;
 pub use server::{build_module, start, start_groups, RpcHandle};

@@ -64,6 +64,10 @@ impl RpcHandle {
     pub fn remove_group(&self, group: u32) -> bool {
         self.groups.remove(group)
     }
+    /// Makes `GET /metrics` answer what `source` renders (Prometheus text format).
+    pub fn set_metrics_source(&self, source: crate::MetricsSource) {
+        self.groups.set_metrics_source(source);
+    }
     /// The groups served now, in ascending order.
     pub fn groups(&self) -> Vec<u32> {
         self.groups.list()

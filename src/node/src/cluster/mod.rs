@@ -56,6 +56,8 @@ pub struct ConsensusView {
     /// PBFT: the validator set in force from each height, as far back as the driver knew
     /// it when it started (spec/pbft.md PBFT-R20).
     sets: parking_lot::Mutex<std::collections::BTreeMap<u64, Vec<u32>>>,
+    /// Times the view (PBFT) or term (Raft) went up since the node started.
+    view_changes: std::sync::atomic::AtomicU64,
 }
 
 impl ConsensusView {
@@ -64,7 +66,19 @@ impl ConsensusView {
     }
 
     pub fn set(&self, s: ConsensusSnapshot) {
-        *self.snapshot.lock() = s;
+        let mut snapshot = self.snapshot.lock();
+        // Raft's term only grows, so this counts its elections exactly. PBFT's view restarts
+        // at 0 with each height; a rise is counted, and views passed at a new height before
+        // this saw it count only beyond the last height's view.
+        let raised = s.view.saturating_sub(snapshot.view);
+        self.view_changes
+            .fetch_add(raised, std::sync::atomic::Ordering::Relaxed);
+        *snapshot = s;
+    }
+
+    /// See `view_changes`.
+    pub fn view_changes(&self) -> u64 {
+        self.view_changes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn members(&self) -> Vec<u32> {

@@ -68,7 +68,7 @@ impl GroupInstance {
         let genesis = build_genesis(&config.chain, &config.sealer)?;
         ensure_genesis(&*store, &genesis).with_context(|| format!("group {id}'s genesis"))?;
 
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics::for_group(id, config.observability.flow_log));
         let doorbell = Doorbell::new();
         let spec: bcos_execution::EvmSpec = config
             .chain

@@ -227,6 +227,18 @@ impl GroupManager {
         Ok(())
     }
 
+    /// Every running group, in ascending order.
+    pub fn running(&self) -> Vec<Arc<GroupInstance>> {
+        self.groups
+            .lock()
+            .values()
+            .filter_map(|e| match &e.state {
+                State::Running(i) => Some(i.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn statuses(&self) -> Vec<GroupStatus> {
         self.groups
             .lock()
@@ -292,6 +304,15 @@ struct Description {
 }
 
 impl GroupAdmin for GroupManager {
+    fn set_flow_log(&self, group: u32, on: bool) -> Result<bool, ApiError> {
+        let inst = self.instance(group).ok_or_else(|| {
+            ApiError::InvalidParams(format!("group {group} is not running on this node"))
+        })?;
+        let was = inst.api.metrics.flow.set(on);
+        tracing::info!(group, on, "flow log switched");
+        Ok(was)
+    }
+
     fn list(&self) -> Vec<GroupStatus> {
         self.statuses()
     }

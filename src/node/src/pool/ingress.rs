@@ -11,6 +11,7 @@
 //! for a verdict, and up to 128 KiB each a count alone would allow gigabytes.
 
 use super::{Pool, PoolError};
+use crate::flow::TxStage;
 use bcos_crypto::BatchRecoverer;
 use bcos_types::{Tx, B256};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -138,6 +139,12 @@ fn run(
         let (recovered, stats) =
             tracing::info_span!("recover").in_scope(|| recoverer.recover_batch_counted(txs));
         pool.metrics.record_recovery(stats, started.elapsed());
+        if pool.metrics.flow.is_on() {
+            let ok = recovered
+                .iter()
+                .filter_map(|r| r.as_ref().ok().map(|t| t.hash()));
+            pool.metrics.flow.txs(TxStage::Recovered, ok);
+        }
         let verdicts = pool.admit_batch(recovered);
         for (job, verdict) in jobs.drain(..).zip(verdicts) {
             let _ = job.reply.send(verdict);

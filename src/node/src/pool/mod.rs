@@ -121,6 +121,11 @@ impl Pool {
         self.queue.lock().len()
     }
 
+    /// Encoded bytes of the pooled transactions.
+    pub fn bytes(&self) -> usize {
+        self.queue.lock().bytes()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -219,6 +224,13 @@ impl Pool {
         let n = recovered.len();
         let out = self.apply(self.prefetch(recovered));
         self.metrics.admit.record(n, started.elapsed());
+        let flow = &self.metrics.flow;
+        if flow.is_on() {
+            flow.txs(
+                crate::flow::TxStage::Admitted,
+                out.iter().filter_map(|r| r.as_ref().ok().copied()),
+            );
+        }
         out
     }
 
@@ -286,8 +298,12 @@ impl Pool {
     pub fn on_block(&self, included: &[RecoveredTx], rejected: &[RecoveredTx]) {
         let mut q = self.queue.lock();
         self.commit_epoch.fetch_add(1, Ordering::AcqRel);
+        let now = Instant::now();
+        let latency = &self.metrics.latencies.tx_submit_to_commit;
         for tx in included {
-            q.remove_committed(&tx.sender, tx.nonce());
+            if let Some(admitted) = q.remove_committed(&tx.sender, tx.nonce()) {
+                latency.observe(now.saturating_duration_since(admitted).as_secs_f64());
+            }
         }
         for tx in rejected {
             q.remove_rejected(&tx.sender, tx.nonce());

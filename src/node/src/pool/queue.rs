@@ -290,14 +290,14 @@ impl TxQueue {
     }
 
     /// A block committed `tx` (from `sender` at `nonce`): drop it and anything below it.
-    pub fn remove_committed(&mut self, sender: &Address, nonce: u64) {
-        let Some(q) = self.senders.get_mut(sender) else {
-            return;
-        };
+    /// Returns when the pooled transaction with that very nonce was admitted, if one was.
+    pub fn remove_committed(&mut self, sender: &Address, nonce: u64) -> Option<Instant> {
+        let q = self.senders.get_mut(sender)?;
         let gapped_before = q.gapped_count();
         q.next_nonce = q.next_nonce.max(nonce.saturating_add(1));
         let keep = q.txs.split_off(&q.next_nonce);
         let gone = std::mem::replace(&mut q.txs, keep);
+        let admitted = gone.get(&nonce).map(|p| p.admitted);
         q.extend_ready();
         let gapped_after = q.gapped_count();
         let empty = q.txs.is_empty();
@@ -306,6 +306,7 @@ impl TxQueue {
         if empty {
             self.close_sender(sender);
         }
+        admitted
     }
 
     /// Execution refused `tx`: drop it and the sender's later transactions, which cannot

@@ -383,7 +383,9 @@ proptest::proptest! {
                 0 | 1 => {
                     let _ = q.q.insert(tx(sender, nonce, 10 + secs as u128), 0, t0 + Duration::from_secs(secs));
                 }
-                2 if secs % 2 == 0 => q.remove_committed(&s, nonce),
+                2 if secs % 2 == 0 => {
+                    q.remove_committed(&s, nonce);
+                }
                 2 => q.remove_rejected(&s, nonce),
                 _ => {
                     q.expire_gapped(t0 + Duration::from_secs(secs));

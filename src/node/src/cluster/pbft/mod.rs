@@ -24,6 +24,7 @@ use super::keys::SignerKeys;
 use super::votes::VoteBook;
 use super::wire::Wire;
 use crate::block_exec::{Candidate, SealerContext};
+use crate::flow::BlockStage;
 use crate::runtime::DriverRuntime;
 use bcos_consensus::pbft::{CommitCert, PbftConfig, PbftDurable, PbftMsg, PbftTimer};
 use bcos_consensus::{Input, Output, Pbft, Protocol};
@@ -250,21 +251,45 @@ impl PbftDriver {
             match self.base.apply_output(o)? {
                 Some(Routed::Send { to, msg }) => {
                     self.keep_voted_body(&msg)?;
+                    self.flow_vote(&msg);
                     if let Some(w) = self.wire_for(msg) {
                         self.base.net.send(to, w.encode());
                     }
                 }
                 Some(Routed::Broadcast(msg)) => {
                     self.keep_voted_body(&msg)?;
+                    self.flow_vote(&msg);
                     if let Some(w) = self.wire_for(msg) {
                         self.base.net.broadcast(w.encode());
                     }
                 }
-                Some(Routed::Commit(d)) => self.on_decision(d)?,
+                Some(Routed::Commit(d)) => {
+                    let flow = &self.base.ctx.metrics.flow;
+                    flow.block(BlockStage::Committed, d.height, Some(&d.block_hash));
+                    self.on_decision(d)?
+                }
                 None => {}
             }
         }
         Ok(())
+    }
+
+    /// Flow log: this node's own votes mark its phases. A pre-prepare (the leader's) or a
+    /// prepare vote means it took the proposal; a commit vote, that it saw a prepare quorum.
+    fn flow_vote(&self, msg: &PbftMsg) {
+        let flow = &self.base.ctx.metrics.flow;
+        match msg {
+            PbftMsg::PrePrepare(m) => {
+                flow.block(BlockStage::PrePrepared, m.height, Some(&m.block_hash))
+            }
+            PbftMsg::Prepare(m) => {
+                flow.block(BlockStage::PrePrepared, m.height, Some(&m.block_hash))
+            }
+            PbftMsg::Commit(m) => {
+                flow.block(BlockStage::Prepared, m.height, Some(&m.body.block_hash))
+            }
+            PbftMsg::ViewChange(_) | PbftMsg::NewView(_) => {}
+        }
     }
 
     fn fire_timers(&mut self) -> anyhow::Result<()> {

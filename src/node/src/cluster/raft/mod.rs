@@ -198,6 +198,11 @@ impl RaftDriver {
                 }
                 Some(Routed::Commit(d)) => {
                     tracing::debug!(height = d.height, "decided");
+                    self.base.ctx.metrics.flow.block(
+                        crate::flow::BlockStage::Committed,
+                        d.height,
+                        Some(&d.block_hash),
+                    );
                     if d.height > self.base.head.number() {
                         self.pending.insert(d.height, d);
                     }
