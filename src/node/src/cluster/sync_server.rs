@@ -128,8 +128,22 @@ impl Budgets {
 
 /// The node's server: a thread of its own behind a bounded queue.
 pub struct SyncServer {
-    tx: SyncSender<Request>,
+    /// `None` once dropped: closing the queue ends the serving thread.
+    tx: Option<SyncSender<Request>>,
     dropped: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for SyncServer {
+    /// Ends and joins the serving thread, so its handle on the store is gone when the
+    /// group's driver is: a detached thread still holding the store at process exit kept
+    /// RocksDB open while its statics were torn down ("pthread lock: Invalid argument").
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl SyncServer {
@@ -143,10 +157,14 @@ impl SyncServer {
         let dropped = Arc::new(AtomicU64::new(0));
         let limits = ServeLimits::from_config(cfg);
         let counter = dropped.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("sync-server".into())
             .spawn(move || serve_loop(&*store, &*net, &*clock, limits, &rx, &counter))?;
-        Ok(SyncServer { tx, dropped })
+        Ok(SyncServer {
+            tx: Some(tx),
+            dropped,
+            thread: Some(thread),
+        })
     }
 
     /// Requests not served (queue full or over a peer's budget).
@@ -158,8 +176,11 @@ impl SyncServer {
 impl SyncServe for SyncServer {
     /// Queues a request; a full queue drops it (the asker retries another peer).
     fn offer(&self, peer: u32, start: Height, count: u64) {
+        let Some(tx) = &self.tx else {
+            return;
+        };
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
-            self.tx.try_send(Request { peer, start, count })
+            tx.try_send(Request { peer, start, count })
         {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
