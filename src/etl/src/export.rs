@@ -282,12 +282,13 @@ fn tx_row(g: &Val, number: u64, index: u64, tj: &Value) -> anyhow::Result<(Stmt,
 }
 
 /// Fetches blocks `from..to` with their receipts, in RPC batches of the named sizes.
-fn fetch(
-    rpc: &mut Rpc,
-    args: &ExportArgs,
-    from: u64,
-    to: u64,
-) -> anyhow::Result<Vec<(Value, Vec<Value>)>> {
+/// One fetched block and its receipts.
+type Fetched = (Value, Vec<Value>);
+
+/// Fetched batches that may wait for the writer (see `export_group`).
+pub const FETCH_AHEAD_BATCHES: usize = 1;
+
+fn fetch(rpc: &mut Rpc, args: &ExportArgs, from: u64, to: u64) -> anyhow::Result<Vec<Fetched>> {
     let mut blocks = Vec::with_capacity((to - from) as usize);
     let per_call = args.rpc_blocks_per_call.max(1);
     let mut n = from;
@@ -398,7 +399,7 @@ pub fn export_group(
         );
     }
     let head = crate::json::quantity(&rpc.call("eth_blockNumber", json!([]))?)?;
-    let mut next = cursor.next_block;
+    let next = cursor.next_block;
     let mut prev_hash = match next {
         0 => None,
         n => Some(stored_hash(store, group, n - 1)?.ok_or_else(|| {
@@ -408,16 +409,57 @@ pub fn export_group(
             )
         })?),
     };
+    // A fetcher thread reads the next batch from the node while this one writes the last:
+    // the node's and the database's work overlap. At most `FETCH_AHEAD_BATCHES` fetched
+    // batches wait, so memory holds that many plus the one being written.
+    let batch_blocks = args.batch_blocks.max(1);
+    let (ahead, fetched_batches) = std::sync::mpsc::sync_channel(FETCH_AHEAD_BATCHES);
+    let (written, rpc_back) = std::thread::scope(|scope| {
+        let fetcher = scope.spawn(move || {
+            let mut n = next;
+            while n <= head {
+                let end = (n + batch_blocks).min(head + 1);
+                let got = fetch(&mut rpc, args, n, end).map(|f| (n, end, f));
+                let failed = got.is_err();
+                if ahead.send(got).is_err() || failed {
+                    break;
+                }
+                n = end;
+            }
+            rpc
+        });
+        let written = write_batches(store, group, &url, &fetched_batches, &mut prev_hash, stats);
+        // A write failed: the fetcher's next send fails and it stops.
+        drop(fetched_batches);
+        (written, fetcher.join())
+    });
+    let mut rpc = rpc_back.map_err(|_| anyhow!("group {group}: the fetcher thread panicked"))?;
+    let mut wrote = written?;
+    // Every batch through the head is written (a failed fetch or write returned above).
+    let next = next.max(head.saturating_add(1));
+    wrote |= export_interceptions(store, &mut rpc, group, stats)?;
+    wrote |= export_settlements(store, &mut rpc, group, next, args, stats)?;
+    Ok(wrote)
+}
+
+/// Writes fetched batches as they come, each with the cursor's advance; whether any was.
+fn write_batches(
+    store: &mut dyn Store,
+    group: u32,
+    url: &str,
+    batches: &std::sync::mpsc::Receiver<anyhow::Result<(u64, u64, Vec<Fetched>)>>,
+    prev_hash: &mut Option<String>,
+    stats: &mut Stats,
+) -> anyhow::Result<bool> {
     let mut wrote = false;
-    while next <= head {
-        let end = (next + args.batch_blocks.max(1)).min(head + 1);
-        let fetched = fetch(&mut rpc, args, next, end)?;
+    for got in batches.iter() {
+        let (next, end, fetched) = got?;
         let mut stmts = Vec::new();
         let mut batch = Stats::default();
         for (b, rs) in &fetched {
             let number = u64_field(b, "number")?;
             let parent = hex_field(b, "parentHash")?;
-            if let Some(prev) = &prev_hash {
+            if let Some(prev) = prev_hash.as_ref() {
                 if *prev != parent {
                     bail!(
                         "group {group}: block {number} of {url} has parent {parent}, but the \
@@ -429,7 +471,7 @@ pub fn export_group(
             }
             block_rows(group, b, rs, &mut stmts, &mut batch)
                 .with_context(|| format!("group {group}"))?;
-            prev_hash = Some(hex_field(b, "hash")?);
+            *prev_hash = Some(hex_field(b, "hash")?);
         }
         stmts.push(Stmt {
             sql: ADVANCE_BLOCKS,
@@ -444,10 +486,7 @@ pub fn export_group(
         })?;
         add(stats, &batch);
         wrote = true;
-        next = end;
     }
-    wrote |= export_interceptions(store, &mut rpc, group, stats)?;
-    wrote |= export_settlements(store, &mut rpc, group, next, args, stats)?;
     Ok(wrote)
 }
 

@@ -526,6 +526,26 @@ fn by_table(stmts: &[Stmt]) -> Vec<&Stmt> {
     out
 }
 
+/// `table (columns)` of a plain `INSERT INTO table (columns) VALUES (...)`.
+fn insert_target(sql: &str) -> Option<&str> {
+    let rest = sql.strip_prefix("INSERT INTO ")?;
+    Some(&rest[..rest.find(" VALUES (")?])
+}
+
+/// The PostgreSQL type a value is written as (the schema's BIGINT, TEXT and BYTEA).
+fn pg_type(v: &Val) -> postgres::types::Type {
+    use postgres::types::Type;
+    match v {
+        Val::Int(_) => Type::INT8,
+        Val::Text(_) => Type::TEXT,
+        Val::Bytes(_) => Type::BYTEA,
+    }
+}
+
+/// Rows from which a run of inserts goes in by binary COPY instead of one multi-row INSERT:
+/// COPY costs a round trip more to set up and is cheaper per row.
+pub const PG_COPY_ROWS_MIN: usize = 64;
+
 /// How many statements from `stmts[0]` on can go as one multi-row INSERT (1: alone).
 fn insert_run(stmts: &[&Stmt]) -> usize {
     let Some(first) = stmts.first() else {
@@ -556,6 +576,26 @@ impl Store for Pg {
             if run > 1 {
                 let rows = &stmts[at..at + run];
                 let first = rows[0];
+                if run >= PG_COPY_ROWS_MIN {
+                    let target = insert_target(first.sql)
+                        .ok_or_else(|| anyhow!("not a VALUES insert: {}", first.sql))?;
+                    let types: Vec<_> = first.params.iter().map(pg_type).collect();
+                    let sink = tx
+                        .copy_in(format!("COPY {target} FROM STDIN (FORMAT binary)").as_str())
+                        .with_context(|| format!("COPY {target}"))?;
+                    let mut writer = postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
+                    for r in rows {
+                        writer
+                            .write(&pg_params(&r.params))
+                            .with_context(|| format!("COPY {target}"))?;
+                    }
+                    let n = writer.finish().with_context(|| format!("COPY {target}"))?;
+                    if n != run as u64 {
+                        bail!("COPY {target}: wrote {n} rows of {run}");
+                    }
+                    at += run;
+                    continue;
+                }
                 let sql = multi_row_insert(first.sql, first.params.len(), run)
                     .ok_or_else(|| anyhow!("not a VALUES insert: {}", first.sql))?;
                 let params: Vec<Val> = rows.iter().flat_map(|r| r.params.iter().cloned()).collect();
@@ -659,6 +699,7 @@ mod tests {
     #[test]
     fn multi_row_inserts_number_their_parameters_and_keep_other_statements_in_place() {
         let sql = "INSERT INTO t (a, b) VALUES ($1, $2)";
+        assert_eq!(insert_target(sql), Some("t (a, b)"));
         assert_eq!(
             multi_row_insert(sql, 2, 3).unwrap(),
             "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6)"
