@@ -125,6 +125,25 @@ pub fn block_logs(cb: &CommittedBlock) -> impl Iterator<Item = (usize, u64, &Log
 }
 
 pub fn rpc_receipt(cb: &CommittedBlock, index: usize) -> Option<TransactionReceipt> {
+    rpc_receipt_from(cb, index, first_log_index(cb, index))
+}
+
+/// Every receipt of the block, each log index carried over from the one before (not
+/// summed again from the block's start for each receipt).
+pub fn rpc_block_receipts(cb: &CommittedBlock) -> Vec<TransactionReceipt> {
+    let mut first = 0u64;
+    let mut out = Vec::with_capacity(cb.receipts.len());
+    for (index, receipt) in cb.receipts.iter().enumerate() {
+        if let Some(r) = rpc_receipt_from(cb, index, first) {
+            out.push(r);
+        }
+        first += receipt.logs.len() as u64;
+    }
+    out
+}
+
+/// The receipt of transaction `index`, whose first log has block-wide index `first`.
+fn rpc_receipt_from(cb: &CommittedBlock, index: usize, first: u64) -> Option<TransactionReceipt> {
     let tx = cb.block.block.txs.get(index)?;
     let receipt = cb.receipts.get(index)?;
     let sender = *cb.senders.get(index)?;
@@ -133,7 +152,6 @@ pub fn rpc_receipt(cb: &CommittedBlock, index: usize) -> Option<TransactionRecei
         0 => 0,
         i => cb.receipts.get(i - 1).map_or(0, |r| r.cumulative_gas_used),
     };
-    let first = first_log_index(cb, index);
     let logs = receipt
         .logs
         .iter()

@@ -3,7 +3,7 @@
 //! eth_maxPriorityFeePerGas.
 
 use crate::blocking::{self, Pool};
-use crate::convert::{pending_rpc_tx, rpc_receipt, rpc_tx};
+use crate::convert::{pending_rpc_tx, rpc_block_receipts, rpc_receipt, rpc_tx};
 use crate::errors::{api_error, ok, RpcResult};
 use crate::server::Ctx;
 use alloy_primitives::{Bytes, B256, U256};
@@ -52,10 +52,7 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
             let Some(block) = crate::eth_block::block_at(c, number)? else {
                 return Ok(None);
             };
-            let count = block.block.block.txs.len();
-            Ok(Some(
-                (0..count).filter_map(|i| rpc_receipt(&block, i)).collect(),
-            ))
+            Ok(Some(rpc_block_receipts(&block)))
         },
     )?;
     m.register_method("eth_gasPrice", |_, c, _| {

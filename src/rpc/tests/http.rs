@@ -470,3 +470,36 @@ async fn get_logs_filters_by_address_and_topics_and_enforces_limits() {
     .await;
     assert_eq!(unknown["error"]["code"], -32000);
 }
+
+/// eth_getBlockReceipts answers exactly what eth_getTransactionReceipt answers for each of
+/// the block's transactions (log positions carried across receipts), in block order; null
+/// for a block past the head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_receipts_are_the_transactions_receipts_in_order() {
+    let (chain, h) = serve(RpcConfig::default()).await;
+    let a = h.local_addr();
+    let block1 = chain.block(1);
+    let all = result(a, "eth_getBlockReceipts", json!(["0x1"])).await;
+    let all = all.as_array().expect("an array of receipts");
+    assert_eq!(all.len(), block1.block.block.txs.len());
+    for (tx, got) in block1.block.block.txs.iter().zip(all) {
+        let one = result(
+            a,
+            "eth_getTransactionReceipt",
+            json!([format!("{:#x}", tx.hash())]),
+        )
+        .await;
+        assert_eq!(got, &one);
+    }
+    let by_hash = result(
+        a,
+        "eth_getBlockReceipts",
+        json!([format!("{:#x}", block1.block.hash)]),
+    )
+    .await;
+    assert_eq!(by_hash.as_array(), Some(all));
+    assert_eq!(
+        result(a, "eth_getBlockReceipts", json!(["0x63"])).await,
+        Value::Null
+    );
+}
