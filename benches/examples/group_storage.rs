@@ -360,8 +360,8 @@ struct Store {
     cf_names: Vec<String>,
 }
 
-/// `rocks::open_db`'s options (`rocks::db_options`) with other column family names, a block
-/// cache the caller can query and statistics on.
+/// `rocks::open_db`'s options (`rocks::db_options`, `rocks::column_family_options`) with
+/// other column family names, a block cache the caller can query and statistics on.
 fn open_store(path: &Path, cf_names: Vec<String>, args: &Args) -> Store {
     std::fs::create_dir_all(path).expect("database directory");
     let config = StorageConfig {
@@ -372,9 +372,11 @@ fn open_store(path: &Path, cf_names: Vec<String>, args: &Args) -> Store {
     let cache = Cache::new_lru_cache(config.rocksdb_block_cache_bytes);
     let (mut db_opts, cf_opts) = rocks::db_options(&config, &cache);
     db_opts.enable_statistics();
-    let cfs = cf_names
-        .iter()
-        .map(|name| ColumnFamilyDescriptor::new(name.as_str(), cf_opts.clone()));
+    // A family's shape goes by its name after the group prefix (`g3.accounts`).
+    let cfs = cf_names.iter().map(|name| {
+        let base = name.rsplit('.').next().unwrap_or(name);
+        ColumnFamilyDescriptor::new(name.as_str(), rocks::column_family_options(base, &cf_opts))
+    });
     let db = DB::open_cf_descriptors(&db_opts, path, cfs).expect("database opens");
     Store {
         db,

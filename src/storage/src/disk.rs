@@ -105,6 +105,13 @@ impl DiskStore {
             .unwrap_or_default()
     }
 
+    /// A RocksDB integer property of one column family (`rocksdb.num-entries-active-mem-table`,
+    /// …), for tests and diagnostics; None when the family or the property is unknown.
+    pub fn rocksdb_property(&self, cf_name: &str, property: &str) -> Option<u64> {
+        let cf = self.db.cf_handle(cf_name)?;
+        self.db.property_int_value_cf(cf, property).ok().flatten()
+    }
+
     fn account_from_db(&self, address: &Address) -> Result<Option<Account>, StorageError> {
         match self.get(CF_ACCOUNTS, address.as_slice())? {
             None => Ok(None),

@@ -6,7 +6,8 @@ use crate::segment::RecordLocation;
 use crate::traits::{BlockCommit, StorageError, TxLocation};
 use bcos_types::{Address, B256, U256};
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, MemtableFactory, Options,
+    SliceTransform, WriteBatch, DB,
 };
 use std::path::Path;
 
@@ -64,10 +65,56 @@ pub fn db_options(config: &StorageConfig, cache: &Cache) -> (Options, Options) {
     cf_opts.set_memtable_prefix_bloom_ratio(0.1);
     cf_opts.set_memtable_whole_key_filtering(true);
     let mut db_opts = cf_opts.clone();
+    // RocksDB refuses in-place updates (`IN_PLACE_CFS`) beside concurrent memtable
+    // writes; one writer lock serializes a store's commits anyway (DUR-2).
+    db_opts.set_allow_concurrent_memtable_write(false);
     db_opts.create_if_missing(true);
     db_opts.create_missing_column_families(true);
     db_opts.set_max_open_files(config.rocksdb_max_open_files);
     (db_opts, cf_opts)
+}
+
+/// The column families whose memtables update a key's value in place (spec/durability.md
+/// §3): `accounts` only. A hot account is rewritten in every block; without this each
+/// write adds a version to the skip list, which grows to hundreds of versions per account
+/// and makes every insert walk them (~7 % of a loaded node's CPU in `FindSpliceForLevel`).
+/// RocksDB keeps the old entry's sequence number on an in-place update, which is right
+/// only where nothing between two puts of a key can shadow the older number: no range
+/// deletions (so not `storage`, whose wipes are `delete_range`), no snapshots and no
+/// iterators (this store uses neither).
+pub const IN_PLACE_CFS: [&str; 1] = [CF_ACCOUNTS];
+
+/// The column families whose memtable is a hash table of small skip lists instead of one
+/// skip list (spec/durability.md DUR-5): `tx_index`, keyed by transaction hashes, one
+/// insert per transaction and point reads only. Random 32-byte keys make every insert into
+/// one 64 MiB skip list walk ~20 levels of cache misses; hashed on the whole key, an
+/// insert touches one bucket. Such a memtable cannot be iterated in key order, so a family
+/// listed here must never be scanned.
+pub const HASHED_MEMTABLE_CFS: [&str; 1] = [CF_TX_INDEX];
+/// The key length of [`HASHED_MEMTABLE_CFS`] (a hash), their prefix-extractor length.
+pub const HASH_KEY_BYTES: usize = 32;
+/// Buckets of a hashed memtable: about 3 entries each when a 64 MiB memtable is full
+/// (~80 bytes an entry); 8 bytes each, so 2 MiB per memtable.
+pub const HASHED_MEMTABLE_BUCKETS: usize = 1 << 18;
+/// Skip-list height inside one bucket (a handful of entries).
+pub const HASHED_MEMTABLE_BUCKET_HEIGHT: i32 = 4;
+
+/// `cf_opts` (from [`db_options`]) with the memtable shape family `name` takes (DUR-4,
+/// DUR-5).
+pub fn column_family_options(name: &str, cf_opts: &Options) -> Options {
+    let mut opts = cf_opts.clone();
+    if IN_PLACE_CFS.contains(&name) {
+        opts.set_inplace_update_support(true);
+    }
+    if HASHED_MEMTABLE_CFS.contains(&name) {
+        opts.set_prefix_extractor(SliceTransform::create_fixed_prefix(HASH_KEY_BYTES));
+        opts.set_memtable_factory(MemtableFactory::HashSkipList {
+            bucket_count: HASHED_MEMTABLE_BUCKETS,
+            height: HASHED_MEMTABLE_BUCKET_HEIGHT,
+            branching_factor: 4,
+        });
+    }
+    opts
 }
 
 /// Opens (creating if missing) the database with every column family.
@@ -76,7 +123,7 @@ pub fn open_db(path: &Path, config: &StorageConfig) -> Result<DB, StorageError> 
     let (db_opts, cf_opts) = db_options(config, &cache);
     let cfs = ALL_CFS
         .iter()
-        .map(|name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
+        .map(|name| ColumnFamilyDescriptor::new(*name, column_family_options(name, &cf_opts)));
     DB::open_cf_descriptors(&db_opts, path, cfs).map_err(db_err)
 }
 
@@ -227,24 +274,13 @@ pub fn build_batch(
     batch.put_cf(cf(db, CF_NUMBER_TO_HASH)?, nkey, block.hash);
     batch.put_cf(cf(db, CF_HASH_TO_NUMBER)?, block.hash, nkey);
     let tx_index = cf(db, CF_TX_INDEX)?;
-    // In key order: the memtable's skip list keeps the splice of the previous insert, so
-    // sorted inserts skip most of the walk from the top that random hashes each cost
-    // (~10 % of a loaded node's CPU before). A stable sort keeps a repeated hash's last
-    // location last, as the unsorted loop did.
-    let mut locations: Vec<(B256, u32)> = block
-        .block
-        .txs
-        .iter()
-        .enumerate()
-        .map(|(i, tx)| (tx.hash(), i as u32))
-        .collect();
-    locations.sort_by_key(|(hash, _)| *hash);
-    for (hash, index) in locations {
+    // Block order: the hashed memtable (DUR-5) gains nothing from sorted inserts.
+    for (index, tx) in block.block.txs.iter().enumerate() {
         let loc = TxLocation {
             block_number: number,
-            index,
+            index: index as u32,
         };
-        batch.put_cf(tx_index, hash, encode_tx_location(loc));
+        batch.put_cf(tx_index, tx.hash(), encode_tx_location(loc));
     }
     batch.put_cf(cf(db, CF_RECEIPTS)?, nkey, receipts_encoded);
     let mut senders = Vec::with_capacity(commit.senders.len() * 20);
