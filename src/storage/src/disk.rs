@@ -172,6 +172,10 @@ impl DiskStore {
             reason: e.to_string(),
         })?;
 
+        // DUR-4's guard, before anything of this block is written: a failed flush leaves
+        // the store as it was.
+        rocks::flush_before_wipes(&self.db, commit.diff)?;
+
         // DUR-1: the block record is on stable storage before any of its state is written.
         let loc = self.segments.append(&mut w.append, &record).map_err(|e| {
             w.poisoned = Some(format!("append of block {number} failed: {e}"));

@@ -4,7 +4,7 @@
 use crate::config::StorageConfig;
 use crate::segment::RecordLocation;
 use crate::traits::{BlockCommit, StorageError, TxLocation};
-use bcos_types::{Address, B256, U256};
+use bcos_types::{Address, StateDiff, B256, U256};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, MemtableFactory, Options,
     SliceTransform, WriteBatch, DB,
@@ -75,14 +75,14 @@ pub fn db_options(config: &StorageConfig, cache: &Cache) -> (Options, Options) {
 }
 
 /// The column families whose memtables update a key's value in place (spec/durability.md
-/// §3): `accounts` only. A hot account is rewritten in every block; without this each
-/// write adds a version to the skip list, which grows to hundreds of versions per account
-/// and makes every insert walk them (~7 % of a loaded node's CPU in `FindSpliceForLevel`).
-/// RocksDB keeps the old entry's sequence number on an in-place update, which is right
-/// only where nothing between two puts of a key can shadow the older number: no range
-/// deletions (so not `storage`, whose wipes are `delete_range`), no snapshots and no
-/// iterators (this store uses neither).
-pub const IN_PLACE_CFS: [&str; 1] = [CF_ACCOUNTS];
+/// DUR-4): `accounts` and `storage`. A hot account or slot (an ERC20 balance) is rewritten
+/// in every block; without this each write adds a version to the skip list, which grows to
+/// hundreds of versions per key and makes every insert walk them (~7 % of a loaded node's
+/// CPU in `FindSpliceForLevel`). RocksDB keeps the old entry's sequence number on an
+/// in-place update, which is right only while no range deletion sits between two puts of a
+/// key in one memtable: so the store flushes `storage` before a block that wipes any
+/// storage ([`flush_before_wipes`]), and takes no snapshots and opens no iterators.
+pub const IN_PLACE_CFS: [&str; 2] = [CF_ACCOUNTS, CF_STORAGE];
 
 /// The column families whose memtable is a hash table of small skip lists instead of one
 /// skip list (spec/durability.md DUR-5): `tx_index`, keyed by transaction hashes, one
@@ -220,6 +220,19 @@ pub fn decode_senders(bytes: &[u8]) -> Result<Vec<Address>, StorageError> {
         )));
     }
     Ok(bytes.chunks_exact(20).map(Address::from_slice).collect())
+}
+
+/// DUR-4's guard: before a block whose diff wipes storage, the `storage` memtable is
+/// flushed, so the wipe's range deletion lands in an empty memtable and nothing older than
+/// it can be updated in place there (RocksDB keeps an updated entry's old sequence number,
+/// which the range deletion would then hide). The flush also moves the family past the WAL
+/// records before it, so a replay at open starts from the same empty memtable. Wipes are
+/// rare (a contract created over an existing account), the flush a few milliseconds.
+pub fn flush_before_wipes(db: &DB, diff: &StateDiff) -> Result<(), StorageError> {
+    if diff.wiped_storage.is_empty() {
+        return Ok(());
+    }
+    db.flush_cf(cf(db, CF_STORAGE)?).map_err(db_err)
 }
 
 /// Builds the block's WriteBatch (DUR-2): state diff, indexes, receipts, senders,
