@@ -9,8 +9,8 @@ mod common;
 
 use bcos_storage::rocks::{CF_ACCOUNTS, CF_STORAGE};
 use bcos_storage::{ChainStore, DiskStore, IoBackend, MemStore, StateReader, StorageConfig};
-use bcos_types::{Account, Address, StateDiff, B256, U256};
-use common::make_commit;
+use bcos_types::{Account, Address, StateDiff, U256};
+use common::commit_both;
 use common::state_ops::{self, Op as StateOp};
 use proptest::prelude::*;
 use std::path::Path;
@@ -25,17 +25,6 @@ fn open_uncached(dir: &Path) -> DiskStore {
         ..StorageConfig::default()
     };
     DiskStore::open(dir, config).expect("open")
-}
-
-fn commit_both(stores: &[&dyn ChainStore], diff: StateDiff) {
-    let head = stores[0].head();
-    let number = head.map_or(0, |h| h.0 + 1);
-    let parent = head.map_or(B256::ZERO, |h| h.1);
-    let mut c = make_commit(parent, number, 0, 0);
-    c.diff = diff;
-    for s in stores {
-        s.commit_block(c.as_commit()).expect("commit");
-    }
 }
 
 fn address(i: u8) -> Address {

@@ -8,7 +8,7 @@ use bcos_storage::{
     ChainStore, DiskStore, IoBackend, MemStore, StorageConfig, STATE_CACHE_ENTRY_BYTES,
     STATE_CACHE_SHARDS,
 };
-use bcos_types::{Account, StateDiff, B256, U256};
+use bcos_types::{Account, StateDiff, U256};
 use common::state_ops::*;
 use common::*;
 use proptest::prelude::*;
@@ -32,18 +32,6 @@ fn open_with(dir: &Path, state_cache_bytes: usize) -> DiskStore {
 /// The cache bound that holds `entries` entries per shard.
 fn per_shard(entries: usize) -> usize {
     entries * STATE_CACHE_SHARDS * STATE_CACHE_ENTRY_BYTES
-}
-
-/// Commits `diff` as the next block on both stores.
-fn commit_both(stores: &[&dyn ChainStore], diff: StateDiff) {
-    let head = stores[0].head();
-    let number = head.map_or(0, |h| h.0 + 1);
-    let parent = head.map_or(B256::ZERO, |h| h.1);
-    let mut c = make_commit(parent, number, 0, 0);
-    c.diff = diff;
-    for s in stores {
-        s.commit_block(c.as_commit()).expect("commit");
-    }
 }
 
 // ---- random commits against MemStore ----------------------------------------------------

@@ -186,3 +186,15 @@ pub fn assert_chain<S: ChainStore>(store: &S, commits: &[Commit]) {
     assert_eq!(store.receipts(next).expect("read"), None);
     assert_eq!(store.committed_block(next).expect("read"), None);
 }
+
+/// Commits `diff` as the next block (no transactions) on every store.
+pub fn commit_both(stores: &[&dyn ChainStore], diff: StateDiff) {
+    let head = stores[0].head();
+    let number = head.map_or(0, |h| h.0 + 1);
+    let parent = head.map_or(B256::ZERO, |h| h.1);
+    let mut c = make_commit(parent, number, 0, 0);
+    c.diff = diff;
+    for s in stores {
+        s.commit_block(c.as_commit()).expect("commit");
+    }
+}
