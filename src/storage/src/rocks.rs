@@ -6,8 +6,7 @@ use crate::segment::RecordLocation;
 use crate::traits::{BlockCommit, StorageError, TxLocation};
 use bcos_types::{Address, StateDiff, B256, U256};
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, MemtableFactory, Options,
-    SliceTransform, WriteBatch, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, DB,
 };
 use std::path::Path;
 
@@ -84,35 +83,11 @@ pub fn db_options(config: &StorageConfig, cache: &Cache) -> (Options, Options) {
 /// storage ([`flush_before_wipes`]), and takes no snapshots and opens no iterators.
 pub const IN_PLACE_CFS: [&str; 2] = [CF_ACCOUNTS, CF_STORAGE];
 
-/// The column families whose memtable is a hash table of small skip lists instead of one
-/// skip list (spec/durability.md DUR-5): `tx_index`, keyed by transaction hashes, one
-/// insert per transaction and point reads only. Random 32-byte keys make every insert into
-/// one 64 MiB skip list walk ~20 levels of cache misses; hashed on the whole key, an
-/// insert touches one bucket. Such a memtable cannot be iterated in key order, so a family
-/// listed here must never be scanned.
-pub const HASHED_MEMTABLE_CFS: [&str; 1] = [CF_TX_INDEX];
-/// The key length of [`HASHED_MEMTABLE_CFS`] (a hash), their prefix-extractor length.
-pub const HASH_KEY_BYTES: usize = 32;
-/// Buckets of a hashed memtable: about 3 entries each when a 64 MiB memtable is full
-/// (~80 bytes an entry); 8 bytes each, so 2 MiB per memtable.
-pub const HASHED_MEMTABLE_BUCKETS: usize = 1 << 18;
-/// Skip-list height inside one bucket (a handful of entries).
-pub const HASHED_MEMTABLE_BUCKET_HEIGHT: i32 = 4;
-
-/// `cf_opts` (from [`db_options`]) with the memtable shape family `name` takes (DUR-4,
-/// DUR-5).
+/// `cf_opts` (from [`db_options`]) with the memtable behaviour family `name` takes (DUR-4).
 pub fn column_family_options(name: &str, cf_opts: &Options) -> Options {
     let mut opts = cf_opts.clone();
     if IN_PLACE_CFS.contains(&name) {
         opts.set_inplace_update_support(true);
-    }
-    if HASHED_MEMTABLE_CFS.contains(&name) {
-        opts.set_prefix_extractor(SliceTransform::create_fixed_prefix(HASH_KEY_BYTES));
-        opts.set_memtable_factory(MemtableFactory::HashSkipList {
-            bucket_count: HASHED_MEMTABLE_BUCKETS,
-            height: HASHED_MEMTABLE_BUCKET_HEIGHT,
-            branching_factor: 4,
-        });
     }
     opts
 }
@@ -287,13 +262,24 @@ pub fn build_batch(
     batch.put_cf(cf(db, CF_NUMBER_TO_HASH)?, nkey, block.hash);
     batch.put_cf(cf(db, CF_HASH_TO_NUMBER)?, block.hash, nkey);
     let tx_index = cf(db, CF_TX_INDEX)?;
-    // Block order: the hashed memtable (DUR-5) gains nothing from sorted inserts.
-    for (index, tx) in block.block.txs.iter().enumerate() {
+    // In key order: the memtable's skip list keeps the splice of the previous insert, so
+    // sorted inserts skip most of the walk from the top that random hashes each cost
+    // (~10 % of a loaded node's CPU before). A stable sort keeps a repeated hash's last
+    // location last, as the unsorted loop did.
+    let mut locations: Vec<(B256, u32)> = block
+        .block
+        .txs
+        .iter()
+        .enumerate()
+        .map(|(i, tx)| (tx.hash(), i as u32))
+        .collect();
+    locations.sort_by_key(|(hash, _)| *hash);
+    for (hash, index) in locations {
         let loc = TxLocation {
             block_number: number,
-            index: index as u32,
+            index,
         };
-        batch.put_cf(tx_index, tx.hash(), encode_tx_location(loc));
+        batch.put_cf(tx_index, hash, encode_tx_location(loc));
     }
     batch.put_cf(cf(db, CF_RECEIPTS)?, nkey, receipts_encoded);
     let mut senders = Vec::with_capacity(commit.senders.len() * 20);

@@ -1,14 +1,13 @@
-//! The memtables' shapes (spec/durability.md DUR-4, DUR-5). DUR-4: a rewritten account or
-//! slot keeps one memtable entry, and RocksDB answers exactly as MemStore through any mix of
-//! growing, shrinking, deleted and re-created accounts, slot writes and storage wipes,
-//! before and after a reopen (the WAL replayed into a fresh memtable). DUR-5: the hashed
-//! `tx_index` memtable finds every transaction. The state cache is off, so every read below
-//! goes to RocksDB.
+//! In-place memtable updates (spec/durability.md DUR-4): a rewritten account or slot keeps
+//! one memtable entry, and RocksDB answers exactly as MemStore through any mix of growing,
+//! shrinking, deleted and re-created accounts, slot writes and storage wipes, before and
+//! after a reopen (the WAL replayed into a fresh memtable). The state cache is off, so every
+//! read below goes to RocksDB.
 
 mod common;
 
 use bcos_storage::rocks::{CF_ACCOUNTS, CF_STORAGE};
-use bcos_storage::{ChainStore, DiskStore, IoBackend, MemStore, StateReader, StorageConfig};
+use bcos_storage::{DiskStore, IoBackend, MemStore, StateReader, StorageConfig};
 use bcos_types::{Account, Address, StateDiff, U256};
 use common::commit_both;
 use common::state_ops::{self, Op as StateOp};
@@ -119,25 +118,6 @@ proptest! {
         let reopened = open_uncached(dir.path());
         check(&reopened, &mem)?;
     }
-}
-
-/// DUR-5: `tx_index` sits in a hashed memtable; point reads find every transaction at its
-/// place and no absent hash, from the memtable and after a reopen (WAL replayed).
-#[test]
-fn transactions_are_found_in_the_hashed_tx_index() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let commits = common::chain(60, 7);
-    {
-        let disk = open_uncached(dir.path());
-        common::commit_all(&disk, &commits);
-        common::assert_chain(&disk, &commits);
-        for salt in 0..64u64 {
-            let absent = alloy_primitives::keccak256(salt.to_be_bytes());
-            assert_eq!(disk.tx_location(&absent).expect("read"), None);
-        }
-    }
-    let disk = open_uncached(dir.path());
-    common::assert_chain(&disk, &commits);
 }
 
 #[test]
