@@ -202,7 +202,8 @@ pub fn decode_senders(bytes: &[u8]) -> Result<Vec<Address>, StorageError> {
 /// it can be updated in place there (RocksDB keeps an updated entry's old sequence number,
 /// which the range deletion would then hide). The flush also moves the family past the WAL
 /// records before it, so a replay at open starts from the same empty memtable. Wipes are
-/// rare (a contract created over an existing account), the flush a few milliseconds.
+/// rare (a contract created over an existing account); each costs one synchronous flush of
+/// the `storage` memtable, in the commit's path.
 pub fn flush_before_wipes(db: &DB, diff: &StateDiff) -> Result<(), StorageError> {
     if diff.wiped_storage.is_empty() {
         return Ok(());
