@@ -6,6 +6,7 @@ use crate::error::DbError;
 use bcos_storage::StateReader;
 use bcos_types::{Account, Address, B256, KECCAK_EMPTY, U256};
 use revm::bytecode::Bytecode;
+use revm::database::{AccountState, CacheDB};
 use revm::state::AccountInfo;
 use revm::DatabaseRef;
 use std::collections::HashMap;
@@ -108,4 +109,41 @@ impl DatabaseRef for StateDb<'_> {
     fn block_hash_ref(&self, number: u64) -> Result<B256, DbError> {
         Ok(self.reader.recent_block_hash(number)?.unwrap_or_default())
     }
+}
+
+/// What `CacheDB::commit` does with one account of a transaction's changes, reading the
+/// account instead of taking it: the overlay gets copies of its info and slot values.
+pub(crate) fn commit_copy(
+    db: &mut CacheDB<StateDb<'_>>,
+    address: Address,
+    account: &revm::state::Account,
+) {
+    if !account.is_touched() {
+        return;
+    }
+    if account.is_selfdestructed() {
+        let db_account = db.cache.accounts.entry(address).or_default();
+        db_account.storage.clear();
+        db_account.account_state = AccountState::NotExisting;
+        db_account.info = AccountInfo::default();
+        return;
+    }
+    let mut info = account.info.clone();
+    db.insert_contract(&mut info);
+    let db_account = db.cache.accounts.entry(address).or_default();
+    db_account.info = info;
+    db_account.account_state = if account.is_created() {
+        db_account.storage.clear();
+        AccountState::StorageCleared
+    } else if db_account.account_state.is_storage_cleared() {
+        AccountState::StorageCleared
+    } else {
+        AccountState::Touched
+    };
+    db_account.storage.extend(
+        account
+            .storage
+            .iter()
+            .map(|(slot, value)| (*slot, value.present_value())),
+    );
 }

@@ -317,6 +317,24 @@ impl<'a> BlockRun<'a> {
         Ok(())
     }
 
+    /// [`Self::commit_state`] for changes that another thread made (a speculative run's,
+    /// crate::parallel): the overlay copies them (`db::commit_copy`) and
+    /// the run keeps its maps, to be freed after the block. Taking them would free them
+    /// here, in the other thread's allocator arena while that thread works in it.
+    pub(crate) fn commit_state_copied<'s>(
+        &mut self,
+        gas: u64,
+        changes: impl Iterator<Item = (&'s Address, &'s revm::state::Account)> + Clone,
+    ) -> Result<(), ExecError> {
+        let db = &mut self.evm.ctx.journaled_state.database;
+        self.tracker.record_each(db, changes.clone())?;
+        for (address, account) in changes {
+            crate::db::commit_copy(db, *address, account);
+        }
+        self.out.gas_used = self.out.gas_used.saturating_add(gas);
+        Ok(())
+    }
+
     /// EXEC-R14, EXEC-R15: a successful plain call to a system contract, then its effect.
     fn system_effect(
         &mut self,
@@ -396,10 +414,16 @@ impl<'a> BlockRun<'a> {
         Ok(())
     }
 
-    pub(crate) fn finish(mut self) -> ExecutedBlock {
+    pub(crate) fn finish(self) -> ExecutedBlock {
+        self.finish_on(1)
+    }
+
+    /// [`Self::finish`], the diff read from the overlay on up to `threads` threads of the
+    /// current rayon pool (the parallel path's, idle by the block's end).
+    pub(crate) fn finish_on(mut self, threads: usize) -> ExecutedBlock {
         self.out.diff = self
             .tracker
-            .into_diff(&self.evm.ctx.journaled_state.database);
+            .into_diff_on(&self.evm.ctx.journaled_state.database, threads);
         self.out
     }
 }

@@ -459,6 +459,27 @@ fn hot_payee_block_falls_back_and_agrees() {
     assert!(stats.serial_block, "{stats:?}");
 }
 
+/// A block that touches 961 accounts: at the block's end the parallel path reads its diff
+/// on two threads (`ChangeTracker::into_diff_on`, 256 accounts a thread at least), and the
+/// split must not change the diff. Each sender's later transfers conflict on its nonce.
+#[test]
+fn a_diff_read_on_two_threads_is_the_serial_one() {
+    let exec = executor();
+    let (keys, state) = funded_senders(10..250u8);
+    let env = block_env(0, 30_000_000);
+    let payee = |i: usize| Address::left_padding_from(&(0x7000_0000u64 + i as u64).to_be_bytes());
+    let txs: Vec<_> = (0..3u64)
+        .flat_map(|nonce| keys.iter().enumerate().map(move |(i, k)| (nonce, i, k)))
+        .map(|(nonce, i, k)| {
+            let to = payee(i * 3 + nonce as usize);
+            tx1559(k, nonce, TxKind::Call(to), ether(1), vec![], 21_000)
+        })
+        .collect();
+    let (serial, _) = assert_same(&exec, &state, &env, &txs);
+    assert_eq!(serial.included.len(), 720);
+    assert_eq!(serial.diff.accounts.len(), 240 + 720 + 1);
+}
+
 /// A contract that reads the beneficiary's balance must see every earlier fee: its run
 /// conflicts and is redone serially; the transfers around it keep their blind credits.
 #[test]

@@ -10,7 +10,7 @@
 //! timing; the timing only decides how much work is saved.
 
 use super::speculate::{spec_evm, speculate, Outcome, SpecEvm, Speculative};
-use super::validate::{credit_blind_fee, learn_reads, reads_hold, rehome};
+use super::validate::{blind_fee_credit, learn_reads, reads_hold};
 use super::{ParallelOptions, ParallelStats};
 use crate::error::ExecError;
 use crate::executor::{BlockEnv, BlockRun, ExecutedBlock, Executor};
@@ -258,10 +258,11 @@ impl<'a> Block<'a> {
                     blind_fee,
                 } => {
                     learn_reads(&spec.reads, db);
-                    let mut local = rehome(&state);
-                    if let Some(fee) = blind_fee {
-                        credit_blind_fee(db, &mut local, self.env.beneficiary, fee)?;
-                    }
+                    let beneficiary = self.env.beneficiary;
+                    let fee = match blind_fee {
+                        Some(fee) => Some(blind_fee_credit(db, beneficiary, fee)?),
+                        None => None,
+                    };
                     let gas = result.tx_gas_used();
                     let (success, logs) = match &mut result {
                         ExecutionResult::Success { logs, .. } => (true, std::mem::take(logs)),
@@ -269,7 +270,10 @@ impl<'a> Block<'a> {
                             (false, Vec::new())
                         }
                     };
-                    run.commit_state(gas, local)?;
+                    let changes = state
+                        .iter()
+                        .chain(fee.iter().map(|account| (&beneficiary, account)));
+                    run.commit_state_copied(gas, changes)?;
                     run.push_receipt(index, tx, success, logs)?;
                     spent.results.push((result, state));
                 }
@@ -278,8 +282,12 @@ impl<'a> Block<'a> {
             }
             spent.runs.push(spec);
         }
-        let out = run.finish();
-        drop(spent);
+        // The speculating threads are idle by now: one of them frees the spent runs (most
+        // were allocated in its arena) while the diff is read, on the threads left.
+        let out = rayon::in_place_scope(|scope| {
+            scope.spawn(move |_| drop(spent));
+            run.finish_on(self.opts.threads)
+        });
         Ok((out, stats))
     }
 

@@ -7,7 +7,7 @@ use crate::db::{account_info, StateDb};
 use crate::error::DbError;
 use bcos_types::{Account, Address, U256};
 use revm::database::{AccountState, CacheDB, DbAccount};
-use revm::state::{Account as EvmAccount, AccountInfo, EvmState, TransactionId};
+use revm::state::{Account as EvmAccount, AccountInfo, TransactionId};
 use revm::Database;
 
 type Overlay<'a> = CacheDB<StateDb<'a>>;
@@ -71,17 +71,16 @@ pub(crate) fn learn_reads(reads: &ReadSet, db: &mut Overlay<'_>) {
     }
 }
 
-/// Adds a held-back fee to the run's changes as revm's `reward_beneficiary` would have at
-/// the transaction's turn: the beneficiary as the overlay holds it, touched, its balance
-/// raised by `fee` (left as it is on overflow, like revm's `incr_balance`).
-pub(crate) fn credit_blind_fee(
+/// The beneficiary's change for a held-back fee, as revm's `reward_beneficiary` would have
+/// made it at the transaction's turn: the beneficiary as the overlay holds it, touched, its
+/// balance raised by `fee` (left as it is on overflow, like revm's `incr_balance`). The run
+/// never loaded the beneficiary, or revm would have paid it (speculate.rs), so this is the
+/// run's only change to it.
+pub(crate) fn blind_fee_credit(
     db: &mut Overlay<'_>,
-    state: &mut EvmState,
     beneficiary: Address,
     fee: U256,
-) -> Result<(), DbError> {
-    // The run never loaded the beneficiary, or revm would have paid it (speculate.rs).
-    debug_assert!(!state.contains_key(&beneficiary));
+) -> Result<EvmAccount, DbError> {
     // Built field by field: `Account::from(info)` would also box a copy of the info,
     // which neither the overlay nor the diff tracker reads.
     let mut account = match db.basic(beneficiary)? {
@@ -96,21 +95,5 @@ pub(crate) fn credit_blind_fee(
     if let Some(balance) = account.info.balance.checked_add(fee) {
         account.info.balance = balance;
     }
-    state.insert(beneficiary, account);
-    Ok(())
-}
-
-/// A copy of a run's changes allocated on this thread, for the overlay to take in (see
-/// `schedule::Spent`): the overlay keeps the storage maps and frees the rest.
-pub(crate) fn rehome(state: &EvmState) -> EvmState {
-    let mut local = EvmState::with_capacity_and_hasher(state.len(), Default::default());
-    for (address, account) in state {
-        let mut copy = EvmAccount::default();
-        copy.info = account.info.clone();
-        copy.transaction_id = account.transaction_id;
-        copy.status = account.status;
-        copy.storage = account.storage.clone();
-        local.insert(*address, copy);
-    }
-    local
+    Ok(account)
 }

@@ -1,0 +1,134 @@
+//! Serial against parallel execution of one block, interleaved: each round times the serial
+//! path and then the parallel one on the same block, so a change in the machine's speed (a
+//! busy neighbour on a shared host, frequency changes) hits both sides of the ratio alike.
+//! criterion's `evm_parallel` bench times them minutes apart, and on a shared 2-vCPU guest
+//! its serial figure alone moved by 1.8x between two runs (3.6 and 6.5 ms per block).
+//!
+//! `cargo run --release -p bcos-benches --example parallel_ab -- [ROUNDS] [THREADS] [BLOCK]`
+//! (defaults 400 rounds, 2 threads, both blocks) prints, per block kind, the median time of each path
+//! and the median of the per-round ratios serial / parallel (issue 15's goal: at least 1.8
+//! on 2 cores at low contention). The blocks are `evm_parallel`'s low-contention ones.
+
+use alloy_primitives::{Address, U256};
+use bcos_benches::chain::{block_env, executed_whole, funded, mem_store, recovered, with_token};
+use bcos_benches::token::{runtime, transfer_input};
+use bcos_benches::{accounts, eip1559};
+use bcos_execution::{ExecConfig, Executor, ParallelOptions};
+use bcos_storage::MemStore;
+use bcos_types::RecoveredTx;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const BLOCK_TXS: usize = 1000;
+const TOKEN: Address = Address::repeat_byte(0x70);
+const ERC20_GAS: u64 = 100_000;
+
+fn fresh_payee(i: usize) -> Address {
+    Address::left_padding_from(&(0x5000_0000u64 + i as u64).to_be_bytes())
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn ab(
+    name: &str,
+    store: &MemStore,
+    txs: &[RecoveredTx],
+    gas_each: u64,
+    rounds: usize,
+    threads: usize,
+) {
+    let exec = Executor::new(ExecConfig::default());
+    let env = block_env(1, gas_each * txs.len() as u64);
+    let serial = executed_whole(&exec, store, &env, txs, name);
+    let (parallel, stats) = exec
+        .execute_block_parallel_with(store, &env, txs, ParallelOptions::new(threads))
+        .expect("block executes");
+    assert_eq!(parallel, serial, "{name}: parallel differs from serial");
+    let time = |f: &dyn Fn()| {
+        let start = Instant::now();
+        f();
+        start.elapsed()
+    };
+    let (mut s, mut p, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    // Rounds where speculation supplied under half of the block (the speculating thread
+    // gave up, or was not scheduled in time).
+    let mut few = 0;
+    for _ in 0..rounds {
+        let ts = time(&|| {
+            black_box(
+                exec.execute_block(store, &env, txs)
+                    .expect("block executes"),
+            );
+        });
+        let start = Instant::now();
+        let (block, stats) = exec
+            .execute_block_parallel_with(store, &env, txs, ParallelOptions::new(threads))
+            .expect("block executes");
+        let tp = start.elapsed();
+        black_box(block);
+        if stats.speculative * 2 < txs.len() {
+            few += 1;
+            if std::env::var_os("AB_DEBUG").is_some() {
+                eprintln!("{tp:?} {stats:?}");
+            }
+        }
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        s.push(ms(ts));
+        p.push(ms(tp));
+        ratio.push(ms(ts) / ms(tp));
+    }
+    println!(
+        "{name}: serial {:.3} ms, parallel_{threads} {:.3} ms per {} txs; serial/parallel {:.2} \
+         (median of {rounds} interleaved rounds); {few} rounds under half speculative; first \
+         run {stats:?}",
+        median(&mut s),
+        median(&mut p),
+        txs.len(),
+        median(&mut ratio),
+    );
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let rounds: usize = args.next().map_or(400, |a| a.parse().expect("ROUNDS"));
+    let threads: usize = args.next().map_or(2, |a| a.parse().expect("THREADS"));
+    let only = args.next();
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let (keys, addrs) = accounts(BLOCK_TXS);
+    let transfers = recovered(&addrs, &|i| {
+        eip1559(
+            &keys[i],
+            0,
+            fresh_payee(i),
+            U256::from(1u64),
+            Vec::new(),
+            21_000,
+        )
+    });
+    let tokens = recovered(&addrs, &|i| {
+        let input = transfer_input(&fresh_payee(i), U256::from(5u64));
+        eip1559(&keys[i], 0, TOKEN, U256::ZERO, input, ERC20_GAS)
+    });
+    let store = mem_store(funded(&addrs));
+    if wanted("eth_transfer") {
+        ab("eth_transfer", &store, &transfers, 21_000, rounds, threads);
+    }
+    let store = mem_store(with_token(
+        funded(&addrs),
+        TOKEN,
+        &runtime(),
+        &addrs,
+        U256::from(1_000_000u64),
+    ));
+    ab(
+        "erc20_transfer",
+        &store,
+        &tokens,
+        ERC20_GAS,
+        rounds,
+        threads,
+    );
+}
