@@ -153,6 +153,20 @@ impl Cluster {
         );
     }
 
+    /// Awaits node `i` connected to `want` peers (`net_peerCount`). Links come up on their
+    /// own schedule, and a PBFT quorum commits blocks before the last of them is up.
+    pub fn wait_peers(&self, i: usize, want: u64) {
+        let mut connected = 0;
+        for _ in 0..CLUSTER_POLL_ATTEMPTS {
+            connected = as_u64(&self.rpc(i).ok("net_peerCount", json!([])));
+            if connected == want {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
+        }
+        panic!("node {i}: {connected} peers connected, wanted {want}");
+    }
+
     /// Awaits every running node at one head `>= at_least` with one hash and state root;
     /// returns (head, hash, state root).
     pub fn wait_agreement(&self, at_least: u64) -> (u64, String, String) {

@@ -53,16 +53,7 @@ fn four_nodes_commit_transactions_sent_to_any_node_with_one_head_and_state_root(
         let st = c.status(i);
         assert_eq!(st["protocol"], "pbft");
         assert_eq!(as_u64(&st["nodes"]), 4);
-        // Links come up on their own schedule; quorum needs only two of them.
-        let mut connected = 0;
-        for _ in 0..CLUSTER_POLL_ATTEMPTS {
-            connected = as_u64(&c.rpc(i).ok("net_peerCount", json!([])));
-            if connected == 3 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(CLUSTER_POLL_MS));
-        }
-        assert_eq!(connected, 3, "node {i} peers");
+        c.wait_peers(i, 3);
     }
 }
 

@@ -132,6 +132,8 @@ fn metrics_dashboard_and_flow_logs_on_a_pbft_cluster() {
     let hashes = send_transfers(&c, 0, 0, 0, 12);
     let top = top_block(&c, 0, &hashes);
     c.wait_head(0, top);
+    // A quorum of three commits before node 0's last link may be up.
+    c.wait_peers(0, 3);
 
     // Metrics.
     let (status, text) = http_get(c.rpc(0).addr(), "/metrics");
