@@ -10,8 +10,8 @@
 //! `bcos-execution` bench `transfer`.)
 
 use alloy_primitives::{Address, U256};
-use bcos_benches::chain::{block_env, executed_whole, funded, mem_store, recovered, with_token};
-use bcos_benches::token::{runtime, transfer_input};
+use bcos_benches::chain::{block_env, executed_whole, funded, mem_store, recovered, token_store};
+use bcos_benches::token::transfer_input;
 use bcos_benches::{accounts, eip1559, quick};
 use bcos_execution::{ExecConfig, Executor};
 use bcos_storage::MemStore;
@@ -55,13 +55,7 @@ fn evm(c: &mut Criterion) {
         recovered(&|i| eip1559(&keys[i], 0, next(i), U256::from(1u64), Vec::new(), 21_000));
     run(c, "eth_transfer", &store, &transfers, 21_000);
 
-    let store = mem_store(with_token(
-        funded(&addrs),
-        TOKEN,
-        &runtime(),
-        &addrs,
-        U256::from(1_000_000u64),
-    ));
+    let store = token_store(&addrs, TOKEN);
     let calls = recovered(&|i| {
         eip1559(
             &keys[i],

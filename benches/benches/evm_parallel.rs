@@ -17,10 +17,12 @@
 //! once, before it is timed.
 
 use alloy_primitives::{Address, U256};
-use bcos_benches::chain::{block_env, executed_whole, funded, mem_store, recovered, with_token};
-use bcos_benches::token::{runtime, transfer_input};
+use bcos_benches::chain::{
+    block_env, fresh_payee, funded, mem_store, parallel_checked, recovered, token_store,
+};
+use bcos_benches::token::transfer_input;
 use bcos_benches::{accounts, eip1559, quick};
-use bcos_execution::{ExecConfig, Executor, ParallelOptions};
+use bcos_execution::{ExecConfig, Executor};
 use bcos_storage::MemStore;
 use bcos_types::RecoveredTx;
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
@@ -33,20 +35,10 @@ const MERCHANT: Address = Address::repeat_byte(0x4d);
 const ERC20_GAS: u64 = 100_000;
 const THREADS: usize = 2;
 
-fn fresh_payee(i: usize) -> Address {
-    Address::left_padding_from(&(0x5000_0000u64 + i as u64).to_be_bytes())
-}
-
 fn run(c: &mut Criterion, name: &str, store: &MemStore, txs: &[RecoveredTx], gas_each: u64) {
     let exec = Executor::new(ExecConfig::default());
     let env = block_env(1, gas_each * txs.len() as u64);
-    // The block must be what it claims before it is timed: all in, all succeeded, and the
-    // parallel result the serial one.
-    let serial = executed_whole(&exec, store, &env, txs, name);
-    let (parallel, stats) = exec
-        .execute_block_parallel_with(store, &env, txs, ParallelOptions::new(THREADS))
-        .expect("block executes");
-    assert_eq!(parallel, serial, "{name}: parallel differs from serial");
+    let (_, stats) = parallel_checked(&exec, store, &env, txs, name, THREADS);
     eprintln!("{name}: parallel_{THREADS} {stats:?}");
 
     let mut g = c.benchmark_group("evm_parallel");
@@ -92,13 +84,7 @@ fn evm_parallel(c: &mut Criterion) {
     run(c, "eth_transfer", &store, &transfer(&fresh_payee), 21_000);
     run(c, "hot_payee", &store, &transfer(&|_| MERCHANT), 21_000);
 
-    let store = mem_store(with_token(
-        funded(&addrs),
-        TOKEN,
-        &runtime(),
-        &addrs,
-        U256::from(1_000_000u64),
-    ));
+    let store = token_store(&addrs, TOKEN);
     run(
         c,
         "erc20_transfer",

@@ -11,8 +11,10 @@
 //! (the blocks of `evm_parallel` of the same names).
 
 use alloy_primitives::{Address, U256};
-use bcos_benches::chain::{block_env, executed_whole, funded, mem_store, recovered, with_token};
-use bcos_benches::token::{runtime, transfer_input};
+use bcos_benches::chain::{
+    block_env, fresh_payee, funded, mem_store, parallel_checked, recovered, token_store,
+};
+use bcos_benches::token::transfer_input;
 use bcos_benches::{accounts, eip1559};
 use bcos_execution::{ExecConfig, Executor, ParallelOptions};
 use bcos_storage::MemStore;
@@ -24,10 +26,6 @@ const BLOCK_TXS: usize = 1000;
 const TOKEN: Address = Address::repeat_byte(0x70);
 const ERC20_GAS: u64 = 100_000;
 const MERCHANT: Address = Address::repeat_byte(0x4d);
-
-fn fresh_payee(i: usize) -> Address {
-    Address::left_padding_from(&(0x5000_0000u64 + i as u64).to_be_bytes())
-}
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -44,11 +42,7 @@ fn ab(
 ) {
     let exec = Executor::new(ExecConfig::default());
     let env = block_env(1, gas_each * txs.len() as u64);
-    let serial = executed_whole(&exec, store, &env, txs, name);
-    let (parallel, stats) = exec
-        .execute_block_parallel_with(store, &env, txs, ParallelOptions::new(threads))
-        .expect("block executes");
-    assert_eq!(parallel, serial, "{name}: parallel differs from serial");
+    let (_, stats) = parallel_checked(&exec, store, &env, txs, name, threads);
     let time = |f: &dyn Fn()| {
         let start = Instant::now();
         f();
@@ -118,13 +112,7 @@ fn main() {
     if wanted("eth_transfer") {
         ab("eth_transfer", &store, &transfers, 21_000, rounds, threads);
     }
-    let store = mem_store(with_token(
-        funded(&addrs),
-        TOKEN,
-        &runtime(),
-        &addrs,
-        U256::from(1_000_000u64),
-    ));
+    let store = token_store(&addrs, TOKEN);
     if wanted("erc20_transfer") {
         ab(
             "erc20_transfer",

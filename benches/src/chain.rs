@@ -202,6 +202,47 @@ pub fn executed_whole(
     out
 }
 
+/// [`executed_whole`], then the same block on `threads` threads, which must give the same
+/// result before either is timed; returns the serial result and how the parallel run went.
+pub fn parallel_checked(
+    exec: &bcos_execution::Executor,
+    store: &MemStore,
+    env: &BlockEnv,
+    txs: &[bcos_types::RecoveredTx],
+    name: &str,
+    threads: usize,
+) -> (bcos_execution::ExecutedBlock, bcos_execution::ParallelStats) {
+    let serial = executed_whole(exec, store, env, txs, name);
+    let (parallel, stats) = exec
+        .execute_block_parallel_with(
+            store,
+            env,
+            txs,
+            bcos_execution::ParallelOptions::new(threads),
+        )
+        .expect("block executes");
+    assert_eq!(parallel, serial, "{name}: parallel differs from serial");
+    (serial, stats)
+}
+
+/// The `i`-th of a run of addresses no bench account or contract holds: payees that make
+/// each transfer of a block write a different account.
+pub fn fresh_payee(i: usize) -> Address {
+    Address::left_padding_from(&(0x5000_0000u64 + i as u64).to_be_bytes())
+}
+
+/// A store where each of `holders` has 100 ETH and 1,000,000 tokens of the bench token
+/// contract at `token`.
+pub fn token_store(holders: &[Address], token: Address) -> MemStore {
+    mem_store(with_token(
+        funded(holders),
+        token,
+        &crate::token::runtime(),
+        holders,
+        U256::from(1_000_000u64),
+    ))
+}
+
 /// One transaction per sender: `make(i)` signed by sender `i`, whose address is `addrs[i]`.
 pub fn recovered(
     addrs: &[Address],
