@@ -206,11 +206,22 @@ fn a_group_stopped_everywhere_restarts_intact_while_the_others_go_on() {
     assert!(as_u64(&status["blockNumber"]) >= top, "{status}");
 }
 
-/// Threads a group adds at most: its ingress (pool admission), consensus driver, doorbell
-/// relay, block-sync server, and the kernel's io_uring worker of its segment files
-/// (`iou-wrk-*`) (spec/groups.md GRP-R2). Sender recovery, RocksDB's background pool, the
-/// async runtime, P2P and RPC are the node's, shared by every group.
-const THREADS_PER_GROUP_MAX: usize = 5;
+/// Named threads a group adds at most: its ingress (pool admission), consensus driver,
+/// doorbell relay and block-sync server (spec/groups.md GRP-R2). Sender recovery, RocksDB's
+/// background pool, the async runtime, P2P and RPC are the node's, shared by every group.
+const NAMED_THREADS_PER_GROUP_MAX: usize = 4;
+/// The kernel's io_uring workers (`iou-wrk-*`) a group's segment files may have at once:
+/// the kernel starts them on demand, one per blocking request in flight, and ends them
+/// when idle (one group showed 1 or 2 in test runs).
+const IOU_WORKERS_PER_GROUP_MAX: usize = 2;
+
+/// Threads started on demand and ended when idle, whose number at one instant is not a
+/// group's: the io_uring workers, and tokio's blocking pool, which shares its threads'
+/// name with the runtime's fixed workers (a fresh-clone run counted 4 with one group and
+/// 5 with eight).
+fn on_demand(name: &str) -> bool {
+    name.starts_with("iou-wrk-") || name == "tokio-rt-worker"
+}
 
 fn thread_names(pid: u32) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -242,12 +253,15 @@ fn eight_groups_add_a_few_threads_each_not_eight_times_the_node() {
         one.len(),
         eight.len()
     );
+    let named = |t: &[String]| t.iter().filter(|n| !on_demand(n)).count();
     assert!(
-        eight.len() <= one.len() + 7 * THREADS_PER_GROUP_MAX,
-        "8 groups: {} threads, 1 group: {}",
-        eight.len(),
-        one.len()
+        named(&eight) <= named(&one) + 7 * NAMED_THREADS_PER_GROUP_MAX,
+        "8 groups: {} named threads, 1 group: {}",
+        named(&eight),
+        named(&one)
     );
+    let iou = |t: &[String]| t.iter().filter(|n| n.starts_with("iou-wrk-")).count();
+    assert!(iou(&eight) <= 8 * IOU_WORKERS_PER_GROUP_MAX, "{eight:?}");
     assert!(eight.len() < 8 * one.len());
     // the recovery pool is the node's: as many recovery threads with 8 groups as with 1
     let recover = |t: &[String]| t.iter().filter(|n| n.starts_with("bcos-recover")).count();
