@@ -175,6 +175,10 @@ impl Peer {
 pub(crate) struct Refusals {
     deny: watch::Receiver<Arc<DenyList>>,
     roots: watch::Receiver<u64>,
+    /// Whether the peer's certificate was checked against the roots as they are now. A
+    /// receiver sees only later changes, so roots changed between the TLS handshake and
+    /// this receiver's subscription would otherwise never be applied to the connection.
+    roots_checked: bool,
 }
 
 impl Refusals {
@@ -182,6 +186,7 @@ impl Refusals {
         Refusals {
             deny: shared.deny.subscribe(),
             roots: shared.anchors.subscribe(),
+            roots_checked: false,
         }
     }
 
@@ -191,6 +196,13 @@ impl Refusals {
         loop {
             if self.deny.borrow_and_update().denies(&peer.id) {
                 return "peer is now on the deny list";
+            }
+            if !self.roots_checked {
+                self.roots_checked = true;
+                self.roots.borrow_and_update();
+                if !shared.anchors.trusts(&peer.cert) {
+                    return "no trusted CA signed the peer's certificate any more";
+                }
             }
             if self.roots.has_changed().unwrap_or(false) {
                 self.roots.borrow_and_update();
