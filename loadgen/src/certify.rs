@@ -3,11 +3,11 @@
 //! and hand [`RunResults`] to the report writer. The threshold and goal rules are in
 //! [`verdict`].
 
-use crate::profile::Profile;
+use crate::profile::{full_efficiency_tps, Profile};
 use crate::progress::note;
-use crate::results::{RunResults, SaturationEnd, Thresholds, WorkloadResult};
+use crate::results::{judged_bound, RunResults, SaturationEnd, Thresholds, WorkloadResult};
 use crate::target::{EmbeddedOptions, Target};
-use crate::verdict::{check, target_check};
+use crate::verdict::{check, target_check, Judged};
 use crate::{cryptobound, machine, node_info, report, runner};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -92,17 +92,35 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     };
     let p99_max = profile.thresholds.max_latency_ms_p99;
     let mut workloads = Vec::new();
-    let mut failures = Vec::new();
-    let mut checks = Vec::new();
-    for (i, spec) in profile.workloads.iter().enumerate() {
+    for spec in &profile.workloads {
         let r = runner::run_workload(&target, spec, spec.max_latency_ms_p99.unwrap_or(p99_max))?;
         println!("{}", one_line(&r));
-        failures.extend(check(spec, &r, &profile.thresholds));
-        let goal = profile.goal.as_ref();
-        checks.push(target_check(i, spec, &r, &profile.thresholds, goal));
         workloads.push(r);
     }
     let flames = target.stop()?;
+    note("measuring the crypto bound again, with the nodes stopped");
+    let bound_end = cryptobound::recoveries_per_s(Duration::from_millis(cryptobound::MEASURE_MS))?;
+    note(&format!(
+        "crypto bound: {bound_end:.0} recoveries/s per core"
+    ));
+    let full_tps = full_efficiency_tps(
+        judged_bound(bound, Some(bound_end)),
+        m.cores,
+        profile.node.nodes,
+    );
+    let judged = Judged::new(&profile, full_tps);
+    let mut failures = Vec::new();
+    let mut checks = Vec::new();
+    for (i, (spec, r)) in judged.workloads.iter().zip(&workloads).enumerate() {
+        failures.extend(check(spec, r, &judged.thresholds));
+        checks.push(target_check(
+            i,
+            spec,
+            r,
+            &judged.thresholds,
+            judged.goal.as_ref(),
+        ));
+    }
     let user_chains_sweep = if o.user_chains.is_some() || profile.node.user_chains_sweep.is_empty()
     {
         Vec::new()
@@ -129,11 +147,13 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     let results = RunResults {
         profile: profile.name.clone(),
         thresholds: Thresholds {
-            min_tps: profile.thresholds.min_tps,
-            max_latency_ms_p99: profile.thresholds.max_latency_ms_p99,
+            min_tps: judged.thresholds.min_tps,
+            min_efficiency: judged.thresholds.min_efficiency,
+            max_latency_ms_p99: judged.thresholds.max_latency_ms_p99,
         },
         environment,
         crypto_bound_recoveries_per_s_per_core: bound,
+        crypto_bound_end_recoveries_per_s_per_core: Some(bound_end),
         nodes: profile.node.nodes,
         consensus: profile.node.consensus.clone(),
         groups: profile.node.groups,
@@ -144,7 +164,7 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         flamegraph,
         passed: failures.is_empty(),
         failures,
-        goal: profile.goal.as_ref().map(Into::into),
+        goal: judged.goal.as_ref().map(Into::into),
         checks,
     };
     std::fs::create_dir_all(&o.out_dir)?;

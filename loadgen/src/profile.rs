@@ -219,9 +219,12 @@ pub struct WorkloadSpec {
     /// After the window, how long in-window transactions may take to commit.
     #[serde(default = "d_drain")]
     pub drain_s: f64,
-    /// Overrides of the global thresholds for this workload.
+    /// Overrides of the global thresholds for this workload (`min_tps` or `min_efficiency`,
+    /// not both).
     #[serde(default)]
     pub min_tps: Option<f64>,
+    #[serde(default)]
+    pub min_efficiency: Option<f64>,
     #[serde(default)]
     pub max_latency_ms_p99: Option<f64>,
 }
@@ -269,10 +272,57 @@ fn d_drain() -> f64 {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdSpec {
-    /// Checked against closed-loop and saturation workloads (committed TPS, knee).
+    /// Checked against closed-loop and saturation workloads (committed TPS, knee). With
+    /// `min_efficiency` it is derived at run time ([`ThresholdSpec::resolve`]); the profile
+    /// states one of the two.
+    #[serde(default)]
     pub min_tps: f64,
+    /// The same threshold as a share of the crypto bound: committed TPS × nodes ÷ (recoveries/s
+    /// per core × cores), the report's efficiency. It holds a node to the same share of the
+    /// hardware on machines of one kind whose per-core speed differs.
+    #[serde(default)]
+    pub min_efficiency: Option<f64>,
     /// Checked against open-loop workloads' p99 and used as the saturation latency limit.
     pub max_latency_ms_p99: f64,
+}
+
+impl ThresholdSpec {
+    fn validate(&self) -> Result<(), String> {
+        match self.min_efficiency {
+            Some(_) if self.min_tps != 0.0 => {
+                Err("[thresholds] states min_tps or min_efficiency, not both".into())
+            }
+            Some(e) => efficiency_ok(e).map_err(|m| format!("[thresholds] min_efficiency {m}")),
+            None if !above(self.min_tps, 0.0) => {
+                Err("[thresholds] needs min_tps > 0 or min_efficiency".into())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// `min_tps` from `min_efficiency` where the profile states the latter; `full_tps` is the
+    /// committed TPS at 100 % efficiency on this machine.
+    pub fn resolve(&mut self, full_tps: f64) {
+        if let Some(e) = self.min_efficiency {
+            self.min_tps = e * full_tps;
+        }
+    }
+}
+
+/// Committed TPS at 100 % efficiency: every node recovers every sender once, and recovery
+/// alone fills `cores` cores at `bound_per_core`. The efficiency thresholds and goals are shares
+/// of it (the report's efficiency section uses the same formula).
+pub fn full_efficiency_tps(bound_per_core: f64, cores: usize, nodes: usize) -> f64 {
+    bound_per_core * cores as f64 / nodes.max(1) as f64
+}
+
+/// An efficiency is a share in (0, 1].
+fn efficiency_ok(e: f64) -> Result<(), String> {
+    if above(e, 0.0) && e <= 1.0 {
+        Ok(())
+    } else {
+        Err(format!("{e} must lie in (0, 1]"))
+    }
 }
 
 /// `[goal]`: the figure the profile aims at and where it comes from. A threshold may sit below
@@ -283,6 +333,10 @@ pub struct GoalSpec {
     /// Committed TPS, compared where the global `min_tps` is (closed loops, saturation knees).
     #[serde(default)]
     pub tps: Option<f64>,
+    /// The same goal as a share of the crypto bound (see [`ThresholdSpec::min_efficiency`]);
+    /// `tps` is then derived at run time ([`GoalSpec::resolve`]).
+    #[serde(default)]
+    pub efficiency: Option<f64>,
     /// p99 latency, compared where the global `max_latency_ms_p99` is (open loops).
     #[serde(default)]
     pub latency_ms_p99: Option<f64>,
@@ -297,12 +351,25 @@ pub struct GoalSpec {
 }
 
 impl GoalSpec {
+    /// `tps` from `efficiency` where the goal states the latter (see [`ThresholdSpec::resolve`]).
+    pub fn resolve(&mut self, full_tps: f64) {
+        if let Some(e) = self.efficiency {
+            self.tps = Some(e * full_tps);
+        }
+    }
+
     fn validate(&self, workloads: &[WorkloadSpec]) -> Result<(), String> {
         if self.source.trim().is_empty() {
             return Err("[goal] needs a source (where the goal comes from)".into());
         }
-        if self.tps.is_none() && self.latency_ms_p99.is_none() {
-            return Err("[goal] needs tps or latency_ms_p99".into());
+        if self.tps.is_none() && self.efficiency.is_none() && self.latency_ms_p99.is_none() {
+            return Err("[goal] needs tps, efficiency or latency_ms_p99".into());
+        }
+        if let Some(e) = self.efficiency {
+            if self.tps.is_some() {
+                return Err("[goal] states tps or efficiency, not both".into());
+            }
+            efficiency_ok(e).map_err(|m| format!("[goal] efficiency {m}"))?;
         }
         let figures = [self.tps, self.latency_ms_p99, self.latency_at_tps];
         if figures.iter().flatten().any(|&v| !above(v, 0.0)) {
@@ -361,6 +428,7 @@ impl Profile {
         crate::groups::check(self.node.groups, &self.node.consensus, false)
             .map_err(|e| format!("node.{e}"))?;
         crate::settlement::check(&self.node, false).map_err(|e| format!("node.{e}"))?;
+        self.thresholds.validate()?;
         if self.workloads.is_empty() {
             return Err("no [[workload]] entries".into());
         }
@@ -414,7 +482,16 @@ impl WorkloadSpec {
             connections: d_connections(),
             drain_s: d_drain(),
             min_tps: None,
+            min_efficiency: None,
             max_latency_ms_p99: None,
+        }
+    }
+
+    /// `min_tps` from this workload's `min_efficiency`, if it states one (see
+    /// [`ThresholdSpec::resolve`]).
+    pub fn resolve(&mut self, full_tps: f64) {
+        if let Some(e) = self.min_efficiency {
+            self.min_tps = Some(e * full_tps);
         }
     }
 
@@ -463,6 +540,12 @@ impl WorkloadSpec {
         }
         if !at_least(self.zipf_exponent, 0.0) || !above(self.tps_max, 0.0) {
             return Err(format!("workload {n}: zipf_exponent ≥ 0 and tps_max > 0"));
+        }
+        if let Some(e) = self.min_efficiency {
+            if self.min_tps.is_some() {
+                return Err(format!("workload {n}: min_tps or min_efficiency, not both"));
+            }
+            efficiency_ok(e).map_err(|m| format!("workload {n}: min_efficiency {m}"))?;
         }
         Ok(())
     }

@@ -15,6 +15,12 @@ pub struct RunResults {
     pub environment: Environment,
     /// Measured at start: secp256k1 recoveries per second on one core.
     pub crypto_bound_recoveries_per_s_per_core: f64,
+    /// The same, measured again once the nodes had stopped; None in results recorded before.
+    /// Efficiencies and efficiency thresholds use the higher of the two
+    /// ([`RunResults::crypto_bound_per_core`]), so a slow moment at one measurement cannot
+    /// lower what a run is held to.
+    #[serde(default)]
+    pub crypto_bound_end_recoveries_per_s_per_core: Option<f64>,
     pub nodes: usize,
     pub consensus: String,
     /// Groups (chains) of the cluster the load was spread over (issue 13); 1 in results
@@ -47,12 +53,32 @@ pub struct RunResults {
     pub checks: Vec<TargetCheck>,
 }
 
+impl RunResults {
+    /// The crypto bound efficiencies are computed with: the higher of the start and end
+    /// measurements.
+    pub fn crypto_bound_per_core(&self) -> f64 {
+        judged_bound(
+            self.crypto_bound_recoveries_per_s_per_core,
+            self.crypto_bound_end_recoveries_per_s_per_core,
+        )
+    }
+}
+
+/// The higher of the two bound measurements (a NaN or missing one is ignored).
+pub fn judged_bound(start: f64, end: Option<f64>) -> f64 {
+    end.map_or(start, |e| start.max(e))
+}
+
 /// A profile's `[goal]`: the figure a threshold serves, stated separately so a threshold set
 /// below it (for a shared, noisy host) cannot pass for the goal.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Goal {
-    /// Committed transactions per second.
+    /// Committed transactions per second (derived from `efficiency` where that is stated).
     pub tps: Option<f64>,
+    /// The goal as a share of the crypto bound; None in results recorded before, or when the
+    /// goal is stated in TPS.
+    #[serde(default)]
+    pub efficiency: Option<f64>,
     pub latency_ms_p99: Option<f64>,
     /// The offered rate the latency goal is stated at; None = any open-loop rate.
     pub latency_at_tps: Option<f64>,
@@ -85,15 +111,25 @@ pub struct TargetCheck {
     /// true when `measured` is only a lower bound (a knee the search did not reach).
     pub lower_bound: bool,
     pub threshold: f64,
+    /// The efficiency `threshold` was derived from, when the profile stated it that way.
+    #[serde(default)]
+    pub threshold_efficiency: Option<f64>,
     pub threshold_met: bool,
     /// None where the goal does not apply to this workload.
     pub goal: Option<f64>,
+    /// The efficiency `goal` was derived from, when the profile stated it that way.
+    #[serde(default)]
+    pub goal_efficiency: Option<f64>,
     pub goal_met: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
+    /// Committed TPS; derived from `min_efficiency` on this run's machine where that is stated.
     pub min_tps: f64,
+    /// The profile's efficiency threshold, if it states one instead of a TPS.
+    #[serde(default)]
+    pub min_efficiency: Option<f64>,
     pub max_latency_ms_p99: f64,
 }
 

@@ -6,9 +6,10 @@
 //! transactions, and with high-frequency accounts conservation must hold (XS-S2: what was paid
 //! is credited, in a proxy or in transit). The goal is compared with the same figures wherever the workload is judged by
 //! the global thresholds (no override of its own); it is reported, and never decides the
-//! verdict.
+//! verdict. Thresholds and goals stated as efficiencies reach this module resolved into TPS for
+//! the run's machine (`ThresholdSpec::resolve`), and the checks keep the efficiency beside it.
 
-use crate::profile::{GoalSpec, Mode, ThresholdSpec, WorkloadSpec};
+use crate::profile::{GoalSpec, Mode, Profile, ThresholdSpec, WorkloadSpec};
 use crate::results::{Goal, SaturationEnd, TargetCheck, TargetMetric, WorkloadResult};
 
 /// Share of a workload's window transactions that may be refused or left uncommitted.
@@ -20,10 +21,41 @@ impl From<&GoalSpec> for Goal {
     fn from(g: &GoalSpec) -> Goal {
         Goal {
             tps: g.tps,
+            efficiency: g.efficiency,
             latency_ms_p99: g.latency_ms_p99,
             latency_at_tps: g.latency_at_tps,
             workload: g.workload.clone(),
             source: g.source.clone(),
+        }
+    }
+}
+
+/// A profile's thresholds, workloads and goal as one run is judged by them: every efficiency
+/// resolved into TPS with `full_tps`, the committed TPS at 100 % efficiency on the run's
+/// machine (`profile::full_efficiency_tps`).
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub thresholds: ThresholdSpec,
+    pub workloads: Vec<WorkloadSpec>,
+    pub goal: Option<GoalSpec>,
+}
+
+impl Judged {
+    pub fn new(profile: &Profile, full_tps: f64) -> Judged {
+        let mut thresholds = profile.thresholds.clone();
+        thresholds.resolve(full_tps);
+        let mut workloads = profile.workloads.clone();
+        for w in &mut workloads {
+            w.resolve(full_tps);
+        }
+        let mut goal = profile.goal.clone();
+        if let Some(g) = &mut goal {
+            g.resolve(full_tps);
+        }
+        Judged {
+            thresholds,
+            workloads,
+            goal,
         }
     }
 }
@@ -38,9 +70,18 @@ pub fn target_check(
     goal: Option<&GoalSpec>,
 ) -> TargetCheck {
     let goal = goal.filter(|g| g.workload.as_ref().is_none_or(|n| *n == spec.name));
+    let mut threshold_efficiency = None;
+    let mut goal_efficiency = None;
     let (metric, measured, lower_bound, threshold, goal_target) =
         if spec.saturation || spec.mode == Mode::Closed {
-            let goal_tps = goal.and_then(|g| g.tps).filter(|_| spec.min_tps.is_none());
+            let own = spec.min_tps.is_some();
+            let goal_tps = goal.and_then(|g| g.tps).filter(|_| !own);
+            goal_efficiency = goal.and_then(|g| g.efficiency).filter(|_| !own);
+            threshold_efficiency = if own {
+                spec.min_efficiency
+            } else {
+                global.min_efficiency
+            };
             let threshold = spec.min_tps.unwrap_or(global.min_tps);
             if spec.saturation {
                 let end = r.saturation_end();
@@ -76,8 +117,10 @@ pub fn target_check(
         measured,
         lower_bound,
         threshold,
+        threshold_efficiency,
         threshold_met: meets(threshold),
         goal: goal_target,
+        goal_efficiency,
         goal_met: goal_target.map(meets),
     }
 }

@@ -31,6 +31,7 @@ fn result(mode: &str, offered: f64, committed: f64, p99: f64, errors: u64) -> Wo
 fn global() -> ThresholdSpec {
     ThresholdSpec {
         min_tps: 10_000.0,
+        min_efficiency: None,
         max_latency_ms_p99: 200.0,
     }
 }
@@ -141,10 +142,12 @@ fn a_first_step_that_saturates_shows_no_knee() {
 fn the_goal_is_judged_beside_the_threshold() {
     let g = ThresholdSpec {
         min_tps: 4000.0,
+        min_efficiency: None,
         max_latency_ms_p99: 500.0,
     };
     let goal = GoalSpec {
         tps: Some(6000.0),
+        efficiency: None,
         latency_ms_p99: Some(300.0),
         latency_at_tps: Some(3000.0),
         workload: None,
@@ -232,5 +235,99 @@ fn a_conservation_violation_fails_the_run() {
     assert_eq!(
         f,
         ["transfer: settlement: conservation violated (XS-S2): 9 of 10 wei"]
+    );
+}
+
+const EFFICIENCY_PROFILE: &str = r#"
+[machine]
+cores = 2
+memory_gib = 4
+[node]
+[[workload]]
+name = "transfer"
+mode = "closed"
+concurrency = 10
+[[workload]]
+name = "transfer"
+mode = "open"
+rate = 1000
+saturation = true
+min_efficiency = 0.4
+[thresholds]
+min_efficiency = 0.3
+max_latency_ms_p99 = 100
+[goal]
+efficiency = 0.75
+source = "issue 15"
+"#;
+
+/// A threshold stated as an efficiency is the same share of whatever bound the run measured:
+/// 7,000 tx/s passes at 30 % of 20,000 and fails at 30 % of 30,000; a workload's own
+/// efficiency overrides the global one, and the goal is derived the same way.
+#[test]
+fn an_efficiency_threshold_scales_with_the_measured_bound() {
+    let profile =
+        crate::profile::Profile::parse(EFFICIENCY_PROFILE).unwrap_or_else(|e| panic!("{e}"));
+    let closed = result("closed", 7000.0, 7000.0, 50.0, 0);
+    let slow = Judged::new(&profile, 20_000.0);
+    let t = target_check(
+        0,
+        &slow.workloads[0],
+        &closed,
+        &slow.thresholds,
+        slow.goal.as_ref(),
+    );
+    assert_eq!(
+        (t.threshold, t.threshold_efficiency, t.threshold_met),
+        (6000.0, Some(0.3), true)
+    );
+    assert_eq!(
+        (t.goal, t.goal_efficiency, t.goal_met),
+        (Some(15_000.0), Some(0.75), Some(false))
+    );
+    assert!(check(&slow.workloads[0], &closed, &slow.thresholds).is_empty());
+
+    let fast = Judged::new(&profile, 30_000.0);
+    let misses = check(&fast.workloads[0], &closed, &fast.thresholds);
+    assert_eq!(
+        misses,
+        ["transfer: committed 7000 tx/s is below min_tps 9000"]
+    );
+
+    let mut knee = result("open", 10_000.0, 10_000.0, 50.0, 0);
+    knee.saturation = vec![(8000.0, 8000.0), (10_000.0, 10_000.0), (12_500.0, 9000.0)];
+    knee.knee_tps = Some(10_000.0);
+    let t = target_check(
+        1,
+        &fast.workloads[1],
+        &knee,
+        &fast.thresholds,
+        fast.goal.as_ref(),
+    );
+    assert_eq!(
+        (t.threshold, t.threshold_efficiency, t.threshold_met, t.goal),
+        (12_000.0, Some(0.4), false, None)
+    );
+    assert!(
+        profile.thresholds.min_tps == 0.0,
+        "the profile itself is left unresolved"
+    );
+}
+
+/// The higher of the two bound measurements is the one a run is held to.
+#[test]
+fn the_higher_bound_is_judged() {
+    assert_eq!(
+        crate::results::judged_bound(12_000.0, Some(14_000.0)),
+        14_000.0
+    );
+    assert_eq!(
+        crate::results::judged_bound(14_000.0, Some(12_000.0)),
+        14_000.0
+    );
+    assert_eq!(crate::results::judged_bound(14_000.0, None), 14_000.0);
+    assert_eq!(
+        crate::results::judged_bound(14_000.0, Some(f64::NAN)),
+        14_000.0
     );
 }

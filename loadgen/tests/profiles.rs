@@ -21,7 +21,7 @@ fn shipped_profiles_parse() {
         (ci.machine.cores, ci.node.nodes, ci.node.consensus.as_str()),
         (2, 1, "solo")
     );
-    assert!(ci.thresholds.min_tps > 0.0 && ci.thresholds.max_latency_ms_p99 > 0.0);
+    assert!(ci.thresholds.min_efficiency.is_some() && ci.thresholds.max_latency_ms_p99 > 0.0);
     let names: Vec<&str> = ci.workloads.iter().map(|w| w.name.as_str()).collect();
     for w in ["transfer", "hf-account", "erc20"] {
         assert!(names.contains(&w), "{names:?}");
@@ -34,7 +34,7 @@ fn shipped_profiles_parse() {
 
     let big = load("commodity-16core.toml");
     assert_eq!(big.machine.cores, 16);
-    assert!(big.thresholds.min_tps > ci.thresholds.min_tps);
+    assert!(big.thresholds.min_tps > 0.0);
     let hf = big
         .workloads
         .iter()
@@ -153,7 +153,7 @@ fn every_shipped_profile_states_its_goal() {
             .goal
             .unwrap_or_else(|| panic!("{}: no [goal]", path.display()));
         assert!(!goal.source.trim().is_empty(), "{}", path.display());
-        assert!(goal.tps.is_some() || goal.latency_ms_p99.is_some());
+        assert!(goal.tps.is_some() || goal.efficiency.is_some() || goal.latency_ms_p99.is_some());
         seen += 1;
     }
     assert!(seen >= 4, "profiles found: {seen}");
@@ -206,7 +206,7 @@ fn goals_are_validated() {
         (
             "no figure",
             GOAL.replace("tps = 5", ""),
-            "tps or latency_ms_p99",
+            "tps, efficiency or latency_ms_p99",
         ),
         ("negative", GOAL.replace("tps = 5", "tps = -5"), "> 0"),
         (
@@ -218,6 +218,16 @@ fn goals_are_validated() {
             "unknown workload",
             GOAL.replace("tps = 5", "tps = 5\nworkload = \"erc20\""),
             "not among",
+        ),
+        (
+            "tps and efficiency",
+            GOAL.replace("tps = 5", "tps = 5\nefficiency = 0.5"),
+            "not both",
+        ),
+        (
+            "efficiency above 1",
+            GOAL.replace("tps = 5", "efficiency = 1.5"),
+            "(0, 1]",
         ),
     ] {
         assert_refused(&format!("{MINIMAL}{goal}"), what, needle);
@@ -368,4 +378,84 @@ fn assert_refused(text: &str, what: &str, needle: &str) {
         .err()
         .unwrap_or_else(|| panic!("{what}: accepted"));
     assert!(err.contains(needle), "{what}: {err}");
+}
+
+/// A threshold or goal may be stated as an efficiency (a share of the crypto bound) instead of
+/// TPS, never both, and only as a share in (0, 1].
+#[test]
+fn efficiency_thresholds_are_validated() {
+    let eff = MINIMAL.replace("min_tps = 1", "min_efficiency = 0.3");
+    let p = Profile::parse(&eff).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (p.thresholds.min_efficiency, p.thresholds.min_tps),
+        (Some(0.3), 0.0)
+    );
+    for (what, bad, needle) in [
+        (
+            "both",
+            MINIMAL.replace("min_tps = 1", "min_tps = 1\nmin_efficiency = 0.3"),
+            "not both",
+        ),
+        (
+            "neither",
+            MINIMAL.replace("min_tps = 1", ""),
+            "min_tps > 0 or min_efficiency",
+        ),
+        (
+            "zero",
+            MINIMAL.replace("min_tps = 1", "min_efficiency = 0"),
+            "(0, 1]",
+        ),
+        (
+            "above 1",
+            MINIMAL.replace("min_tps = 1", "min_efficiency = 1.01"),
+            "(0, 1]",
+        ),
+        (
+            "NaN",
+            MINIMAL.replace("min_tps = 1", "min_efficiency = nan"),
+            "(0, 1]",
+        ),
+        (
+            "workload both",
+            MINIMAL.replace(
+                "concurrency = 10",
+                "concurrency = 10\nmin_tps = 5\nmin_efficiency = 0.2",
+            ),
+            "not both",
+        ),
+        (
+            "workload above 1",
+            MINIMAL.replace("concurrency = 10", "concurrency = 10\nmin_efficiency = 2"),
+            "(0, 1]",
+        ),
+    ] {
+        assert_refused(&bad, what, needle);
+    }
+}
+
+/// The README's first command certifies shares of the machine, not one host's speed: ci-2core
+/// states its TPS thresholds and issue 15's goal as efficiencies.
+#[test]
+fn ci_2core_is_judged_by_efficiency() {
+    let p = load("ci-2core.toml");
+    let e = p
+        .thresholds
+        .min_efficiency
+        .unwrap_or_else(|| panic!("no min_efficiency"));
+    assert!(e > 0.0 && e < 0.75, "{e}");
+    let goal = p.goal.unwrap_or_else(|| panic!("no goal"));
+    assert_eq!(goal.efficiency, Some(0.75));
+    assert!(goal.source.contains("issue 15"), "{}", goal.source);
+    for w in p
+        .workloads
+        .iter()
+        .filter(|w| w.mode == Mode::Closed || w.saturation)
+    {
+        assert_eq!(
+            w.min_tps, None,
+            "{}: a TPS override would ignore the bound",
+            w.name
+        );
+    }
 }

@@ -71,6 +71,7 @@ pub(super) fn full_run() -> RunResults {
         profile: "ci-2core".to_string(),
         thresholds: Thresholds {
             min_tps: 3000.0,
+            min_efficiency: None,
             max_latency_ms_p99: 500.0,
         },
         environment: Environment {
@@ -86,6 +87,7 @@ pub(super) fn full_run() -> RunResults {
             profile_mismatches: vec!["memory: profile 16 GiB, machine 24 GiB".to_string()],
         },
         crypto_bound_recoveries_per_s_per_core: 26100.0,
+        crypto_bound_end_recoveries_per_s_per_core: None,
         nodes: 4,
         consensus: "pbft".to_string(),
         groups: 1,
@@ -109,6 +111,7 @@ pub(super) fn full_run() -> RunResults {
         failures: vec!["erc20: committed 2500.2 TPS < 3000 TPS".to_string()],
         goal: Some(Goal {
             tps: Some(6000.0),
+            efficiency: None,
             latency_ms_p99: Some(300.0),
             latency_at_tps: Some(5000.0),
             workload: None,
@@ -121,8 +124,10 @@ pub(super) fn full_run() -> RunResults {
                 measured: Some(97.125),
                 lower_bound: false,
                 threshold: 500.0,
+                threshold_efficiency: None,
                 threshold_met: true,
                 goal: Some(300.0),
+                goal_efficiency: None,
                 goal_met: Some(true),
             },
             TargetCheck {
@@ -131,8 +136,10 @@ pub(super) fn full_run() -> RunResults {
                 measured: Some(2500.25),
                 lower_bound: false,
                 threshold: 3000.0,
+                threshold_efficiency: None,
                 threshold_met: false,
                 goal: Some(6000.0),
+                goal_efficiency: None,
                 goal_met: Some(false),
             },
         ],
@@ -292,6 +299,40 @@ fn dir_name_falls_back_and_sanitizes() {
     r.environment.git_commit = String::new();
     r.profile = String::new();
     assert_eq!(dir_name(&r), "undated-unnamed-nogit");
+}
+
+/// A threshold and goal stated as efficiencies are printed with the share and the bound they
+/// were derived from, and the efficiencies use the higher of the two bound measurements.
+#[test]
+fn efficiency_thresholds_show_their_derivation() {
+    let mut r = full_run();
+    r.crypto_bound_recoveries_per_s_per_core = 10_000.0;
+    r.crypto_bound_end_recoveries_per_s_per_core = Some(12_000.0);
+    r.nodes = 1;
+    // 30 % of 12,000 × 2 cores ÷ 1 node.
+    r.thresholds.min_tps = 7200.0;
+    r.thresholds.min_efficiency = Some(0.3);
+    if let Some(g) = r.goal.as_mut() {
+        g.tps = Some(18_000.0);
+        g.efficiency = Some(0.75);
+    }
+    r.checks[1].threshold = 7200.0;
+    r.checks[1].threshold_efficiency = Some(0.3);
+    r.checks[1].goal = Some(18_000.0);
+    r.checks[1].goal_efficiency = Some(0.75);
+    let md = markdown::render(&r, &[]);
+    assert!(md.contains(
+        "committed TPS ≥ 7200.0 (30.0 % of the crypto bound: 30.0 % × 12000.0 recoveries/s per core × 2 cores ÷ 1 node(s))"
+    ), "{md}");
+    assert!(md.contains("Goal (issue 3): committed TPS ≥ 18000.0 (75.0 % of the crypto bound"));
+    assert!(md.contains(
+        "| erc20 (open) | committed TPS | 2500.2 | ≥ 7200.0 (30.0 %) | **no** | ≥ 18000.0 (75.0 %) | **no** |"
+    ));
+    assert!(
+        md.contains("10000.0 secp256k1 recoveries/s per core, and 12000.0 after the nodes stopped")
+    );
+    // 4995.5 ÷ (12,000 × 2) = 20.8 %, not ÷ the start's 10,000.
+    assert!(md.contains("| transfer | 4995.5 | 20.8 % |"), "{md}");
 }
 
 #[test]

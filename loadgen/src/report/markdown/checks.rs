@@ -11,9 +11,12 @@ use crate::results::{Goal, RunResults, TargetCheck, TargetMetric};
 pub(super) fn thresholds_and_goal(o: &mut String, r: &RunResults) -> fmt::Result {
     writeln!(
         o,
-        "Thresholds (they decide the verdict): committed TPS ≥ {}, p99 latency ≤ {} ms. \
+        "Thresholds (they decide the verdict): committed TPS ≥ {}{}, p99 latency ≤ {} ms. \
          Cluster: {} node(s), {} consensus{}.\n",
         tps(r.thresholds.min_tps),
+        r.thresholds
+            .min_efficiency
+            .map_or(String::new(), |e| of_bound(e, r)),
         ms(r.thresholds.max_latency_ms_p99),
         r.nodes,
         text(&r.consensus),
@@ -33,15 +36,32 @@ pub(super) fn thresholds_and_goal(o: &mut String, r: &RunResults) -> fmt::Result
         }
     )?;
     match &r.goal {
-        Some(g) => writeln!(o, "Goal ({}): {}.\n", text(&g.source), goal_text(g)),
+        Some(g) => writeln!(o, "Goal ({}): {}.\n", text(&g.source), goal_text(g, r)),
         None => writeln!(o, "Goal: none stated in the profile.\n"),
     }
 }
 
-fn goal_text(g: &Goal) -> String {
+/// " (E % of the crypto bound: ...)": how a TPS figure stated as an efficiency was derived.
+fn of_bound(efficiency: f64, r: &RunResults) -> String {
+    format!(
+        " ({} of the crypto bound: {} × {} recoveries/s per core × {} cores ÷ {} node(s))",
+        percent(efficiency),
+        percent(efficiency),
+        tps(r.crypto_bound_per_core()),
+        r.environment.cores,
+        r.nodes
+    )
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.1} %", share * 100.0)
+}
+
+fn goal_text(g: &Goal, r: &RunResults) -> String {
     let mut parts = Vec::new();
     if let Some(t) = g.tps {
-        parts.push(format!("committed TPS ≥ {}", tps(t)));
+        let derived = g.efficiency.map_or(String::new(), |e| of_bound(e, r));
+        parts.push(format!("committed TPS ≥ {}{derived}", tps(t)));
     }
     if let Some(l) = g.latency_ms_p99 {
         let at = g
@@ -94,9 +114,11 @@ pub(super) fn targets(o: &mut String, r: &RunResults) -> fmt::Result {
             cell(&label),
             figure(c.metric),
             measured(c),
-            bound(c.metric, c.threshold),
+            with_share(bound(c.metric, c.threshold), c.threshold_efficiency),
             met(Some(c.threshold_met)),
-            c.goal.map_or("–".to_string(), |g| bound(c.metric, g)),
+            c.goal.map_or("–".to_string(), |g| {
+                with_share(bound(c.metric, g), c.goal_efficiency)
+            }),
             met(c.goal_met)
         )?;
     }
@@ -128,6 +150,14 @@ fn bound(m: TargetMetric, v: f64) -> String {
         TargetMetric::LatencyMsP99 if v <= 0.0 => "none".to_string(),
         TargetMetric::LatencyMsP99 => format!("≤ {}", ms(v)),
         _ => format!("≥ {}", tps(v)),
+    }
+}
+
+/// "≥ 8,000 (30.0 %)" for a figure derived from an efficiency.
+fn with_share(figure: String, efficiency: Option<f64>) -> String {
+    match efficiency {
+        Some(e) => format!("{figure} ({})", percent(e)),
+        None => figure,
     }
 }
 
