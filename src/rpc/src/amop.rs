@@ -114,7 +114,7 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
                 Ok(r) => r,
                 Err(e) => return pending.reject(e).await,
             };
-            let slot = match c.subscriptions.take_or_refuse() {
+            let subscription = match c.subscriptions.enter(&pending) {
                 Ok(s) => s,
                 Err(e) => return pending.reject(e).await,
             };
@@ -125,31 +125,34 @@ pub fn register(m: &mut RpcModule<Ctx>) -> Result<(), RegisterMethodError> {
             let Ok(sink) = pending.accept().await else {
                 return;
             };
-            loop {
-                let event = tokio::select! {
-                    _ = sink.closed() => break,
-                    e = feed.events.recv() => match e {
-                        Some(e) => e,
-                        None => break,
-                    },
-                };
-                let note = Notification {
-                    kind: event.kind,
-                    id: event.id,
-                    topic: &event.topic,
-                    data: &event.data,
-                };
-                let Ok(raw) = serde_json::value::to_raw_value(&note) else {
-                    continue;
-                };
-                if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
-                    break;
+            let forward = async move {
+                loop {
+                    let event = tokio::select! {
+                        _ = sink.closed() => break,
+                        e = feed.events.recv() => match e {
+                            Some(e) => e,
+                            None => break,
+                        },
+                    };
+                    let note = Notification {
+                        kind: event.kind,
+                        id: event.id,
+                        topic: &event.topic,
+                        data: &event.data,
+                    };
+                    let Ok(raw) = serde_json::value::to_raw_value(&note) else {
+                        continue;
+                    };
+                    if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
+                        break;
+                    }
                 }
-            }
-            drop(feed);
-            drop(slot);
+            };
+            // The feed (and the router's subscription in it) goes before the slot.
+            subscription.serve(forward).await;
         },
     )?;
+    crate::subscriptions::register_unsubscribe(m, "amop_unsubscribe")?;
     m.register_method("amop_challenge", |p, c, _| -> RpcResult<B256> {
         let topic: String = p.one()?;
         amop(c)?.challenge(&topic).map_err(api_error)

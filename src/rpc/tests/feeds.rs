@@ -178,3 +178,54 @@ async fn lagging_subscriber_gets_every_block_in_order() {
         );
     }
 }
+
+/// Regression (CI, the ethers WebSocket scenario was flaky): jsonrpsee's `accept` writes a
+/// subscription's id to the client before it records the subscription, so an
+/// `eth_unsubscribe` sent as soon as the id arrived could answer `false` and leave the
+/// subscription running until the connection closed. Every unsubscribe of an id the client
+/// was sent must answer `true` and end that subscription. Several connections churn at
+/// once (more worker threads than this machine may have cores) so the server's threads
+/// are preempted often; with `subscriptions_max` equal to the number of connections, a
+/// subscription left running would also make a later `eth_subscribe` fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unsubscribe_right_after_subscribe_always_ends_the_subscription() {
+    const CONNECTIONS: usize = 4;
+    const ROUNDS: u64 = 200;
+    let (_chain, h) = serve(RpcConfig {
+        subscriptions_max: CONNECTIONS,
+        ..Default::default()
+    })
+    .await;
+    let a = h.local_addr();
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|c| {
+            tokio::spawn(async move {
+                let mut ws = Ws::connect(a).await;
+                let mut last = Value::Null;
+                for round in 0..ROUNDS {
+                    let id = round * 2;
+                    ws.send(&json!({"jsonrpc": "2.0", "id": id, "method": "eth_subscribe", "params": ["newHeads"]}))
+                        .await;
+                    let sub = ws.recv().await;
+                    assert_eq!(sub["id"], id, "connection {c} round {round}: {sub}");
+                    assert!(sub["result"].is_string(), "connection {c} round {round}: {sub}");
+                    ws.send(&json!({"jsonrpc": "2.0", "id": id + 1, "method": "eth_unsubscribe", "params": [sub["result"]]}))
+                        .await;
+                    let rp = ws.recv().await;
+                    assert_eq!(rp["id"], id + 1, "connection {c} round {round}: {rp}");
+                    assert_eq!(rp["result"], true, "connection {c} round {round}: {rp}");
+                    last = sub["result"].clone();
+                }
+                // Ids the server never gave, or gave and already ended, are unknown.
+                for unknown in [json!("0x1234"), last] {
+                    ws.send(&json!({"jsonrpc": "2.0", "id": 0, "method": "eth_unsubscribe", "params": [unknown]}))
+                        .await;
+                    assert_eq!(ws.recv().await["result"], false, "{unknown}");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await.unwrap();
+    }
+}
