@@ -58,6 +58,17 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     note("measuring the crypto bound (secp256k1 recoveries on one core)");
     let bound = cryptobound::recoveries_per_s(Duration::from_millis(cryptobound::MEASURE_MS))?;
     note(&format!("crypto bound: {bound:.0} recoveries/s per core"));
+    let start_full_tps = full_efficiency_tps(bound, m.cores, profile.node.nodes);
+    for w in &mut profile.workloads {
+        w.resolve_rate(start_full_tps);
+        if let (Some(e), Some(rate)) = (w.rate_efficiency, w.rate) {
+            note(&format!(
+                "{}: offered rate {:.1} % of the bound: {rate:.0} tx/s",
+                w.name,
+                e * 100.0
+            ));
+        }
+    }
 
     let flame_dir = if o.flame {
         Some(tempfile::Builder::new().prefix("bcos-flame-").tempdir()?)

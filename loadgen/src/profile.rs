@@ -176,6 +176,12 @@ pub struct WorkloadSpec {
     /// Offered transactions per second (open loop; the first step of a saturation search).
     #[serde(default)]
     pub rate: Option<f64>,
+    /// The offered rate as a share of the full-efficiency TPS ([`full_efficiency_tps`]),
+    /// instead of `rate`: certify derives `rate` from the bound it measures at its start
+    /// ([`WorkloadSpec::resolve_rate`]), so a saturation search steps through the same shares
+    /// of the machine on every machine of a kind, as an efficiency threshold is one.
+    #[serde(default)]
+    pub rate_efficiency: Option<f64>,
     /// Transactions in flight (closed loop).
     #[serde(default)]
     pub concurrency: Option<usize>,
@@ -466,6 +472,7 @@ impl WorkloadSpec {
             name: name.into(),
             mode,
             rate: None,
+            rate_efficiency: None,
             concurrency: None,
             warmup_s: d_warmup(),
             window_s: d_window(),
@@ -487,6 +494,14 @@ impl WorkloadSpec {
         }
     }
 
+    /// `rate` from `rate_efficiency`, if the workload states it; `full_tps` as in
+    /// [`ThresholdSpec::resolve`].
+    pub fn resolve_rate(&mut self, full_tps: f64) {
+        if let Some(e) = self.rate_efficiency {
+            self.rate = Some(e * full_tps);
+        }
+    }
+
     /// `min_tps` from this workload's `min_efficiency`, if it states one (see
     /// [`ThresholdSpec::resolve`]).
     pub fn resolve(&mut self, full_tps: f64) {
@@ -503,11 +518,24 @@ impl WorkloadSpec {
                 crate::workload::NAMES.join(", ")
             ));
         }
-        match self.mode {
-            Mode::Open if !self.rate.is_some_and(|r| above(r, 0.0)) => {
-                return Err(format!("workload {n}: mode \"open\" needs rate > 0"))
+        match (self.mode, self.rate_efficiency) {
+            (Mode::Closed, Some(_)) => {
+                return Err(format!(
+                    "workload {n}: rate_efficiency is for mode \"open\""
+                ))
             }
-            Mode::Closed if self.concurrency.is_none_or(|c| c == 0) => {
+            (Mode::Open, Some(_)) if self.rate.is_some() => {
+                return Err(format!("workload {n}: rate or rate_efficiency, not both"))
+            }
+            (Mode::Open, Some(e)) => {
+                efficiency_ok(e).map_err(|m| format!("workload {n}: rate_efficiency {m}"))?
+            }
+            (Mode::Open, None) if !self.rate.is_some_and(|r| above(r, 0.0)) => {
+                return Err(format!(
+                    "workload {n}: mode \"open\" needs rate > 0 (or rate_efficiency)"
+                ))
+            }
+            (Mode::Closed, None) if self.concurrency.is_none_or(|c| c == 0) => {
                 return Err(format!(
                     "workload {n}: mode \"closed\" needs concurrency > 0"
                 ))

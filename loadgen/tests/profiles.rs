@@ -429,6 +429,35 @@ fn efficiency_thresholds_are_validated() {
             MINIMAL.replace("concurrency = 10", "concurrency = 10\nmin_efficiency = 2"),
             "(0, 1]",
         ),
+        (
+            "rate_efficiency on a closed loop",
+            MINIMAL.replace(
+                "concurrency = 10",
+                "concurrency = 10\nrate_efficiency = 0.2",
+            ),
+            "is for mode \"open\"",
+        ),
+        (
+            "rate and rate_efficiency",
+            MINIMAL.replace(
+                "mode = \"closed\"\nconcurrency = 10",
+                "mode = \"open\"\nrate = 100\nrate_efficiency = 0.2",
+            ),
+            "not both",
+        ),
+        (
+            "rate_efficiency above 1",
+            MINIMAL.replace(
+                "mode = \"closed\"\nconcurrency = 10",
+                "mode = \"open\"\nrate_efficiency = 1.5",
+            ),
+            "(0, 1]",
+        ),
+        (
+            "open without a rate",
+            MINIMAL.replace("mode = \"closed\"\nconcurrency = 10", "mode = \"open\""),
+            "needs rate > 0",
+        ),
     ] {
         assert_refused(&bad, what, needle);
     }
@@ -458,4 +487,13 @@ fn ci_2core_is_judged_by_efficiency() {
             w.name
         );
     }
+    let search = p
+        .workloads
+        .iter()
+        .find(|w| w.saturation)
+        .unwrap_or_else(|| panic!("no search"));
+    assert_eq!((search.rate, search.rate_efficiency), (None, Some(0.167)));
+    let mut resolved = search.clone();
+    resolved.resolve_rate(28_000.0);
+    assert_eq!(resolved.rate, Some(0.167 * 28_000.0));
 }
