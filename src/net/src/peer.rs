@@ -197,14 +197,8 @@ impl Refusals {
             if self.deny.borrow_and_update().denies(&peer.id) {
                 return "peer is now on the deny list";
             }
-            if !self.roots_checked {
+            if !self.roots_checked || self.roots.has_changed().unwrap_or(false) {
                 self.roots_checked = true;
-                self.roots.borrow_and_update();
-                if !shared.anchors.trusts(&peer.cert) {
-                    return "no trusted CA signed the peer's certificate any more";
-                }
-            }
-            if self.roots.has_changed().unwrap_or(false) {
                 self.roots.borrow_and_update();
                 if !shared.anchors.trusts(&peer.cert) {
                     return "no trusted CA signed the peer's certificate any more";
