@@ -108,6 +108,7 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         println!("{}", one_line(&r));
         workloads.push(r);
     }
+    let target_writeback = target.writeback;
     let flames = target.stop()?;
     note("measuring the crypto bound again, with the nodes stopped");
     let bound_end = cryptobound::recoveries_per_s(Duration::from_millis(cryptobound::MEASURE_MS))?;
@@ -150,6 +151,7 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     };
     let mut environment = machine::environment(&m, node_settings, mismatches);
     environment.io_backends = io_backends;
+    environment.page_cache_written_back_mib = target_writeback.map(|w| w.pending_mib);
     let criterion = report::criterion::results_with_provenance(
         &criterion_dir(),
         &environment.git_commit,

@@ -38,5 +38,6 @@ pub mod target;
 pub mod transfer;
 pub mod verdict;
 pub mod workload;
+pub mod writeback;
 
 pub use error::UsageError;

@@ -172,6 +172,7 @@ pub fn environment(m: &MachineInfo, node_settings: String, mismatches: Vec<Strin
         node_settings,
         io_backends: Vec::new(),
         profile_mismatches: mismatches,
+        page_cache_written_back_mib: None,
     }
 }
 

@@ -151,6 +151,10 @@ pub struct Environment {
     pub io_backends: Vec<String>,
     /// Differences between this machine and the profile's (empty when they match).
     pub profile_mismatches: Vec<String>,
+    /// Dirty page cache (MiB) written back before the embedded nodes started
+    /// ([`crate::writeback`]); None for remote nodes and in results recorded before.
+    #[serde(default)]
+    pub page_cache_written_back_mib: Option<f64>,
 }
 
 /// One workload at one load level (or the measured window of a closed-loop run).

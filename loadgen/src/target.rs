@@ -16,9 +16,11 @@ use crate::cluster;
 use crate::error::{usage, UsageError};
 use crate::node_info::NodeKind;
 use crate::profile::NodeSpec;
+use crate::progress::note;
 use crate::relayers::Relayer;
 use crate::rpc_client::RpcClient;
 use crate::settlement::SettlementTarget;
+use crate::writeback::{self, Settled};
 use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -68,6 +70,8 @@ pub struct Target {
     kind: NodeKind,
     /// The node config written for embedded nodes (TOML; node 0's for a cluster).
     pub node_config: String,
+    /// The dirty page cache written back before embedded nodes started ([`writeback`]).
+    pub writeback: Option<Settled>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -105,7 +109,7 @@ impl Target {
                     urls[0]
                 ));
             }
-            crate::progress::note(&format!(
+            note(&format!(
                 "{} is not a bcos node ({client}): stage metrics are recorded as absent, commits read from eth_* blocks",
                 urls[0]
             ));
@@ -128,6 +132,7 @@ impl Target {
             watched: Vec::new(),
             kind,
             node_config: String::new(),
+            writeback: None,
             _dir: None,
         })
     }
@@ -140,6 +145,15 @@ impl Target {
             .map_err(|e| UsageError(format!("node.{e}")))?;
         crate::settlement::check(spec, false).map_err(|e| UsageError(format!("node.{e}")))?;
         let bin = find_bcos_bin(opts.bin.as_deref())?;
+        let settled = writeback::settle();
+        if settled.pending_mib >= 1.0 {
+            note(&format!(
+                "wrote back {:.0} MiB of dirty page cache before starting the nodes ({:.1} s), so \
+                 that its writeback cannot stall their commits in a measured window",
+                settled.pending_mib,
+                settled.took.as_secs_f64()
+            ));
+        }
         let dir = tempfile::Builder::new().prefix("bcos-loadgen-").tempdir()?;
         let settlement = (spec.user_chains > 0).then(|| {
             let mut s =
@@ -156,6 +170,7 @@ impl Target {
             watched: Vec::new(),
             kind: NodeKind::Bcos,
             node_config: String::new(),
+            writeback: Some(settled),
             _dir: None,
         };
         let flame = |i: usize| {

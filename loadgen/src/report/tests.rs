@@ -85,6 +85,7 @@ pub(super) fn full_run() -> RunResults {
             node_settings: "[pool]\ntx_count_max = 100000\n".to_string(),
             io_backends: vec!["io_uring".to_string(); 4],
             profile_mismatches: vec!["memory: profile 16 GiB, machine 24 GiB".to_string()],
+            page_cache_written_back_mib: Some(512.4),
         },
         crypto_bound_recoveries_per_s_per_core: 26100.0,
         crypto_bound_end_recoveries_per_s_per_core: None,

@@ -97,6 +97,15 @@ fn io_backends_are_listed_per_node_when_they_differ() {
     assert!(render_md(&r).contains("| storage I/O backend (as run) | not recorded |"));
 }
 
+#[test]
+fn the_page_cache_written_back_before_the_run_is_shown_when_recorded() {
+    let mut r = full_run();
+    let row = "| dirty page cache written back before the nodes started | 512 MiB |";
+    assert!(render_md(&r).contains(row));
+    r.environment.page_cache_written_back_mib = None;
+    assert!(!render_md(&r).contains("dirty page cache"));
+}
+
 /// A results.json written before goals, provenance, backends and the search's end were kept
 /// (the raft3 reference report of d84dadc, trimmed) still reads, and renders what it cannot
 /// know as unknown instead of as this report's.
@@ -106,6 +115,7 @@ fn results_recorded_before_these_fields_still_read() -> anyhow::Result<()> {
         serde_json::from_str(include_str!("testdata/raft3-d84dadc-results.json"))?;
     assert_eq!(old.goal, None);
     assert!(old.checks.is_empty() && old.environment.io_backends.is_empty());
+    assert_eq!(old.environment.page_cache_written_back_mib, None);
     assert!(old
         .criterion
         .iter()

@@ -339,6 +339,13 @@ fn environment(o: &mut String, r: &RunResults) -> Result {
         "| storage I/O backend (as run) | {} |",
         cell(&io_backends(&e.io_backends))
     )?;
+    if let Some(mib) = e.page_cache_written_back_mib {
+        writeln!(
+            o,
+            "| dirty page cache written back before the nodes started | {} MiB |",
+            num(mib, 0)
+        )?;
+    }
     writeln!(o, "| profile | {} |", cell(&r.profile))?;
     let mismatches = if e.profile_mismatches.is_empty() {
         "none".to_string()
