@@ -11,6 +11,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// jemalloc, not glibc's malloc: the RPC workers allocate and free per request on many
+/// threads, and under the ci-2core load glibc's malloc, free and chunk consolidation were
+/// the largest items of their profile.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "bcos",
