@@ -5,10 +5,12 @@
 //! sync commits the journal, which first writes the data of every file whose blocks were
 //! allocated in the same transaction. So when a large file written just before a run (the
 //! node binary that certify built: over 500 MB with debug info) expires 30 s later, the
-//! node's commits wait for all of it: measured here, 800 MB of dirty pages stalled block
-//! commits for 1.06 s, and a first saturation step of `ci-2core` failed on its p99 from it
-//! about one certify run in ten after a fresh build. Writing that backlog back before the
-//! first workload takes it out of the measured windows; the result records how much there was.
+//! node's commits wait for all of it: measured on the 2-core CI machine (2026-11-30), 800 MB
+//! of dirty pages synced under load stalled block commits for 1.06 s, and each of the 4
+//! `ci-2core` certify runs whose build had compiled something failed its first saturation
+//! step's p99 from such a stall (none of 50 without a build did). Writing that backlog back
+//! before the first workload takes it out of the measured windows; the result records how
+//! much there was.
 
 use std::time::{Duration, Instant};
 
