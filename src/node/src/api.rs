@@ -119,6 +119,42 @@ impl NodeApi {
         Ok(hash)
     }
 
+    /// [`NodeApi::submit`] for a batch: decoded and checked here, queued in order, and
+    /// answered with one wake-up (`Ingress::submit_many`).
+    async fn submit_many(&self, raws: Vec<Bytes>) -> Vec<Result<B256, ApiError>> {
+        let checked: Vec<Result<Arc<Tx>, ApiError>> =
+            raws.iter().map(|raw| self.check_raw(raw)).collect();
+        let decoded: Vec<Arc<Tx>> = checked
+            .iter()
+            .filter_map(|c| c.as_ref().ok().cloned())
+            .collect();
+        self.metrics.flow.txs(
+            crate::flow::TxStage::Received,
+            decoded.iter().map(|t| t.hash()),
+        );
+        let mut verdicts = self.ingress.submit_many(decoded).await.into_iter();
+        let mut out = Vec::with_capacity(raws.len());
+        for (raw, check) in raws.into_iter().zip(checked) {
+            let verdict = match check {
+                Err(e) => Err(e),
+                Ok(_) => match verdicts.next() {
+                    Some(Ok(hash)) => {
+                        if let Some(f) = &self.forward {
+                            f.forward(raw);
+                        }
+                        Ok(hash)
+                    }
+                    Some(Err(e)) => Err(ApiError::TxRejected(e.to_string())),
+                    None => Err(ApiError::TxRejected(
+                        crate::pool::PoolError::ShuttingDown.to_string(),
+                    )),
+                },
+            };
+            out.push(verdict);
+        }
+        out
+    }
+
     fn group_id(&self) -> u32 {
         self.group
     }
@@ -233,6 +269,10 @@ impl ChainApi for NodeApi {
         raw: Bytes,
     ) -> Pin<Box<dyn Future<Output = Result<B256, ApiError>> + Send + '_>> {
         Box::pin(self.submit(raw))
+    }
+
+    fn send_raw_transactions(&self, raws: Vec<Bytes>) -> bcos_rpc::Verdicts<'_> {
+        Box::pin(self.submit_many(raws))
     }
 
     fn call(&self, request: CallRequest, at: StateAt) -> Result<CallOutcome, ApiError> {

@@ -39,6 +39,11 @@ pub enum StateAt {
 /// Node facts for `bcos_getNodeInfo` and friends; free-form JSON kept small on purpose.
 pub type JsonValue = serde_json::Value;
 
+/// The verdicts of [`ChainApi::send_raw_transactions`], one per transaction in order: its
+/// hash, or why it was refused.
+pub type Verdicts<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Result<B256, ApiError>>> + Send + 'a>>;
+
 /// The node side of JSON-RPC.
 pub trait ChainApi: Send + Sync + 'static {
     fn chain_id(&self) -> u64;
@@ -71,6 +76,15 @@ pub trait ChainApi: Send + Sync + 'static {
         &self,
         raw: Bytes,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<B256, ApiError>> + Send + '_>>;
+    /// [`ChainApi::send_raw_transaction`] for each of `raws`, verdicts in their order: what
+    /// a batch made only of eth_sendRawTransaction calls runs as (`raw_tx_batch`). An
+    /// implementation that admits many at once with less work per transaction overrides it;
+    /// this one runs the single submissions concurrently, as the calls of any batch run.
+    fn send_raw_transactions(&self, raws: Vec<Bytes>) -> Verdicts<'_> {
+        Box::pin(futures_util::future::join_all(
+            raws.into_iter().map(|raw| self.send_raw_transaction(raw)),
+        ))
+    }
     fn call(&self, request: CallRequest, at: StateAt) -> Result<CallOutcome, ApiError>;
     /// Smallest gas limit with which the request succeeds; a revert is reported as
     /// `Ok(CallOutcome::Revert)` through `call`, so this returns the failing outcome as Err data.

@@ -48,7 +48,9 @@ pub struct RpcConfig {
     /// Most calls in one batch. Default 10,000 (loadgen sends large raw-tx batches).
     pub batch_requests_max: u32,
     /// Calls of one batch run at once (each on its own task, so a batch spreads over cores
-    /// instead of running entry by entry as jsonrpsee does). Default 64.
+    /// instead of running entry by entry as jsonrpsee does). Default 64. A batch made only
+    /// of eth_sendRawTransaction calls is submitted whole instead (`raw_tx_batch`); the
+    /// node's ingress queue bounds it.
     pub batch_parallelism_max: u32,
     /// Storage reads (state, blocks, receipts, logs) running at once. They run on the
     /// blocking thread pool, never on the async threads that carry P2P; past it they wait.

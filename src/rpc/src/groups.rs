@@ -20,6 +20,7 @@ use crate::api::ChainApi;
 use crate::config::RpcConfig;
 use crate::errors::{RpcError, GROUP_NOT_FOUND};
 use crate::pages::MetricsSource;
+use crate::raw_tx_batch::RawTxIntake;
 use jsonrpsee::core::BoxError;
 use jsonrpsee::server::{
     stop_channel, HttpBody, HttpRequest, HttpResponse, ServerHandle, StopHandle, TowerService,
@@ -56,6 +57,8 @@ pub(crate) fn group_of_path(path: &str) -> Option<u32> {
 /// One served group: its method table, and the stop channel of its connections.
 struct Group {
     methods: Methods,
+    /// Handed to the middleware with each request (`raw_tx_batch`).
+    intake: RawTxIntake,
     stop: StopHandle,
     handle: ServerHandle,
 }
@@ -101,6 +104,7 @@ impl GroupTable {
             return Err(RpcError::GroupExists(group));
         }
         // Built outside the lock: requests to other groups do not wait for it.
+        let intake = RawTxIntake(api.clone());
         let methods: Methods = crate::server::build_module(&self.config, api)?.into();
         let (stop, handle) = stop_channel();
         let mut state = self.state.lock();
@@ -114,6 +118,7 @@ impl GroupTable {
             group,
             Group {
                 methods,
+                intake,
                 stop,
                 handle,
             },
@@ -144,10 +149,10 @@ impl GroupTable {
     }
 
     /// What a request to `group` is served with, if the group is served.
-    fn lookup(&self, group: u32) -> Option<(Methods, StopHandle)> {
+    fn lookup(&self, group: u32) -> Option<(Methods, RawTxIntake, StopHandle)> {
         let state = self.state.lock();
         let g = state.live.get(&group)?;
-        Some((g.methods.clone(), g.stop.clone()))
+        Some((g.methods.clone(), g.intake.clone(), g.stop.clone()))
     }
 
     /// The server stops: every group stops, and none is added any more. Idempotent.
@@ -219,7 +224,7 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: HttpRequest<B>) -> BoxFuture {
+    fn call(&mut self, mut req: HttpRequest<B>) -> BoxFuture {
         let table = &self.table;
         if let Some(rp) = crate::pages::serve(req.method(), req.uri().path(), || {
             table.metrics.lock().clone()
@@ -230,10 +235,11 @@ where
             let rp = not_found("not a JSON-RPC endpoint: use / or /g/<group>".to_owned());
             return Box::pin(async move { Ok(rp) });
         };
-        let Some((methods, stop)) = self.table.lookup(group) else {
+        let Some((methods, intake, stop)) = self.table.lookup(group) else {
             let rp = not_found(format!("this node does not serve group {group}"));
             return Box::pin(async move { Ok(rp) });
         };
+        req.extensions_mut().insert(intake);
         let mut service = self
             .builder
             .clone()

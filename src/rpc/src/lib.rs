@@ -11,7 +11,8 @@
 //!
 //! Layout: `server` (startup), `groups` (per-request routing to a group's method table),
 //! `admin` (the group lifecycle listener), `conn` (accept loop, connection limits,
-//! per-connection accounting), `middleware` (parallel batches, request permits),
+//! per-connection accounting), `middleware` (parallel batches, request permits), `raw_tx_batch` (batches of
+//! eth_sendRawTransaction admitted together),
 //! `blocking` (storage reads and EVM calls on bounded blocking pools), `convert` (node
 //! types → alloy RPC types), `eth_state`, `eth_tx`, `eth_block`, `logs`, `filters`,
 //! `subscriptions`, `bcos` (method groups), `errors` (geth-compatible error objects),
@@ -39,11 +40,12 @@ mod groups;
 mod logs;
 mod middleware;
 mod pages;
+mod raw_tx_batch;
 pub mod server;
 mod subscriptions;
 
 pub use admin::{start_admin, AdminHandle, GroupAdmin, GroupStatus};
-pub use api::{ApiError, ChainApi, JsonValue, StateAt};
+pub use api::{ApiError, ChainApi, JsonValue, StateAt, Verdicts};
 pub use config::RpcConfig;
 pub use errors::RpcError;
 pub use pages::MetricsSource;

@@ -17,8 +17,12 @@
 //! [`ConnMeter`](crate::conn::ConnMeter) and waits for a permit of its connection, one of
 //! its client IP and one of the server; the ticket keeps them until the response has been
 //! written (see `conn`).
+//!
+//! A batch made only of `eth_sendRawTransaction` calls takes `raw_tx_batch` instead: its
+//! transactions are admitted together, not one task each.
 
 use crate::conn::{ConnMeter, Ticket};
+use crate::raw_tx_batch::{self, Entries, RawTxIntake};
 use jsonrpsee::core::middleware::{Batch, BatchEntry, Notification, Request, RpcServiceT};
 use jsonrpsee::core::server::{BatchResponseBuilder, MethodResponse};
 use jsonrpsee::types::error::reject_too_big_batch_response;
@@ -163,7 +167,14 @@ where
         let this = self.clone();
         async move {
             let ticket = admit(batch.extensions(), &this.requests).await;
-            let rp = this.run_batch(batch).await;
+            let intake = batch.extensions().get::<RawTxIntake>().cloned();
+            let entries: Entries<'_> = batch.into_iter().collect();
+            let rp = match intake {
+                Some(intake) if raw_tx_batch::only_raw_txs(&entries) => {
+                    raw_tx_batch::answer(intake, entries, this.response_limit).await
+                }
+                _ => this.run_batch(entries).await,
+            };
             finish(ticket, &rp);
             rp
         }
@@ -188,7 +199,7 @@ where
         + Sync
         + 'static,
 {
-    async fn run_batch(&self, batch: Batch<'_>) -> MethodResponse {
+    async fn run_batch(&self, entries: Entries<'_>) -> MethodResponse {
         enum Slot {
             Running(Id<'static>, tokio::task::JoinHandle<MethodResponse>),
             Done(MethodResponse),
@@ -201,7 +212,7 @@ where
         let mut in_flight: VecDeque<Slot> = VecDeque::new();
         let mut running = 0usize;
         let mut got_notification = false;
-        let mut entries = batch.into_iter();
+        let mut entries = entries.into_iter();
         loop {
             // Keep up to `parallelism` calls running ahead of the oldest unanswered one.
             while running < this.parallelism {

@@ -20,9 +20,64 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::oneshot;
 
+type Verdict = Result<B256, PoolError>;
+
 struct Job {
     tx: Arc<Tx>,
-    reply: oneshot::Sender<Result<B256, PoolError>>,
+    reply: Reply,
+}
+
+/// Where a job's verdict goes.
+enum Reply {
+    One(oneshot::Sender<Verdict>),
+    /// The `usize`-th transaction of a [`Ingress::submit_many`] call.
+    Many(Arc<Gather>, usize),
+}
+
+impl Reply {
+    fn send(self, verdict: Verdict) {
+        match self {
+            Reply::One(reply) => {
+                let _ = reply.send(verdict);
+            }
+            Reply::Many(gather, index) => gather.put(index, verdict),
+        }
+    }
+}
+
+/// The verdicts of one [`Ingress::submit_many`] call, handed over together when the last
+/// arrives: one wake-up of the caller for the whole batch, not one per transaction. If
+/// jobs are dropped unanswered (the ingress thread stopped), the last `Arc` drops the
+/// sender and the caller sees the channel closed.
+struct Gather {
+    state: parking_lot::Mutex<GatherState>,
+}
+
+struct GatherState {
+    verdicts: Vec<Option<Verdict>>,
+    left: usize,
+    done: Option<oneshot::Sender<Vec<Verdict>>>,
+}
+
+impl Gather {
+    fn put(&self, index: usize, verdict: Verdict) {
+        let mut st = self.state.lock();
+        let Some(place) = st.verdicts.get_mut(index) else {
+            return;
+        };
+        if place.replace(verdict).is_none() {
+            st.left = st.left.saturating_sub(1);
+        }
+        if st.left == 0 {
+            if let Some(done) = st.done.take() {
+                let all = std::mem::take(&mut st.verdicts)
+                    .into_iter()
+                    .map(|v| v.unwrap_or(Err(PoolError::ShuttingDown)))
+                    .collect();
+                let _ = done.send(all);
+            }
+        }
+    }
 }
 
 pub struct Ingress {
@@ -95,15 +150,50 @@ impl Ingress {
     /// Queues a decoded transaction for recovery and admission and waits for the verdict.
     pub async fn submit(&self, tx: Arc<Tx>) -> Result<B256, PoolError> {
         let (reply, verdict) = oneshot::channel();
-        self.enqueue(Job { tx, reply })?;
+        self.enqueue(Job {
+            tx,
+            reply: Reply::One(reply),
+        })?;
         verdict.await.unwrap_or(Err(PoolError::ShuttingDown))
+    }
+
+    /// [`Ingress::submit`] for many transactions, verdicts in their order: queued in that
+    /// order (a sender's nonces stay in sequence), each counted against the queue's bounds
+    /// as if submitted alone, and answered with one wake-up when the last verdict is in.
+    pub async fn submit_many(&self, txs: Vec<Arc<Tx>>) -> Vec<Result<B256, PoolError>> {
+        let count = txs.len();
+        if count == 0 {
+            return Vec::new();
+        }
+        let (done, verdicts) = oneshot::channel();
+        let gather = Arc::new(Gather {
+            state: parking_lot::Mutex::new(GatherState {
+                verdicts: (0..count).map(|_| None).collect(),
+                left: count,
+                done: Some(done),
+            }),
+        });
+        for (index, tx) in txs.into_iter().enumerate() {
+            let reply = Reply::Many(gather.clone(), index);
+            if let Err(refused) = self.enqueue(Job { tx, reply }) {
+                gather.put(index, Err(refused));
+            }
+        }
+        // Only the queued jobs hold it now: if they are dropped unanswered, so is `done`.
+        drop(gather);
+        verdicts
+            .await
+            .unwrap_or_else(|_| (0..count).map(|_| Err(PoolError::ShuttingDown)).collect())
     }
 
     /// Queues a transaction without waiting for its verdict (transactions forwarded by
     /// peers: a refusal is only logged at debug level). Fails when the queue is full.
     pub fn offer(&self, tx: Arc<Tx>) -> Result<(), PoolError> {
         let (reply, _verdict) = oneshot::channel();
-        self.enqueue(Job { tx, reply })
+        self.enqueue(Job {
+            tx,
+            reply: Reply::One(reply),
+        })
     }
 
     /// Stops accepting transactions, lets queued ones finish, and joins the thread.
@@ -147,7 +237,7 @@ fn run(
         }
         let verdicts = pool.admit_batch(recovered);
         for (job, verdict) in jobs.drain(..).zip(verdicts) {
-            let _ = job.reply.send(verdict);
+            job.reply.send(verdict);
         }
     }
 }

@@ -322,4 +322,6 @@ impl Pool {
 #[cfg(test)]
 mod admission_tests;
 #[cfg(test)]
+mod ingress_tests;
+#[cfg(test)]
 mod tests;

@@ -122,6 +122,8 @@ pub const REVERT_STRING_INPUT: [u8; 2] = [0xde, 0xad];
 pub const REVERT_CUSTOM_INPUT: [u8; 2] = [0xbe, 0xef];
 /// A raw "transaction" the mock holds until a second one arrives (tests batch parallelism).
 pub const RENDEZVOUS_RAW: [u8; 1] = [0x01];
+/// A raw "transaction" whose submission panics inside the mock (a handler's bug).
+pub const PANIC_RAW: [u8; 1] = [0x02];
 /// An account whose state read blocks in [`MockChain::gate`] until the test opens it.
 pub const GATED: Address = Address::repeat_byte(0x9a);
 /// An account whose code is [`BIG_CODE_BYTES`] long.
@@ -167,6 +169,9 @@ pub struct MockChain {
     tx_index: RwLock<HashMap<B256, (u64, u32)>>,
     feed: tokio::sync::broadcast::Sender<Arc<CommittedBlock>>,
     rendezvous: tokio::sync::Barrier,
+    /// Calls of `send_raw_transactions` (batches submitted together) and the transactions
+    /// they carried.
+    pub raw_batches: Mutex<Vec<usize>>,
     pub accounts: RwLock<HashMap<Address, Account>>,
     pub gate: Gate,
     /// Counts the reads of [`BIG_CODE`] (always open).
@@ -188,6 +193,7 @@ impl MockChain {
             tx_index: RwLock::new(HashMap::new()),
             feed: tokio::sync::broadcast::channel(feed_capacity).0,
             rendezvous: tokio::sync::Barrier::new(2),
+            raw_batches: Mutex::new(Vec::new()),
             accounts: RwLock::new(HashMap::new()),
             gate: Gate::default(),
             big_code: Gate::default(),
@@ -349,9 +355,17 @@ impl ChainApi for MockChain {
                 self.rendezvous.wait().await;
                 return Ok(B256::repeat_byte(0x01));
             }
+            assert!(raw[..] != PANIC_RAW, "the mock's submission panics");
             let tx = Tx::decode(&raw).map_err(|e| ApiError::TxRejected(e.to_string()))?;
             Ok(tx.hash())
         })
+    }
+    fn send_raw_transactions(&self, raws: Vec<Bytes>) -> bcos_rpc::Verdicts<'_> {
+        self.raw_batches.lock().push(raws.len());
+        // Concurrently, as the trait's default does: the rendezvous needs two at once.
+        Box::pin(futures_util::future::join_all(
+            raws.into_iter().map(|raw| self.send_raw_transaction(raw)),
+        ))
     }
     fn call(&self, request: CallRequest, _at: StateAt) -> Result<CallOutcome, ApiError> {
         Ok(match &request.input[..] {
