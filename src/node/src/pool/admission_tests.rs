@@ -1,39 +1,19 @@
 //! Admission against committed state, including a block that lands between the state reads
 //! and the queue update.
 
-use super::rules::StaticRules;
+use super::test_support::{commit_diff, funded, pool, rules, transfer};
 use super::*;
 use crate::config::PoolConfig;
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_primitives::Signature;
-use bcos_storage::{BlockCommit, MemStore};
-use bcos_types::{Account, Block, Header, StateDiff, Tx, TxKind};
-
-fn rules() -> StaticRules {
-    StaticRules {
-        chain_id: 20200,
-        allow_unprotected: false,
-        tx_bytes_max: 1 << 20,
-        block_gas_limit: 30_000_000,
-        tx_gas_cap: 30_000_000,
-        base_fee: 1,
-        governed_gas_limit: Default::default(),
-    }
-}
+use bcos_storage::MemStore;
+use bcos_types::{StateDiff, Tx, TxKind};
 
 const SENDER: Address = Address::repeat_byte(0xaa);
 
 /// A transaction with a fake signature: admission takes the sender as recovered.
 fn tx(nonce: u64) -> RecoveredTx {
-    let unsigned = TxEip1559 {
-        chain_id: 20200,
-        nonce,
-        gas_limit: 21_000,
-        max_fee_per_gas: 10,
-        max_priority_fee_per_gas: 1,
-        to: TxKind::Call(Address::repeat_byte(0xbb)),
-        ..Default::default()
-    };
+    let unsigned = transfer(nonce);
     let env: TxEnvelope = unsigned
         .into_signed(Signature::new(U256::from(1), U256::from(2), false))
         .into();
@@ -42,44 +22,9 @@ fn tx(nonce: u64) -> RecoveredTx {
 
 /// Commits block `number` setting the sender's nonce.
 fn commit(store: &MemStore, number: u64, nonce: u64) {
-    let (_, parent_hash) = store.head().unwrap_or((0, B256::ZERO));
     let mut diff = StateDiff::default();
-    diff.accounts.insert(
-        SENDER,
-        Some(Account {
-            nonce,
-            balance: U256::from(1u64 << 60),
-            ..Default::default()
-        }),
-    );
-    let block = Block {
-        header: Header {
-            number,
-            parent_hash,
-            ..Default::default()
-        },
-        txs: vec![],
-    }
-    .seal();
-    store
-        .commit_block(BlockCommit {
-            block: &block,
-            receipts: &[],
-            senders: &[],
-            diff: &diff,
-            certificate: &[],
-        })
-        .unwrap();
-}
-
-fn pool(store: Arc<MemStore>) -> Pool {
-    Pool::new(
-        &PoolConfig::default(),
-        rules(),
-        store,
-        Doorbell::new(),
-        Arc::new(Metrics::default()),
-    )
+    diff.accounts.insert(SENDER, Some(funded(nonce)));
+    commit_diff(store, number, &diff);
 }
 
 #[test]
@@ -167,26 +112,9 @@ fn forty_keys_of_gapped_transactions_leave_room_for_honest_ones() {
     let attackers: Vec<Address> = (0..40u8).map(|i| Address::repeat_byte(0x40 + i)).collect();
     let mut diff = StateDiff::default();
     for a in attackers.iter().chain([&SENDER]) {
-        let funded = Account {
-            balance: U256::from(1u64 << 60),
-            ..Default::default()
-        };
-        diff.accounts.insert(*a, Some(funded));
+        diff.accounts.insert(*a, Some(funded(0)));
     }
-    let block = Block {
-        header: Header::default(),
-        txs: vec![],
-    }
-    .seal();
-    store
-        .commit_block(BlockCommit {
-            block: &block,
-            receipts: &[],
-            senders: &[],
-            diff: &diff,
-            certificate: &[],
-        })
-        .unwrap();
+    commit_diff(&store, 0, &diff);
     let config = PoolConfig {
         txs_max: 400,
         per_sender_max: 10,

@@ -1,77 +1,32 @@
 //! `Ingress::submit_many`: a batch gets the verdicts its transactions would get one by one,
 //! in order, within the queue's bounds.
 
+use super::test_support::{commit_diff, funded, pool, transfer};
 use super::*;
-use crate::config::PoolConfig;
-use alloy_consensus::TxEip1559;
 use bcos_crypto::keys::address_of;
 use bcos_crypto::sign::sign_tx;
-use bcos_storage::{BlockCommit, MemStore};
-use bcos_types::{Account, Block, Header, StateDiff, Tx, TxKind};
+use bcos_storage::MemStore;
+use bcos_types::{StateDiff, Tx};
 use secp256k1::SecretKey;
-use std::time::Duration;
-
-const CHAIN_ID: u64 = 20200;
+use std::future::Future;
+use std::task::{Context, Waker};
 
 fn key() -> SecretKey {
     SecretKey::from_byte_array([7u8; 32]).expect("a valid secret key")
 }
 
 fn signed(nonce: u64) -> Arc<Tx> {
-    let tx = TxEip1559 {
-        chain_id: CHAIN_ID,
-        nonce,
-        gas_limit: 21_000,
-        max_fee_per_gas: 10,
-        max_priority_fee_per_gas: 1,
-        to: TxKind::Call(Address::repeat_byte(0xbb)),
-        ..Default::default()
-    };
-    Arc::new(Tx::from_envelope(sign_tx(tx, &key())))
+    Arc::new(Tx::from_envelope(sign_tx(transfer(nonce), &key())))
 }
 
 /// A pool over a store whose genesis gives the key's account `nonce` and funds.
 fn pool_with_nonce(nonce: u64) -> Arc<Pool> {
     let store = Arc::new(MemStore::new());
     let mut diff = StateDiff::default();
-    diff.accounts.insert(
-        address_of(&key()),
-        Some(Account {
-            nonce,
-            balance: U256::from(1u64 << 60),
-            ..Default::default()
-        }),
-    );
-    let block = Block {
-        header: Header::default(),
-        txs: vec![],
-    }
-    .seal();
-    store
-        .commit_block(BlockCommit {
-            block: &block,
-            receipts: &[],
-            senders: &[],
-            diff: &diff,
-            certificate: &[],
-        })
-        .expect("genesis commits");
-    let rules = rules::StaticRules {
-        chain_id: CHAIN_ID,
-        allow_unprotected: false,
-        tx_bytes_max: 1 << 20,
-        block_gas_limit: 30_000_000,
-        tx_gas_cap: 30_000_000,
-        base_fee: 1,
-        governed_gas_limit: Default::default(),
-    };
-    Arc::new(Pool::new(
-        &PoolConfig::default(),
-        rules,
-        store,
-        Doorbell::new(),
-        Arc::new(Metrics::default()),
-    ))
+    diff.accounts
+        .insert(address_of(&key()), Some(funded(nonce)));
+    commit_diff(&store, 0, &diff);
+    Arc::new(pool(store))
 }
 
 fn ingress(pool: &Arc<Pool>, bytes_max: usize, batch_max: usize) -> Arc<Ingress> {
@@ -125,10 +80,11 @@ async fn a_batch_past_the_queue_bound_is_refused_per_transaction() {
     // While the test holds the queue lock the ingress thread stops inside its first batch,
     // so the queue fills from this batch and nothing drains it. One poll queues the batch.
     let held = pool.queue.lock();
-    let submitted = ingress.submit_many(batch.clone());
-    tokio::pin!(submitted);
-    let first_poll = tokio::time::timeout(Duration::ZERO, &mut submitted).await;
-    assert!(first_poll.is_err(), "no verdict while the pool is held");
+    let mut submitted = std::pin::pin!(ingress.submit_many(batch.clone()));
+    let first_poll = submitted
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()));
+    assert!(first_poll.is_pending(), "no verdict while the pool is held");
     drop(held);
     let verdicts = submitted.await;
     let accepted = verdicts.iter().filter(|v| v.is_ok()).count();

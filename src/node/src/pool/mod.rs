@@ -324,4 +324,6 @@ mod admission_tests;
 #[cfg(test)]
 mod ingress_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
