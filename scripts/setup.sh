@@ -63,6 +63,24 @@ elif need "a writable build directory $target_dir"; then
   log "build directory: $target_dir"
 fi
 
+# Every clone builds its own crates into the shared directory under fresh fingerprints, so
+# their incremental caches pile up; a build that then meets a full disk dies half-way
+# (2026-11-30: 16 GiB of release/incremental, 1 GiB left, the linker killed by SIGBUS).
+# Below BCOS_BUILD_FREE_MIN_GIB free (default 20) the incremental caches go: they only
+# speed up rebuilds, and cargo recreates what it needs.
+free_min_gib=${BCOS_BUILD_FREE_MIN_GIB:-20}
+free_gib() { df -Pk "$target_dir" | awk 'NR == 2 { print int($4 / 1048576) }'; }
+if [ -d "$target_dir" ] && [ "$(free_gib)" -lt "$free_min_gib" ]; then
+  if [ $check_only = 1 ]; then
+    log "only $(free_gib) GiB free beside $target_dir (want $free_min_gib): setup.sh would drop the incremental caches"
+  else
+    rm -rf "$target_dir"/*/incremental "$target_dir-loom"/*/incremental
+    log "dropped the incremental build caches: $(free_gib) GiB free beside $target_dir now (want $free_min_gib)"
+    [ "$(free_gib)" -ge "$free_min_gib" ] ||
+      log "still short of space: remove $target_dir (cargo clean) or set CARGO_TARGET_DIR elsewhere"
+  fi
+fi
+
 # --- Node.js and the JS clients ---
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   log "node $(node --version) present"
