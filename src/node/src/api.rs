@@ -101,26 +101,19 @@ impl NodeApi {
         }
     }
 
+    /// One transaction: [`NodeApi::submit_many`] of one, so single calls and batches take
+    /// the same checks, flow records, admission and forwarding.
     async fn submit(&self, raw: Bytes) -> Result<B256, ApiError> {
-        let tx = self.check_raw(&raw)?;
-        self.metrics
-            .flow
-            .txs(crate::flow::TxStage::Received, [tx.hash()]);
-        // Duplicates are refused at admission ("already known"), under the pool lock the
-        // RPC tasks would otherwise contend for; the sender cache keeps them cheap.
-        let hash = self
-            .ingress
-            .submit(tx)
-            .await
-            .map_err(|e| ApiError::TxRejected(e.to_string()))?;
-        if let Some(f) = &self.forward {
-            f.forward(raw);
-        }
-        Ok(hash)
+        self.submit_many(vec![raw]).await.pop().unwrap_or_else(|| {
+            Err(ApiError::TxRejected(
+                crate::pool::PoolError::ShuttingDown.to_string(),
+            ))
+        })
     }
 
-    /// [`NodeApi::submit`] for a batch: decoded and checked here, queued in order, and
-    /// answered with one wake-up (`Ingress::submit_many`).
+    /// Decodes and checks each raw transaction here, queues the valid ones in order, and
+    /// answers with one wake-up (`Ingress::submit_many`). Duplicates are refused at
+    /// admission ("already known"), under the pool lock; the sender cache keeps them cheap.
     async fn submit_many(&self, raws: Vec<Bytes>) -> Vec<Result<B256, ApiError>> {
         let checked: Vec<Result<Arc<Tx>, ApiError>> =
             raws.iter().map(|raw| self.check_raw(raw)).collect();

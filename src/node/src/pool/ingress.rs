@@ -147,19 +147,10 @@ impl Ingress {
         result
     }
 
-    /// Queues a decoded transaction for recovery and admission and waits for the verdict.
-    pub async fn submit(&self, tx: Arc<Tx>) -> Result<B256, PoolError> {
-        let (reply, verdict) = oneshot::channel();
-        self.enqueue(Job {
-            tx,
-            reply: Reply::One(reply),
-        })?;
-        verdict.await.unwrap_or(Err(PoolError::ShuttingDown))
-    }
-
-    /// [`Ingress::submit`] for many transactions, verdicts in their order: queued in that
-    /// order (a sender's nonces stay in sequence), each counted against the queue's bounds
-    /// as if submitted alone, and answered with one wake-up when the last verdict is in.
+    /// Queues decoded transactions for recovery and admission and waits for their verdicts,
+    /// in their order: queued in that order (a sender's nonces stay in sequence), each
+    /// counted against the queue's bounds on its own, and answered with one wake-up when
+    /// the last verdict is in.
     pub async fn submit_many(&self, txs: Vec<Arc<Tx>>) -> Vec<Result<B256, PoolError>> {
         let count = txs.len();
         if count == 0 {
