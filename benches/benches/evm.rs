@@ -4,6 +4,10 @@
 //! sender per transaction, each paying the next sender, so every account read is a first
 //! (cold) read, as in a block of unrelated users. Throughput is per transaction.
 //!
+//! `eth_transfer` applies the transfers without revm's interpreter (spec/execution.md
+//! EXEC-R21, the node's default); `eth_transfer_revm` runs the same block through revm.
+//! Issue 15's goal: native transfers serial at least 300k/s on one core.
+//!
 //! Expected: revm alone does ~1.06 µs per transfer and ~3.2 µs per ERC20 transfer from an
 //! in-memory CacheDB (shared/reference/machine-limits.md row 5); the executor adds its state
 //! reads through the `StateReader` and the diff it builds. (Replaces the former
@@ -25,10 +29,26 @@ const TOKEN: Address = Address::repeat_byte(0x70);
 const ERC20_GAS: u64 = 100_000;
 
 fn run(c: &mut Criterion, name: &str, store: &MemStore, txs: &[RecoveredTx], gas_each: u64) {
-    let exec = Executor::new(ExecConfig::default());
+    run_with(c, name, store, txs, gas_each, ExecConfig::default());
+}
+
+fn run_with(
+    c: &mut Criterion,
+    name: &str,
+    store: &MemStore,
+    txs: &[RecoveredTx],
+    gas_each: u64,
+    config: ExecConfig,
+) {
+    let exec = Executor::new(config);
     let env = block_env(1, gas_each * txs.len() as u64);
     // The block must be what it claims before it is timed: all in, all succeeded.
     executed_whole(&exec, store, &env, txs, name);
+    eprintln!(
+        "{name}: {} of {} applied without revm (EXEC-R21)",
+        exec.direct_transfers(),
+        txs.len()
+    );
 
     let mut g = c.benchmark_group("evm");
     g.throughput(Throughput::Elements(txs.len() as u64));
@@ -54,6 +74,19 @@ fn evm(c: &mut Criterion) {
     let transfers =
         recovered(&|i| eip1559(&keys[i], 0, next(i), U256::from(1u64), Vec::new(), 21_000));
     run(c, "eth_transfer", &store, &transfers, 21_000);
+    // The same block with every transfer through revm (EXEC-R21 off): the direct path's gain.
+    let through_revm = ExecConfig {
+        direct_transfers: false,
+        ..ExecConfig::default()
+    };
+    run_with(
+        c,
+        "eth_transfer_revm",
+        &store,
+        &transfers,
+        21_000,
+        through_revm,
+    );
 
     let store = token_store(&addrs, TOKEN);
     let calls = recovered(&|i| {

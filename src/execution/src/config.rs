@@ -90,6 +90,10 @@ pub struct ExecConfig {
     /// serial. Default 0 (serial) until the parallel path has run in production; the
     /// result is the same either way.
     pub parallel_threads: usize,
+    /// Plain value transfers (no calldata, to an account without code) are applied directly,
+    /// without revm's interpreter (spec/execution.md EXEC-R21); the result is revm's either
+    /// way. Default true; false runs every transaction through revm.
+    pub direct_transfers: bool,
 }
 
 impl Default for ExecConfig {
@@ -100,6 +104,7 @@ impl Default for ExecConfig {
             block_gas_limit: DEFAULT_BLOCK_GAS_LIMIT,
             code_cache_entries_max: DEFAULT_CODE_CACHE_ENTRIES_MAX,
             parallel_threads: DEFAULT_PARALLEL_THREADS,
+            direct_transfers: true,
         }
     }
 }

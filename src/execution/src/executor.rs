@@ -9,12 +9,14 @@ use crate::db::{CodeCache, StateDb};
 use crate::diff::ChangeTracker;
 use crate::error::ExecError;
 use crate::system::{SystemContract, SystemContracts, SystemEnv, SystemError, SystemState};
+use crate::transfer::{TransferRules, TRANSFER_GAS};
 use bcos_storage::StateReader;
 use bcos_types::{Address, Log, Receipt, RecoveredTx, StateDiff, U256};
 use revm::context::result::{EVMError, ExecutionResult};
 use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, TxEnv};
 use revm::database::CacheDB;
 use revm::handler::{MainnetContext, MainnetEvm};
+use revm::precompile::{PrecompileSpecId, Precompiles};
 use revm::state::EvmState;
 use revm::{Context, DatabaseCommit, ExecuteEvm, InspectEvm, MainBuilder, MainContext};
 
@@ -70,6 +72,11 @@ pub struct Executor {
     pub(crate) governed: bool,
     /// Blocks still to run serially after one whose speculation aborted (EXEC-R20).
     pub(crate) parallel_backoff: std::sync::atomic::AtomicU32,
+    /// The fork's precompiles: a transfer to one runs its code (EXEC-R21 leaves it to revm).
+    precompiles: &'static Precompiles,
+    /// Transactions applied by EXEC-R21 without revm, since start (a metric, and how tests
+    /// see that the path was taken).
+    direct_transfers: std::sync::atomic::AtomicU64,
 }
 
 impl Executor {
@@ -87,8 +94,11 @@ impl Executor {
         let governed = systems
             .get(Some(bcos_types::governance::GOVERNANCE_ADDRESS))
             .is_some();
+        let precompiles = Precompiles::new(PrecompileSpecId::from_spec_id(config.spec.spec_id()));
         Executor {
             governed,
+            precompiles,
+            direct_transfers: std::sync::atomic::AtomicU64::new(0),
             config,
             block_cfg,
             codes,
@@ -99,6 +109,18 @@ impl Executor {
 
     pub fn config(&self) -> &ExecConfig {
         &self.config
+    }
+
+    /// Transactions applied as plain transfers without revm (EXEC-R21) since start.
+    pub fn direct_transfers(&self) -> u64 {
+        self.direct_transfers
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether `tx` has the shape EXEC-R21 applies directly (a call without calldata) while
+    /// the setting is on; its accounts decide at its turn whether it does.
+    pub(crate) fn direct_transfer_shape(&self, tx: &RecoveredTx) -> bool {
+        self.config.direct_transfers && tx.input().is_empty() && tx.to().is_some()
     }
 
     pub(crate) fn block_cfg(&self) -> &CfgEnv {
@@ -270,6 +292,9 @@ impl<'a> BlockRun<'a> {
 
     /// Runs `tx` on the overlay, after [`Self::reject_early`] let it through.
     pub(crate) fn execute(&mut self, index: usize, tx: &RecoveredTx) -> Result<(), ExecError> {
+        if self.direct_transfer(tx)? {
+            return self.push_receipt(index, tx, true, Vec::new());
+        }
         let result = if self.inner_rules {
             self.evm.inspect_tx(tx_env(tx))
         } else {
@@ -289,6 +314,35 @@ impl<'a> BlockRun<'a> {
             Err(e) => return Err(ExecError::Internal(e.to_string())),
         }
         Ok(())
+    }
+
+    /// EXEC-R21: applies `tx` without revm if it is a plain transfer that revm would run to
+    /// success here; false (nothing changed) leaves it to revm. Calls to system contracts
+    /// (EXEC-R14) and blocks whose inner calls are checked (REG-R8) always go to revm.
+    fn direct_transfer(&mut self, tx: &RecoveredTx) -> Result<bool, ExecError> {
+        if !self.exec.config.direct_transfers
+            || self.inner_rules
+            || self.exec.systems.get(tx.tx.to()).is_some()
+        {
+            return Ok(false);
+        }
+        let rules = TransferRules {
+            cfg: &self.exec.block_cfg,
+            env: self.env,
+            precompiles: self.exec.precompiles,
+        };
+        let db = &mut self.evm.ctx.journaled_state.database;
+        let Some(changes) = rules.apply(db, tx)? else {
+            return Ok(false);
+        };
+        self.commit_state_copied(
+            TRANSFER_GAS,
+            changes.iter().map(|(a, account)| (a, account)),
+        )?;
+        self.exec
+            .direct_transfers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(true)
     }
 
     /// Commits one included transaction's state changes and counts its gas; returns its

@@ -22,6 +22,7 @@ mod parallel;
 pub mod settlement;
 pub mod system;
 mod system_abi;
+mod transfer;
 
 pub use call::CallLimits;
 pub use config::{

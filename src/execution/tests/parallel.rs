@@ -324,10 +324,17 @@ fn call(
     tx1559(k, nonce, TxKind::Call(to), U256::ZERO, input, gas)
 }
 
+/// Plain transfers are speculated like any transaction here (EXEC-R21 off): these tests
+/// are about speculation. [`executor_with`] turns EXEC-R21 on.
 fn executor() -> Executor {
+    executor_with(false)
+}
+
+fn executor_with(direct_transfers: bool) -> Executor {
     Executor::with_system_contracts(
         ExecConfig {
             chain_id: CHAIN_ID,
+            direct_transfers,
             ..Default::default()
         },
         SystemContracts::new(vec![Arc::new(UserSettlement { merchant: MERCHANT })]),
@@ -393,13 +400,39 @@ proptest! {
         specs in prop::collection::vec(tx_spec(), 8..40),
         beneficiary in 0..4u8,
         gas_limit in prop_oneof![2 => Just(30_000_000u64), 1 => Just(500_000u64), 1 => Just(1_500_000u64)],
+        direct_transfers in any::<bool>(),
     ) {
-        let exec = executor();
+        let exec = executor_with(direct_transfers);
         let state = genesis();
         let env = block_env(beneficiary, gas_limit);
         let txs = build(&specs, &env);
         assert_same(&exec, &state, &env, &txs);
     }
+}
+
+/// With EXEC-R21 on, plain transfers are applied by the committing thread at their turn
+/// and never speculated; the token calls beside them still are.
+#[test]
+fn plain_transfers_are_not_speculated_when_applied_directly() {
+    let exec = executor_with(true);
+    let state = genesis();
+    let env = block_env(0, 30_000_000);
+    let txs: Vec<_> = (0..4u8)
+        .map(|i| {
+            let to = Address::repeat_byte(0x58 + i);
+            tx1559(&sender(i), 0, TxKind::Call(to), ether(1), vec![], 21_000)
+        })
+        .chain((4..8u8).map(|i| {
+            let input = token_call(Address::repeat_byte(0x60 + i), 1);
+            call(&sender(i), 0, TOKEN, input, 80_000)
+        }))
+        .collect();
+    let (serial, stats) = assert_same(&exec, &state, &env, &txs);
+    assert_eq!(serial.included.len(), 8);
+    assert_eq!(stats.speculative, 4, "the token calls: {stats:?}");
+    assert_eq!(stats.serial, 4, "the transfers: {stats:?}");
+    // Four per run: the serial one and the three schedules of assert_same.
+    assert_eq!(exec.direct_transfers(), 16);
 }
 
 /// One sender per transaction, each paying the next: nothing conflicts but the fees, which

@@ -193,6 +193,10 @@ pub struct SealerConfig {
     /// serially. Default 0: on a node whose cores are busy recovering senders, a parallel
     /// block only competes with them (issue 15's measurements in the closing note).
     pub execute_threads: usize,
+    /// Plain value transfers are applied without revm's interpreter (spec/execution.md
+    /// EXEC-R21: the same receipts and state as revm's). Default true; false sends every
+    /// transaction through revm, e.g. to rule this path out when chasing a divergence.
+    pub direct_transfers: bool,
 }
 
 impl Default for SealerConfig {
@@ -202,6 +206,7 @@ impl Default for SealerConfig {
             block_gas_limit: 300_000_000,
             timestamp_future_s_max: 15,
             execute_threads: 0,
+            direct_transfers: true,
         }
     }
 }

@@ -125,9 +125,13 @@ impl<'a> Block<'a> {
     }
 
     /// EXEC-R20: a transaction to a system contract is never speculated; its effect runs on
-    /// the overlay (system.rs), so it runs serially at its turn.
-    fn is_system(&self, index: usize) -> bool {
-        self.exec.systems.get(self.txs[index].tx.to()).is_some()
+    /// the overlay (system.rs), so it runs serially at its turn. Nor is one that looks like a
+    /// plain transfer when EXEC-R21 applies those directly: validating and committing its
+    /// run would cost the committing thread about what applying it does, so speculating it
+    /// only takes a core from the rest of the node.
+    fn runs_serially(&self, index: usize) -> bool {
+        let tx = &self.txs[index];
+        self.exec.systems.get(tx.tx.to()).is_some() || self.exec.direct_transfer_shape(tx)
     }
 
     /// Claims the next transaction worth speculating: `Task::Run`, or `Task::Wait` while
@@ -151,7 +155,7 @@ impl<'a> Block<'a> {
             {
                 continue;
             }
-            if !self.is_system(index) && self.claim(index) {
+            if !self.runs_serially(index) && self.claim(index) {
                 return Task::Run(index);
             }
         }
@@ -217,7 +221,7 @@ impl<'a> Block<'a> {
                 self.claim(index);
                 continue;
             }
-            if self.is_system(index) || run.inner_rules() || self.claim(index) {
+            if self.runs_serially(index) || run.inner_rules() || self.claim(index) {
                 stats.serial += 1;
                 run.execute(index, tx)?;
                 continue;

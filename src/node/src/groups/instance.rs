@@ -108,6 +108,7 @@ impl GroupInstance {
                 spec,
                 block_gas_limit: config.sealer.block_gas_limit,
                 parallel_threads: config.sealer.execute_threads,
+                direct_transfers: config.sealer.direct_transfers,
                 ..ExecConfig::default()
             },
             crate::settlement::system_contracts(settlement.as_ref()),
