@@ -16,15 +16,13 @@ mod common;
 use alloy_consensus::{TxEip1559, TxEip2930, TxLegacy};
 use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_primitives::{Address, TxKind, B256, U256};
-use bcos_execution::settlement::UserSettlement;
-use bcos_execution::{BlockEnv, EvmSpec, ExecConfig, Executor, SystemContracts};
+use bcos_execution::{BlockEnv, EvmSpec, Executor};
 use bcos_settlement::SETTLEMENT_ADDRESS;
 use bcos_types::{Account, RecoveredTx};
 use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::cell::Cell;
-use std::sync::Arc;
 
 const SENDERS: u8 = 6;
 const CONTRACT: Address = Address::repeat_byte(0xc0);
@@ -224,20 +222,6 @@ fn build(specs: &[TxSpec], env: &BlockEnv) -> Vec<RecoveredTx> {
                     },
                     &k,
                 ),
-                2 => sign(
-                    TxEip1559 {
-                        chain_id,
-                        nonce,
-                        gas_limit,
-                        max_fee_per_gas: max_fee,
-                        max_priority_fee_per_gas: tip,
-                        to,
-                        value,
-                        access_list: listed,
-                        input,
-                    },
-                    &k,
-                ),
                 _ => sign(
                     TxEip1559 {
                         chain_id,
@@ -247,7 +231,11 @@ fn build(specs: &[TxSpec], env: &BlockEnv) -> Vec<RecoveredTx> {
                         max_priority_fee_per_gas: tip,
                         to,
                         value,
-                        access_list: AccessList::default(),
+                        access_list: if s.kind == 2 {
+                            listed
+                        } else {
+                            AccessList::default()
+                        },
                         input,
                     },
                     &k,
@@ -258,15 +246,7 @@ fn build(specs: &[TxSpec], env: &BlockEnv) -> Vec<RecoveredTx> {
 }
 
 fn executor(spec: EvmSpec, direct_transfers: bool) -> Executor {
-    Executor::with_system_contracts(
-        ExecConfig {
-            chain_id: CHAIN_ID,
-            spec,
-            direct_transfers,
-            ..Default::default()
-        },
-        SystemContracts::new(vec![Arc::new(UserSettlement { merchant: MERCHANT })]),
-    )
+    settlement_executor(MERCHANT, spec, direct_transfers)
 }
 
 fn block_env(beneficiary: u8, base_fee: u64) -> BlockEnv {

@@ -12,16 +12,15 @@
 mod common;
 
 use alloy_primitives::{Address, TxKind, U256};
-use bcos_execution::settlement::{selector, UserSettlement, SETTLE_SIGNATURE};
+use bcos_execution::settlement::{selector, SETTLE_SIGNATURE};
 use bcos_execution::{
-    BlockEnv, ExecConfig, ExecutedBlock, Executor, ParallelOptions, ParallelStats, SystemContracts,
+    BlockEnv, EvmSpec, ExecutedBlock, Executor, ParallelOptions, ParallelStats,
     PARALLEL_BACKOFF_BLOCKS,
 };
 use bcos_settlement::SETTLEMENT_ADDRESS;
 use bcos_types::{Account, RecoveredTx};
 use common::*;
 use proptest::prelude::*;
-use std::sync::Arc;
 
 const SENDERS: u8 = 12;
 const HOT: Address = Address::repeat_byte(0x40);
@@ -331,14 +330,7 @@ fn executor() -> Executor {
 }
 
 fn executor_with(direct_transfers: bool) -> Executor {
-    Executor::with_system_contracts(
-        ExecConfig {
-            chain_id: CHAIN_ID,
-            direct_transfers,
-            ..Default::default()
-        },
-        SystemContracts::new(vec![Arc::new(UserSettlement { merchant: MERCHANT })]),
-    )
+    settlement_executor(MERCHANT, EvmSpec::default(), direct_transfers)
 }
 
 fn block_env(beneficiary: u8, gas_limit: u64) -> BlockEnv {

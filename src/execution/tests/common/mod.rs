@@ -213,3 +213,22 @@ pub fn deployer(runtime: &[u8]) -> Vec<u8> {
     code.extend_from_slice(runtime);
     code
 }
+
+/// An executor whose chain has a user-side settlement contract for `merchant` (a system
+/// contract, spec/execution.md §6), on fork `spec`, with EXEC-R21 on or off.
+pub fn settlement_executor(
+    merchant: Address,
+    spec: bcos_execution::EvmSpec,
+    direct_transfers: bool,
+) -> bcos_execution::Executor {
+    use bcos_execution::settlement::UserSettlement;
+    bcos_execution::Executor::with_system_contracts(
+        bcos_execution::ExecConfig {
+            chain_id: CHAIN_ID,
+            spec,
+            direct_transfers,
+            ..Default::default()
+        },
+        bcos_execution::SystemContracts::new(vec![Arc::new(UserSettlement { merchant })]),
+    )
+}
