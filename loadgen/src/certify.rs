@@ -3,7 +3,7 @@
 //! and hand [`RunResults`] to the report writer. The threshold and goal rules are in
 //! [`verdict`].
 
-use crate::profile::{full_efficiency_tps, Profile};
+use crate::profile::{full_efficiency_tps, saturation_tps, Profile};
 use crate::progress::note;
 use crate::results::{judged_bound, RunResults, SaturationEnd, Thresholds, WorkloadResult};
 use crate::target::{EmbeddedOptions, Target};
@@ -102,8 +102,26 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         vec![node_info::UNKNOWN.to_string(); target.urls().len()]
     };
     let p99_max = profile.thresholds.max_latency_ms_p99;
-    let mut workloads = Vec::new();
-    for spec in &profile.workloads {
+    let mut workloads: Vec<WorkloadResult> = Vec::new();
+    for spec in &mut profile.workloads {
+        let saturation = workloads
+            .iter()
+            .rev()
+            .find(|r| !r.saturation.is_empty())
+            .and_then(|r| saturation_tps(&r.saturation));
+        if spec.resolve_rate_from_saturation(saturation) {
+            let (Some(share), Some(rate)) = (spec.rate_saturation_share, spec.rate) else {
+                anyhow::bail!(
+                    "{}: rate_saturation_share, but the saturation search before it measured nothing",
+                    spec.name
+                );
+            };
+            note(&format!(
+                "{}: offered rate {:.1} % of the saturation measured above: {rate:.0} tx/s",
+                spec.name,
+                share * 100.0
+            ));
+        }
         let r = runner::run_workload(&target, spec, spec.max_latency_ms_p99.unwrap_or(p99_max))?;
         println!("{}", one_line(&r));
         workloads.push(r);

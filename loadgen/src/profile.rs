@@ -182,6 +182,13 @@ pub struct WorkloadSpec {
     /// of the machine on every machine of a kind, as an efficiency threshold is one.
     #[serde(default)]
     pub rate_efficiency: Option<f64>,
+    /// The offered rate as a share of the saturation measured earlier in the same run (the
+    /// highest committed TPS of the last saturation search before this workload), instead of
+    /// `rate`: issue 15 states latency "at half of saturation", a rate no profile can know
+    /// before the run. Certify sets `rate` when the workload's turn comes
+    /// ([`WorkloadSpec::resolve_rate_from_saturation`]).
+    #[serde(default)]
+    pub rate_saturation_share: Option<f64>,
     /// Transactions in flight (closed loop).
     #[serde(default)]
     pub concurrency: Option<usize>,
@@ -331,6 +338,14 @@ fn efficiency_ok(e: f64) -> Result<(), String> {
     }
 }
 
+/// The saturation a search measured: the highest committed TPS of its steps.
+pub fn saturation_tps(steps: &[(f64, f64)]) -> Option<f64> {
+    steps
+        .iter()
+        .map(|&(_, committed)| committed)
+        .reduce(f64::max)
+}
+
 /// `[goal]`: the figure the profile aims at and where it comes from. A threshold may sit below
 /// its goal (a shared host's noise); the report prints both and whether each was met.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -349,6 +364,10 @@ pub struct GoalSpec {
     /// The open-loop rate the latency goal is stated at; a workload at this `rate` must exist.
     #[serde(default)]
     pub latency_at_tps: Option<f64>,
+    /// Instead of `latency_at_tps`: the latency goal is stated at this share of saturation; a
+    /// workload with this `rate_saturation_share` must exist.
+    #[serde(default)]
+    pub latency_at_saturation_share: Option<f64>,
     /// The workload the goal is stated for; default every workload.
     #[serde(default)]
     pub workload: Option<String>,
@@ -386,6 +405,22 @@ impl GoalSpec {
             if !workloads.iter().any(|w| w.name == *n) {
                 return Err(format!(
                     "[goal] workload {n:?} is not among the [[workload]]s"
+                ));
+            }
+        }
+        if let Some(share) = self.latency_at_saturation_share {
+            if self.latency_ms_p99.is_none() || self.latency_at_tps.is_some() {
+                return Err(
+                    "[goal] latency_at_saturation_share needs latency_ms_p99, and \
+                            excludes latency_at_tps"
+                        .into(),
+                );
+            }
+            let runs_at = |w: &&WorkloadSpec| w.rate_saturation_share == Some(share);
+            if !workloads.iter().filter(for_goal).any(|w| runs_at(&w)) {
+                return Err(format!(
+                    "[goal] latency_at_saturation_share = {share}: no workload runs at that \
+                     rate_saturation_share"
                 ));
             }
         }
@@ -438,9 +473,19 @@ impl Profile {
         if self.workloads.is_empty() {
             return Err("no [[workload]] entries".into());
         }
-        for w in &self.workloads {
+        for (i, w) in self.workloads.iter().enumerate() {
             w.validate()?;
             crate::groups::check_workload(w, self.node.load_groups())?;
+            if w.rate_saturation_share.is_some()
+                && !self.workloads[..i].iter().any(|b| b.saturation)
+            {
+                return Err(format!(
+                    "workload {} (number {}): rate_saturation_share needs a saturation search \
+                     before it",
+                    w.name,
+                    i + 1
+                ));
+            }
         }
         if !self.node.user_chains_sweep.is_empty() && self.node.user_chains == 0 {
             return Err("node.user_chains_sweep needs node.user_chains".into());
@@ -473,6 +518,7 @@ impl WorkloadSpec {
             mode,
             rate: None,
             rate_efficiency: None,
+            rate_saturation_share: None,
             concurrency: None,
             warmup_s: d_warmup(),
             window_s: d_window(),
@@ -502,6 +548,17 @@ impl WorkloadSpec {
         }
     }
 
+    /// `rate` from `rate_saturation_share` and the saturation the run measured before this
+    /// workload (`saturation_tps`, see [`saturation_tps`]); true if the workload states a
+    /// share, and so needed it.
+    pub fn resolve_rate_from_saturation(&mut self, saturation_tps: Option<f64>) -> bool {
+        let Some(share) = self.rate_saturation_share else {
+            return false;
+        };
+        self.rate = saturation_tps.map(|tps| share * tps);
+        true
+    }
+
     /// `min_tps` from this workload's `min_efficiency`, if it states one (see
     /// [`ThresholdSpec::resolve`]).
     pub fn resolve(&mut self, full_tps: f64) {
@@ -518,6 +575,19 @@ impl WorkloadSpec {
                 crate::workload::NAMES.join(", ")
             ));
         }
+        if let Some(share) = self.rate_saturation_share {
+            if self.mode != Mode::Open || self.saturation {
+                return Err(format!(
+                    "workload {n}: rate_saturation_share is for mode \"open\" without saturation"
+                ));
+            }
+            if self.rate.is_some() || self.rate_efficiency.is_some() {
+                return Err(format!(
+                    "workload {n}: rate_saturation_share, rate or rate_efficiency: one of them"
+                ));
+            }
+            efficiency_ok(share).map_err(|m| format!("workload {n}: rate_saturation_share {m}"))?;
+        }
         match (self.mode, self.rate_efficiency) {
             (Mode::Closed, Some(_)) => {
                 return Err(format!(
@@ -530,9 +600,13 @@ impl WorkloadSpec {
             (Mode::Open, Some(e)) => {
                 efficiency_ok(e).map_err(|m| format!("workload {n}: rate_efficiency {m}"))?
             }
-            (Mode::Open, None) if !self.rate.is_some_and(|r| above(r, 0.0)) => {
+            (Mode::Open, None)
+                if !self.rate.is_some_and(|r| above(r, 0.0))
+                    && self.rate_saturation_share.is_none() =>
+            {
                 return Err(format!(
-                    "workload {n}: mode \"open\" needs rate > 0 (or rate_efficiency)"
+                    "workload {n}: mode \"open\" needs rate > 0 (or rate_efficiency, or \
+                     rate_saturation_share)"
                 ))
             }
             (Mode::Closed, None) if self.concurrency.is_none_or(|c| c == 0) => {

@@ -82,6 +82,10 @@ pub struct Goal {
     pub latency_ms_p99: Option<f64>,
     /// The offered rate the latency goal is stated at; None = any open-loop rate.
     pub latency_at_tps: Option<f64>,
+    /// Instead of `latency_at_tps`: the share of the run's measured saturation the latency goal
+    /// is stated at; None in results recorded before.
+    #[serde(default)]
+    pub latency_at_saturation_share: Option<f64>,
     /// The workload the goal is stated for; None = every workload the global thresholds check.
     pub workload: Option<String>,
     /// Where the goal comes from ("issue 3").

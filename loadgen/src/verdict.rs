@@ -24,6 +24,7 @@ impl From<&GoalSpec> for Goal {
             efficiency: g.efficiency,
             latency_ms_p99: g.latency_ms_p99,
             latency_at_tps: g.latency_at_tps,
+            latency_at_saturation_share: g.latency_at_saturation_share,
             workload: g.workload.clone(),
             source: g.source.clone(),
         }
@@ -95,7 +96,11 @@ pub fn target_check(
                 (TargetMetric::CommittedTps, tps, false, threshold, goal_tps)
             }
         } else {
-            let at_rate = |g: &&GoalSpec| g.latency_at_tps.is_none_or(|at| spec.rate == Some(at));
+            let at_rate = |g: &&GoalSpec| {
+                g.latency_at_tps.is_none_or(|at| spec.rate == Some(at))
+                    && g.latency_at_saturation_share
+                        .is_none_or(|share| spec.rate_saturation_share == Some(share))
+            };
             let goal_p99 = goal
                 .filter(at_rate)
                 .and_then(|g| g.latency_ms_p99)

@@ -150,6 +150,7 @@ fn the_goal_is_judged_beside_the_threshold() {
         efficiency: None,
         latency_ms_p99: Some(300.0),
         latency_at_tps: Some(3000.0),
+        latency_at_saturation_share: None,
         workload: None,
         source: "issue 3".into(),
     };
@@ -330,4 +331,55 @@ fn the_higher_bound_is_judged() {
         crate::results::judged_bound(14_000.0, Some(f64::NAN)),
         14_000.0
     );
+}
+
+/// A latency goal stated at a share of saturation applies to the workload whose rate is that
+/// share of the saturation the run measured, whatever rate that came to, and to no other.
+#[test]
+fn a_latency_goal_at_half_of_saturation_applies_to_that_workload_only() {
+    let g = ThresholdSpec {
+        min_tps: 4000.0,
+        min_efficiency: None,
+        max_latency_ms_p99: 500.0,
+    };
+    let goal = GoalSpec {
+        latency_ms_p99: Some(300.0),
+        latency_at_saturation_share: Some(0.5),
+        source: "issue 15".into(),
+        ..GoalSpec::default()
+    };
+    let mut half = WorkloadSpec {
+        rate_saturation_share: Some(0.5),
+        ..WorkloadSpec::new("transfer", Mode::Open)
+    };
+    assert!(
+        half.resolve_rate_from_saturation(crate::profile::saturation_tps(&[
+            (2000.0, 2013.0),
+            (2500.0, 2496.0),
+            (4883.0, 4174.0),
+            (3906.0, 3948.0),
+        ]))
+    );
+    assert_eq!(half.rate, Some(2087.0));
+    let r = result("open", 2087.0, 2087.0, 284.0, 0);
+    let t = target_check(1, &half, &r, &g, Some(&goal));
+    assert_eq!(
+        (t.metric, t.goal, t.goal_met, t.threshold_met),
+        (TargetMetric::LatencyMsP99, Some(300.0), Some(true), true)
+    );
+    let slow = result("open", 2087.0, 2087.0, 301.0, 0);
+    assert_eq!(
+        target_check(1, &half, &slow, &g, Some(&goal)).goal_met,
+        Some(false)
+    );
+    // An open loop at a fixed rate is not where this goal is stated.
+    let fixed = WorkloadSpec {
+        rate: Some(2087.0),
+        ..WorkloadSpec::new("transfer", Mode::Open)
+    };
+    assert_eq!(target_check(1, &fixed, &r, &g, Some(&goal)).goal, None);
+    // Without a saturation measured before it there is no rate to run at.
+    let mut orphan = half.clone();
+    assert!(orphan.resolve_rate_from_saturation(None));
+    assert_eq!(orphan.rate, None);
 }

@@ -115,6 +115,7 @@ pub(super) fn full_run() -> RunResults {
             efficiency: None,
             latency_ms_p99: Some(300.0),
             latency_at_tps: Some(5000.0),
+            latency_at_saturation_share: None,
             workload: None,
             source: "issue 3".to_string(),
         }),

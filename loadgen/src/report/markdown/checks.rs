@@ -64,9 +64,13 @@ fn goal_text(g: &Goal, r: &RunResults) -> String {
         parts.push(format!("committed TPS ≥ {}{derived}", tps(t)));
     }
     if let Some(l) = g.latency_ms_p99 {
-        let at = g
-            .latency_at_tps
-            .map_or(String::new(), |a| format!(" at {} tx/s offered", tps(a)));
+        let at = match (g.latency_at_tps, g.latency_at_saturation_share) {
+            (Some(a), _) => format!(" at {} tx/s offered", tps(a)),
+            (None, Some(share)) => {
+                format!(" at {} of the saturation this run measured", percent(share))
+            }
+            (None, None) => String::new(),
+        };
         parts.push(format!("p99 latency ≤ {} ms{at}", ms(l)));
     }
     let mut s = parts.join(", ");
