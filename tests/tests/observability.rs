@@ -161,6 +161,9 @@ fn metrics_dashboard_and_flow_logs_on_a_pbft_cluster() {
     // Node 0 took all 12 into its pool, so it timed each to its commit.
     let latencies = sample(&text, &format!("bcos_tx_submit_to_commit_seconds_count{g}"));
     assert!(latencies.expect("submit to commit") >= 12.0, "{text}");
+    // Every node executes every block once, and the 12 are plain transfers (EXEC-R21).
+    let direct = sample(&text, &format!("bcos_execute_direct_transfers_total{g}"));
+    assert!(direct.expect("direct transfers") >= 12.0, "{text}");
     let recovered = sample(
         &text,
         r#"bcos_stage_items_total{group="0",stage="recover"}"#,

@@ -232,6 +232,13 @@ impl Collector for Exporter {
         counters(
             e,
             &apis,
+            "bcos_execute_direct_transfers",
+            "Plain transfers applied without revm's interpreter (spec/execution.md EXEC-R21)",
+            |a| a.executor.direct_transfers(),
+        )?;
+        counters(
+            e,
+            &apis,
             "bcos_state_cache_hits",
             "State reads answered by the state cache",
             |a| a.store.state_cache_stats().map_or(0, |c| c.hits),
