@@ -2,8 +2,11 @@
 //! serial `Executor::execute_block`, over a `MemStore` holding the committed state, on four
 //! blocks of 1000 transactions, one sender each:
 //!
-//! - `eth_transfer`: plain transfers, each to its own fresh payee (nothing conflicts but the
-//!   beneficiary's fees, which are credited blind, EXEC-R19);
+//! - `eth_transfer`: plain transfers, each to its own fresh payee. They are applied without
+//!   revm (EXEC-R21) and never speculated, so the block runs serially on either path
+//!   (EXEC-R20): the pair shows the scheduler costs nothing there. (With EXEC-R21 off they
+//!   would all be speculated: nothing conflicts but the beneficiary's fees, credited blind,
+//!   EXEC-R19);
 //! - `erc20_transfer`: token transfers to fresh payees (distinct balance slots);
 //! - `hot_payee`: plain transfers all to one merchant (every transfer reads the balance the
 //!   previous one wrote; the pre-scan of EXEC-R20 runs the block serially);

@@ -117,6 +117,15 @@ impl Executor {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// EXEC-R20: a transaction to a system contract is never speculated; its effect runs on
+    /// the overlay (system.rs), so it runs serially at its turn. Nor is one that looks like a
+    /// plain transfer when EXEC-R21 applies those directly: validating and committing its
+    /// run would cost the committing thread about what applying it does, so speculating it
+    /// only takes a core from the rest of the node.
+    pub(crate) fn never_speculated(&self, tx: &RecoveredTx) -> bool {
+        self.systems.get(tx.tx.to()).is_some() || self.direct_transfer_shape(tx)
+    }
+
     /// Whether `tx` has the shape EXEC-R21 applies directly (a call without calldata) while
     /// the setting is on; its accounts decide at its turn whether it does.
     pub(crate) fn direct_transfer_shape(&self, tx: &RecoveredTx) -> bool {

@@ -425,6 +425,13 @@ fn plain_transfers_are_not_speculated_when_applied_directly() {
     assert_eq!(stats.serial, 4, "the transfers: {stats:?}");
     // Four per run: the serial one and the three schedules of assert_same.
     assert_eq!(exec.direct_transfers(), 16);
+    // With the fallbacks on, four transactions to speculate are too few to start the
+    // scheduler for (EXEC-R20): the block runs serially.
+    let (block, stats) = exec
+        .execute_block_parallel_with(&state, &env, &txs, ParallelOptions::new(2))
+        .unwrap();
+    assert_eq!(block, serial);
+    assert!(stats.serial_block, "{stats:?}");
 }
 
 /// One sender per transaction, each paying the next: nothing conflicts but the fees, which

@@ -107,7 +107,8 @@ impl Executor {
     ) -> Result<(ExecutedBlock, ParallelStats), ExecError> {
         let serial = opts.threads <= 1
             || txs.len() < PARALLEL_TXS_MIN
-            || (opts.fallback && (self.backing_off() || contended(txs)));
+            || (opts.fallback
+                && (self.backing_off() || contended(txs) || self.few_speculable(txs)));
         if serial {
             let stats = ParallelStats {
                 serial_block: true,
@@ -132,6 +133,16 @@ impl Executor {
             }
         }
         out
+    }
+
+    /// EXEC-R20: fewer than [`PARALLEL_TXS_MIN`] transactions would be speculated (the rest
+    /// are never, `Executor::never_speculated`), so the scheduler could only cost: a block of
+    /// plain transfers, applied directly (EXEC-R21), ran 0.65-0.75x serial through it.
+    fn few_speculable(&self, txs: &[RecoveredTx]) -> bool {
+        txs.iter()
+            .filter(|tx| !self.never_speculated(tx))
+            .nth(PARALLEL_TXS_MIN - 1)
+            .is_none()
     }
 
     /// True (and one block fewer to go) while blocks run serially after an abort. Which

@@ -35,6 +35,10 @@ const ABORT_AFTER_CHECKS: usize = 16;
 /// the OS has descheduled (a loaded machine), and waiting for it would be slower than the
 /// serial path. Running it twice costs nothing in correctness: the late run is dropped.
 const STEAL_AFTER: Duration = Duration::from_micros(50);
+/// With `speculate_all` (tests of the equivalence) every run is waited for this long instead:
+/// a speculating thread descheduled for more than [`STEAL_AFTER`] on a loaded machine would
+/// otherwise send its transaction to the serial path and make the schedule depend on timing.
+const SPECULATE_ALL_WAIT: Duration = Duration::from_secs(10);
 
 /// How many transactions past the committing thread speculation may run, per thread. A run
 /// far ahead is the most likely to be invalidated, and when the committing thread is slowed
@@ -124,14 +128,8 @@ impl<'a> Block<'a> {
             .is_ok()
     }
 
-    /// EXEC-R20: a transaction to a system contract is never speculated; its effect runs on
-    /// the overlay (system.rs), so it runs serially at its turn. Nor is one that looks like a
-    /// plain transfer when EXEC-R21 applies those directly: validating and committing its
-    /// run would cost the committing thread about what applying it does, so speculating it
-    /// only takes a core from the rest of the node.
     fn runs_serially(&self, index: usize) -> bool {
-        let tx = &self.txs[index];
-        self.exec.systems.get(tx.tx.to()).is_some() || self.exec.direct_transfer_shape(tx)
+        self.exec.never_speculated(&self.txs[index])
     }
 
     /// Claims the next transaction worth speculating: `Task::Run`, or `Task::Wait` while
@@ -174,11 +172,11 @@ impl<'a> Block<'a> {
     /// and a thread spinning or yielding on its core would only slow it down further.
     pub(crate) fn speculator(&self) {
         let mut evm = None;
-        let mut waiting = Waiting::default();
+        let mut waiting = Waiting::new(STEAL_AFTER);
         loop {
             match self.next_task() {
                 Task::Run(index) => {
-                    waiting = Waiting::default();
+                    waiting = Waiting::new(STEAL_AFTER);
                     let evm = evm.get_or_insert_with(|| spec_evm(self.exec, self.state, self.env));
                     self.speculate_into(evm, index);
                 }
@@ -300,12 +298,17 @@ impl<'a> Block<'a> {
     /// [`STEAL_AFTER`] of waiting, and the caller runs the transaction serially instead.
     fn wait_for(&self, index: usize, evm: &mut Option<SpecEvm<'a>>) -> Option<Box<Speculative>> {
         let slot = &self.slots[index];
-        let mut waiting = Waiting::default();
+        let patience = if self.opts.speculate_all {
+            SPECULATE_ALL_WAIT
+        } else {
+            STEAL_AFTER
+        };
+        let mut waiting = Waiting::new(patience);
         while slot.status.load(Ordering::Acquire) != DONE {
             if let Task::Run(other) = self.next_task() {
                 let evm = evm.get_or_insert_with(|| spec_evm(self.exec, self.state, self.env));
                 self.speculate_into(evm, other);
-                waiting = Waiting::default();
+                waiting = Waiting::new(patience);
             } else if waiting.too_long() {
                 return None;
             }
@@ -315,14 +318,23 @@ impl<'a> Block<'a> {
 }
 
 /// A bounded busy wait: spinning (not yielding: a yielding thread can keep the CPU from the
-/// thread it waits for on a loaded machine) until [`STEAL_AFTER`] has passed.
-#[derive(Default)]
+/// thread it waits for on a loaded machine) until [`STEAL_AFTER`] has passed; past it, a
+/// longer `limit` (only `speculate_all`'s) yields between looks.
 struct Waiting {
     spins: u32,
     since: Option<Instant>,
+    limit: Duration,
 }
 
 impl Waiting {
+    fn new(limit: Duration) -> Self {
+        Waiting {
+            spins: 0,
+            since: None,
+            limit,
+        }
+    }
+
     fn too_long(&mut self) -> bool {
         self.spins += 1;
         std::hint::spin_loop();
@@ -330,6 +342,10 @@ impl Waiting {
         if !self.spins.is_multiple_of(64) {
             return false;
         }
-        self.since.get_or_insert_with(Instant::now).elapsed() > STEAL_AFTER
+        let waited = self.since.get_or_insert_with(Instant::now).elapsed();
+        if waited > STEAL_AFTER && waited <= self.limit {
+            std::thread::yield_now();
+        }
+        waited > self.limit
     }
 }
