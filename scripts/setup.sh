@@ -67,15 +67,26 @@ fi
 # their incremental caches pile up; a build that then meets a full disk dies half-way
 # (2026-11-30: 16 GiB of release/incremental, 1 GiB left, the linker killed by SIGBUS).
 # Below BCOS_BUILD_FREE_MIN_GIB free (default 20) the incremental caches go: they only
-# speed up rebuilds, and cargo recreates what it needs.
+# speed up rebuilds, and cargo recreates what it needs. If that is not enough, so do the
+# test and bench binaries that newer builds superseded (scripts/sweep_target.py: cargo
+# never deletes them; 39 GiB of them filled this disk on 2026-12-01).
 free_min_gib=${BCOS_BUILD_FREE_MIN_GIB:-20}
 free_gib() { df -Pk "$target_dir" | awk 'NR == 2 { print int($4 / 1048576) }'; }
 if [ -d "$target_dir" ] && [ "$(free_gib)" -lt "$free_min_gib" ]; then
   if [ $check_only = 1 ]; then
-    log "only $(free_gib) GiB free beside $target_dir (want $free_min_gib): setup.sh would drop the incremental caches"
+    log "only $(free_gib) GiB free beside $target_dir (want $free_min_gib): setup.sh would drop the incremental caches, then superseded binaries"
+    python3 scripts/sweep_target.py "$target_dir" --dry-run | sed 's/^/setup: /'
   else
     rm -rf "$target_dir"/*/incremental "$target_dir-loom"/*/incremental
     log "dropped the incremental build caches: $(free_gib) GiB free beside $target_dir now (want $free_min_gib)"
+    if [ "$(free_gib)" -lt "$free_min_gib" ]; then
+      for dir in "$target_dir" "$target_dir-loom"; do
+        if [ -d "$dir" ]; then
+          python3 scripts/sweep_target.py "$dir" | sed 's/^/setup: /'
+        fi
+      done
+      log "$(free_gib) GiB free beside $target_dir now"
+    fi
     [ "$(free_gib)" -ge "$free_min_gib" ] ||
       log "still short of space: remove $target_dir (cargo clean) or set CARGO_TARGET_DIR elsewhere"
   fi
