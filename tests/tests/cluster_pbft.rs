@@ -94,13 +94,18 @@ fn a_transaction_sent_to_one_node_is_recovered_exactly_once_on_every_node() {
 #[test]
 fn parallel_and_serial_executors_agree_in_one_cluster() {
     let mut c = Cluster::start_with(4, &[], &[]);
+    // Nodes 0 and 2 execute in parallel with every transfer through revm, so the transfers
+    // are speculated (with EXEC-R21 they would not be, EXEC-R20); nodes 1 and 3 execute
+    // serially and apply the transfers directly (EXEC-R21). All four must agree.
     for i in [0, 2] {
         let path = node_dir(&c.out(), i).join("config.toml");
         let text = std::fs::read_to_string(&path).expect("config");
-        let text = text.replacen("execute_threads = 0", "execute_threads = 2", 1);
+        let text = text
+            .replacen("execute_threads = 0", "execute_threads = 2", 1)
+            .replacen("direct_transfers = true", "direct_transfers = false", 1);
         assert!(
-            text.contains("execute_threads = 2"),
-            "no execute_threads in {path:?}"
+            text.contains("execute_threads = 2") && text.contains("direct_transfers = false"),
+            "no execute_threads or direct_transfers in {path:?}"
         );
         std::fs::write(&path, text).expect("config");
     }
@@ -153,6 +158,19 @@ fn parallel_and_serial_executors_agree_in_one_cluster() {
         })
         .sum();
     assert!(parallel > 0, "no block went through parallel execution");
+    // The serial nodes applied the transfers directly; the parallel ones never did.
+    let direct = |i: usize| {
+        let e = &c.rpc(i).ok("bcos_getNodeInfo", json!([]))["stages"]["execute"];
+        as_u64(&e["direct_transfers"])
+    };
+    for i in [1, 3] {
+        assert!(
+            direct(i) >= ACCOUNTS as u64 * EACH,
+            "node {i}: {}",
+            direct(i)
+        );
+    }
+    assert_eq!((direct(0), direct(2)), (0, 0));
 }
 
 #[test]

@@ -342,6 +342,8 @@ impl ChainApi for NodeApi {
             .cluster
             .as_ref()
             .and_then(|c| c.members.get(c.index as usize));
+        let mut stages = self.metrics.json();
+        stages["execute"]["direct_transfers"] = json!(self.executor.direct_transfers());
         json!({
             "version": self.client_version(),
             "chainId": self.chain_id(),
@@ -356,7 +358,7 @@ impl ChainApi for NodeApi {
             "blockNumber": self.head_number(),
             "ioBackend": self.io_backend,
             "p2p": p2p,
-            "stages": self.metrics.json(),
+            "stages": stages,
             "stateCache": self.store.state_cache_stats().map(|c| json!({
                 "hits": c.hits,
                 "misses": c.misses,
