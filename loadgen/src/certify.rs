@@ -3,9 +3,11 @@
 //! and hand [`RunResults`] to the report writer. The threshold and goal rules are in
 //! [`verdict`].
 
-use crate::profile::{full_efficiency_tps, saturation_tps, Profile};
+use crate::profile::{full_efficiency_tps, Profile};
 use crate::progress::note;
-use crate::results::{judged_bound, RunResults, SaturationEnd, Thresholds, WorkloadResult};
+use crate::results::{
+    judged_bound, saturation_tps, RunResults, SaturationEnd, Thresholds, WorkloadResult,
+};
 use crate::target::{EmbeddedOptions, Target};
 use crate::verdict::{check, target_check, Judged};
 use crate::{cryptobound, machine, node_info, report, runner};

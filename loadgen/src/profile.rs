@@ -338,14 +338,6 @@ fn efficiency_ok(e: f64) -> Result<(), String> {
     }
 }
 
-/// The saturation a search measured: the highest committed TPS of its steps.
-pub fn saturation_tps(steps: &[(f64, f64)]) -> Option<f64> {
-    steps
-        .iter()
-        .map(|&(_, committed)| committed)
-        .reduce(f64::max)
-}
-
 /// `[goal]`: the figure the profile aims at and where it comes from. A threshold may sit below
 /// its goal (a shared host's noise); the report prints both and whether each was met.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -549,7 +541,7 @@ impl WorkloadSpec {
     }
 
     /// `rate` from `rate_saturation_share` and the saturation the run measured before this
-    /// workload (`saturation_tps`, see [`saturation_tps`]); true if the workload states a
+    /// workload ([`crate::results::saturation_tps`]); true if the workload states a
     /// share, and so needed it.
     pub fn resolve_rate_from_saturation(&mut self, saturation_tps: Option<f64>) -> bool {
         let Some(share) = self.rate_saturation_share else {

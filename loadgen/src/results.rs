@@ -251,6 +251,17 @@ pub enum SaturationEnd {
     FirstStepSaturated,
 }
 
+/// The saturation a search measured: the highest finite committed TPS of its steps
+/// `(offered, committed)`; None without steps. The report's "best committed TPS" and the rate
+/// of a `rate_saturation_share` workload both come from it.
+pub fn saturation_tps(steps: &[(f64, f64)]) -> Option<f64> {
+    steps
+        .iter()
+        .map(|&(_, committed)| committed)
+        .filter(|v| v.is_finite())
+        .reduce(f64::max)
+}
+
 impl WorkloadResult {
     /// How the saturation search ended: as recorded, else (results.json from before it was
     /// recorded) as the steps show it. The search stops at the first step that does not

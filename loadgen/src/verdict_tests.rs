@@ -353,7 +353,7 @@ fn a_latency_goal_at_half_of_saturation_applies_to_that_workload_only() {
         ..WorkloadSpec::new("transfer", Mode::Open)
     };
     assert!(
-        half.resolve_rate_from_saturation(crate::profile::saturation_tps(&[
+        half.resolve_rate_from_saturation(crate::results::saturation_tps(&[
             (2000.0, 2013.0),
             (2500.0, 2496.0),
             (4883.0, 4174.0),

@@ -74,8 +74,8 @@ pub struct Executor {
     pub(crate) parallel_backoff: std::sync::atomic::AtomicU32,
     /// The fork's precompiles: a transfer to one runs its code (EXEC-R21 leaves it to revm).
     precompiles: &'static Precompiles,
-    /// Transactions applied by EXEC-R21 without revm, since start (a metric, and how tests
-    /// see that the path was taken).
+    /// Transactions applied by EXEC-R21 without revm in the blocks executed to their end
+    /// since start (a metric, and how tests see that the path was taken).
     direct_transfers: std::sync::atomic::AtomicU64,
 }
 
@@ -177,6 +177,9 @@ pub(crate) struct BlockRun<'a> {
     /// Some rule is set: calls between contracts are checked too (REG-R8), through the
     /// inspector, at the cost of revm's inspecting loop. Set at the block's start.
     inner_rules: bool,
+    /// Transactions this block applied by EXEC-R21, added to the executor's count once at
+    /// the block's end rather than per transaction.
+    direct: u64,
 }
 
 impl<'a> BlockRun<'a> {
@@ -209,6 +212,7 @@ impl<'a> BlockRun<'a> {
             },
             verdict: None,
             inner_rules: false,
+            direct: 0,
         }
     }
 
@@ -348,9 +352,7 @@ impl<'a> BlockRun<'a> {
             TRANSFER_GAS,
             changes.iter().map(|(a, account)| (a, account)),
         )?;
-        self.exec
-            .direct_transfers
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.direct += 1;
         Ok(true)
     }
 
@@ -484,6 +486,9 @@ impl<'a> BlockRun<'a> {
     /// [`Self::finish`], the diff read from the overlay on up to `threads` threads of the
     /// current rayon pool (the parallel path's, idle by the block's end).
     pub(crate) fn finish_on(mut self, threads: usize) -> ExecutedBlock {
+        self.exec
+            .direct_transfers
+            .fetch_add(self.direct, std::sync::atomic::Ordering::Relaxed);
         self.out.diff = self
             .tracker
             .into_diff_on(&self.evm.ctx.journaled_state.database, threads);

@@ -143,15 +143,7 @@ fn build(specs: &[TxSpec], env: &BlockEnv) -> Vec<RecoveredTx> {
         .map(|s| {
             let k = sender(s.from);
             let from = address_of(&k);
-            let next = &mut nonces[s.from as usize];
-            let nonce = match s.nonce {
-                0 => {
-                    *next += 1;
-                    *next - 1
-                }
-                1 => *next + 1,
-                _ => next.saturating_sub(1),
-            };
+            let nonce = pick_nonce(&mut nonces[s.from as usize], s.nonce);
             let to = TxKind::Call(recipient(s.to, env, from));
             let value = match s.value {
                 0 => U256::ZERO,

@@ -221,15 +221,7 @@ fn build(specs: &[TxSpec], env: &BlockEnv) -> Vec<RecoveredTx> {
         .iter()
         .map(|s| {
             let k = sender(s.from);
-            let next = &mut nonces[s.from as usize];
-            let nonce = match s.nonce {
-                0 => {
-                    *next += 1;
-                    *next - 1
-                }
-                1 => *next + 1,
-                _ => next.saturating_sub(1),
-            };
+            let nonce = pick_nonce(&mut nonces[s.from as usize], s.nonce);
             let gas = |normal: u64| if s.big_gas { 5_000_000 } else { normal };
             match &s.op {
                 Op::Transfer {

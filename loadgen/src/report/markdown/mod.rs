@@ -195,12 +195,7 @@ fn saturation(o: &mut String, r: &RunResults) -> Result {
     )?;
     writeln!(o, "|---|--:|--:|---|")?;
     for w in searched {
-        let best = w
-            .saturation
-            .iter()
-            .map(|s| s.1)
-            .filter(|v| v.is_finite())
-            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+        let best = crate::results::saturation_tps(&w.saturation);
         let steps: Vec<String> = w
             .saturation
             .iter()

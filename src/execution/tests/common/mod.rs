@@ -232,3 +232,16 @@ pub fn settlement_executor(
         bcos_execution::SystemContracts::new(vec![Arc::new(UserSettlement { merchant })]),
     )
 }
+
+/// A random block's nonce for a sender whose next expected nonce is `next`: `kind` 0 takes the
+/// next one (and advances it), 1 leaves a gap, anything else is one too low.
+pub fn pick_nonce(next: &mut u64, kind: u8) -> u64 {
+    match kind {
+        0 => {
+            *next += 1;
+            *next - 1
+        }
+        1 => *next + 1,
+        _ => next.saturating_sub(1),
+    }
+}
