@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::broadcast;
 
+#[derive(Clone)]
 pub struct SealerContext {
     pub store: Arc<dyn ChainStore>,
     pub pool: Arc<Pool>,
@@ -47,7 +48,10 @@ pub struct BlockLimits {
 
 impl SealerContext {
     fn settings(&self) -> bcos_execution::governance::Settings {
-        let state: &dyn StateReader = &*self.store;
+        self.settings_on(&*self.store)
+    }
+
+    fn settings_on(&self, state: &dyn StateReader) -> bcos_execution::governance::Settings {
         bcos_execution::governance::Settings::read(state).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "reading governance settings; using [sealer]'s");
             Default::default()
@@ -74,7 +78,13 @@ impl SealerContext {
     /// configured ones (and is logged): the next block's execution reads the same state and
     /// fails the same way.
     pub fn limits(&self) -> BlockLimits {
-        let settings = self.settings();
+        self.limits_on(&*self.store)
+    }
+
+    /// The limits of the block after the one whose state `state` is (SEAL-R6: a block still
+    /// committing may have changed them).
+    pub fn limits_on(&self, state: &dyn StateReader) -> BlockLimits {
+        let settings = self.settings_on(state);
         BlockLimits {
             txs_max: settings.block_txs_max.map_or(self.block_txs_max, |n| {
                 usize::try_from(n).unwrap_or(usize::MAX)
@@ -124,11 +134,22 @@ pub fn build(
     parent: &SealedBlock,
     batch: Vec<RecoveredTx>,
 ) -> anyhow::Result<Candidate> {
+    build_on(ctx, &*ctx.store, parent, batch)
+}
+
+/// [`build`] on `state`, the state after `parent`: the committed state, or a block still
+/// committing over it (SEAL-R6).
+pub fn build_on(
+    ctx: &SealerContext,
+    state: &dyn StateReader,
+    parent: &SealedBlock,
+    batch: Vec<RecoveredTx>,
+) -> anyhow::Result<Candidate> {
     let p = parent.header();
     let env = BlockEnv {
         number: p.number + 1,
         timestamp: ctx.clock.wall_s().max(p.timestamp),
-        gas_limit: ctx.limits().gas_limit,
+        gas_limit: ctx.limits_on(state).gas_limit,
         base_fee: ctx.base_fee,
         beneficiary: ctx.beneficiary,
     };
@@ -140,7 +161,7 @@ pub fn build(
             batch.iter().map(|t| t.hash()),
         );
     }
-    let executed = execute(ctx, &env, &batch)?;
+    let executed = execute(ctx, state, &env, &batch)?;
     for (i, reason) in &executed.rejected {
         tracing::debug!(tx = %batch[*i].hash(), %reason, "refused at execution");
     }
@@ -227,11 +248,11 @@ impl Roots {
 
 fn execute(
     ctx: &SealerContext,
+    state: &dyn StateReader,
     env: &BlockEnv,
     txs: &[RecoveredTx],
 ) -> anyhow::Result<ExecutedBlock> {
     let started = Instant::now();
-    let state: &dyn StateReader = &*ctx.store;
     // `sealer.execute_threads` picks serial or parallel execution; the result is the same
     // (EXEC-R17), so nodes may differ in the setting.
     let threads = ctx.executor.config().parallel_threads;
@@ -324,8 +345,8 @@ pub fn verify_and_execute(
         base_fee: h.base_fee_per_gas,
         beneficiary: h.beneficiary,
     };
-    let executed =
-        execute(ctx, &env, &txs).map_err(|e| BlockInvalid::Execution(format!("{e:#}")))?;
+    let executed = execute(ctx, &*ctx.store, &env, &txs)
+        .map_err(|e| BlockInvalid::Execution(format!("{e:#}")))?;
     if let Some((i, reason)) = executed.rejected.first() {
         return Err(BlockInvalid::Tx(*i, reason.clone()));
     }
@@ -353,7 +374,19 @@ pub fn verify_and_execute(
 
 /// Makes a decided block durable with its certificate, then updates the pool and
 /// subscribers (spec/durability.md DUR-3: publish after durable).
-pub fn commit(ctx: &SealerContext, c: Candidate, certificate: Vec<u8>) -> anyhow::Result<()> {
+pub fn commit(ctx: &SealerContext, mut c: Candidate, certificate: Vec<u8>) -> anyhow::Result<()> {
+    let diff = std::mem::take(&mut c.executed.diff);
+    commit_with_diff(ctx, c, &diff, certificate)
+}
+
+/// [`commit`] with the block's state diff held apart from it (SEAL-R6: the sealer reads it
+/// while the block is written); `c.executed.diff` is not used.
+pub fn commit_with_diff(
+    ctx: &SealerContext,
+    c: Candidate,
+    diff: &bcos_types::StateDiff,
+    certificate: Vec<u8>,
+) -> anyhow::Result<()> {
     if let Some((head, _)) = ctx.store.head() {
         if c.block.number() != head + 1 {
             bail!(
@@ -369,7 +402,7 @@ pub fn commit(ctx: &SealerContext, c: Candidate, certificate: Vec<u8>) -> anyhow
             block: &c.block,
             receipts: &c.executed.receipts,
             senders: &senders,
-            diff: &c.executed.diff,
+            diff,
             certificate: &certificate,
         })
     })?;
@@ -455,4 +488,4 @@ pub fn recover_block(
 
 #[cfg(test)]
 #[path = "block_exec_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -11,20 +11,26 @@ use bcos_execution::{ExecConfig, Executor};
 use bcos_storage::MemStore;
 use bcos_types::Tx;
 
-struct Fixture {
-    ctx: SealerContext,
-    parent: SealedBlock,
-    key: secp256k1::SecretKey,
-    sender: Address,
+/// A dev chain's genesis committed to a store, and a sealer context on it (also the solo
+/// driver's tests' fixture).
+pub(crate) struct Fixture {
+    pub ctx: SealerContext,
+    pub parent: SealedBlock,
+    pub key: secp256k1::SecretKey,
+    pub sender: Address,
     /// The dev chain's committee: the first dev account alone (spec/governance.md GOV-R1).
     committee_key: secp256k1::SecretKey,
 }
 
 fn fixture() -> Fixture {
+    fixture_on(Arc::new(MemStore::new()))
+}
+
+/// The fixture on `store`, which must be empty.
+pub(crate) fn fixture_on(store: Arc<dyn ChainStore>) -> Fixture {
     let chain = ChainConfig::default();
     let sealer = SealerConfig::default();
     let genesis = build_genesis(&chain, &sealer).expect("genesis");
-    let store: Arc<dyn ChainStore> = Arc::new(MemStore::new());
     ensure_genesis(&*store, &genesis).expect("commit genesis");
     let metrics = Arc::new(Metrics::default());
     let doorbell = Doorbell::new();
@@ -77,6 +83,11 @@ fn fixture() -> Fixture {
 }
 
 fn transfer(f: &Fixture, nonce: u64) -> RecoveredTx {
+    transfer_to(f, nonce, Address::repeat_byte(0x22))
+}
+
+/// A transfer of 1 wei from the fixture's sender to `to`.
+pub(crate) fn transfer_to(f: &Fixture, nonce: u64, to: Address) -> RecoveredTx {
     let env = bcos_crypto::sign_tx(
         TxEip1559 {
             chain_id: 20200,
@@ -84,7 +95,7 @@ fn transfer(f: &Fixture, nonce: u64) -> RecoveredTx {
             gas_limit: 21_000,
             max_fee_per_gas: 2_000_000_000,
             max_priority_fee_per_gas: 1,
-            to: TxKind::Call(Address::repeat_byte(0x22)),
+            to: TxKind::Call(to),
             value: U256::from(1u64),
             input: Default::default(),
             access_list: Default::default(),

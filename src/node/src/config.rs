@@ -197,6 +197,10 @@ pub struct SealerConfig {
     /// EXEC-R21: the same receipts and state as revm's). Default true; false sends every
     /// transaction through revm, e.g. to rule this path out when chasing a divergence.
     pub direct_transfers: bool,
+    /// A single node (no `[cluster]`) makes each decided block durable on a thread of its
+    /// own while it executes the next block on that block's state (spec/execution.md
+    /// SEAL-R6). Default true; false stores each block before building the next.
+    pub pipelined_commit: bool,
 }
 
 impl Default for SealerConfig {
@@ -207,6 +211,7 @@ impl Default for SealerConfig {
             timestamp_future_s_max: 15,
             execute_threads: 0,
             direct_transfers: true,
+            pipelined_commit: true,
         }
     }
 }

@@ -179,6 +179,13 @@ impl Collector for Exporter {
             "Blocks committed by this node's driver since start",
             |a| a.metrics.blocks.load(Relaxed),
         )?;
+        counters(
+            e,
+            &apis,
+            "bcos_blocks_pipelined",
+            "Blocks executed while the block before them was still being made durable (SEAL-R6)",
+            |a| a.metrics.pipelined_blocks.load(Relaxed),
+        )?;
         histograms(
             e,
             &apis,

@@ -60,6 +60,9 @@ pub struct Metrics {
     /// Durable block commit (segment append + fsync + RocksDB batch).
     pub commit: Stage,
     pub blocks: AtomicU64,
+    /// Blocks the sealer executed while the block before them was still being made durable
+    /// (spec/execution.md SEAL-R6).
+    pub pipelined_blocks: AtomicU64,
     /// Transactions governance's rules refused at admission (spec/governance.md REG-R1).
     pub intercepted: AtomicU64,
     pub latencies: Latencies,
@@ -165,6 +168,7 @@ impl Metrics {
             "execute": execute,
             "commit": self.commit.json(),
             "blocks_sealed": self.blocks.load(Relaxed),
+            "pipelined_blocks": self.pipelined_blocks.load(Relaxed),
         })
     }
 }

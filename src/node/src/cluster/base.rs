@@ -152,12 +152,7 @@ where
     /// announces it) and moves the head.
     pub fn store_block(&mut self, c: Candidate, certificate: Vec<u8>) -> anyhow::Result<()> {
         let block = c.block.clone();
-        // The consensus stage's items are the decided blocks' transactions (its busy time
-        // is recorded per core input), as for execute and commit.
-        self.ctx
-            .metrics
-            .consensus
-            .record(block.block.txs.len(), std::time::Duration::ZERO);
+        self.note_decided(&block);
         if self.bug(SeededBug::AckBeforeDurable) {
             if let Some((old, cert)) = self.deferred.commit.take() {
                 block_exec::commit(&self.ctx, old, cert)?;
@@ -167,9 +162,23 @@ where
         } else {
             block_exec::commit(&self.ctx, c, certificate)?;
         }
+        self.advance_head(block);
+        Ok(())
+    }
+
+    /// Counts a decided block: the consensus stage's items are the decided blocks'
+    /// transactions (its busy time is recorded per core input), as for execute and commit.
+    pub fn note_decided(&self, block: &SealedBlock) {
+        self.ctx
+            .metrics
+            .consensus
+            .record(block.block.txs.len(), std::time::Duration::ZERO);
+    }
+
+    /// The driver builds on `block` from now on (stored, or committing: SEAL-R6).
+    pub fn advance_head(&mut self, block: SealedBlock) {
         self.head = block;
         self.sync.on_head_advanced(self.now_ms());
-        Ok(())
     }
 
     /// Senders of a block's transactions (each hash recovered once node-wide).

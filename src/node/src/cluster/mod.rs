@@ -4,6 +4,7 @@
 
 pub mod base;
 pub mod ca;
+pub mod commit_stage;
 pub mod config;
 pub mod deferred;
 pub mod durable;

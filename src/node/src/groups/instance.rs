@@ -140,7 +140,7 @@ impl GroupInstance {
         let mut cluster = None;
         let mut attached = None;
         let sealer = match (&config.cluster, &shared.net) {
-            (None, _) => crate::cluster::solo::start(ctx, failed)?,
+            (None, _) => crate::cluster::solo::start(ctx, config.sealer.pipelined_commit, failed)?,
             (Some(_), None) => anyhow::bail!("group {id} needs the P2P network"),
             (Some(cc), Some(net)) => {
                 let nodes = cc.member_nodes();

@@ -294,6 +294,18 @@ impl Pool {
         self.take_ready(limits.txs_max, limits.gas_limit)
     }
 
+    /// Ready transactions within a block's limits, past those of a block still committing
+    /// (SEAL-R6; see [`TxQueue::take_ready_after`]).
+    pub fn take_ready_after(
+        &self,
+        limits: crate::block_exec::BlockLimits,
+        taken: &std::collections::HashMap<Address, u64>,
+    ) -> Vec<RecoveredTx> {
+        self.queue
+            .lock()
+            .take_ready_after(limits.txs_max, limits.gas_limit, taken)
+    }
+
     /// After a block is durable: drop its transactions and those execution refused.
     pub fn on_block(&self, included: &[RecoveredTx], rejected: &[RecoveredTx]) {
         let mut q = self.queue.lock();

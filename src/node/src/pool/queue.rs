@@ -258,11 +258,29 @@ impl TxQueue {
     /// senders in the order their queues opened, each sender's in nonce order. Nothing is
     /// removed: commits remove.
     pub fn take_ready(&self, txs_max: usize, gas_max: u64) -> Vec<RecoveredTx> {
+        self.take_ready_after(txs_max, gas_max, &HashMap::new())
+    }
+
+    /// [`TxQueue::take_ready`] past what a block still committing holds (SEAL-R6): a
+    /// sender's run starts at `taken[sender]` when that is beyond its next nonce, and a
+    /// sender taken up to `u64::MAX` is skipped.
+    pub fn take_ready_after(
+        &self,
+        txs_max: usize,
+        gas_max: u64,
+        taken: &HashMap<Address, u64>,
+    ) -> Vec<RecoveredTx> {
         let mut out = Vec::new();
         let mut gas = 0u64;
-        let queues = self.arrival.values().filter_map(|a| self.senders.get(a));
-        'senders: for q in queues {
-            for p in q.txs.range(q.next_nonce..q.ready_end).map(|(_, p)| p) {
+        'senders: for a in self.arrival.values() {
+            let Some(q) = self.senders.get(a) else {
+                continue;
+            };
+            let start = taken.get(a).map_or(q.next_nonce, |&t| t.max(q.next_nonce));
+            if start >= q.ready_end {
+                continue;
+            }
+            for p in q.txs.range(start..q.ready_end).map(|(_, p)| p) {
                 if out.len() >= txs_max {
                     break 'senders;
                 }

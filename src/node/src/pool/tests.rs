@@ -168,6 +168,38 @@ fn take_respects_block_limits() {
     assert_eq!(q.take_ready(100, 21_000 * 5).len(), 5);
 }
 
+/// SEAL-R6: the block after one still committing takes each sender's run past what that
+/// block holds, skips a sender the block refused, and never reaches past the ready run.
+#[test]
+fn take_after_a_pending_block_skips_what_it_holds() {
+    let mut q = Q::new(limits());
+    for s in 1..=3u8 {
+        for n in 0..3 {
+            q.insert(tx(s, n, 10), 0).unwrap();
+        }
+    }
+    q.insert(tx(4, 5, 10), 5).unwrap();
+    let taken: std::collections::HashMap<Address, u64> = [
+        (Address::repeat_byte(1), 2),        // nonces 0 and 1 pending
+        (Address::repeat_byte(2), u64::MAX), // refused in the pending block
+        (Address::repeat_byte(4), 9),        // past its whole run
+    ]
+    .into();
+    let next: Vec<(u8, u64)> = q
+        .take_ready_after(100, u64::MAX, &taken)
+        .iter()
+        .map(|t| (t.sender.0[0], t.nonce()))
+        .collect();
+    assert_eq!(next, vec![(1, 2), (3, 0), (3, 1), (3, 2)]);
+    // Limits count only what is taken.
+    assert_eq!(q.take_ready_after(2, u64::MAX, &taken).len(), 2);
+    // Nothing pending: the same as `take_ready`.
+    assert_eq!(
+        q.take_ready_after(100, u64::MAX, &Default::default()).len(),
+        q.take_ready(100, u64::MAX).len()
+    );
+}
+
 /// Senders are proposed in the order their queues opened (not in a hash map's order, which
 /// changes with the process's hash seed and made a seeded simulation unreplayable); a sender
 /// whose queue emptied and reopened goes to the back.
