@@ -10,8 +10,9 @@
 //! - `erc20_transfer`: token transfers to fresh payees (distinct balance slots);
 //! - `hot_payee`: plain transfers all to one merchant (every transfer reads the balance the
 //!   previous one wrote; the pre-scan of EXEC-R20 runs the block serially);
-//! - `hot_erc20`: token transfers all to one merchant (one hot balance slot; only the
-//!   conflict rate gives it away, so speculation stops after the first conflicts).
+//! - `hot_erc20`: token transfers all to one merchant (one hot balance slot; the pre-scan
+//!   of EXEC-R20 sees one contract called with the same first argument and runs the block
+//!   serially).
 //!
 //! `serial` is `execute_block`; `parallel_N` is `execute_block_parallel` with N threads (the
 //! committing one included). Throughput is per transaction. Goals (issue 15): parallel at

@@ -483,6 +483,60 @@ fn hot_payee_block_falls_back_and_agrees() {
     assert!(stats.serial_block, "{stats:?}");
 }
 
+/// Token transfers from every holder to one merchant (one hot balance slot): the pre-scan
+/// sees the same contract called with the same first argument by more than half the block
+/// and runs it serially (EXEC-R20), so no speculative run is wasted; speculated anyway,
+/// every run but the first conflicts. The results agree either way.
+#[test]
+fn hot_token_payee_block_runs_serially_from_the_pre_scan() {
+    let exec = executor();
+    let state = genesis();
+    let env = block_env(0, 30_000_000);
+    let txs: Vec<_> = (1..9u8)
+        .map(|i| {
+            let k = sender(i);
+            tx1559(
+                &k,
+                0,
+                TxKind::Call(TOKEN),
+                U256::ZERO,
+                token_call(HOT, 1),
+                90_000,
+            )
+        })
+        .collect();
+    let (serial, stats) = assert_same(&exec, &state, &env, &txs);
+    assert_eq!(serial.included.len(), txs.len());
+    assert!(serial.receipts.iter().all(|r| r.success));
+    assert_eq!(stats.speculative, 1, "{stats:?}");
+    let (_, stats) = exec
+        .execute_block_parallel_with(&state, &env, &txs, ParallelOptions::new(2))
+        .unwrap();
+    assert!(stats.serial_block, "{stats:?}");
+    // Half the block to the merchant is not enough: the other half pays fresh accounts.
+    let spread: Vec<_> = (1..9u8)
+        .map(|i| {
+            let payee = if i % 2 == 0 {
+                HOT
+            } else {
+                Address::repeat_byte(0x60 + i)
+            };
+            tx1559(
+                &sender(i),
+                0,
+                TxKind::Call(TOKEN),
+                U256::ZERO,
+                token_call(payee, 1),
+                90_000,
+            )
+        })
+        .collect();
+    let (_, stats) = exec
+        .execute_block_parallel_with(&state, &env, &spread, ParallelOptions::new(2))
+        .unwrap();
+    assert!(!stats.serial_block, "{stats:?}");
+}
+
 /// A block that touches 961 accounts: at the block's end the parallel path reads its diff
 /// on two threads (`ChangeTracker::into_diff_on`, 256 accounts a thread at least), and the
 /// split must not change the diff. Each sender's later transfers conflict on its nonce.

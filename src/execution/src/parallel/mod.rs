@@ -18,7 +18,8 @@ mod validate;
 
 use crate::error::ExecError;
 use crate::executor::{BlockEnv, ExecutedBlock, Executor};
-use alloy_primitives::map::AddressMap;
+use alloy_primitives::map::{AddressMap, HashMap};
+use alloy_primitives::Address;
 use bcos_storage::StateReader;
 use bcos_types::RecoveredTx;
 use std::sync::atomic::Ordering;
@@ -154,25 +155,40 @@ impl Executor {
     }
 }
 
+/// How much of a call's calldata the pre-scan compares (EXEC-R20): a selector and the first
+/// argument, e.g. ERC20 `transfer(to, amount)` up to `to`.
+pub const CALL_PREFIX_BYTES: usize = 36;
+
 /// EXEC-R20's pre-scan: more than half the block from one sender (each nonce depends on
-/// the previous transaction) or paying one account with a plain transfer (each reads the
-/// balance the previous one wrote). Such a block runs serially without trying.
+/// the previous transaction), paying one account with a plain transfer (each reads the
+/// balance the previous one wrote), or calling one contract with the same first
+/// [`CALL_PREFIX_BYTES`] of calldata (a token transfer to one merchant: each reads the
+/// balance slot the previous one wrote). Such a block runs serially without trying.
 fn contended(txs: &[RecoveredTx]) -> bool {
     let limit = txs.len() / 2;
     let mut senders: AddressMap<usize> = AddressMap::default();
     let mut payees: AddressMap<usize> = AddressMap::default();
+    let mut calls: HashMap<(Address, &[u8]), usize> = HashMap::default();
     for tx in txs {
         let n = senders.entry(tx.sender).or_default();
         *n += 1;
         if *n > limit {
             return true;
         }
-        if let (Some(to), true) = (tx.tx.to(), tx.input().is_empty()) {
-            let n = payees.entry(to).or_default();
-            *n += 1;
-            if *n > limit {
-                return true;
-            }
+        let Some(to) = tx.tx.to() else {
+            continue;
+        };
+        let input = tx.input();
+        let n = if input.is_empty() {
+            payees.entry(to).or_default()
+        } else if let Some(prefix) = input.get(..CALL_PREFIX_BYTES) {
+            calls.entry((to, prefix)).or_default()
+        } else {
+            continue;
+        };
+        *n += 1;
+        if *n > limit {
+            return true;
         }
     }
     false
