@@ -10,8 +10,10 @@
 //! (settlement lag, conservation) with `relayers` carrying records to the merchant chain;
 //! `profile` reads hardware-profiles/*.toml; `certify` ties it together into [`results`]
 //! (judged by `verdict` against the profile's thresholds and goal), which `report` renders;
-//! `compare` measures bcos against anvil with the same workload and client (issue 15).
+//! `compare` measures bcos against anvil with the same workload and client (issue 15); `ab`
+//! measures one node variant against another, side by side.
 
+pub mod ab;
 pub mod accounts;
 pub mod amop;
 pub mod certify;

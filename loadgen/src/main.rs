@@ -32,6 +32,9 @@ enum Command {
     /// The same closed-loop transfer workload against anvil (--block-time 1) and embedded
     /// bcos (and, with --cluster, a 4-node PBFT cluster): committed TPS and bcos/anvil.
     CompareAnvil(Box<compare::CompareArgs>),
+    /// One closed-loop workload against two variants of embedded nodes (another binary,
+    /// another node config), in interleaved rounds: each round's B/A ratio and the median.
+    Ab(Box<bcos_loadgen::ab::AbArgs>),
     /// AMOP round trips between two nodes: an echo responder on one, concurrent requesters
     /// on another; latency p50/p99 and answered requests per second.
     Amop(bcos_loadgen::amop::AmopArgs),
@@ -147,6 +150,7 @@ fn main() {
         Command::Transfer(args) => transfer::run(&args).map(|()| 0),
         Command::CompareAnvil(a) => run_compare(&a).map(|()| 0),
         Command::Amop(a) => bcos_loadgen::amop::run(&a).map(|()| 0),
+        Command::Ab(a) => run_ab(&a).map(|()| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),
@@ -198,6 +202,24 @@ fn run_compare(a: &compare::CompareArgs) -> anyhow::Result<()> {
         println!("{line}");
     }
     println!("report: {}", md.display());
+    Ok(())
+}
+
+fn run_ab(a: &bcos_loadgen::ab::AbArgs) -> anyhow::Result<()> {
+    let argv: Vec<String> = std::env::args().collect();
+    let s = bcos_loadgen::ab::run(a, &argv)?;
+    println!("A: {}", s.a);
+    println!("B: {}", s.b);
+    println!(
+        "median over {} rounds: A {:.0} tx/s, B {:.0} tx/s, B/A {}",
+        s.rounds.len(),
+        s.median_tps_a,
+        s.median_tps_b,
+        s.median_ratio.map_or("-".into(), |r| format!("{r:.3}"))
+    );
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&s)?)?;
+    }
     Ok(())
 }
 
