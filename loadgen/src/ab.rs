@@ -6,9 +6,9 @@
 //! speed differs (one lever at a time, issue 15: "measure each; keep what pays").
 
 use crate::compare::report::{median, RunFigure};
-use crate::compare::{figure, shell_line};
-use crate::error::{usage, UsageError};
-use crate::profile::{Mode, NodeSpec, WorkloadSpec};
+use crate::compare::{figure, read_settings, shell_line, ClosedLoopArgs};
+use crate::error::usage;
+use crate::profile::NodeSpec;
 use crate::progress::note;
 use crate::runner;
 use crate::target::{find_bcos_bin, EmbeddedOptions, Target};
@@ -40,22 +40,8 @@ pub struct AbArgs {
     pub nodes: usize,
     #[arg(long, default_value = "solo")]
     pub consensus: String,
-    /// Transactions in flight.
-    #[arg(long, default_value_t = 10_000)]
-    pub concurrency: usize,
-    #[arg(long, default_value_t = 2_000)]
-    pub accounts: usize,
-    #[arg(long, default_value_t = 2.0)]
-    pub warmup_s: f64,
-    #[arg(long, default_value_t = 8.0)]
-    pub window_s: f64,
-    /// Highest TPS the closed loop pre-signs for.
-    #[arg(long, default_value_t = 25_000.0)]
-    pub tps_max: f64,
-    #[arg(long)]
-    pub batch_max: Option<usize>,
-    #[arg(long)]
-    pub connections: Option<usize>,
+    #[command(flatten)]
+    pub load: ClosedLoopArgs,
     /// Also write the summary as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -128,12 +114,7 @@ struct Variant {
 
 fn variant(bin: PathBuf, config: Option<&Path>) -> anyhow::Result<Variant> {
     let settings = match config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| UsageError(format!("cannot read {}: {e}", p.display())))?;
-            toml::from_str::<toml::Table>(&text)
-                .map_err(|e| UsageError(format!("{}: {}", p.display(), e.message())))?
-        }
+        Some(p) => read_settings(p)?,
         None => toml::Table::new(),
     };
     let label = match config {
@@ -152,18 +133,7 @@ pub fn run(a: &AbArgs, argv: &[String]) -> anyhow::Result<AbSummary> {
     if a.rounds == 0 {
         return usage("--rounds must be at least 1");
     }
-    let mut spec = WorkloadSpec::new(&a.workload, Mode::Closed);
-    spec.concurrency = Some(a.concurrency);
-    spec.accounts = a.accounts;
-    spec.warmup_s = a.warmup_s;
-    spec.window_s = a.window_s;
-    spec.tps_max = a.tps_max;
-    if let Some(b) = a.batch_max {
-        spec.batch_max = b;
-    }
-    if let Some(c) = a.connections {
-        spec.connections = c;
-    }
+    let spec = a.load.spec(&a.workload);
     if let Err(e) = spec.validate() {
         return usage(e);
     }

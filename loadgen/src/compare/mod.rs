@@ -57,14 +57,21 @@ pub struct CompareArgs {
     /// Node config TOML for the embedded bcos nodes (as `run --node-config`).
     #[arg(long)]
     pub node_config: Option<PathBuf>,
-    /// Transfers in flight (closed loop).
+    /// The measured window must hold several of anvil's blocks.
+    #[command(flatten)]
+    pub load: ClosedLoopArgs,
+}
+
+/// The closed-loop workload flags `compare-anvil` and `ab` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClosedLoopArgs {
+    /// Transactions in flight.
     #[arg(long, default_value_t = 10_000)]
     pub concurrency: usize,
     #[arg(long, default_value_t = 2_000)]
     pub accounts: usize,
     #[arg(long, default_value_t = 3.0)]
     pub warmup_s: f64,
-    /// The measured window: at least several of anvil's blocks.
     #[arg(long, default_value_t = 10.0)]
     pub window_s: f64,
     /// Highest TPS the closed loop pre-signs for.
@@ -74,6 +81,25 @@ pub struct CompareArgs {
     pub batch_max: Option<usize>,
     #[arg(long)]
     pub connections: Option<usize>,
+}
+
+impl ClosedLoopArgs {
+    /// The closed-loop spec of `workload` with these flags (not validated).
+    pub fn spec(&self, workload: &str) -> WorkloadSpec {
+        let mut spec = WorkloadSpec::new(workload, Mode::Closed);
+        spec.concurrency = Some(self.concurrency);
+        spec.accounts = self.accounts;
+        spec.warmup_s = self.warmup_s;
+        spec.window_s = self.window_s;
+        spec.tps_max = self.tps_max;
+        if let Some(b) = self.batch_max {
+            spec.batch_max = b;
+        }
+        if let Some(c) = self.connections {
+            spec.connections = c;
+        }
+        spec
+    }
 }
 
 /// anvil's port in the commands that reproduce a run by hand.
@@ -90,19 +116,7 @@ pub fn target_keys(cluster: bool) -> Vec<&'static str> {
 
 /// The workload every target runs.
 pub fn workload_spec(a: &CompareArgs) -> WorkloadSpec {
-    let mut spec = WorkloadSpec::new("transfer", Mode::Closed);
-    spec.concurrency = Some(a.concurrency);
-    spec.accounts = a.accounts;
-    spec.warmup_s = a.warmup_s;
-    spec.window_s = a.window_s;
-    spec.tps_max = a.tps_max;
-    if let Some(b) = a.batch_max {
-        spec.batch_max = b;
-    }
-    if let Some(c) = a.connections {
-        spec.connections = c;
-    }
-    spec
+    a.load.spec("transfer")
 }
 
 /// The `loadgen run` flags of the workload (without the target's).
@@ -280,7 +294,7 @@ pub fn run(a: &CompareArgs, argv: &[String]) -> anyhow::Result<(CompareResults, 
         anvil_gas_limit: a.anvil_gas_limit,
         bcos_bin: bcos_bin.display().to_string(),
         workload: report::Workload {
-            concurrency: a.concurrency,
+            concurrency: a.load.concurrency,
             accounts: spec.accounts,
             warmup_s: spec.warmup_s,
             window_s: spec.window_s,
@@ -301,7 +315,8 @@ pub fn run(a: &CompareArgs, argv: &[String]) -> anyhow::Result<(CompareResults, 
     Ok((results, md))
 }
 
-fn read_settings(p: &Path) -> anyhow::Result<toml::Table> {
+/// A node config TOML, as `run --node-config` reads it.
+pub fn read_settings(p: &Path) -> anyhow::Result<toml::Table> {
     let text = std::fs::read_to_string(p)
         .map_err(|e| UsageError(format!("cannot read {}: {e}", p.display())))?;
     Ok(toml::from_str::<toml::Table>(&text)

@@ -227,13 +227,15 @@ fn the_commands_reproduce_each_target() {
         anvil_gas_limit: anvil::GAS_LIMIT,
         bcos_bin: None,
         node_config: None,
-        concurrency: 10_000,
-        accounts: 2_000,
-        warmup_s: 3.0,
-        window_s: 10.0,
-        tps_max: 25_000.0,
-        batch_max: None,
-        connections: Some(8),
+        load: ClosedLoopArgs {
+            concurrency: 10_000,
+            accounts: 2_000,
+            warmup_s: 3.0,
+            window_s: 10.0,
+            tps_max: 25_000.0,
+            batch_max: None,
+            connections: Some(8),
+        },
     };
     let spec = workload_spec(&a);
     assert!(spec.validate().is_ok());
