@@ -6,9 +6,9 @@
 //! speed differs (one lever at a time, issue 15: "measure each; keep what pays").
 
 use crate::compare::report::{median, RunFigure};
-use crate::compare::{figure, read_settings, shell_line, ClosedLoopArgs};
+use crate::compare::{apply_setting, figure, read_settings, shell_line, ClosedLoopArgs};
 use crate::error::usage;
-use crate::profile::NodeSpec;
+use crate::profile::{NodeSpec, Profile};
 use crate::progress::note;
 use crate::runner;
 use crate::target::{find_bcos_bin, EmbeddedOptions, Target};
@@ -29,6 +29,18 @@ pub struct AbArgs {
     /// B's node config TOML (default: none).
     #[arg(long)]
     pub config_b: Option<PathBuf>,
+    /// A hardware profile whose `[node]` (nodes, consensus, settings) both sides start
+    /// from; --set-a/--set-b change its settings. Not with --config-a/-b, --nodes or
+    /// --consensus.
+    #[arg(long, conflicts_with_all = ["config_a", "config_b", "nodes", "consensus"])]
+    pub profile: Option<PathBuf>,
+    /// One of A's node settings, over its config file: `sealer.pipelined_commit=false`
+    /// (a dotted key and a TOML value; repeat for more).
+    #[arg(long = "set-a", value_name = "KEY=VALUE")]
+    pub set_a: Vec<String>,
+    /// One of B's node settings, as --set-a.
+    #[arg(long = "set-b", value_name = "KEY=VALUE")]
+    pub set_b: Vec<String>,
     /// Rounds; each runs A once and B once.
     #[arg(long, default_value_t = 4)]
     pub rounds: usize,
@@ -108,24 +120,53 @@ pub fn summarize(rounds: &[Round]) -> (Option<f64>, f64, f64) {
 
 struct Variant {
     bin: PathBuf,
-    settings: toml::Table,
+    node: NodeSpec,
     label: String,
 }
 
-fn variant(bin: PathBuf, config: Option<&Path>) -> anyhow::Result<Variant> {
-    let settings = match config {
-        Some(p) => read_settings(p)?,
-        None => toml::Table::new(),
+/// `base` with the settings of `config` (when given, in place of the base's) and `set` over
+/// them; `base_label` names where the base came from.
+fn variant(
+    bin: PathBuf,
+    base: &NodeSpec,
+    base_label: &str,
+    config: Option<&Path>,
+    set: &[String],
+) -> anyhow::Result<Variant> {
+    let mut node = base.clone();
+    let mut label = format!("{} with {base_label}", bin.display());
+    if let Some(p) = config {
+        node.settings = read_settings(p)?;
+        label = format!("{} with {}", bin.display(), p.display());
+    }
+    for s in set {
+        apply_setting(&mut node.settings, s)?;
+    }
+    if !set.is_empty() {
+        label = format!("{label}, {}", set.join(", "));
+    }
+    Ok(Variant { bin, node, label })
+}
+
+/// Both sides' starting point: the profile's node, or `--nodes`/`--consensus` with the
+/// node's default config.
+fn base_node(a: &AbArgs) -> anyhow::Result<(NodeSpec, String)> {
+    let Some(p) = &a.profile else {
+        return Ok((
+            NodeSpec::new(a.nodes, &a.consensus),
+            "the default config".into(),
+        ));
     };
-    let label = match config {
-        Some(p) => format!("{} with {}", bin.display(), p.display()),
-        None => format!("{} (default config)", bin.display()),
-    };
-    Ok(Variant {
-        bin,
-        settings,
-        label,
-    })
+    let node = Profile::load(p)?.node;
+    if node.groups > 1 || node.user_chains > 0 {
+        return usage(format!(
+            "{}: ab runs one group without relays; this profile's node has {} groups and {} user chains",
+            p.display(),
+            node.groups,
+            node.user_chains
+        ));
+    }
+    Ok((node, format!("{}'s node settings", p.display())))
 }
 
 /// Runs the rounds; `argv` is the command line, recorded in the summary.
@@ -142,16 +183,17 @@ pub fn run(a: &AbArgs, argv: &[String]) -> anyhow::Result<AbSummary> {
         Some(b) => find_bcos_bin(Some(b))?,
         None => bin_a.clone(),
     };
-    if bin_a == bin_b && a.config_a == a.config_b {
-        return usage("A and B are the same: give --bin-b or a --config-b that differs");
+    let (base, base_label) = base_node(a)?;
+    let va = variant(bin_a, &base, &base_label, a.config_a.as_deref(), &a.set_a)?;
+    let vb = variant(bin_b, &base, &base_label, a.config_b.as_deref(), &a.set_b)?;
+    if va.bin == vb.bin && va.node.settings == vb.node.settings {
+        return usage(
+            "A and B are the same: give --bin-b, or a --config-b or --set-b that differs",
+        );
     }
-    let va = variant(bin_a, a.config_a.as_deref())?;
-    let vb = variant(bin_b, a.config_b.as_deref())?;
     let one = |v: &Variant| -> anyhow::Result<RunFigure> {
-        let mut node = NodeSpec::new(a.nodes, &a.consensus);
-        node.settings = v.settings.clone();
         let target = Target::embedded(
-            &node,
+            &v.node,
             &EmbeddedOptions {
                 bin: Some(v.bin.clone()),
                 flame_dir: None,
@@ -236,6 +278,107 @@ mod tests {
             ]
         );
         assert!(order(0).is_empty());
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        ab: AbArgs,
+    }
+
+    fn args(argv: &[&str]) -> Result<AbArgs, clap::Error> {
+        use clap::Parser;
+        Cli::try_parse_from(std::iter::once("ab").chain(argv.iter().copied())).map(|c| c.ab)
+    }
+
+    fn profile(name: &str) -> String {
+        format!("{}/../hardware-profiles/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn both_sides_start_from_the_profile_and_differ_by_their_settings() {
+        let a = args(&[
+            "--profile",
+            &profile("commodity-16core.toml"),
+            "--set-a",
+            "sealer.pipelined_commit=false",
+            "--set-b",
+            "sealer.pipelined_commit=true",
+        ])
+        .unwrap();
+        let (base, base_label) = base_node(&a).unwrap();
+        assert_eq!((base.nodes, base.consensus.as_str()), (1, "solo"));
+        let bin = PathBuf::from("/x/bcos");
+        let va = variant(bin.clone(), &base, &base_label, None, &a.set_a).unwrap();
+        let vb = variant(bin, &base, &base_label, None, &a.set_b).unwrap();
+        let sealer = |v: &Variant| v.node.settings["sealer"].as_table().unwrap().clone();
+        assert_eq!(sealer(&va)["pipelined_commit"].as_bool(), Some(false));
+        assert_eq!(sealer(&vb)["pipelined_commit"].as_bool(), Some(true));
+        // The profile's other settings are on both sides.
+        for v in [&va, &vb] {
+            assert_eq!(sealer(v)["block_txs_max"].as_integer(), Some(20_000));
+            assert_eq!(
+                v.node.settings["storage"]["io_backend"].as_str(),
+                Some("io_uring")
+            );
+        }
+        assert!(
+            va.label.ends_with("sealer.pipelined_commit=false"),
+            "{}",
+            va.label
+        );
+        assert!(va.label.contains("commodity-16core.toml"), "{}", va.label);
+    }
+
+    #[test]
+    fn a_profile_excludes_other_node_flags_and_relays() {
+        let p = profile("commodity-16core.toml");
+        for other in [
+            ["--nodes", "4"],
+            ["--consensus", "pbft"],
+            ["--config-a", "a.toml"],
+            ["--config-b", "b.toml"],
+        ] {
+            assert!(
+                args(&["--profile", &p, other[0], other[1]]).is_err(),
+                "{other:?}"
+            );
+        }
+        let hf = args(&["--profile", &profile("ci-2core-hf.toml")]).unwrap();
+        let e = base_node(&hf).expect_err("a profile with user chains needs relays");
+        assert!(crate::error::is_usage(&e), "{e:#}");
+        // Without a profile: --nodes and --consensus with the node's default config.
+        let (node, _) =
+            base_node(&args(&["--nodes", "4", "--consensus", "pbft"]).unwrap()).unwrap();
+        assert_eq!((node.nodes, node.consensus.as_str()), (4, "pbft"));
+        assert!(node.settings.is_empty());
+    }
+
+    #[test]
+    fn a_config_file_replaces_the_base_settings_and_set_goes_over_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("b.toml");
+        std::fs::write(
+            &file,
+            "[sealer]\npipelined_commit = false\nblock_txs_max = 5\n",
+        )
+        .unwrap();
+        let base = NodeSpec::new(1, "solo");
+        let v = variant(
+            PathBuf::from("/x/bcos"),
+            &base,
+            "the default config",
+            Some(&file),
+            &["sealer.block_txs_max=7".into()],
+        )
+        .unwrap();
+        let want: toml::Table =
+            toml::from_str("[sealer]\npipelined_commit = false\nblock_txs_max = 7\n").unwrap();
+        assert_eq!(v.node.settings, want);
+        let e = variant(PathBuf::from("/x"), &base, "", None, &["nokey".into()])
+            .err()
+            .expect("a setting without a value is refused");
+        assert!(crate::error::is_usage(&e), "{e:#}");
     }
 
     #[test]

@@ -322,3 +322,33 @@ pub fn read_settings(p: &Path) -> anyhow::Result<toml::Table> {
     Ok(toml::from_str::<toml::Table>(&text)
         .map_err(|e| UsageError(format!("{}: {}", p.display(), e.message())))?)
 }
+
+/// Sets one node setting given on the command line, `sealer.pipelined_commit=false`: a
+/// dotted key (tables made where missing) and a TOML value (strings quoted). It replaces
+/// what a config file gave for that key.
+pub fn apply_setting(table: &mut toml::Table, assignment: &str) -> anyhow::Result<()> {
+    let bad = |why: &str| UsageError(format!("setting `{assignment}`: {why}"));
+    let (key, value) = assignment
+        .split_once('=')
+        .ok_or_else(|| bad("expected KEY=VALUE"))?;
+    let path: Vec<&str> = key.trim().split('.').map(str::trim).collect();
+    if path.iter().any(|k| k.is_empty()) {
+        return Err(bad("the key is empty or has an empty part").into());
+    }
+    let value = toml::from_str::<toml::Table>(&format!("v = {}", value.trim()))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .ok_or_else(|| bad("the value is not a TOML value (quote strings: key=\"text\")"))?;
+    let (last, parents) = path.split_last().ok_or_else(|| bad("expected KEY=VALUE"))?;
+    let mut at = table;
+    for (i, k) in parents.iter().enumerate() {
+        let entry = at
+            .entry(k.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        at = entry
+            .as_table_mut()
+            .ok_or_else(|| bad(&format!("`{}` is not a table", path[..=i].join("."))))?;
+    }
+    at.insert(last.to_string(), value);
+    Ok(())
+}

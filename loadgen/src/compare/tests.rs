@@ -311,6 +311,33 @@ fn anvil_is_found_where_npm_puts_it() {
     }
 }
 
+#[test]
+fn settings_on_the_command_line_set_dotted_keys_over_the_file() {
+    let mut t: toml::Table =
+        toml::from_str("[sealer]\npipelined_commit = true\ntxs_max = 10\n").expect("test step");
+    apply_setting(&mut t, "sealer.pipelined_commit=false").expect("test step");
+    apply_setting(&mut t, " rpc.http.batch_max = 7 ").expect("test step");
+    apply_setting(&mut t, r#"storage.io_backend="std""#).expect("test step");
+    let want: toml::Table = toml::from_str(
+        "[sealer]\npipelined_commit = false\ntxs_max = 10\n\
+         [rpc.http]\nbatch_max = 7\n[storage]\nio_backend = \"std\"\n",
+    )
+    .expect("test step");
+    assert_eq!(t, want);
+    for bad in [
+        "sealer.pipelined_commit", // no value
+        "sealer..txs_max=1",       // empty part
+        "=1",                      // empty key
+        "sealer.txs_max=",         // empty value
+        "storage.io_backend=std",  // an unquoted string is not a TOML value
+        "sealer.txs_max.deeper=1", // txs_max is a number, not a table
+    ] {
+        let e = apply_setting(&mut t, bad).expect_err(bad);
+        assert!(crate::error::is_usage(&e), "{bad}: {e:#}");
+    }
+    assert_eq!(t, want, "a refused setting changes nothing");
+}
+
 /// A short closed loop against a real anvil (`ANVIL_BIN`, else the default install dir, where
 /// it is installed with npm): funding from the dev accounts, commits from anvil's blocks, no
 /// stage metrics. `cargo test -p bcos-loadgen -- --ignored anvil`.
