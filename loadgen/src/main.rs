@@ -33,7 +33,8 @@ enum Command {
     /// bcos (and, with --cluster, a 4-node PBFT cluster): committed TPS and bcos/anvil.
     CompareAnvil(Box<compare::CompareArgs>),
     /// One closed-loop workload against two variants of embedded nodes (another binary,
-    /// another node config), in interleaved rounds: each round's B/A ratio and the median.
+    /// another node config or settings, on a profile's node or not), in interleaved rounds:
+    /// each round's B/A ratio and the median.
     Ab(Box<bcos_loadgen::ab::AbArgs>),
     /// AMOP round trips between two nodes: an echo responder on one, concurrent requesters
     /// on another; latency p50/p99 and answered requests per second.

@@ -167,8 +167,9 @@ pub const CALL_PREFIX_BYTES: usize = 36;
 fn contended(txs: &[RecoveredTx]) -> bool {
     let limit = txs.len() / 2;
     let mut senders: AddressMap<usize> = AddressMap::default();
-    let mut payees: AddressMap<usize> = AddressMap::default();
-    let mut calls: HashMap<(Address, &[u8]), usize> = HashMap::default();
+    // What a transaction calls: a plain transfer's payee with no calldata, or a contract
+    // with the first CALL_PREFIX_BYTES of its calldata (never empty, so the two never meet).
+    let mut targets: HashMap<(Address, &[u8]), usize> = HashMap::default();
     for tx in txs {
         let n = senders.entry(tx.sender).or_default();
         *n += 1;
@@ -179,13 +180,12 @@ fn contended(txs: &[RecoveredTx]) -> bool {
             continue;
         };
         let input = tx.input();
-        let n = if input.is_empty() {
-            payees.entry(to).or_default()
-        } else if let Some(prefix) = input.get(..CALL_PREFIX_BYTES) {
-            calls.entry((to, prefix)).or_default()
-        } else {
-            continue;
+        let prefix = match input.len() {
+            0 => &input[..],
+            n if n >= CALL_PREFIX_BYTES => &input[..CALL_PREFIX_BYTES],
+            _ => continue,
         };
+        let n = targets.entry((to, prefix)).or_default();
         *n += 1;
         if *n > limit {
             return true;
