@@ -18,7 +18,6 @@ mod validate;
 
 use crate::error::ExecError;
 use crate::executor::{BlockEnv, ExecutedBlock, Executor};
-use alloy_primitives::map::{AddressMap, HashMap};
 use alloy_primitives::Address;
 use bcos_storage::StateReader;
 use bcos_types::RecoveredTx;
@@ -109,7 +108,7 @@ impl Executor {
         let serial = opts.threads <= 1
             || txs.len() < PARALLEL_TXS_MIN
             || (opts.fallback
-                && (self.backing_off() || contended(txs) || self.few_speculable(txs)));
+                && (self.backing_off() || self.few_speculable(txs) || contended(txs)));
         if serial {
             let stats = ParallelStats {
                 serial_block: true,
@@ -165,31 +164,73 @@ pub const CALL_PREFIX_BYTES: usize = 36;
 /// [`CALL_PREFIX_BYTES`] of calldata (a token transfer to one merchant: each reads the
 /// balance slot the previous one wrote). Such a block runs serially without trying.
 fn contended(txs: &[RecoveredTx]) -> bool {
-    let limit = txs.len() / 2;
-    let mut senders: AddressMap<usize> = AddressMap::default();
-    // What a transaction calls: a plain transfer's payee with no calldata, or a contract
-    // with the first CALL_PREFIX_BYTES of its calldata (never empty, so the two never meet).
-    let mut targets: HashMap<(Address, &[u8]), usize> = HashMap::default();
-    for tx in txs {
-        let n = senders.entry(tx.sender).or_default();
-        *n += 1;
-        if *n > limit {
-            return true;
-        }
-        let Some(to) = tx.tx.to() else {
-            continue;
-        };
-        let input = tx.input();
-        let prefix = match input.len() {
-            0 => &input[..],
-            n if n >= CALL_PREFIX_BYTES => &input[..CALL_PREFIX_BYTES],
-            _ => continue,
-        };
-        let n = targets.entry((to, prefix)).or_default();
-        *n += 1;
-        if *n > limit {
-            return true;
+    majority(txs.iter().map(|tx| tx.sender)).is_some()
+        || matches!(majority(txs.iter().map(call_target)), Some(Some(_)))
+}
+
+/// What a transaction calls, for the pre-scan: a plain transfer's payee with no calldata, or
+/// a contract with the first [`CALL_PREFIX_BYTES`] of its calldata (never empty, so the two
+/// never meet); `None` for a creation or a call with a shorter calldata.
+fn call_target(tx: &RecoveredTx) -> Option<(Address, &[u8])> {
+    let to = tx.tx.to()?;
+    let input = tx.input();
+    match input.len() {
+        0 => Some((to, &input[..])),
+        n if n >= CALL_PREFIX_BYTES => Some((to, &input[..CALL_PREFIX_BYTES])),
+        _ => None,
+    }
+}
+
+/// The value that more than half of `items` equal, if one does: Boyer-Moore's majority
+/// vote, two passes and no map. Counting senders and targets in hash maps took 157-177 µs
+/// for a block of 1,000 transfers, the majority vote 26-27 µs; the block's serial execution
+/// takes ~1.3 ms (2-core machine, 2026-12-01).
+fn majority<T: PartialEq>(items: impl Iterator<Item = T> + Clone) -> Option<T> {
+    let mut candidate = None;
+    let mut votes = 0usize;
+    for item in items.clone() {
+        if votes == 0 {
+            candidate = Some(item);
+            votes = 1;
+        } else if candidate.as_ref() == Some(&item) {
+            votes += 1;
+        } else {
+            votes -= 1;
         }
     }
-    false
+    let candidate = candidate?;
+    let (mut equal, mut len) = (0usize, 0usize);
+    for item in items {
+        len += 1;
+        equal += usize::from(item == candidate);
+    }
+    (equal > len / 2).then_some(candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::majority;
+    use proptest::prelude::*;
+
+    fn counted_majority(items: &[u8]) -> Option<u8> {
+        items
+            .iter()
+            .copied()
+            .find(|x| items.iter().filter(|y| *y == x).count() > items.len() / 2)
+    }
+
+    #[test]
+    fn majority_needs_more_than_half() {
+        assert_eq!(majority([1, 2, 1, 2].into_iter()), None);
+        assert_eq!(majority([1, 2, 1, 2, 1].into_iter()), Some(1));
+        assert_eq!(majority([2, 1, 1].into_iter()), Some(1));
+        assert_eq!(majority(std::iter::empty::<u8>()), None);
+    }
+
+    proptest! {
+        #[test]
+        fn majority_equals_counting(items in prop::collection::vec(0u8..4, 0..40)) {
+            prop_assert_eq!(majority(items.iter().copied()), counted_majority(&items));
+        }
+    }
 }
