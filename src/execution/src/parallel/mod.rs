@@ -185,7 +185,8 @@ fn call_target(tx: &RecoveredTx) -> Option<(Address, &[u8])> {
 /// vote, two passes and no map. Counting senders and targets in hash maps took 157-177 µs
 /// for a block of 1,000 transfers, the majority vote 26-27 µs; the block's serial execution
 /// takes ~1.3 ms (2-core machine, 2026-12-01).
-fn majority<T: PartialEq>(items: impl Iterator<Item = T> + Clone) -> Option<T> {
+fn majority<T: PartialEq>(items: impl ExactSizeIterator<Item = T> + Clone) -> Option<T> {
+    let len = items.len();
     let mut candidate = None;
     let mut votes = 0usize;
     for item in items.clone() {
@@ -199,11 +200,7 @@ fn majority<T: PartialEq>(items: impl Iterator<Item = T> + Clone) -> Option<T> {
         }
     }
     let candidate = candidate?;
-    let (mut equal, mut len) = (0usize, 0usize);
-    for item in items {
-        len += 1;
-        equal += usize::from(item == candidate);
-    }
+    let equal = items.filter(|item| *item == candidate).count();
     (equal > len / 2).then_some(candidate)
 }
 
