@@ -105,7 +105,17 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     };
     let p99_max = profile.thresholds.max_latency_ms_p99;
     let mut workloads: Vec<WorkloadResult> = Vec::new();
+    let mut bound_between = Vec::new();
     for spec in &mut profile.workloads {
+        if !workloads.is_empty() {
+            let b = cryptobound::recoveries_per_s(Duration::from_millis(
+                cryptobound::BETWEEN_MEASURE_MS,
+            ))?;
+            note(&format!(
+                "crypto bound between workloads (nodes idle): {b:.0} recoveries/s per core"
+            ));
+            bound_between.push(b);
+        }
         let saturation = workloads
             .iter()
             .rev()
@@ -136,7 +146,7 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         "crypto bound: {bound_end:.0} recoveries/s per core"
     ));
     let full_tps = full_efficiency_tps(
-        judged_bound(bound, Some(bound_end)),
+        judged_bound(bound, Some(bound_end), &bound_between),
         m.cores,
         profile.node.nodes,
     );
@@ -187,6 +197,7 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         environment,
         crypto_bound_recoveries_per_s_per_core: bound,
         crypto_bound_end_recoveries_per_s_per_core: Some(bound_end),
+        crypto_bound_between_recoveries_per_s_per_core: bound_between,
         nodes: profile.node.nodes,
         consensus: profile.node.consensus.clone(),
         groups: profile.node.groups,

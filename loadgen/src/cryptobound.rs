@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 /// a row on an idle 2-vCPU guest (2026-11-30) ranged from 13.4 k to 17.4 k recoveries/s, and
 /// the thresholds stated as efficiencies move with it; 3 s averages over most of that.
 pub const MEASURE_MS: u64 = 3_000;
+/// The shorter reading taken before each workload after the first (the nodes idle). Long
+/// enough to ride over a scheduler hiccup; within one of a shared host's slow or fast
+/// stretches, 300 ms slices read within ±5 % of each other (2-vCPU guest, 2026-12-02).
+pub const BETWEEN_MEASURE_MS: u64 = 1_500;
 /// Distinct signatures rotated through, so the loop does not run on one hot value.
 const SAMPLES: usize = 256;
 

@@ -16,11 +16,18 @@ pub struct RunResults {
     /// Measured at start: secp256k1 recoveries per second on one core.
     pub crypto_bound_recoveries_per_s_per_core: f64,
     /// The same, measured again once the nodes had stopped; None in results recorded before.
-    /// Efficiencies and efficiency thresholds use the higher of the two
+    /// Efficiencies and efficiency thresholds use the highest of all the readings
     /// ([`RunResults::crypto_bound_per_core`]), so a slow moment at one measurement cannot
     /// lower what a run is held to.
     #[serde(default)]
     pub crypto_bound_end_recoveries_per_s_per_core: Option<f64>,
+    /// The same, measured before each workload after the first, with the nodes running and
+    /// idle. A shared host's speed moves for seconds at a time (a 2-vCPU guest read 12 k and
+    /// 19 k within a minute), and a run whose start and end both fell in a slow stretch
+    /// overstated its efficiency; more readings make that less likely. Empty in results
+    /// recorded before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crypto_bound_between_recoveries_per_s_per_core: Vec<f64>,
     pub nodes: usize,
     pub consensus: String,
     /// Groups (chains) of the cluster the load was spread over (issue 13); 1 in results
@@ -54,19 +61,34 @@ pub struct RunResults {
 }
 
 impl RunResults {
-    /// The crypto bound efficiencies are computed with: the higher of the start and end
-    /// measurements.
+    /// The crypto bound efficiencies are computed with: the highest of the start, between and
+    /// end measurements.
     pub fn crypto_bound_per_core(&self) -> f64 {
         judged_bound(
             self.crypto_bound_recoveries_per_s_per_core,
             self.crypto_bound_end_recoveries_per_s_per_core,
+            &self.crypto_bound_between_recoveries_per_s_per_core,
         )
+    }
+
+    /// Every bound reading of the run, in the order taken.
+    pub fn crypto_bound_readings(&self) -> Vec<f64> {
+        std::iter::once(self.crypto_bound_recoveries_per_s_per_core)
+            .chain(
+                self.crypto_bound_between_recoveries_per_s_per_core
+                    .iter()
+                    .copied(),
+            )
+            .chain(self.crypto_bound_end_recoveries_per_s_per_core)
+            .collect()
     }
 }
 
-/// The higher of the two bound measurements (a NaN or missing one is ignored).
-pub fn judged_bound(start: f64, end: Option<f64>) -> f64 {
-    end.map_or(start, |e| start.max(e))
+/// The highest of the bound measurements (NaN or missing ones are ignored). The highest,
+/// because a reading can only be pulled down by what else the host ran at that moment, and a
+/// low bound would overstate every efficiency.
+pub fn judged_bound(start: f64, end: Option<f64>, between: &[f64]) -> f64 {
+    between.iter().copied().chain(end).fold(start, f64::max)
 }
 
 /// A profile's `[goal]`: the figure a threshold serves, stated separately so a threshold set

@@ -315,22 +315,19 @@ fn an_efficiency_threshold_scales_with_the_measured_bound() {
     );
 }
 
-/// The higher of the two bound measurements is the one a run is held to.
+/// The highest of the bound measurements is the one a run is held to.
 #[test]
-fn the_higher_bound_is_judged() {
+fn the_highest_bound_is_judged() {
+    use crate::results::judged_bound;
+    assert_eq!(judged_bound(12_000.0, Some(14_000.0), &[]), 14_000.0);
+    assert_eq!(judged_bound(14_000.0, Some(12_000.0), &[]), 14_000.0);
+    assert_eq!(judged_bound(14_000.0, None, &[]), 14_000.0);
+    assert_eq!(judged_bound(14_000.0, Some(f64::NAN), &[]), 14_000.0);
     assert_eq!(
-        crate::results::judged_bound(12_000.0, Some(14_000.0)),
-        14_000.0
+        judged_bound(12_000.0, Some(13_000.0), &[12_500.0, 19_000.0, f64::NAN]),
+        19_000.0
     );
-    assert_eq!(
-        crate::results::judged_bound(14_000.0, Some(12_000.0)),
-        14_000.0
-    );
-    assert_eq!(crate::results::judged_bound(14_000.0, None), 14_000.0);
-    assert_eq!(
-        crate::results::judged_bound(14_000.0, Some(f64::NAN)),
-        14_000.0
-    );
+    assert_eq!(judged_bound(12_000.0, None, &[11_000.0]), 12_000.0);
 }
 
 /// A latency goal stated at a share of saturation applies to the workload whose rate is that

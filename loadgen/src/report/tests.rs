@@ -89,6 +89,7 @@ pub(super) fn full_run() -> RunResults {
         },
         crypto_bound_recoveries_per_s_per_core: 26100.0,
         crypto_bound_end_recoveries_per_s_per_core: None,
+        crypto_bound_between_recoveries_per_s_per_core: Vec::new(),
         nodes: 4,
         consensus: "pbft".to_string(),
         groups: 1,
@@ -335,6 +336,36 @@ fn efficiency_thresholds_show_their_derivation() {
     );
     // 4995.5 ÷ (12,000 × 2) = 20.8 %, not ÷ the start's 10,000.
     assert!(md.contains("| transfer | 4995.5 | 20.8 % |"), "{md}");
+}
+
+/// Readings taken between workloads are shown and judged with the others, and a spread wider
+/// than one reading's noise is called out.
+#[test]
+fn bound_readings_between_workloads_are_judged_and_their_spread_noted() {
+    let mut r = full_run();
+    r.nodes = 1;
+    r.crypto_bound_recoveries_per_s_per_core = 12_000.0;
+    r.crypto_bound_between_recoveries_per_s_per_core = vec![19_000.0, 13_000.0];
+    r.crypto_bound_end_recoveries_per_s_per_core = Some(12_500.0);
+    assert_eq!(r.crypto_bound_per_core(), 19_000.0);
+    let md = markdown::render(&r, &[]);
+    assert!(md.contains(
+        "12000.0 secp256k1 recoveries/s per core; before each later workload, with the nodes idle: 19000.0, 13000.0; and 12500.0 after the nodes stopped"
+    ), "{md}");
+    assert!(
+        md.contains("use the highest: **19000.0 recoveries/s per core**"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**The readings spread from 12000.0 to 19000.0 (58 % apart)**"),
+        "{md}"
+    );
+    // 4995.5 ÷ (19,000 × 2) = 13.1 %.
+    assert!(md.contains("| transfer | 4995.5 | 13.1 % |"), "{md}");
+
+    r.crypto_bound_between_recoveries_per_s_per_core = vec![12_400.0];
+    let md = markdown::render(&r, &[]);
+    assert!(!md.contains("The readings spread"), "{md}");
 }
 
 #[test]

@@ -25,26 +25,65 @@ fn percent(ratio: Option<f64>) -> String {
         .map_or("n/a".to_string(), |e| format!("{:.1} %", e * 100.0))
 }
 
+/// How far apart a run's bound readings may lie before the report says the host's speed moved:
+/// beyond what one reading's own noise explains (±5 % on a quiet guest).
+const READINGS_SPREAD_NOTED: f64 = 1.10;
+
+fn bound_readings(o: &mut String, r: &RunResults, bound: f64) -> fmt::Result {
+    let start = tps(r.crypto_bound_recoveries_per_s_per_core);
+    let between = &r.crypto_bound_between_recoveries_per_s_per_core;
+    let Some(end) = r.crypto_bound_end_recoveries_per_s_per_core else {
+        return writeln!(
+            o,
+            "Measured on this machine at the start of the run: **{} secp256k1 recoveries/s per core**.\n",
+            tps(bound)
+        );
+    };
+    let between_text = if between.is_empty() {
+        ",".to_string()
+    } else {
+        let list: Vec<String> = between.iter().map(|b| tps(*b)).collect();
+        format!(
+            "; before each later workload, with the nodes idle: {};",
+            list.join(", ")
+        )
+    };
+    writeln!(
+        o,
+        "Measured on this machine at the start of the run: {start} secp256k1 recoveries/s per \
+         core{between_text} and {} after the nodes stopped. The efficiencies below, and \
+         thresholds or goals stated as efficiencies, use the highest: **{} recoveries/s per \
+         core**.\n",
+        tps(end),
+        tps(bound)
+    )?;
+    let readings: Vec<f64> = r
+        .crypto_bound_readings()
+        .into_iter()
+        .filter(|b| b.is_finite() && *b > 0.0)
+        .collect();
+    let lowest = readings.iter().copied().fold(f64::INFINITY, f64::min);
+    let highest = readings.iter().copied().fold(0.0, f64::max);
+    if highest > lowest * READINGS_SPREAD_NOTED {
+        writeln!(
+            o,
+            "**The readings spread from {} to {} ({:.0} % apart)**: this host's speed moved \
+             during the run. The highest reading is used because a reading can only be pulled \
+             down by what else ran at that moment; a workload that ran in a slow stretch is then \
+             shown below its efficiency rather than above it.\n",
+            tps(lowest),
+            tps(highest),
+            (highest / lowest - 1.0) * 100.0
+        )?;
+    }
+    Ok(())
+}
+
 pub(super) fn efficiency_section(o: &mut String, r: &RunResults) -> fmt::Result {
     let bound = r.crypto_bound_per_core();
     let cores = r.environment.cores;
     writeln!(o, "## Crypto bound and efficiency\n")?;
-    match r.crypto_bound_end_recoveries_per_s_per_core {
-        Some(end) => writeln!(
-            o,
-            "Measured on this machine at the start of the run: {} secp256k1 recoveries/s per \
-             core, and {} after the nodes stopped. The efficiencies below, and thresholds or \
-             goals stated as efficiencies, use the higher: **{} recoveries/s per core**.\n",
-            tps(r.crypto_bound_recoveries_per_s_per_core),
-            tps(end),
-            tps(bound)
-        )?,
-        None => writeln!(
-            o,
-            "Measured on this machine at the start of the run: **{} secp256k1 recoveries/s per core**.\n",
-            tps(bound)
-        )?,
-    }
+    bound_readings(o, r, bound)?;
     writeln!(
         o,
         "The formula assumes every node recovers the sender of every transaction exactly once, \
