@@ -57,9 +57,16 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
             profile.name
         );
     }
-    note("measuring the crypto bound (secp256k1 recoveries on one core)");
-    let bound = cryptobound::recoveries_per_s(Duration::from_millis(cryptobound::MEASURE_MS))?;
-    note(&format!("crypto bound: {bound:.0} recoveries/s per core"));
+    note(&format!(
+        "measuring the crypto bound (secp256k1 recoveries on all {} cores at once)",
+        m.cores
+    ));
+    let reading = cryptobound::recoveries_per_s_per_core(
+        Duration::from_millis(cryptobound::MEASURE_MS),
+        m.cores,
+    )?;
+    note(&format!("crypto bound: {}", reading.describe()));
+    let bound = reading.per_core;
     let start_full_tps = full_efficiency_tps(bound, m.cores, profile.node.nodes);
     for w in &mut profile.workloads {
         w.resolve_rate(start_full_tps);
@@ -108,13 +115,15 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     let mut bound_between = Vec::new();
     for spec in &mut profile.workloads {
         if !workloads.is_empty() {
-            let b = cryptobound::recoveries_per_s(Duration::from_millis(
-                cryptobound::BETWEEN_MEASURE_MS,
-            ))?;
+            let b = cryptobound::recoveries_per_s_per_core(
+                Duration::from_millis(cryptobound::BETWEEN_MEASURE_MS),
+                m.cores,
+            )?;
             note(&format!(
-                "crypto bound between workloads (nodes idle): {b:.0} recoveries/s per core"
+                "crypto bound between workloads (nodes idle): {}",
+                b.describe()
             ));
-            bound_between.push(b);
+            bound_between.push(b.per_core);
         }
         let saturation = workloads
             .iter()
@@ -141,10 +150,12 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     let target_writeback = target.writeback;
     let flames = target.stop()?;
     note("measuring the crypto bound again, with the nodes stopped");
-    let bound_end = cryptobound::recoveries_per_s(Duration::from_millis(cryptobound::MEASURE_MS))?;
-    note(&format!(
-        "crypto bound: {bound_end:.0} recoveries/s per core"
-    ));
+    let bound_end = cryptobound::recoveries_per_s_per_core(
+        Duration::from_millis(cryptobound::MEASURE_MS),
+        m.cores,
+    )?;
+    note(&format!("crypto bound: {}", bound_end.describe()));
+    let bound_end = bound_end.per_core;
     let full_tps = full_efficiency_tps(
         judged_bound(bound, Some(bound_end), &bound_between),
         m.cores,
@@ -198,6 +209,7 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         crypto_bound_recoveries_per_s_per_core: bound,
         crypto_bound_end_recoveries_per_s_per_core: Some(bound_end),
         crypto_bound_between_recoveries_per_s_per_core: bound_between,
+        crypto_bound_threads: m.cores.max(1),
         nodes: profile.node.nodes,
         consensus: profile.node.consensus.clone(),
         groups: profile.node.groups,

@@ -13,7 +13,8 @@ pub struct RunResults {
     pub profile: String,
     pub thresholds: Thresholds,
     pub environment: Environment,
-    /// Measured at start: secp256k1 recoveries per second on one core.
+    /// Measured at start: secp256k1 recoveries per second per core, every core measuring at
+    /// once (their sum ÷ [`RunResults::crypto_bound_threads`]).
     pub crypto_bound_recoveries_per_s_per_core: f64,
     /// The same, measured again once the nodes had stopped; None in results recorded before.
     /// Efficiencies and efficiency thresholds use the highest of all the readings
@@ -28,6 +29,12 @@ pub struct RunResults {
     /// recorded before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub crypto_bound_between_recoveries_per_s_per_core: Vec<f64>,
+    /// How many threads measured each bound reading at once: one per core, and the reading
+    /// is their sum ÷ this. 1 in results recorded before 2026-12-02, when one thread measured
+    /// alone and read whichever core the scheduler gave it (a shared guest's cores differed
+    /// by up to 1.6× at the same moment).
+    #[serde(default = "one")]
+    pub crypto_bound_threads: usize,
     pub nodes: usize,
     pub consensus: String,
     /// Groups (chains) of the cluster the load was spread over (issue 13); 1 in results

@@ -90,6 +90,7 @@ pub(super) fn full_run() -> RunResults {
         crypto_bound_recoveries_per_s_per_core: 26100.0,
         crypto_bound_end_recoveries_per_s_per_core: None,
         crypto_bound_between_recoveries_per_s_per_core: Vec::new(),
+        crypto_bound_threads: 1,
         nodes: 4,
         consensus: "pbft".to_string(),
         groups: 1,
@@ -364,8 +365,15 @@ fn bound_readings_between_workloads_are_judged_and_their_spread_noted() {
     assert!(md.contains("| transfer | 4995.5 | 13.1 % |"), "{md}");
 
     r.crypto_bound_between_recoveries_per_s_per_core = vec![12_400.0];
+    r.crypto_bound_threads = 2;
     let md = markdown::render(&r, &[]);
     assert!(!md.contains("The readings spread"), "{md}");
+    assert!(
+        md.contains(
+            "Each reading ran one thread per core, on all 2 cores at once, and is their sum ÷ 2."
+        ),
+        "{md}"
+    );
 }
 
 #[test]

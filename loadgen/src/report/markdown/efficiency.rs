@@ -32,10 +32,16 @@ const READINGS_SPREAD_NOTED: f64 = 1.10;
 fn bound_readings(o: &mut String, r: &RunResults, bound: f64) -> fmt::Result {
     let start = tps(r.crypto_bound_recoveries_per_s_per_core);
     let between = &r.crypto_bound_between_recoveries_per_s_per_core;
+    let how = match r.crypto_bound_threads {
+        0 | 1 => "Each reading ran one thread, on whichever core the scheduler gave it.".to_string(),
+        n => format!(
+            "Each reading ran one thread per core, on all {n} cores at once, and is their sum ÷ {n}."
+        ),
+    };
     let Some(end) = r.crypto_bound_end_recoveries_per_s_per_core else {
         return writeln!(
             o,
-            "Measured on this machine at the start of the run: **{} secp256k1 recoveries/s per core**.\n",
+            "Measured on this machine at the start of the run: **{} secp256k1 recoveries/s per core**. {how}\n",
             tps(bound)
         );
     };
@@ -53,7 +59,7 @@ fn bound_readings(o: &mut String, r: &RunResults, bound: f64) -> fmt::Result {
         "Measured on this machine at the start of the run: {start} secp256k1 recoveries/s per \
          core{between_text} and {} after the nodes stopped. The efficiencies below, and \
          thresholds or goals stated as efficiencies, use the highest: **{} recoveries/s per \
-         core**.\n",
+         core**. {how}\n",
         tps(end),
         tps(bound)
     )?;
