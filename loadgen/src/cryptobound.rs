@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn every_core_measures_and_the_figure_is_their_mean() {
-        let r = super::recoveries_per_s_per_core(Duration::from_millis(20), 2).unwrap();
+        let r = super::recoveries_per_s_per_core(Duration::from_millis(20), 2).expect("measured");
         assert_eq!(r.by_thread.len(), 2);
         assert!(r.by_thread.iter().all(|t| *t > 0.0), "{r:?}");
         let mean = r.by_thread.iter().sum::<f64>() / 2.0;
@@ -114,7 +114,7 @@ mod tests {
 
     #[test]
     fn zero_cores_still_measure_on_one_thread() {
-        let r = super::recoveries_per_s_per_core(Duration::from_millis(20), 0).unwrap();
+        let r = super::recoveries_per_s_per_core(Duration::from_millis(20), 0).expect("measured");
         assert_eq!(r.by_thread.len(), 1);
         assert!(r.per_core > 0.0);
     }
