@@ -102,7 +102,7 @@ fn ab(
             s.push(ms(ts));
             p.push(ms(tp));
             ratio.push(ms(ts) / ms(tp));
-            if cores.len() == threads {
+            if !pin.is_empty() {
                 let per_core: Vec<f64> = runners.each().into_iter().map(ms).collect();
                 for (times, t) in on_core.iter_mut().zip(&per_core) {
                     times.push(*t);

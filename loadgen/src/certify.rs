@@ -57,16 +57,7 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
             profile.name
         );
     }
-    note(&format!(
-        "measuring the crypto bound (secp256k1 recoveries on all {} cores at once)",
-        m.cores
-    ));
-    let reading = cryptobound::recoveries_per_s_per_core(
-        Duration::from_millis(cryptobound::MEASURE_MS),
-        m.cores,
-    )?;
-    note(&format!("crypto bound: {}", reading.describe()));
-    let bound = reading.per_core;
+    let bound = read_bound("at the start", cryptobound::MEASURE_MS, m.cores)?;
     let start_full_tps = full_efficiency_tps(bound, m.cores, profile.node.nodes);
     for w in &mut profile.workloads {
         w.resolve_rate(start_full_tps);
@@ -115,15 +106,11 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     let mut bound_between = Vec::new();
     for spec in &mut profile.workloads {
         if !workloads.is_empty() {
-            let b = cryptobound::recoveries_per_s_per_core(
-                Duration::from_millis(cryptobound::BETWEEN_MEASURE_MS),
+            bound_between.push(read_bound(
+                "between workloads (nodes idle)",
+                cryptobound::BETWEEN_MEASURE_MS,
                 m.cores,
-            )?;
-            note(&format!(
-                "crypto bound between workloads (nodes idle): {}",
-                b.describe()
-            ));
-            bound_between.push(b.per_core);
+            )?);
         }
         let saturation = workloads
             .iter()
@@ -149,13 +136,11 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
     }
     let target_writeback = target.writeback;
     let flames = target.stop()?;
-    note("measuring the crypto bound again, with the nodes stopped");
-    let bound_end = cryptobound::recoveries_per_s_per_core(
-        Duration::from_millis(cryptobound::MEASURE_MS),
+    let bound_end = read_bound(
+        "again, with the nodes stopped",
+        cryptobound::MEASURE_MS,
         m.cores,
     )?;
-    note(&format!("crypto bound: {}", bound_end.describe()));
-    let bound_end = bound_end.per_core;
     let full_tps = full_efficiency_tps(
         judged_bound(bound, Some(bound_end), &bound_between),
         m.cores,
@@ -231,6 +216,17 @@ pub fn certify(o: &CertifyOptions) -> anyhow::Result<(RunResults, PathBuf)> {
         started.elapsed().as_secs_f64()
     ));
     Ok((results, dir))
+}
+
+/// One crypto bound reading on every core of this machine, noted in the log; its figure per
+/// core.
+fn read_bound(when: &str, measure_ms: u64, cores: usize) -> anyhow::Result<f64> {
+    note(&format!(
+        "measuring the crypto bound {when} (secp256k1 recoveries on all {cores} cores at once)"
+    ));
+    let reading = cryptobound::recoveries_per_s_per_core(Duration::from_millis(measure_ms), cores)?;
+    note(&format!("crypto bound: {}", reading.describe()));
+    Ok(reading.per_core)
 }
 
 /// The profile's `user_chains_sweep`: every closed-loop workload once per U, each U on a
