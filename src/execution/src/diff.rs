@@ -129,13 +129,16 @@ impl ChangeTracker {
             shares.push(touched.by_ref().take(per_thread).collect());
         }
         let mut parts: Vec<DiffPart> = shares.iter().map(|_| DiffPart::default()).collect();
-        rayon::scope(|scope| {
-            for (share, part) in shares.into_iter().zip(parts.iter_mut()) {
-                scope.spawn(move |_| {
-                    for (address, t) in share {
-                        part.add(db, address, t);
-                    }
-                });
+        // The calling thread reads the first share itself: handing every share to the pool
+        // would leave it waiting, and, called from outside the pool, cost it a wake-up.
+        rayon::in_place_scope(|scope| {
+            let mut work = shares.into_iter().zip(parts.iter_mut());
+            let own = work.next();
+            for (share, part) in work {
+                scope.spawn(move |_| part.add_all(db, share));
+            }
+            if let Some((share, part)) = own {
+                part.add_all(db, share);
             }
         });
         let mut all = DiffPart::default();
@@ -161,6 +164,12 @@ struct DiffPart {
 }
 
 impl DiffPart {
+    fn add_all(&mut self, db: &CacheDB<StateDb<'_>>, share: Vec<(Address, Touched)>) {
+        for (address, t) in share {
+            self.add(db, address, t);
+        }
+    }
+
     /// What `address`, touched as `t`, adds to the diff.
     fn add(&mut self, db: &CacheDB<StateDb<'_>>, address: Address, t: Touched) {
         let db_account = db.cache.accounts.get(&address);

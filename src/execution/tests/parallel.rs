@@ -558,6 +558,47 @@ fn a_diff_read_on_two_threads_is_the_serial_one() {
     assert_eq!(serial.diff.accounts.len(), 240 + 720 + 1);
 }
 
+/// The diff is read in shares of the touched accounts, and a token whose written balances
+/// are about as many as all other touched accounts together is one account of one share:
+/// the split must still give the serial diff.
+#[test]
+fn a_diff_split_around_one_heavy_token_is_the_serial_one() {
+    let exec = executor();
+    let (keys, mut state) = funded_senders(10..250u8);
+    with_code(&mut state, TOKEN, token_runtime(), U256::ZERO);
+    for k in &keys {
+        let holder = U256::from_be_slice(word(address_of(k)).as_slice());
+        state.storage.insert((TOKEN, holder), U256::from(1_000u64));
+    }
+    let env = block_env(0, 60_000_000);
+    let payee = |i: usize| Address::left_padding_from(&(0x7000_0000u64 + i as u64).to_be_bytes());
+    let txs: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .flat_map(|(i, k)| {
+            [
+                tx1559(k, 0, TxKind::Call(payee(2 * i)), ether(1), vec![], 21_000),
+                tx1559(
+                    k,
+                    1,
+                    TxKind::Call(payee(2 * i + 1)),
+                    ether(1),
+                    vec![],
+                    21_000,
+                ),
+                call(k, 2, TOKEN, token_call(payee(1_000 + i), 7), 80_000),
+            ]
+        })
+        .collect();
+    let (serial, stats) = assert_same(&exec, &state, &env, &txs);
+    assert_eq!(serial.included.len(), 720);
+    // The senders, the ether payees and the beneficiary (the token called, but unchanged).
+    assert_eq!(serial.diff.accounts.len(), 240 + 480 + 1);
+    // Each token transfer wrote the sender's balance and a new holder's.
+    assert_eq!(serial.diff.storage[&TOKEN].len(), 480);
+    assert!(!stats.serial_block, "{stats:?}");
+}
+
 /// A contract that reads the beneficiary's balance must see every earlier fee: its run
 /// conflicts and is redone serially; the transfers around it keep their blind credits.
 #[test]
