@@ -19,6 +19,13 @@
 //! (secp256k1 recovery read 12.7 k/s on one and 20.4 k/s on the other, 2026-12-02), and two
 //! such cores cannot reach 1.8 whatever the scheduler does. The line gives the median
 //! ceiling and the median share of it the parallel path reached.
+//!
+//! A second line per block says where the parallel path's time goes: up to 50 more blocks
+//! run with `ParallelOptions::timed`, and it gives the committing thread's mean time per
+//! step (`bcos_execution::Phases`) and the speculative runs of all threads. A block is as
+//! fast as its committing thread, so the steps only it can do (validating, applying,
+//! finishing) bound the speed-up: on 2 cores the committing thread must also make about
+//! half the runs.
 
 use alloy_primitives::{Address, U256};
 use bcos_benches::chain::{
@@ -26,7 +33,7 @@ use bcos_benches::chain::{
 };
 use bcos_benches::token::transfer_input;
 use bcos_benches::{accounts, eip1559};
-use bcos_execution::{ExecConfig, Executor, ParallelOptions};
+use bcos_execution::{ExecConfig, Executor, ParallelOptions, Phases};
 use bcos_storage::MemStore;
 use bcos_types::RecoveredTx;
 use std::hint::black_box;
@@ -37,6 +44,9 @@ const BLOCK_TXS: usize = 1000;
 const TOKEN: Address = Address::repeat_byte(0x70);
 const ERC20_GAS: u64 = 100_000;
 const MERCHANT: Address = Address::repeat_byte(0x4d);
+/// Blocks run once more with `ParallelOptions::timed` after the rounds, for where the
+/// parallel path's time goes: apart from the rounds, whose ratio the clock reads would skew.
+const PHASE_BLOCKS_MAX: usize = 50;
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -144,6 +154,55 @@ fn ab(
         median(&mut committer_runs),
         committer_runs.iter().sum::<f64>() / rounds as f64,
     );
+    let blocks = rounds.min(PHASE_BLOCKS_MAX);
+    println!(
+        "{name}: {}",
+        phases_line(&exec, store, &env, txs, threads, blocks)
+    );
+}
+
+/// The mean [`Phases`] of `blocks` timed parallel runs of the block.
+fn phases_line(
+    exec: &Executor,
+    store: &MemStore,
+    env: &bcos_execution::BlockEnv,
+    txs: &[RecoveredTx],
+    threads: usize,
+    blocks: usize,
+) -> String {
+    let timed = ParallelOptions {
+        timed: true,
+        ..ParallelOptions::new(threads)
+    };
+    let mut all = Vec::new();
+    for _ in 0..blocks {
+        let (_, stats) = exec
+            .execute_block_parallel_with(store, env, txs, timed)
+            .expect("block executes");
+        all.extend(stats.phases);
+    }
+    if all.is_empty() {
+        return "every timed block ran serially from the start: no phases".into();
+    }
+    let mean_us = |f: fn(&Phases) -> u64| {
+        all.iter().map(|p| f(p) as f64).sum::<f64>() / all.len() as f64 / 1e3
+    };
+    let runs = all.iter().map(|p| p.runs).sum::<u64>().max(1) as f64;
+    format!(
+        "the committing thread's time, mean of {} timed blocks: beginning {:.0} us, serial \
+         runs {:.0}, waiting {:.0}, speculating {:.0}, validating {:.0}, applying {:.0}, \
+         finishing {:.0}; every thread's speculative runs {:.0} per block at {:.2} us each",
+        all.len(),
+        mean_us(|p| p.beginning_ns),
+        mean_us(|p| p.serial_ns),
+        mean_us(|p| p.waiting_ns),
+        mean_us(|p| p.speculating_ns),
+        mean_us(|p| p.validating_ns),
+        mean_us(|p| p.applying_ns),
+        mean_us(|p| p.finishing_ns),
+        runs / all.len() as f64,
+        all.iter().map(|p| p.runs_ns).sum::<u64>() as f64 / runs / 1e3,
+    )
 }
 
 /// The first `n` cores this process may run on (fewer when it may run on fewer).

@@ -33,7 +33,9 @@ pub use deadline::STEPS_PER_CLOCK_READ;
 pub use error::{DbError, ExecError};
 pub use executor::{BlockEnv, ExecutedBlock, Executor};
 pub use genesis::{genesis_diff, genesis_header, governance_genesis, GenesisParams};
-pub use parallel::{ParallelOptions, ParallelStats, PARALLEL_BACKOFF_BLOCKS, PARALLEL_TXS_MIN};
+pub use parallel::{
+    ParallelOptions, ParallelStats, Phases, PARALLEL_BACKOFF_BLOCKS, PARALLEL_TXS_MIN,
+};
 pub use system::{
     SystemContract, SystemContracts, SystemEnv, SystemError, SystemOutput, SystemState,
 };

@@ -455,6 +455,50 @@ fn independent_transfers_are_all_taken_from_speculation() {
     assert_eq!(stats.conflicts, 6, "{stats:?}");
 }
 
+/// Timing is off unless asked for; asked for, it counts every speculative run once and
+/// leaves the result alone. With `speculate_all` every transaction here is speculated before
+/// any is committed, and each run is either taken or redone serially.
+#[test]
+fn timed_blocks_report_their_phases_and_the_same_result() {
+    let exec = executor();
+    let state = genesis();
+    let env = block_env(0, 30_000_000);
+    let txs: Vec<_> = (0..SENDERS)
+        .filter(|i| ![9, 10, 11].contains(i))
+        .map(|i| {
+            let input = token_call(Address::repeat_byte(0x60 + i), 1);
+            call(&sender(i), 0, TOKEN, input, 80_000)
+        })
+        .collect();
+    let serial = exec.execute_block(&state, &env, &txs).unwrap();
+    let opts = ParallelOptions {
+        speculate_all: true,
+        fallback: false,
+        ..ParallelOptions::new(2)
+    };
+    let (block, stats) = exec
+        .execute_block_parallel_with(&state, &env, &txs, opts)
+        .unwrap();
+    assert_eq!(block, serial);
+    assert_eq!(stats.phases, None, "untimed: {stats:?}");
+    let timed = ParallelOptions {
+        timed: true,
+        ..opts
+    };
+    let (block, stats) = exec
+        .execute_block_parallel_with(&state, &env, &txs, timed)
+        .unwrap();
+    assert_eq!(block, serial);
+    let phases = stats.phases.expect("timed");
+    assert_eq!(
+        phases.runs as usize,
+        stats.speculative + stats.conflicts,
+        "{stats:?}"
+    );
+    assert_eq!(phases.runs as usize, txs.len(), "{stats:?}");
+    assert!(phases.runs_ns > 0 && phases.finishing_ns > 0, "{phases:?}");
+}
+
 /// One key per seed in `seeds`, each holding 10 ether, and the state that funds them.
 fn funded_senders(seeds: std::ops::Range<u8>) -> (Vec<secp256k1::SecretKey>, TestState) {
     let (keys, alloc): (Vec<_>, Vec<_>) = seeds

@@ -4,13 +4,15 @@
 //! - `readset.rs`: the database of speculative runs, which records every value read;
 //! - `speculate.rs`: one speculative run, the beneficiary's fee held back;
 //! - `validate.rs`: the commit-time check of a run's reads against the overlay;
-//! - `schedule.rs`: the speculating threads and the committing thread.
+//! - `schedule.rs`: the speculating threads and the committing thread;
+//! - `phases.rs`: where a block's time went, when asked (benches).
 //!
 //! The result is exactly `Executor::execute_block`'s (EXEC-R17): the committing thread runs
 //! the serial step itself for every transaction it does not take from a validated
 //! speculative run. Contract authors declare nothing: conflicts are found from the values
 //! each run actually read.
 
+mod phases;
 mod readset;
 mod schedule;
 mod speculate;
@@ -22,6 +24,8 @@ use alloy_primitives::Address;
 use bcos_storage::StateReader;
 use bcos_types::RecoveredTx;
 use std::sync::atomic::Ordering;
+
+pub use phases::Phases;
 
 /// Below this many transactions a block runs serially (EXEC-R20): starting threads costs
 /// more than it saves.
@@ -42,6 +46,9 @@ pub struct ParallelOptions {
     /// Speculate every transaction before committing any, so that each goes through
     /// validation: slower, for tests of the equivalence. Default false.
     pub speculate_all: bool,
+    /// Time the block's steps into [`ParallelStats::phases`] (benches). Default false: it
+    /// reads the clock a few times per transaction.
+    pub timed: bool,
 }
 
 impl ParallelOptions {
@@ -50,6 +57,7 @@ impl ParallelOptions {
             threads,
             fallback: true,
             speculate_all: false,
+            timed: false,
         }
     }
 }
@@ -70,6 +78,9 @@ pub struct ParallelStats {
     pub serial_block: bool,
     /// Speculation stopped part-way because most runs conflicted (EXEC-R20).
     pub aborted: bool,
+    /// Where the time went, with [`ParallelOptions::timed`] and a block not run serially
+    /// from the start.
+    pub phases: Option<Phases>,
 }
 
 impl Executor {
@@ -123,13 +134,16 @@ impl Executor {
         // core, the speculating one queued behind the committing one for 1-5 ms, and in
         // about half of 300 rounds of `parallel_ab 300 2 erc20_transfer` speculation started
         // only after most of the block was committed serially (2-vCPU guest, 2026-12-02).
-        let out = rayon::in_place_scope(|scope| {
+        let mut out = rayon::in_place_scope(|scope| {
             for _ in 1..opts.threads {
                 scope.spawn(|_| block.speculator());
             }
             block.commit()
         });
-        if let Ok((_, stats)) = &out {
+        if let Ok((_, stats)) = &mut out {
+            if let Some(phases) = &mut stats.phases {
+                block.runs_into(phases);
+            }
             if stats.aborted {
                 self.parallel_backoff
                     .store(PARALLEL_BACKOFF_BLOCKS, Ordering::Relaxed);

@@ -9,6 +9,7 @@
 //! a validated run that is equivalent to it, the result is the serial one whatever the
 //! timing; the timing only decides how much work is saved.
 
+use super::phases::{Clock, Phases, RunCounter};
 use super::speculate::{spec_evm, speculate, Outcome, SpecEvm, Speculative};
 use super::validate::{blind_fee_credit, learn_reads, reads_hold};
 use super::{ParallelOptions, ParallelStats};
@@ -86,6 +87,8 @@ pub(crate) struct Block<'a> {
     ahead_max: usize,
     /// No more speculation: the block is done, failed, or conflicts too much.
     stop: AtomicBool,
+    clock: Clock,
+    runs: RunCounter,
 }
 
 impl<'a> Block<'a> {
@@ -118,6 +121,8 @@ impl<'a> Block<'a> {
                 AHEAD_PER_THREAD * opts.threads.max(1)
             },
             stop: AtomicBool::new(false),
+            clock: Clock { on: opts.timed },
+            runs: RunCounter::default(),
         }
     }
 
@@ -160,7 +165,9 @@ impl<'a> Block<'a> {
     }
 
     fn speculate_into(&self, evm: &mut SpecEvm<'a>, index: usize) {
+        let start = self.clock.start();
         let run = speculate(evm, &self.txs[index]);
+        self.runs.add(start);
         let slot = &self.slots[index];
         *slot.run.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(run));
         slot.status.store(DONE, Ordering::Release);
@@ -198,9 +205,18 @@ impl<'a> Block<'a> {
         result
     }
 
+    /// The speculative runs of every thread, into `phases` (once they have all stopped).
+    pub(crate) fn runs_into(&self, phases: &mut Phases) {
+        self.runs.write_to(phases);
+    }
+
     fn commit_in_order(&self) -> Result<(ExecutedBlock, ParallelStats), ExecError> {
+        let clock = self.clock;
+        let mut phases = Phases::default();
+        let start = clock.start();
         let mut run = BlockRun::new(self.exec, self.state, self.env, self.txs.len());
         run.begin()?;
+        Clock::stop(start, &mut phases.beginning_ns);
         let mut evm: Option<SpecEvm<'a>> = None;
         if self.opts.speculate_all {
             // Every transaction speculated before any is committed: every non-system
@@ -221,19 +237,27 @@ impl<'a> Block<'a> {
             }
             if self.runs_serially(index) || run.inner_rules() || self.claim(index) {
                 stats.serial += 1;
+                let start = clock.start();
                 run.execute(index, tx)?;
+                Clock::stop(start, &mut phases.serial_ns);
                 continue;
             }
-            let spec = self.wait_for(index, &mut evm);
+            let spec = self.wait_for(index, &mut evm, &mut phases);
             let Some(spec) = spec else {
                 stats.serial += 1;
+                let start = clock.start();
                 run.execute(index, tx)?;
+                Clock::stop(start, &mut phases.serial_ns);
                 continue;
             };
             let mut spec = spec;
             let outcome = std::mem::replace(&mut spec.outcome, Outcome::Retry);
             let db = &mut run.evm.ctx.journaled_state.database;
-            if !reads_hold(&spec.reads, db) {
+            let start = clock.start();
+            let holds = reads_hold(&spec.reads, db);
+            Clock::stop(start, &mut phases.validating_ns);
+            let start = clock.start();
+            if !holds {
                 stats.conflicts += 1;
                 let checked = stats.conflicts + stats.speculative;
                 if self.opts.fallback
@@ -250,6 +274,7 @@ impl<'a> Block<'a> {
                 }
                 run.execute(index, tx)?;
                 spent.runs.push(spec);
+                Clock::stop(start, &mut phases.serial_ns);
                 continue;
             }
             stats.speculative += 1;
@@ -283,20 +308,47 @@ impl<'a> Block<'a> {
                 Outcome::Retry => run.execute(index, tx)?,
             }
             spent.runs.push(spec);
+            Clock::stop(start, &mut phases.applying_ns);
         }
+        let start = clock.start();
         // The speculating threads are idle by now: one of them frees the spent runs (most
         // were allocated in its arena) while the diff is read, on the threads left.
         let out = rayon::in_place_scope(|scope| {
             scope.spawn(move |_| drop(spent));
             run.finish_on(self.opts.threads)
         });
+        Clock::stop(start, &mut phases.finishing_ns);
+        stats.phases = clock.on.then_some(phases);
         Ok((out, stats))
     }
 
     /// The speculative run of `index` (claimed by someone), speculating on later
     /// transactions while it is not finished; None if it is not finished within
     /// [`STEAL_AFTER`] of waiting, and the caller runs the transaction serially instead.
-    fn wait_for(&self, index: usize, evm: &mut Option<SpecEvm<'a>>) -> Option<Box<Speculative>> {
+    fn wait_for(
+        &self,
+        index: usize,
+        evm: &mut Option<SpecEvm<'a>>,
+        phases: &mut Phases,
+    ) -> Option<Box<Speculative>> {
+        let start = self.clock.start();
+        let speculated_before_ns = phases.speculating_ns;
+        let spec = self.wait_for_run(index, evm, phases);
+        if let Some(start) = start {
+            let mut waited_ns = 0;
+            Clock::stop(Some(start), &mut waited_ns);
+            let speculated_ns = phases.speculating_ns - speculated_before_ns;
+            phases.waiting_ns += waited_ns.saturating_sub(speculated_ns);
+        }
+        spec
+    }
+
+    fn wait_for_run(
+        &self,
+        index: usize,
+        evm: &mut Option<SpecEvm<'a>>,
+        phases: &mut Phases,
+    ) -> Option<Box<Speculative>> {
         let slot = &self.slots[index];
         let patience = if self.opts.speculate_all {
             SPECULATE_ALL_WAIT
@@ -307,7 +359,9 @@ impl<'a> Block<'a> {
         while slot.status.load(Ordering::Acquire) != DONE {
             if let Task::Run(other) = self.next_task() {
                 let evm = evm.get_or_insert_with(|| spec_evm(self.exec, self.state, self.env));
+                let start = self.clock.start();
                 self.speculate_into(evm, other);
+                Clock::stop(start, &mut phases.speculating_ns);
                 waiting = Waiting::new(patience);
             } else if waiting.too_long() {
                 return None;
