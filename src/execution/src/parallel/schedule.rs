@@ -281,22 +281,21 @@ impl<'a> Block<'a> {
                 self.claim(index);
                 continue;
             }
-            if self.runs_serially(index) || run.inner_rules() || self.claim(index) {
-                stats.serial += 1;
-                let start = clock.start();
-                run.execute(index, tx)?;
-                Clock::stop(start, &mut phases.serial_ns);
-                continue;
-            }
-            let spec = self.wait_for(index, &mut evm, &mut phases);
-            let Some(spec) = spec else {
+            // Unclaimed at its turn (the committing thread claims it here), never speculated,
+            // or its run not finished in time: the serial step.
+            let serial = self.runs_serially(index) || run.inner_rules() || self.claim(index);
+            let spec = if serial {
+                None
+            } else {
+                self.wait_for(index, &mut evm, &mut phases)
+            };
+            let Some(mut spec) = spec else {
                 stats.serial += 1;
                 let start = clock.start();
                 run.execute(index, tx)?;
                 Clock::stop(start, &mut phases.serial_ns);
                 continue;
             };
-            let mut spec = spec;
             let outcome = std::mem::replace(&mut spec.outcome, Outcome::Retry);
             let db = &mut run.evm.ctx.journaled_state.database;
             let start = clock.start();
@@ -384,11 +383,13 @@ impl<'a> Block<'a> {
         let start = self.clock.start();
         let speculated_before_ns = phases.speculating_ns;
         let spec = self.wait_for_run(index, evm, phases);
-        if let Some(start) = start {
+        if start.is_some() {
             let mut waited_ns = 0;
-            Clock::stop(Some(start), &mut waited_ns);
-            let speculated_ns = phases.speculating_ns - speculated_before_ns;
-            phases.waiting_ns += waited_ns.saturating_sub(speculated_ns);
+            Clock::stop(start, &mut waited_ns);
+            let speculated_ns = phases.speculating_ns.saturating_sub(speculated_before_ns);
+            phases.waiting_ns = phases
+                .waiting_ns
+                .saturating_add(waited_ns.saturating_sub(speculated_ns));
         }
         spec
     }
